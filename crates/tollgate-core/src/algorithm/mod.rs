@@ -1,0 +1,118 @@
+//! The rate-limit algorithms, as pure state transitions.
+//!
+//! Every algorithm except [`Concurrency`] keeps one `u64` of state per partition and decides with
+//! a pure function `(state, now, cost) -> Transition`: integer arithmetic, no clock, no I/O. A
+//! cost of zero is a *peek*: the outcome of a cost-1 request, with the state left as it was.
+//!
+//! The states share one rule that lets a store forget them without asking the algorithm: **a
+//! state at or before `now` is at rest**, equivalent to a partition never seen (a full bucket, a
+//! window that has ended), and so is the state `0` of an absent partition.
+
+mod concurrency;
+mod gcra;
+mod schedule;
+mod sliding;
+mod window;
+
+pub use concurrency::{Concurrency, LeaseSet};
+pub use gcra::{Rate, TokenBucket};
+pub use schedule::{CalendarUnit, Schedule};
+pub use sliding::SlidingWindow;
+pub use window::Window;
+
+use crate::{Nanos, Outcome};
+
+/// A limit's algorithm with its numbers.
+#[derive(Debug, Clone)]
+pub enum Algorithm {
+    /// Generic cell rate algorithm: a bucket refilled at a steady rate, up to a burst.
+    TokenBucket(TokenBucket),
+    /// A maximum per window whose boundaries follow the clock or the calendar.
+    Window(Window),
+    /// A maximum per rolling period, approximated from two fixed windows.
+    Sliding(SlidingWindow),
+    /// A maximum of requests in flight at once.
+    Concurrency(Concurrency),
+}
+
+impl Algorithm {
+    /// Decides a request for algorithms whose state is one `u64`; `None` for [`Concurrency`],
+    /// whose state is a [`LeaseSet`].
+    #[must_use]
+    pub fn decide(&self, state: u64, now: Nanos, cost: u32) -> Option<Transition> {
+        match self {
+            Self::TokenBucket(bucket) => Some(bucket.decide(state, now, cost)),
+            Self::Window(window) => Some(window.decide(state, now, cost)),
+            Self::Sliding(sliding) => Some(sliding.decide(state, now, cost)),
+            Self::Concurrency(_) => None,
+        }
+    }
+}
+
+impl From<TokenBucket> for Algorithm {
+    fn from(bucket: TokenBucket) -> Self {
+        Self::TokenBucket(bucket)
+    }
+}
+
+impl From<Window> for Algorithm {
+    fn from(window: Window) -> Self {
+        Self::Window(window)
+    }
+}
+
+impl From<SlidingWindow> for Algorithm {
+    fn from(sliding: SlidingWindow) -> Self {
+        Self::Sliding(sliding)
+    }
+}
+
+impl From<Concurrency> for Algorithm {
+    fn from(concurrency: Concurrency) -> Self {
+        Self::Concurrency(concurrency)
+    }
+}
+
+/// The result of deciding one request against one state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    /// What the limit says.
+    pub outcome: Outcome,
+    /// The state to store: changed only when a request of cost ≥ 1 is admitted.
+    pub state: u64,
+}
+
+/// Why a limit's numbers cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitError {
+    /// A maximum, burst, rate count or period of zero.
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
+    /// A window admitting more than one request per nanosecond of its shortest length.
+    #[error("a window of {period_nanos} ns cannot count up to {max}: at most {} fits", period_nanos - 1)]
+    MaxExceedsPeriod {
+        /// The configured maximum.
+        max: u64,
+        /// The shortest length of the window, in nanoseconds.
+        period_nanos: u64,
+    },
+    /// A sliding window whose two counters do not fit its state.
+    #[error(
+        "a sliding window of {period_nanos} ns can count at most {limit}, not {max}: (max + 1)² must not exceed the period in ns"
+    )]
+    SlidingMaxTooLarge {
+        /// The configured maximum.
+        max: u64,
+        /// The period, in nanoseconds.
+        period_nanos: u64,
+        /// The largest maximum that fits.
+        limit: u64,
+    },
+    /// Numbers whose product overflows the time range (a burst of centuries).
+    #[error("burst × interval exceeds {} years", MAX_SPAN / (365 * 86_400 * crate::NANOS_PER_SEC))]
+    TooLong,
+}
+
+/// The longest span an algorithm may look ahead, so that `now + span` never overflows: ~146 years.
+pub(crate) const MAX_SPAN: Nanos = 1 << 62;

@@ -1,0 +1,270 @@
+//! The embedded store: limit state in this process's memory, sharded across threads.
+
+mod shard;
+mod table;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::{Mutex, MutexGuard};
+use smallvec::{SmallVec, smallvec};
+
+use self::shard::{Shard, Undo};
+use crate::{Decision, Key, Lease, LimitRequest, Nanos, Outcome, Store, StoreError};
+
+/// Limit state in memory: 16 bytes a slot, sharded under short locks, all-or-nothing across
+/// shards.
+///
+/// Each partition's state is one `u64` in an open-addressing table (concurrency limits keep
+/// their leases beside it). A request's limits are decided under the locks of every shard they
+/// touch, taken in shard order, so a decision is atomic: no limit is charged unless all admit,
+/// and no concurrent decision ever sees half of one. There are no false refusals from races.
+///
+/// State at rest (a full bucket, an ended window) is dropped by sweeps — a full sweep of one
+/// shard when it would otherwise grow, and [`sweep`](Self::sweep) steps that a background task
+/// can call — and dropping it changes no decision. With [`MemoryStoreBuilder::capacity`] the
+/// store holds a bounded number of partitions and does what [`WhenFull`] says beyond that.
+///
+/// ```
+/// use tollgate_core::{Algorithm, KeySpace, LimitRequest, MemoryStore, Store, Window, Schedule};
+/// use std::time::Duration;
+///
+/// let store = MemoryStore::new();
+/// let per_minute: Algorithm = Window::new(2, Schedule::clock(Duration::from_secs(60)).unwrap())
+///     .unwrap()
+///     .into();
+/// let key = KeySpace::random().key(&[b"per-minute", b"acme"]);
+/// let request = [LimitRequest::new(key, &per_minute, 1)];
+/// assert!(store.acquire(0, &request).unwrap().allowed());
+/// assert!(store.acquire(0, &request).unwrap().allowed());
+/// assert!(!store.acquire(0, &request).unwrap().allowed());
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore {
+    shards: Box<[Padded]>,
+    mask: u64,
+    sweep_next: AtomicUsize,
+    capacity: Option<usize>,
+}
+
+/// A shard on its own cache lines, so that threads on different shards do not share one.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+/// What the memory store does with a new partition when it holds its capacity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Fail the decision with [`StoreError::Full`] (transient): exact for every partition
+    /// already held; the caller's failure policy decides the request.
+    #[default]
+    RefuseNewKeys,
+    /// Drop the state closest to rest among those near the new key's slot: never fails, but
+    /// the dropped partition starts again as if new (it may admit more than its limit).
+    EvictNearestRest,
+}
+
+/// Options for a [`MemoryStore`].
+#[derive(Debug, Clone)]
+pub struct MemoryStoreBuilder {
+    shards: usize,
+    capacity: Option<usize>,
+    when_full: WhenFull,
+}
+
+impl MemoryStoreBuilder {
+    /// The number of shards, rounded up to a power of two (default 256).
+    #[must_use]
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = shards.max(1).next_power_of_two();
+        self
+    }
+
+    /// The most partitions held, shared evenly among the shards (default: unbounded).
+    #[must_use]
+    pub fn capacity(mut self, partitions: usize) -> Self {
+        self.capacity = Some(partitions);
+        self
+    }
+
+    /// What to do with a new partition at capacity.
+    #[must_use]
+    pub fn when_full(mut self, when_full: WhenFull) -> Self {
+        self.when_full = when_full;
+        self
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn build(self) -> MemoryStore {
+        let per_shard = self
+            .capacity
+            .map_or(usize::MAX, |capacity| capacity.div_ceil(self.shards).max(1));
+        MemoryStore {
+            shards: (0..self.shards)
+                .map(|_| Padded(Mutex::new(Shard::new(per_shard, self.when_full))))
+                .collect(),
+            mask: self.shards as u64 - 1,
+            sweep_next: AtomicUsize::new(0),
+            capacity: self.capacity,
+        }
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a [`MemoryStore`] holds and has done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryStoreStats {
+    /// Partitions held.
+    pub partitions: usize,
+    /// Bytes allocated for their state.
+    pub bytes: usize,
+    /// States dropped at rest by sweeps.
+    pub swept: u64,
+    /// States dropped by [`WhenFull::EvictNearestRest`].
+    pub evicted: u64,
+    /// New partitions refused by [`WhenFull::RefuseNewKeys`].
+    pub refused: u64,
+}
+
+impl MemoryStore {
+    /// An unbounded store with default options.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// Options for a store.
+    #[must_use]
+    pub fn builder() -> MemoryStoreBuilder {
+        MemoryStoreBuilder {
+            shards: 256,
+            capacity: None,
+            when_full: WhenFull::default(),
+        }
+    }
+
+    /// The configured bound on partitions, if any.
+    #[must_use]
+    pub fn capacity(&self) -> Option<usize> {
+        self.capacity
+    }
+
+    fn shard_index(&self, key: Key) -> usize {
+        // The table places keys by their high bits; the shard takes the low ones.
+        (key.get() & self.mask) as usize
+    }
+
+    fn lock(&self, key: Key) -> MutexGuard<'_, Shard> {
+        self.shards[self.shard_index(key)].0.lock()
+    }
+
+    /// One step of the background sweep: up to `budget` slots of the next shard in turn.
+    /// Returns the states dropped. Call it often enough to visit every shard now and then;
+    /// each step holds one shard's lock for `budget` slots at most.
+    pub fn sweep(&self, now: Nanos, budget: usize) -> usize {
+        let index = self.sweep_next.fetch_add(1, Ordering::Relaxed) & self.mask as usize;
+        self.shards[index].0.lock().sweep_step(now, budget)
+    }
+
+    /// Counts of what the store holds and has done, summed over the shards.
+    #[must_use]
+    pub fn stats(&self) -> MemoryStoreStats {
+        self.shards
+            .iter()
+            .fold(MemoryStoreStats::default(), |mut total, shard| {
+                let shard = shard.0.lock();
+                total.partitions += shard.len();
+                total.bytes += shard.bytes();
+                total.swept += shard.stats.swept;
+                total.evicted += shard.stats.evicted;
+                total.refused += shard.stats.refused;
+                total
+            })
+    }
+
+    /// Decides a request with several limits under the locks of all their shards.
+    fn acquire_all(
+        &self,
+        now: Nanos,
+        requests: &[LimitRequest<'_>],
+    ) -> Result<Decision, StoreError> {
+        let mut order: SmallVec<[usize; 8]> = requests
+            .iter()
+            .map(|request| self.shard_index(request.key))
+            .collect();
+        order.sort_unstable();
+        order.dedup();
+        // Locks in ascending shard order: no two decisions can wait on each other.
+        let mut shards: SmallVec<[MutexGuard<'_, Shard>; 8]> = order
+            .iter()
+            .map(|&index| self.shards[index].0.lock())
+            .collect();
+        let guard_of = |key: Key| {
+            order
+                .binary_search(&self.shard_index(key))
+                .expect("every shard of the request is locked")
+        };
+        let mut outcomes: SmallVec<[Outcome; 4]> = SmallVec::with_capacity(requests.len());
+        let mut undo: SmallVec<[(usize, Undo); 4]> = SmallVec::with_capacity(requests.len());
+        let mut fault = None;
+        for request in requests {
+            let guard = guard_of(request.key);
+            match shards[guard].apply(request, now) {
+                Ok((outcome, step)) => {
+                    outcomes.push(outcome);
+                    undo.push((guard, step));
+                }
+                Err(error) => {
+                    fault = Some(error);
+                    break;
+                }
+            }
+        }
+        if fault.is_none() && outcomes.iter().all(|outcome| outcome.allowed) {
+            return Ok(Decision::new(outcomes));
+        }
+        for (guard, step) in undo.into_iter().rev() {
+            shards[guard].undo(step);
+        }
+        if let Some(error) = fault {
+            return Err(error);
+        }
+        // The limits that would have admitted report what they hold now that nothing was taken.
+        for (request, outcome) in requests.iter().zip(outcomes.iter_mut()) {
+            if outcome.allowed {
+                let peek = LimitRequest {
+                    cost: 0,
+                    ..*request
+                };
+                let (now_held, _) = shards[guard_of(request.key)].apply(&peek, now)?;
+                outcome.remaining = now_held.remaining;
+                outcome.reset_at = now_held.reset_at;
+                outcome.lease = None;
+            }
+        }
+        Ok(Decision::new(outcomes))
+    }
+}
+
+impl Store for MemoryStore {
+    fn acquire(&self, now: Nanos, requests: &[LimitRequest<'_>]) -> Result<Decision, StoreError> {
+        match requests {
+            [] => Ok(Decision::new(SmallVec::new())),
+            [request] => {
+                let (outcome, _) = self.lock(request.key).apply(request, now)?;
+                Ok(Decision::new(smallvec![outcome]))
+            }
+            requests => self.acquire_all(now, requests),
+        }
+    }
+
+    fn release(&self, _now: Nanos, lease: &Lease) -> Result<(), StoreError> {
+        self.lock(lease.key).release(lease);
+        Ok(())
+    }
+}

@@ -1,0 +1,75 @@
+//! The contract between the limiter and the places limit state lives.
+
+use crate::{Algorithm, Decision, Key, Lease, Nanos};
+
+/// One limit to apply to a request: which partition, which algorithm, how many units.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitRequest<'a> {
+    /// The partition of the limit this request falls in.
+    pub key: Key,
+    /// The limit's algorithm and numbers.
+    pub algorithm: &'a Algorithm,
+    /// Units to take; 0 peeks (reports the outcome of a cost-1 request, takes nothing).
+    pub cost: u32,
+}
+
+impl<'a> LimitRequest<'a> {
+    /// A request for `cost` units of `algorithm` in partition `key`.
+    #[must_use]
+    pub const fn new(key: Key, algorithm: &'a Algorithm, cost: u32) -> Self {
+        Self {
+            key,
+            algorithm,
+            cost,
+        }
+    }
+}
+
+/// Where limit state lives, deciding all the limits of a request at once.
+///
+/// Implementations must be all-or-nothing (when one limit refuses, none is charged) and must
+/// never admit more than a limit allows under any concurrency.
+pub trait Store: Send + Sync {
+    /// Decides `requests` at `now`, charging every limit or none.
+    ///
+    /// # Errors
+    /// Only for faults of the store itself; a refusal is a [`Decision`].
+    fn acquire(&self, now: Nanos, requests: &[LimitRequest<'_>]) -> Result<Decision, StoreError>;
+
+    /// Gives back a concurrency lease taken by an earlier decision.
+    ///
+    /// # Errors
+    /// Only for faults of the store itself.
+    fn release(&self, now: Nanos, lease: &Lease) -> Result<(), StoreError>;
+}
+
+/// A fault of a store: the request was neither admitted nor refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store holds as many partitions as it may and is configured to refuse new ones.
+    #[error("the limit store is full ({capacity} partitions); new partitions are refused")]
+    Full {
+        /// The configured number of partitions.
+        capacity: usize,
+    },
+    /// A store backed by another system could not reach it or got an error from it.
+    #[error("limit store unavailable: {message}")]
+    Unavailable {
+        /// What went wrong, for the log.
+        message: String,
+        /// Whether trying again may succeed.
+        transient: bool,
+    },
+}
+
+impl StoreError {
+    /// Whether the same call may succeed later (a full store may empty as state comes to rest).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Full { .. } => true,
+            Self::Unavailable { transient, .. } => *transient,
+        }
+    }
+}
