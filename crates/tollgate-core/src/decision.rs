@@ -68,7 +68,8 @@ impl Decision {
 
     /// The earliest instant at which the same request would be admitted: the latest `retry_at`
     /// of its limits (each limit, once it admits a request, keeps admitting it as time passes
-    /// with no other traffic). `None` if some limit never will.
+    /// with no other traffic). `None` if some limit never will. Exact when each partition
+    /// appears once in the request; a partition named twice is judged limit by limit.
     #[must_use]
     pub fn retry_at(&self) -> Option<Nanos> {
         self.outcomes.iter().try_fold(0, |latest: Nanos, outcome| {

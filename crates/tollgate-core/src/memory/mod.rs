@@ -268,3 +268,174 @@ impl Store for MemoryStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{
+        Algorithm, Concurrency, NANOS_PER_SEC as SEC, Rate, Schedule, TokenBucket, Window,
+    };
+
+    fn window(max: u64, secs: u64) -> Algorithm {
+        Window::new(max, Schedule::clock(Duration::from_secs(secs)).unwrap())
+            .unwrap()
+            .into()
+    }
+
+    fn key(n: u64) -> Key {
+        // Spread over shards and homes like real hashes.
+        Key::from_hash(n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    #[test]
+    fn a_refusal_charges_no_other_limit() {
+        let store = MemoryStore::new();
+        let (roomy, tight) = (window(10, 60), window(1, 60));
+        let both = [
+            LimitRequest::new(key(1), &roomy, 1),
+            LimitRequest::new(key(2), &tight, 1),
+        ];
+        assert!(store.acquire(0, &both).unwrap().allowed());
+        let refused = store.acquire(0, &both).unwrap();
+        assert!(!refused.allowed());
+        assert_eq!(refused.outcomes()[0].remaining, 9, "reported as uncharged");
+        assert!(refused.outcomes()[0].allowed);
+        let alone = store.acquire(0, &both[..1]).unwrap();
+        assert_eq!(alone.outcomes()[0].remaining, 8);
+    }
+
+    #[test]
+    fn the_same_partition_twice_in_one_request_counts_twice() {
+        let store = MemoryStore::new();
+        let limit = window(3, 60);
+        let twice = [
+            LimitRequest::new(key(1), &limit, 2),
+            LimitRequest::new(key(1), &limit, 2),
+        ];
+        let refused = store.acquire(0, &twice).unwrap();
+        assert!(!refused.allowed());
+        let once = store.acquire(0, &twice[..1]).unwrap();
+        assert_eq!(once.outcomes()[0].remaining, 1);
+    }
+
+    #[test]
+    fn a_refused_concurrency_request_gives_its_lease_back() {
+        let store = MemoryStore::new();
+        let in_flight: Algorithm = Concurrency::new(1, Duration::from_secs(5)).unwrap().into();
+        let tight = window(1, 60);
+        let request = [
+            LimitRequest::new(key(1), &in_flight, 1),
+            LimitRequest::new(key(2), &tight, 1),
+        ];
+        let first = store.acquire(0, &request).unwrap();
+        assert_eq!(first.leases().count(), 1);
+        for lease in first.leases() {
+            store.release(1, lease).unwrap();
+        }
+        let refused = store.acquire(2, &request).unwrap();
+        assert!(!refused.allowed());
+        assert_eq!(refused.leases().count(), 0);
+        assert!(
+            store.acquire(3, &request[..1]).unwrap().allowed(),
+            "no slot left taken"
+        );
+    }
+
+    #[test]
+    fn refuses_new_partitions_at_capacity_until_state_rests() {
+        let store = MemoryStore::builder().shards(1).capacity(4).build();
+        let limit = window(5, 1);
+        for n in 0..4 {
+            assert!(
+                store
+                    .acquire(0, &[LimitRequest::new(key(n), &limit, 1)])
+                    .is_ok()
+            );
+        }
+        let full = store
+            .acquire(0, &[LimitRequest::new(key(9), &limit, 1)])
+            .unwrap_err();
+        assert_eq!(full, StoreError::Full { capacity: 4 });
+        assert!(full.is_transient());
+        // Held partitions keep deciding exactly.
+        assert!(
+            store
+                .acquire(0, &[LimitRequest::new(key(0), &limit, 4)])
+                .unwrap()
+                .allowed()
+        );
+        // Once their windows have ended (plus the sweep grace), there is room again.
+        let later = 3 * SEC;
+        assert!(
+            store
+                .acquire(later, &[LimitRequest::new(key(9), &limit, 1)])
+                .is_ok()
+        );
+        let stats = store.stats();
+        assert_eq!((stats.refused, stats.swept, stats.partitions), (1, 4, 1));
+    }
+
+    #[test]
+    fn evicts_the_state_nearest_rest_at_capacity() {
+        let store = MemoryStore::builder()
+            .shards(1)
+            .capacity(2)
+            .when_full(WhenFull::EvictNearestRest)
+            .build();
+        let bucket: Algorithm = TokenBucket::new(Rate::per_second(1), 10).unwrap().into();
+        let take = |n: u64, cost: u32| {
+            store
+                .acquire(0, &[LimitRequest::new(key(n), &bucket, cost)])
+                .unwrap()
+        };
+        take(1, 1);
+        take(2, 5);
+        // Key 1 is nearer rest (1 s from full, against 5 s) and goes.
+        assert!(take(3, 1).allowed());
+        let stats = store.stats();
+        assert_eq!((stats.evicted, stats.partitions), (1, 2));
+        assert_eq!(take(2, 0).outcomes()[0].remaining, 5, "key 2 kept");
+        assert_eq!(take(1, 0).outcomes()[0].remaining, 10, "key 1 starts anew");
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_a_flood_of_distinct_keys() {
+        let store = MemoryStore::builder().shards(4).build();
+        let limit = window(10, 1);
+        let mut peak = 0;
+        // Each second brings 10,000 new partitions, whose one-second windows then end.
+        for second in 0..20u64 {
+            for n in 0..10_000 {
+                let request = [LimitRequest::new(key(second * 10_000 + n), &limit, 1)];
+                assert!(store.acquire(second * SEC, &request).unwrap().allowed());
+            }
+            peak = peak.max(store.stats().partitions);
+        }
+        assert!(peak <= 30_000, "held {peak} partitions at once");
+        assert!(store.stats().bytes <= 30_000 * 24);
+    }
+
+    #[test]
+    fn background_sweeps_empty_a_quiet_store() {
+        let store = MemoryStore::builder().shards(2).build();
+        let limit = window(10, 1);
+        for n in 0..1_000 {
+            store
+                .acquire(0, &[LimitRequest::new(key(n), &limit, 1)])
+                .unwrap();
+        }
+        assert_eq!(store.stats().partitions, 1_000);
+        assert_eq!(store.sweep(0, usize::MAX), 0, "nothing at rest yet");
+        let swept: usize = (0..2).map(|_| store.sweep(5 * SEC, usize::MAX)).sum();
+        assert_eq!(swept, 1_000);
+        let stats = store.stats();
+        assert_eq!((stats.partitions, stats.swept), (0, 1_000));
+        assert!(
+            stats.bytes <= 2 * 8 * 16,
+            "shrunk back to {} bytes",
+            stats.bytes
+        );
+    }
+}
