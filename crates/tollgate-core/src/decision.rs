@@ -23,9 +23,6 @@ pub struct Outcome {
     /// in between: the decision's own time when admitted, `None` when it never can be (its cost
     /// exceeds the limit).
     pub retry_at: Option<Nanos>,
-    /// The slot held by an admitted request on a concurrency limit; give it back with
-    /// [`Store::release`](crate::Store::release).
-    pub lease: Option<Lease>,
 }
 
 /// An in-flight slot on a concurrency limit, held until released or expired.
@@ -41,17 +38,23 @@ pub struct Lease {
 
 /// The verdict of all the limits of one request, taken at once.
 ///
-/// Admitted only if every limit admits it; when one refuses, none is charged.
+/// Admitted only if every limit admits it; when one refuses, none is charged. Up to three
+/// limits are held without a heap allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    outcomes: SmallVec<[Outcome; 4]>,
+    outcomes: SmallVec<[Outcome; 3]>,
+    leases: Vec<Lease>,
 }
 
+/// The outcomes of a decision, one per limit.
+pub type Outcomes = SmallVec<[Outcome; 3]>;
+
 impl Decision {
-    /// A decision made of the outcomes of each limit, in request order.
+    /// A decision made of the outcomes of each limit, in request order, and the concurrency
+    /// leases it holds (none unless admitted).
     #[must_use]
-    pub fn new(outcomes: SmallVec<[Outcome; 4]>) -> Self {
-        Self { outcomes }
+    pub fn new(outcomes: Outcomes, leases: Vec<Lease>) -> Self {
+        Self { outcomes, leases }
     }
 
     /// Whether every limit admitted the request (a request with no limits is admitted).
@@ -90,11 +93,11 @@ impl Decision {
             .min_by_key(|o| (o.remaining, std::cmp::Reverse(o.reset_at)))
     }
 
-    /// The concurrency leases this decision holds.
-    pub fn leases(&self) -> impl Iterator<Item = &Lease> {
-        self.outcomes
-            .iter()
-            .filter_map(|outcome| outcome.lease.as_ref())
+    /// The concurrency leases this decision holds; give them back with
+    /// [`Limiter::release`](crate::Limiter::release) when the response is done.
+    #[must_use]
+    pub fn leases(&self) -> &[Lease] {
+        &self.leases
     }
 }
 
@@ -111,17 +114,19 @@ mod tests {
             remaining,
             reset_at: 100,
             retry_at,
-            lease: None,
         }
     }
 
     #[test]
     fn refused_when_any_limit_refuses() {
-        let decision = Decision::new(smallvec![
-            outcome(true, 3, Some(5)),
-            outcome(false, 0, Some(50)),
-            outcome(false, 0, Some(20)),
-        ]);
+        let decision = Decision::new(
+            smallvec![
+                outcome(true, 3, Some(5)),
+                outcome(false, 0, Some(50)),
+                outcome(false, 0, Some(20)),
+            ],
+            Vec::new(),
+        );
         assert!(!decision.allowed());
         assert_eq!(decision.retry_at(), Some(50));
         assert_eq!(decision.most_restrictive().unwrap().retry_at, Some(50));
@@ -129,26 +134,26 @@ mod tests {
 
     #[test]
     fn never_wins_over_any_time() {
-        let decision = Decision::new(smallvec![
-            outcome(false, 0, None),
-            outcome(false, 0, Some(9))
-        ]);
+        let decision = Decision::new(
+            smallvec![outcome(false, 0, None), outcome(false, 0, Some(9))],
+            Vec::new(),
+        );
         assert_eq!(decision.retry_at(), None);
         assert_eq!(decision.most_restrictive().unwrap().retry_at, None);
     }
 
     #[test]
     fn admitted_reports_fewest_remaining() {
-        let decision = Decision::new(smallvec![
-            outcome(true, 7, Some(1)),
-            outcome(true, 2, Some(1))
-        ]);
+        let decision = Decision::new(
+            smallvec![outcome(true, 7, Some(1)), outcome(true, 2, Some(1))],
+            Vec::new(),
+        );
         assert!(decision.allowed());
         assert_eq!(decision.most_restrictive().unwrap().remaining, 2);
     }
 
     #[test]
     fn empty_decision_admits() {
-        assert!(Decision::new(SmallVec::new()).allowed());
+        assert!(Decision::new(SmallVec::new(), Vec::new()).allowed());
     }
 }

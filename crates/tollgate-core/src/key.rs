@@ -3,16 +3,22 @@
 //! A limit is partitioned by the values of its dimensions (rule, account, api, concrete path…).
 //! The store does not keep those strings: it keeps a 64-bit keyed hash of them, a [`Key`].
 //!
-//! Two different partitions share state only if their keys collide. [`KeySpace`] uses
-//! SipHash-1-3 with a secret 128-bit seed, a pseudo-random function: without the seed a client
-//! cannot choose inputs that collide, and among `n` distinct partitions the chance that any two
-//! collide is at most `n² / 2⁶⁵` — about 3 × 10⁻⁸ at a million partitions and 3 × 10⁻⁶ at ten
-//! million. A collision would make two partitions share one counter (stricter for both, never an
-//! extra admission beyond the shared counter's limit).
+//! Two different partitions share state only if their keys collide. [`KeySpace`] uses foldhash
+//! (its quality variant) seeded with a secret 128-bit seed: a fast hash whose outputs behave as
+//! random for inputs not chosen against the seed, so that among `n` distinct partitions the
+//! chance that any two collide is about `n² / 2⁶⁵` — 3 × 10⁻⁸ at a million partitions, 3 × 10⁻⁶
+//! at ten million. It is not a cryptographic function: an attacker who could read hash outputs
+//! might craft collisions, and Tollgate never shows them (no output, no iteration order, no
+//! log). Whatever the cause, a collision makes two partitions share one counter — stricter for
+//! both, never an admission beyond the shared counter's limit.
+//!
+//! SipHash-1-3 was measured first and cost more than the whole rest of a decision; see
+//! `docs/benchmarks.md`.
 
 use std::hash::Hasher;
 
-use siphasher::sip::SipHasher13;
+use foldhash::SharedSeed;
+use foldhash::quality::FoldHasher;
 
 /// The identity of one partition of one limit in a store: a keyed 64-bit hash, never zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -48,18 +54,18 @@ impl Key {
 /// ```
 #[derive(Clone)]
 pub struct KeySpace {
-    k0: u64,
-    k1: u64,
+    per_hasher: u64,
+    shared: SharedSeed,
 }
 
 impl KeySpace {
     /// A key space with the given 128-bit seed.
     #[must_use]
     pub fn new(seed: [u8; 16]) -> Self {
-        let (k0, k1) = seed.split_at(8);
+        let (per_hasher, shared) = seed.split_at(8);
         Self {
-            k0: u64::from_le_bytes(k0.try_into().expect("8 bytes")),
-            k1: u64::from_le_bytes(k1.try_into().expect("8 bytes")),
+            per_hasher: u64::from_le_bytes(per_hasher.try_into().expect("8 bytes")),
+            shared: SharedSeed::from_u64(u64::from_le_bytes(shared.try_into().expect("8 bytes"))),
         }
     }
 
@@ -77,9 +83,9 @@ impl KeySpace {
 
     /// Starts a key to which parts are added one at a time.
     #[must_use]
-    pub fn builder(&self) -> KeyBuilder {
+    pub fn builder(&self) -> KeyBuilder<'_> {
         KeyBuilder {
-            hasher: SipHasher13::new_with_keys(self.k0, self.k1),
+            hasher: FoldHasher::with_seed(self.per_hasher, &self.shared),
         }
     }
 
@@ -102,12 +108,18 @@ impl std::fmt::Debug for KeySpace {
 }
 
 /// Accumulates the parts of one key; see [`KeySpace::builder`].
-#[derive(Debug, Clone)]
-pub struct KeyBuilder {
-    hasher: SipHasher13,
+#[derive(Clone)]
+pub struct KeyBuilder<'a> {
+    hasher: FoldHasher<'a>,
 }
 
-impl KeyBuilder {
+impl std::fmt::Debug for KeyBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyBuilder").finish_non_exhaustive()
+    }
+}
+
+impl KeyBuilder<'_> {
     /// Adds one part (a dimension's value, a rule id…), length-prefixed.
     pub fn push(&mut self, part: &[u8]) -> &mut Self {
         self.hasher.write_usize(part.len());

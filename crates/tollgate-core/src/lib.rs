@@ -55,7 +55,7 @@ pub use algorithm::{
     Transition, Window,
 };
 pub use clock::{Clock, ManualClock, NANOS_PER_SEC, Nanos, SystemClock, duration_nanos};
-pub use decision::{Decision, Lease, Outcome};
+pub use decision::{Decision, Lease, Outcome, Outcomes};
 pub use key::{Key, KeyBuilder, KeySpace};
 pub use limiter::Limiter;
 pub use memory::{MemoryStore, MemoryStoreBuilder, MemoryStoreStats, WhenFull};

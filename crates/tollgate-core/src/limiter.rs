@@ -34,6 +34,7 @@ impl<S: Store, C: Clock> Limiter<S, C> {
         let now = self.clock.now();
         decision
             .leases()
+            .iter()
             .try_for_each(|lease| self.store.release(now, lease))
     }
 

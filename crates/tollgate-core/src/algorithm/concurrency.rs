@@ -41,7 +41,13 @@ impl Concurrency {
 
     /// Decides a request of `cost` units at `now` for partition `key`, taking a lease into
     /// `leases` when admitted (a peek, cost 0, takes none).
-    pub fn decide(&self, leases: &mut LeaseSet, key: Key, now: Nanos, cost: u32) -> Outcome {
+    pub fn decide(
+        &self,
+        leases: &mut LeaseSet,
+        key: Key,
+        now: Nanos,
+        cost: u32,
+    ) -> (Outcome, Option<Lease>) {
         leases.expire(now);
         let in_flight = leases.units();
         let wanted = u64::from(cost.max(1));
@@ -56,7 +62,7 @@ impl Concurrency {
             lease
         });
         let charged = lease.map_or(0, |lease| u64::from(lease.cost));
-        Outcome {
+        let outcome = Outcome {
             allowed,
             limit: self.max,
             remaining: self.max.saturating_sub(in_flight + charged),
@@ -66,8 +72,8 @@ impl Concurrency {
             } else {
                 leases.freed_by(in_flight + wanted - self.max, wanted <= self.max)
             },
-            lease,
-        }
+        };
+        (outcome, lease)
     }
 }
 
@@ -134,40 +140,40 @@ mod tests {
     fn holds_at_most_max_until_released() {
         let limit = Concurrency::new(2, Duration::from_secs(30)).unwrap();
         let mut leases = LeaseSet::default();
-        let first = limit.decide(&mut leases, KEY, 0, 1).lease.unwrap();
-        let second = limit.decide(&mut leases, KEY, 1, 1);
+        let first = limit.decide(&mut leases, KEY, 0, 1).1.unwrap();
+        let (second, _) = limit.decide(&mut leases, KEY, 1, 1);
         assert_eq!(second.remaining, 0);
-        let refused = limit.decide(&mut leases, KEY, 2, 1);
+        let (refused, _) = limit.decide(&mut leases, KEY, 2, 1);
         assert!(!refused.allowed);
         assert_eq!(refused.retry_at, Some(first.expires_at));
         leases.release(&first);
-        assert!(limit.decide(&mut leases, KEY, 3, 1).allowed);
+        assert!(limit.decide(&mut leases, KEY, 3, 1).0.allowed);
     }
 
     #[test]
     fn leases_expire_so_a_crash_frees_its_slot() {
         let limit = Concurrency::new(1, Duration::from_nanos(100)).unwrap();
         let mut leases = LeaseSet::default();
-        assert!(limit.decide(&mut leases, KEY, 0, 1).allowed);
-        assert!(!limit.decide(&mut leases, KEY, 99, 1).allowed);
-        assert!(limit.decide(&mut leases, KEY, 100, 1).allowed);
+        assert!(limit.decide(&mut leases, KEY, 0, 1).0.allowed);
+        assert!(!limit.decide(&mut leases, KEY, 99, 1).0.allowed);
+        assert!(limit.decide(&mut leases, KEY, 100, 1).0.allowed);
     }
 
     #[test]
     fn peek_takes_no_lease_and_big_costs_never_fit() {
         let limit = Concurrency::new(3, Duration::from_secs(1)).unwrap();
         let mut leases = LeaseSet::default();
-        let peek = limit.decide(&mut leases, KEY, 0, 0);
-        assert!(peek.allowed && peek.lease.is_none() && leases.is_empty());
-        assert_eq!(limit.decide(&mut leases, KEY, 0, 4).retry_at, None);
+        let (peek, lease) = limit.decide(&mut leases, KEY, 0, 0);
+        assert!(peek.allowed && lease.is_none() && leases.is_empty());
+        assert_eq!(limit.decide(&mut leases, KEY, 0, 4).0.retry_at, None);
     }
 
     #[test]
     fn release_of_an_expired_lease_is_ignored() {
         let limit = Concurrency::new(2, Duration::from_nanos(10)).unwrap();
         let mut leases = LeaseSet::default();
-        let old = limit.decide(&mut leases, KEY, 0, 1).lease.unwrap();
-        let fresh = limit.decide(&mut leases, KEY, 20, 1).lease.unwrap();
+        let old = limit.decide(&mut leases, KEY, 0, 1).1.unwrap();
+        let fresh = limit.decide(&mut leases, KEY, 20, 1).1.unwrap();
         leases.release(&old);
         assert_eq!(leases.held.as_slice(), &[(fresh.expires_at, 1)]);
     }

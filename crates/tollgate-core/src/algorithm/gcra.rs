@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{LimitError, MAX_SPAN, Transition};
+use super::{Divisor, LimitError, MAX_SPAN, Transition};
 use crate::{Nanos, Outcome, duration_nanos};
 
 /// A steady rate: `count` units per `period`.
@@ -69,6 +69,7 @@ impl Rate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenBucket {
     interval: Nanos,
+    per_interval: Divisor,
     burst: u64,
     tolerance: Nanos,
 }
@@ -96,6 +97,7 @@ impl TokenBucket {
             .ok_or(LimitError::TooLong)?;
         Ok(Self {
             interval,
+            per_interval: Divisor::new(interval),
             burst,
             tolerance,
         })
@@ -114,12 +116,13 @@ impl TokenBucket {
     }
 
     /// Decides a request of `cost` tokens at `now` against the stored TAT `state`.
+    #[inline]
     #[must_use]
     pub fn decide(&self, state: u64, now: Nanos, cost: u32) -> Transition {
         let tat = state.max(now);
         // A bucket whose TAT lies beyond `now + tolerance` (the clock went back) holds nothing.
         let horizon = now + self.tolerance;
-        let available = horizon.saturating_sub(tat) / self.interval;
+        let available = horizon.saturating_sub(tat) / self.per_interval;
         let wanted = u64::from(cost.max(1));
         let outcome = if wanted <= available {
             let charged = if cost == 0 { 0 } else { wanted };
@@ -129,7 +132,6 @@ impl TokenBucket {
                 remaining: available - charged,
                 reset_at: tat + charged * self.interval,
                 retry_at: Some(now),
-                lease: None,
             }
         } else {
             Outcome {
@@ -140,7 +142,6 @@ impl TokenBucket {
                 // Admitted once `tat + wanted × interval <= t + tolerance`.
                 retry_at: (wanted <= self.burst)
                     .then(|| (tat + wanted * self.interval).saturating_sub(self.tolerance)),
-                lease: None,
             }
         };
         let state = if outcome.allowed && cost > 0 {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan, Zoned};
 
-use super::LimitError;
+use super::{Divisor, LimitError};
 use crate::{NANOS_PER_SEC, Nanos, duration_nanos};
 
 /// A calendar period, in the local time of a time zone.
@@ -25,10 +25,7 @@ pub enum CalendarUnit {
 pub enum Schedule {
     /// Windows of one length, aligned to the Unix epoch: 15 minutes start at XX:00, XX:15,
     /// XX:30 and XX:45 UTC; a day starts at midnight UTC.
-    Clock {
-        /// The window length in nanoseconds.
-        period: Nanos,
-    },
+    Clock(ClockAligned),
     /// Calendar windows in a time zone, with its daylight-saving changes.
     Calendar(Calendar),
 }
@@ -41,7 +38,9 @@ impl Schedule {
     pub fn clock(period: Duration) -> Result<Self, LimitError> {
         match duration_nanos(period) {
             0 => Err(LimitError::Zero("window period")),
-            period => Ok(Self::Clock { period }),
+            period => Ok(Self::Clock(ClockAligned {
+                period: Divisor::new(period),
+            })),
         }
     }
 
@@ -56,12 +55,13 @@ impl Schedule {
     }
 
     /// The window containing `now`: `(start, end)`, start inclusive, end exclusive.
+    #[inline]
     #[must_use]
     pub fn bounds(&self, now: Nanos) -> (Nanos, Nanos) {
         match self {
-            Self::Clock { period } => {
-                let start = now - now % period;
-                (start, start + period)
+            Self::Clock(aligned) => {
+                let start = now - now % aligned.period;
+                (start, start + aligned.period.get())
             }
             Self::Calendar(calendar) => calendar.bounds(now),
         }
@@ -71,7 +71,7 @@ impl Schedule {
     #[must_use]
     pub fn shortest(&self) -> Nanos {
         match self {
-            Self::Clock { period } => *period,
+            Self::Clock(aligned) => aligned.period(),
             // A DST change can shorten a day by an hour (a few zones have moved by a whole day,
             // skipping a date: those days do not exist, and the check stays on the safe side).
             Self::Calendar(calendar) => match calendar.unit {
@@ -80,6 +80,20 @@ impl Schedule {
                 CalendarUnit::Month => (28 * 24 - 2) * 3600 * NANOS_PER_SEC,
             },
         }
+    }
+}
+
+/// Windows of one length aligned to the epoch; see [`Schedule::Clock`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockAligned {
+    period: Divisor,
+}
+
+impl ClockAligned {
+    /// The window length in nanoseconds.
+    #[must_use]
+    pub fn period(&self) -> Nanos {
+        self.period.get()
     }
 }
 

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use super::{LimitError, Transition};
+use super::{Divisor, LimitError, Transition};
 use crate::{Nanos, Outcome, duration_nanos};
 
 /// At most about `max` units per rolling `period`; see the module docs for the error bound.
@@ -27,6 +27,8 @@ use crate::{Nanos, Outcome, duration_nanos};
 pub struct SlidingWindow {
     max: u64,
     period: Nanos,
+    per_period: Divisor,
+    per_radix: Divisor,
 }
 
 impl SlidingWindow {
@@ -53,6 +55,8 @@ impl SlidingWindow {
         Ok(Self {
             max,
             period: period_nanos,
+            per_period: Divisor::new(period_nanos),
+            per_radix: Divisor::new(max + 1),
         })
     }
 
@@ -63,20 +67,21 @@ impl SlidingWindow {
     }
 
     /// Decides a request of `cost` units at `now` against `state`.
+    #[inline]
     #[must_use]
     pub fn decide(&self, state: u64, now: Nanos, cost: u32) -> Transition {
         let (period, radix) = (self.period, self.max + 1);
-        let start = now - now % period;
+        let start = now - now % self.per_period;
         let end = start + period;
         let (previous, current) = if state >= end + period {
             match state - end - period {
                 // Written in a later window (the clock went back): read as full.
                 packed if packed >= period => (0, self.max),
-                packed => (packed / radix, packed % radix),
+                packed => (packed / self.per_radix, packed % self.per_radix),
             }
         } else if state >= end {
             // Written during the previous window: its current count is now the previous one.
-            ((state - end) % radix, 0)
+            ((state - end) % self.per_radix, 0)
         } else {
             (0, 0)
         };
@@ -96,7 +101,6 @@ impl SlidingWindow {
             } else {
                 self.retry_at(start, previous, current, wanted)
             },
-            lease: None,
         };
         let state = if charged > 0 {
             end + period + previous * radix + current + charged

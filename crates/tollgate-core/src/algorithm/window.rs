@@ -55,6 +55,7 @@ impl Window {
     }
 
     /// Decides a request of `cost` units at `now` against `state`.
+    #[inline]
     #[must_use]
     pub fn decide(&self, state: u64, now: Nanos, cost: u32) -> Transition {
         let (_, end) = self.schedule.bounds(now);
@@ -74,7 +75,6 @@ impl Window {
             } else {
                 (wanted <= self.max).then_some(end)
             },
-            lease: None,
         };
         let state = if charged > 0 {
             end + used + charged

@@ -5,11 +5,12 @@ mod table;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use parking_lot::{Mutex, MutexGuard};
 use smallvec::{SmallVec, smallvec};
+use spin::mutex::{SpinMutex, SpinMutexGuard};
+use spin::relax::Yield;
 
 use self::shard::{Shard, Undo};
-use crate::{Decision, Key, Lease, LimitRequest, Nanos, Outcome, Store, StoreError};
+use crate::{Decision, Key, Lease, LimitRequest, Nanos, Outcomes, Store, StoreError};
 
 /// Limit state in memory: 16 bytes a slot, sharded under short locks, all-or-nothing across
 /// shards.
@@ -47,9 +48,15 @@ pub struct MemoryStore {
 }
 
 /// A shard on its own cache lines, so that threads on different shards do not share one.
+///
+/// The lock is a spin lock that yields to the scheduler while it waits: a decision holds it
+/// for tens of nanoseconds, and releasing it is a plain store, where a parking mutex pays a
+/// second atomic read-modify-write on every unlock (measured: a fifth of a decision).
 #[derive(Debug)]
 #[repr(align(128))]
-struct Padded(Mutex<Shard>);
+struct Padded(SpinMutex<Shard, Yield>);
+
+type Guard<'a> = SpinMutexGuard<'a, Shard, Yield>;
 
 /// What the memory store does with a new partition when it holds its capacity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -101,7 +108,7 @@ impl MemoryStoreBuilder {
             .map_or(usize::MAX, |capacity| capacity.div_ceil(self.shards).max(1));
         MemoryStore {
             shards: (0..self.shards)
-                .map(|_| Padded(Mutex::new(Shard::new(per_shard, self.when_full))))
+                .map(|_| Padded(SpinMutex::new(Shard::new(per_shard, self.when_full))))
                 .collect(),
             mask: self.shards as u64 - 1,
             sweep_next: AtomicUsize::new(0),
@@ -159,7 +166,7 @@ impl MemoryStore {
         (key.get() & self.mask) as usize
     }
 
-    fn lock(&self, key: Key) -> MutexGuard<'_, Shard> {
+    fn lock(&self, key: Key) -> Guard<'_> {
         self.shards[self.shard_index(key)].0.lock()
     }
 
@@ -200,7 +207,7 @@ impl MemoryStore {
         order.sort_unstable();
         order.dedup();
         // Locks in ascending shard order: no two decisions can wait on each other.
-        let mut shards: SmallVec<[MutexGuard<'_, Shard>; 8]> = order
+        let mut shards: SmallVec<[Guard<'_>; 8]> = order
             .iter()
             .map(|&index| self.shards[index].0.lock())
             .collect();
@@ -209,7 +216,7 @@ impl MemoryStore {
                 .binary_search(&self.shard_index(key))
                 .expect("every shard of the request is locked")
         };
-        let mut outcomes: SmallVec<[Outcome; 4]> = SmallVec::with_capacity(requests.len());
+        let mut outcomes = Outcomes::with_capacity(requests.len());
         let mut undo: SmallVec<[(usize, Undo); 4]> = SmallVec::with_capacity(requests.len());
         let mut fault = None;
         for request in requests {
@@ -226,7 +233,14 @@ impl MemoryStore {
             }
         }
         if fault.is_none() && outcomes.iter().all(|outcome| outcome.allowed) {
-            return Ok(Decision::new(outcomes));
+            let leases = undo
+                .into_iter()
+                .filter_map(|(_, step)| match step {
+                    Undo::Lease(lease) => Some(lease),
+                    _ => None,
+                })
+                .collect();
+            return Ok(Decision::new(outcomes, leases));
         }
         for (guard, step) in undo.into_iter().rev() {
             shards[guard].undo(step);
@@ -244,20 +258,23 @@ impl MemoryStore {
                 let (now_held, _) = shards[guard_of(request.key)].apply(&peek, now)?;
                 outcome.remaining = now_held.remaining;
                 outcome.reset_at = now_held.reset_at;
-                outcome.lease = None;
             }
         }
-        Ok(Decision::new(outcomes))
+        Ok(Decision::new(outcomes, Vec::new()))
     }
 }
 
 impl Store for MemoryStore {
     fn acquire(&self, now: Nanos, requests: &[LimitRequest<'_>]) -> Result<Decision, StoreError> {
         match requests {
-            [] => Ok(Decision::new(SmallVec::new())),
+            [] => Ok(Decision::new(SmallVec::new(), Vec::new())),
             [request] => {
-                let (outcome, _) = self.lock(request.key).apply(request, now)?;
-                Ok(Decision::new(smallvec![outcome]))
+                let (outcome, step) = self.lock(request.key).apply(request, now)?;
+                let leases = match step {
+                    Undo::Lease(lease) => vec![lease],
+                    _ => Vec::new(),
+                };
+                Ok(Decision::new(smallvec![outcome], leases))
             }
             requests => self.acquire_all(now, requests),
         }
@@ -330,13 +347,13 @@ mod tests {
             LimitRequest::new(key(2), &tight, 1),
         ];
         let first = store.acquire(0, &request).unwrap();
-        assert_eq!(first.leases().count(), 1);
+        assert_eq!(first.leases().len(), 1);
         for lease in first.leases() {
             store.release(1, lease).unwrap();
         }
         let refused = store.acquire(2, &request).unwrap();
         assert!(!refused.allowed());
-        assert_eq!(refused.leases().count(), 0);
+        assert_eq!(refused.leases().len(), 0);
         assert!(
             store.acquire(3, &request[..1]).unwrap().allowed(),
             "no slot left taken"

@@ -75,11 +75,11 @@ impl Shard {
         let key = request.key.get();
         if let Algorithm::Concurrency(limit) = request.algorithm {
             let leases = self.leases.entry(key).or_default();
-            let outcome = limit.decide(leases, request.key, now, request.cost);
+            let (outcome, lease) = limit.decide(leases, request.key, now, request.cost);
             if leases.is_empty() {
                 self.leases.remove(&key);
             }
-            return Ok((outcome, outcome.lease.map_or(Undo::Nothing, Undo::Lease)));
+            return Ok((outcome, lease.map_or(Undo::Nothing, Undo::Lease)));
         }
         let slot = self.table.probe(key);
         let old = slot.map_or(0, |index| self.table.state_at(index));

@@ -146,7 +146,7 @@ proptest! {
                     if !leases.is_empty() {
                         let (decision, owners) = leases.remove(0);
                         limiter.release(&decision).unwrap();
-                        for (lease, model) in decision.leases().zip(owners) {
+                        for (lease, model) in decision.leases().iter().zip(owners) {
                             let lease: &Lease = lease;
                             if let AnyModel::InFlight(in_flight) = &mut models[model] {
                                 let held = (lease.expires_at, u64::from(lease.cost));
