@@ -10,19 +10,101 @@ use crate::{Key, Nanos};
 /// right time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
+    limit: u64,
+    remaining: u64,
+    reset_at: Nanos,
+    /// [`NEVER`] when the request can never be admitted.
+    retry_at: Nanos,
+    /// 1 when admitted, 0 when refused. A whole word rather than a `bool`: a one-byte field,
+    /// copied with the rest of the struct as words, stalls store forwarding on the hot path
+    /// of every decision (measured, a fifth of its time).
+    allowed: u64,
+}
+
+/// The `retry_at` of a request that can never be admitted.
+const NEVER: Nanos = Nanos::MAX;
+
+impl Outcome {
+    /// An admitted request: `remaining` units left after its charge, decided at `now`.
+    #[must_use]
+    pub const fn admitted(limit: u64, remaining: u64, reset_at: Nanos, now: Nanos) -> Self {
+        Self {
+            limit,
+            remaining,
+            reset_at,
+            retry_at: now,
+            allowed: 1,
+        }
+    }
+
+    /// A refused request: nothing charged, `remaining` units left, admissible from
+    /// `retry_at` (`None`: never, its cost exceeds the limit).
+    #[must_use]
+    pub const fn refused(
+        limit: u64,
+        remaining: u64,
+        reset_at: Nanos,
+        retry_at: Option<Nanos>,
+    ) -> Self {
+        Self {
+            limit,
+            remaining,
+            reset_at,
+            retry_at: match retry_at {
+                Some(at) => at,
+                None => NEVER,
+            },
+            allowed: 0,
+        }
+    }
+
     /// Whether this limit admits the request.
-    pub allowed: bool,
+    #[must_use]
+    pub const fn allowed(&self) -> bool {
+        self.allowed != 0
+    }
+
     /// The limit's capacity: a window's maximum, a bucket's burst, a concurrency maximum.
-    pub limit: u64,
+    #[must_use]
+    pub const fn limit(&self) -> u64 {
+        self.limit
+    }
+
     /// Units left after this decision (after the charge when admitted; untouched when refused).
-    pub remaining: u64,
+    #[must_use]
+    pub const fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
     /// When the limit is whole again: the end of the window, the instant a bucket is full, the
-    /// expiry of the oldest lease.
-    pub reset_at: Nanos,
+    /// expiry of the last lease.
+    #[must_use]
+    pub const fn reset_at(&self) -> Nanos {
+        self.reset_at
+    }
+
     /// The earliest instant at which the same request would be admitted if nothing else happened
     /// in between: the decision's own time when admitted, `None` when it never can be (its cost
     /// exceeds the limit).
-    pub retry_at: Option<Nanos>,
+    #[must_use]
+    pub const fn retry_at(&self) -> Option<Nanos> {
+        if self.retry_at == NEVER {
+            None
+        } else {
+            Some(self.retry_at)
+        }
+    }
+
+    /// The same outcome with the holdings of the limit replaced (a store reporting a limit that
+    /// would have admitted a refused request as it stands, uncharged).
+    #[must_use]
+    pub const fn holding(self, remaining: u64, reset_at: Nanos) -> Self {
+        Self {
+            remaining,
+            reset_at,
+            ..self
+        }
+    }
 }
 
 /// An in-flight slot on a concurrency limit, held until released or expired.
@@ -60,7 +142,7 @@ impl Decision {
     /// Whether every limit admitted the request (a request with no limits is admitted).
     #[must_use]
     pub fn allowed(&self) -> bool {
-        self.outcomes.iter().all(|outcome| outcome.allowed)
+        self.outcomes.iter().all(Outcome::allowed)
     }
 
     /// The outcome of each limit, in the order the limits were asked.
@@ -76,7 +158,7 @@ impl Decision {
     #[must_use]
     pub fn retry_at(&self) -> Option<Nanos> {
         self.outcomes.iter().try_fold(0, |latest: Nanos, outcome| {
-            Some(latest.max(outcome.retry_at?))
+            Some(latest.max(outcome.retry_at()?))
         })
     }
 
@@ -84,13 +166,13 @@ impl Decision {
     /// the limit with the fewest units left (ties: the one that resets last).
     #[must_use]
     pub fn most_restrictive(&self) -> Option<&Outcome> {
-        let refusals = self.outcomes.iter().filter(|outcome| !outcome.allowed);
-        if let Some(refusal) = refusals.max_by_key(|o| o.retry_at.unwrap_or(Nanos::MAX)) {
+        let refusals = self.outcomes.iter().filter(|outcome| !outcome.allowed());
+        if let Some(refusal) = refusals.max_by_key(|o| o.retry_at) {
             return Some(refusal);
         }
         self.outcomes
             .iter()
-            .min_by_key(|o| (o.remaining, std::cmp::Reverse(o.reset_at)))
+            .min_by_key(|o| (o.remaining(), std::cmp::Reverse(o.reset_at())))
     }
 
     /// The concurrency leases this decision holds; give them back with
@@ -108,12 +190,10 @@ mod tests {
     use super::*;
 
     fn outcome(allowed: bool, remaining: u64, retry_at: Option<Nanos>) -> Outcome {
-        Outcome {
-            allowed,
-            limit: 10,
-            remaining,
-            reset_at: 100,
-            retry_at,
+        if allowed {
+            Outcome::admitted(10, remaining, 100, retry_at.unwrap())
+        } else {
+            Outcome::refused(10, remaining, 100, retry_at)
         }
     }
 
@@ -129,7 +209,7 @@ mod tests {
         );
         assert!(!decision.allowed());
         assert_eq!(decision.retry_at(), Some(50));
-        assert_eq!(decision.most_restrictive().unwrap().retry_at, Some(50));
+        assert_eq!(decision.most_restrictive().unwrap().retry_at(), Some(50));
     }
 
     #[test]
@@ -139,7 +219,7 @@ mod tests {
             Vec::new(),
         );
         assert_eq!(decision.retry_at(), None);
-        assert_eq!(decision.most_restrictive().unwrap().retry_at, None);
+        assert_eq!(decision.most_restrictive().unwrap().retry_at(), None);
     }
 
     #[test]
@@ -149,7 +229,7 @@ mod tests {
             Vec::new(),
         );
         assert!(decision.allowed());
-        assert_eq!(decision.most_restrictive().unwrap().remaining, 2);
+        assert_eq!(decision.most_restrictive().unwrap().remaining(), 2);
     }
 
     #[test]

@@ -33,7 +33,7 @@
 //! assert!(!refused.allowed());
 //! assert_eq!(refused.retry_at(), Some(2_000_000_000));
 //! // The refusal charged nothing, not even the daily quota.
-//! assert_eq!(refused.outcomes()[1].remaining, 997);
+//! assert_eq!(refused.outcomes()[1].remaining(), 997);
 //!
 //! clock.advance(Duration::from_secs(2));
 //! assert!(limiter.acquire(&request)?.allowed());

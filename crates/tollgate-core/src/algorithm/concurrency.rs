@@ -62,16 +62,13 @@ impl Concurrency {
             lease
         });
         let charged = lease.map_or(0, |lease| u64::from(lease.cost));
-        let outcome = Outcome {
-            allowed,
-            limit: self.max,
-            remaining: self.max.saturating_sub(in_flight + charged),
-            reset_at: leases.last_expiry().unwrap_or(now),
-            retry_at: if allowed {
-                Some(now)
-            } else {
-                leases.freed_by(in_flight + wanted - self.max, wanted <= self.max)
-            },
+        let remaining = self.max.saturating_sub(in_flight + charged);
+        let reset_at = leases.last_expiry().unwrap_or(now);
+        let outcome = if allowed {
+            Outcome::admitted(self.max, remaining, reset_at, now)
+        } else {
+            let retry_at = leases.freed_by(in_flight + wanted - self.max, wanted <= self.max);
+            Outcome::refused(self.max, remaining, reset_at, retry_at)
         };
         (outcome, lease)
     }
@@ -142,21 +139,21 @@ mod tests {
         let mut leases = LeaseSet::default();
         let first = limit.decide(&mut leases, KEY, 0, 1).1.unwrap();
         let (second, _) = limit.decide(&mut leases, KEY, 1, 1);
-        assert_eq!(second.remaining, 0);
+        assert_eq!(second.remaining(), 0);
         let (refused, _) = limit.decide(&mut leases, KEY, 2, 1);
-        assert!(!refused.allowed);
-        assert_eq!(refused.retry_at, Some(first.expires_at));
+        assert!(!refused.allowed());
+        assert_eq!(refused.retry_at(), Some(first.expires_at));
         leases.release(&first);
-        assert!(limit.decide(&mut leases, KEY, 3, 1).0.allowed);
+        assert!(limit.decide(&mut leases, KEY, 3, 1).0.allowed());
     }
 
     #[test]
     fn leases_expire_so_a_crash_frees_its_slot() {
         let limit = Concurrency::new(1, Duration::from_nanos(100)).unwrap();
         let mut leases = LeaseSet::default();
-        assert!(limit.decide(&mut leases, KEY, 0, 1).0.allowed);
-        assert!(!limit.decide(&mut leases, KEY, 99, 1).0.allowed);
-        assert!(limit.decide(&mut leases, KEY, 100, 1).0.allowed);
+        assert!(limit.decide(&mut leases, KEY, 0, 1).0.allowed());
+        assert!(!limit.decide(&mut leases, KEY, 99, 1).0.allowed());
+        assert!(limit.decide(&mut leases, KEY, 100, 1).0.allowed());
     }
 
     #[test]
@@ -164,8 +161,8 @@ mod tests {
         let limit = Concurrency::new(3, Duration::from_secs(1)).unwrap();
         let mut leases = LeaseSet::default();
         let (peek, lease) = limit.decide(&mut leases, KEY, 0, 0);
-        assert!(peek.allowed && lease.is_none() && leases.is_empty());
-        assert_eq!(limit.decide(&mut leases, KEY, 0, 4).0.retry_at, None);
+        assert!(peek.allowed() && lease.is_none() && leases.is_empty());
+        assert_eq!(limit.decide(&mut leases, KEY, 0, 4).0.retry_at(), None);
     }
 
     #[test]

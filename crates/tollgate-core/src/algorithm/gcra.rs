@@ -59,12 +59,12 @@ impl Rate {
 /// let mut state = 0;
 /// for _ in 0..3 {
 ///     let step = bucket.decide(state, 0, 1);
-///     assert!(step.outcome.allowed);
+///     assert!(step.outcome.allowed());
 ///     state = step.state;
 /// }
 /// let refused = bucket.decide(state, 0, 1);
-/// assert!(!refused.outcome.allowed);
-/// assert_eq!(refused.outcome.retry_at, Some(2_000_000_000));
+/// assert!(!refused.outcome.allowed());
+/// assert_eq!(refused.outcome.retry_at(), Some(2_000_000_000));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenBucket {
@@ -126,26 +126,20 @@ impl TokenBucket {
         let wanted = u64::from(cost.max(1));
         let outcome = if wanted <= available {
             let charged = if cost == 0 { 0 } else { wanted };
-            Outcome {
-                allowed: true,
-                limit: self.burst,
-                remaining: available - charged,
-                reset_at: tat + charged * self.interval,
-                retry_at: Some(now),
-            }
+            Outcome::admitted(
+                self.burst,
+                available - charged,
+                tat + charged * self.interval,
+                now,
+            )
         } else {
-            Outcome {
-                allowed: false,
-                limit: self.burst,
-                remaining: available,
-                reset_at: tat,
-                // Admitted once `tat + wanted × interval <= t + tolerance`.
-                retry_at: (wanted <= self.burst)
-                    .then(|| (tat + wanted * self.interval).saturating_sub(self.tolerance)),
-            }
+            // Admitted once `tat + wanted × interval <= t + tolerance`.
+            let retry_at = (wanted <= self.burst)
+                .then(|| (tat + wanted * self.interval).saturating_sub(self.tolerance));
+            Outcome::refused(self.burst, available, tat, retry_at)
         };
-        let state = if outcome.allowed && cost > 0 {
-            outcome.reset_at
+        let state = if outcome.allowed() && cost > 0 {
+            outcome.reset_at()
         } else {
             state
         };
@@ -170,7 +164,7 @@ mod tests {
             .map(|&(now, cost)| {
                 let step = bucket.decide(state, now, cost);
                 state = step.state;
-                step.outcome.allowed
+                step.outcome.allowed()
             })
             .collect()
     }
@@ -200,22 +194,22 @@ mod tests {
         let mut state = 0;
         for expected_remaining in (0..5).rev() {
             let step = b.decide(state, 0, 1);
-            assert_eq!(step.outcome.remaining, expected_remaining);
+            assert_eq!(step.outcome.remaining(), expected_remaining);
             state = step.state;
         }
         let refused = b.decide(state, 0, 1);
-        assert_eq!(refused.outcome.retry_at, Some(SEC / 2));
-        assert_eq!(refused.outcome.reset_at, 5 * SEC / 2);
-        assert!(b.decide(state, SEC / 2, 1).outcome.allowed);
-        assert!(!b.decide(state, SEC / 2 - 1, 1).outcome.allowed);
+        assert_eq!(refused.outcome.retry_at(), Some(SEC / 2));
+        assert_eq!(refused.outcome.reset_at(), 5 * SEC / 2);
+        assert!(b.decide(state, SEC / 2, 1).outcome.allowed());
+        assert!(!b.decide(state, SEC / 2 - 1, 1).outcome.allowed());
     }
 
     #[test]
     fn cost_above_burst_never_fits() {
         let refused = bucket(1, 1, 3).decide(0, 0, 4);
-        assert!(!refused.outcome.allowed);
-        assert_eq!(refused.outcome.retry_at, None);
-        assert_eq!(refused.outcome.remaining, 3);
+        assert!(!refused.outcome.allowed());
+        assert_eq!(refused.outcome.retry_at(), None);
+        assert_eq!(refused.outcome.remaining(), 3);
     }
 
     #[test]
@@ -223,13 +217,13 @@ mod tests {
         let b = bucket(1, 1, 2);
         let first = b.decide(0, 10, 1);
         let peek = b.decide(first.state, 10, 0);
-        assert!(peek.outcome.allowed);
-        assert_eq!(peek.outcome.remaining, 1);
+        assert!(peek.outcome.allowed());
+        assert_eq!(peek.outcome.remaining(), 1);
         assert_eq!(peek.state, first.state);
         let empty = b.decide(first.state, 10, 1).state;
         let peek = b.decide(empty, 10, 0);
-        assert!(!peek.outcome.allowed);
-        assert_eq!(peek.outcome.retry_at, Some(10 + SEC));
+        assert!(!peek.outcome.allowed());
+        assert_eq!(peek.outcome.retry_at(), Some(10 + SEC));
         assert_eq!(peek.state, empty);
     }
 

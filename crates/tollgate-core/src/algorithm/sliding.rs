@@ -91,16 +91,12 @@ impl SlidingWindow {
         let allowed = fits(current + wanted);
         let charged = if allowed { u64::from(cost) } else { 0 };
         let used = self.scaled(previous, elapsed, current + charged);
-        let outcome = Outcome {
-            allowed,
-            limit: self.max,
-            remaining: ((self.scaled_max().saturating_sub(used)) / u128::from(period)) as u64,
-            reset_at: end,
-            retry_at: if allowed {
-                Some(now)
-            } else {
-                self.retry_at(start, previous, current, wanted)
-            },
+        let remaining = ((self.scaled_max().saturating_sub(used)) / u128::from(period)) as u64;
+        let outcome = if allowed {
+            Outcome::admitted(self.max, remaining, end, now)
+        } else {
+            let retry_at = self.retry_at(start, previous, current, wanted);
+            Outcome::refused(self.max, remaining, end, retry_at)
         };
         let state = if charged > 0 {
             end + period + previous * radix + current + charged
@@ -159,7 +155,7 @@ mod tests {
     fn fill(window: &SlidingWindow, mut state: u64, now: Nanos, count: u32) -> u64 {
         for _ in 0..count {
             let step = window.decide(state, now, 1);
-            assert!(step.outcome.allowed);
+            assert!(step.outcome.allowed());
             state = step.state;
         }
         state
@@ -172,15 +168,15 @@ mod tests {
         // 15 s into the next window, 10 × 45/60 = 7.5 of the previous count still weigh.
         let now = 1_001 * 60 * SEC + 15 * SEC;
         let peek = window.decide(state, now, 0);
-        assert_eq!(peek.outcome.remaining, 2);
+        assert_eq!(peek.outcome.remaining(), 2);
         let state = fill(&window, state, now, 2);
         let refused = window.decide(state, now, 1);
-        assert!(!refused.outcome.allowed);
+        assert!(!refused.outcome.allowed());
         // 10 × (60 − e)/60 + 3 ≤ 10  ⇔  e ≥ 18 s.
-        let retry = refused.outcome.retry_at.unwrap();
+        let retry = refused.outcome.retry_at().unwrap();
         assert_eq!(retry, 1_001 * 60 * SEC + 18 * SEC);
-        assert!(window.decide(state, retry, 1).outcome.allowed);
-        assert!(!window.decide(state, retry - 1, 1).outcome.allowed);
+        assert!(window.decide(state, retry, 1).outcome.allowed());
+        assert!(!window.decide(state, retry - 1, 1).outcome.allowed());
     }
 
     #[test]
@@ -190,7 +186,7 @@ mod tests {
         let state = fill(&window, 0, t, 4);
         let refused = window.decide(state, t + 1, 1);
         // Next window: 4 × (60 − e)/60 + 1 ≤ 4  ⇔  e ≥ 15 s.
-        assert_eq!(refused.outcome.retry_at, Some(t + 60 * SEC + 15 * SEC));
+        assert_eq!(refused.outcome.retry_at(), Some(t + 60 * SEC + 15 * SEC));
     }
 
     #[test]

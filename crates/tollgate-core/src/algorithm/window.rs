@@ -17,8 +17,8 @@ use crate::{Nanos, Outcome};
 /// // 300 per 15 minutes, aligned to XX:00, XX:15, XX:30, XX:45.
 /// let window = Window::new(300, Schedule::clock(Duration::from_secs(900)).unwrap()).unwrap();
 /// let step = window.decide(0, 0, 1);
-/// assert_eq!(step.outcome.remaining, 299);
-/// assert_eq!(step.outcome.reset_at, 900_000_000_000);
+/// assert_eq!(step.outcome.remaining(), 299);
+/// assert_eq!(step.outcome.reset_at(), 900_000_000_000);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Window {
@@ -65,16 +65,15 @@ impl Window {
         let wanted = u64::from(cost.max(1));
         let allowed = used + wanted <= self.max;
         let charged = if allowed { u64::from(cost) } else { 0 };
-        let outcome = Outcome {
-            allowed,
-            limit: self.max,
-            remaining: self.max - used - charged,
-            reset_at: end,
-            retry_at: if allowed {
-                Some(now)
-            } else {
-                (wanted <= self.max).then_some(end)
-            },
+        let outcome = if allowed {
+            Outcome::admitted(self.max, self.max - used - charged, end, now)
+        } else {
+            Outcome::refused(
+                self.max,
+                self.max - used,
+                end,
+                (wanted <= self.max).then_some(end),
+            )
         };
         let state = if charged > 0 {
             end + used + charged
@@ -107,38 +106,38 @@ mod tests {
         }
         let quarter = t0 + 900 * SEC;
         let refused = window.decide(state, quarter - 1, 1);
-        assert!(!refused.outcome.allowed);
-        assert_eq!(refused.outcome.retry_at, Some(quarter));
-        assert_eq!(refused.outcome.reset_at, quarter);
+        assert!(!refused.outcome.allowed());
+        assert_eq!(refused.outcome.retry_at(), Some(quarter));
+        assert_eq!(refused.outcome.reset_at(), quarter);
         let next = window.decide(state, quarter, 1);
-        assert!(next.outcome.allowed);
-        assert_eq!(next.outcome.remaining, 1);
+        assert!(next.outcome.allowed());
+        assert_eq!(next.outcome.remaining(), 1);
     }
 
     #[test]
     fn cost_counts_units_and_refusals_charge_nothing() {
         let window = quarter_hours(10);
         let step = window.decide(0, 5, 7);
-        assert_eq!(step.outcome.remaining, 3);
+        assert_eq!(step.outcome.remaining(), 3);
         let refused = window.decide(step.state, 6, 4);
-        assert!(!refused.outcome.allowed);
-        assert_eq!(refused.outcome.remaining, 3);
+        assert!(!refused.outcome.allowed());
+        assert_eq!(refused.outcome.remaining(), 3);
         assert_eq!(refused.state, step.state);
-        assert!(window.decide(step.state, 6, 3).outcome.allowed);
+        assert!(window.decide(step.state, 6, 3).outcome.allowed());
     }
 
     #[test]
     fn cost_above_max_never_fits() {
         let refused = quarter_hours(3).decide(0, 0, 4);
-        assert_eq!(refused.outcome.retry_at, None);
+        assert_eq!(refused.outcome.retry_at(), None);
     }
 
     #[test]
     fn peek_does_not_count() {
         let window = quarter_hours(1);
         let peek = window.decide(0, 0, 0);
-        assert!(peek.outcome.allowed);
-        assert_eq!((peek.outcome.remaining, peek.state), (1, 0));
+        assert!(peek.outcome.allowed());
+        assert_eq!((peek.outcome.remaining(), peek.state), (1, 0));
     }
 
     #[test]
@@ -146,7 +145,7 @@ mod tests {
         let window = quarter_hours(5);
         let later = window.decide(0, 2_000 * SEC, 1).state;
         let earlier = window.decide(later, 10 * SEC, 1);
-        assert!(!earlier.outcome.allowed);
+        assert!(!earlier.outcome.allowed());
     }
 
     #[test]

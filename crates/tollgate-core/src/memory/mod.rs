@@ -232,7 +232,7 @@ impl MemoryStore {
                 }
             }
         }
-        if fault.is_none() && outcomes.iter().all(|outcome| outcome.allowed) {
+        if fault.is_none() && outcomes.iter().all(|outcome| outcome.allowed()) {
             let leases = undo
                 .into_iter()
                 .filter_map(|(_, step)| match step {
@@ -250,14 +250,13 @@ impl MemoryStore {
         }
         // The limits that would have admitted report what they hold now that nothing was taken.
         for (request, outcome) in requests.iter().zip(outcomes.iter_mut()) {
-            if outcome.allowed {
+            if outcome.allowed() {
                 let peek = LimitRequest {
                     cost: 0,
                     ..*request
                 };
                 let (now_held, _) = shards[guard_of(request.key)].apply(&peek, now)?;
-                outcome.remaining = now_held.remaining;
-                outcome.reset_at = now_held.reset_at;
+                *outcome = outcome.holding(now_held.remaining(), now_held.reset_at());
             }
         }
         Ok(Decision::new(outcomes, Vec::new()))
@@ -317,10 +316,14 @@ mod tests {
         assert!(store.acquire(0, &both).unwrap().allowed());
         let refused = store.acquire(0, &both).unwrap();
         assert!(!refused.allowed());
-        assert_eq!(refused.outcomes()[0].remaining, 9, "reported as uncharged");
-        assert!(refused.outcomes()[0].allowed);
+        assert_eq!(
+            refused.outcomes()[0].remaining(),
+            9,
+            "reported as uncharged"
+        );
+        assert!(refused.outcomes()[0].allowed());
         let alone = store.acquire(0, &both[..1]).unwrap();
-        assert_eq!(alone.outcomes()[0].remaining, 8);
+        assert_eq!(alone.outcomes()[0].remaining(), 8);
     }
 
     #[test]
@@ -334,7 +337,7 @@ mod tests {
         let refused = store.acquire(0, &twice).unwrap();
         assert!(!refused.allowed());
         let once = store.acquire(0, &twice[..1]).unwrap();
-        assert_eq!(once.outcomes()[0].remaining, 1);
+        assert_eq!(once.outcomes()[0].remaining(), 1);
     }
 
     #[test]
@@ -413,8 +416,12 @@ mod tests {
         assert!(take(3, 1).allowed());
         let stats = store.stats();
         assert_eq!((stats.evicted, stats.partitions), (1, 2));
-        assert_eq!(take(2, 0).outcomes()[0].remaining, 5, "key 2 kept");
-        assert_eq!(take(1, 0).outcomes()[0].remaining, 10, "key 1 starts anew");
+        assert_eq!(take(2, 0).outcomes()[0].remaining(), 5, "key 2 kept");
+        assert_eq!(
+            take(1, 0).outcomes()[0].remaining(),
+            10,
+            "key 1 starts anew"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::WhenFull;
 use super::table::Table;
 use crate::algorithm::LeaseSet;
-use crate::{Algorithm, Lease, LimitRequest, Nanos, Outcome, StoreError};
+use crate::{Algorithm, Concurrency, Lease, LimitRequest, Nanos, Outcome, StoreError};
 
 /// How far behind the caller's `now` a state must lie before a sweep drops it, so that threads
 /// whose clocks read a little behind never see a dropped state they would still have counted.
@@ -74,12 +74,7 @@ impl Shard {
     ) -> Result<(Outcome, Undo), StoreError> {
         let key = request.key.get();
         if let Algorithm::Concurrency(limit) = request.algorithm {
-            let leases = self.leases.entry(key).or_default();
-            let (outcome, lease) = limit.decide(leases, request.key, now, request.cost);
-            if leases.is_empty() {
-                self.leases.remove(&key);
-            }
-            return Ok((outcome, lease.map_or(Undo::Nothing, Undo::Lease)));
+            return Ok(self.take_lease(limit, request, now));
         }
         let slot = self.table.probe(key);
         let old = slot.map_or(0, |index| self.table.state_at(index));
@@ -95,6 +90,23 @@ impl Shard {
             Err(index) => self.insert(key, transition.state, now, index)?,
         }
         Ok((transition.outcome, Undo::State { key, old }))
+    }
+
+    /// Applies a request to a concurrency limit; kept out of the one-`u64` path.
+    #[inline(never)]
+    fn take_lease(
+        &mut self,
+        limit: &Concurrency,
+        request: &LimitRequest<'_>,
+        now: Nanos,
+    ) -> (Outcome, Undo) {
+        let key = request.key.get();
+        let leases = self.leases.entry(key).or_default();
+        let (outcome, lease) = limit.decide(leases, request.key, now, request.cost);
+        if leases.is_empty() {
+            self.leases.remove(&key);
+        }
+        (outcome, lease.map_or(Undo::Nothing, Undo::Lease))
     }
 
     /// Takes back a request applied under the same lock.
@@ -124,7 +136,9 @@ impl Shard {
         }
     }
 
-    /// Inserts a key the table lacks, `empty` being the slot a probe found for it.
+    /// Inserts a key the table lacks, `empty` being the slot a probe found for it. Out of line:
+    /// a partition is inserted once and decided many times.
+    #[inline(never)]
     fn insert(&mut self, key: u64, state: u64, now: Nanos, empty: usize) -> Result<(), StoreError> {
         let mut empty = empty;
         if self.table.len() >= self.max_len || self.table.is_crowded() {

@@ -76,7 +76,7 @@ fn eight_threads_on_one_bucket_admit_burst_plus_rate_times_elapsed() {
             for _ in 0..steps {
                 // Time moves only once the workers have emptied the bucket, so that no token is
                 // lost to a full bucket and the count can be exact.
-                while limiter.acquire(&peek).unwrap().outcomes()[0].remaining > 0 {
+                while limiter.acquire(&peek).unwrap().outcomes()[0].remaining() > 0 {
                     thread::yield_now();
                 }
                 clock.advance(Duration::from_micros(500));
@@ -130,7 +130,7 @@ fn all_or_nothing_holds_under_contention() {
             .acquire(&[LimitRequest::new(key, limit, 0)])
             .unwrap()
             .outcomes()[0]
-            .remaining
+            .remaining()
     };
     assert_eq!(peek(key(0), &shared), 0);
     for (thread, admitted) in counts.iter().enumerate() {

@@ -25,7 +25,7 @@ fn check<M: Model>(
         let wanted = u64::from(cost.max(1));
         let expected = model.verdict(now, wanted);
         prop_assert_eq!(
-            outcome.allowed,
+            outcome.allowed(),
             expected.allowed,
             "at {} cost {}",
             now,
@@ -38,21 +38,21 @@ fn check<M: Model>(
                 outcome,
                 "a state at rest decides as an absent one"
             );
-            if outcome.allowed && cost > 0 {
+            if outcome.allowed() && cost > 0 {
                 prop_assert_eq!(fresh.state, transition.state);
             }
         }
-        match (outcome.allowed, outcome.retry_at) {
+        match (outcome.allowed(), outcome.retry_at()) {
             (true, retry) => {
                 prop_assert_eq!(retry, Some(now));
                 if cost > 0 {
                     model.take(now, wanted);
                 }
-                prop_assert_eq!(outcome.remaining, model.verdict(now, 1).remaining);
+                prop_assert_eq!(outcome.remaining(), model.verdict(now, 1).remaining);
             }
-            (false, None) => prop_assert!(wanted > outcome.limit),
+            (false, None) => prop_assert!(wanted > outcome.limit()),
             (false, Some(retry)) => {
-                prop_assert_eq!(outcome.remaining, expected.remaining);
+                prop_assert_eq!(outcome.remaining(), expected.remaining);
                 prop_assert!(retry > now);
                 prop_assert!(
                     model.clone().fits(retry, wanted),
@@ -66,11 +66,11 @@ fn check<M: Model>(
                 );
             }
         }
-        if !matches!(algorithm, Algorithm::TokenBucket(_)) || outcome.allowed {
-            prop_assert_eq!(outcome.reset_at, model.verdict(now, 1).reset_at);
+        if !matches!(algorithm, Algorithm::TokenBucket(_)) || outcome.allowed() {
+            prop_assert_eq!(outcome.reset_at(), model.verdict(now, 1).reset_at);
         }
         prop_assert!(
-            cost > 0 && outcome.allowed || transition.state == state,
+            cost > 0 && outcome.allowed() || transition.state == state,
             "only a charge writes"
         );
         state = transition.state;

@@ -184,7 +184,7 @@ proptest! {
                     for (outcome, &(limit, partition)) in decision.outcomes().iter().zip(&limits) {
                         let remaining = models[limit * PARTITIONS + partition].get().remaining(now);
                         if limits.iter().filter(|&&l| l == (limit, partition)).count() == 1 {
-                            prop_assert_eq!(outcome.remaining, remaining, "limit {} at {}", limit, now);
+                            prop_assert_eq!(outcome.remaining(), remaining, "limit {} at {}", limit, now);
                         }
                     }
                     // The decision's retry_at is exact for the whole request when each partition
