@@ -2,6 +2,7 @@
 //! governor and limitador, in one run. Results and how to read them: `docs/benchmarks.md`.
 
 mod alloc;
+mod paired;
 mod subjects;
 
 use std::cell::OnceCell;
@@ -22,7 +23,7 @@ const STRIDE: usize = 1_000_003;
 
 /// Times `iters` decisions spread over `threads` threads, each on its own share of the keys
 /// (all on the one key when there is one).
-fn run<S: Subject>(subject: &S, keys: &Keys, threads: usize, iters: u64) -> Duration {
+pub(crate) fn run<S: Subject>(subject: &S, keys: &Keys, threads: usize, iters: u64) -> Duration {
     let count = keys.numbers.len();
     let share = (count / threads).max(1);
     let started = Instant::now();
@@ -41,7 +42,7 @@ fn run<S: Subject>(subject: &S, keys: &Keys, threads: usize, iters: u64) -> Dura
     started.elapsed()
 }
 
-fn populate<S: Subject>(subject: &S, keys: &Keys) {
+pub(crate) fn populate<S: Subject>(subject: &S, keys: &Keys) {
     for index in 0..keys.numbers.len() {
         assert!(subject.decide(keys, index), "warm-up decision admitted");
     }
@@ -116,11 +117,21 @@ fn measure_subject<S: Subject>(keys: &Keys, make: impl FnOnce() -> S) -> isize {
 }
 
 fn main() {
-    // The memory figures take a while (limitador holds ~1 GB): skipped when a filter that does
-    // not mention them is given, as in `cargo bench -p tollgate-core -- decide/1-keys`.
+    // The memory figures and paired ratios take a while (limitador holds ~1 GB): skipped when a
+    // filter that does not name them is given, as in `cargo bench -p tollgate-core -- decide/1-keys`;
+    // `-- bytes-per-key` or `-- paired-ratios` runs one of them alone.
     let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
-    if filter.is_none_or(|filter| "bytes-per-key".contains(&filter)) {
+    if filter
+        .as_ref()
+        .is_none_or(|filter| "bytes-per-key".contains(filter.as_str()))
+    {
         bytes_per_key();
+    }
+    if filter
+        .as_ref()
+        .is_none_or(|filter| "paired-ratios".contains(filter.as_str()))
+    {
+        paired::report();
     }
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
