@@ -1,0 +1,74 @@
+//! Tollgate's policy file: who may call what how often, in one TOML file.
+//!
+//! [`Policy::load`] reads and validates a file — every error as `FILE:LINE:COL: message` — and
+//! compiles it into plain data and matchers: routes (method + path template → api and
+//! parameters), identities (API keys and app secrets, held only as SHA-256 hashes), plans, and
+//! limits whose algorithms come from [`tollgate_core`].
+//!
+//! ```
+//! use tollgate_policy::{Policy, Source};
+//!
+//! let source = Source::new("quickstart.toml", r#"
+//!     [identity]
+//!     api_key = { header = "X-Api-Key" }
+//!
+//!     [[routes]]
+//!     api = "hello"
+//!     match = "GET /hello/{name}"
+//!
+//!     [[limits]]
+//!     name = "per-second"
+//!     token_bucket = { rate = "2/s", burst = 5 }
+//!     per = ["account", "api"]
+//! "#);
+//! let policy = Policy::compile(&source).unwrap();
+//! assert_eq!(policy.summary(), "1 routes (1 apis), 1 limits, 0 plans, 0 accounts, 0 apps");
+//!
+//! let broken = Source::new("broken.toml", "[[limits]]\nname = \"x\"\nwindow = { max = 5, every = \"15 parsecs\" }\n");
+//! let errors = Policy::compile(&broken).unwrap_err();
+//! assert_eq!(errors.to_string(), "broken.toml:3:31: unknown unit `parsecs` in `15 parsecs`: use ms, s, m, h, d or w");
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod compile;
+mod error;
+pub mod model;
+pub mod path;
+mod policy;
+mod resolve;
+pub mod units;
+
+use std::path::Path;
+
+pub use error::{ConfigError, ConfigErrors, Source};
+pub use policy::{Dimension, Limit, Policy};
+pub use resolve::{Headers, Limits, Plan, RequestFacts, Resolution};
+use tollgate_core::KeySpace;
+
+impl Policy {
+    /// Compiles a policy text with a fresh random key space.
+    ///
+    /// # Errors
+    /// Every problem found in the text.
+    pub fn compile(source: &Source) -> Result<Self, ConfigErrors> {
+        compile::compile(source, KeySpace::random())
+    }
+
+    /// Reads and compiles the policy file at `path`.
+    ///
+    /// # Errors
+    /// The file cannot be read, or every problem found in it.
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            ConfigErrors(vec![ConfigError {
+                file: name.clone(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read the policy file: {error}"),
+            }])
+        })?;
+        Self::compile(&Source::new(name, text))
+    }
+}

@@ -1,0 +1,279 @@
+//! The policy file as written: TOML tables deserialized as they are, with the spans of the
+//! values that validation may need to point at. Compilation turns it into a [`Policy`].
+//!
+//! [`Policy`]: crate::Policy
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A whole policy file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// Who is calling: where keys, apps and companies come from.
+    #[serde(default)]
+    pub identity: IdentityConfig,
+    /// How paths are compared.
+    #[serde(default)]
+    pub paths: PathsConfig,
+    /// The plan of requests whose account has none (and of anonymous requests).
+    pub default_plan: Option<Spanned<String>>,
+    /// Accounts and their keys.
+    #[serde(default)]
+    pub accounts: Vec<Spanned<AccountConfig>>,
+    /// Registered applications.
+    #[serde(default)]
+    pub apps: Vec<Spanned<AppConfig>>,
+    /// Plans and the numbers they change.
+    #[serde(default)]
+    pub plans: BTreeMap<String, Spanned<PlanConfig>>,
+    /// Method and path templates, each naming an api.
+    #[serde(default)]
+    pub routes: Vec<Spanned<RouteConfig>>,
+    /// The limits.
+    #[serde(default)]
+    pub limits: Vec<Spanned<LimitConfig>>,
+}
+
+/// `[identity]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Where the API key is read.
+    pub api_key: Option<Spanned<KeySourceConfig>>,
+    /// Where a registered app identifies itself.
+    pub app: Option<AppSourceConfig>,
+    /// Where the company (tenant) comes from; by default the account's `company`.
+    pub company_header: Option<String>,
+}
+
+/// Where an API key is read: one of `header`, `query` or `bearer = true`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySourceConfig {
+    /// A request header, e.g. `X-Api-Key`.
+    pub header: Option<String>,
+    /// A query parameter, e.g. `api_key`.
+    pub query: Option<String>,
+    /// `Authorization: Bearer <key>`.
+    #[serde(default)]
+    pub bearer: bool,
+}
+
+/// `identity.app`: an app id header and a secret header.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSourceConfig {
+    /// The header naming the app, e.g. `X-AppId`.
+    pub id_header: String,
+    /// The header carrying its secret, e.g. `X-AppSecret`.
+    pub secret_header: String,
+    /// What a wrong secret does: `"ignore"` (the request counts as without app, the default)
+    /// or `"refuse"` (401).
+    #[serde(default)]
+    pub wrong_secret: WrongSecret,
+}
+
+/// What a wrong app secret does.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WrongSecret {
+    /// The request is treated as coming without an app.
+    #[default]
+    Ignore,
+    /// The request is refused with 401.
+    Refuse,
+}
+
+/// `[paths]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsConfig {
+    /// Compare paths without regard to ASCII case (for upstreams that do the same).
+    #[serde(default)]
+    pub case_insensitive: bool,
+}
+
+/// `[[accounts]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// The account's id.
+    pub id: Spanned<String>,
+    /// Its plan.
+    pub plan: Option<Spanned<String>>,
+    /// Its company (tenant), for limits `per` company.
+    pub company: Option<String>,
+    /// API keys in clear; hashed when the file is read and never kept. Prefer `key_sha256`.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// SHA-256 of API keys, in hex.
+    #[serde(default)]
+    pub key_sha256: Vec<Spanned<String>>,
+}
+
+/// `[[apps]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The app's id, as sent in the app id header.
+    pub id: Spanned<String>,
+    /// The secret in clear; hashed when the file is read and never kept.
+    pub secret: Option<String>,
+    /// SHA-256 of the secret, in hex.
+    pub secret_sha256: Option<Spanned<String>>,
+}
+
+/// `[plans.NAME]`: numbers that replace a limit's for accounts on the plan.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanConfig {
+    /// Limit name → new numbers.
+    #[serde(default)]
+    pub limits: BTreeMap<String, Spanned<NumbersConfig>>,
+}
+
+/// The numbers of a limit that a plan may change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumbersConfig {
+    /// A window's or a sliding window's maximum, or a concurrency maximum.
+    pub max: Option<u64>,
+    /// A token bucket's rate, `COUNT/PERIOD`.
+    pub rate: Option<Spanned<String>>,
+    /// A token bucket's burst.
+    pub burst: Option<u64>,
+}
+
+/// `[[routes]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The api this route belongs to, e.g. `machines.list`.
+    pub api: Spanned<String>,
+    /// `METHOD /path/{param}/…`, `*` for any method, a trailing `{*rest}` for any suffix.
+    #[serde(rename = "match")]
+    pub pattern: Spanned<String>,
+    /// Units a request takes from every limit (default 1).
+    pub cost: Option<u32>,
+    /// Counts nothing and is never refused (webhooks, health checks).
+    #[serde(default)]
+    pub exempt: bool,
+}
+
+/// `[[limits]]`: a name, exactly one algorithm, and what partitions and selects it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    /// Unique name, used in headers, logs and plans.
+    pub name: Spanned<String>,
+    /// `{ rate = "1/2s", burst = 3 }`.
+    pub token_bucket: Option<Spanned<TokenBucketConfig>>,
+    /// `{ max = 300, every = "15m" }`, or calendar-aligned with `align` and `tz`.
+    pub window: Option<Spanned<WindowConfig>>,
+    /// `{ max = 100, every = "1m" }`.
+    pub sliding: Option<Spanned<SlidingConfig>>,
+    /// `{ max = 10, lease = "30s" }`.
+    pub concurrency: Option<Spanned<ConcurrencyConfig>>,
+    /// The dimensions that partition the limit.
+    #[serde(default)]
+    pub per: Vec<Spanned<String>>,
+    /// Only for these plans (default: every plan).
+    #[serde(default)]
+    pub plans: Vec<Spanned<String>>,
+    /// Only for these apis (default: every api).
+    #[serde(default)]
+    pub apis: Vec<Spanned<String>>,
+    /// Further conditions.
+    #[serde(default)]
+    pub when: WhenConfig,
+    /// Counted and reported, never refuses.
+    #[serde(default)]
+    pub shadow: bool,
+    /// The status of a refusal (default 429).
+    pub status: Option<Spanned<u16>>,
+    /// The error code of a refusal, for the body template (default `rate_limited`).
+    pub code: Option<String>,
+}
+
+/// `token_bucket = { rate, burst }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBucketConfig {
+    /// `COUNT/PERIOD`.
+    pub rate: Spanned<String>,
+    /// Most tokens held (default 1).
+    pub burst: Option<u64>,
+}
+
+/// `window = { max, every, align, tz }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// Most units per window.
+    pub max: u64,
+    /// The window: a duration for clock-aligned windows; `day`, `week` or `month` for calendar.
+    pub every: Spanned<String>,
+    /// `clock` (default) or `calendar`.
+    #[serde(default)]
+    pub align: Align,
+    /// IANA time zone of calendar windows (default UTC).
+    pub tz: Option<Spanned<String>>,
+}
+
+/// How a window's boundaries are placed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Align {
+    /// On multiples of the period since the epoch (UTC).
+    #[default]
+    Clock,
+    /// On local calendar days, weeks (from Monday) or months.
+    Calendar,
+}
+
+/// `sliding = { max, every }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlidingConfig {
+    /// About this many units per rolling period.
+    pub max: u64,
+    /// The period.
+    pub every: Spanned<String>,
+}
+
+/// `concurrency = { max, lease }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConcurrencyConfig {
+    /// Most units in flight.
+    pub max: u64,
+    /// How long a request may hold its slot (default 60s).
+    pub lease: Option<Spanned<String>>,
+}
+
+/// `when = { … }`: all given conditions must hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenConfig {
+    /// `"present"` or `"absent"`: whether a verified app made the request.
+    pub app: Option<Presence>,
+    /// Only these methods.
+    #[serde(default)]
+    pub method: Vec<Spanned<String>>,
+    /// Header name → the value it must have.
+    #[serde(default)]
+    pub header: BTreeMap<String, String>,
+}
+
+/// Whether something must be there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    /// It must be there.
+    Present,
+    /// It must not.
+    Absent,
+}

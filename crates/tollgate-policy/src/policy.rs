@@ -1,0 +1,194 @@
+//! The compiled policy: plain data and matchers, built once, read on every request.
+
+use std::collections::HashMap;
+
+use tollgate_core::{Algorithm, KeySpace};
+
+use crate::model::WrongSecret;
+
+/// A policy ready to decide requests: see [`Policy::load`](crate::Policy::load) and
+/// [`Policy::resolve`](crate::Policy::resolve).
+#[derive(Debug)]
+pub struct Policy {
+    pub(crate) identity: Identity,
+    pub(crate) case_insensitive: bool,
+    pub(crate) routes: Routes,
+    pub(crate) apis: Vec<String>,
+    pub(crate) plans: Vec<String>,
+    pub(crate) default_plan: Option<usize>,
+    pub(crate) accounts: Vec<Account>,
+    /// SHA-256 of each API key → account index.
+    pub(crate) keys: HashMap<[u8; 32], usize>,
+    /// App id → SHA-256 of its secret.
+    pub(crate) apps: HashMap<String, [u8; 32]>,
+    pub(crate) limits: Vec<Limit>,
+    pub(crate) key_space: KeySpace,
+}
+
+impl Policy {
+    /// The api names, in the order their routes first appear.
+    #[must_use]
+    pub fn apis(&self) -> &[String] {
+        &self.apis
+    }
+
+    /// The plan names.
+    #[must_use]
+    pub fn plans(&self) -> &[String] {
+        &self.plans
+    }
+
+    /// The limits, in file order.
+    #[must_use]
+    pub fn limits(&self) -> &[Limit] {
+        &self.limits
+    }
+
+    /// A one-line account of what the policy holds.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        format!(
+            "{} routes ({} apis), {} limits, {} plans, {} accounts, {} apps",
+            self.routes.routes.len(),
+            self.apis.len(),
+            self.limits.len(),
+            self.plans.len(),
+            self.accounts.len(),
+            self.apps.len(),
+        )
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Identity {
+    pub(crate) api_key: Option<KeySource>,
+    pub(crate) app: Option<AppSource>,
+    /// Lower-case header name.
+    pub(crate) company_header: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) enum KeySource {
+    /// Lower-case header name.
+    Header(String),
+    Query(String),
+    Bearer,
+}
+
+#[derive(Debug)]
+pub(crate) struct AppSource {
+    /// Lower-case header names.
+    pub(crate) id_header: String,
+    pub(crate) secret_header: String,
+    pub(crate) wrong_secret: WrongSecret,
+}
+
+#[derive(Debug)]
+pub(crate) struct Account {
+    pub(crate) id: String,
+    pub(crate) plan: Option<usize>,
+    pub(crate) company: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Routes {
+    pub(crate) by_method: HashMap<String, matchit::Router<usize>>,
+    pub(crate) any_method: matchit::Router<usize>,
+    pub(crate) routes: Vec<Route>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Route {
+    pub(crate) api: usize,
+    pub(crate) cost: u32,
+    pub(crate) exempt: bool,
+}
+
+/// What partitions a limit: each dimension's value is part of the partition's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dimension {
+    /// The account of the API key.
+    Account,
+    /// The verified app, if any.
+    App,
+    /// The company (tenant).
+    Company,
+    /// The client's IP address.
+    Ip,
+    /// The api the route belongs to.
+    Api,
+    /// The request method.
+    Method,
+    /// The concrete, normalized path.
+    Path,
+    /// A path parameter of the route, by name.
+    Param(String),
+    /// A request header, by lower-case name.
+    Header(String),
+}
+
+/// A compiled limit.
+#[derive(Debug)]
+pub struct Limit {
+    pub(crate) name: String,
+    /// One algorithm per plan (index = plan index), then the limit's own numbers last.
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) per: Vec<Dimension>,
+    /// Plans it applies to (`None`: all).
+    pub(crate) plans: Option<Vec<usize>>,
+    /// Apis it applies to (`None`: all).
+    pub(crate) apis: Option<Vec<usize>>,
+    pub(crate) when: When,
+    pub(crate) shadow: bool,
+    pub(crate) status: u16,
+    pub(crate) code: String,
+}
+
+impl Limit {
+    /// Its name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What partitions it.
+    #[must_use]
+    pub fn per(&self) -> &[Dimension] {
+        &self.per
+    }
+
+    /// Whether it is counted and reported but never refuses.
+    #[must_use]
+    pub fn shadow(&self) -> bool {
+        self.shadow
+    }
+
+    /// The status of a refusal.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The error code of a refusal.
+    #[must_use]
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The algorithm for a plan (by index), or the limit's own numbers.
+    #[must_use]
+    pub fn algorithm(&self, plan: Option<usize>) -> &Algorithm {
+        let own = self.algorithms.len() - 1;
+        &self.algorithms[plan.unwrap_or(own).min(own)]
+    }
+}
+
+/// `when` conditions, compiled.
+#[derive(Debug, Default)]
+pub(crate) struct When {
+    pub(crate) app: Option<bool>,
+    /// Upper-case methods.
+    pub(crate) methods: Vec<String>,
+    /// Lower-case header name → value.
+    pub(crate) headers: Vec<(String, String)>,
+}

@@ -1,0 +1,194 @@
+//! Requests through a compiled policy: who, which route, which limits, which partitions.
+
+use std::time::Duration;
+
+use tollgate_core::{Limiter, ManualClock, MemoryStore};
+use tollgate_policy::{Plan, Policy, RequestFacts, Resolution, Source};
+
+use crate::example;
+
+fn resolve<'p>(
+    policy: &'p Policy,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> Resolution<'p> {
+    policy.resolve(&RequestFacts {
+        method,
+        uri,
+        headers,
+        client_ip: None,
+        cost: None,
+    })
+}
+
+fn limited<'p>(resolution: Resolution<'p>) -> Plan<'p> {
+    match resolution {
+        Resolution::Limited(plan) => plan,
+        other => panic!("expected limits, got {other:?}"),
+    }
+}
+
+#[test]
+fn accounts_plans_and_limits() {
+    let policy = Policy::load(&example("quickstart.toml")).unwrap();
+    let alice = limited(resolve(
+        &policy,
+        "GET",
+        "/hello/world",
+        &[("X-Api-Key", "alice-key")],
+    ));
+    assert_eq!(
+        (alice.api, alice.account, alice.plan),
+        ("greetings", Some("alice"), Some("free"))
+    );
+    let names: Vec<&str> = alice.enforced.limits.iter().map(|l| l.name()).collect();
+    assert_eq!(names, ["per-second", "daily"]);
+
+    // The pro plan's daily quota is 10,000; the store reports it as the limit.
+    let bob = limited(resolve(
+        &policy,
+        "get",
+        "/hello/world",
+        &[("x-api-key", "bob-key")],
+    ));
+    let limiter = Limiter::new(
+        MemoryStore::new(),
+        ManualClock::new(1_767_225_600_000_000_000),
+    );
+    let decision = limiter.acquire(&bob.enforced.requests).unwrap();
+    assert_eq!(decision.outcomes()[1].limit(), 10_000);
+    assert_eq!(decision.outcomes()[1].remaining(), 9_999);
+
+    // Without a key: the default plan, no account.
+    let anonymous = limited(resolve(&policy, "GET", "/hello/x", &[]));
+    assert_eq!((anonymous.account, anonymous.plan), (None, Some("free")));
+}
+
+#[test]
+fn unknown_keys_missing_routes_and_exempt_routes() {
+    let policy = Policy::load(&example("quickstart.toml")).unwrap();
+    assert!(matches!(
+        resolve(&policy, "GET", "/hello/x", &[("X-Api-Key", "stolen")]),
+        Resolution::Unauthenticated("unknown API key")
+    ));
+    assert!(matches!(
+        resolve(&policy, "DELETE", "/hello/x", &[]),
+        Resolution::NoRoute
+    ));
+    assert!(matches!(
+        resolve(&policy, "GET", "/nowhere", &[]),
+        Resolution::NoRoute
+    ));
+    assert!(matches!(
+        resolve(&policy, "GET", "/healthz", &[]),
+        Resolution::Exempt { api: "health" }
+    ));
+}
+
+#[test]
+fn every_spelling_of_a_path_shares_its_partition() {
+    let policy = Policy::load(&example("quickstart.toml")).unwrap();
+    let key = |uri| {
+        limited(resolve(&policy, "GET", uri, &[("X-Api-Key", "alice-key")]))
+            .enforced
+            .requests[0]
+            .key
+    };
+    let plain = key("/hello/world");
+    for uri in [
+        "//hello/world",
+        "/hello/./world/",
+        "/x/../hello/%77orld",
+        "/hello/world?utm=1",
+    ] {
+        assert_eq!(key(uri), plain, "{uri}");
+    }
+}
+
+const HEATING: &str = r#"
+    [identity]
+    api_key = { bearer = true }
+    app = { id_header = "X-AppId", secret_header = "X-AppSecret" }
+
+    [[accounts]]
+    id = "acme"
+    company = "acme"
+    keys = ["acme-key"]
+
+    [[apps]]
+    id = "invoicer"
+    secret = "invoicer-secret"
+
+    [[routes]]
+    api = "circuits"
+    match = "GET /hvacs/{gatewayId}/heatingCircuits/{circuitId}"
+
+    [[limits]]
+    name = "per-path"
+    token_bucket = { rate = "1/2s", burst = 3 }
+    per = ["company", "param:gatewayId", "api", "path"]
+
+    [[limits]]
+    name = "with-app"
+    window = { max = 1000, every = "15m" }
+    per = ["account"]
+    when = { app = "present" }
+"#;
+
+#[test]
+fn concrete_paths_are_independent_partitions() {
+    let policy = Policy::compile(&Source::new("heating.toml", HEATING)).unwrap();
+    let auth = [("Authorization", "Bearer acme-key")];
+    let key = |uri| {
+        limited(resolve(&policy, "GET", uri, &auth))
+            .enforced
+            .requests[0]
+            .key
+    };
+    assert_ne!(
+        key("/hvacs/1/heatingCircuits/1"),
+        key("/hvacs/1/heatingCircuits/2")
+    );
+    assert_eq!(
+        key("/hvacs/1/heatingCircuits/1"),
+        key("/hvacs/1/heatingCircuits/1/")
+    );
+}
+
+#[test]
+fn apps_need_their_secret() {
+    let policy = Policy::compile(&Source::new("heating.toml", HEATING)).unwrap();
+    let uri = "/hvacs/1/heatingCircuits/1";
+    let with = |secret| {
+        let headers = [
+            ("Authorization", "Bearer acme-key"),
+            ("X-AppId", "invoicer"),
+            ("X-AppSecret", secret),
+        ];
+        let plan = limited(resolve(&policy, "GET", uri, &headers));
+        (plan.app.map(str::to_owned), plan.enforced.limits.len())
+    };
+    assert_eq!(with("invoicer-secret"), (Some("invoicer".to_owned()), 2));
+    assert_eq!(
+        with("guess"),
+        (None, 1),
+        "a wrong secret is no app, never the higher tier"
+    );
+
+    let refusing = HEATING.replace(
+        r#"secret_header = "X-AppSecret" }"#,
+        r#"secret_header = "X-AppSecret", wrong_secret = "refuse" }"#,
+    );
+    let policy = Policy::compile(&Source::new("refusing.toml", refusing)).unwrap();
+    let headers = [
+        ("Authorization", "Bearer acme-key"),
+        ("X-AppId", "invoicer"),
+        ("X-AppSecret", "guess"),
+    ];
+    assert!(matches!(
+        resolve(&policy, "GET", uri, &headers),
+        Resolution::Unauthenticated(_)
+    ));
+    let _ = Duration::ZERO;
+}
