@@ -26,7 +26,7 @@
 //!
 //! let broken = Source::new("broken.toml", "[[limits]]\nname = \"x\"\nwindow = { max = 5, every = \"15 parsecs\" }\n");
 //! let errors = Policy::compile(&broken).unwrap_err();
-//! assert_eq!(errors.to_string(), "broken.toml:3:31: unknown unit `parsecs` in `15 parsecs`: use ms, s, m, h, d or w");
+//! assert_eq!(errors.to_string(), "broken.toml:3:29: unknown unit `parsecs` in `15 parsecs`: use ms, s, m, h, d or w");
 //! ```
 
 #![forbid(unsafe_code)]
