@@ -13,11 +13,12 @@ use tollgate_core::{
 use toml::Spanned;
 
 use crate::error::{ConfigError, ConfigErrors, Source};
-use crate::model::{Align, LimitConfig, NumbersConfig, PolicyFile, RouteConfig};
+use crate::model::{Align, LimitConfig, NumbersConfig, PolicyFile, ResponsesConfig, RouteConfig};
 use crate::policy::{
-    Account, AppSource, Dimension, Identity, KeySource, Limit, Policy, Route, Routes, When,
+    Account, AppSource, BodyFormat, DEFAULT_JSON, DEFAULT_XML, Dimension, HeaderFamily, Identity,
+    KeySource, Limit, Policy, Responses, Route, Routes, Server, When,
 };
-use crate::units::{parse_duration, parse_rate};
+use crate::units::{in_words, parse_duration, parse_rate};
 
 /// Compiles a policy file's text, collecting every error rather than stopping at the first.
 ///
@@ -104,7 +105,25 @@ impl Compiler<'_> {
         }
         let (accounts, keys) = self.accounts(&file, &plans);
         let apps = self.apps(&file);
+        let server = Server {
+            listen: file.server.listen.as_ref().map(|listen| {
+                if listen.get_ref().parse::<std::net::SocketAddr>().is_err() {
+                    self.fail(listen.span(), format!("`{}` is not an address such as 127.0.0.1:8080", listen.get_ref()));
+                }
+                listen.get_ref().clone()
+            }),
+            upstream: file.server.upstream.as_ref().map(|upstream| {
+                let url = upstream.get_ref();
+                if !url.starts_with("http://") || url.len() <= "http://".len() {
+                    self.fail(upstream.span(), format!("the upstream `{url}` must be an http:// URL, e.g. http://127.0.0.1:9000"));
+                }
+                url.trim_end_matches('/').to_owned()
+            }),
+        };
+        let responses = self.responses(&file.responses);
         Policy {
+            server,
+            responses,
             identity,
             case_insensitive: file.paths.case_insensitive,
             routes,
@@ -116,6 +135,51 @@ impl Compiler<'_> {
             apps,
             limits,
             key_space,
+        }
+    }
+
+    fn responses(&mut self, config: &ResponsesConfig) -> Responses {
+        let mut headers: Vec<HeaderFamily> = config
+            .headers
+            .iter()
+            .filter_map(|family| match family.get_ref().as_str() {
+                "ietf" => Some(HeaderFamily::Ietf),
+                "x-rate-limit" => Some(HeaderFamily::XRateLimitDashed),
+                "x-ratelimit" => Some(HeaderFamily::XRateLimit),
+                other => {
+                    self.fail(
+                        family.span(),
+                        format!(
+                            "unknown header family `{other}`: use ietf, x-rate-limit or x-ratelimit"
+                        ),
+                    );
+                    None
+                }
+            })
+            .collect();
+        if config.headers.is_empty() {
+            headers.push(HeaderFamily::Ietf);
+        }
+        let format = match config.format.as_ref().map(|f| (f, f.get_ref().as_str())) {
+            None | Some((_, "json")) => BodyFormat::Json,
+            Some((_, "xml")) => BodyFormat::Xml,
+            Some((_, "accept")) => BodyFormat::Accept,
+            Some((span, other)) => {
+                self.fail(
+                    span.span(),
+                    format!("unknown body format `{other}`: use json, xml or accept"),
+                );
+                BodyFormat::Json
+            }
+        };
+        Responses {
+            headers,
+            format,
+            json: config
+                .json
+                .clone()
+                .unwrap_or_else(|| DEFAULT_JSON.to_owned()),
+            xml: config.xml.clone().unwrap_or_else(|| DEFAULT_XML.to_owned()),
         }
     }
 
@@ -307,6 +371,7 @@ impl Compiler<'_> {
                 .code
                 .clone()
                 .unwrap_or_else(|| "rate_limited".to_owned()),
+            period: period_words(config),
         }
     }
 
@@ -562,6 +627,35 @@ impl Compiler<'_> {
             }
         }
         apps
+    }
+}
+
+/// A limit's period in words, for refusal messages.
+fn period_words(config: &LimitConfig) -> String {
+    let duration = |text: &Spanned<String>| {
+        parse_duration(text.get_ref())
+            .map(in_words)
+            .unwrap_or_default()
+    };
+    if let Some(bucket) = &config.token_bucket {
+        parse_rate(bucket.get_ref().rate.get_ref())
+            .map(|(_, period)| in_words(period))
+            .unwrap_or_default()
+    } else if let Some(window) = &config.window {
+        match window.get_ref().align {
+            Align::Clock => duration(&window.get_ref().every),
+            Align::Calendar => window
+                .get_ref()
+                .every
+                .get_ref()
+                .trim_start_matches('1')
+                .replace('d', "day")
+                .replace('w', "week"),
+        }
+    } else if let Some(sliding) = &config.sliding {
+        duration(&sliding.get_ref().every)
+    } else {
+        "requests in flight".to_owned()
     }
 }
 

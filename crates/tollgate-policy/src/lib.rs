@@ -42,7 +42,10 @@ pub mod units;
 use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors, Source};
-pub use policy::{Dimension, Limit, Policy};
+pub use policy::{
+    BodyFormat, DEFAULT_JSON, DEFAULT_XML, Dimension, HeaderFamily, Limit, Policy, Responses,
+    Server,
+};
 pub use resolve::{Headers, Limits, Plan, RequestFacts, Resolution};
 use tollgate_core::KeySpace;
 

@@ -12,6 +12,12 @@ use toml::Spanned;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
+    /// Where the server listens and what it forwards to (command-line flags override).
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// What refusals and admitted responses carry.
+    #[serde(default)]
+    pub responses: ResponsesConfig,
     /// Who is calling: where keys, apps and companies come from.
     #[serde(default)]
     pub identity: IdentityConfig,
@@ -35,6 +41,31 @@ pub struct PolicyFile {
     /// The limits.
     #[serde(default)]
     pub limits: Vec<Spanned<LimitConfig>>,
+}
+
+/// `[server]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the public port (check API, forward-auth, gateway), e.g. `127.0.0.1:8080`.
+    pub listen: Option<Spanned<String>>,
+    /// The API to forward admitted requests to, e.g. `http://127.0.0.1:9000`.
+    pub upstream: Option<Spanned<String>>,
+}
+
+/// `[responses]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsesConfig {
+    /// Header families: `ietf`, `x-rate-limit`, `x-ratelimit` (default `["ietf"]`).
+    #[serde(default)]
+    pub headers: Vec<Spanned<String>>,
+    /// The refusal body: `json` (default), `xml`, or `accept` (XML when the client accepts it).
+    pub format: Option<Spanned<String>>,
+    /// JSON refusal body template, with `{limit}`, `{period}`, `{retry_after}`, `{name}`, `{code}`.
+    pub json: Option<String>,
+    /// XML refusal body template, with the same placeholders.
+    pub xml: Option<String>,
 }
 
 /// `[identity]`.

@@ -10,6 +10,8 @@ use crate::model::WrongSecret;
 /// [`Policy::resolve`](crate::Policy::resolve).
 #[derive(Debug)]
 pub struct Policy {
+    pub(crate) server: Server,
+    pub(crate) responses: Responses,
     pub(crate) identity: Identity,
     pub(crate) case_insensitive: bool,
     pub(crate) routes: Routes,
@@ -26,6 +28,18 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Where the server listens and forwards, as the file says.
+    #[must_use]
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// What responses carry.
+    #[must_use]
+    pub fn responses(&self) -> &Responses {
+        &self.responses
+    }
+
     /// The api names, in the order their routes first appear.
     #[must_use]
     pub fn apis(&self) -> &[String] {
@@ -58,6 +72,56 @@ impl Policy {
         )
     }
 }
+
+/// `[server]`, compiled.
+#[derive(Debug, Default, Clone)]
+pub struct Server {
+    /// The public address.
+    pub listen: Option<String>,
+    /// The upstream base URL.
+    pub upstream: Option<String>,
+}
+
+/// A family of rate-limit response headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderFamily {
+    /// `RateLimit-Policy` and `RateLimit`, IETF httpapi draft 11.
+    Ietf,
+    /// `X-Rate-Limit-Remaining` and `X-Rate-Limit-Reset` (epoch seconds).
+    XRateLimitDashed,
+    /// `X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds), `-Used`, `-Resource`.
+    XRateLimit,
+}
+
+/// The format of a refusal's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `application/json`.
+    Json,
+    /// `application/xml`.
+    Xml,
+    /// XML when the request's `Accept` names XML, JSON otherwise.
+    Accept,
+}
+
+/// `[responses]`, compiled.
+#[derive(Debug, Clone)]
+pub struct Responses {
+    /// Header families added to every limited response.
+    pub headers: Vec<HeaderFamily>,
+    /// Refusal body format.
+    pub format: BodyFormat,
+    /// JSON template.
+    pub json: String,
+    /// XML template.
+    pub xml: String,
+}
+
+/// The default JSON refusal body.
+pub const DEFAULT_JSON: &str = r#"{"error":"{code}","message":"Maximum number of requests ({limit} per {period}) reached. Try again in {retry_after} seconds.","limit":"{name}","retry_after":{retry_after}}"#;
+
+/// The default XML refusal body.
+pub const DEFAULT_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><errors><error>Maximum number of requests ({limit} per {period}) reached. Try again in {retry_after} seconds.</error></errors>"#;
 
 #[derive(Debug)]
 pub(crate) struct Identity {
@@ -142,9 +206,17 @@ pub struct Limit {
     pub(crate) shadow: bool,
     pub(crate) status: u16,
     pub(crate) code: String,
+    /// The period in words, for messages: `15 minutes`, `day`, `2 seconds`.
+    pub(crate) period: String,
 }
 
 impl Limit {
+    /// The period in words, e.g. `15 minutes`.
+    #[must_use]
+    pub fn period(&self) -> &str {
+        &self.period
+    }
+
     /// Its name.
     #[must_use]
     pub fn name(&self) -> &str {

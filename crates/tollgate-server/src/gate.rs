@@ -1,0 +1,132 @@
+//! The one code path every adapter takes: facts in, verdict out.
+
+use std::sync::Arc;
+
+use tollgate_core::{Clock, Decision, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, SystemClock};
+use tollgate_policy::{Headers, Limit, Plan, Policy, RequestFacts, Resolution};
+
+use crate::respond::{self, LimitReport, Verdict};
+
+/// A policy and the limiter that enforces it.
+#[derive(Debug)]
+pub struct Gate<C: Clock = SystemClock> {
+    policy: Arc<Policy>,
+    limiter: Limiter<MemoryStore, C>,
+}
+
+impl<C: Clock> Gate<C> {
+    /// A gate enforcing `policy` on an embedded memory store, reading `clock`.
+    pub fn new(policy: Policy, clock: C) -> Self {
+        Self {
+            policy: Arc::new(policy),
+            limiter: Limiter::new(MemoryStore::new(), clock),
+        }
+    }
+
+    /// The limiter, for background sweeps.
+    pub fn limiter(&self) -> &Limiter<MemoryStore, C> {
+        &self.limiter
+    }
+
+    /// Decides one request.
+    pub fn decide<H: Headers + ?Sized>(&self, facts: &RequestFacts<'_, H>) -> Verdict {
+        let plan = match self.policy.resolve(facts) {
+            Resolution::NoRoute => {
+                return Verdict::error(404, "no_route", "no route matches this method and path");
+            }
+            Resolution::Unauthenticated(reason) => {
+                return Verdict::error(401, "unauthenticated", reason);
+            }
+            Resolution::Exempt { api } => return Verdict::exempt(api),
+            Resolution::Limited(plan) => plan,
+        };
+        let now = self.limiter.clock().now();
+        let decision = match self.limiter.acquire(&plan.enforced.requests) {
+            Ok(decision) => decision,
+            Err(error) => {
+                tracing::error!(%error, "limit store fault; refusing");
+                return Verdict::error(
+                    503,
+                    "store_unavailable",
+                    "the limit store cannot decide now",
+                );
+            }
+        };
+        let mut reports = reports(&plan.enforced.limits, &decision, false);
+        if decision.allowed() && !plan.shadow.requests.is_empty() {
+            if let Ok(shadow) = self.limiter.acquire(&plan.shadow.requests) {
+                if !shadow.allowed() {
+                    tracing::info!(
+                        api = plan.api,
+                        account = plan.account,
+                        "a shadow limit would have refused"
+                    );
+                }
+                reports.extend(reports_of(&plan.shadow.limits, &shadow, true));
+            }
+        }
+        let verdict = respond::verdict(
+            self.policy.responses(),
+            facts_accept(facts),
+            &plan,
+            &decision,
+            reports,
+            now,
+        );
+        if !verdict.allowed {
+            explain(&plan, &verdict, now);
+        }
+        verdict
+    }
+}
+
+fn facts_accept<'a, H: Headers + ?Sized>(facts: &RequestFacts<'a, H>) -> Option<&'a str> {
+    facts.headers.get("accept")
+}
+
+fn reports(limits: &[&Limit], decision: &Decision, shadow: bool) -> Vec<LimitReport> {
+    reports_of(limits, decision, shadow).collect()
+}
+
+fn reports_of<'a>(
+    limits: &'a [&Limit],
+    decision: &'a Decision,
+    shadow: bool,
+) -> impl Iterator<Item = LimitReport> + 'a {
+    limits
+        .iter()
+        .zip(decision.outcomes())
+        .map(move |(limit, outcome)| LimitReport {
+            name: limit.name().to_owned(),
+            allowed: outcome.allowed(),
+            limit: outcome.limit(),
+            remaining: outcome.remaining(),
+            reset_at: outcome.reset_at(),
+            retry_at: outcome.retry_at(),
+            shadow,
+            status: limit.status(),
+            code: limit.code().to_owned(),
+            period: limit.period().to_owned(),
+        })
+}
+
+/// The log line of a refusal: which limit, whose partition (no key, no secret), the numbers.
+fn explain(plan: &Plan<'_>, verdict: &Verdict, now: Nanos) {
+    let Some(refusing) = verdict
+        .limits
+        .iter()
+        .find(|report| !report.allowed && !report.shadow)
+    else {
+        return;
+    };
+    tracing::info!(
+        limit = %refusing.name,
+        api = plan.api,
+        account = plan.account.unwrap_or("-"),
+        app = plan.app.unwrap_or("-"),
+        max = refusing.limit,
+        remaining = refusing.remaining,
+        retry_after_s = refusing.retry_at.map(|at| at.saturating_sub(now).div_ceil(NANOS_PER_SEC)),
+        "refused"
+    );
+}

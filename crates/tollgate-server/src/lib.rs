@@ -1,0 +1,43 @@
+//! The `tollgate` server: one compiled policy, one code path, three ways in.
+//!
+//! - **Check API** — `POST /v1/check` with `{"method", "path", "headers", "client_ip"?, "cost"?}`
+//!   answers the decision as JSON with HTTP 200, allowed or not.
+//! - **Forward-auth** — `GET /v1/auth` reads the original method and URI from
+//!   `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/
+//!   `X-Original-URI` (nginx `auth_request`) and answers 200 or the refusal, with the headers.
+//! - **Gateway** — every other path is decided and, when admitted, forwarded to the upstream
+//!   with its body streamed both ways; a refusal never reaches the upstream.
+//!
+//! Every adapter builds the same [`RequestFacts`](tollgate_policy::RequestFacts) and gets back
+//! the same [`Verdict`] from [`Gate::decide`].
+//!
+//! ```
+//! use tollgate_core::ManualClock;
+//! use tollgate_policy::{Policy, RequestFacts, Source};
+//! use tollgate_server::Gate;
+//!
+//! let policy = Policy::compile(&Source::new("p.toml", r#"
+//!     [[routes]]
+//!     api = "hello"
+//!     match = "GET /hello"
+//!
+//!     [[limits]]
+//!     name = "global"
+//!     window = { max = 1, every = "1m" }
+//! "#)).unwrap();
+//! let gate = Gate::new(policy, ManualClock::new(0));
+//! let facts = RequestFacts { method: "GET", uri: "/hello", headers: &[][..], client_ip: None, cost: None };
+//! assert!(gate.decide(&facts).allowed);
+//! let refused = gate.decide(&facts);
+//! assert_eq!((refused.status, refused.retry_after), (429, Some(60)));
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod gate;
+mod http;
+mod respond;
+
+pub use gate::Gate;
+pub use http::{App, router};
+pub use respond::{LimitReport, Verdict};

@@ -1,0 +1,199 @@
+//! What a verdict looks like on the wire: status, rate-limit headers, refusal body.
+
+use serde::Serialize;
+use tollgate_core::{Decision, NANOS_PER_SEC, Nanos};
+use tollgate_policy::{BodyFormat, HeaderFamily, Plan, Responses};
+
+/// The state of one limit after a decision, as reported to clients and logs.
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitReport {
+    /// The limit's name.
+    pub name: String,
+    /// Whether it admitted the request.
+    pub allowed: bool,
+    /// Its capacity.
+    pub limit: u64,
+    /// Units left.
+    pub remaining: u64,
+    /// When it is whole again, ns since the epoch.
+    pub reset_at: Nanos,
+    /// When the same request would be admitted, ns since the epoch.
+    pub retry_at: Option<Nanos>,
+    /// Counted and reported, never refusing.
+    pub shadow: bool,
+    /// The status of a refusal.
+    #[serde(skip)]
+    pub status: u16,
+    /// The error code of a refusal.
+    #[serde(skip)]
+    pub code: String,
+    /// The period in words.
+    #[serde(skip)]
+    pub period: String,
+}
+
+/// The answer to one request, before any transport shapes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// Whether the request may go on.
+    pub allowed: bool,
+    /// 200 when allowed; the refusal's status otherwise.
+    pub status: u16,
+    /// Seconds until the same request would be admitted (refusals only).
+    pub retry_after: Option<u64>,
+    /// The route's api, when one matched.
+    pub api: Option<String>,
+    /// Every limit consulted.
+    pub limits: Vec<LimitReport>,
+    /// Headers to add to the response.
+    pub headers: Vec<(String, String)>,
+    /// The refusal body and its content type.
+    #[serde(skip)]
+    pub body: Option<(&'static str, String)>,
+}
+
+impl Verdict {
+    /// A refusal before any limit: no route, unauthenticated, store fault.
+    pub fn error(status: u16, code: &str, message: &str) -> Self {
+        let body = serde_json::json!({ "error": code, "message": message }).to_string();
+        Self {
+            allowed: false,
+            status,
+            retry_after: None,
+            api: None,
+            limits: Vec::new(),
+            headers: Vec::new(),
+            body: Some(("application/json", body)),
+        }
+    }
+
+    /// A route that counts nothing.
+    pub fn exempt(api: &str) -> Self {
+        Self {
+            allowed: true,
+            status: 200,
+            retry_after: None,
+            api: Some(api.to_owned()),
+            limits: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+}
+
+/// Shapes a decision into a verdict.
+pub(crate) fn verdict(
+    responses: &Responses,
+    accept: Option<&str>,
+    plan: &Plan<'_>,
+    decision: &Decision,
+    limits: Vec<LimitReport>,
+    now: Nanos,
+) -> Verdict {
+    let enforced = &limits[..plan.enforced.limits.len()];
+    let shown = most_restrictive(enforced);
+    let mut headers = Vec::new();
+    if let Some(shown) = shown {
+        for family in &responses.headers {
+            add_headers(&mut headers, *family, shown, now);
+        }
+    }
+    if decision.allowed() {
+        return Verdict {
+            allowed: true,
+            status: 200,
+            retry_after: None,
+            api: Some(plan.api.to_owned()),
+            limits,
+            headers,
+            body: None,
+        };
+    }
+    let shown = shown.expect("a refusal has a refusing limit");
+    // Never: the request's cost exceeds the limit; point at the reset all the same.
+    let retry_at = decision.retry_at().unwrap_or(shown.reset_at);
+    let retry_after = seconds_until(retry_at, now).max(1);
+    headers.push(("retry-after".to_owned(), retry_after.to_string()));
+    let xml = match responses.format {
+        BodyFormat::Json => false,
+        BodyFormat::Xml => true,
+        BodyFormat::Accept => accept.is_some_and(|accept| accept.contains("xml")),
+    };
+    let (content_type, template) = if xml {
+        ("application/xml", &responses.xml)
+    } else {
+        ("application/json", &responses.json)
+    };
+    let body = template
+        .replace("{limit}", &shown.limit.to_string())
+        .replace("{period}", &shown.period)
+        .replace("{retry_after}", &retry_after.to_string())
+        .replace("{name}", &shown.name)
+        .replace("{code}", &shown.code);
+    Verdict {
+        allowed: false,
+        status: shown.status,
+        retry_after: Some(retry_after),
+        api: Some(plan.api.to_owned()),
+        headers,
+        body: Some((content_type, body)),
+        limits,
+    }
+}
+
+/// The limit to show: the refusing one that frees up last, or the one with fewest units left.
+fn most_restrictive(limits: &[LimitReport]) -> Option<&LimitReport> {
+    let refusing = limits.iter().filter(|report| !report.allowed);
+    refusing
+        .max_by_key(|report| report.retry_at.unwrap_or(Nanos::MAX))
+        .or_else(|| {
+            limits
+                .iter()
+                .min_by_key(|report| (report.remaining, std::cmp::Reverse(report.reset_at)))
+        })
+}
+
+fn seconds_until(at: Nanos, now: Nanos) -> u64 {
+    at.saturating_sub(now).div_ceil(NANOS_PER_SEC)
+}
+
+fn add_headers(
+    headers: &mut Vec<(String, String)>,
+    family: HeaderFamily,
+    shown: &LimitReport,
+    now: Nanos,
+) {
+    let reset_epoch = shown.reset_at.div_ceil(NANOS_PER_SEC);
+    let mut add = |name: &str, value: String| headers.push((name.to_owned(), value));
+    match family {
+        HeaderFamily::Ietf => {
+            add(
+                "ratelimit-policy",
+                format!("\"{}\";q={}", shown.name, shown.limit),
+            );
+            add(
+                "ratelimit",
+                format!(
+                    "\"{}\";r={};t={}",
+                    shown.name,
+                    shown.remaining,
+                    seconds_until(shown.reset_at, now)
+                ),
+            );
+        }
+        HeaderFamily::XRateLimitDashed => {
+            add("x-rate-limit-remaining", shown.remaining.to_string());
+            add("x-rate-limit-reset", reset_epoch.to_string());
+        }
+        HeaderFamily::XRateLimit => {
+            add("x-ratelimit-limit", shown.limit.to_string());
+            add("x-ratelimit-remaining", shown.remaining.to_string());
+            add("x-ratelimit-reset", reset_epoch.to_string());
+            add(
+                "x-ratelimit-used",
+                shown.limit.saturating_sub(shown.remaining).to_string(),
+            );
+            add("x-ratelimit-resource", shown.name.clone());
+        }
+    }
+}
