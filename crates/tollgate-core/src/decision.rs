@@ -126,17 +126,29 @@ pub struct Lease {
 pub struct Decision {
     outcomes: SmallVec<[Outcome; 3]>,
     leases: Vec<Lease>,
+    at: Nanos,
 }
 
 /// The outcomes of a decision, one per limit.
 pub type Outcomes = SmallVec<[Outcome; 3]>;
 
 impl Decision {
-    /// A decision made of the outcomes of each limit, in request order, and the concurrency
-    /// leases it holds (none unless admitted).
+    /// A decision taken at `at` (the store's clock), made of the outcomes of each limit in
+    /// request order, and the concurrency leases it holds (none unless admitted).
     #[must_use]
-    pub fn new(outcomes: Outcomes, leases: Vec<Lease>) -> Self {
-        Self { outcomes, leases }
+    pub fn new(at: Nanos, outcomes: Outcomes, leases: Vec<Lease>) -> Self {
+        Self {
+            outcomes,
+            leases,
+            at,
+        }
+    }
+
+    /// When the decision was taken, by the store's clock: what `retry_at` and `reset_at` are
+    /// relative to when turned into seconds.
+    #[must_use]
+    pub fn at(&self) -> Nanos {
+        self.at
     }
 
     /// Whether every limit admitted the request (a request with no limits is admitted).
@@ -200,6 +212,7 @@ mod tests {
     #[test]
     fn refused_when_any_limit_refuses() {
         let decision = Decision::new(
+            100,
             smallvec![
                 outcome(true, 3, Some(5)),
                 outcome(false, 0, Some(50)),
@@ -215,6 +228,7 @@ mod tests {
     #[test]
     fn never_wins_over_any_time() {
         let decision = Decision::new(
+            100,
             smallvec![outcome(false, 0, None), outcome(false, 0, Some(9))],
             Vec::new(),
         );
@@ -225,6 +239,7 @@ mod tests {
     #[test]
     fn admitted_reports_fewest_remaining() {
         let decision = Decision::new(
+            100,
             smallvec![outcome(true, 7, Some(1)), outcome(true, 2, Some(1))],
             Vec::new(),
         );
@@ -234,6 +249,6 @@ mod tests {
 
     #[test]
     fn empty_decision_admits() {
-        assert!(Decision::new(SmallVec::new(), Vec::new()).allowed());
+        assert!(Decision::new(0, SmallVec::new(), Vec::new()).allowed());
     }
 }

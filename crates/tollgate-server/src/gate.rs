@@ -40,7 +40,6 @@ impl<C: Clock> Gate<C> {
             Resolution::Exempt { api } => return Verdict::exempt(api),
             Resolution::Limited(plan) => plan,
         };
-        let now = self.limiter.clock().now();
         let decision = match self.limiter.acquire(&plan.enforced.requests) {
             Ok(decision) => decision,
             Err(error) => {
@@ -65,6 +64,7 @@ impl<C: Clock> Gate<C> {
                 reports.extend(reports_of(&plan.shadow.limits, &shadow, true));
             }
         }
+        let now = decision.at();
         let verdict = respond::verdict(
             self.policy.responses(),
             facts_accept(facts),

@@ -240,7 +240,7 @@ impl MemoryStore {
                     _ => None,
                 })
                 .collect();
-            return Ok(Decision::new(outcomes, leases));
+            return Ok(Decision::new(now, outcomes, leases));
         }
         for (guard, step) in undo.into_iter().rev() {
             shards[guard].undo(step);
@@ -259,21 +259,21 @@ impl MemoryStore {
                 *outcome = outcome.holding(now_held.remaining(), now_held.reset_at());
             }
         }
-        Ok(Decision::new(outcomes, Vec::new()))
+        Ok(Decision::new(now, outcomes, Vec::new()))
     }
 }
 
 impl Store for MemoryStore {
     fn acquire(&self, now: Nanos, requests: &[LimitRequest<'_>]) -> Result<Decision, StoreError> {
         match requests {
-            [] => Ok(Decision::new(SmallVec::new(), Vec::new())),
+            [] => Ok(Decision::new(now, SmallVec::new(), Vec::new())),
             [request] => {
                 let (outcome, step) = self.lock(request.key).apply(request, now)?;
                 let leases = match step {
                     Undo::Lease(lease) => vec![lease],
                     _ => Vec::new(),
                 };
-                Ok(Decision::new(smallvec![outcome], leases))
+                Ok(Decision::new(now, smallvec![outcome], leases))
             }
             requests => self.acquire_all(now, requests),
         }

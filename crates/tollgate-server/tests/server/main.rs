@@ -1,0 +1,267 @@
+//! The real `tollgate` binary on loopback, in front of a real upstream.
+
+mod support;
+
+use std::process::Command;
+
+use support::{Tollgate, Upstream, send};
+
+/// Two requests per hour per account and api (a bucket that refills once an hour), XML or
+/// JSON refusals by `Accept`, all three header families.
+const POLICY: &str = r#"
+    [responses]
+    headers = ["ietf", "x-rate-limit", "x-ratelimit"]
+    format = "accept"
+
+    [identity]
+    api_key = { header = "X-Api-Key" }
+
+    [[accounts]]
+    id = "acme"
+    keys = ["acme-key"]
+
+    [[routes]]
+    api = "machines"
+    match = "* /machines/{*rest}"
+
+    [[routes]]
+    api = "health"
+    match = "GET /healthz"
+    exempt = true
+
+    [[limits]]
+    name = "hourly"
+    token_bucket = { rate = "1/1h", burst = 2 }
+    per = ["account", "api"]
+"#;
+
+const KEY: (&str, &str) = ("X-Api-Key", "acme-key");
+
+#[tokio::test]
+async fn gateway_forwards_admitted_requests_with_headers_and_refuses_the_rest() {
+    let upstream = Upstream::start().await;
+    let tollgate = Tollgate::start(POLICY, Some(upstream.address));
+    let first = send(
+        tollgate.address,
+        "POST",
+        "/machines/7?x=1",
+        &[KEY],
+        "cut 3 plates",
+    )
+    .await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("x-upstream"), Some("yes"));
+    assert_eq!(
+        first.body,
+        "POST /machines/7?x=1 xff=127.0.0.1 body=cut 3 plates"
+    );
+    assert_eq!(first.header("ratelimit-policy"), Some("\"hourly\";q=2"));
+    assert_eq!(first.header("ratelimit"), Some("\"hourly\";r=1;t=3600"));
+    assert_eq!(first.header("x-rate-limit-remaining"), Some("1"));
+    assert_eq!(first.header("x-ratelimit-used"), Some("1"));
+    assert_eq!(first.header("x-ratelimit-resource"), Some("hourly"));
+
+    assert_eq!(
+        send(tollgate.address, "GET", "/machines/8", &[KEY], "")
+            .await
+            .status,
+        200
+    );
+    let refused = send(
+        tollgate.address,
+        "GET",
+        "/machines/9",
+        &[KEY, ("Accept", "application/xml")],
+        "",
+    )
+    .await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.header("retry-after"), Some("3600"));
+    assert_eq!(refused.header("content-type"), Some("application/xml"));
+    assert_eq!(
+        refused.body,
+        r#"<?xml version="1.0" encoding="UTF-8"?><errors><error>Maximum number of requests (2 per hour) reached. Try again in 3600 seconds.</error></errors>"#
+    );
+    assert_eq!(upstream.hits(), 2, "a refusal never reaches the upstream");
+}
+
+#[tokio::test]
+async fn no_route_unknown_key_and_exempt_routes() {
+    let upstream = Upstream::start().await;
+    let tollgate = Tollgate::start(POLICY, Some(upstream.address));
+    assert_eq!(
+        send(tollgate.address, "GET", "/elsewhere", &[KEY], "")
+            .await
+            .status,
+        404
+    );
+    let stolen = send(
+        tollgate.address,
+        "GET",
+        "/machines/1",
+        &[("X-Api-Key", "stolen")],
+        "",
+    )
+    .await;
+    assert_eq!(stolen.status, 401);
+    assert!(stolen.body.contains("unknown API key"), "{}", stolen.body);
+    for _ in 0..5 {
+        let health = send(tollgate.address, "GET", "/healthz", &[], "").await;
+        assert_eq!(health.status, 200);
+        assert_eq!(health.header("ratelimit"), None);
+    }
+    assert_eq!(upstream.hits(), 5);
+}
+
+#[tokio::test]
+async fn upstream_down_is_a_502() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let tollgate = Tollgate::start(POLICY, Some(closed));
+    let reply = send(tollgate.address, "GET", "/machines/1", &[KEY], "").await;
+    assert_eq!(reply.status, 502);
+    assert!(reply.body.contains("bad_gateway"));
+}
+
+#[tokio::test]
+async fn check_api_answers_200_with_the_decision() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let ask = r#"{"method":"GET","path":"/machines/1","headers":{"x-api-key":"acme-key"}}"#;
+    for remaining in [1, 0] {
+        let reply = send(
+            tollgate.address,
+            "POST",
+            "/v1/check",
+            &[("content-type", "application/json")],
+            ask,
+        )
+        .await;
+        assert_eq!(reply.status, 200);
+        let answer: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(answer["allowed"], true);
+        assert_eq!(answer["limits"][0]["remaining"], remaining);
+        assert_eq!(
+            answer["headers"]["x-rate-limit-remaining"],
+            remaining.to_string()
+        );
+    }
+    let reply = send(
+        tollgate.address,
+        "POST",
+        "/v1/check",
+        &[("content-type", "application/json")],
+        ask,
+    )
+    .await;
+    let answer: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(
+        (reply.status, &answer["allowed"], &answer["status"]),
+        (200, &false.into(), &429.into())
+    );
+    assert_eq!(answer["retry_after"], 3600);
+
+    let malformed = send(
+        tollgate.address,
+        "POST",
+        "/v1/check",
+        &[("content-type", "application/json")],
+        r#"{"method":"GET"}"#,
+    )
+    .await;
+    assert_eq!(malformed.status, 400);
+    assert!(
+        malformed.body.contains("path"),
+        "names the missing field: {}",
+        malformed.body
+    );
+}
+
+#[tokio::test]
+async fn forward_auth_reads_the_original_request() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let traefik = [
+        KEY,
+        ("X-Forwarded-Method", "GET"),
+        ("X-Forwarded-Uri", "/machines/1"),
+    ];
+    let nginx = [
+        KEY,
+        ("X-Original-Method", "GET"),
+        ("X-Original-URI", "/machines/2"),
+    ];
+    assert_eq!(
+        send(tollgate.address, "GET", "/v1/auth", &traefik, "")
+            .await
+            .status,
+        200
+    );
+    let second = send(tollgate.address, "GET", "/v1/auth", &nginx, "").await;
+    assert_eq!(
+        (second.status, second.header("x-rate-limit-remaining")),
+        (200, Some("0"))
+    );
+    let refused = send(tollgate.address, "GET", "/v1/auth", &traefik, "").await;
+    assert_eq!(
+        (refused.status, refused.header("retry-after")),
+        (429, Some("3600"))
+    );
+    assert_eq!(
+        send(tollgate.address, "GET", "/v1/auth", &[KEY], "")
+            .await
+            .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn sigterm_stops_with_status_zero() {
+    let tollgate = Tollgate::start(POLICY, None);
+    assert_eq!(
+        send(tollgate.address, "GET", "/healthz", &[], "")
+            .await
+            .status,
+        502
+    );
+    assert!(tollgate.terminate().success());
+}
+
+#[test]
+fn check_config_prints_errors_or_a_summary() {
+    let dir = support::TempDir::new();
+    let good = dir.0.join("good.toml");
+    std::fs::write(&good, POLICY).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .arg("check-config")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let summary = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        summary.ends_with(": ok: 2 routes (2 apis), 1 limits, 0 plans, 1 accounts, 0 apps\n"),
+        "{summary}"
+    );
+
+    let bad = dir.0.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[limits]]\nname = \"x\"\nwindow = { max = 0, every = \"1m\" }\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .arg("check-config")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let errors = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        errors.lines().next().unwrap(),
+        format!(
+            "{}:3:10: limit `x`: window max must be at least 1",
+            bad.display()
+        )
+    );
+}
