@@ -81,7 +81,7 @@ impl Compiler<'_> {
         let limits: Vec<Limit> = file
             .limits
             .iter()
-            .map(|limit| self.limit(limit, &file, &plans, &apis))
+            .map(|limit| self.limit(limit, &file, &plans, &apis, &key_space))
             .collect();
         let mut names = HashSet::new();
         for limit in &file.limits {
@@ -282,6 +282,7 @@ impl Compiler<'_> {
         file: &PolicyFile,
         plans: &[String],
         apis: &[String],
+        key_space: &KeySpace,
     ) -> Limit {
         let config = spanned.get_ref();
         let name = config.name.get_ref().clone();
@@ -298,6 +299,12 @@ impl Compiler<'_> {
                 }
             })
             .collect();
+        let identity = key_space
+            .builder()
+            .push(name.as_bytes())
+            .push(format!("{own:?}").as_bytes())
+            .finish()
+            .get();
         algorithms.push(own);
         let per = config
             .per
@@ -343,6 +350,7 @@ impl Compiler<'_> {
         });
         Limit {
             name,
+            identity,
             algorithms,
             per,
             plans: plans_of,

@@ -55,7 +55,16 @@ impl Policy {
     /// # Errors
     /// Every problem found in the text.
     pub fn compile(source: &Source) -> Result<Self, ConfigErrors> {
-        compile::compile(source, KeySpace::random())
+        Self::compile_in(source, KeySpace::random())
+    }
+
+    /// Compiles a policy text whose partitions are keyed in `key_space`: a policy reloaded in
+    /// the same key space finds the counters of every limit whose name and numbers it kept.
+    ///
+    /// # Errors
+    /// Every problem found in the text.
+    pub fn compile_in(source: &Source, key_space: KeySpace) -> Result<Self, ConfigErrors> {
+        compile::compile(source, key_space)
     }
 
     /// Reads and compiles the policy file at `path`.
@@ -63,6 +72,15 @@ impl Policy {
     /// # Errors
     /// The file cannot be read, or every problem found in it.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        Self::load_in(path, KeySpace::random())
+    }
+
+    /// Reads and compiles the policy file at `path` in `key_space` (see
+    /// [`compile_in`](Self::compile_in)).
+    ///
+    /// # Errors
+    /// The file cannot be read, or every problem found in it.
+    pub fn load_in(path: &Path, key_space: KeySpace) -> Result<Self, ConfigErrors> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|error| {
             ConfigErrors(vec![ConfigError {
@@ -72,6 +90,6 @@ impl Policy {
                 message: format!("cannot read the policy file: {error}"),
             }])
         })?;
-        Self::compile(&Source::new(name, text))
+        Self::compile_in(&Source::new(name, text), key_space)
     }
 }

@@ -40,6 +40,12 @@ impl Policy {
         &self.responses
     }
 
+    /// The key space its partitions are keyed in; reload in the same one to keep counters.
+    #[must_use]
+    pub fn key_space(&self) -> &KeySpace {
+        &self.key_space
+    }
+
     /// The api names, in the order their routes first appear.
     #[must_use]
     pub fn apis(&self) -> &[String] {
@@ -195,6 +201,9 @@ pub enum Dimension {
 #[derive(Debug)]
 pub struct Limit {
     pub(crate) name: String,
+    /// A hash of the name and the limit's own numbers: the first part of its partition keys, so
+    /// that a reload keeps the counters of limits whose name and numbers did not change.
+    pub(crate) identity: u64,
     /// One algorithm per plan (index = plan index), then the limit's own numbers last.
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) per: Vec<Dimension>,

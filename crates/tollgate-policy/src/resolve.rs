@@ -135,7 +135,7 @@ impl Policy {
             enforced: Limits::default(),
             shadow: Limits::default(),
         };
-        for (index, limit) in self.limits.iter().enumerate() {
+        for limit in &self.limits {
             let applies = limit
                 .plans
                 .as_ref()
@@ -155,7 +155,7 @@ impl Policy {
                 continue;
             }
             let mut key = self.key_space.builder();
-            key.push_u64(index as u64);
+            key.push_u64(limit.identity);
             for dimension in &limit.per {
                 let value = match dimension {
                     Dimension::Account => resolved.account,

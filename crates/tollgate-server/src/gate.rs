@@ -1,16 +1,18 @@
 //! The one code path every adapter takes: facts in, verdict out.
 
+use std::path::Path;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use tollgate_core::{Clock, Decision, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, SystemClock};
-use tollgate_policy::{Headers, Limit, Plan, Policy, RequestFacts, Resolution};
+use tollgate_policy::{ConfigErrors, Headers, Limit, Plan, Policy, RequestFacts, Resolution};
 
 use crate::respond::{self, LimitReport, Verdict};
 
-/// A policy and the limiter that enforces it.
+/// A policy and the limiter that enforces it; the policy can be replaced while serving.
 #[derive(Debug)]
 pub struct Gate<C: Clock = SystemClock> {
-    policy: Arc<Policy>,
+    policy: ArcSwap<Policy>,
     limiter: Limiter<MemoryStore, C>,
 }
 
@@ -18,9 +20,23 @@ impl<C: Clock> Gate<C> {
     /// A gate enforcing `policy` on an embedded memory store, reading `clock`.
     pub fn new(policy: Policy, clock: C) -> Self {
         Self {
-            policy: Arc::new(policy),
+            policy: ArcSwap::from_pointee(policy),
             limiter: Limiter::new(MemoryStore::new(), clock),
         }
+    }
+
+    /// Replaces the policy with the file at `path`, compiled in the same key space so that
+    /// limits whose name and numbers are unchanged keep their counters. An invalid file changes
+    /// nothing. Returns the new policy's summary.
+    ///
+    /// # Errors
+    /// Every problem found in the file.
+    pub fn reload(&self, path: &Path) -> Result<String, ConfigErrors> {
+        let key_space = self.policy.load().key_space().clone();
+        let policy = Policy::load_in(path, key_space)?;
+        let summary = policy.summary();
+        self.policy.store(Arc::new(policy));
+        Ok(summary)
     }
 
     /// The limiter, for background sweeps.
@@ -30,7 +46,8 @@ impl<C: Clock> Gate<C> {
 
     /// Decides one request.
     pub fn decide<H: Headers + ?Sized>(&self, facts: &RequestFacts<'_, H>) -> Verdict {
-        let plan = match self.policy.resolve(facts) {
+        let policy = self.policy.load();
+        let plan = match policy.resolve(facts) {
             Resolution::NoRoute => {
                 return Verdict::error(404, "no_route", "no route matches this method and path");
             }
@@ -66,7 +83,7 @@ impl<C: Clock> Gate<C> {
         }
         let now = decision.at();
         let verdict = respond::verdict(
-            self.policy.responses(),
+            policy.responses(),
             facts_accept(facts),
             &plan,
             &decision,

@@ -131,6 +131,7 @@ fn serve(config: &Path, listen: Option<SocketAddr>, upstream: Option<String>) ->
         tracing::info!(config = %config.display(), %summary, "policy loaded");
         tracing::info!(address = %bound, upstream = ?app.upstream.as_ref().map(ToString::to_string), "listening");
         tokio::spawn(sweep(Arc::clone(&app)));
+        tokio::spawn(reload_on_hangup(Arc::clone(&app), config.to_owned()));
         let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
         match axum::serve(listener, service).with_graceful_shutdown(shutdown()).await {
             Ok(()) => {
@@ -153,6 +154,31 @@ async fn sweep(app: Arc<App>) {
         let limiter = app.gate.limiter();
         limiter.store().sweep(limiter.clock().now(), 4_096);
     }
+}
+
+/// Reloads the policy file on each SIGHUP; an invalid file is logged and the old policy stays.
+async fn reload_on_hangup(app: Arc<App>, config: PathBuf) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match app.gate.reload(&config) {
+                Ok(summary) => {
+                    tracing::info!(config = %config.display(), %summary, "policy reloaded")
+                }
+                Err(errors) => {
+                    for error in &errors.0 {
+                        tracing::error!(%error, "policy not reloaded");
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (app, config);
 }
 
 /// Resolves on SIGTERM or Ctrl-C: stop accepting, finish what is in flight.

@@ -192,3 +192,21 @@ fn apps_need_their_secret() {
     ));
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn a_reload_in_the_same_key_space_keeps_unchanged_partitions() {
+    let first = Policy::compile(&Source::new("a.toml", HEATING)).unwrap();
+    let space = first.key_space().clone();
+    let same = Policy::compile_in(&Source::new("b.toml", HEATING), space.clone()).unwrap();
+    let changed = HEATING.replace(r#"rate = "1/2s", burst = 3"#, r#"rate = "1/2s", burst = 4"#);
+    let changed = Policy::compile_in(&Source::new("c.toml", changed), space).unwrap();
+    let auth = [("Authorization", "Bearer acme-key")];
+    let key = |policy: &Policy| {
+        limited(resolve(policy, "GET", "/hvacs/1/heatingCircuits/1", &auth))
+            .enforced
+            .requests[0]
+            .key
+    };
+    assert_eq!(key(&first), key(&same));
+    assert_ne!(key(&first), key(&changed), "new numbers start new counters");
+}

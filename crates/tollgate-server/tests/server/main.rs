@@ -216,6 +216,26 @@ async fn forward_auth_reads_the_original_request() {
 }
 
 #[tokio::test]
+async fn h2c_prior_knowledge_is_served() {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    let tollgate = Tollgate::start(POLICY, None);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Body>();
+    let request = axum::http::Request::post(format!("http://{}/v1/check", tollgate.address))
+        .header("content-type", "application/json")
+        .body(Body::from(
+            r#"{"method":"GET","path":"/machines/1","headers":{"x-api-key":"acme-key"}}"#,
+        ))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.version(), axum::http::Version::HTTP_2);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains(r#""allowed":true"#));
+}
+
+#[tokio::test]
 async fn sigterm_stops_with_status_zero() {
     let tollgate = Tollgate::start(POLICY, None);
     assert_eq!(
@@ -225,6 +245,56 @@ async fn sigterm_stops_with_status_zero() {
         502
     );
     assert!(tollgate.terminate().success());
+}
+
+#[tokio::test]
+async fn sighup_reloads_keeping_unchanged_counters_and_refuses_a_broken_file() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let check = |path: &'static str| {
+        let ask =
+            format!(r#"{{"method":"GET","path":"{path}","headers":{{"x-api-key":"acme-key"}}}}"#);
+        async move {
+            let reply = send(
+                tollgate.address,
+                "POST",
+                "/v1/check",
+                &[("content-type", "application/json")],
+                &ask,
+            )
+            .await;
+            serde_json::from_str::<serde_json::Value>(&reply.body).unwrap()
+        }
+    };
+    assert_eq!(check("/machines/1").await["limits"][0]["remaining"], 1);
+    assert_eq!(check("/tasks").await["status"], 404);
+
+    let with_tasks = POLICY.replace(
+        "[[limits]]",
+        "[[routes]]\n    api = \"tasks\"\n    match = \"GET /tasks\"\n\n    [[limits]]",
+    );
+    std::fs::write(&tollgate.config, with_tasks).unwrap();
+    tollgate.signal("HUP");
+    tollgate.wait_for("policy reloaded");
+    assert_eq!(
+        check("/machines/1").await["limits"][0]["remaining"],
+        0,
+        "the counter was kept"
+    );
+    assert_eq!(
+        check("/tasks").await["allowed"],
+        true,
+        "the new route serves"
+    );
+
+    std::fs::write(&tollgate.config, "[[limits]]\nname = 1\n").unwrap();
+    tollgate.signal("HUP");
+    let logged = tollgate.wait_for("policy not reloaded");
+    assert!(logged.contains("policy.toml:2:8"), "{logged}");
+    assert_eq!(
+        check("/tasks").await["allowed"],
+        true,
+        "the old policy keeps serving"
+    );
 }
 
 #[test]

@@ -22,6 +22,9 @@ use hyper_util::rt::TokioExecutor;
 pub(crate) struct Tollgate {
     child: Child,
     pub(crate) address: SocketAddr,
+    /// The policy file it serves, to rewrite before a reload.
+    pub(crate) config: PathBuf,
+    lines: std::sync::mpsc::Receiver<String>,
     _dir: TempDir,
 }
 
@@ -46,40 +49,63 @@ impl Tollgate {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
-        let (found, lines) = std::sync::mpsc::channel();
+        let (sender, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut found = Some(found);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("tollgate: {line}");
-                if let Some(address) = line.split("address=").nth(1) {
-                    if let Some(sender) = found.take() {
-                        let _ = sender.send(
-                            address
-                                .split_whitespace()
-                                .next()
-                                .unwrap()
-                                .parse::<SocketAddr>()
-                                .unwrap(),
-                        );
-                    }
+                if sender.send(line).is_err() {
+                    break;
                 }
             }
         });
-        let address = lines
-            .recv_timeout(Duration::from_secs(20))
-            .expect("tollgate reports its address");
-        Self {
+        let mut tollgate = Self {
             child,
-            address,
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            config,
+            lines,
             _dir: dir,
+        };
+        let line = tollgate.wait_for("address=");
+        let address = line
+            .split("address=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        tollgate.address = address.parse().unwrap();
+        tollgate
+    }
+
+    /// Waits (at most 20 s) for a log line containing `needle`, and returns it.
+    pub(crate) fn wait_for(&self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no log line with `{needle}`"));
+            if line.contains(needle) {
+                return line;
+            }
         }
+    }
+
+    /// Sends a signal (`HUP`, `TERM`) to the process.
+    pub(crate) fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([&format!("-{name}"), &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
     }
 
     /// Sends SIGTERM and waits for the exit status.
     pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.signal("TERM");
         self.child.wait().unwrap()
     }
 }
