@@ -380,6 +380,11 @@ impl Compiler<'_> {
                 .clone()
                 .unwrap_or_else(|| "rate_limited".to_owned()),
             period: period_words(config),
+            rate_count: config
+                .token_bucket
+                .as_ref()
+                .and_then(|bucket| parse_rate(bucket.get_ref().rate.get_ref()).ok())
+                .map(|(count, _)| count),
         }
     }
 

@@ -217,6 +217,8 @@ pub struct Limit {
     pub(crate) code: String,
     /// The period in words, for messages: `15 minutes`, `day`, `2 seconds`.
     pub(crate) period: String,
+    /// A token bucket's rate count, which messages show over `period` (`2 per second`).
+    pub(crate) rate_count: Option<u64>,
 }
 
 impl Limit {
@@ -224,6 +226,13 @@ impl Limit {
     #[must_use]
     pub fn period(&self) -> &str {
         &self.period
+    }
+
+    /// What messages show as the number per [`period`](Self::period): a token bucket's rate
+    /// count, or `None` for the limit's own capacity.
+    #[must_use]
+    pub fn rate_count(&self) -> Option<u64> {
+        self.rate_count
     }
 
     /// Its name.

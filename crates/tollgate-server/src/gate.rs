@@ -124,6 +124,7 @@ fn reports_of<'a>(
             status: limit.status(),
             code: limit.code().to_owned(),
             period: limit.period().to_owned(),
+            per_period: limit.rate_count().unwrap_or(outcome.limit()),
         })
 }
 

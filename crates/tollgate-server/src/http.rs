@@ -5,8 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::rejection::JsonRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -76,15 +75,13 @@ struct CheckRequest {
     cost: Option<u32>,
 }
 
-async fn check<C: Clock>(
-    State(app): State<Arc<App<C>>>,
-    body: Result<Json<CheckRequest>, JsonRejection>,
-) -> Response {
-    let Json(request) = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            let error =
-                serde_json::json!({ "error": "bad_request", "message": rejection.body_text() });
+async fn check<C: Clock>(State(app): State<Arc<App<C>>>, body: Bytes) -> Response {
+    // Read as JSON whatever the Content-Type says (`curl -d` sends a form type).
+    let request: CheckRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            let message = format!("invalid check request: {error}");
+            let error = serde_json::json!({ "error": "bad_request", "message": message });
             return (StatusCode::BAD_REQUEST, Json(error)).into_response();
         }
     };

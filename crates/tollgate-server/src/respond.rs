@@ -30,6 +30,9 @@ pub struct LimitReport {
     /// The period in words.
     #[serde(skip)]
     pub period: String,
+    /// The number messages show per period (a bucket's rate count, else the limit).
+    #[serde(skip)]
+    pub per_period: u64,
 }
 
 /// The answer to one request, before any transport shapes it.
@@ -125,7 +128,7 @@ pub(crate) fn verdict(
         ("application/json", &responses.json)
     };
     let body = template
-        .replace("{limit}", &shown.limit.to_string())
+        .replace("{limit}", &shown.per_period.to_string())
         .replace("{period}", &shown.period)
         .replace("{retry_after}", &retry_after.to_string())
         .replace("{name}", &shown.name)

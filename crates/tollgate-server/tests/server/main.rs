@@ -80,7 +80,7 @@ async fn gateway_forwards_admitted_requests_with_headers_and_refuses_the_rest() 
     assert_eq!(refused.header("content-type"), Some("application/xml"));
     assert_eq!(
         refused.body,
-        r#"<?xml version="1.0" encoding="UTF-8"?><errors><error>Maximum number of requests (2 per hour) reached. Try again in 3600 seconds.</error></errors>"#
+        r#"<?xml version="1.0" encoding="UTF-8"?><errors><error>Maximum number of requests (1 per hour) reached. Try again in 3600 seconds.</error></errors>"#
     );
     assert_eq!(upstream.hits(), 2, "a refusal never reaches the upstream");
 }
