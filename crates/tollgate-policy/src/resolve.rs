@@ -89,89 +89,47 @@ pub struct Limits<'p> {
 /// An absent dimension value keys differently from every present one (even an empty string).
 const ABSENT: u64 = u64::MAX;
 
+/// Who a request comes from and where it goes: what the limits' dimensions are read from.
+struct Context<'p> {
+    path: String,
+    method: String,
+    params: Vec<(String, String)>,
+    api: usize,
+    cost: u32,
+    account: Option<&'p crate::policy::Account>,
+    app: Option<&'p str>,
+    plan: Option<usize>,
+    company: Option<String>,
+    ip: Option<String>,
+}
+
 impl Policy {
     /// Identifies, routes and selects the limits of a request.
     pub fn resolve<'p, H: Headers + ?Sized>(
         &'p self,
         facts: &RequestFacts<'_, H>,
     ) -> Resolution<'p> {
-        let path = crate::path::normalize(facts.uri, self.case_insensitive);
-        let method = facts.method.to_ascii_uppercase();
-        let Some((route_index, params)) = self.route(&method, &path) else {
-            return Resolution::NoRoute;
+        let context = match self.context(facts) {
+            Ok(context) => context,
+            Err(resolution) => return resolution,
         };
-        let route = &self.routes.routes[route_index];
-        let api = route.api;
-        if route.exempt {
-            return Resolution::Exempt {
-                api: &self.apis[api],
-            };
-        }
-        let account = match self.api_key(facts) {
-            None => None,
-            Some(key) => match self.keys.get(&digest(key)) {
-                Some(&index) => Some(&self.accounts[index]),
-                None => return Resolution::Unauthenticated("unknown API key"),
-            },
-        };
-        let app = match self.app(facts) {
-            Ok(app) => app,
-            Err(reason) => return Resolution::Unauthenticated(reason),
-        };
-        let plan = account
-            .and_then(|account| account.plan)
-            .or(self.default_plan);
-        let company = match &self.identity.company_header {
-            Some(header) => facts.headers.get(header),
-            None => account.and_then(|account| account.company.as_deref()),
-        };
-        let ip = facts.client_ip.map(|ip| ip.to_string());
-        let cost = facts.cost.unwrap_or(route.cost);
         let mut resolved = Plan {
-            api: &self.apis[api],
-            account: account.map(|account| account.id.as_str()),
-            app,
-            plan: plan.map(|plan| self.plans[plan].as_str()),
+            api: &self.apis[context.api],
+            account: context.account.map(|account| account.id.as_str()),
+            app: context.app,
+            plan: context.plan.map(|plan| self.plans[plan].as_str()),
             enforced: Limits::default(),
             shadow: Limits::default(),
         };
-        for limit in &self.limits {
-            let applies = limit
-                .plans
-                .as_ref()
-                .is_none_or(|plans| plan.is_some_and(|p| plans.contains(&p)))
-                && limit.apis.as_ref().is_none_or(|apis| apis.contains(&api))
-                && limit
-                    .when
-                    .app
-                    .is_none_or(|present| present == app.is_some())
-                && (limit.when.methods.is_empty() || limit.when.methods.contains(&method))
-                && limit
-                    .when
-                    .headers
-                    .iter()
-                    .all(|(name, value)| facts.headers.get(name) == Some(value));
-            if !applies {
-                continue;
-            }
+        let applicable = self
+            .limits
+            .iter()
+            .filter(|limit| Self::applies(limit, &context, facts));
+        for limit in applicable {
             let mut key = self.key_space.builder();
             key.push_u64(limit.identity);
             for dimension in &limit.per {
-                let value = match dimension {
-                    Dimension::Account => resolved.account,
-                    Dimension::App => app,
-                    Dimension::Company => company,
-                    Dimension::Ip => ip.as_deref(),
-                    Dimension::Api => Some(resolved.api),
-                    Dimension::Method => Some(method.as_str()),
-                    Dimension::Path => Some(path.as_str()),
-                    Dimension::Param(name) => params
-                        .iter()
-                        .find(|(k, _)| k == name)
-                        .map(|(_, v)| v.as_str()),
-                    Dimension::Header(name) => facts.headers.get(name),
-                };
-                push(&mut key, value);
+                push(&mut key, self.value(&context, facts, dimension));
             }
             let target = if limit.shadow {
                 &mut resolved.shadow
@@ -179,11 +137,139 @@ impl Policy {
                 &mut resolved.enforced
             };
             target.limits.push(limit);
+            let algorithm = limit.algorithm(context.plan);
             target
                 .requests
-                .push(LimitRequest::new(key.finish(), limit.algorithm(plan), cost));
+                .push(LimitRequest::new(key.finish(), algorithm, context.cost));
         }
         Resolution::Limited(resolved)
+    }
+
+    /// Each applicable limit's name and partition in words (`account=acme api=circuits
+    /// path=/hvacs/1`), header values masked: for logs and `explain`. Empty when the request
+    /// resolves to no limits.
+    pub fn explain<H: Headers + ?Sized>(
+        &self,
+        facts: &RequestFacts<'_, H>,
+    ) -> Vec<(String, String)> {
+        let Ok(context) = self.context(facts) else {
+            return Vec::new();
+        };
+        self.limits
+            .iter()
+            .filter(|limit| Self::applies(limit, &context, facts))
+            .map(|limit| {
+                let partition = limit
+                    .per
+                    .iter()
+                    .map(|dimension| {
+                        let value = self.value(&context, facts, dimension).unwrap_or("-");
+                        match dimension {
+                            Dimension::Header(name) => format!("header:{name}={}", mask(value)),
+                            Dimension::Param(name) => format!("param:{name}={value}"),
+                            other => format!("{}={value}", format!("{other:?}").to_lowercase()),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                (limit.name.clone(), partition)
+            })
+            .collect()
+    }
+
+    /// Routes and identifies a request, or says why it goes no further.
+    fn context<'p, H: Headers + ?Sized>(
+        &'p self,
+        facts: &RequestFacts<'_, H>,
+    ) -> Result<Context<'p>, Resolution<'p>> {
+        let path = crate::path::normalize(facts.uri, self.case_insensitive);
+        let method = facts.method.to_ascii_uppercase();
+        let Some((route_index, params)) = self.route(&method, &path) else {
+            return Err(Resolution::NoRoute);
+        };
+        let route = &self.routes.routes[route_index];
+        if route.exempt {
+            return Err(Resolution::Exempt {
+                api: &self.apis[route.api],
+            });
+        }
+        let account = match self.api_key(facts) {
+            None => None,
+            Some(key) => match self.keys.get(&digest(key)) {
+                Some(&index) => Some(&self.accounts[index]),
+                None => return Err(Resolution::Unauthenticated("unknown API key")),
+            },
+        };
+        let app = self.app(facts).map_err(Resolution::Unauthenticated)?;
+        let company = match &self.identity.company_header {
+            Some(header) => facts.headers.get(header).map(str::to_owned),
+            None => account.and_then(|account| account.company.clone()),
+        };
+        Ok(Context {
+            path,
+            method,
+            params,
+            api: route.api,
+            cost: facts.cost.unwrap_or(route.cost),
+            account,
+            app,
+            plan: account
+                .and_then(|account| account.plan)
+                .or(self.default_plan),
+            company,
+            ip: facts.client_ip.map(|ip| ip.to_string()),
+        })
+    }
+
+    /// Whether a limit's plans, apis and conditions hold for a request.
+    fn applies<H: Headers + ?Sized>(
+        limit: &Limit,
+        context: &Context<'_>,
+        facts: &RequestFacts<'_, H>,
+    ) -> bool {
+        let plan = context.plan;
+        limit
+            .plans
+            .as_ref()
+            .is_none_or(|plans| plan.is_some_and(|p| plans.contains(&p)))
+            && limit
+                .apis
+                .as_ref()
+                .is_none_or(|apis| apis.contains(&context.api))
+            && limit
+                .when
+                .app
+                .is_none_or(|present| present == context.app.is_some())
+            && (limit.when.methods.is_empty() || limit.when.methods.contains(&context.method))
+            && limit
+                .when
+                .headers
+                .iter()
+                .all(|(name, value)| facts.headers.get(name) == Some(value))
+    }
+
+    /// The value of one dimension for a request.
+    fn value<'c, H: Headers + ?Sized>(
+        &'c self,
+        context: &'c Context<'_>,
+        facts: &'c RequestFacts<'_, H>,
+        dimension: &Dimension,
+    ) -> Option<&'c str> {
+        match dimension {
+            Dimension::Account => context.account.map(|account| account.id.as_str()),
+            Dimension::App => context.app,
+            Dimension::Company => context.company.as_deref(),
+            Dimension::Ip => context.ip.as_deref(),
+            Dimension::Api => Some(&self.apis[context.api]),
+            Dimension::Method => Some(&context.method),
+            Dimension::Path => Some(&context.path),
+            Dimension::Param(name) => context
+                .params
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str()),
+            Dimension::Header(name) => facts.headers.get(name),
+        }
     }
 
     /// The route for a method and normalized path, and the path parameters.
@@ -243,6 +329,12 @@ impl Policy {
             (None, WrongSecret::Refuse) => Err("unknown app or wrong app secret"),
         }
     }
+}
+
+/// A header value for a log: its first two characters, the rest hidden.
+fn mask(value: &str) -> String {
+    let shown: String = value.chars().take(2).collect();
+    format!("{shown}***")
 }
 
 fn push(key: &mut KeyBuilder<'_>, value: Option<&str>) {

@@ -91,9 +91,18 @@ impl<C: Clock> Gate<C> {
             now,
         );
         if !verdict.allowed {
-            explain(&plan, &verdict, now);
+            let partitions = policy.explain(facts);
+            explain(&plan, &verdict, &partitions, now);
         }
         verdict
+    }
+
+    /// Each applicable limit's name and partition in words, header values masked.
+    pub fn explain<H: Headers + ?Sized>(
+        &self,
+        facts: &RequestFacts<'_, H>,
+    ) -> Vec<(String, String)> {
+        self.policy.load().explain(facts)
     }
 }
 
@@ -129,7 +138,7 @@ fn reports_of<'a>(
 }
 
 /// The log line of a refusal: which limit, whose partition (no key, no secret), the numbers.
-fn explain(plan: &Plan<'_>, verdict: &Verdict, now: Nanos) {
+fn explain(plan: &Plan<'_>, verdict: &Verdict, partitions: &[(String, String)], now: Nanos) {
     let Some(refusing) = verdict
         .limits
         .iter()
@@ -139,6 +148,10 @@ fn explain(plan: &Plan<'_>, verdict: &Verdict, now: Nanos) {
     };
     tracing::info!(
         limit = %refusing.name,
+        partition = partitions
+            .iter()
+            .find(|(name, _)| *name == refusing.name)
+            .map_or("-", |(_, partition)| partition.as_str()),
         api = plan.api,
         account = plan.account.unwrap_or("-"),
         app = plan.app.unwrap_or("-"),

@@ -73,6 +73,9 @@ struct CheckRequest {
     headers: BTreeMap<String, String>,
     client_ip: Option<IpAddr>,
     cost: Option<u32>,
+    /// Add each limit's partition to the answer.
+    #[serde(default)]
+    explain: bool,
 }
 
 async fn check<C: Clock>(State(app): State<Arc<App<C>>>, body: Bytes) -> Response {
@@ -90,13 +93,14 @@ async fn check<C: Clock>(State(app): State<Arc<App<C>>>, body: Bytes) -> Respons
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let verdict = app.gate.decide(&RequestFacts {
+    let facts = RequestFacts {
         method: &request.method,
         uri: &request.path,
         headers: headers.as_slice(),
         client_ip: request.client_ip,
         cost: request.cost,
-    });
+    };
+    let verdict = app.gate.decide(&facts);
     let headers: BTreeMap<&str, &str> = verdict
         .headers
         .iter()
@@ -104,6 +108,10 @@ async fn check<C: Clock>(State(app): State<Arc<App<C>>>, body: Bytes) -> Respons
         .collect();
     let mut answer = serde_json::to_value(&verdict).unwrap_or_default();
     answer["headers"] = serde_json::json!(headers);
+    if request.explain {
+        let partitions: BTreeMap<String, String> = app.gate.explain(&facts).into_iter().collect();
+        answer["partitions"] = serde_json::json!(partitions);
+    }
     Json(answer).into_response()
 }
 

@@ -46,6 +46,12 @@ pub struct Verdict {
     pub retry_after: Option<u64>,
     /// The route's api, when one matched.
     pub api: Option<String>,
+    /// The account of the API key, the verified app, and the plan.
+    pub account: Option<String>,
+    /// The verified app.
+    pub app: Option<String>,
+    /// The plan whose numbers applied.
+    pub plan: Option<String>,
     /// Every limit consulted.
     pub limits: Vec<LimitReport>,
     /// Headers to add to the response.
@@ -64,6 +70,9 @@ impl Verdict {
             status,
             retry_after: None,
             api: None,
+            account: None,
+            app: None,
+            plan: None,
             limits: Vec::new(),
             headers: Vec::new(),
             body: Some(("application/json", body)),
@@ -77,6 +86,9 @@ impl Verdict {
             status: 200,
             retry_after: None,
             api: Some(api.to_owned()),
+            account: None,
+            app: None,
+            plan: None,
             limits: Vec::new(),
             headers: Vec::new(),
             body: None,
@@ -101,12 +113,21 @@ pub(crate) fn verdict(
             add_headers(&mut headers, *family, shown, now);
         }
     }
+    let (api, account, app, plan_name) = (
+        Some(plan.api.to_owned()),
+        plan.account.map(str::to_owned),
+        plan.app.map(str::to_owned),
+        plan.plan.map(str::to_owned),
+    );
     if decision.allowed() {
         return Verdict {
             allowed: true,
             status: 200,
             retry_after: None,
-            api: Some(plan.api.to_owned()),
+            api,
+            account,
+            app,
+            plan: plan_name,
             limits,
             headers,
             body: None,
@@ -137,7 +158,10 @@ pub(crate) fn verdict(
         allowed: false,
         status: shown.status,
         retry_after: Some(retry_after),
-        api: Some(plan.api.to_owned()),
+        api,
+        account,
+        app,
+        plan: plan_name,
         headers,
         body: Some((content_type, body)),
         limits,
