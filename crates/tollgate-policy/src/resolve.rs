@@ -89,6 +89,23 @@ pub struct Limits<'p> {
 /// An absent dimension value keys differently from every present one (even an empty string).
 const ABSENT: u64 = u64::MAX;
 
+/// Why a request goes no further than routing and identification.
+enum Stop<'p> {
+    NoRoute,
+    Unauthenticated(&'static str),
+    Exempt(&'p str),
+}
+
+impl<'p> From<Stop<'p>> for Resolution<'p> {
+    fn from(stop: Stop<'p>) -> Self {
+        match stop {
+            Stop::NoRoute => Self::NoRoute,
+            Stop::Unauthenticated(reason) => Self::Unauthenticated(reason),
+            Stop::Exempt(api) => Self::Exempt { api },
+        }
+    }
+}
+
 /// Who a request comes from and where it goes: what the limits' dimensions are read from.
 struct Context<'p> {
     path: String,
@@ -111,7 +128,7 @@ impl Policy {
     ) -> Resolution<'p> {
         let context = match self.context(facts) {
             Ok(context) => context,
-            Err(resolution) => return resolution,
+            Err(stop) => return stop.into(),
         };
         let mut resolved = Plan {
             api: &self.apis[context.api],
@@ -181,26 +198,24 @@ impl Policy {
     fn context<'p, H: Headers + ?Sized>(
         &'p self,
         facts: &RequestFacts<'_, H>,
-    ) -> Result<Context<'p>, Resolution<'p>> {
+    ) -> Result<Context<'p>, Stop<'p>> {
         let path = crate::path::normalize(facts.uri, self.case_insensitive);
         let method = facts.method.to_ascii_uppercase();
         let Some((route_index, params)) = self.route(&method, &path) else {
-            return Err(Resolution::NoRoute);
+            return Err(Stop::NoRoute);
         };
         let route = &self.routes.routes[route_index];
         if route.exempt {
-            return Err(Resolution::Exempt {
-                api: &self.apis[route.api],
-            });
+            return Err(Stop::Exempt(&self.apis[route.api]));
         }
         let account = match self.api_key(facts) {
             None => None,
             Some(key) => match self.keys.get(&digest(key)) {
                 Some(&index) => Some(&self.accounts[index]),
-                None => return Err(Resolution::Unauthenticated("unknown API key")),
+                None => return Err(Stop::Unauthenticated("unknown API key")),
             },
         };
-        let app = self.app(facts).map_err(Resolution::Unauthenticated)?;
+        let app = self.app(facts).map_err(Stop::Unauthenticated)?;
         let company = match &self.identity.company_header {
             Some(header) => facts.headers.get(header).map(str::to_owned),
             None => account.and_then(|account| account.company.clone()),

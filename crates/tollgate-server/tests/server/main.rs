@@ -166,7 +166,10 @@ async fn check_api_answers_200_with_the_decision() {
     let reply = send(tollgate.address, "POST", "/v1/check", &[], explained).await;
     let answer: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(answer["partitions"]["hourly"], "account=acme api=machines");
-    assert_eq!((&answer["account"], &answer["api"]), (&"acme".into(), &"machines".into()));
+    assert_eq!(
+        (&answer["account"], &answer["api"]),
+        (&"acme".into(), &"machines".into())
+    );
     tollgate.wait_for(r#"refused limit=hourly partition="account=acme api=machines""#);
 
     let malformed = send(
