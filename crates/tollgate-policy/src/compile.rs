@@ -211,6 +211,38 @@ impl Compiler<'_> {
                 secret_header: app.secret_header.to_ascii_lowercase(),
                 wrong_secret: app.wrong_secret,
             }),
+            trusted_proxies: file
+                .identity
+                .trusted_proxies
+                .iter()
+                .filter_map(|cidr| {
+                    let text = cidr.get_ref();
+                    let parsed = text
+                        .parse::<ipnet::IpNet>()
+                        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+                    parsed
+                        .map_err(|_| {
+                            self.fail(
+                                cidr.span(),
+                                format!("`{text}` is not an address or CIDR such as 10.0.0.0/8"),
+                            )
+                        })
+                        .ok()
+                })
+                .collect(),
+            unknown_key_status: file
+                .identity
+                .unknown_key_status
+                .as_ref()
+                .map_or(401, |status| {
+                    if !(400..=499).contains(status.get_ref()) {
+                        self.fail(
+                            status.span(),
+                            format!("unknown_key_status must be 4xx, not {}", status.get_ref()),
+                        );
+                    }
+                    *status.get_ref()
+                }),
             company_header: file
                 .identity
                 .company_header

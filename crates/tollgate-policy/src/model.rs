@@ -78,6 +78,12 @@ pub struct IdentityConfig {
     pub app: Option<AppSourceConfig>,
     /// Where the company (tenant) comes from; by default the account's `company`.
     pub company_header: Option<String>,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` is believed; the client is the last address
+    /// before them. From any other peer the header is ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<Spanned<String>>,
+    /// The status for an API key no account has, or a refused app secret (default 401).
+    pub unknown_key_status: Option<Spanned<u16>>,
 }
 
 /// Where an API key is read: one of `header`, `query` or `bearer = true`.

@@ -40,6 +40,37 @@ impl Policy {
         &self.responses
     }
 
+    /// The client's address: the peer's, or when the peer is a trusted proxy, the last address
+    /// in `X-Forwarded-For` that is not one.
+    #[must_use]
+    pub fn client_ip(
+        &self,
+        peer: std::net::IpAddr,
+        forwarded_for: Option<&str>,
+    ) -> std::net::IpAddr {
+        let trusted = |ip: &std::net::IpAddr| {
+            self.identity
+                .trusted_proxies
+                .iter()
+                .any(|net| net.contains(ip))
+        };
+        if !trusted(&peer) {
+            return peer;
+        }
+        forwarded_for
+            .into_iter()
+            .flat_map(|chain| chain.rsplit(','))
+            .map_while(|entry| entry.trim().parse::<std::net::IpAddr>().ok())
+            .find(|ip| !trusted(ip))
+            .unwrap_or(peer)
+    }
+
+    /// The status for an API key no account has.
+    #[must_use]
+    pub fn unknown_key_status(&self) -> u16 {
+        self.identity.unknown_key_status
+    }
+
     /// The key space its partitions are keyed in; reload in the same one to keep counters.
     #[must_use]
     pub fn key_space(&self) -> &KeySpace {
@@ -135,6 +166,8 @@ pub(crate) struct Identity {
     pub(crate) app: Option<AppSource>,
     /// Lower-case header name.
     pub(crate) company_header: Option<String>,
+    pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
+    pub(crate) unknown_key_status: u16,
 }
 
 #[derive(Debug)]

@@ -52,7 +52,7 @@ impl<C: Clock> Gate<C> {
                 return Verdict::error(404, "no_route", "no route matches this method and path");
             }
             Resolution::Unauthenticated(reason) => {
-                return Verdict::error(401, "unauthenticated", reason);
+                return Verdict::error(policy.unknown_key_status(), "unauthenticated", reason);
             }
             Resolution::Exempt { api } => return Verdict::exempt(api),
             Resolution::Limited(plan) => plan,
@@ -95,6 +95,15 @@ impl<C: Clock> Gate<C> {
             explain(&plan, &verdict, &partitions, now);
         }
         verdict
+    }
+
+    /// The client's address given the socket peer and its `X-Forwarded-For`.
+    pub fn client_ip(
+        &self,
+        peer: std::net::IpAddr,
+        forwarded_for: Option<&str>,
+    ) -> std::net::IpAddr {
+        self.policy.load().client_ip(peer, forwarded_for)
     }
 
     /// Each applicable limit's name and partition in words, header values masked.

@@ -134,11 +134,12 @@ async fn forward_auth<C: Clock>(
         });
         return (StatusCode::BAD_REQUEST, Json(error)).into_response();
     };
+    let client_ip = app.gate.client_ip(peer.ip(), lookup.get("x-forwarded-for"));
     let verdict = app.gate.decide(&RequestFacts {
         method,
         uri,
         headers: &lookup,
-        client_ip: Some(peer.ip()),
+        client_ip: Some(client_ip),
         cost: None,
     });
     if verdict.allowed {
@@ -159,11 +160,15 @@ async fn gateway<C: Clock>(
         .path_and_query()
         .map_or("/", |pq| pq.as_str())
         .to_owned();
+    let headers = HttpHeaders(&parts.headers);
+    let client_ip = app
+        .gate
+        .client_ip(peer.ip(), headers.get("x-forwarded-for"));
     let verdict = app.gate.decide(&RequestFacts {
         method: parts.method.as_str(),
         uri: &uri,
-        headers: &HttpHeaders(&parts.headers),
-        client_ip: Some(peer.ip()),
+        headers: &headers,
+        client_ip: Some(client_ip),
         cost: None,
     });
     if !verdict.allowed {

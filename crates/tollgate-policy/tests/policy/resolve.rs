@@ -210,3 +210,35 @@ fn a_reload_in_the_same_key_space_keeps_unchanged_partitions() {
     assert_eq!(key(&first), key(&same));
     assert_ne!(key(&first), key(&changed), "new numbers start new counters");
 }
+
+#[test]
+fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    let text = "[identity]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.168.1.7\"]\n";
+    let policy = Policy::compile(&Source::new("proxies.toml", text)).unwrap();
+    let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+    let chain = Some("203.0.113.9, 10.1.2.3");
+    assert_eq!(policy.client_ip(ip("10.0.0.1"), chain), ip("203.0.113.9"));
+    assert_eq!(
+        policy.client_ip(ip("192.168.1.7"), chain),
+        ip("203.0.113.9")
+    );
+    assert_eq!(
+        policy.client_ip(ip("198.51.100.4"), chain),
+        ip("198.51.100.4"),
+        "a spoofed header is ignored"
+    );
+    assert_eq!(
+        policy.client_ip(ip("10.0.0.1"), Some("garbage")),
+        ip("10.0.0.1")
+    );
+    assert_eq!(policy.client_ip(ip("10.0.0.1"), None), ip("10.0.0.1"));
+
+    let bad = Policy::compile(&Source::new(
+        "bad.toml",
+        "[identity]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+    ));
+    assert_eq!(
+        bad.unwrap_err().to_string(),
+        "bad.toml:2:20: `10.0.0.0/33` is not an address or CIDR such as 10.0.0.0/8"
+    );
+}
