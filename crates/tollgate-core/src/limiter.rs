@@ -26,6 +26,14 @@ impl<S: Store, C: Clock> Limiter<S, C> {
         self.store.acquire(self.clock.now(), requests)
     }
 
+    /// Gives back the units an admitted request took (see [`Store::refund`]).
+    ///
+    /// # Errors
+    /// Only for faults of the store.
+    pub fn refund(&self, requests: &[LimitRequest<'_>]) -> Result<(), StoreError> {
+        self.store.refund(self.clock.now(), requests)
+    }
+
     /// Gives back the concurrency leases a decision holds (when the response is done).
     ///
     /// # Errors

@@ -147,6 +147,20 @@ impl TokenBucket {
     }
 }
 
+impl TokenBucket {
+    /// Gives back `cost` tokens taken earlier: the state with the TAT moved back, never before
+    /// `now` (a bucket already full stays full).
+    #[must_use]
+    pub fn refund(&self, state: u64, now: Nanos, cost: u32) -> u64 {
+        if state <= now {
+            return state;
+        }
+        state
+            .saturating_sub(u64::from(cost).saturating_mul(self.interval))
+            .max(now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +255,20 @@ mod tests {
         // Once the TAT has passed, the state decides like an absent one.
         let later = step.state + 7;
         assert_eq!(b.decide(step.state, later, 1), b.decide(0, later, 1));
+    }
+
+    #[test]
+    fn refund_gives_tokens_back_but_never_beyond_full() {
+        let b = bucket(1, 1, 3);
+        let mut state = 0;
+        for _ in 0..3 {
+            state = b.decide(state, 0, 1).state;
+        }
+        assert!(!b.decide(state, 0, 1).outcome.allowed());
+        let refunded = b.refund(state, 0, 1);
+        assert_eq!(b.decide(refunded, 0, 0).outcome.remaining(), 1);
+        assert_eq!(b.refund(refunded, 0, 10), 0, "full, not fuller");
+        assert_eq!(b.refund(5, 10, 1), 5, "a state at rest is left alone");
     }
 
     #[test]

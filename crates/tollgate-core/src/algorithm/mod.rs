@@ -50,6 +50,20 @@ impl Algorithm {
     }
 }
 
+impl Algorithm {
+    /// Gives back `cost` units that an admitted request took, for algorithms whose state is
+    /// one `u64` (`None` for [`Concurrency`], whose leases are released instead).
+    #[must_use]
+    pub fn refund(&self, state: u64, now: Nanos, cost: u32) -> Option<u64> {
+        match self {
+            Self::TokenBucket(bucket) => Some(bucket.refund(state, now, cost)),
+            Self::Window(window) => Some(window.refund(state, now, cost)),
+            Self::Sliding(sliding) => Some(sliding.refund(state, now, cost)),
+            Self::Concurrency(_) => None,
+        }
+    }
+}
+
 impl From<TokenBucket> for Algorithm {
     fn from(bucket: TokenBucket) -> Self {
         Self::TokenBucket(bucket)

@@ -106,6 +106,23 @@ impl SlidingWindow {
         Transition { outcome, state }
     }
 
+    /// Gives back `cost` units counted earlier in the current or the previous window.
+    #[must_use]
+    pub fn refund(&self, state: u64, now: Nanos, cost: u32) -> u64 {
+        let end = now - now % self.per_period + self.period;
+        // The counts of the window the state was written in sit in its low digits, with the
+        // writer's current count lowest.
+        let base = if state >= end + self.period && state - end - self.period < self.period {
+            end + self.period
+        } else if state >= end && state < end + self.period {
+            end
+        } else {
+            return state;
+        };
+        let written = (state - base) % self.per_radix;
+        state - written.min(u64::from(cost))
+    }
+
     /// `period × estimate`, exact in integers.
     fn scaled(&self, previous: u64, elapsed: Nanos, current: u64) -> u128 {
         let period = u128::from(self.period);
@@ -197,6 +214,23 @@ mod tests {
         let later = t + 121 * SEC;
         assert!(state <= later);
         assert_eq!(window.decide(state, later, 1), window.decide(0, later, 1));
+    }
+
+    #[test]
+    fn refund_lowers_the_count_of_the_window_it_was_taken_in() {
+        let window = per_minute(4);
+        let t = 500 * 60 * SEC;
+        let state = fill(&window, 0, t, 4);
+        let refunded = window.refund(state, t + 1, 2);
+        assert_eq!(window.decide(refunded, t + 1, 0).outcome.remaining(), 2);
+        // In the next window the same units weigh as the previous count.
+        let later = t + 60 * SEC + 30 * SEC;
+        let before = window.decide(state, later, 0).outcome.remaining();
+        let after = window
+            .decide(window.refund(state, later, 2), later, 0)
+            .outcome
+            .remaining();
+        assert_eq!((before, after), (2, 3));
     }
 
     #[test]

@@ -84,6 +84,19 @@ impl Window {
     }
 }
 
+impl Window {
+    /// Gives back `cost` units taken earlier in the window containing `now`; units taken in a
+    /// window that has ended are gone with it.
+    #[must_use]
+    pub fn refund(&self, state: u64, now: Nanos, cost: u32) -> u64 {
+        let (_, end) = self.schedule.bounds(now);
+        if state < end || state > end + self.max {
+            return state;
+        }
+        end + (state - end).saturating_sub(u64::from(cost))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -146,6 +159,25 @@ mod tests {
         let later = window.decide(0, 2_000 * SEC, 1).state;
         let earlier = window.decide(later, 10 * SEC, 1);
         assert!(!earlier.outcome.allowed());
+    }
+
+    #[test]
+    fn refund_gives_units_back_in_the_same_window_only() {
+        let window = quarter_hours(2);
+        let state = window.decide(window.decide(0, 10, 1).state, 10, 1).state;
+        assert!(!window.decide(state, 10, 1).outcome.allowed());
+        let refunded = window.refund(state, 20, 1);
+        assert_eq!(window.decide(refunded, 20, 0).outcome.remaining(), 1);
+        assert_eq!(
+            window.refund(refunded, 20, 5),
+            900 * SEC,
+            "never below empty"
+        );
+        assert_eq!(
+            window.refund(state, 900 * SEC, 1),
+            state,
+            "the window has ended"
+        );
     }
 
     #[test]

@@ -279,6 +279,13 @@ impl Store for MemoryStore {
         }
     }
 
+    fn refund(&self, now: Nanos, requests: &[LimitRequest<'_>]) -> Result<(), StoreError> {
+        for request in requests {
+            self.lock(request.key).refund(request, now);
+        }
+        Ok(())
+    }
+
     fn release(&self, _now: Nanos, lease: &Lease) -> Result<(), StoreError> {
         self.lock(lease.key).release(lease);
         Ok(())
@@ -338,6 +345,38 @@ mod tests {
         assert!(!refused.allowed());
         let once = store.acquire(0, &twice[..1]).unwrap();
         assert_eq!(once.outcomes()[0].remaining(), 1);
+    }
+
+    #[test]
+    fn refunds_give_units_back() {
+        let store = MemoryStore::new();
+        let (daily, bucket): (Algorithm, Algorithm) = (
+            window(3, 86_400),
+            TokenBucket::new(Rate::per_second(1), 2).unwrap().into(),
+        );
+        let request = [
+            LimitRequest::new(key(1), &daily, 1),
+            LimitRequest::new(key(2), &bucket, 1),
+        ];
+        assert!(store.acquire(0, &request).unwrap().allowed());
+        store.refund(0, &request).unwrap();
+        let peek = [
+            LimitRequest::new(key(1), &daily, 0),
+            LimitRequest::new(key(2), &bucket, 0),
+        ];
+        let whole = store.acquire(0, &peek).unwrap();
+        assert_eq!(
+            (
+                whole.outcomes()[0].remaining(),
+                whole.outcomes()[1].remaining()
+            ),
+            (3, 2)
+        );
+        // Refunding a partition never charged changes nothing and creates nothing.
+        store
+            .refund(0, &[LimitRequest::new(key(9), &daily, 1)])
+            .unwrap();
+        assert_eq!(store.stats().partitions, 2);
     }
 
     #[test]

@@ -109,6 +109,16 @@ impl Shard {
         (outcome, lease.map_or(Undo::Nothing, Undo::Lease))
     }
 
+    /// Gives back the units of an admitted request.
+    pub(super) fn refund(&mut self, request: &LimitRequest<'_>, now: Nanos) {
+        if let Ok(index) = self.table.probe(request.key.get()) {
+            let state = self.table.state_at(index);
+            if let Some(refunded) = request.algorithm.refund(state, now, request.cost) {
+                self.table.set_state_at(index, refunded);
+            }
+        }
+    }
+
     /// Takes back a request applied under the same lock.
     pub(super) fn undo(&mut self, undo: Undo) {
         match undo {
