@@ -81,7 +81,8 @@ impl Compiler<'_> {
         let limits: Vec<Limit> = file
             .limits
             .iter()
-            .map(|limit| self.limit(limit, &file, &plans, &apis, &key_space))
+            .enumerate()
+            .map(|(index, limit)| self.limit(index, limit, &file, &plans, &apis, &key_space))
             .collect();
         let mut names = HashSet::new();
         for limit in &file.limits {
@@ -310,6 +311,7 @@ impl Compiler<'_> {
 
     fn limit(
         &mut self,
+        index: usize,
         spanned: &Spanned<LimitConfig>,
         file: &PolicyFile,
         plans: &[String],
@@ -412,6 +414,24 @@ impl Compiler<'_> {
                 .clone()
                 .unwrap_or_else(|| "rate_limited".to_owned()),
             period: period_words(config),
+            index,
+            refund: config
+                .refund
+                .iter()
+                .filter_map(|status| {
+                    let parsed = parse_statuses(status.get_ref());
+                    if parsed.is_none() {
+                        self.fail(
+                            status.span(),
+                            format!(
+                                "`{}` is not a status or class such as 503 or 5xx",
+                                status.get_ref()
+                            ),
+                        );
+                    }
+                    parsed
+                })
+                .collect(),
             rate_count: config
                 .token_bucket
                 .as_ref()
@@ -717,6 +737,17 @@ fn known(names: &[String]) -> String {
     } else {
         format!("defined are {}", names.join(", "))
     }
+}
+
+/// `503` → (503, 503); `5xx` → (500, 599).
+fn parse_statuses(text: &str) -> Option<(u16, u16)> {
+    let text = text.trim().to_ascii_lowercase();
+    if let Some(class) = text.strip_suffix("xx") {
+        let class: u16 = class.parse().ok().filter(|c| (1..=5).contains(c))?;
+        return Some((class * 100, class * 100 + 99));
+    }
+    let status: u16 = text.parse().ok().filter(|s| (100..=599).contains(s))?;
+    Some((status, status))
 }
 
 fn parse_sha256(hex: &str) -> Option<[u8; 32]> {

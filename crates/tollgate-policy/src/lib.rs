@@ -46,7 +46,7 @@ pub use policy::{
     BodyFormat, DEFAULT_JSON, DEFAULT_XML, Dimension, HeaderFamily, Limit, Policy, Responses,
     Server,
 };
-pub use resolve::{Headers, Limits, Plan, RequestFacts, Resolution};
+pub use resolve::{Headers, Limits, Plan, RefundTicket, RequestFacts, Resolution};
 use tollgate_core::KeySpace;
 
 impl Policy {

@@ -233,6 +233,10 @@ pub struct LimitConfig {
     pub status: Option<Spanned<u16>>,
     /// The error code of a refusal, for the body template (default `rate_limited`).
     pub code: Option<String>,
+    /// Upstream statuses that give the units back (`"5xx"`, `"429"`): such responses do not
+    /// count. Default: every admitted request counts.
+    #[serde(default)]
+    pub refund: Vec<Spanned<String>>,
 }
 
 /// `token_bucket = { rate, burst }`.

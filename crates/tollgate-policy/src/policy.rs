@@ -252,6 +252,10 @@ pub struct Limit {
     pub(crate) period: String,
     /// A token bucket's rate count, which messages show over `period` (`2 per second`).
     pub(crate) rate_count: Option<u64>,
+    /// Its position in the policy.
+    pub(crate) index: usize,
+    /// Inclusive ranges of upstream statuses that give the units back.
+    pub(crate) refund: Vec<(u16, u16)>,
 }
 
 impl Limit {
@@ -259,6 +263,14 @@ impl Limit {
     #[must_use]
     pub fn period(&self) -> &str {
         &self.period
+    }
+
+    /// Whether an upstream answer with `status` gives this limit's units back.
+    #[must_use]
+    pub fn refunds(&self, status: u16) -> bool {
+        self.refund
+            .iter()
+            .any(|&(low, high)| (low..=high).contains(&status))
     }
 
     /// What messages show as the number per [`period`](Self::period): a token bucket's rate

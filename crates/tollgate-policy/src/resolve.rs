@@ -75,6 +75,52 @@ pub struct Plan<'p> {
     pub enforced: Limits<'p>,
     /// Shadow limits: counted and reported, never refusing.
     pub shadow: Limits<'p>,
+    plan_index: Option<usize>,
+}
+
+impl Plan<'_> {
+    /// What to keep, past the policy's lifetime, to refund this request's enforced limits once
+    /// the upstream has answered; `None` when no limit refunds any status.
+    #[must_use]
+    pub fn refund_ticket(&self) -> Option<RefundTicket> {
+        let charges: Vec<(usize, tollgate_core::Key, u32)> = self
+            .enforced
+            .limits
+            .iter()
+            .zip(&self.enforced.requests)
+            .filter(|(limit, _)| !limit.refund.is_empty())
+            .map(|(limit, request)| (limit.index, request.key, request.cost))
+            .collect();
+        (!charges.is_empty()).then_some(RefundTicket {
+            plan: self.plan_index,
+            charges,
+        })
+    }
+}
+
+/// The partitions an admitted request charged in limits that refund some statuses.
+#[derive(Debug, Clone)]
+pub struct RefundTicket {
+    plan: Option<usize>,
+    charges: Vec<(usize, tollgate_core::Key, u32)>,
+}
+
+impl Policy {
+    /// The store requests that give back what `ticket` charged, for the limits that refund an
+    /// upstream answer of `status` (compile the ticket's policy: limits are found by position).
+    #[must_use]
+    pub fn refunds(&self, ticket: &RefundTicket, status: u16) -> Vec<LimitRequest<'_>> {
+        ticket
+            .charges
+            .iter()
+            .filter_map(|&(index, key, cost)| {
+                let limit = self.limits.get(index)?;
+                limit
+                    .refunds(status)
+                    .then(|| LimitRequest::new(key, limit.algorithm(ticket.plan), cost))
+            })
+            .collect()
+    }
 }
 
 /// Limits and the store requests for their partitions.
@@ -137,6 +183,7 @@ impl Policy {
             plan: context.plan.map(|plan| self.plans[plan].as_str()),
             enforced: Limits::default(),
             shadow: Limits::default(),
+            plan_index: context.plan,
         };
         let applicable = self
             .limits

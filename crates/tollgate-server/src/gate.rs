@@ -7,7 +7,7 @@ use arc_swap::ArcSwap;
 use tollgate_core::{Clock, Decision, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, SystemClock};
 use tollgate_policy::{ConfigErrors, Headers, Limit, Plan, Policy, RequestFacts, Resolution};
 
-use crate::respond::{self, LimitReport, Verdict};
+use crate::respond::{self, LimitReport, Refund, Verdict};
 
 /// A policy and the limiter that enforces it; the policy can be replaced while serving.
 #[derive(Debug)]
@@ -90,11 +90,28 @@ impl<C: Clock> Gate<C> {
             reports,
             now,
         );
-        if !verdict.allowed {
+        let mut verdict = verdict;
+        if verdict.allowed {
+            verdict.refund = plan.refund_ticket().map(|ticket| Refund {
+                policy: Arc::clone(&policy),
+                ticket,
+            });
+        } else {
             let partitions = policy.explain(facts);
             explain(&plan, &verdict, &partitions, now);
         }
         verdict
+    }
+
+    /// Gives back what an admitted request took from limits that refund the upstream's
+    /// `status`.
+    pub fn settle(&self, refund: &Refund, status: u16) {
+        let requests = refund.policy.refunds(&refund.ticket, status);
+        if !requests.is_empty() {
+            if let Err(error) = self.limiter.refund(&requests) {
+                tracing::warn!(%error, status, "refund failed");
+            }
+        }
     }
 
     /// The client's address given the socket peer and its `X-Forwarded-For`.

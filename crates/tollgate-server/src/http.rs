@@ -196,7 +196,8 @@ async fn gateway<C: Clock>(
     add_forwarded(&mut parts.headers, peer.ip(), host);
     parts.uri = target;
     let forwarded = Request::from_parts(parts, body);
-    match tokio::time::timeout(UPSTREAM_TIMEOUT, app.client.request(forwarded)).await {
+    let upstream = tokio::time::timeout(UPSTREAM_TIMEOUT, app.client.request(forwarded)).await;
+    let response = match upstream {
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
@@ -210,12 +211,15 @@ async fn gateway<C: Clock>(
                 "the upstream could not be reached",
             ))
         }
-        Err(_) => refusal(Verdict::error(
-            504,
-            "gateway_timeout",
-            "the upstream did not answer in time",
-        )),
+        Err(_) => {
+            let message = "the upstream did not answer in time";
+            refusal(Verdict::error(504, "gateway_timeout", message))
+        }
+    };
+    if let Some(refund) = &verdict.refund {
+        app.gate.settle(refund, response.status().as_u16());
     }
+    response
 }
 
 const HOP_BY_HOP: [&str; 8] = [

@@ -59,6 +59,18 @@ pub struct Verdict {
     /// The refusal body and its content type.
     #[serde(skip)]
     pub body: Option<(&'static str, String)>,
+    /// What to give back if the upstream's status is one a limit refunds.
+    #[serde(skip)]
+    pub refund: Option<Refund>,
+}
+
+/// The charges of an admitted request that some limit gives back for some upstream statuses.
+#[derive(Debug, Clone)]
+pub struct Refund {
+    /// The policy that charged them.
+    pub policy: std::sync::Arc<tollgate_policy::Policy>,
+    /// What was charged.
+    pub ticket: tollgate_policy::RefundTicket,
 }
 
 impl Verdict {
@@ -76,6 +88,7 @@ impl Verdict {
             limits: Vec::new(),
             headers: Vec::new(),
             body: Some(("application/json", body)),
+            refund: None,
         }
     }
 
@@ -92,6 +105,7 @@ impl Verdict {
             limits: Vec::new(),
             headers: Vec::new(),
             body: None,
+            refund: None,
         }
     }
 }
@@ -131,6 +145,7 @@ pub(crate) fn verdict(
             limits,
             headers,
             body: None,
+            refund: None,
         };
     }
     let shown = shown.expect("a refusal has a refusing limit");
@@ -165,6 +180,7 @@ pub(crate) fn verdict(
         headers,
         body: Some((content_type, body)),
         limits,
+        refund: None,
     }
 }
 

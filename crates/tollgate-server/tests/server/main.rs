@@ -86,6 +86,39 @@ async fn gateway_forwards_admitted_requests_with_headers_and_refuses_the_rest() 
 }
 
 #[tokio::test]
+async fn upstream_5xx_gives_the_units_back_where_the_limit_says_so() {
+    let upstream = Upstream::start().await;
+    let refunding = POLICY.replace(
+        "per = [\"account\", \"api\"]",
+        "per = [\"account\", \"api\"]\n    refund = [\"5xx\"]",
+    );
+    let tollgate = Tollgate::start(&refunding, Some(upstream.address));
+    for _ in 0..5 {
+        let failed = send(tollgate.address, "GET", "/machines/fail", &[KEY], "").await;
+        assert_eq!(failed.status, 503);
+    }
+    let ok = send(tollgate.address, "GET", "/machines/1", &[KEY], "").await;
+    assert_eq!(
+        (ok.status, ok.header("x-rate-limit-remaining")),
+        (200, Some("1")),
+        "the 503s cost nothing"
+    );
+    assert_eq!(
+        send(tollgate.address, "GET", "/machines/2", &[KEY], "")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(tollgate.address, "GET", "/machines/3", &[KEY], "")
+            .await
+            .status,
+        429
+    );
+    assert_eq!(upstream.hits(), 7);
+}
+
+#[tokio::test]
 async fn no_route_unknown_key_and_exempt_routes() {
     let upstream = Upstream::start().await;
     let tollgate = Tollgate::start(POLICY, Some(upstream.address));

@@ -166,6 +166,11 @@ impl Upstream {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-")
                     .to_owned();
+                let status = if parts.uri.path().contains("/fail") {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::OK
+                };
                 let echo = format!(
                     "{} {} xff={} body={}",
                     parts.method,
@@ -173,7 +178,7 @@ impl Upstream {
                     forwarded,
                     String::from_utf8_lossy(&body)
                 );
-                (StatusCode::OK, [("x-upstream", "yes")], echo).into_response()
+                (status, [("x-upstream", "yes")], echo).into_response()
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
