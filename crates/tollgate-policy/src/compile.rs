@@ -16,7 +16,7 @@ use crate::error::{ConfigError, ConfigErrors, Source};
 use crate::model::{Align, LimitConfig, NumbersConfig, PolicyFile, ResponsesConfig, RouteConfig};
 use crate::policy::{
     Account, AppSource, BodyFormat, DEFAULT_JSON, DEFAULT_XML, Dimension, HeaderFamily, Identity,
-    KeySource, Limit, Policy, Responses, Route, Routes, Server, When,
+    KeySource, Limit, Policy, Responses, Route, Routes, Selector, Server, When,
 };
 use crate::units::{in_words, parse_duration, parse_rate};
 
@@ -94,7 +94,37 @@ impl Compiler<'_> {
                 );
             }
         }
+        for account in &file.accounts {
+            for (limit, numbers) in &account.get_ref().overrides {
+                if !names.contains(limit.as_str()) {
+                    let id = account.get_ref().id.get_ref();
+                    self.fail(
+                        numbers.span(),
+                        format!("account `{id}` overrides `{limit}`, which is not a limit"),
+                    );
+                }
+            }
+        }
         for (plan, config) in &file.plans {
+            for (api, limits) in &config.get_ref().apis {
+                for (limit, numbers) in limits {
+                    if !apis.contains(api) {
+                        self.fail(
+                            numbers.span(),
+                            format!(
+                                "plan `{plan}` sets numbers for api `{api}`, which no route names"
+                            ),
+                        );
+                    } else if !names.contains(limit.as_str()) {
+                        self.fail(
+                            numbers.span(),
+                            format!(
+                                "plan `{plan}` sets numbers for `{limit}`, which is not a limit"
+                            ),
+                        );
+                    }
+                }
+            }
             for (limit, numbers) in &config.get_ref().limits {
                 if !names.contains(limit.as_str()) {
                     self.fail(
@@ -340,6 +370,27 @@ impl Compiler<'_> {
             .finish()
             .get();
         algorithms.push(own);
+        let mut special = HashMap::new();
+        for (plan_index, plan) in plans.iter().enumerate() {
+            for (api, limits) in &file.plans[plan].get_ref().apis {
+                let (Some(numbers), Some(api_index)) = (
+                    limits.get(&name),
+                    apis.iter().position(|known| known == api),
+                ) else {
+                    continue;
+                };
+                if let Some(algorithm) = self.algorithm(spanned, Some(numbers)) {
+                    special.insert(Selector::PlanApi(plan_index, api_index), algorithm);
+                }
+            }
+        }
+        for (account_index, account) in file.accounts.iter().enumerate() {
+            if let Some(numbers) = account.get_ref().overrides.get(&name) {
+                if let Some(algorithm) = self.algorithm(spanned, Some(numbers)) {
+                    special.insert(Selector::Account(account_index), algorithm);
+                }
+            }
+        }
         let per = config
             .per
             .iter()
@@ -386,6 +437,7 @@ impl Compiler<'_> {
             name,
             identity,
             algorithms,
+            special,
             per,
             plans: plans_of,
             apis: apis_of,

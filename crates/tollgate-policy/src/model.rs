@@ -149,6 +149,9 @@ pub struct AccountConfig {
     /// SHA-256 of API keys, in hex.
     #[serde(default)]
     pub key_sha256: Vec<Spanned<String>>,
+    /// Limit name → this account's own numbers ("talk to us" deals), above its plan's.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, Spanned<NumbersConfig>>,
 }
 
 /// `[[apps]]`.
@@ -170,6 +173,9 @@ pub struct PlanConfig {
     /// Limit name → new numbers.
     #[serde(default)]
     pub limits: BTreeMap<String, Spanned<NumbersConfig>>,
+    /// Api name → limit name → numbers for that api alone, above the plan's.
+    #[serde(default)]
+    pub apis: BTreeMap<String, BTreeMap<String, Spanned<NumbersConfig>>>,
 }
 
 /// The numbers of a limit that a plan may change.

@@ -239,6 +239,8 @@ pub struct Limit {
     pub(crate) identity: u64,
     /// One algorithm per plan (index = plan index), then the limit's own numbers last.
     pub(crate) algorithms: Vec<Algorithm>,
+    /// Numbers for one api of one plan, and for one account, which win over the plan's.
+    pub(crate) special: HashMap<Selector, Algorithm>,
     pub(crate) per: Vec<Dimension>,
     /// Plans it applies to (`None`: all).
     pub(crate) plans: Option<Vec<usize>>,
@@ -316,6 +318,30 @@ impl Limit {
         let own = self.algorithms.len() - 1;
         &self.algorithms[plan.unwrap_or(own).min(own)]
     }
+
+    /// The numbers that apply to a request: the account's override, else its plan's numbers for
+    /// the api, else the plan's, else the limit's own.
+    pub(crate) fn algorithm_for(
+        &self,
+        account: Option<usize>,
+        plan: Option<usize>,
+        api: usize,
+    ) -> &Algorithm {
+        if self.special.is_empty() {
+            return self.algorithm(plan);
+        }
+        account
+            .and_then(|account| self.special.get(&Selector::Account(account)))
+            .or_else(|| plan.and_then(|plan| self.special.get(&Selector::PlanApi(plan, api))))
+            .unwrap_or_else(|| self.algorithm(plan))
+    }
+}
+
+/// Whose special numbers: one api of one plan, or one account (by index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Selector {
+    PlanApi(usize, usize),
+    Account(usize),
 }
 
 /// `when` conditions, compiled.

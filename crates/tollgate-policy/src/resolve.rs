@@ -75,7 +75,8 @@ pub struct Plan<'p> {
     pub enforced: Limits<'p>,
     /// Shadow limits: counted and reported, never refusing.
     pub shadow: Limits<'p>,
-    plan_index: Option<usize>,
+    /// Account, plan and api indices: what chose each limit's numbers.
+    selection: (Option<usize>, Option<usize>, usize),
 }
 
 impl Plan<'_> {
@@ -92,7 +93,7 @@ impl Plan<'_> {
             .map(|(limit, request)| (limit.index, request.key, request.cost))
             .collect();
         (!charges.is_empty()).then_some(RefundTicket {
-            plan: self.plan_index,
+            selection: self.selection,
             charges,
         })
     }
@@ -101,7 +102,7 @@ impl Plan<'_> {
 /// The partitions an admitted request charged in limits that refund some statuses.
 #[derive(Debug, Clone)]
 pub struct RefundTicket {
-    plan: Option<usize>,
+    selection: (Option<usize>, Option<usize>, usize),
     charges: Vec<(usize, tollgate_core::Key, u32)>,
 }
 
@@ -115,9 +116,10 @@ impl Policy {
             .iter()
             .filter_map(|&(index, key, cost)| {
                 let limit = self.limits.get(index)?;
+                let (account, plan, api) = ticket.selection;
                 limit
                     .refunds(status)
-                    .then(|| LimitRequest::new(key, limit.algorithm(ticket.plan), cost))
+                    .then(|| LimitRequest::new(key, limit.algorithm_for(account, plan, api), cost))
             })
             .collect()
     }
@@ -160,6 +162,7 @@ struct Context<'p> {
     api: usize,
     cost: u32,
     account: Option<&'p crate::policy::Account>,
+    account_index: Option<usize>,
     app: Option<&'p str>,
     plan: Option<usize>,
     company: Option<String>,
@@ -183,7 +186,7 @@ impl Policy {
             plan: context.plan.map(|plan| self.plans[plan].as_str()),
             enforced: Limits::default(),
             shadow: Limits::default(),
-            plan_index: context.plan,
+            selection: (context.account_index, context.plan, context.api),
         };
         let applicable = self
             .limits
@@ -201,7 +204,7 @@ impl Policy {
                 &mut resolved.enforced
             };
             target.limits.push(limit);
-            let algorithm = limit.algorithm(context.plan);
+            let algorithm = limit.algorithm_for(context.account_index, context.plan, context.api);
             target
                 .requests
                 .push(LimitRequest::new(key.finish(), algorithm, context.cost));
@@ -255,13 +258,14 @@ impl Policy {
         if route.exempt {
             return Err(Stop::Exempt(&self.apis[route.api]));
         }
-        let account = match self.api_key(facts) {
+        let account_index = match self.api_key(facts) {
             None => None,
             Some(key) => match self.keys.get(&digest(key)) {
-                Some(&index) => Some(&self.accounts[index]),
+                Some(&index) => Some(index),
                 None => return Err(Stop::Unauthenticated("unknown API key")),
             },
         };
+        let account = account_index.map(|index| &self.accounts[index]);
         let app = self.app(facts).map_err(Stop::Unauthenticated)?;
         let company = match &self.identity.company_header {
             Some(header) => facts.headers.get(header).map(str::to_owned),
@@ -274,6 +278,7 @@ impl Policy {
             api: route.api,
             cost: facts.cost.unwrap_or(route.cost),
             account,
+            account_index,
             app,
             plan: account
                 .and_then(|account| account.plan)

@@ -242,3 +242,66 @@ fn forwarded_for_is_believed_only_from_trusted_proxies() {
         "bad.toml:2:20: `10.0.0.0/33` is not an address or CIDR such as 10.0.0.0/8"
     );
 }
+
+#[test]
+fn account_overrides_beat_plan_api_numbers_which_beat_the_plan() {
+    let text = r#"
+        [identity]
+        api_key = { header = "X-Api-Key" }
+
+        [[accounts]]
+        id = "acme"
+        plan = "basic"
+        keys = ["acme-key"]
+
+        [[accounts]]
+        id = "globex"
+        plan = "basic"
+        keys = ["globex-key"]
+        overrides = { daily = { max = 5000 } }
+
+        [[routes]]
+        api = "machines"
+        match = "GET /machines"
+
+        [[routes]]
+        api = "tasks"
+        match = "POST /tasks"
+
+        [[limits]]
+        name = "daily"
+        window = { max = 10, every = "1d" }
+        per = ["account", "api"]
+
+        [plans.basic.limits]
+        daily = { max = 1000 }
+
+        [plans.basic.apis.tasks]
+        daily = { max = 100 }
+    "#;
+    let policy = Policy::compile(&Source::new("numbers.toml", text)).unwrap();
+    let limiter = Limiter::new(
+        MemoryStore::new(),
+        ManualClock::new(1_767_225_600_000_000_000),
+    );
+    let max = |method, uri, key| {
+        let plan = limited(resolve(&policy, method, uri, &[("X-Api-Key", key)]));
+        limiter.acquire(&plan.enforced.requests).unwrap().outcomes()[0].limit()
+    };
+    assert_eq!(
+        max("GET", "/machines", "acme-key"),
+        1000,
+        "the plan's number"
+    );
+    assert_eq!(
+        max("POST", "/tasks", "acme-key"),
+        100,
+        "the plan's number for the api"
+    );
+    assert_eq!(
+        max("POST", "/tasks", "globex-key"),
+        5000,
+        "the account's override"
+    );
+    assert_eq!(max("GET", "/machines", "globex-key"), 5000);
+}
