@@ -150,6 +150,12 @@ impl Compiler<'_> {
                 }
                 url.trim_end_matches('/').to_owned()
             }),
+            upstream_timeout: file
+                .server
+                .upstream_timeout
+                .as_ref()
+                .and_then(|timeout| self.parse(timeout, parse_duration))
+                .unwrap_or(Duration::from_secs(30)),
         };
         let responses = self.responses(&file.responses);
         Policy {

@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub listen: Option<Spanned<String>>,
     /// The API to forward admitted requests to, e.g. `http://127.0.0.1:9000`.
     pub upstream: Option<Spanned<String>>,
+    /// How long the upstream may take to send its response headers (default `30s`).
+    pub upstream_timeout: Option<Spanned<String>>,
 }
 
 /// `[responses]`.

@@ -111,12 +111,14 @@ impl Policy {
 }
 
 /// `[server]`, compiled.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Server {
     /// The public address.
     pub listen: Option<String>,
     /// The upstream base URL.
     pub upstream: Option<String>,
+    /// How long the upstream may take to send its response headers.
+    pub upstream_timeout: std::time::Duration,
 }
 
 /// A family of rate-limit response headers.

@@ -28,22 +28,22 @@ pub struct App<C: Clock = SystemClock> {
     pub gate: Gate<C>,
     /// The API admitted requests are forwarded to.
     pub upstream: Option<Uri>,
+    /// How long the upstream may take to send its response headers.
+    pub upstream_timeout: Duration,
     client: Client<HttpConnector, Body>,
 }
 
 impl<C: Clock> App<C> {
     /// Handlers over `gate`, forwarding to `upstream` when given.
-    pub fn new(gate: Gate<C>, upstream: Option<Uri>) -> Self {
+    pub fn new(gate: Gate<C>, upstream: Option<Uri>, upstream_timeout: Duration) -> Self {
         Self {
             gate,
             upstream,
+            upstream_timeout,
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
 }
-
-/// How long the upstream may take to answer with its headers.
-const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The public port's routes.
 pub fn router<C: Clock + 'static>(app: Arc<App<C>>) -> Router {
@@ -196,7 +196,7 @@ async fn gateway<C: Clock>(
     add_forwarded(&mut parts.headers, peer.ip(), host);
     parts.uri = target;
     let forwarded = Request::from_parts(parts, body);
-    let upstream = tokio::time::timeout(UPSTREAM_TIMEOUT, app.client.request(forwarded)).await;
+    let upstream = tokio::time::timeout(app.upstream_timeout, app.client.request(forwarded)).await;
     let response = match upstream {
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();

@@ -108,7 +108,12 @@ fn serve(config: &Path, listen: Option<SocketAddr>, upstream: Option<String>) ->
         }
     };
     let summary = policy.summary();
-    let app = Arc::new(App::new(Gate::new(policy, SystemClock), upstream));
+    let upstream_timeout = policy.server().upstream_timeout;
+    let app = Arc::new(App::new(
+        Gate::new(policy, SystemClock),
+        upstream,
+        upstream_timeout,
+    ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

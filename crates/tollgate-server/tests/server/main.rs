@@ -159,6 +159,16 @@ async fn upstream_down_is_a_502() {
 }
 
 #[tokio::test]
+async fn an_upstream_that_never_answers_is_a_504_after_the_timeout() {
+    let upstream = Upstream::start().await;
+    let policy = format!("[server]\nupstream_timeout = \"200ms\"\n{POLICY}");
+    let tollgate = Tollgate::start(&policy, Some(upstream.address));
+    let reply = send(tollgate.address, "GET", "/machines/hang", &[KEY], "").await;
+    assert_eq!(reply.status, 504);
+    assert!(reply.body.contains("gateway_timeout"), "{}", reply.body);
+}
+
+#[tokio::test]
 async fn check_api_answers_200_with_the_decision() {
     let tollgate = Tollgate::start(POLICY, None);
     let ask = r#"{"method":"GET","path":"/machines/1","headers":{"x-api-key":"acme-key"}}"#;

@@ -155,6 +155,9 @@ impl Upstream {
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let (parts, body) = request.into_parts();
+                if parts.uri.path().contains("/hang") {
+                    std::future::pending::<()>().await;
+                }
                 let body = body
                     .collect()
                     .await
