@@ -167,7 +167,9 @@ mod tests {
 
     #[test]
     fn debug_hides_the_seed() {
-        let text = format!("{:?}", KeySpace::new([0xAB; 16]));
-        assert!(!text.contains("171"), "{text}");
+        assert_eq!(
+            format!("{:?}", KeySpace::new([0xAB; 16])),
+            "KeySpace { .. }"
+        );
     }
 }

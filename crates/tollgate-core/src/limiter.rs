@@ -1,6 +1,6 @@
 //! The limiter: a store and a clock, deciding requests now.
 
-use crate::{Clock, Decision, LimitRequest, MemoryStore, Store, StoreError, SystemClock};
+use crate::{Clock, Decision, LimitRequest, MemoryStore, Nanos, Store, StoreError, SystemClock};
 
 /// Decides requests against a [`Store`], reading the time from a [`Clock`].
 ///
@@ -26,12 +26,18 @@ impl<S: Store, C: Clock> Limiter<S, C> {
         self.store.acquire(self.clock.now(), requests)
     }
 
-    /// Gives back the units an admitted request took (see [`Store::refund`]).
+    /// Gives back the units that a request admitted at `decided_at` (its
+    /// [`Decision::at`]) took: counts of the windows that held the charge are lowered, those of
+    /// later windows are not (see [`Store::refund`]).
     ///
     /// # Errors
     /// Only for faults of the store.
-    pub fn refund(&self, requests: &[LimitRequest<'_>]) -> Result<(), StoreError> {
-        self.store.refund(self.clock.now(), requests)
+    pub fn refund(
+        &self,
+        decided_at: Nanos,
+        requests: &[LimitRequest<'_>],
+    ) -> Result<(), StoreError> {
+        self.store.refund(decided_at, requests)
     }
 
     /// Gives back the concurrency leases a decision holds (when the response is done).

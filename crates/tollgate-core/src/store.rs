@@ -36,14 +36,14 @@ pub trait Store: Send + Sync {
     /// Only for faults of the store itself; a refusal is a [`Decision`].
     fn acquire(&self, now: Nanos, requests: &[LimitRequest<'_>]) -> Result<Decision, StoreError>;
 
-    /// Gives back the units that an earlier admitted decision took for `requests` (a request
-    /// whose response should not count, such as an upstream's 5xx). Units of a window that has
-    /// ended since are gone with it; concurrency leases are released with
-    /// [`release`](Self::release) instead.
+    /// Gives back the units that a decision admitted at `decided_at` took for `requests` (a
+    /// request whose response should not count, such as an upstream's 5xx). Each algorithm
+    /// refunds in the window that held the charge: units of a window that has ended since are
+    /// gone with it. Concurrency leases are released with [`release`](Self::release) instead.
     ///
     /// # Errors
     /// Only for faults of the store itself.
-    fn refund(&self, now: Nanos, requests: &[LimitRequest<'_>]) -> Result<(), StoreError>;
+    fn refund(&self, decided_at: Nanos, requests: &[LimitRequest<'_>]) -> Result<(), StoreError>;
 
     /// Gives back a concurrency lease taken by an earlier decision.
     ///

@@ -156,6 +156,11 @@ impl Compiler<'_> {
                 .as_ref()
                 .and_then(|timeout| self.parse(timeout, parse_duration))
                 .unwrap_or(Duration::from_secs(30)),
+            check_from: match &file.server.check_from {
+                Some(peers) => peers.iter().filter_map(|peer| self.network(peer)).collect(),
+                None => vec!["127.0.0.0/8".parse().expect("valid"), "::1/128".parse().expect("valid")],
+            },
+            max_partitions: file.server.max_partitions.unwrap_or(10_000_000),
         };
         let responses = self.responses(&file.responses);
         Policy {
@@ -173,6 +178,21 @@ impl Compiler<'_> {
             limits,
             key_space,
         }
+    }
+
+    /// An address or CIDR.
+    fn network(&mut self, text: &Spanned<String>) -> Option<ipnet::IpNet> {
+        let value = text.get_ref();
+        value
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| {
+                self.fail(
+                    text.span(),
+                    format!("`{value}` is not an address or CIDR such as 10.0.0.0/8"),
+                );
+            })
+            .ok()
     }
 
     fn responses(&mut self, config: &ResponsesConfig) -> Responses {
@@ -252,20 +272,7 @@ impl Compiler<'_> {
                 .identity
                 .trusted_proxies
                 .iter()
-                .filter_map(|cidr| {
-                    let text = cidr.get_ref();
-                    let parsed = text
-                        .parse::<ipnet::IpNet>()
-                        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
-                    parsed
-                        .map_err(|_| {
-                            self.fail(
-                                cidr.span(),
-                                format!("`{text}` is not an address or CIDR such as 10.0.0.0/8"),
-                            )
-                        })
-                        .ok()
-                })
+                .filter_map(|cidr| self.network(cidr))
                 .collect(),
             unknown_key_status: file
                 .identity
@@ -308,9 +315,8 @@ impl Compiler<'_> {
                 self.fail(pattern.span(), format!("`{method}` is not an HTTP method"));
                 continue;
             }
-            let normal = crate::path::normalize(template, case_insensitive);
-            if normal != template && !(case_insensitive && normal == template.to_ascii_lowercase())
-            {
+            let normal = crate::path::normalize(template, false);
+            if normal != template {
                 self.fail(
                     pattern.span(),
                     format!("the path `{template}` can never match: requests are matched in their normal form `{normal}`"),
@@ -328,6 +334,11 @@ impl Compiler<'_> {
                 &mut routes.any_method
             } else {
                 routes.by_method.entry(method.clone()).or_default()
+            };
+            let normal = if case_insensitive {
+                fold_template(&normal)
+            } else {
+                normal
             };
             if let Err(conflict) = router.insert(normal, routes.routes.len()) {
                 self.fail(
@@ -514,11 +525,11 @@ impl Compiler<'_> {
                 }
                 Some(("param", name)) if !name.is_empty() => {
                     let placeholder = format!("{{{name}}}");
-                    if !file
-                        .routes
-                        .iter()
-                        .any(|route| route.get_ref().pattern.get_ref().contains(&placeholder))
-                    {
+                    let catch_all = format!("{{*{name}}}");
+                    if !file.routes.iter().any(|route| {
+                        let pattern = route.get_ref().pattern.get_ref();
+                        pattern.contains(&placeholder) || pattern.contains(&catch_all)
+                    }) {
                         self.fail(
                             dimension.span(),
                             format!("no route has a path parameter `{placeholder}`"),
@@ -588,11 +599,10 @@ impl Compiler<'_> {
             let schedule = match w.align {
                 Align::Clock => Schedule::clock(self.parse(&w.every, parse_duration)?),
                 Align::Calendar => {
-                    let unit = match w.every.get_ref().as_str() {
-                        "day" | "1d" => CalendarUnit::Day,
-                        "week" | "1w" => CalendarUnit::Week,
-                        "month" => CalendarUnit::Month,
-                        other => {
+                    let unit = match calendar_unit(w.every.get_ref()) {
+                        Some(unit) => unit,
+                        None => {
+                            let other = w.every.get_ref();
                             self.fail(
                                 w.every.span(),
                                 format!(
@@ -767,19 +777,43 @@ fn period_words(config: &LimitConfig) -> String {
     } else if let Some(window) = &config.window {
         match window.get_ref().align {
             Align::Clock => duration(&window.get_ref().every),
-            Align::Calendar => window
-                .get_ref()
-                .every
-                .get_ref()
-                .trim_start_matches('1')
-                .replace('d', "day")
-                .replace('w', "week"),
+            Align::Calendar => match calendar_unit(window.get_ref().every.get_ref()) {
+                Some(CalendarUnit::Day) => "day".to_owned(),
+                Some(CalendarUnit::Week) => "week".to_owned(),
+                Some(CalendarUnit::Month) => "month".to_owned(),
+                None => String::new(),
+            },
         }
     } else if let Some(sliding) = &config.sliding {
         duration(&sliding.get_ref().every)
     } else {
         "requests in flight".to_owned()
     }
+}
+
+/// The calendar unit a window's `every` names, if any.
+fn calendar_unit(every: &str) -> Option<CalendarUnit> {
+    match every.trim() {
+        "day" | "1d" => Some(CalendarUnit::Day),
+        "week" | "1w" => Some(CalendarUnit::Week),
+        "month" => Some(CalendarUnit::Month),
+        _ => None,
+    }
+}
+
+/// A route template with its literal segments lower-cased and its `{parameter}` names kept.
+fn fold_template(template: &str) -> String {
+    template
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                segment.to_owned()
+            } else {
+                segment.to_ascii_lowercase()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Stands in for an algorithm whose numbers were wrong; the policy is never used then.

@@ -53,6 +53,12 @@ pub struct ServerConfig {
     pub upstream: Option<Spanned<String>>,
     /// How long the upstream may take to send its response headers (default `30s`).
     pub upstream_timeout: Option<Spanned<String>>,
+    /// Peers (addresses or CIDRs) allowed to call `/v1/check` and `/v1/auth` (default:
+    /// loopback only). Anyone else gets 403: these endpoints count like real requests.
+    pub check_from: Option<Vec<Spanned<String>>>,
+    /// The most partitions the embedded store holds; beyond, the state nearest rest is evicted
+    /// (default 10,000,000).
+    pub max_partitions: Option<usize>,
 }
 
 /// `[responses]`.

@@ -40,6 +40,15 @@ impl Policy {
         &self.responses
     }
 
+    /// Whether `peer` is one of `identity.trusted_proxies`.
+    #[must_use]
+    pub fn trusts(&self, peer: std::net::IpAddr) -> bool {
+        self.identity
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(&peer))
+    }
+
     /// The client's address: the peer's, or when the peer is a trusted proxy, the last address
     /// in `X-Forwarded-For` that is not one.
     #[must_use]
@@ -60,7 +69,14 @@ impl Policy {
         forwarded_for
             .into_iter()
             .flat_map(|chain| chain.rsplit(','))
-            .map_while(|entry| entry.trim().parse::<std::net::IpAddr>().ok())
+            .map_while(|entry| {
+                // Entries may carry a port ("1.2.3.4:5678", "[2001:db8::1]:80").
+                let entry = entry.trim();
+                entry
+                    .parse::<std::net::IpAddr>()
+                    .or_else(|_| entry.parse::<std::net::SocketAddr>().map(|at| at.ip()))
+                    .ok()
+            })
             .find(|ip| !trusted(ip))
             .unwrap_or(peer)
     }
@@ -119,6 +135,18 @@ pub struct Server {
     pub upstream: Option<String>,
     /// How long the upstream may take to send its response headers.
     pub upstream_timeout: std::time::Duration,
+    /// Peers allowed to call the check API and forward-auth.
+    pub check_from: Vec<ipnet::IpNet>,
+    /// The most partitions the embedded store holds.
+    pub max_partitions: usize,
+}
+
+impl Server {
+    /// Whether `peer` may call the check API and forward-auth.
+    #[must_use]
+    pub fn may_check(&self, peer: std::net::IpAddr) -> bool {
+        self.check_from.iter().any(|net| net.contains(&peer))
+    }
 }
 
 /// A family of rate-limit response headers.

@@ -1,11 +1,13 @@
 //! From what an adapter knows about a request to the limits it must pass: identify, route,
 //! select the limits, key their partitions. One straight line; no I/O.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
+use percent_encoding::percent_decode_str;
 use smallvec::SmallVec;
 use subtle::ConstantTimeEq;
-use tollgate_core::{KeyBuilder, LimitRequest};
+use tollgate_core::{Algorithm, KeyBuilder, LimitRequest};
 
 use crate::compile::digest;
 use crate::model::WrongSecret;
@@ -193,8 +195,13 @@ impl Policy {
             .iter()
             .filter(|limit| Self::applies(limit, &context, facts));
         for limit in applicable {
+            let algorithm = limit.algorithm_for(context.account_index, context.plan, context.api);
             let mut key = self.key_space.builder();
             key.push_u64(limit.identity);
+            if let Algorithm::Sliding(sliding) = algorithm {
+                // Its state packs two counts in base max + 1: other numbers, other state.
+                key.push_u64(sliding.max());
+            }
             for dimension in &limit.per {
                 push(&mut key, self.value(&context, facts, dimension));
             }
@@ -204,7 +211,6 @@ impl Policy {
                 &mut resolved.enforced
             };
             target.limits.push(limit);
-            let algorithm = limit.algorithm_for(context.account_index, context.plan, context.api);
             target
                 .requests
                 .push(LimitRequest::new(key.finish(), algorithm, context.cost));
@@ -260,7 +266,7 @@ impl Policy {
         }
         let account_index = match self.api_key(facts) {
             None => None,
-            Some(key) => match self.keys.get(&digest(key)) {
+            Some(key) => match self.keys.get(&digest(&key)) {
                 Some(&index) => Some(index),
                 None => return Err(Stop::Unauthenticated("unknown API key")),
             },
@@ -284,7 +290,7 @@ impl Policy {
                 .and_then(|account| account.plan)
                 .or(self.default_plan),
             company,
-            ip: facts.client_ip.map(|ip| ip.to_string()),
+            ip: facts.client_ip.map(partition_address),
         })
     }
 
@@ -341,11 +347,15 @@ impl Policy {
 
     /// The route for a method and normalized path, and the path parameters.
     fn route(&self, method: &str, path: &str) -> Option<(usize, Vec<(String, String)>)> {
-        let found = self
-            .routes
-            .by_method
-            .get(method)
-            .and_then(|router| router.at(path).ok())
+        let by_method = |method: &str| {
+            self.routes
+                .by_method
+                .get(method)
+                .and_then(|router| router.at(path).ok())
+        };
+        // HEAD is served by GET routes unless a route names HEAD.
+        let found = by_method(method)
+            .or_else(|| (method == "HEAD").then(|| by_method("GET")).flatten())
             .or_else(|| self.routes.any_method.at(path).ok())?;
         let params = found
             .params
@@ -355,23 +365,34 @@ impl Policy {
         Some((*found.value, params))
     }
 
-    fn api_key<'r, H: Headers + ?Sized>(&self, facts: &RequestFacts<'r, H>) -> Option<&'r str> {
-        match self.identity.api_key.as_ref()? {
-            KeySource::Header(name) => facts.headers.get(name),
-            KeySource::Bearer => facts.headers.get("authorization").and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            }),
-            KeySource::Query(name) => facts.uri.split_once('?').and_then(|(_, query)| {
-                query.split('&').find_map(|pair| {
+    /// The API key of a request, trimmed; a query parameter percent-decoded.
+    fn api_key<'r, H: Headers + ?Sized>(
+        &self,
+        facts: &RequestFacts<'r, H>,
+    ) -> Option<Cow<'r, str>> {
+        let key: Cow<'r, str> = match self.identity.api_key.as_ref()? {
+            KeySource::Header(name) => Cow::Borrowed(facts.headers.get(name)?),
+            KeySource::Bearer => {
+                let (scheme, token) = facts.headers.get("authorization")?.trim().split_once(' ')?;
+                if !scheme.eq_ignore_ascii_case("bearer") {
+                    return None;
+                }
+                Cow::Borrowed(token)
+            }
+            KeySource::Query(name) => {
+                let (_, query) = facts.uri.split_once('?')?;
+                let value = query.split('&').find_map(|pair| {
                     let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
                     (key == name).then_some(value)
-                })
-            }),
+                })?;
+                percent_decode_str(value).decode_utf8_lossy()
+            }
+        };
+        match key.trim() {
+            "" => None,
+            trimmed if trimmed.len() == key.len() => Some(key),
+            trimmed => Some(Cow::Owned(trimmed.to_owned())),
         }
-        .map(str::trim)
-        .filter(|key| !key.is_empty())
     }
 
     /// The verified app, `Ok(None)` when there is none or its secret is wrong and ignored.
@@ -385,16 +406,33 @@ impl Policy {
         let Some(id) = facts.headers.get(&source.id_header) else {
             return Ok(None);
         };
-        let secret = facts.headers.get(&source.secret_header).unwrap_or_default();
-        let verified = self
-            .apps
-            .get_key_value(id)
-            .filter(|(_, hash)| bool::from(digest(secret).ct_eq(*hash)));
+        let secret = digest(facts.headers.get(&source.secret_header).unwrap_or_default());
+        // Hash and compare whether or not the id exists, so timing tells nothing about ids.
+        let (id, expected) = match self.apps.get_key_value(id) {
+            Some((id, hash)) => (Some(id), hash),
+            None => (None, &[0u8; 32]),
+        };
+        let verified = id.filter(|_| bool::from(secret.ct_eq(expected)));
         match (verified, source.wrong_secret) {
-            (Some((id, _)), _) => Ok(Some(id.as_str())),
+            (Some(id), _) => Ok(Some(id.as_str())),
             (None, WrongSecret::Ignore) => Ok(None),
             (None, WrongSecret::Refuse) => Err("unknown app or wrong app secret"),
         }
+    }
+}
+
+/// The address a client is partitioned by: IPv4 whole, IPv6 by its /64 (one subscriber's
+/// network, within which addresses are free to rotate).
+fn partition_address(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
     }
 }
 

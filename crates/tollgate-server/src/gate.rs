@@ -4,7 +4,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use tollgate_core::{Clock, Decision, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, SystemClock};
+use tollgate_core::{
+    Clock, Decision, Lease, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, Store, SystemClock,
+    WhenFull,
+};
 use tollgate_policy::{ConfigErrors, Headers, Limit, Plan, Policy, RequestFacts, Resolution};
 
 use crate::respond::{self, LimitReport, Refund, Verdict};
@@ -17,11 +20,31 @@ pub struct Gate<C: Clock = SystemClock> {
 }
 
 impl<C: Clock> Gate<C> {
-    /// A gate enforcing `policy` on an embedded memory store, reading `clock`.
+    /// A gate enforcing `policy` on an embedded memory store (bounded by the policy's
+    /// `server.max_partitions`, evicting the state nearest rest beyond), reading `clock`.
     pub fn new(policy: Policy, clock: C) -> Self {
+        let store = MemoryStore::builder()
+            .capacity(policy.server().max_partitions)
+            .when_full(WhenFull::EvictNearestRest)
+            .build();
         Self {
             policy: ArcSwap::from_pointee(policy),
-            limiter: Limiter::new(MemoryStore::new(), clock),
+            limiter: Limiter::new(store, clock),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.load_full()
+    }
+
+    /// Gives back concurrency slots (when the response is done).
+    pub fn release(&self, leases: &[Lease]) {
+        let now = self.limiter.clock().now();
+        for lease in leases {
+            if let Err(error) = self.limiter.store().release(now, lease) {
+                tracing::warn!(%error, "lease release failed");
+            }
         }
     }
 
@@ -70,15 +93,20 @@ impl<C: Clock> Gate<C> {
         };
         let mut reports = reports(&plan.enforced.limits, &decision, false);
         if decision.allowed() && !plan.shadow.requests.is_empty() {
-            if let Ok(shadow) = self.limiter.acquire(&plan.shadow.requests) {
-                if !shadow.allowed() {
-                    tracing::info!(
-                        api = plan.api,
-                        account = plan.account,
-                        "a shadow limit would have refused"
-                    );
+            match self.limiter.acquire(&plan.shadow.requests) {
+                Ok(shadow) => {
+                    if !shadow.allowed() {
+                        tracing::info!(
+                            api = plan.api,
+                            account = plan.account,
+                            "a shadow limit would have refused"
+                        );
+                    }
+                    // Shadow slots are counted, not held.
+                    self.release(shadow.leases());
+                    reports.extend(reports_of(&plan.shadow.limits, &shadow, true));
                 }
-                reports.extend(reports_of(&plan.shadow.limits, &shadow, true));
+                Err(error) => tracing::warn!(%error, "shadow limits not counted"),
             }
         }
         let now = decision.at();
@@ -92,9 +120,11 @@ impl<C: Clock> Gate<C> {
         );
         let mut verdict = verdict;
         if verdict.allowed {
+            verdict.leases = decision.leases().to_vec();
             verdict.refund = plan.refund_ticket().map(|ticket| Refund {
                 policy: Arc::clone(&policy),
                 ticket,
+                at: decision.at(),
             });
         } else {
             let partitions = policy.explain(facts);
@@ -108,19 +138,10 @@ impl<C: Clock> Gate<C> {
     pub fn settle(&self, refund: &Refund, status: u16) {
         let requests = refund.policy.refunds(&refund.ticket, status);
         if !requests.is_empty() {
-            if let Err(error) = self.limiter.refund(&requests) {
+            if let Err(error) = self.limiter.refund(refund.at, &requests) {
                 tracing::warn!(%error, status, "refund failed");
             }
         }
-    }
-
-    /// The client's address given the socket peer and its `X-Forwarded-For`.
-    pub fn client_ip(
-        &self,
-        peer: std::net::IpAddr,
-        forwarded_for: Option<&str>,
-    ) -> std::net::IpAddr {
-        self.policy.load().client_ip(peer, forwarded_for)
     }
 
     /// Each applicable limit's name and partition in words, header values masked.

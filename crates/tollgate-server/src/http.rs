@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,7 +30,7 @@ pub struct App<C: Clock = SystemClock> {
     pub upstream: Option<Uri>,
     /// How long the upstream may take to send its response headers.
     pub upstream_timeout: Duration,
-    client: Client<HttpConnector, Body>,
+    pub(crate) client: Client<HttpConnector, Body>,
 }
 
 impl<C: Clock> App<C> {
@@ -50,12 +50,12 @@ pub fn router<C: Clock + 'static>(app: Arc<App<C>>) -> Router {
     Router::new()
         .route("/v1/check", post(check::<C>))
         .route("/v1/auth", get(forward_auth::<C>))
-        .fallback(gateway::<C>)
+        .fallback(crate::gateway::gateway::<C>)
         .with_state(app)
 }
 
 /// Request headers seen through the policy's lookup.
-struct HttpHeaders<'a>(&'a HeaderMap);
+pub(crate) struct HttpHeaders<'a>(pub(crate) &'a HeaderMap);
 
 impl Headers for HttpHeaders<'_> {
     fn get(&self, name: &str) -> Option<&str> {
@@ -78,7 +78,14 @@ struct CheckRequest {
     explain: bool,
 }
 
-async fn check<C: Clock>(State(app): State<Arc<App<C>>>, body: Bytes) -> Response {
+async fn check<C: Clock>(
+    State(app): State<Arc<App<C>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    if !app.gate.policy().server().may_check(peer.ip()) {
+        return forbidden();
+    }
     // Read as JSON whatever the Content-Type says (`curl -d` sends a form type).
     let request: CheckRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
@@ -101,6 +108,8 @@ async fn check<C: Clock>(State(app): State<Arc<App<C>>>, body: Bytes) -> Respons
         cost: request.cost,
     };
     let verdict = app.gate.decide(&facts);
+    // A check holds no concurrency slot: nothing tells when its request ends.
+    app.gate.release(&verdict.leases);
     let headers: BTreeMap<&str, &str> = verdict
         .headers
         .iter()
@@ -120,6 +129,10 @@ async fn forward_auth<C: Clock>(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
+    let policy = app.gate.policy();
+    if !policy.server().may_check(peer.ip()) {
+        return forbidden();
+    }
     let lookup = HttpHeaders(&headers);
     let method = lookup
         .get("x-forwarded-method")
@@ -134,7 +147,7 @@ async fn forward_auth<C: Clock>(
         });
         return (StatusCode::BAD_REQUEST, Json(error)).into_response();
     };
-    let client_ip = app.gate.client_ip(peer.ip(), lookup.get("x-forwarded-for"));
+    let client_ip = policy.client_ip(peer.ip(), forwarded_for(&headers).as_deref());
     let verdict = app.gate.decide(&RequestFacts {
         method,
         uri,
@@ -142,6 +155,8 @@ async fn forward_auth<C: Clock>(
         client_ip: Some(client_ip),
         cost: None,
     });
+    // Forward-auth never learns when the request ends: it holds no concurrency slot.
+    app.gate.release(&verdict.leases);
     if verdict.allowed {
         with_headers(StatusCode::OK.into_response(), &verdict)
     } else {
@@ -149,112 +164,17 @@ async fn forward_auth<C: Clock>(
     }
 }
 
-async fn gateway<C: Clock>(
-    State(app): State<Arc<App<C>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let uri = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str())
-        .to_owned();
-    let headers = HttpHeaders(&parts.headers);
-    let client_ip = app
-        .gate
-        .client_ip(peer.ip(), headers.get("x-forwarded-for"));
-    let verdict = app.gate.decide(&RequestFacts {
-        method: parts.method.as_str(),
-        uri: &uri,
-        headers: &headers,
-        client_ip: Some(client_ip),
-        cost: None,
+/// The answer to a peer that may not use the check API or forward-auth.
+fn forbidden() -> Response {
+    let error = serde_json::json!({
+        "error": "forbidden",
+        "message": "this peer may not call the check API or forward-auth (see server.check_from)",
     });
-    if !verdict.allowed {
-        return refusal(verdict);
-    }
-    let Some(upstream) = &app.upstream else {
-        return refusal(Verdict::error(
-            502,
-            "no_upstream",
-            "no upstream is configured for the gateway",
-        ));
-    };
-    let Ok(target) =
-        format!("{}{}", upstream.to_string().trim_end_matches('/'), uri).parse::<Uri>()
-    else {
-        return refusal(Verdict::error(
-            400,
-            "bad_request",
-            "the request target cannot be forwarded",
-        ));
-    };
-    let host = parts.headers.get(header::HOST).cloned();
-    strip_hop_by_hop(&mut parts.headers);
-    parts.headers.remove(header::HOST);
-    add_forwarded(&mut parts.headers, peer.ip(), host);
-    parts.uri = target;
-    let forwarded = Request::from_parts(parts, body);
-    let upstream = tokio::time::timeout(app.upstream_timeout, app.client.request(forwarded)).await;
-    let response = match upstream {
-        Ok(Ok(response)) => {
-            let (mut parts, body) = response.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
-            with_headers(Response::from_parts(parts, Body::new(body)), &verdict)
-        }
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "upstream failed");
-            refusal(Verdict::error(
-                502,
-                "bad_gateway",
-                "the upstream could not be reached",
-            ))
-        }
-        Err(_) => {
-            let message = "the upstream did not answer in time";
-            refusal(Verdict::error(504, "gateway_timeout", message))
-        }
-    };
-    if let Some(refund) = &verdict.refund {
-        app.gate.settle(refund, response.status().as_u16());
-    }
-    response
-}
-
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-}
-
-fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, host: Option<HeaderValue>) {
-    let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(earlier) => format!("{earlier}, {client}"),
-        None => client.to_string(),
-    };
-    if let Ok(value) = HeaderValue::from_str(&chain) {
-        headers.insert("x-forwarded-for", value);
-    }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-    if let Some(host) = host {
-        headers.insert("x-forwarded-host", host);
-    }
+    (StatusCode::FORBIDDEN, Json(error)).into_response()
 }
 
 /// Adds a verdict's rate-limit headers to a response.
-fn with_headers(mut response: Response, verdict: &Verdict) -> Response {
+pub(crate) fn with_headers(mut response: Response, verdict: &Verdict) -> Response {
     for (name, value) in &verdict.headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::try_from(name.as_str()),
@@ -267,7 +187,7 @@ fn with_headers(mut response: Response, verdict: &Verdict) -> Response {
 }
 
 /// A refusal as a response: its status, headers and body.
-fn refusal(verdict: Verdict) -> Response {
+pub(crate) fn refusal(verdict: Verdict) -> Response {
     let status = StatusCode::from_u16(verdict.status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
     let (content_type, body) = verdict
         .body
@@ -275,4 +195,14 @@ fn refusal(verdict: Verdict) -> Response {
         .unwrap_or(("text/plain", String::new()));
     let response = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
     with_headers(response, &verdict)
+}
+
+/// Every `X-Forwarded-For` line, in order, as one comma-separated chain.
+pub(crate) fn forwarded_for(headers: &HeaderMap) -> Option<String> {
+    let lines: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    (!lines.is_empty()).then(|| lines.join(", "))
 }

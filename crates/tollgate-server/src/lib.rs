@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 mod gate;
+mod gateway;
 mod http;
 mod respond;
 

@@ -98,12 +98,12 @@ fn serve(config: &Path, listen: Option<SocketAddr>, upstream: Option<String>) ->
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let upstream = match upstream
         .or_else(|| policy.server().upstream.clone())
-        .map(|url| url.parse())
+        .map(|url| (url.starts_with("http://"), url.parse::<axum::http::Uri>()))
     {
         None => None,
-        Some(Ok(uri)) => Some(uri),
-        Some(Err(error)) => {
-            eprintln!("tollgate: --upstream is not a URL: {error}");
+        Some((true, Ok(uri))) if uri.host().is_some() => Some(uri),
+        _ => {
+            eprintln!("tollgate: the upstream must be an http:// URL, e.g. http://127.0.0.1:9000");
             return ExitCode::from(2);
         }
     };

@@ -62,6 +62,9 @@ pub struct Verdict {
     /// What to give back if the upstream's status is one a limit refunds.
     #[serde(skip)]
     pub refund: Option<Refund>,
+    /// Concurrency slots held until the response is done.
+    #[serde(skip)]
+    pub leases: Vec<tollgate_core::Lease>,
 }
 
 /// The charges of an admitted request that some limit gives back for some upstream statuses.
@@ -71,6 +74,8 @@ pub struct Refund {
     pub policy: std::sync::Arc<tollgate_policy::Policy>,
     /// What was charged.
     pub ticket: tollgate_policy::RefundTicket,
+    /// When, by the store's clock.
+    pub at: Nanos,
 }
 
 impl Verdict {
@@ -89,6 +94,7 @@ impl Verdict {
             headers: Vec::new(),
             body: Some(("application/json", body)),
             refund: None,
+            leases: Vec::new(),
         }
     }
 
@@ -106,6 +112,7 @@ impl Verdict {
             headers: Vec::new(),
             body: None,
             refund: None,
+            leases: Vec::new(),
         }
     }
 }
@@ -146,6 +153,7 @@ pub(crate) fn verdict(
             headers,
             body: None,
             refund: None,
+            leases: Vec::new(),
         };
     }
     let shown = shown.expect("a refusal has a refusing limit");
@@ -181,6 +189,7 @@ pub(crate) fn verdict(
         body: Some((content_type, body)),
         limits,
         refund: None,
+        leases: Vec::new(),
     }
 }
 

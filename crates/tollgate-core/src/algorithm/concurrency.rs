@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use smallvec::SmallVec;
 
-use super::LimitError;
+use super::{LimitError, MAX_SPAN};
 use crate::{Key, Lease, Nanos, Outcome, duration_nanos};
 
 /// At most `max` units in flight at once in a partition.
@@ -29,6 +29,7 @@ impl Concurrency {
         }
         match duration_nanos(lease_ttl) {
             0 => Err(LimitError::Zero("lease time")),
+            ttl if ttl > MAX_SPAN => Err(LimitError::TooLong),
             lease_ttl => Ok(Self { max, lease_ttl }),
         }
     }

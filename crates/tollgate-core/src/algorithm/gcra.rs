@@ -148,16 +148,16 @@ impl TokenBucket {
 }
 
 impl TokenBucket {
-    /// Gives back `cost` tokens taken earlier: the state with the TAT moved back, never before
-    /// `now` (a bucket already full stays full).
+    /// Gives back `cost` tokens taken at `charged_at`: the state with the TAT moved back, never
+    /// before `charged_at` (a bucket already full stays full).
     #[must_use]
-    pub fn refund(&self, state: u64, now: Nanos, cost: u32) -> u64 {
-        if state <= now {
+    pub fn refund(&self, state: u64, charged_at: Nanos, cost: u32) -> u64 {
+        if state <= charged_at {
             return state;
         }
         state
             .saturating_sub(u64::from(cost).saturating_mul(self.interval))
-            .max(now)
+            .max(charged_at)
     }
 }
 

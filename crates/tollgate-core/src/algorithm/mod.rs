@@ -51,14 +51,14 @@ impl Algorithm {
 }
 
 impl Algorithm {
-    /// Gives back `cost` units that an admitted request took, for algorithms whose state is
-    /// one `u64` (`None` for [`Concurrency`], whose leases are released instead).
+    /// Gives back `cost` units that a request admitted at `charged_at` took, for algorithms
+    /// whose state is one `u64` (`None` for [`Concurrency`], whose leases are released instead).
     #[must_use]
-    pub fn refund(&self, state: u64, now: Nanos, cost: u32) -> Option<u64> {
+    pub fn refund(&self, state: u64, charged_at: Nanos, cost: u32) -> Option<u64> {
         match self {
-            Self::TokenBucket(bucket) => Some(bucket.refund(state, now, cost)),
-            Self::Window(window) => Some(window.refund(state, now, cost)),
-            Self::Sliding(sliding) => Some(sliding.refund(state, now, cost)),
+            Self::TokenBucket(bucket) => Some(bucket.refund(state, charged_at, cost)),
+            Self::Window(window) => Some(window.refund(state, charged_at, cost)),
+            Self::Sliding(sliding) => Some(sliding.refund(state, charged_at, cost)),
             Self::Concurrency(_) => None,
         }
     }
@@ -124,8 +124,8 @@ pub enum LimitError {
         /// The largest maximum that fits.
         limit: u64,
     },
-    /// Numbers whose product overflows the time range (a burst of centuries).
-    #[error("burst × interval exceeds {} years", MAX_SPAN / (365 * 86_400 * crate::NANOS_PER_SEC))]
+    /// A period, lease or burst × interval beyond the time range (centuries).
+    #[error("the span exceeds {} years", MAX_SPAN / (365 * 86_400 * crate::NANOS_PER_SEC))]
     TooLong,
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan, Zoned};
 
-use super::{Divisor, LimitError};
+use super::{Divisor, LimitError, MAX_SPAN};
 use crate::{NANOS_PER_SEC, Nanos, duration_nanos};
 
 /// A calendar period, in the local time of a time zone.
@@ -38,6 +38,7 @@ impl Schedule {
     pub fn clock(period: Duration) -> Result<Self, LimitError> {
         match duration_nanos(period) {
             0 => Err(LimitError::Zero("window period")),
+            period if period > MAX_SPAN => Err(LimitError::TooLong),
             period => Ok(Self::Clock(ClockAligned {
                 period: Divisor::new(period),
             })),

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use super::{Divisor, LimitError, Transition};
+use super::{Divisor, LimitError, MAX_SPAN, Transition};
 use crate::{Nanos, Outcome, duration_nanos};
 
 /// At most about `max` units per rolling `period`; see the module docs for the error bound.
@@ -43,6 +43,9 @@ impl SlidingWindow {
         }
         if period_nanos == 0 {
             return Err(LimitError::Zero("sliding window period"));
+        }
+        if period_nanos > MAX_SPAN / 2 {
+            return Err(LimitError::TooLong);
         }
         let limit = period_nanos.isqrt() - 1;
         if max > limit {
@@ -106,10 +109,11 @@ impl SlidingWindow {
         Transition { outcome, state }
     }
 
-    /// Gives back `cost` units counted earlier in the current or the previous window.
+    /// Gives back `cost` units taken at `charged_at`, from the window that counted them (while
+    /// no later window has counted anything).
     #[must_use]
-    pub fn refund(&self, state: u64, now: Nanos, cost: u32) -> u64 {
-        let end = now - now % self.per_period + self.period;
+    pub fn refund(&self, state: u64, charged_at: Nanos, cost: u32) -> u64 {
+        let end = charged_at - charged_at % self.per_period + self.period;
         // The counts of the window the state was written in sit in its low digits, with the
         // writer's current count lowest.
         let base = if state >= end + self.period && state - end - self.period < self.period {

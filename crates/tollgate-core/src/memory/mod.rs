@@ -279,9 +279,9 @@ impl Store for MemoryStore {
         }
     }
 
-    fn refund(&self, now: Nanos, requests: &[LimitRequest<'_>]) -> Result<(), StoreError> {
+    fn refund(&self, decided_at: Nanos, requests: &[LimitRequest<'_>]) -> Result<(), StoreError> {
         for request in requests {
-            self.lock(request.key).refund(request, now);
+            self.lock(request.key).refund(request, decided_at);
         }
         Ok(())
     }

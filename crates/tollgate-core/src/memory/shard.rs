@@ -109,12 +109,13 @@ impl Shard {
         (outcome, lease.map_or(Undo::Nothing, Undo::Lease))
     }
 
-    /// Gives back the units of an admitted request.
-    pub(super) fn refund(&mut self, request: &LimitRequest<'_>, now: Nanos) {
+    /// Gives back the units of a request admitted at `decided_at`.
+    pub(super) fn refund(&mut self, request: &LimitRequest<'_>, decided_at: Nanos) {
         if let Ok(index) = self.table.probe(request.key.get()) {
             let state = self.table.state_at(index);
-            if let Some(refunded) = request.algorithm.refund(state, now, request.cost) {
+            if let Some(refunded) = request.algorithm.refund(state, decided_at, request.cost) {
                 self.table.set_state_at(index, refunded);
+                self.rest_floor = self.rest_floor.min(refunded);
             }
         }
     }

@@ -22,4 +22,6 @@ fn quickstart_compiles() {
         policy.summary(),
         "3 routes (3 apis), 2 limits, 2 plans, 2 accounts, 0 apps"
     );
+    let periods: Vec<&str> = policy.limits().iter().map(|limit| limit.period()).collect();
+    assert_eq!(periods, ["second", "day"]);
 }

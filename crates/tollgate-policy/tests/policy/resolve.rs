@@ -1,7 +1,5 @@
 //! Requests through a compiled policy: who, which route, which limits, which partitions.
 
-use std::time::Duration;
-
 use tollgate_core::{Limiter, ManualClock, MemoryStore};
 use tollgate_policy::{Plan, Policy, RequestFacts, Resolution, Source};
 
@@ -86,24 +84,87 @@ fn unknown_keys_missing_routes_and_exempt_routes() {
     ));
 }
 
+const PER_PATH: &str = r#"
+    [[routes]]
+    api = "files"
+    match = "GET /files/{*rest}"
+
+    [[limits]]
+    name = "per-path"
+    window = { max = 5, every = "1m" }
+    per = ["path", "param:rest"]
+"#;
+
 #[test]
 fn every_spelling_of_a_path_shares_its_partition() {
-    let policy = Policy::load(&example("quickstart.toml")).unwrap();
-    let key = |uri| {
-        limited(resolve(&policy, "GET", uri, &[("X-Api-Key", "alice-key")]))
-            .enforced
-            .requests[0]
-            .key
-    };
-    let plain = key("/hello/world");
+    let policy = Policy::compile(&Source::new("per-path.toml", PER_PATH)).unwrap();
+    let key = |uri| limited(resolve(&policy, "GET", uri, &[])).enforced.requests[0].key;
+    let plain = key("/files/a/b");
     for uri in [
-        "//hello/world",
-        "/hello/./world/",
-        "/x/../hello/%77orld",
-        "/hello/world?utm=1",
+        "//files/a/b",
+        "/files/./a/b/",
+        "/x/../files/a/%62",
+        "/files/a/b?utm=1",
     ] {
         assert_eq!(key(uri), plain, "{uri}");
     }
+    assert_ne!(key("/files/a/c"), plain);
+    assert_ne!(
+        key("/files/A/b"),
+        plain,
+        "paths are case-sensitive by default"
+    );
+
+    let folded = format!("[paths]\ncase_insensitive = true\n{PER_PATH}");
+    let policy = Policy::compile(&Source::new("folded.toml", folded)).unwrap();
+    let key = |uri| limited(resolve(&policy, "GET", uri, &[])).enforced.requests[0].key;
+    assert_eq!(
+        key("/FILES/A/b"),
+        key("/files/a/B"),
+        "one partition whatever the case"
+    );
+}
+
+#[test]
+fn head_uses_get_routes_and_keys_come_from_query_or_any_bearer_spelling() {
+    let policy = Policy::compile(&Source::new("heating.toml", HEATING)).unwrap();
+    let uri = "/hvacs/1/heatingCircuits/1";
+    let plan = limited(resolve(
+        &policy,
+        "HEAD",
+        uri,
+        &[("authorization", "BEARER acme-key")],
+    ));
+    assert_eq!(plan.account, Some("acme"));
+
+    let text = "[identity]\napi_key = { query = \"key\" }\n[[accounts]]\nid = \"acme\"\nkeys = [\"a b+c\"]\n[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n";
+    let policy = Policy::compile(&Source::new("query.toml", text)).unwrap();
+    let plan = limited(resolve(&policy, "GET", "/x?other=1&key=a%20b%2Bc", &[]));
+    assert_eq!(
+        plan.account,
+        Some("acme"),
+        "the query value is percent-decoded"
+    );
+}
+
+#[test]
+fn ipv6_clients_are_partitioned_by_their_64() {
+    let text = "[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n[[limits]]\nname = \"per-ip\"\nwindow = { max = 5, every = \"1m\" }\nper = [\"ip\"]\n";
+    let policy = Policy::compile(&Source::new("ip.toml", text)).unwrap();
+    let key = |ip: &str| {
+        let facts = RequestFacts {
+            method: "GET",
+            uri: "/x",
+            headers: &[][..],
+            client_ip: Some(ip.parse().unwrap()),
+            cost: None,
+        };
+        limited(policy.resolve(&facts)).enforced.requests[0].key
+    };
+    assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+    assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+    assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
+    assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
 }
 
 const HEATING: &str = r#"
@@ -190,7 +251,6 @@ fn apps_need_their_secret() {
         resolve(&policy, "GET", uri, &headers),
         Resolution::Unauthenticated(_)
     ));
-    let _ = Duration::ZERO;
 }
 
 #[test]
@@ -304,4 +364,20 @@ fn account_overrides_beat_plan_api_numbers_which_beat_the_plan() {
         "the account's override"
     );
     assert_eq!(max("GET", "/machines", "globex-key"), 5000);
+}
+
+#[test]
+fn only_listed_peers_may_check() {
+    let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+    let loopback = Policy::compile(&Source::new("default.toml", "")).unwrap();
+    assert!(loopback.server().may_check(ip("127.0.0.1")));
+    assert!(loopback.server().may_check(ip("::1")));
+    assert!(!loopback.server().may_check(ip("192.0.2.1")));
+    let listed = Policy::compile(&Source::new(
+        "listed.toml",
+        "[server]\ncheck_from = [\"10.0.0.0/8\"]\n",
+    ))
+    .unwrap();
+    assert!(listed.server().may_check(ip("10.1.2.3")));
+    assert!(!listed.server().may_check(ip("127.0.0.1")));
 }

@@ -269,6 +269,70 @@ async fn forward_auth_reads_the_original_request() {
 }
 
 #[tokio::test]
+async fn http2_clients_reach_an_http1_upstream() {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    let upstream = Upstream::start().await;
+    let tollgate = Tollgate::start(POLICY, Some(upstream.address));
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Body>();
+    let request = axum::http::Request::get(format!("http://{}/machines/4", tollgate.address))
+        .header("x-api-key", "acme-key")
+        .body(Body::empty())
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(
+        (response.status().as_u16(), response.version()),
+        (200, axum::http::Version::HTTP_2)
+    );
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).starts_with("GET /machines/4"));
+}
+
+#[tokio::test]
+async fn a_concurrency_slot_is_held_until_the_response_is_done() {
+    let upstream = Upstream::start().await;
+    let policy = r#"
+        [server]
+        upstream_timeout = "300ms"
+
+        [[routes]]
+        api = "machines"
+        match = "GET /machines/{*rest}"
+
+        [[limits]]
+        name = "in-flight"
+        concurrency = { max = 1, lease = "1h" }
+    "#;
+    let tollgate = Tollgate::start(policy, Some(upstream.address));
+    let address = tollgate.address;
+    let hanging =
+        tokio::spawn(async move { send(address, "GET", "/machines/hang", &[], "").await });
+    // Once the hanging request has reached the upstream, it holds the only slot until its 504.
+    for _ in 0..100_000 {
+        if upstream.hits() > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(upstream.hits(), 1);
+    let refused = send(address, "GET", "/machines/1", &[], "").await;
+    assert_eq!(refused.status, 429, "a second request in flight is refused");
+    assert_eq!(hanging.await.unwrap().status, 504);
+    assert_eq!(
+        send(address, "GET", "/machines/1", &[], "").await.status,
+        200,
+        "the slot came back"
+    );
+    assert_eq!(
+        send(address, "GET", "/machines/2", &[], "").await.status,
+        200,
+        "and again after a response"
+    );
+}
+
+#[tokio::test]
 async fn h2c_prior_knowledge_is_served() {
     use axum::body::Body;
     use http_body_util::BodyExt;

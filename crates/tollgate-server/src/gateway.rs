@@ -1,0 +1,246 @@
+//! The gateway: every path but the check API's and forward-auth's is decided and, when
+//! admitted, forwarded to the upstream with its body streamed both ways.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Uri, Version, header};
+use axum::response::Response;
+use http_body_util::BodyExt;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use tollgate_core::{Clock, Lease};
+use tollgate_policy::{Policy, RequestFacts};
+
+use crate::gate::Gate;
+use crate::http::{App, HttpHeaders, forwarded_for, refusal, with_headers};
+use crate::respond::Verdict;
+
+/// Characters re-encoded when a normalized path is forwarded (`%` stays: `%2F` is kept
+/// encoded by normalization).
+const PATH: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+pub(crate) async fn gateway<C: Clock + 'static>(
+    State(app): State<Arc<App<C>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let policy = app.gate.policy();
+    let (mut parts, body) = request.into_parts();
+    let raw = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_owned();
+    let chain = forwarded_for(&parts.headers);
+    let client_ip = policy.client_ip(peer.ip(), chain.as_deref());
+    let verdict = app.gate.decide(&RequestFacts {
+        method: parts.method.as_str(),
+        uri: &raw,
+        headers: &HttpHeaders(&parts.headers),
+        client_ip: Some(client_ip),
+        cost: None,
+    });
+    if !verdict.allowed {
+        return refusal(verdict);
+    }
+    // Held until the response body is done or dropped.
+    let slots = Slots {
+        gate: Arc::clone(&app),
+        leases: verdict.leases.clone(),
+    };
+    let Some(target) = app
+        .upstream
+        .as_ref()
+        .and_then(|upstream| target(upstream, &raw))
+    else {
+        let error = Verdict::error(
+            502,
+            "no_upstream",
+            "no upstream is configured, or the target cannot be forwarded",
+        );
+        return settled(&app.gate, &verdict, refusal(error));
+    };
+    let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
+    });
+    strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(header::HOST);
+    set_forwarded(&mut parts.headers, &policy, peer.ip(), chain, host);
+    parts.uri = target;
+    // The client to the upstream speaks HTTP/1.1, whatever the client to us spoke.
+    parts.version = Version::HTTP_11;
+    let forwarded = Request::from_parts(parts, body);
+    let answer = tokio::time::timeout(app.upstream_timeout, app.client.request(forwarded)).await;
+    let response = match answer {
+        Ok(Ok(response)) => {
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            let body = body.map_frame(move |frame| {
+                let _held = &slots;
+                frame
+            });
+            with_headers(Response::from_parts(parts, Body::new(body)), &verdict)
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "upstream failed");
+            refusal(Verdict::error(
+                502,
+                "bad_gateway",
+                "the upstream could not be reached",
+            ))
+        }
+        Err(_) => {
+            let message = "the upstream did not answer in time";
+            refusal(Verdict::error(504, "gateway_timeout", message))
+        }
+    };
+    settled(&app.gate, &verdict, response)
+}
+
+/// Concurrency slots of a forwarded request, given back when dropped.
+struct Slots<C: Clock> {
+    gate: Arc<App<C>>,
+    leases: Vec<Lease>,
+}
+
+impl<C: Clock> Drop for Slots<C> {
+    fn drop(&mut self) {
+        self.gate.gate.release(&self.leases);
+    }
+}
+
+/// Refunds what limits give back for the response's status, and returns the response.
+fn settled<C: Clock>(gate: &Gate<C>, verdict: &Verdict, response: Response) -> Response {
+    if let Some(refund) = &verdict.refund {
+        gate.settle(refund, response.status().as_u16());
+    }
+    response
+}
+
+/// The upstream URI for a request: the path in its normal form (the one that was counted, so
+/// that no other spelling reaches the upstream), and the query as received.
+fn target(upstream: &Uri, raw: &str) -> Option<Uri> {
+    let (path, query) = raw
+        .split_once('?')
+        .map_or((raw, None), |(path, query)| (path, Some(query)));
+    let normal = tollgate_policy::path::normalize(path, false);
+    let mut target = upstream.to_string().trim_end_matches('/').to_owned();
+    target.extend(utf8_percent_encode(&normal, PATH));
+    if let Some(query) = query {
+        target.push('?');
+        target.push_str(query);
+    }
+    target.parse().ok()
+}
+
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers, those the `Connection` header names included.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect();
+    for name in named.iter().map(String::as_str).chain(HOP_BY_HOP) {
+        headers.remove(name);
+    }
+}
+
+/// `X-Forwarded-For` gets the peer appended; `X-Forwarded-Proto` and `-Host` are kept only
+/// from a trusted proxy, and set from this hop otherwise.
+fn set_forwarded(
+    headers: &mut HeaderMap,
+    policy: &Policy,
+    peer: IpAddr,
+    chain: Option<String>,
+    host: Option<HeaderValue>,
+) {
+    let chain = match chain {
+        Some(earlier) => format!("{earlier}, {peer}"),
+        None => peer.to_string(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&chain) {
+        headers.insert("x-forwarded-for", value);
+    }
+    if !policy.trusts(peer) {
+        headers.remove("x-forwarded-proto");
+        headers.remove("x-forwarded-host");
+    }
+    if !headers.contains_key("x-forwarded-proto") {
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    }
+    if let (false, Some(host)) = (headers.contains_key("x-forwarded-host"), host) {
+        headers.insert("x-forwarded-host", host);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwards_the_normal_path_and_the_query_as_received() {
+        let upstream: Uri = "http://127.0.0.1:9000".parse().unwrap();
+        let forwarded = |raw| target(&upstream, raw).unwrap().to_string();
+        assert_eq!(
+            forwarded("/a/./b//c?x=%2F&y"),
+            "http://127.0.0.1:9000/a/b/c?x=%2F&y"
+        );
+        assert_eq!(
+            forwarded("/webhooks/..%2F..%2Freports"),
+            "http://127.0.0.1:9000/webhooks/..%2F..%2Freports"
+        );
+        assert_eq!(
+            forwarded("/webhooks/../reports"),
+            "http://127.0.0.1:9000/reports"
+        );
+        assert_eq!(
+            forwarded("/files/a%20b"),
+            "http://127.0.0.1:9000/files/a%20b"
+        );
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go_with_those_connection_names() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Secret-Hop"),
+        );
+        headers.insert("x-secret-hop", HeaderValue::from_static("1"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(
+            headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ["x-kept"]
+        );
+    }
+}
