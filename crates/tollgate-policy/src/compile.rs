@@ -787,7 +787,7 @@ fn period_words(config: &LimitConfig) -> String {
     } else if let Some(sliding) = &config.sliding {
         duration(&sliding.get_ref().every)
     } else {
-        "requests in flight".to_owned()
+        String::new()
     }
 }
 

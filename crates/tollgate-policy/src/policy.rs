@@ -185,10 +185,10 @@ pub struct Responses {
 }
 
 /// The default JSON refusal body.
-pub const DEFAULT_JSON: &str = r#"{"error":"{code}","message":"Maximum number of requests ({limit} per {period}) reached. Try again in {retry_after} seconds.","limit":"{name}","retry_after":{retry_after}}"#;
+pub const DEFAULT_JSON: &str = r#"{"error":"{code}","message":"Maximum number of requests ({quota}) reached. Try again in {retry_after} seconds.","limit":"{name}","api":"{api}","retry_after":{retry_after}}"#;
 
 /// The default XML refusal body.
-pub const DEFAULT_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><errors><error>Maximum number of requests ({limit} per {period}) reached. Try again in {retry_after} seconds.</error></errors>"#;
+pub const DEFAULT_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><errors><error>Maximum number of requests ({quota}) reached. Try again in {retry_after} seconds.</error></errors>"#;
 
 #[derive(Debug)]
 pub(crate) struct Identity {
@@ -280,7 +280,8 @@ pub struct Limit {
     pub(crate) shadow: bool,
     pub(crate) status: u16,
     pub(crate) code: String,
-    /// The period in words, for messages: `15 minutes`, `day`, `2 seconds`.
+    /// The period in words, for messages: `15 minutes`, `day`, `2 seconds`; empty for a
+    /// concurrency limit.
     pub(crate) period: String,
     /// A token bucket's rate count, which messages show over `period` (`2 per second`).
     pub(crate) rate_count: Option<u64>,

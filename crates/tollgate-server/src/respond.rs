@@ -172,8 +172,14 @@ pub(crate) fn verdict(
         ("application/json", &responses.json)
     };
     let body = template
+        .replace("{quota}", &quota(shown))
         .replace("{limit}", &shown.per_period.to_string())
         .replace("{period}", &shown.period)
+        .replace("{api}", plan.api)
+        .replace(
+            "{reset}",
+            &shown.reset_at.div_ceil(NANOS_PER_SEC).to_string(),
+        )
         .replace("{retry_after}", &retry_after.to_string())
         .replace("{name}", &shown.name)
         .replace("{code}", &shown.code);
@@ -190,6 +196,15 @@ pub(crate) fn verdict(
         limits,
         refund: None,
         leases: Vec::new(),
+    }
+}
+
+/// The quota in words: `300 per 15 minutes`, `2 per second`, `10 in flight`.
+fn quota(shown: &LimitReport) -> String {
+    if shown.period.is_empty() {
+        format!("{} in flight", shown.per_period)
+    } else {
+        format!("{} per {}", shown.per_period, shown.period)
     }
 }
 
