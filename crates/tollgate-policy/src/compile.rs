@@ -459,6 +459,7 @@ impl Compiler<'_> {
             plans: plans_of,
             apis: apis_of,
             when: When {
+                key: config.when.key,
                 app: config
                     .when
                     .app

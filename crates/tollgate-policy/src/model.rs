@@ -321,6 +321,22 @@ pub struct WhenConfig {
     /// Header name → the value it must have.
     #[serde(default)]
     pub header: BTreeMap<String, String>,
+    /// The API key: `"present"` (an account's), `"absent"`, or `"unknown"` (no account has
+    /// it). Only limits with `key = "unknown"` see requests with an unknown key: they throttle
+    /// key guessing before the 401.
+    pub key: Option<KeyState>,
+}
+
+/// What a request's API key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// An account's key.
+    Present,
+    /// No key.
+    Absent,
+    /// A key no account has.
+    Unknown,
 }
 
 /// Whether something must be there.

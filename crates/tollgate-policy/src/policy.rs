@@ -378,6 +378,7 @@ pub(crate) enum Selector {
 /// `when` conditions, compiled.
 #[derive(Debug, Default)]
 pub(crate) struct When {
+    pub(crate) key: Option<crate::model::KeyState>,
     pub(crate) app: Option<bool>,
     /// Upper-case methods.
     pub(crate) methods: Vec<String>,

@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 use tollgate_core::{Algorithm, KeyBuilder, LimitRequest};
 
 use crate::compile::digest;
-use crate::model::WrongSecret;
+use crate::model::{KeyState, WrongSecret};
 use crate::policy::{Dimension, KeySource, Limit, Policy};
 
 /// Request headers, looked up by lower-case name.
@@ -77,6 +77,9 @@ pub struct Plan<'p> {
     pub enforced: Limits<'p>,
     /// Shadow limits: counted and reported, never refusing.
     pub shadow: Limits<'p>,
+    /// Set when the API key is unknown: the limits are the `key = "unknown"` ones, and a
+    /// request they admit is still refused as unauthenticated, with this reason.
+    pub unauthenticated: Option<&'static str>,
     /// Account, plan and api indices: what chose each limit's numbers.
     selection: (Option<usize>, Option<usize>, usize),
 }
@@ -136,6 +139,9 @@ pub struct Limits<'p> {
     pub requests: SmallVec<[LimitRequest<'p>; 4]>,
 }
 
+/// Why a request with an unknown key is refused.
+const UNKNOWN_KEY: &str = "unknown API key";
+
 /// An absent dimension value keys differently from every present one (even an empty string).
 const ABSENT: u64 = u64::MAX;
 
@@ -158,6 +164,7 @@ impl<'p> From<Stop<'p>> for Resolution<'p> {
 
 /// Who a request comes from and where it goes: what the limits' dimensions are read from.
 struct Context<'p> {
+    key: KeyState,
     path: String,
     method: String,
     params: Vec<(String, String)>,
@@ -188,6 +195,7 @@ impl Policy {
             plan: context.plan.map(|plan| self.plans[plan].as_str()),
             enforced: Limits::default(),
             shadow: Limits::default(),
+            unauthenticated: (context.key == KeyState::Unknown).then_some(UNKNOWN_KEY),
             selection: (context.account_index, context.plan, context.api),
         };
         let applicable = self
@@ -214,6 +222,9 @@ impl Policy {
             target
                 .requests
                 .push(LimitRequest::new(key.finish(), algorithm, context.cost));
+        }
+        if resolved.unauthenticated.is_some() && resolved.enforced.limits.is_empty() {
+            return Resolution::Unauthenticated(UNKNOWN_KEY);
         }
         Resolution::Limited(resolved)
     }
@@ -264,11 +275,11 @@ impl Policy {
         if route.exempt {
             return Err(Stop::Exempt(&self.apis[route.api]));
         }
-        let account_index = match self.api_key(facts) {
-            None => None,
+        let (key, account_index) = match self.api_key(facts) {
+            None => (KeyState::Absent, None),
             Some(key) => match self.keys.get(&digest(&key)) {
-                Some(&index) => Some(index),
-                None => return Err(Stop::Unauthenticated("unknown API key")),
+                Some(&index) => (KeyState::Present, Some(index)),
+                None => (KeyState::Unknown, None),
             },
         };
         let account = account_index.map(|index| &self.accounts[index]);
@@ -278,6 +289,7 @@ impl Policy {
             None => account.and_then(|account| account.company.clone()),
         };
         Ok(Context {
+            key,
             path,
             method,
             params,
@@ -301,10 +313,16 @@ impl Policy {
         facts: &RequestFacts<'_, H>,
     ) -> bool {
         let plan = context.plan;
-        limit
-            .plans
-            .as_ref()
-            .is_none_or(|plans| plan.is_some_and(|p| plans.contains(&p)))
+        // Requests with an unknown key meet only the limits written for them.
+        let key_fits = match limit.when.key {
+            None => context.key != KeyState::Unknown,
+            Some(state) => state == context.key,
+        };
+        key_fits
+            && limit
+                .plans
+                .as_ref()
+                .is_none_or(|plans| plan.is_some_and(|p| plans.contains(&p)))
             && limit
                 .apis
                 .as_ref()

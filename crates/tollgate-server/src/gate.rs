@@ -91,6 +91,11 @@ impl<C: Clock> Gate<C> {
                 );
             }
         };
+        if let (true, Some(reason)) = (decision.allowed(), plan.unauthenticated) {
+            // An unknown key that its throttle admits is still refused.
+            self.release(decision.leases());
+            return Verdict::error(policy.unknown_key_status(), "unauthenticated", reason);
+        }
         let mut reports = reports(&plan.enforced.limits, &decision, false);
         if decision.allowed() && !plan.shadow.requests.is_empty() {
             match self.limiter.acquire(&plan.shadow.requests) {

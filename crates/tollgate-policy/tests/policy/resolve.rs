@@ -381,3 +381,52 @@ fn only_listed_peers_may_check() {
     assert!(listed.server().may_check(ip("10.1.2.3")));
     assert!(!listed.server().may_check(ip("127.0.0.1")));
 }
+
+#[test]
+fn unknown_keys_meet_only_their_own_throttle() {
+    let text = r#"
+        [identity]
+        api_key = { header = "X-Api-Key" }
+
+        [[accounts]]
+        id = "acme"
+        keys = ["acme-key"]
+
+        [[routes]]
+        api = "x"
+        match = "GET /x"
+
+        [[limits]]
+        name = "per-account"
+        window = { max = 100, every = "1m" }
+        per = ["account"]
+
+        [[limits]]
+        name = "key-guessing"
+        window = { max = 3, every = "1m" }
+        per = ["ip"]
+        when = { key = "unknown" }
+    "#;
+    let policy = Policy::compile(&Source::new("guess.toml", text)).unwrap();
+    let names = |headers: &[(&str, &str)]| -> Vec<String> {
+        limited(resolve(&policy, "GET", "/x", headers))
+            .enforced
+            .limits
+            .iter()
+            .map(|l| l.name().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&[("X-Api-Key", "acme-key")]), ["per-account"]);
+    assert_eq!(names(&[]), ["per-account"]);
+    let guess = limited(resolve(&policy, "GET", "/x", &[("X-Api-Key", "guess")]));
+    assert_eq!(guess.unauthenticated, Some("unknown API key"));
+    assert_eq!(
+        guess
+            .enforced
+            .limits
+            .iter()
+            .map(|l| l.name())
+            .collect::<Vec<_>>(),
+        ["key-guessing"]
+    );
+}

@@ -147,6 +147,48 @@ async fn no_route_unknown_key_and_exempt_routes() {
 }
 
 #[tokio::test]
+async fn key_guessing_is_throttled_before_the_401() {
+    let guarded = format!(
+        "{POLICY}\n    [[limits]]\n    name = \"guessing\"\n    window = {{ max = 2, every = \"1h\" }}\n    per = [\"ip\"]\n    when = {{ key = \"unknown\" }}\n"
+    );
+    let tollgate = Tollgate::start(&guarded, None);
+    for _ in 0..2 {
+        let reply = send(
+            tollgate.address,
+            "GET",
+            "/machines/1",
+            &[("X-Api-Key", "guess")],
+            "",
+        )
+        .await;
+        assert_eq!(reply.status, 401);
+    }
+    let throttled = send(
+        tollgate.address,
+        "GET",
+        "/machines/1",
+        &[("X-Api-Key", "guess-3")],
+        "",
+    )
+    .await;
+    assert_eq!(throttled.status, 429);
+    assert!(throttled.header("retry-after").is_some());
+    let ok = send(
+        tollgate.address,
+        "POST",
+        "/v1/check",
+        &[],
+        r#"{"method":"GET","path":"/machines/1","headers":{"x-api-key":"acme-key"}}"#,
+    )
+    .await;
+    assert!(
+        ok.body.contains(r#""allowed":true"#),
+        "the right key is not throttled: {}",
+        ok.body
+    );
+}
+
+#[tokio::test]
 async fn upstream_down_is_a_502() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
