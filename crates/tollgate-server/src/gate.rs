@@ -131,7 +131,8 @@ impl<C: Clock> Gate<C> {
                 ticket,
                 at: decision.at(),
             });
-        } else {
+        } else if tracing::enabled!(tracing::Level::INFO) {
+            // Re-deriving the partitions costs a second resolution: only when it is logged.
             let partitions = policy.explain(facts);
             explain(&plan, &verdict, &partitions, now);
         }
