@@ -1,0 +1,377 @@
+//! Limits: one algorithm with its numbers per plan, api and account, and what partitions them.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use tollgate_core::{
+    Algorithm, CalendarUnit, Concurrency, KeySpace, Rate, Schedule, SlidingWindow, TokenBucket,
+    Window,
+};
+use toml::Spanned;
+
+use super::{Compiler, known};
+use crate::model::{Align, LimitConfig, NumbersConfig, PolicyFile};
+use crate::policy::{Dimension, Limit, Selector, When};
+use crate::units::{in_words, parse_duration, parse_rate};
+
+impl Compiler<'_> {
+    pub(super) fn limit(
+        &mut self,
+        index: usize,
+        spanned: &Spanned<LimitConfig>,
+        file: &PolicyFile,
+        plans: &[String],
+        apis: &[String],
+        key_space: &KeySpace,
+    ) -> Limit {
+        let config = spanned.get_ref();
+        let name = config.name.get_ref().clone();
+        let own = self.algorithm(spanned, None).unwrap_or_else(placeholder);
+        let mut algorithms: Vec<Algorithm> = plans
+            .iter()
+            .map(|plan| {
+                let numbers = file.plans[plan].get_ref().limits.get(&name);
+                match numbers {
+                    Some(numbers) => self
+                        .algorithm(spanned, Some(numbers))
+                        .unwrap_or_else(placeholder),
+                    None => own.clone(),
+                }
+            })
+            .collect();
+        let identity = key_space
+            .builder()
+            .push(name.as_bytes())
+            .push(format!("{own:?}").as_bytes())
+            .finish()
+            .get();
+        algorithms.push(own);
+        let mut special = HashMap::new();
+        for (plan_index, plan) in plans.iter().enumerate() {
+            for (api, limits) in &file.plans[plan].get_ref().apis {
+                let (Some(numbers), Some(api_index)) = (
+                    limits.get(&name),
+                    apis.iter().position(|known| known == api),
+                ) else {
+                    continue;
+                };
+                if let Some(algorithm) = self.algorithm(spanned, Some(numbers)) {
+                    special.insert(Selector::PlanApi(plan_index, api_index), algorithm);
+                }
+            }
+        }
+        for (account_index, account) in file.accounts.iter().enumerate() {
+            if let Some(numbers) = account.get_ref().overrides.get(&name) {
+                if let Some(algorithm) = self.algorithm(spanned, Some(numbers)) {
+                    special.insert(Selector::Account(account_index), algorithm);
+                }
+            }
+        }
+        let per = config
+            .per
+            .iter()
+            .filter_map(|dimension| self.dimension(dimension, file))
+            .collect();
+        let mut resolve =
+            |names: &[Spanned<String>], known_names: &[String], what: &str| -> Option<Vec<usize>> {
+                (!names.is_empty()).then(|| {
+                    names
+                        .iter()
+                        .filter_map(|name| {
+                            let found =
+                                known_names.iter().position(|known| known == name.get_ref());
+                            if found.is_none() {
+                                self.fail(
+                                    name.span(),
+                                    format!(
+                                        "`{}` is not {what}: {}",
+                                        name.get_ref(),
+                                        known(known_names)
+                                    ),
+                                );
+                            }
+                            found
+                        })
+                        .collect()
+                })
+            };
+        let plans_of = resolve(&config.plans, plans, "a plan");
+        let apis_of = resolve(&config.apis, apis, "an api (a route's `api`)");
+        let status = config.status.as_ref().map_or(429, |status| {
+            if !(400..=599).contains(status.get_ref()) {
+                self.fail(
+                    status.span(),
+                    format!(
+                        "a refusal's status must be 4xx or 5xx, not {}",
+                        status.get_ref()
+                    ),
+                );
+            }
+            *status.get_ref()
+        });
+        Limit {
+            name,
+            identity,
+            algorithms,
+            special,
+            per,
+            plans: plans_of,
+            apis: apis_of,
+            when: When {
+                key: config.when.key,
+                app: config
+                    .when
+                    .app
+                    .map(|presence| presence == crate::model::Presence::Present),
+                methods: config
+                    .when
+                    .method
+                    .iter()
+                    .map(|m| m.get_ref().to_ascii_uppercase())
+                    .collect(),
+                headers: config
+                    .when
+                    .header
+                    .iter()
+                    .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
+                    .collect(),
+            },
+            shadow: config.shadow,
+            status,
+            code: config
+                .code
+                .clone()
+                .unwrap_or_else(|| "rate_limited".to_owned()),
+            period: period_words(config),
+            index,
+            refund: config
+                .refund
+                .iter()
+                .filter_map(|status| {
+                    let parsed = parse_statuses(status.get_ref());
+                    if parsed.is_none() {
+                        self.fail(
+                            status.span(),
+                            format!(
+                                "`{}` is not a status or class such as 503 or 5xx",
+                                status.get_ref()
+                            ),
+                        );
+                    }
+                    parsed
+                })
+                .collect(),
+            rate_count: config
+                .token_bucket
+                .as_ref()
+                .and_then(|bucket| parse_rate(bucket.get_ref().rate.get_ref()).ok())
+                .map(|(count, _)| count),
+        }
+    }
+
+    pub(super) fn dimension(
+        &mut self,
+        dimension: &Spanned<String>,
+        file: &PolicyFile,
+    ) -> Option<Dimension> {
+        let text = dimension.get_ref();
+        let parsed = match text.as_str() {
+            "account" => Dimension::Account,
+            "app" => Dimension::App,
+            "company" => Dimension::Company,
+            "ip" => Dimension::Ip,
+            "api" => Dimension::Api,
+            "method" => Dimension::Method,
+            "path" => Dimension::Path,
+            other => match other.split_once(':') {
+                Some(("header", name)) if !name.is_empty() => {
+                    Dimension::Header(name.to_ascii_lowercase())
+                }
+                Some(("param", name)) if !name.is_empty() => {
+                    let placeholder = format!("{{{name}}}");
+                    let catch_all = format!("{{*{name}}}");
+                    if !file.routes.iter().any(|route| {
+                        let pattern = route.get_ref().pattern.get_ref();
+                        pattern.contains(&placeholder) || pattern.contains(&catch_all)
+                    }) {
+                        self.fail(
+                            dimension.span(),
+                            format!("no route has a path parameter `{placeholder}`"),
+                        );
+                        return None;
+                    }
+                    Dimension::Param(name.to_owned())
+                }
+                _ => {
+                    self.fail(
+                        dimension.span(),
+                        format!("unknown dimension `{other}`: use account, app, company, ip, api, method, path, param:NAME or header:NAME"),
+                    );
+                    return None;
+                }
+            },
+        };
+        Some(parsed)
+    }
+
+    /// The algorithm of a limit, with a plan's numbers applied when given.
+    pub(super) fn algorithm(
+        &mut self,
+        spanned: &Spanned<LimitConfig>,
+        numbers: Option<&Spanned<NumbersConfig>>,
+    ) -> Option<Algorithm> {
+        let config = spanned.get_ref();
+        let given = [
+            config.token_bucket.is_some(),
+            config.window.is_some(),
+            config.sliding.is_some(),
+            config.concurrency.is_some(),
+        ];
+        if given.iter().filter(|&&g| g).count() != 1 {
+            if numbers.is_none() {
+                self.fail(spanned.span(), format!("limit `{}` needs exactly one of token_bucket, window, sliding or concurrency", config.name.get_ref()));
+            }
+            return None;
+        }
+        let (max, rate, burst) = numbers.map_or((None, None, None), |n| {
+            (
+                n.get_ref().max,
+                n.get_ref().rate.as_ref(),
+                n.get_ref().burst,
+            )
+        });
+        if let Some(numbers) = numbers {
+            let fits = if config.token_bucket.is_some() {
+                max.is_none()
+            } else {
+                rate.is_none() && burst.is_none()
+            };
+            if !fits {
+                self.fail(numbers.span(), format!("these numbers do not fit limit `{}`: a token bucket takes rate and burst, the others max", config.name.get_ref()));
+                return None;
+            }
+        }
+        let built = if let Some(bucket) = &config.token_bucket {
+            let rate_text = rate.unwrap_or(&bucket.get_ref().rate);
+            let (count, period) = self.parse(rate_text, parse_rate)?;
+            let burst = burst.or(bucket.get_ref().burst).unwrap_or(1);
+            TokenBucket::new(Rate::new(count, period), burst)
+                .map(Algorithm::from)
+                .map_err(|e| (bucket.span(), e))
+        } else if let Some(window) = &config.window {
+            let w = window.get_ref();
+            let schedule = match w.align {
+                Align::Clock => Schedule::clock(self.parse(&w.every, parse_duration)?),
+                Align::Calendar => {
+                    let unit = match calendar_unit(w.every.get_ref()) {
+                        Some(unit) => unit,
+                        None => {
+                            let other = w.every.get_ref();
+                            self.fail(
+                                w.every.span(),
+                                format!(
+                                    "a calendar window is a `day`, `week` or `month`, not `{other}`"
+                                ),
+                            );
+                            return None;
+                        }
+                    };
+                    let tz = match &w.tz {
+                        None => TimeZone::UTC,
+                        Some(name) => match TimeZone::get(name.get_ref()) {
+                            Ok(tz) => tz,
+                            Err(_) => {
+                                self.fail(name.span(), format!("`{}` is not an IANA time zone (e.g. Europe/Berlin, Asia/Shanghai)", name.get_ref()));
+                                return None;
+                            }
+                        },
+                    };
+                    Ok(Schedule::calendar(unit, tz))
+                }
+            };
+            schedule
+                .and_then(|schedule| Window::new(max.unwrap_or(w.max), schedule))
+                .map(Algorithm::from)
+                .map_err(|e| (window.span(), e))
+        } else if let Some(sliding) = &config.sliding {
+            let every = self.parse(&sliding.get_ref().every, parse_duration)?;
+            SlidingWindow::new(max.unwrap_or(sliding.get_ref().max), every)
+                .map(Algorithm::from)
+                .map_err(|e| (sliding.span(), e))
+        } else {
+            let concurrency = config.concurrency.as_ref()?;
+            let lease = match &concurrency.get_ref().lease {
+                Some(lease) => self.parse(lease, parse_duration)?,
+                None => Duration::from_secs(60),
+            };
+            Concurrency::new(max.unwrap_or(concurrency.get_ref().max), lease)
+                .map(Algorithm::from)
+                .map_err(|e| (concurrency.span(), e))
+        };
+        match built {
+            Ok(algorithm) => Some(algorithm),
+            Err((span, error)) => {
+                let span = numbers.map_or(span, Spanned::span);
+                self.fail(span, format!("limit `{}`: {error}", config.name.get_ref()));
+                None
+            }
+        }
+    }
+}
+
+// A limit's period in words, for refusal messages.
+fn period_words(config: &LimitConfig) -> String {
+    let duration = |text: &Spanned<String>| {
+        parse_duration(text.get_ref())
+            .map(in_words)
+            .unwrap_or_default()
+    };
+    if let Some(bucket) = &config.token_bucket {
+        parse_rate(bucket.get_ref().rate.get_ref())
+            .map(|(_, period)| in_words(period))
+            .unwrap_or_default()
+    } else if let Some(window) = &config.window {
+        match window.get_ref().align {
+            Align::Clock => duration(&window.get_ref().every),
+            Align::Calendar => match calendar_unit(window.get_ref().every.get_ref()) {
+                Some(CalendarUnit::Day) => "day".to_owned(),
+                Some(CalendarUnit::Week) => "week".to_owned(),
+                Some(CalendarUnit::Month) => "month".to_owned(),
+                None => String::new(),
+            },
+        }
+    } else if let Some(sliding) = &config.sliding {
+        duration(&sliding.get_ref().every)
+    } else {
+        String::new()
+    }
+}
+
+/// The calendar unit a window's `every` names, if any.
+fn calendar_unit(every: &str) -> Option<CalendarUnit> {
+    match every.trim() {
+        "day" | "1d" => Some(CalendarUnit::Day),
+        "week" | "1w" => Some(CalendarUnit::Week),
+        "month" => Some(CalendarUnit::Month),
+        _ => None,
+    }
+}
+
+/// Stands in for an algorithm whose numbers were wrong; the policy is never used then.
+fn placeholder() -> Algorithm {
+    Concurrency::new(1, Duration::from_secs(1))
+        .expect("valid")
+        .into()
+}
+
+/// `503` → (503, 503); `5xx` → (500, 599).
+fn parse_statuses(text: &str) -> Option<(u16, u16)> {
+    let text = text.trim().to_ascii_lowercase();
+    if let Some(class) = text.strip_suffix("xx") {
+        let class: u16 = class.parse().ok().filter(|c| (1..=5).contains(c))?;
+        return Some((class * 100, class * 100 + 99));
+    }
+    let status: u16 = text.parse().ok().filter(|s| (100..=599).contains(s))?;
+    Some((status, status))
+}

@@ -1,0 +1,175 @@
+//! From a policy file to a [`Policy`]: every check, every error with its position.
+//!
+//! One [`Compiler`] collects the errors; its methods are spread by subject: identities,
+//! routes, limits, and the server's and responses' settings.
+
+mod identity;
+mod limits;
+mod routes;
+mod server;
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use toml::Spanned;
+
+use sha2::{Digest, Sha256};
+use tollgate_core::KeySpace;
+
+use crate::error::{ConfigError, ConfigErrors, Source};
+use crate::model::PolicyFile;
+use crate::policy::{Limit, Policy};
+
+/// Compiles a policy file's text, collecting every error rather than stopping at the first.
+///
+/// # Errors
+/// Every problem found, each with its file, line and column.
+pub(crate) fn compile(source: &Source, key_space: KeySpace) -> Result<Policy, ConfigErrors> {
+    let file: PolicyFile = toml::from_str(source.text()).map_err(|error| {
+        let span = error.span().unwrap_or(0..0);
+        ConfigErrors(vec![source.error(span, error.message().trim_end())])
+    })?;
+    let mut compiler = Compiler {
+        source,
+        errors: Vec::new(),
+    };
+    let policy = compiler.policy(file, key_space);
+    if compiler.errors.is_empty() {
+        Ok(policy)
+    } else {
+        compiler
+            .errors
+            .sort_by_key(|error| (error.line, error.column));
+        Err(ConfigErrors(compiler.errors))
+    }
+}
+
+struct Compiler<'a> {
+    source: &'a Source,
+    errors: Vec<ConfigError>,
+}
+
+/// SHA-256 of a secret: how keys and app secrets are held.
+pub(crate) fn digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+impl Compiler<'_> {
+    fn fail(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.errors.push(self.source.error(span, message));
+    }
+
+    fn policy(&mut self, file: PolicyFile, key_space: KeySpace) -> Policy {
+        let plans: Vec<String> = file.plans.keys().cloned().collect();
+        let plan_index = |name: &str| plans.iter().position(|plan| plan == name);
+        let default_plan = file.default_plan.as_ref().and_then(|name| {
+            let found = plan_index(name.get_ref());
+            if found.is_none() {
+                self.fail(
+                    name.span(),
+                    format!(
+                        "default_plan `{}` is not a plan: {}",
+                        name.get_ref(),
+                        known(&plans)
+                    ),
+                );
+            }
+            found
+        });
+        let identity = self.identity(&file);
+        let (routes, apis) = self.routes(&file.routes, file.paths.case_insensitive);
+        let limits: Vec<Limit> = file
+            .limits
+            .iter()
+            .enumerate()
+            .map(|(index, limit)| self.limit(index, limit, &file, &plans, &apis, &key_space))
+            .collect();
+        let mut names = HashSet::new();
+        for limit in &file.limits {
+            let name = &limit.get_ref().name;
+            if !names.insert(name.get_ref().as_str()) {
+                self.fail(
+                    name.span(),
+                    format!("a limit named `{}` is already defined", name.get_ref()),
+                );
+            }
+        }
+        for account in &file.accounts {
+            for (limit, numbers) in &account.get_ref().overrides {
+                if !names.contains(limit.as_str()) {
+                    let id = account.get_ref().id.get_ref();
+                    self.fail(
+                        numbers.span(),
+                        format!("account `{id}` overrides `{limit}`, which is not a limit"),
+                    );
+                }
+            }
+        }
+        for (plan, config) in &file.plans {
+            for (api, limits) in &config.get_ref().apis {
+                for (limit, numbers) in limits {
+                    if !apis.contains(api) {
+                        self.fail(
+                            numbers.span(),
+                            format!(
+                                "plan `{plan}` sets numbers for api `{api}`, which no route names"
+                            ),
+                        );
+                    } else if !names.contains(limit.as_str()) {
+                        self.fail(
+                            numbers.span(),
+                            format!(
+                                "plan `{plan}` sets numbers for `{limit}`, which is not a limit"
+                            ),
+                        );
+                    }
+                }
+            }
+            for (limit, numbers) in &config.get_ref().limits {
+                if !names.contains(limit.as_str()) {
+                    self.fail(
+                        numbers.span(),
+                        format!("plan `{plan}` sets numbers for `{limit}`, which is not a limit"),
+                    );
+                }
+            }
+        }
+        let (accounts, keys) = self.accounts(&file, &plans);
+        let apps = self.apps(&file);
+        let server = self.server(&file);
+        let responses = self.responses(&file.responses);
+        Policy {
+            server,
+            responses,
+            identity,
+            case_insensitive: file.paths.case_insensitive,
+            routes,
+            apis,
+            plans,
+            default_plan,
+            accounts,
+            keys,
+            apps,
+            limits,
+            key_space,
+        }
+    }
+
+    fn parse<T>(
+        &mut self,
+        text: &Spanned<String>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        parse(text.get_ref())
+            .map_err(|message| self.fail(text.span(), message))
+            .ok()
+    }
+}
+
+fn known(names: &[String]) -> String {
+    if names.is_empty() {
+        "none is defined".to_owned()
+    } else {
+        format!("defined are {}", names.join(", "))
+    }
+}

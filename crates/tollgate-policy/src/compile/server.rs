@@ -1,0 +1,85 @@
+//! The `[server]` and `[responses]` tables.
+
+use std::time::Duration;
+
+use super::Compiler;
+use crate::model::{PolicyFile, ResponsesConfig};
+use crate::policy::{BodyFormat, DEFAULT_JSON, DEFAULT_XML, HeaderFamily, Responses, Server};
+use crate::units::parse_duration;
+
+impl Compiler<'_> {
+    /// `[server]`: addresses, upstream and its timeout, who may check, the store bound.
+    pub(super) fn server(&mut self, file: &PolicyFile) -> Server {
+        Server {
+            listen: file.server.listen.as_ref().map(|listen| {
+                if listen.get_ref().parse::<std::net::SocketAddr>().is_err() {
+                    self.fail(listen.span(), format!("`{}` is not an address such as 127.0.0.1:8080", listen.get_ref()));
+                }
+                listen.get_ref().clone()
+            }),
+            upstream: file.server.upstream.as_ref().map(|upstream| {
+                let url = upstream.get_ref();
+                if !url.starts_with("http://") || url.len() <= "http://".len() {
+                    self.fail(upstream.span(), format!("the upstream `{url}` must be an http:// URL, e.g. http://127.0.0.1:9000"));
+                }
+                url.trim_end_matches('/').to_owned()
+            }),
+            upstream_timeout: file
+                .server
+                .upstream_timeout
+                .as_ref()
+                .and_then(|timeout| self.parse(timeout, parse_duration))
+                .unwrap_or(Duration::from_secs(30)),
+            check_from: match &file.server.check_from {
+                Some(peers) => peers.iter().filter_map(|peer| self.network(peer)).collect(),
+                None => vec!["127.0.0.0/8".parse().expect("valid"), "::1/128".parse().expect("valid")],
+            },
+            max_partitions: file.server.max_partitions.unwrap_or(10_000_000),
+        }
+    }
+
+    pub(super) fn responses(&mut self, config: &ResponsesConfig) -> Responses {
+        let mut headers: Vec<HeaderFamily> = config
+            .headers
+            .iter()
+            .filter_map(|family| match family.get_ref().as_str() {
+                "ietf" => Some(HeaderFamily::Ietf),
+                "x-rate-limit" => Some(HeaderFamily::XRateLimitDashed),
+                "x-ratelimit" => Some(HeaderFamily::XRateLimit),
+                other => {
+                    self.fail(
+                        family.span(),
+                        format!(
+                            "unknown header family `{other}`: use ietf, x-rate-limit or x-ratelimit"
+                        ),
+                    );
+                    None
+                }
+            })
+            .collect();
+        if config.headers.is_empty() {
+            headers.push(HeaderFamily::Ietf);
+        }
+        let format = match config.format.as_ref().map(|f| (f, f.get_ref().as_str())) {
+            None | Some((_, "json")) => BodyFormat::Json,
+            Some((_, "xml")) => BodyFormat::Xml,
+            Some((_, "accept")) => BodyFormat::Accept,
+            Some((span, other)) => {
+                self.fail(
+                    span.span(),
+                    format!("unknown body format `{other}`: use json, xml or accept"),
+                );
+                BodyFormat::Json
+            }
+        };
+        Responses {
+            headers,
+            format,
+            json: config
+                .json
+                .clone()
+                .unwrap_or_else(|| DEFAULT_JSON.to_owned()),
+            xml: config.xml.clone().unwrap_or_else(|| DEFAULT_XML.to_owned()),
+        }
+    }
+}
