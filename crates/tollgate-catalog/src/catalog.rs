@@ -1,0 +1,330 @@
+//! The catalog over one SQL database: SQLite embedded, or PostgreSQL shared.
+
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Row};
+use tollgate_core::Nanos;
+
+use crate::CatalogError;
+use crate::packs::{HeldPack, in_force, purchase};
+use crate::schema::MIGRATIONS;
+
+/// Accounts, keys and pack purchases, kept in a database that outlives the process.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pool: AnyPool,
+}
+
+/// An account as the catalog holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Its id.
+    pub id: String,
+    /// Its plan, by the policy's name.
+    pub plan: Option<String>,
+    /// Its company (tenant).
+    pub company: Option<String>,
+    /// The IANA time zone its usage is reported in.
+    pub time_zone: String,
+}
+
+/// One row of the pack ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackPurchase {
+    /// The pack bought.
+    pub pack: String,
+    /// Who bought it (an admin, a billing system).
+    pub bought_by: String,
+    /// When.
+    pub bought_at: Nanos,
+    /// When it started applying (a renewal keeps the renewed pack's start).
+    pub starts_at: Nanos,
+    /// When it stops applying.
+    pub expires_at: Nanos,
+    /// When a later purchase renewed or replaced it, and with which pack.
+    pub superseded: Option<(Nanos, String)>,
+}
+
+impl Catalog {
+    /// Opens (creating if needed) the catalog at `url`: `sqlite://PATH` or `postgres://…`,
+    /// and brings its tables up to date.
+    ///
+    /// # Errors
+    /// The database cannot be opened or migrated.
+    pub async fn open(url: &str) -> Result<Self, CatalogError> {
+        install_default_drivers();
+        let url = match url.strip_prefix("sqlite://") {
+            Some(path) if !path.contains('?') => format!("sqlite://{path}?mode=rwc"),
+            _ => url.to_owned(),
+        };
+        // Each connection to an in-memory SQLite database is a database of its own.
+        let connections = if url.contains(":memory:") { 1 } else { 4 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(connections)
+            .connect(&url)
+            .await?;
+        let catalog = Self { pool };
+        catalog.migrate().await?;
+        Ok(catalog)
+    }
+
+    async fn migrate(&self) -> Result<(), CatalogError> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS tollgate_migrations (version BIGINT PRIMARY KEY)")
+            .execute(&self.pool)
+            .await?;
+        for &(version, statements) in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            let applied = sqlx::query("SELECT version FROM tollgate_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if applied.is_some() {
+                continue;
+            }
+            for statement in statements {
+                sqlx::query(statement).execute(&mut *tx).await?;
+            }
+            sqlx::query("INSERT INTO tollgate_migrations (version) VALUES ($1)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Adds an account.
+    ///
+    /// # Errors
+    /// [`CatalogError::DuplicateAccount`] if the id is taken.
+    pub async fn create_account(&self, account: &Account, now: Nanos) -> Result<(), CatalogError> {
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (id, plan, company, time_zone, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&account.id)
+        .bind(account.plan.as_deref())
+        .bind(account.company.as_deref())
+        .bind(&account.time_zone)
+        .bind(nanos(now))
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                Err(CatalogError::DuplicateAccount(account.id.clone()))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The account `id`, if it exists.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, CatalogError> {
+        let row = sqlx::query("SELECT id, plan, company, time_zone FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(Account {
+                id: row.try_get("id")?,
+                plan: row.try_get("plan")?,
+                company: row.try_get("company")?,
+                time_zone: row.try_get("time_zone")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Makes a new API key for account `id` and returns it in clear: the only time it is
+    /// shown. The catalog keeps its SHA-256.
+    ///
+    /// # Errors
+    /// [`CatalogError::UnknownAccount`], or a database or randomness fault.
+    pub async fn create_key(&self, account_id: &str, now: Nanos) -> Result<String, CatalogError> {
+        if self.account(account_id).await?.is_none() {
+            return Err(CatalogError::UnknownAccount(account_id.to_owned()));
+        }
+        let mut secret = [0u8; 24];
+        getrandom::fill(&mut secret)
+            .map_err(|error| CatalogError::Randomness(error.to_string()))?;
+        let key = format!("tg_{}", hex(&secret));
+        sqlx::query(
+            "INSERT INTO api_keys (key_sha256, account_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(key_hash(&key))
+        .bind(account_id)
+        .bind(nanos(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(key)
+    }
+
+    /// The account an API key belongs to.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn account_for_key(&self, key: &str) -> Result<Option<String>, CatalogError> {
+        let row = sqlx::query("SELECT account_id FROM api_keys WHERE key_sha256 = $1")
+            .bind(key_hash(key))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.try_get("account_id")).transpose()?)
+    }
+
+    /// Buys `pack` for `period` on account `id` at `now`, by `bought_by`, following the pack
+    /// rules (same pack renews from its expiry, another replaces at once), all in one
+    /// transaction. Returns the new ledger row.
+    ///
+    /// # Errors
+    /// [`CatalogError::UnknownAccount`], or a database fault.
+    pub async fn buy_pack(
+        &self,
+        account_id: &str,
+        pack: &str,
+        period: Nanos,
+        bought_by: &str,
+        now: Nanos,
+    ) -> Result<PackPurchase, CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT id FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(CatalogError::UnknownAccount(account_id.to_owned()));
+        }
+        let held = sqlx::query(
+            "SELECT pack, starts_at, expires_at, bought_at FROM pack_purchases
+             WHERE account_id = $1 AND superseded_at IS NULL ORDER BY bought_at DESC LIMIT 1",
+        )
+        .bind(account_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| -> Result<(HeldPack, i64), sqlx::Error> {
+            Ok((
+                HeldPack {
+                    pack: row.try_get("pack")?,
+                    starts_at: from_nanos(row.try_get("starts_at")?),
+                    expires_at: from_nanos(row.try_get("expires_at")?),
+                },
+                row.try_get("bought_at")?,
+            ))
+        })
+        .transpose()?;
+        let bought = purchase(held.as_ref().map(|(held, _)| held), pack, period, now);
+        if let Some((held, bought_at)) = &held {
+            // Renewed or replaced from now; an expired pack stays as it ended.
+            if held.expires_at > now {
+                sqlx::query(
+                    "UPDATE pack_purchases SET superseded_at = $1, superseded_by = $2
+                     WHERE account_id = $3 AND bought_at = $4",
+                )
+                .bind(nanos(now))
+                .bind(pack)
+                .bind(account_id)
+                .bind(*bought_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO pack_purchases (account_id, bought_at, pack, bought_by, starts_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(account_id)
+        .bind(nanos(now))
+        .bind(pack)
+        .bind(bought_by)
+        .bind(nanos(bought.starts_at))
+        .bind(nanos(bought.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(PackPurchase {
+            pack: pack.to_owned(),
+            bought_by: bought_by.to_owned(),
+            bought_at: now,
+            starts_at: bought.starts_at,
+            expires_at: bought.expires_at,
+            superseded: None,
+        })
+    }
+
+    /// The pack ledger of an account, oldest first.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn pack_purchases(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<PackPurchase>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT pack, bought_by, bought_at, starts_at, expires_at, superseded_at, superseded_by
+             FROM pack_purchases WHERE account_id = $1 ORDER BY bought_at",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let superseded_at: Option<i64> = row.try_get("superseded_at")?;
+                let superseded_by: Option<String> = row.try_get("superseded_by")?;
+                Ok(PackPurchase {
+                    pack: row.try_get("pack")?,
+                    bought_by: row.try_get("bought_by")?,
+                    bought_at: from_nanos(row.try_get("bought_at")?),
+                    starts_at: from_nanos(row.try_get("starts_at")?),
+                    expires_at: from_nanos(row.try_get("expires_at")?),
+                    superseded: superseded_at.map(from_nanos).zip(superseded_by),
+                })
+            })
+            .collect()
+    }
+
+    /// The pack that applies to an account at `now`, if any: the latest purchase, until it
+    /// expires (a renewal or a replacement is itself the latest purchase).
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn pack_in_force(
+        &self,
+        account_id: &str,
+        now: Nanos,
+    ) -> Result<Option<PackPurchase>, CatalogError> {
+        let latest = self
+            .pack_purchases(account_id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|row| row.superseded.is_none());
+        Ok(latest.filter(|row| {
+            let held = HeldPack {
+                pack: row.pack.clone(),
+                starts_at: row.starts_at,
+                expires_at: row.expires_at,
+            };
+            in_force(Some(&held), now).is_some()
+        }))
+    }
+}
+
+/// SHA-256 of an API key, in hex: what the catalog stores.
+#[must_use]
+pub fn key_hash(key: &str) -> String {
+    hex(&Sha256::digest(key.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Nanoseconds as SQL's signed 64-bit integer (valid until 2262).
+fn nanos(at: Nanos) -> i64 {
+    i64::try_from(at).unwrap_or(i64::MAX)
+}
+
+fn from_nanos(at: i64) -> Nanos {
+    Nanos::try_from(at).unwrap_or(0)
+}

@@ -1,0 +1,31 @@
+//! Tollgate's catalog: the durable data of an API provider — accounts, API keys (kept as
+//! SHA-256 hashes, shown in clear once), and the ledger of upgrade packs — in SQL that runs on
+//! the embedded SQLite and on a shared PostgreSQL.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use tollgate_catalog::{Account, Catalog};
+//!
+//! let catalog = Catalog::open("sqlite::memory:").await?;
+//! let acme = Account { id: "acme".into(), plan: Some("basic".into()), company: None, time_zone: "UTC".into() };
+//! catalog.create_account(&acme, 0).await?;
+//! let key = catalog.create_key("acme", 0).await?;
+//! assert_eq!(catalog.account_for_key(&key).await?.as_deref(), Some("acme"));
+//!
+//! const YEAR: u64 = 365 * 86_400 * 1_000_000_000;
+//! let plus = catalog.buy_pack("acme", "plus", YEAR, "billing", 0).await?;
+//! let renewed = catalog.buy_pack("acme", "plus", YEAR, "billing", 1_000).await?;
+//! assert_eq!(renewed.expires_at, plus.expires_at + YEAR);
+//! # Ok::<(), tollgate_catalog::CatalogError>(())
+//! # }).unwrap();
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod catalog;
+mod error;
+pub mod packs;
+mod schema;
+
+pub use catalog::{Account, Catalog, PackPurchase, key_hash};
+pub use error::CatalogError;

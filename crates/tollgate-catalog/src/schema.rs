@@ -1,0 +1,32 @@
+//! The catalog's tables, in SQL that SQLite and PostgreSQL both run, applied in order once.
+
+/// Each migration: a version and its statements. Append; never edit one that has shipped.
+pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        "CREATE TABLE accounts (
+            id TEXT PRIMARY KEY,
+            plan TEXT,
+            company TEXT,
+            time_zone TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        )",
+        "CREATE TABLE api_keys (
+            key_sha256 TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+            created_at BIGINT NOT NULL
+        )",
+        "CREATE INDEX api_keys_by_account ON api_keys (account_id)",
+        "CREATE TABLE pack_purchases (
+            account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+            bought_at BIGINT NOT NULL,
+            pack TEXT NOT NULL,
+            bought_by TEXT NOT NULL,
+            starts_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            superseded_at BIGINT,
+            superseded_by TEXT,
+            PRIMARY KEY (account_id, bought_at)
+        )",
+    ],
+)];

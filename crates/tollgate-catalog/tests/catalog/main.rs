@@ -1,0 +1,171 @@
+//! The catalog on a real SQLite file: accounts, keys held as hashes, and every pack rule
+//! through the ledger, on chosen instants.
+
+use std::path::PathBuf;
+
+use tollgate_catalog::{Account, Catalog, CatalogError, key_hash};
+
+const DAY: u64 = 86_400 * 1_000_000_000;
+const YEAR: u64 = 365 * DAY;
+
+/// A catalog file in a fresh folder, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("tollgate-catalog-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.0.join("catalog.db").display())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A ledger row as the test compares it: pack, buyer, and when and by what it was superseded.
+type LedgerRow<'a> = (&'a str, &'a str, Option<(u64, &'a str)>);
+
+fn account(id: &str) -> Account {
+    Account {
+        id: id.to_owned(),
+        plan: Some("basic".to_owned()),
+        company: None,
+        time_zone: "Asia/Shanghai".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn accounts_and_keys_survive_reopening_and_keys_are_kept_hashed() {
+    let scratch = Scratch::new("keys");
+    let key = {
+        let catalog = Catalog::open(&scratch.url()).await.unwrap();
+        catalog.create_account(&account("acme"), 0).await.unwrap();
+        assert!(matches!(
+            catalog.create_account(&account("acme"), 1).await,
+            Err(CatalogError::DuplicateAccount(id)) if id == "acme"
+        ));
+        assert!(matches!(
+            catalog.create_key("nobody", 0).await,
+            Err(CatalogError::UnknownAccount(_))
+        ));
+        catalog.create_key("acme", 0).await.unwrap()
+    };
+    let catalog = Catalog::open(&scratch.url()).await.unwrap();
+    assert_eq!(
+        catalog.account("acme").await.unwrap(),
+        Some(account("acme"))
+    );
+    assert_eq!(
+        catalog.account_for_key(&key).await.unwrap().as_deref(),
+        Some("acme")
+    );
+    assert_eq!(catalog.account_for_key("tg_guess").await.unwrap(), None);
+    let file = std::fs::read(scratch.0.join("catalog.db")).unwrap();
+    let contains = |needle: &[u8]| file.windows(needle.len()).any(|window| window == needle);
+    assert!(!contains(key.as_bytes()), "the clear key is never stored");
+    assert!(contains(key_hash(&key).as_bytes()), "its hash is");
+}
+
+#[tokio::test]
+async fn packs_renew_replace_and_expire_through_the_ledger() {
+    let scratch = Scratch::new("packs");
+    let catalog = Catalog::open(&scratch.url()).await.unwrap();
+    catalog.create_account(&account("acme"), 0).await.unwrap();
+
+    let plus = catalog
+        .buy_pack("acme", "plus", YEAR, "billing", 10 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(
+        (plus.starts_at, plus.expires_at),
+        (10 * DAY, 10 * DAY + YEAR)
+    );
+
+    // Same pack again, 100 days in: renewed from the old expiry.
+    let renewed = catalog
+        .buy_pack("acme", "plus", YEAR, "billing", 100 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(
+        (renewed.starts_at, renewed.expires_at),
+        (10 * DAY, 10 * DAY + 2 * YEAR)
+    );
+
+    // A different pack: replaces at once.
+    let max = catalog
+        .buy_pack("acme", "max", YEAR, "admin", 200 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(
+        (max.starts_at, max.expires_at),
+        (200 * DAY, 200 * DAY + YEAR)
+    );
+    assert_eq!(
+        catalog
+            .pack_in_force("acme", 200 * DAY)
+            .await
+            .unwrap()
+            .unwrap()
+            .pack,
+        "max"
+    );
+
+    // At expiry it stops applying; bought again after that, it starts anew.
+    assert!(
+        catalog
+            .pack_in_force("acme", 200 * DAY + YEAR - 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        catalog
+            .pack_in_force("acme", 200 * DAY + YEAR)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = catalog
+        .buy_pack("acme", "max", YEAR, "billing", 600 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.starts_at, again.expires_at),
+        (600 * DAY, 600 * DAY + YEAR)
+    );
+
+    let ledger = catalog.pack_purchases("acme").await.unwrap();
+    let rows: Vec<LedgerRow<'_>> = ledger
+        .iter()
+        .map(|row| {
+            (
+                row.pack.as_str(),
+                row.bought_by.as_str(),
+                row.superseded.as_ref().map(|(at, by)| (*at, by.as_str())),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("plus", "billing", Some((100 * DAY, "plus"))),
+            ("plus", "billing", Some((200 * DAY, "max"))),
+            ("max", "admin", None),
+            ("max", "billing", None),
+        ],
+        "every purchase is kept; an expired pack is not marked superseded"
+    );
+    assert!(matches!(
+        catalog.buy_pack("nobody", "plus", YEAR, "x", 0).await,
+        Err(CatalogError::UnknownAccount(_))
+    ));
+}
