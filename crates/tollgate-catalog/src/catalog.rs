@@ -28,6 +28,19 @@ pub struct Account {
     pub time_zone: String,
 }
 
+/// An API key (as its SHA-256) and the account it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedAccount {
+    /// SHA-256 of the key, in hex.
+    pub key_sha256: String,
+    /// The account's id.
+    pub account: String,
+    /// Its plan.
+    pub plan: Option<String>,
+    /// Its company.
+    pub company: Option<String>,
+}
+
 /// One row of the pack ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackPurchase {
@@ -171,6 +184,29 @@ impl Catalog {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|row| row.try_get("account_id")).transpose()?)
+    }
+
+    /// Every API key with its account's id, plan and company: what decisions look keys up in.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn keyed_accounts(&self) -> Result<Vec<KeyedAccount>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT k.key_sha256, a.id, a.plan, a.company
+             FROM api_keys k JOIN accounts a ON a.id = k.account_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(KeyedAccount {
+                    key_sha256: row.try_get(0)?,
+                    account: row.try_get(1)?,
+                    plan: row.try_get(2)?,
+                    company: row.try_get(3)?,
+                })
+            })
+            .collect()
     }
 
     /// Buys `pack` for `period` on account `id` at `now`, by `bought_by`, following the pack

@@ -43,8 +43,8 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors, Source};
 pub use policy::{
-    BodyFormat, DEFAULT_JSON, DEFAULT_XML, Dimension, HeaderFamily, Limit, Policy, Responses,
-    Server,
+    BodyFormat, DEFAULT_JSON, DEFAULT_XML, Dimension, Directory, DirectoryEntry, HeaderFamily,
+    Limit, Policy, Responses, Server,
 };
 pub use resolve::{Headers, Limits, Plan, RefundTicket, RequestFacts, Resolution};
 use tollgate_core::KeySpace;

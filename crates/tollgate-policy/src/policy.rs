@@ -87,6 +87,39 @@ impl Policy {
         self.identity.unknown_key_status
     }
 
+    /// Binds accounts and keys kept elsewhere to this policy's plans. A plan the policy does not
+    /// define leaves the account on the default plan; such names are returned to be logged.
+    pub fn directory(
+        &self,
+        entries: impl IntoIterator<Item = DirectoryEntry>,
+    ) -> (Directory, Vec<String>) {
+        let mut directory = Directory::default();
+        let mut unknown_plans = Vec::new();
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        for entry in entries {
+            let Some(hash) = crate::compile::parse_sha256(&entry.key_sha256) else {
+                continue;
+            };
+            let index = *by_id.entry(entry.account.clone()).or_insert_with(|| {
+                let plan = entry.plan.as_ref().and_then(|name| {
+                    let found = self.plans.iter().position(|plan| plan == name);
+                    if found.is_none() {
+                        unknown_plans.push(name.clone());
+                    }
+                    found
+                });
+                directory.accounts.push(Account {
+                    id: entry.account.clone(),
+                    plan,
+                    company: entry.company.clone(),
+                });
+                directory.accounts.len() - 1
+            });
+            directory.keys.insert(hash, index);
+        }
+        (directory, unknown_plans)
+    }
+
     /// The key space its partitions are keyed in; reload in the same one to keep counters.
     #[must_use]
     pub fn key_space(&self) -> &KeySpace {
@@ -214,6 +247,41 @@ pub(crate) struct AppSource {
     pub(crate) id_header: String,
     pub(crate) secret_header: String,
     pub(crate) wrong_secret: WrongSecret,
+}
+
+/// Accounts and keys kept outside the policy file (the catalog), bound to a policy's plans:
+/// see [`Policy::directory`]. Keys in the file win over keys here.
+#[derive(Debug, Default)]
+pub struct Directory {
+    pub(crate) keys: HashMap<[u8; 32], usize>,
+    pub(crate) accounts: Vec<Account>,
+}
+
+impl Directory {
+    /// How many accounts it holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    /// Whether it holds none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+    }
+}
+
+/// One API key of an account kept outside the policy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    /// SHA-256 of the key, in hex.
+    pub key_sha256: String,
+    /// The account's id.
+    pub account: String,
+    /// The account's plan, by name.
+    pub plan: Option<String>,
+    /// The account's company.
+    pub company: Option<String>,
 }
 
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use tollgate_core::{Algorithm, KeyBuilder, LimitRequest};
 
 use crate::compile::digest;
 use crate::model::{KeyState, WrongSecret};
-use crate::policy::{Dimension, KeySource, Limit, Policy};
+use crate::policy::{Dimension, Directory, KeySource, Limit, Policy};
 
 /// Request headers, looked up by lower-case name.
 pub trait Headers {
@@ -184,7 +184,16 @@ impl Policy {
         &'p self,
         facts: &RequestFacts<'_, H>,
     ) -> Resolution<'p> {
-        let context = match self.context(facts) {
+        self.resolve_in(None, facts)
+    }
+
+    /// [`resolve`](Self::resolve), finding API keys also in `directory` (the catalog's).
+    pub fn resolve_in<'p, H: Headers + ?Sized>(
+        &'p self,
+        directory: Option<&'p Directory>,
+        facts: &RequestFacts<'_, H>,
+    ) -> Resolution<'p> {
+        let context = match self.context(directory, facts) {
             Ok(context) => context,
             Err(stop) => return stop.into(),
         };
@@ -234,9 +243,10 @@ impl Policy {
     /// resolves to no limits.
     pub fn explain<H: Headers + ?Sized>(
         &self,
+        directory: Option<&Directory>,
         facts: &RequestFacts<'_, H>,
     ) -> Vec<(String, String)> {
-        let Ok(context) = self.context(facts) else {
+        let Ok(context) = self.context(directory, facts) else {
             return Vec::new();
         };
         self.limits
@@ -264,6 +274,7 @@ impl Policy {
     /// Routes and identifies a request, or says why it goes no further.
     fn context<'p, H: Headers + ?Sized>(
         &'p self,
+        directory: Option<&'p Directory>,
         facts: &RequestFacts<'_, H>,
     ) -> Result<Context<'p>, Stop<'p>> {
         let path = crate::path::normalize(facts.uri, self.case_insensitive);
@@ -275,14 +286,18 @@ impl Policy {
         if route.exempt {
             return Err(Stop::Exempt(&self.apis[route.api]));
         }
-        let (key, account_index) = match self.api_key(facts) {
-            None => (KeyState::Absent, None),
-            Some(key) => match self.keys.get(&digest(&key)) {
-                Some(&index) => (KeyState::Present, Some(index)),
-                None => (KeyState::Unknown, None),
+        let (key, account_index, account) = match self.api_key(facts).map(|key| digest(&key)) {
+            None => (KeyState::Absent, None, None),
+            Some(hash) => match self.keys.get(&hash) {
+                Some(&index) => (KeyState::Present, Some(index), Some(&self.accounts[index])),
+                None => match directory
+                    .and_then(|directory| Some(&directory.accounts[*directory.keys.get(&hash)?]))
+                {
+                    Some(account) => (KeyState::Present, None, Some(account)),
+                    None => (KeyState::Unknown, None, None),
+                },
             },
         };
-        let account = account_index.map(|index| &self.accounts[index]);
         let app = self.app(facts).map_err(Stop::Unauthenticated)?;
         let company = match &self.identity.company_header {
             Some(header) => facts.headers.get(header).map(str::to_owned),

@@ -8,15 +8,44 @@ use tollgate_core::{
     Clock, Decision, Lease, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, Store, SystemClock,
     WhenFull,
 };
-use tollgate_policy::{ConfigErrors, Headers, Limit, Plan, Policy, RequestFacts, Resolution};
+use tollgate_policy::{
+    ConfigErrors, Directory, DirectoryEntry, Headers, Limit, Plan, Policy, RequestFacts, Resolution,
+};
 
 use crate::respond::{self, LimitReport, Refund, Verdict};
 
-/// A policy and the limiter that enforces it; the policy can be replaced while serving.
+/// A policy and the limiter that enforces it; the policy and the catalog's accounts can be
+/// replaced while serving.
 #[derive(Debug)]
 pub struct Gate<C: Clock = SystemClock> {
-    policy: ArcSwap<Policy>,
+    state: ArcSwap<State>,
     limiter: Limiter<MemoryStore, C>,
+}
+
+/// The policy and the accounts kept outside it, bound to its plans: swapped together so that
+/// no decision sees one without the other.
+#[derive(Debug)]
+struct State {
+    policy: Arc<Policy>,
+    directory: Directory,
+    entries: Vec<DirectoryEntry>,
+}
+
+impl State {
+    fn new(policy: Arc<Policy>, entries: Vec<DirectoryEntry>) -> Self {
+        let (directory, unknown_plans) = policy.directory(entries.iter().cloned());
+        for plan in unknown_plans {
+            tracing::warn!(
+                plan,
+                "a catalog account names a plan the policy does not define"
+            );
+        }
+        Self {
+            policy,
+            directory,
+            entries,
+        }
+    }
 }
 
 impl<C: Clock> Gate<C> {
@@ -28,14 +57,20 @@ impl<C: Clock> Gate<C> {
             .when_full(WhenFull::EvictNearestRest)
             .build();
         Self {
-            policy: ArcSwap::from_pointee(policy),
+            state: ArcSwap::from_pointee(State::new(Arc::new(policy), Vec::new())),
             limiter: Limiter::new(store, clock),
         }
     }
 
     /// The policy in force.
     pub fn policy(&self) -> Arc<Policy> {
-        self.policy.load_full()
+        Arc::clone(&self.state.load().policy)
+    }
+
+    /// Replaces the accounts and keys kept outside the policy file (the catalog's).
+    pub fn set_accounts(&self, entries: Vec<DirectoryEntry>) {
+        let policy = self.policy();
+        self.state.store(Arc::new(State::new(policy, entries)));
     }
 
     /// Gives back concurrency slots (when the response is done).
@@ -55,10 +90,13 @@ impl<C: Clock> Gate<C> {
     /// # Errors
     /// Every problem found in the file.
     pub fn reload(&self, path: &Path) -> Result<String, ConfigErrors> {
-        let key_space = self.policy.load().key_space().clone();
-        let policy = Policy::load_in(path, key_space)?;
+        let current = self.state.load();
+        let policy = Policy::load_in(path, current.policy.key_space().clone())?;
         let summary = policy.summary();
-        self.policy.store(Arc::new(policy));
+        self.state.store(Arc::new(State::new(
+            Arc::new(policy),
+            current.entries.clone(),
+        )));
         Ok(summary)
     }
 
@@ -69,8 +107,9 @@ impl<C: Clock> Gate<C> {
 
     /// Decides one request.
     pub fn decide<H: Headers + ?Sized>(&self, facts: &RequestFacts<'_, H>) -> Verdict {
-        let policy = self.policy.load();
-        let plan = match policy.resolve(facts) {
+        let state = self.state.load();
+        let (policy, directory) = (&state.policy, &state.directory);
+        let plan = match policy.resolve_in(Some(directory), facts) {
             Resolution::NoRoute => {
                 return Verdict::error(404, "no_route", "no route matches this method and path");
             }
@@ -127,13 +166,13 @@ impl<C: Clock> Gate<C> {
         if verdict.allowed {
             verdict.leases = decision.leases().to_vec();
             verdict.refund = plan.refund_ticket().map(|ticket| Refund {
-                policy: Arc::clone(&policy),
+                policy: Arc::clone(policy),
                 ticket,
                 at: decision.at(),
             });
         } else if tracing::enabled!(tracing::Level::INFO) {
             // Re-deriving the partitions costs a second resolution: only when it is logged.
-            let partitions = policy.explain(facts);
+            let partitions = policy.explain(Some(directory), facts);
             explain(&plan, &verdict, &partitions, now);
         }
         verdict
@@ -155,7 +194,8 @@ impl<C: Clock> Gate<C> {
         &self,
         facts: &RequestFacts<'_, H>,
     ) -> Vec<(String, String)> {
-        self.policy.load().explain(facts)
+        let state = self.state.load();
+        state.policy.explain(Some(&state.directory), facts)
     }
 }
 

@@ -34,11 +34,15 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod gate;
 mod gateway;
 mod http;
 mod respond;
+mod serve;
 
+pub use admin::{Admin, admin_router};
 pub use gate::Gate;
 pub use http::{App, router};
 pub use respond::{LimitReport, Verdict};
+pub use serve::{ServeOptions, serve};

@@ -178,7 +178,7 @@ impl Compiler<'_> {
     }
 }
 
-fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+pub(crate) fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
     if hex.len() != 64 {
         return None;
     }

@@ -4,6 +4,8 @@
 //! routes, limits, and the server's and responses' settings.
 
 mod identity;
+
+pub(crate) use identity::parse_sha256;
 mod limits;
 mod routes;
 mod server;

@@ -1,5 +1,6 @@
 //! The real `tollgate` binary on loopback, in front of a real upstream.
 
+mod admin;
 mod support;
 
 use std::process::Command;

@@ -22,28 +22,46 @@ use hyper_util::rt::TokioExecutor;
 pub(crate) struct Tollgate {
     child: Child,
     pub(crate) address: SocketAddr,
+    /// The admin port.
+    pub(crate) admin: SocketAddr,
+    /// The data directory (catalog, admin token).
+    pub(crate) data_dir: PathBuf,
     /// The policy file it serves, to rewrite before a reload.
     pub(crate) config: PathBuf,
     lines: std::sync::mpsc::Receiver<String>,
+    /// Every line read so far.
+    seen: std::sync::Mutex<Vec<String>>,
     _dir: TempDir,
 }
 
 impl Tollgate {
     /// Starts the binary on a free loopback port with `policy`, forwarding to `upstream`.
     pub(crate) fn start(policy: &str, upstream: Option<SocketAddr>) -> Self {
-        let dir = TempDir::new();
+        Self::start_in(TempDir::new(), policy, upstream)
+    }
+
+    fn start_in(dir: TempDir, policy: &str, upstream: Option<SocketAddr>) -> Self {
         let config = dir.0.join("policy.toml");
         std::fs::write(&config, policy).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        let data_dir = dir.0.join("data");
         command
             .args(["serve", "--config"])
             .arg(&config)
-            .args(["--listen", "127.0.0.1:0"]);
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(&data_dir);
         if let Some(upstream) = upstream {
             command.arg("--upstream").arg(format!("http://{upstream}"));
         }
         let mut child = command
             .env("RUST_LOG", "info")
+            .env_remove("TOLLGATE_ADMIN_TOKEN")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -62,8 +80,11 @@ impl Tollgate {
         let mut tollgate = Self {
             child,
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
             config,
             lines,
+            seen: std::sync::Mutex::new(Vec::new()),
             _dir: dir,
         };
         let line = tollgate.wait_for("address=");
@@ -75,7 +96,37 @@ impl Tollgate {
             .next()
             .unwrap();
         tollgate.address = address.parse().unwrap();
+        let line = tollgate.wait_for("admin=");
+        let admin = line
+            .split("admin=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        tollgate.admin = admin.parse().unwrap();
         tollgate
+    }
+
+    /// Stops the process (SIGTERM) and starts it again on the same policy and data directory.
+    pub(crate) fn restart(mut self) -> Self {
+        self.signal("TERM");
+        self.child.wait().unwrap();
+        let dir = std::mem::replace(&mut self._dir, TempDir::empty());
+        let policy = std::fs::read_to_string(&self.config).unwrap();
+        Self::start_in(dir, &policy, None)
+    }
+
+    /// Like [`wait_for`](Self::wait_for), for a line logged before now or later.
+    pub(crate) fn wait_for_logged(&self, needle: &str) -> String {
+        let earlier = self
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|line| line.contains(needle))
+            .cloned();
+        earlier.unwrap_or_else(|| self.wait_for(needle))
     }
 
     /// Waits (at most 20 s) for a log line containing `needle`, and returns it.
@@ -85,6 +136,7 @@ impl Tollgate {
                 .lines
                 .recv_timeout(Duration::from_secs(20))
                 .unwrap_or_else(|_| panic!("no log line with `{needle}`"));
+            self.seen.lock().unwrap().push(line.clone());
             if line.contains(needle) {
                 return line;
             }
@@ -121,6 +173,11 @@ impl Drop for Tollgate {
 pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
+    /// A stand-in that owns nothing (for a folder handed on).
+    fn empty() -> Self {
+        Self(PathBuf::new())
+    }
+
     pub(crate) fn new() -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let path = std::env::temp_dir().join(format!(
@@ -135,7 +192,9 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if !self.0.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 

@@ -1,0 +1,238 @@
+//! The admin port: catalog edits that apply to decisions at once, and the policy's reload.
+//! Every route but `/healthz` needs `Authorization: Bearer <token>`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use tollgate_catalog::{Account, Catalog, CatalogError};
+use tollgate_core::Clock;
+use tollgate_policy::DirectoryEntry;
+
+use crate::http::App;
+
+/// What the admin handlers share.
+#[derive(Debug)]
+pub struct Admin<C: Clock> {
+    /// The public side, whose gate the catalog feeds.
+    pub app: Arc<App<C>>,
+    /// The durable catalog.
+    pub catalog: Catalog,
+    /// The policy file, for reloads.
+    pub config: PathBuf,
+    token: String,
+}
+
+impl<C: Clock> Admin<C> {
+    /// Admin handlers guarded by `token`.
+    pub fn new(app: Arc<App<C>>, catalog: Catalog, config: PathBuf, token: String) -> Self {
+        Self {
+            app,
+            catalog,
+            config,
+            token,
+        }
+    }
+
+    /// Loads the catalog's accounts and keys into the gate.
+    ///
+    /// # Errors
+    /// The catalog cannot be read; the gate keeps what it had.
+    pub async fn refresh(&self) -> Result<usize, CatalogError> {
+        let entries: Vec<DirectoryEntry> = self
+            .catalog
+            .keyed_accounts()
+            .await?
+            .into_iter()
+            .map(|keyed| DirectoryEntry {
+                key_sha256: keyed.key_sha256,
+                account: keyed.account,
+                plan: keyed.plan,
+                company: keyed.company,
+            })
+            .collect();
+        let count = entries.len();
+        self.app.gate.set_accounts(entries);
+        Ok(count)
+    }
+}
+
+/// The admin port's routes.
+pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
+    let guarded = Router::new()
+        .route("/admin/accounts", post(create_account::<C>))
+        .route("/admin/accounts/{id}", get(get_account::<C>))
+        .route("/admin/accounts/{id}/keys", post(create_key::<C>))
+        .route("/admin/reload", post(reload::<C>))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&admin),
+            authorize::<C>,
+        ));
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .merge(guarded)
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin route") })
+        .with_state(admin)
+}
+
+/// A JSON error with a stable code.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "code": code, "message": message })),
+    )
+        .into_response()
+}
+
+fn fault(failure: CatalogError) -> Response {
+    match failure {
+        CatalogError::UnknownAccount(id) => error(
+            StatusCode::NOT_FOUND,
+            "unknown_account",
+            &format!("no account `{id}`"),
+        ),
+        CatalogError::DuplicateAccount(id) => error(
+            StatusCode::CONFLICT,
+            "duplicate_account",
+            &format!("account `{id}` already exists"),
+        ),
+        other => {
+            tracing::error!(error = %other, "catalog fault");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "catalog_unavailable",
+                "the catalog cannot answer now",
+            )
+        }
+    }
+}
+
+async fn authorize<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(given.as_bytes().ct_eq(admin.token.as_bytes())) {
+        next.run(request).await
+    } else {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid admin token is required",
+        )
+    }
+}
+
+/// `POST /admin/accounts` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAccount {
+    id: String,
+    plan: Option<String>,
+    company: Option<String>,
+    time_zone: Option<String>,
+}
+
+/// A JSON body, or the message of the 400 that answers it.
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|failure| format!("invalid JSON body: {failure}"))
+}
+
+async fn create_account<C: Clock>(State(admin): State<Arc<Admin<C>>>, body: Bytes) -> Response {
+    let new: NewAccount = match parse(&body) {
+        Ok(new) => new,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
+    };
+    if new.id.is_empty() || new.id.len() > 200 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "an account id has 1 to 200 characters",
+        );
+    }
+    let time_zone = new.time_zone.unwrap_or_else(|| "UTC".to_owned());
+    if jiff::tz::TimeZone::get(&time_zone).is_err() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_time_zone",
+            &format!("`{time_zone}` is not an IANA time zone"),
+        );
+    }
+    let account = Account {
+        id: new.id,
+        plan: new.plan,
+        company: new.company,
+        time_zone,
+    };
+    let now = admin.app.gate.limiter().clock().now();
+    match admin.catalog.create_account(&account, now).await {
+        Ok(()) => (StatusCode::CREATED, Json(account_json(&account))).into_response(),
+        Err(failure) => fault(failure),
+    }
+}
+
+async fn get_account<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path(id): Path<String>,
+) -> Response {
+    match admin.catalog.account(&id).await {
+        Ok(Some(account)) => Json(account_json(&account)).into_response(),
+        Ok(None) => fault(CatalogError::UnknownAccount(id)),
+        Err(failure) => fault(failure),
+    }
+}
+
+async fn create_key<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path(id): Path<String>,
+) -> Response {
+    let now = admin.app.gate.limiter().clock().now();
+    let key = match admin.catalog.create_key(&id, now).await {
+        Ok(key) => key,
+        Err(failure) => return fault(failure),
+    };
+    if let Err(failure) = admin.refresh().await {
+        tracing::warn!(error = %failure, "new key stored; decisions see it at the next refresh");
+    }
+    let body = serde_json::json!({ "account": id, "key": key, "note": "shown once: only its hash is kept" });
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+async fn reload<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
+    match admin.app.gate.reload(&admin.config) {
+        Ok(summary) => {
+            Json(serde_json::json!({ "reloaded": true, "summary": summary })).into_response()
+        }
+        Err(errors) => {
+            let errors: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+            let body = serde_json::json!({ "code": "invalid_policy", "message": "the policy file has errors; the old one keeps serving", "errors": errors });
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+    }
+}
+
+fn account_json(account: &Account) -> serde_json::Value {
+    serde_json::json!({
+        "id": account.id,
+        "plan": account.plan,
+        "company": account.company,
+        "time_zone": account.time_zone,
+    })
+}

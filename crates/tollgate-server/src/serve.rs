@@ -1,0 +1,225 @@
+//! `tollgate serve`: the public port, the admin port, and the background tasks, until SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::Uri;
+use tollgate_catalog::Catalog;
+use tollgate_core::{Clock, SystemClock};
+use tollgate_policy::Policy;
+
+use crate::{Admin, App, Gate, admin_router, router};
+
+/// What `tollgate serve` was told; flags win over the policy file's `[server]`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The policy file.
+    pub config: PathBuf,
+    /// The public port's address.
+    pub listen: Option<SocketAddr>,
+    /// The admin port's address (default 127.0.0.1:8081).
+    pub admin_listen: Option<SocketAddr>,
+    /// The upstream's base URL.
+    pub upstream: Option<String>,
+    /// Where durable data lives (default `./tollgate-data`).
+    pub data_dir: Option<PathBuf>,
+    /// The catalog's database URL (default `sqlite://<data-dir>/catalog.db`).
+    pub catalog: Option<String>,
+}
+
+/// How often the catalog's accounts and keys are read into the gate.
+const CATALOG_REFRESH: Duration = Duration::from_millis(500);
+
+/// Serves until SIGTERM or Ctrl-C. A message for the operator on failure to start.
+///
+/// # Errors
+/// What prevented the start, in words.
+pub async fn serve(policy: Policy, options: ServeOptions) -> Result<(), String> {
+    let listen = options
+        .listen
+        .or_else(|| {
+            policy
+                .server()
+                .listen
+                .as_ref()
+                .and_then(|text| text.parse().ok())
+        })
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let admin_listen = options
+        .admin_listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8081)));
+    let upstream = match options
+        .upstream
+        .clone()
+        .or_else(|| policy.server().upstream.clone())
+    {
+        None => None,
+        Some(url) => match url.parse::<Uri>() {
+            Ok(uri) if url.starts_with("http://") && uri.host().is_some() => Some(uri),
+            _ => {
+                return Err(format!(
+                    "the upstream `{url}` must be an http:// URL, e.g. http://127.0.0.1:9000"
+                ));
+            }
+        },
+    };
+    let data_dir = options
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("tollgate-data"));
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|error| format!("cannot create {}: {error}", data_dir.display()))?;
+    let token = admin_token(&data_dir)?;
+    let catalog_url = options
+        .catalog
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("catalog.db").display()));
+    let catalog = Catalog::open(&catalog_url)
+        .await
+        .map_err(|error| format!("cannot open the catalog: {error}"))?;
+
+    let summary = policy.summary();
+    let upstream_timeout = policy.server().upstream_timeout;
+    let app = Arc::new(App::new(
+        Gate::new(policy, SystemClock),
+        upstream,
+        upstream_timeout,
+    ));
+    let admin = Arc::new(Admin::new(
+        Arc::clone(&app),
+        catalog,
+        options.config.clone(),
+        token,
+    ));
+    admin
+        .refresh()
+        .await
+        .map_err(|error| format!("cannot read the catalog: {error}"))?;
+
+    let public = bind(listen).await?;
+    let private = bind(admin_listen).await?;
+    tracing::info!(config = %options.config.display(), %summary, "policy loaded");
+    tracing::info!(address = %public.local_addr().unwrap_or(listen), upstream = ?app.upstream.as_ref().map(ToString::to_string), "listening");
+    tracing::info!(admin = %private.local_addr().unwrap_or(admin_listen), data_dir = %data_dir.display(), "admin listening");
+
+    tokio::spawn(sweep(Arc::clone(&app)));
+    tokio::spawn(reload_on_hangup(Arc::clone(&app), options.config.clone()));
+    tokio::spawn(refresh_catalog(Arc::clone(&admin)));
+    let admin_server = axum::serve(private, admin_router(admin)).with_graceful_shutdown(shutdown());
+    let public_server = axum::serve(
+        public,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown());
+    let (public, private) = tokio::join!(public_server, admin_server);
+    public
+        .and(private)
+        .map_err(|error| format!("server error: {error}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| format!("cannot listen on {address}: {error}"))
+}
+
+/// The admin token: `TOLLGATE_ADMIN_TOKEN`, or the one in `<data-dir>/admin-token`, made at the
+/// first start (readable by its owner only). The log names the file, never the token.
+fn admin_token(data_dir: &Path) -> Result<String, String> {
+    if let Ok(token) = std::env::var("TOLLGATE_ADMIN_TOKEN") {
+        if !token.is_empty() {
+            return Ok(token);
+        }
+    }
+    let path = data_dir.join("admin-token");
+    if let Ok(token) = std::fs::read_to_string(&path) {
+        return Ok(token.trim().to_owned());
+    }
+    let mut secret = [0u8; 24];
+    getrandom::fill(&mut secret)
+        .map_err(|error| format!("no randomness for the admin token: {error}"))?;
+    let token: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
+    write_private(&path, &token)
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+    tracing::info!(file = %path.display(), "admin token generated");
+    Ok(token)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// Drops limit state at rest, a little at a time.
+async fn sweep<C: Clock>(app: Arc<App<C>>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tick.tick().await;
+        let limiter = app.gate.limiter();
+        limiter.store().sweep(limiter.clock().now(), 4_096);
+    }
+}
+
+/// Reads the catalog's accounts and keys into the gate, so that changes made elsewhere (another
+/// instance, the database itself) apply within a refresh.
+async fn refresh_catalog<C: Clock>(admin: Arc<Admin<C>>) {
+    let mut tick = tokio::time::interval(CATALOG_REFRESH);
+    loop {
+        tick.tick().await;
+        if let Err(error) = admin.refresh().await {
+            tracing::warn!(%error, "catalog not refreshed; decisions use the accounts read last");
+        }
+    }
+}
+
+/// Reloads the policy file on each SIGHUP; an invalid file is logged and the old policy stays.
+async fn reload_on_hangup<C: Clock>(app: Arc<App<C>>, config: PathBuf) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match app.gate.reload(&config) {
+                Ok(summary) => {
+                    tracing::info!(config = %config.display(), %summary, "policy reloaded")
+                }
+                Err(errors) => {
+                    for error in &errors.0 {
+                        tracing::error!(%error, "policy not reloaded");
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (app, config);
+}
+
+/// Resolves on SIGTERM or Ctrl-C: stop accepting, finish what is in flight.
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+            return interrupt.await.unwrap_or_default();
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or_default();
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,196 @@
+//! The admin port of the real binary: its token, catalog edits that apply at once, reload.
+
+use crate::support::{Tollgate, send};
+
+const POLICY: &str = r#"
+    [identity]
+    api_key = { header = "X-Api-Key" }
+
+    [[routes]]
+    api = "machines"
+    match = "GET /machines/{*rest}"
+
+    [[limits]]
+    name = "daily"
+    window = { max = 3, every = "1d" }
+    per = ["account"]
+
+    [plans.basic]
+    [plans.pro.limits]
+    daily = { max = 1000 }
+"#;
+
+fn token(tollgate: &Tollgate) -> String {
+    let path = tollgate.data_dir.join("admin-token");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the token file is the owner's alone");
+    }
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[tokio::test]
+async fn without_the_token_nothing_but_health() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let line = tollgate.wait_for_logged("admin token generated");
+    assert!(
+        !line.contains(&token(&tollgate)),
+        "the log names the file, never the token"
+    );
+    assert_eq!(
+        send(tollgate.admin, "GET", "/healthz", &[], "")
+            .await
+            .status,
+        200
+    );
+    let denied = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts",
+        &[],
+        r#"{"id":"acme"}"#,
+    )
+    .await;
+    assert_eq!(denied.status, 401);
+    assert!(denied.body.contains(r#""code":"unauthorized""#));
+    let wrong = send(
+        tollgate.admin,
+        "GET",
+        "/admin/accounts/acme",
+        &[("Authorization", "Bearer guess")],
+        "",
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+}
+
+#[tokio::test]
+async fn an_account_and_key_made_through_the_admin_api_decide_at_once() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let bearer = format!("Bearer {}", token(&tollgate));
+    let auth = [("Authorization", bearer.as_str())];
+    let created = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts",
+        &auth,
+        r#"{"id":"globex","plan":"pro","time_zone":"Asia/Shanghai"}"#,
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let duplicate = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts",
+        &auth,
+        r#"{"id":"globex"}"#,
+    )
+    .await;
+    assert_eq!(duplicate.status, 409);
+    assert!(duplicate.body.contains("duplicate_account"));
+    for (body, code) in [
+        (r#"{"id":"#, "bad_request"),
+        (r#"{"id":"x","colour":1}"#, "bad_request"),
+        (r#"{"id":"y","time_zone":"Mars/Olympus"}"#, "bad_time_zone"),
+    ] {
+        let reply = send(tollgate.admin, "POST", "/admin/accounts", &auth, body).await;
+        assert_eq!(reply.status, 400, "{body}");
+        assert!(reply.body.contains(code), "{}", reply.body);
+    }
+    let unknown = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/nobody/keys",
+        &auth,
+        "",
+    )
+    .await;
+    assert_eq!(
+        (unknown.status, unknown.body.contains("unknown_account")),
+        (404, true)
+    );
+
+    let made = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/globex/keys",
+        &auth,
+        "",
+    )
+    .await;
+    assert_eq!(made.status, 201);
+    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ask =
+        format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
+    let answer: serde_json::Value = serde_json::from_str(
+        &send(tollgate.address, "POST", "/v1/check", &[], &ask)
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(
+        (&answer["account"], &answer["plan"]),
+        (&"globex".into(), &"pro".into())
+    );
+    assert_eq!(
+        answer["limits"][0]["limit"], 1000,
+        "the catalog account's plan applies"
+    );
+    let fetched = send(tollgate.admin, "GET", "/admin/accounts/globex", &auth, "").await;
+    assert!(fetched.body.contains(r#""time_zone":"Asia/Shanghai""#));
+    assert!(!fetched.body.contains(&key), "the key is shown once only");
+}
+
+#[tokio::test]
+async fn catalog_accounts_survive_a_restart() {
+    let first = Tollgate::start(POLICY, None);
+    let bearer = format!("Bearer {}", token(&first));
+    let auth = [("Authorization", bearer.as_str())];
+    send(
+        first.admin,
+        "POST",
+        "/admin/accounts",
+        &auth,
+        r#"{"id":"acme","plan":"basic"}"#,
+    )
+    .await;
+    let made = send(first.admin, "POST", "/admin/accounts/acme/keys", &auth, "").await;
+    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = first.restart();
+    assert_eq!(
+        token(&second),
+        bearer.trim_start_matches("Bearer "),
+        "the same token after a restart"
+    );
+    let ask =
+        format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
+    let answer: serde_json::Value = serde_json::from_str(
+        &send(second.address, "POST", "/v1/check", &[], &ask)
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(answer["account"], "acme");
+}
+
+#[tokio::test]
+async fn reload_through_the_admin_api() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let bearer = format!("Bearer {}", token(&tollgate));
+    let auth = [("Authorization", bearer.as_str())];
+    std::fs::write(&tollgate.config, "[[limits]]\nname = 7\n").unwrap();
+    let refused = send(tollgate.admin, "POST", "/admin/reload", &auth, "").await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("policy.toml:2:8"), "{}", refused.body);
+    std::fs::write(&tollgate.config, POLICY).unwrap();
+    let reloaded = send(tollgate.admin, "POST", "/admin/reload", &auth, "").await;
+    assert_eq!(reloaded.status, 200, "{}", reloaded.body);
+}
