@@ -39,6 +39,8 @@ pub struct KeyedAccount {
     pub plan: Option<String>,
     /// Its company.
     pub company: Option<String>,
+    /// The pack it bought last and when that expires (it may have expired already).
+    pub pack: Option<(String, Nanos)>,
 }
 
 /// One row of the pack ledger.
@@ -192,18 +194,25 @@ impl Catalog {
     /// Only for database faults.
     pub async fn keyed_accounts(&self) -> Result<Vec<KeyedAccount>, CatalogError> {
         let rows = sqlx::query(
-            "SELECT k.key_sha256, a.id, a.plan, a.company
+            "SELECT k.key_sha256, a.id, a.plan, a.company,
+                (SELECT p.pack FROM pack_purchases p WHERE p.account_id = a.id
+                 AND p.superseded_at IS NULL ORDER BY p.bought_at DESC LIMIT 1) AS pack,
+                (SELECT p.expires_at FROM pack_purchases p WHERE p.account_id = a.id
+                 AND p.superseded_at IS NULL ORDER BY p.bought_at DESC LIMIT 1) AS pack_expires_at
              FROM api_keys k JOIN accounts a ON a.id = k.account_id",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
             .map(|row| {
+                let pack: Option<String> = row.try_get(4)?;
+                let expires_at: Option<i64> = row.try_get(5)?;
                 Ok(KeyedAccount {
                     key_sha256: row.try_get(0)?,
                     account: row.try_get(1)?,
                     plan: row.try_get(2)?,
                     company: row.try_get(3)?,
+                    pack: pack.zip(expires_at.map(from_nanos)),
                 })
             })
             .collect()

@@ -35,6 +35,9 @@ pub struct PolicyFile {
     /// Plans and the numbers they change.
     #[serde(default)]
     pub plans: BTreeMap<String, Spanned<PlanConfig>>,
+    /// Upgrade packs and the quotas they raise.
+    #[serde(default)]
+    pub packs: BTreeMap<String, Spanned<PackConfig>>,
     /// Method and path templates, each naming an api.
     #[serde(default)]
     pub routes: Vec<Spanned<RouteConfig>>,
@@ -184,6 +187,17 @@ pub struct PlanConfig {
     /// Api name → limit name → numbers for that api alone, above the plan's.
     #[serde(default)]
     pub apis: BTreeMap<String, BTreeMap<String, Spanned<NumbersConfig>>>,
+}
+
+/// `[packs.NAME]`: a purchasable upgrade that replaces a limit's numbers for a period.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackConfig {
+    /// How long a purchase lasts (default `365d`).
+    pub period: Option<Spanned<String>>,
+    /// Limit name → the numbers while the pack is held (typically quotas, not rates).
+    #[serde(default)]
+    pub limits: BTreeMap<String, Spanned<NumbersConfig>>,
 }
 
 /// The numbers of a limit that a plan may change.

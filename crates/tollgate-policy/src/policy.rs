@@ -17,6 +17,8 @@ pub struct Policy {
     pub(crate) routes: Routes,
     pub(crate) apis: Vec<String>,
     pub(crate) plans: Vec<String>,
+    /// Pack names and how long a purchase lasts.
+    pub(crate) packs: Vec<(String, std::time::Duration)>,
     pub(crate) default_plan: Option<usize>,
     pub(crate) accounts: Vec<Account>,
     /// SHA-256 of each API key → account index.
@@ -87,14 +89,15 @@ impl Policy {
         self.identity.unknown_key_status
     }
 
-    /// Binds accounts and keys kept elsewhere to this policy's plans. A plan the policy does not
-    /// define leaves the account on the default plan; such names are returned to be logged.
+    /// Binds accounts and keys kept elsewhere to this policy's plans and packs. A plan or pack
+    /// the policy does not define is ignored (the account stays on the default plan, without
+    /// pack); such names are returned to be logged.
     pub fn directory(
         &self,
         entries: impl IntoIterator<Item = DirectoryEntry>,
     ) -> (Directory, Vec<String>) {
         let mut directory = Directory::default();
-        let mut unknown_plans = Vec::new();
+        let mut unknown = Vec::new();
         let mut by_id: HashMap<String, usize> = HashMap::new();
         for entry in entries {
             let Some(hash) = crate::compile::parse_sha256(&entry.key_sha256) else {
@@ -104,20 +107,28 @@ impl Policy {
                 let plan = entry.plan.as_ref().and_then(|name| {
                     let found = self.plans.iter().position(|plan| plan == name);
                     if found.is_none() {
-                        unknown_plans.push(name.clone());
+                        unknown.push(name.clone());
                     }
                     found
+                });
+                let pack = entry.pack.as_ref().and_then(|(name, until)| {
+                    let found = self.packs.iter().position(|(pack, _)| pack == name);
+                    if found.is_none() {
+                        unknown.push(name.clone());
+                    }
+                    found.map(|index| (index, *until))
                 });
                 directory.accounts.push(Account {
                     id: entry.account.clone(),
                     plan,
                     company: entry.company.clone(),
+                    pack,
                 });
                 directory.accounts.len() - 1
             });
             directory.keys.insert(hash, index);
         }
-        (directory, unknown_plans)
+        (directory, unknown)
     }
 
     /// The key space its partitions are keyed in; reload in the same one to keep counters.
@@ -130,6 +141,15 @@ impl Policy {
     #[must_use]
     pub fn apis(&self) -> &[String] {
         &self.apis
+    }
+
+    /// A pack by name: how long a purchase lasts, if the policy defines it.
+    #[must_use]
+    pub fn pack_period(&self, name: &str) -> Option<std::time::Duration> {
+        self.packs
+            .iter()
+            .find(|(pack, _)| pack == name)
+            .map(|&(_, period)| period)
     }
 
     /// The plan names.
@@ -282,6 +302,8 @@ pub struct DirectoryEntry {
     pub plan: Option<String>,
     /// The account's company.
     pub company: Option<String>,
+    /// The pack it holds, by name, and when that stops applying.
+    pub pack: Option<(String, tollgate_core::Nanos)>,
 }
 
 #[derive(Debug)]
@@ -289,6 +311,8 @@ pub(crate) struct Account {
     pub(crate) id: String,
     pub(crate) plan: Option<usize>,
     pub(crate) company: Option<String>,
+    /// A pack held (index) and its expiry.
+    pub(crate) pack: Option<(usize, tollgate_core::Nanos)>,
 }
 
 #[derive(Debug, Default)]
@@ -418,29 +442,42 @@ impl Limit {
         &self.algorithms[plan.unwrap_or(own).min(own)]
     }
 
-    /// The numbers that apply to a request: the account's override, else its plan's numbers for
-    /// the api, else the plan's, else the limit's own.
-    pub(crate) fn algorithm_for(
-        &self,
-        account: Option<usize>,
-        plan: Option<usize>,
-        api: usize,
-    ) -> &Algorithm {
+    /// The numbers that apply to a request: the account's override, else its pack's, else its
+    /// plan's numbers for the api, else the plan's, else the limit's own.
+    pub(crate) fn algorithm_for(&self, chosen: Selection) -> &Algorithm {
         if self.special.is_empty() {
-            return self.algorithm(plan);
+            return self.algorithm(chosen.plan);
         }
-        account
-            .and_then(|account| self.special.get(&Selector::Account(account)))
-            .or_else(|| plan.and_then(|plan| self.special.get(&Selector::PlanApi(plan, api))))
-            .unwrap_or_else(|| self.algorithm(plan))
+        let special = |selector| self.special.get(&selector);
+        chosen
+            .account
+            .and_then(|account| special(Selector::Account(account)))
+            .or_else(|| chosen.pack.and_then(|pack| special(Selector::Pack(pack))))
+            .or_else(|| {
+                chosen
+                    .plan
+                    .and_then(|plan| special(Selector::PlanApi(plan, chosen.api)))
+            })
+            .unwrap_or_else(|| self.algorithm(chosen.plan))
     }
 }
 
-/// Whose special numbers: one api of one plan, or one account (by index).
+/// Whose special numbers: one api of one plan, a pack, or one account (by index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Selector {
     PlanApi(usize, usize),
+    Pack(usize),
     Account(usize),
+}
+
+/// What chooses a limit's numbers for a request: the policy account (for overrides), the pack
+/// in force, the plan and the api (indices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Selection {
+    pub(crate) account: Option<usize>,
+    pub(crate) pack: Option<usize>,
+    pub(crate) plan: Option<usize>,
+    pub(crate) api: usize,
 }
 
 /// `when` conditions, compiled.

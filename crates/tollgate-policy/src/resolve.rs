@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use percent_encoding::percent_decode_str;
 use smallvec::SmallVec;
 use subtle::ConstantTimeEq;
-use tollgate_core::{Algorithm, KeyBuilder, LimitRequest};
+use tollgate_core::{Algorithm, KeyBuilder, LimitRequest, Nanos};
 
 use crate::compile::digest;
 use crate::model::{KeyState, WrongSecret};
-use crate::policy::{Dimension, Directory, KeySource, Limit, Policy};
+use crate::policy::{Dimension, Directory, KeySource, Limit, Policy, Selection};
 
 /// Request headers, looked up by lower-case name.
 pub trait Headers {
@@ -80,8 +80,8 @@ pub struct Plan<'p> {
     /// Set when the API key is unknown: the limits are the `key = "unknown"` ones, and a
     /// request they admit is still refused as unauthenticated, with this reason.
     pub unauthenticated: Option<&'static str>,
-    /// Account, plan and api indices: what chose each limit's numbers.
-    selection: (Option<usize>, Option<usize>, usize),
+    /// What chose each limit's numbers.
+    selection: Selection,
 }
 
 impl Plan<'_> {
@@ -107,7 +107,7 @@ impl Plan<'_> {
 /// The partitions an admitted request charged in limits that refund some statuses.
 #[derive(Debug, Clone)]
 pub struct RefundTicket {
-    selection: (Option<usize>, Option<usize>, usize),
+    selection: Selection,
     charges: Vec<(usize, tollgate_core::Key, u32)>,
 }
 
@@ -121,10 +121,9 @@ impl Policy {
             .iter()
             .filter_map(|&(index, key, cost)| {
                 let limit = self.limits.get(index)?;
-                let (account, plan, api) = ticket.selection;
                 limit
                     .refunds(status)
-                    .then(|| LimitRequest::new(key, limit.algorithm_for(account, plan, api), cost))
+                    .then(|| LimitRequest::new(key, limit.algorithm_for(ticket.selection), cost))
             })
             .collect()
     }
@@ -137,6 +136,18 @@ pub struct Limits<'p> {
     pub limits: SmallVec<[&'p Limit; 4]>,
     /// One request per limit, keyed by its partition.
     pub requests: SmallVec<[LimitRequest<'p>; 4]>,
+}
+
+impl Context<'_> {
+    /// What chooses the numbers of each limit for this request.
+    fn selection(&self) -> Selection {
+        Selection {
+            account: self.account_index,
+            pack: self.pack,
+            plan: self.plan,
+            api: self.api,
+        }
+    }
 }
 
 /// Why a request with an unknown key is refused.
@@ -172,6 +183,8 @@ struct Context<'p> {
     cost: u32,
     account: Option<&'p crate::policy::Account>,
     account_index: Option<usize>,
+    /// The pack in force, by index.
+    pack: Option<usize>,
     app: Option<&'p str>,
     plan: Option<usize>,
     company: Option<String>,
@@ -184,16 +197,18 @@ impl Policy {
         &'p self,
         facts: &RequestFacts<'_, H>,
     ) -> Resolution<'p> {
-        self.resolve_in(None, facts)
+        self.resolve_in(None, 0, facts)
     }
 
-    /// [`resolve`](Self::resolve), finding API keys also in `directory` (the catalog's).
+    /// [`resolve`](Self::resolve), finding API keys also in `directory` (the catalog's), whose
+    /// packs apply until their expiry, compared with `now`.
     pub fn resolve_in<'p, H: Headers + ?Sized>(
         &'p self,
         directory: Option<&'p Directory>,
+        now: Nanos,
         facts: &RequestFacts<'_, H>,
     ) -> Resolution<'p> {
-        let context = match self.context(directory, facts) {
+        let context = match self.context(directory, now, facts) {
             Ok(context) => context,
             Err(stop) => return stop.into(),
         };
@@ -205,14 +220,14 @@ impl Policy {
             enforced: Limits::default(),
             shadow: Limits::default(),
             unauthenticated: (context.key == KeyState::Unknown).then_some(UNKNOWN_KEY),
-            selection: (context.account_index, context.plan, context.api),
+            selection: context.selection(),
         };
         let applicable = self
             .limits
             .iter()
             .filter(|limit| Self::applies(limit, &context, facts));
         for limit in applicable {
-            let algorithm = limit.algorithm_for(context.account_index, context.plan, context.api);
+            let algorithm = limit.algorithm_for(context.selection());
             let mut key = self.key_space.builder();
             key.push_u64(limit.identity);
             if let Algorithm::Sliding(sliding) = algorithm {
@@ -244,9 +259,10 @@ impl Policy {
     pub fn explain<H: Headers + ?Sized>(
         &self,
         directory: Option<&Directory>,
+        now: Nanos,
         facts: &RequestFacts<'_, H>,
     ) -> Vec<(String, String)> {
-        let Ok(context) = self.context(directory, facts) else {
+        let Ok(context) = self.context(directory, now, facts) else {
             return Vec::new();
         };
         self.limits
@@ -275,6 +291,7 @@ impl Policy {
     fn context<'p, H: Headers + ?Sized>(
         &'p self,
         directory: Option<&'p Directory>,
+        now: Nanos,
         facts: &RequestFacts<'_, H>,
     ) -> Result<Context<'p>, Stop<'p>> {
         let path = crate::path::normalize(facts.uri, self.case_insensitive);
@@ -312,6 +329,9 @@ impl Policy {
             cost: facts.cost.unwrap_or(route.cost),
             account,
             account_index,
+            pack: account
+                .and_then(|account| account.pack)
+                .and_then(|(pack, until)| (now < until).then_some(pack)),
             app,
             plan: account
                 .and_then(|account| account.plan)

@@ -57,6 +57,7 @@ impl<C: Clock> Admin<C> {
                 account: keyed.account,
                 plan: keyed.plan,
                 company: keyed.company,
+                pack: keyed.pack,
             })
             .collect();
         let count = entries.len();
@@ -71,6 +72,10 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         .route("/admin/accounts", post(create_account::<C>))
         .route("/admin/accounts/{id}", get(get_account::<C>))
         .route("/admin/accounts/{id}/keys", post(create_key::<C>))
+        .route(
+            "/admin/accounts/{id}/packs",
+            post(buy_pack::<C>).get(list_packs::<C>),
+        )
         .route("/admin/reload", post(reload::<C>))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&admin),
@@ -213,6 +218,73 @@ async fn create_key<C: Clock>(
     }
     let body = serde_json::json!({ "account": id, "key": key, "note": "shown once: only its hash is kept" });
     (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// `POST /admin/accounts/{id}/packs` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuyPack {
+    pack: String,
+    /// Who is buying (a billing system, an operator), for the ledger.
+    by: Option<String>,
+}
+
+async fn buy_pack<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let order: BuyPack = match parse(&body) {
+        Ok(order) => order,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
+    };
+    let Some(period) = admin.app.gate.policy().pack_period(&order.pack) else {
+        let message = format!("the policy defines no pack `{}`", order.pack);
+        return error(StatusCode::BAD_REQUEST, "bad_pack", &message);
+    };
+    let now = admin.app.gate.limiter().clock().now();
+    let by = order.by.as_deref().unwrap_or("admin");
+    let period = tollgate_core::duration_nanos(period);
+    let bought = match admin
+        .catalog
+        .buy_pack(&id, &order.pack, period, by, now)
+        .await
+    {
+        Ok(bought) => bought,
+        Err(failure) => return fault(failure),
+    };
+    if let Err(failure) = admin.refresh().await {
+        tracing::warn!(error = %failure, "pack stored; decisions see it at the next refresh");
+    }
+    (StatusCode::CREATED, Json(purchase_json(&bought))).into_response()
+}
+
+async fn list_packs<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path(id): Path<String>,
+) -> Response {
+    match admin.catalog.account(&id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return fault(CatalogError::UnknownAccount(id)),
+        Err(failure) => return fault(failure),
+    }
+    match admin.catalog.pack_purchases(&id).await {
+        Ok(ledger) => Json(ledger.iter().map(purchase_json).collect::<Vec<_>>()).into_response(),
+        Err(failure) => fault(failure),
+    }
+}
+
+fn purchase_json(row: &tollgate_catalog::PackPurchase) -> serde_json::Value {
+    let seconds = |at: u64| at / tollgate_core::NANOS_PER_SEC;
+    serde_json::json!({
+        "pack": row.pack,
+        "bought_by": row.bought_by,
+        "bought_at": seconds(row.bought_at),
+        "starts_at": seconds(row.starts_at),
+        "expires_at": seconds(row.expires_at),
+        "superseded_at": row.superseded.as_ref().map(|(at, _)| seconds(*at)),
+        "superseded_by": row.superseded.as_ref().map(|(_, by)| by),
+    })
 }
 
 async fn reload<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {

@@ -109,7 +109,8 @@ impl<C: Clock> Gate<C> {
     pub fn decide<H: Headers + ?Sized>(&self, facts: &RequestFacts<'_, H>) -> Verdict {
         let state = self.state.load();
         let (policy, directory) = (&state.policy, &state.directory);
-        let plan = match policy.resolve_in(Some(directory), facts) {
+        let now = self.limiter.clock().now();
+        let plan = match policy.resolve_in(Some(directory), now, facts) {
             Resolution::NoRoute => {
                 return Verdict::error(404, "no_route", "no route matches this method and path");
             }
@@ -172,7 +173,7 @@ impl<C: Clock> Gate<C> {
             });
         } else if tracing::enabled!(tracing::Level::INFO) {
             // Re-deriving the partitions costs a second resolution: only when it is logged.
-            let partitions = policy.explain(Some(directory), facts);
+            let partitions = policy.explain(Some(directory), now, facts);
             explain(&plan, &verdict, &partitions, now);
         }
         verdict
@@ -195,7 +196,8 @@ impl<C: Clock> Gate<C> {
         facts: &RequestFacts<'_, H>,
     ) -> Vec<(String, String)> {
         let state = self.state.load();
-        state.policy.explain(Some(&state.directory), facts)
+        let now = self.limiter.clock().now();
+        state.policy.explain(Some(&state.directory), now, facts)
     }
 }
 

@@ -118,6 +118,7 @@ impl Compiler<'_> {
                 id: account.id.get_ref().clone(),
                 plan,
                 company: account.company.clone(),
+                pack: None,
             });
         }
         (accounts, keys)

@@ -61,6 +61,13 @@ impl Compiler<'_> {
                 }
             }
         }
+        for (pack_index, pack) in file.packs.values().enumerate() {
+            if let Some(numbers) = pack.get_ref().limits.get(&name) {
+                if let Some(algorithm) = self.algorithm(spanned, Some(numbers)) {
+                    special.insert(Selector::Pack(pack_index), algorithm);
+                }
+            }
+        }
         for (account_index, account) in file.accounts.iter().enumerate() {
             if let Some(numbers) = account.get_ref().overrides.get(&name) {
                 if let Some(algorithm) = self.algorithm(spanned, Some(numbers)) {

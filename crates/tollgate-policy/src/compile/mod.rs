@@ -107,6 +107,29 @@ impl Compiler<'_> {
                 }
             }
         }
+        for (pack, config) in &file.packs {
+            for (limit, numbers) in &config.get_ref().limits {
+                if !names.contains(limit.as_str()) {
+                    self.fail(
+                        numbers.span(),
+                        format!("pack `{pack}` sets numbers for `{limit}`, which is not a limit"),
+                    );
+                }
+            }
+        }
+        let packs = file
+            .packs
+            .iter()
+            .map(|(name, config)| {
+                let period = config
+                    .get_ref()
+                    .period
+                    .as_ref()
+                    .and_then(|period| self.parse(period, crate::units::parse_duration))
+                    .unwrap_or(std::time::Duration::from_secs(365 * 86_400));
+                (name.clone(), period)
+            })
+            .collect();
         for (plan, config) in &file.plans {
             for (api, limits) in &config.get_ref().apis {
                 for (limit, numbers) in limits {
@@ -148,6 +171,7 @@ impl Compiler<'_> {
             routes,
             apis,
             plans,
+            packs,
             default_plan,
             accounts,
             keys,

@@ -430,3 +430,76 @@ fn unknown_keys_meet_only_their_own_throttle() {
         ["key-guessing"]
     );
 }
+
+#[test]
+fn a_pack_raises_quotas_until_it_expires() {
+    let text = r#"
+        [identity]
+        api_key = { header = "X-Api-Key" }
+
+        [[routes]]
+        api = "machines"
+        match = "GET /machines"
+
+        [[limits]]
+        name = "daily"
+        window = { max = 1000, every = "day", align = "calendar", tz = "Asia/Shanghai" }
+        per = ["account", "api"]
+
+        [[limits]]
+        name = "per-second"
+        token_bucket = { rate = "1/s" }
+        per = ["account", "api"]
+
+        [plans.basic]
+
+        [packs.plus]
+        period = "365d"
+        limits.daily = { max = 5000 }
+    "#;
+    let policy = Policy::compile(&Source::new("packs.toml", text)).unwrap();
+    assert_eq!(
+        policy.pack_period("plus"),
+        Some(std::time::Duration::from_secs(365 * 86_400))
+    );
+    let hash = tollgate_policy::units::sha256_hex("acme-key");
+    let until = 1_800_000_000_000_000_000;
+    let entry = tollgate_policy::DirectoryEntry {
+        key_sha256: hash,
+        account: "acme".into(),
+        plan: Some("basic".into()),
+        company: None,
+        pack: Some(("plus".into(), until)),
+    };
+    let (directory, unknown) = policy.directory([entry]);
+    assert!(unknown.is_empty());
+    let limiter = Limiter::new(
+        MemoryStore::new(),
+        ManualClock::new(1_767_225_600_000_000_000),
+    );
+    let limits_at = |now| {
+        let facts = RequestFacts {
+            method: "GET",
+            uri: "/machines",
+            headers: &[("X-Api-Key", "acme-key")][..],
+            client_ip: None,
+            cost: None,
+        };
+        let plan = limited(policy.resolve_in(Some(&directory), now, &facts));
+        let decision = limiter.acquire(&plan.enforced.requests).unwrap();
+        (
+            decision.outcomes()[0].limit(),
+            decision.outcomes()[1].limit(),
+        )
+    };
+    assert_eq!(
+        limits_at(until - 1),
+        (5000, 1),
+        "the quota is raised, the rate is not"
+    );
+    assert_eq!(
+        limits_at(until),
+        (1000, 1),
+        "at expiry the plan's numbers are back"
+    );
+}

@@ -18,6 +18,13 @@ const POLICY: &str = r#"
     [plans.basic]
     [plans.pro.limits]
     daily = { max = 1000 }
+
+    [packs.plus]
+    period = "365d"
+    limits.daily = { max = 50 }
+
+    [packs.max]
+    limits.daily = { max = 200 }
 "#;
 
 fn token(tollgate: &Tollgate) -> String {
@@ -193,4 +200,123 @@ async fn reload_through_the_admin_api() {
     std::fs::write(&tollgate.config, POLICY).unwrap();
     let reloaded = send(tollgate.admin, "POST", "/admin/reload", &auth, "").await;
     assert_eq!(reloaded.status, 200, "{}", reloaded.body);
+}
+
+#[tokio::test]
+async fn packs_bought_through_the_admin_api_raise_the_quota_at_once() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let bearer = format!("Bearer {}", token(&tollgate));
+    let auth = [("Authorization", bearer.as_str())];
+    send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts",
+        &auth,
+        r#"{"id":"acme","plan":"basic"}"#,
+    )
+    .await;
+    let made = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/acme/keys",
+        &auth,
+        "",
+    )
+    .await;
+    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ask =
+        format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
+    let quota = || async {
+        let answer: serde_json::Value = serde_json::from_str(
+            &send(tollgate.address, "POST", "/v1/check", &[], &ask)
+                .await
+                .body,
+        )
+        .unwrap();
+        answer["limits"][0]["limit"].as_u64().unwrap()
+    };
+    assert_eq!(quota().await, 3);
+    let bad = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/acme/packs",
+        &auth,
+        r#"{"pack":"gold"}"#,
+    )
+    .await;
+    assert_eq!((bad.status, bad.body.contains("bad_pack")), (400, true));
+    let nobody = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/nobody/packs",
+        &auth,
+        r#"{"pack":"plus"}"#,
+    )
+    .await;
+    assert_eq!(nobody.status, 404);
+
+    let plus = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/acme/packs",
+        &auth,
+        r#"{"pack":"plus","by":"billing"}"#,
+    )
+    .await;
+    assert_eq!(plus.status, 201, "{}", plus.body);
+    assert_eq!(quota().await, 50, "the pack applies at once");
+    let renewed: serde_json::Value = serde_json::from_str(
+        &send(
+            tollgate.admin,
+            "POST",
+            "/admin/accounts/acme/packs",
+            &auth,
+            r#"{"pack":"plus"}"#,
+        )
+        .await
+        .body,
+    )
+    .unwrap();
+    let first: serde_json::Value = serde_json::from_str(&plus.body).unwrap();
+    assert_eq!(
+        renewed["expires_at"].as_u64().unwrap(),
+        first["expires_at"].as_u64().unwrap() + 365 * 86_400,
+        "renewed from the old expiry"
+    );
+    send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/acme/packs",
+        &auth,
+        r#"{"pack":"max"}"#,
+    )
+    .await;
+    assert_eq!(quota().await, 200, "another pack replaces it at once");
+    let ledger: serde_json::Value = serde_json::from_str(
+        &send(
+            tollgate.admin,
+            "GET",
+            "/admin/accounts/acme/packs",
+            &auth,
+            "",
+        )
+        .await
+        .body,
+    )
+    .unwrap();
+    let packs: Vec<(&str, &str)> = ledger
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["pack"].as_str().unwrap(),
+                row["superseded_by"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(packs, [("plus", "plus"), ("plus", "max"), ("max", "-")]);
 }
