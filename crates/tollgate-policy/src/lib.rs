@@ -38,6 +38,7 @@ pub mod path;
 mod policy;
 mod resolve;
 pub mod units;
+mod usage;
 
 use std::path::Path;
 
@@ -48,6 +49,7 @@ pub use policy::{
 };
 pub use resolve::{Headers, Limits, Plan, RefundTicket, RequestFacts, Resolution};
 use tollgate_core::KeySpace;
+pub use usage::{AccountUsage, ApiUsage};
 
 impl Policy {
     /// Compiles a policy text with a fresh random key space.

@@ -140,7 +140,7 @@ pub struct Limits<'p> {
 
 impl Context<'_> {
     /// What chooses the numbers of each limit for this request.
-    fn selection(&self) -> Selection {
+    pub(crate) fn selection(&self) -> Selection {
         Selection {
             account: self.account_index,
             pack: self.pack,
@@ -174,21 +174,21 @@ impl<'p> From<Stop<'p>> for Resolution<'p> {
 }
 
 /// Who a request comes from and where it goes: what the limits' dimensions are read from.
-struct Context<'p> {
-    key: KeyState,
-    path: String,
-    method: String,
-    params: Vec<(String, String)>,
-    api: usize,
-    cost: u32,
-    account: Option<&'p crate::policy::Account>,
-    account_index: Option<usize>,
+pub(crate) struct Context<'p> {
+    pub(crate) key: KeyState,
+    pub(crate) path: String,
+    pub(crate) method: String,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) api: usize,
+    pub(crate) cost: u32,
+    pub(crate) account: Option<&'p crate::policy::Account>,
+    pub(crate) account_index: Option<usize>,
     /// The pack in force, by index.
-    pack: Option<usize>,
-    app: Option<&'p str>,
-    plan: Option<usize>,
-    company: Option<String>,
-    ip: Option<String>,
+    pub(crate) pack: Option<usize>,
+    pub(crate) app: Option<&'p str>,
+    pub(crate) plan: Option<usize>,
+    pub(crate) company: Option<String>,
+    pub(crate) ip: Option<String>,
 }
 
 impl Policy {
@@ -228,15 +228,7 @@ impl Policy {
             .filter(|limit| Self::applies(limit, &context, facts));
         for limit in applicable {
             let algorithm = limit.algorithm_for(context.selection());
-            let mut key = self.key_space.builder();
-            key.push_u64(limit.identity);
-            if let Algorithm::Sliding(sliding) = algorithm {
-                // Its state packs two counts in base max + 1: other numbers, other state.
-                key.push_u64(sliding.max());
-            }
-            for dimension in &limit.per {
-                push(&mut key, self.value(&context, facts, dimension));
-            }
+            let key = self.partition_key(limit, algorithm, &context, facts);
             let target = if limit.shadow {
                 &mut resolved.shadow
             } else {
@@ -245,7 +237,7 @@ impl Policy {
             target.limits.push(limit);
             target
                 .requests
-                .push(LimitRequest::new(key.finish(), algorithm, context.cost));
+                .push(LimitRequest::new(key, algorithm, context.cost));
         }
         if resolved.unauthenticated.is_some() && resolved.enforced.limits.is_empty() {
             return Resolution::Unauthenticated(UNKNOWN_KEY);
@@ -341,8 +333,28 @@ impl Policy {
         })
     }
 
+    /// The key of the partition a request falls in for `limit`, whose numbers are `algorithm`.
+    pub(crate) fn partition_key<H: Headers + ?Sized>(
+        &self,
+        limit: &Limit,
+        algorithm: &Algorithm,
+        context: &Context<'_>,
+        facts: &RequestFacts<'_, H>,
+    ) -> tollgate_core::Key {
+        let mut key = self.key_space.builder();
+        key.push_u64(limit.identity);
+        if let Algorithm::Sliding(sliding) = algorithm {
+            // Its state packs two counts in base max + 1: other numbers, other state.
+            key.push_u64(sliding.max());
+        }
+        for dimension in &limit.per {
+            push(&mut key, self.value(context, facts, dimension));
+        }
+        key.finish()
+    }
+
     /// Whether a limit's plans, apis and conditions hold for a request.
-    fn applies<H: Headers + ?Sized>(
+    pub(crate) fn applies<H: Headers + ?Sized>(
         limit: &Limit,
         context: &Context<'_>,
         facts: &RequestFacts<'_, H>,
@@ -375,7 +387,7 @@ impl Policy {
     }
 
     /// The value of one dimension for a request.
-    fn value<'c, H: Headers + ?Sized>(
+    pub(crate) fn value<'c, H: Headers + ?Sized>(
         &'c self,
         context: &'c Context<'_>,
         facts: &'c RequestFacts<'_, H>,

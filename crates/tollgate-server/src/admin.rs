@@ -72,6 +72,7 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         .route("/admin/accounts", post(create_account::<C>))
         .route("/admin/accounts/{id}", get(get_account::<C>))
         .route("/admin/accounts/{id}/keys", post(create_key::<C>))
+        .route("/admin/accounts/{id}/usage", get(usage::<C>))
         .route(
             "/admin/accounts/{id}/packs",
             post(buy_pack::<C>).get(list_packs::<C>),
@@ -201,6 +202,20 @@ async fn get_account<C: Clock>(
         Ok(Some(account)) => Json(account_json(&account)).into_response(),
         Ok(None) => fault(CatalogError::UnknownAccount(id)),
         Err(failure) => fault(failure),
+    }
+}
+
+async fn usage<C: Clock>(State(admin): State<Arc<Admin<C>>>, Path(id): Path<String>) -> Response {
+    // The account's time zone, from the catalog; accounts of the policy file report in UTC.
+    let time_zone = match admin.catalog.account(&id).await {
+        Ok(account) => account
+            .and_then(|account| jiff::tz::TimeZone::get(&account.time_zone).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC),
+        Err(failure) => return fault(failure),
+    };
+    match admin.app.gate.usage(&id, &time_zone) {
+        Some(usage) => Json(usage).into_response(),
+        None => fault(CatalogError::UnknownAccount(id)),
     }
 }
 

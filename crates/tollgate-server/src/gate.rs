@@ -73,6 +73,66 @@ impl<C: Clock> Gate<C> {
         self.state.store(Arc::new(State::new(policy, entries)));
     }
 
+    /// Account `id`'s standing on every api, as JSON: each limit's numbers now, reset times in
+    /// epoch seconds and in `time_zone`; `None` if no such account. Looking costs nothing.
+    pub fn usage(&self, id: &str, time_zone: &jiff::tz::TimeZone) -> Option<serde_json::Value> {
+        let state = self.state.load();
+        let now = self.limiter.clock().now();
+        let usage = state.policy.usage(Some(&state.directory), id, now)?;
+        let local = |at: Nanos| {
+            jiff::Timestamp::from_nanosecond(i128::from(at))
+                .map(|instant| instant.to_zoned(time_zone.clone()).to_string())
+                .unwrap_or_default()
+        };
+        let apis: Vec<serde_json::Value> = usage
+            .apis
+            .iter()
+            .map(|api| {
+                let requests: Vec<_> = api.limits.iter().map(|(_, request)| *request).collect();
+                let outcomes = self
+                    .limiter
+                    .store()
+                    .acquire(now, &requests)
+                    .map(|decision| decision.outcomes().to_vec())
+                    .unwrap_or_default();
+                let limits: Vec<serde_json::Value> = api
+                    .limits
+                    .iter()
+                    .zip(&outcomes)
+                    .map(|((limit, request), outcome)| {
+                        let kind = match request.algorithm {
+                            tollgate_core::Algorithm::TokenBucket(_) => "rate",
+                            tollgate_core::Algorithm::Concurrency(_) => "concurrency",
+                            _ => "quota",
+                        };
+                        serde_json::json!({
+                            "name": limit.name(),
+                            "kind": kind,
+                            "limit": outcome.limit(),
+                            "used": outcome.limit().saturating_sub(outcome.remaining()),
+                            "remaining": outcome.remaining(),
+                            "reset": outcome.reset_at().div_ceil(NANOS_PER_SEC),
+                            "reset_local": local(outcome.reset_at()),
+                        })
+                    })
+                    .collect();
+                let per_request: Vec<&str> =
+                    api.per_request.iter().map(|limit| limit.name()).collect();
+                serde_json::json!({ "api": api.api, "limits": limits, "per_request": per_request })
+            })
+            .collect();
+        Some(serde_json::json!({
+            "account": id,
+            "plan": usage.plan,
+            "pack": usage.pack.map(|(pack, until)| serde_json::json!({
+                "name": pack,
+                "expires": until / NANOS_PER_SEC,
+                "expires_local": local(until),
+            })),
+            "apis": apis,
+        }))
+    }
+
     /// Gives back concurrency slots (when the response is done).
     pub fn release(&self, leases: &[Lease]) {
         let now = self.limiter.clock().now();

@@ -320,3 +320,83 @@ async fn packs_bought_through_the_admin_api_raise_the_quota_at_once() {
         .collect();
     assert_eq!(packs, [("plus", "plus"), ("plus", "max"), ("max", "-")]);
 }
+
+#[tokio::test]
+async fn usage_shows_every_api_in_the_account_time_zone_and_costs_nothing() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let bearer = format!("Bearer {}", token(&tollgate));
+    let auth = [("Authorization", bearer.as_str())];
+    send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts",
+        &auth,
+        r#"{"id":"acme","plan":"basic","time_zone":"Asia/Shanghai"}"#,
+    )
+    .await;
+    let made = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/acme/keys",
+        &auth,
+        "",
+    )
+    .await;
+    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ask =
+        format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
+    for _ in 0..2 {
+        send(tollgate.address, "POST", "/v1/check", &[], &ask).await;
+    }
+    for _ in 0..2 {
+        let reply = send(
+            tollgate.admin,
+            "GET",
+            "/admin/accounts/acme/usage",
+            &auth,
+            "",
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let usage: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(
+            (&usage["plan"], &usage["apis"][0]["api"]),
+            (&"basic".into(), &"machines".into())
+        );
+        let daily = &usage["apis"][0]["limits"][0];
+        assert_eq!(
+            (&daily["name"], &daily["kind"]),
+            (&"daily".into(), &"quota".into())
+        );
+        assert_eq!(
+            (
+                daily["limit"].as_u64(),
+                daily["used"].as_u64(),
+                daily["remaining"].as_u64()
+            ),
+            (Some(3), Some(2), Some(1))
+        );
+        assert!(
+            daily["reset_local"]
+                .as_str()
+                .unwrap()
+                .ends_with("[Asia/Shanghai]"),
+            "{daily}"
+        );
+    }
+    assert_eq!(
+        send(
+            tollgate.admin,
+            "GET",
+            "/admin/accounts/nobody/usage",
+            &auth,
+            ""
+        )
+        .await
+        .status,
+        404
+    );
+}

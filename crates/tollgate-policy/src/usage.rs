@@ -1,0 +1,121 @@
+//! An account's quotas as they stand: the store requests that peek at every limit an account
+//! meets on every api, for the admin API's usage and the customer's own quota view.
+
+use tollgate_core::{LimitRequest, Nanos};
+
+use crate::model::KeyState;
+use crate::policy::{Dimension, Directory, Limit, Policy};
+use crate::resolve::{Context, RequestFacts};
+
+/// The limits an account meets on one api, with peeks at their partitions.
+#[derive(Debug)]
+pub struct ApiUsage<'p> {
+    /// The api.
+    pub api: &'p str,
+    /// Limits partitioned by the account alone (or by account, api and company): a peek each.
+    pub limits: Vec<(&'p Limit, LimitRequest<'p>)>,
+    /// Limits partitioned per request too (path, ip, header…): no single figure to show.
+    pub per_request: Vec<&'p Limit>,
+}
+
+/// An account's standing: its plan, its pack in force, and every api's limits.
+#[derive(Debug)]
+pub struct AccountUsage<'p> {
+    /// The plan whose numbers apply.
+    pub plan: Option<&'p str>,
+    /// The pack in force and its expiry.
+    pub pack: Option<(&'p str, Nanos)>,
+    /// Per api, in the policy's order.
+    pub apis: Vec<ApiUsage<'p>>,
+}
+
+impl Policy {
+    /// The peeks that show account `id`'s standing at `now` (`None`: no such account).
+    /// Limits that only apply with an app, a method or a header are left out.
+    pub fn usage<'p>(
+        &'p self,
+        directory: Option<&'p Directory>,
+        id: &str,
+        now: Nanos,
+    ) -> Option<AccountUsage<'p>> {
+        let (account_index, account) =
+            match self.accounts.iter().position(|account| account.id == id) {
+                Some(index) => (Some(index), &self.accounts[index]),
+                None => (
+                    None,
+                    directory?
+                        .accounts
+                        .iter()
+                        .find(|account| account.id == id)?,
+                ),
+            };
+        let pack = account.pack.filter(|&(_, until)| now < until);
+        let facts = RequestFacts {
+            method: "",
+            uri: "",
+            headers: &[][..],
+            client_ip: None,
+            cost: Some(0),
+        };
+        let apis = (0..self.apis.len())
+            .map(|api| {
+                let context = Context {
+                    key: KeyState::Present,
+                    path: String::new(),
+                    method: String::new(),
+                    params: Vec::new(),
+                    api,
+                    cost: 0,
+                    account: Some(account),
+                    account_index,
+                    pack: pack.map(|(pack, _)| pack),
+                    app: None,
+                    plan: account.plan.or(self.default_plan),
+                    company: account.company.clone(),
+                    ip: None,
+                };
+                let mut usage = ApiUsage {
+                    api: &self.apis[api],
+                    limits: Vec::new(),
+                    per_request: Vec::new(),
+                };
+                let unconditional = |limit: &&Limit| {
+                    limit.when.methods.is_empty()
+                        && limit.when.headers.is_empty()
+                        && limit.when.app != Some(true)
+                };
+                for limit in self
+                    .limits
+                    .iter()
+                    .filter(|limit| Self::applies(limit, &context, &facts))
+                    .filter(unconditional)
+                {
+                    let per_account = limit.per.iter().all(|dimension| {
+                        matches!(
+                            dimension,
+                            Dimension::Account | Dimension::Api | Dimension::Company
+                        )
+                    });
+                    if !per_account {
+                        usage.per_request.push(limit);
+                        continue;
+                    }
+                    let algorithm = limit.algorithm_for(context.selection());
+                    let key = self.partition_key(limit, algorithm, &context, &facts);
+                    usage
+                        .limits
+                        .push((limit, LimitRequest::new(key, algorithm, 0)));
+                }
+                usage
+            })
+            .collect();
+        Some(AccountUsage {
+            plan: account
+                .plan
+                .or(self.default_plan)
+                .map(|plan| self.plans[plan].as_str()),
+            pack: pack.map(|(pack, until)| (self.packs[pack].0.as_str(), until)),
+            apis,
+        })
+    }
+}
