@@ -127,6 +127,7 @@ pub struct Decision {
     outcomes: SmallVec<[Outcome; 3]>,
     leases: Vec<Lease>,
     at: Nanos,
+    journaled: bool,
 }
 
 /// The outcomes of a decision, one per limit.
@@ -141,7 +142,24 @@ impl Decision {
             outcomes,
             leases,
             at,
+            journaled: false,
         }
+    }
+
+    /// Marks the decision as having written state that a journal must make durable.
+    #[must_use]
+    pub fn journaled(mut self, journaled: bool) -> Self {
+        self.journaled = journaled;
+        self
+    }
+
+    /// Whether the decision wrote long-lived state into a journaled store: an answer should
+    /// wait until the journal has it on disk (see [`MemoryStore::take_journal`]).
+    ///
+    /// [`MemoryStore::take_journal`]: crate::MemoryStore::take_journal
+    #[must_use]
+    pub fn needs_journal(&self) -> bool {
+        self.journaled
     }
 
     /// When the decision was taken, by the store's clock: what `retry_at` and `reset_at` are

@@ -51,6 +51,20 @@ impl Algorithm {
 }
 
 impl Algorithm {
+    /// Whether its state matters for a minute or more (a window or period of a minute and
+    /// longer, a bucket that takes a minute or more to refill): state worth keeping across a
+    /// restart.
+    #[must_use]
+    pub fn is_long_lived(&self) -> bool {
+        const MINUTE: Nanos = 60 * crate::NANOS_PER_SEC;
+        match self {
+            Self::TokenBucket(bucket) => bucket.interval().saturating_mul(bucket.burst()) >= MINUTE,
+            Self::Window(window) => window.schedule().shortest() >= MINUTE,
+            Self::Sliding(sliding) => sliding.period() >= MINUTE,
+            Self::Concurrency(_) => false,
+        }
+    }
+
     /// Gives back `cost` units that a request admitted at `charged_at` took, for algorithms
     /// whose state is one `u64` (`None` for [`Concurrency`], whose leases are released instead).
     #[must_use]

@@ -69,6 +69,12 @@ impl SlidingWindow {
         self.max
     }
 
+    /// The period in nanoseconds.
+    #[must_use]
+    pub const fn period(&self) -> Nanos {
+        self.period
+    }
+
     /// Decides a request of `cost` units at `now` against `state`.
     #[inline]
     #[must_use]

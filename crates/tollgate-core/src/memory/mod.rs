@@ -3,7 +3,7 @@
 mod shard;
 mod table;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use smallvec::{SmallVec, smallvec};
 use spin::mutex::{SpinMutex, SpinMutexGuard};
@@ -45,6 +45,9 @@ pub struct MemoryStore {
     mask: u64,
     sweep_next: AtomicUsize,
     capacity: Option<usize>,
+    /// Counts the journal's takes; see [`take_journal`](Self::take_journal).
+    journal_epoch: AtomicU64,
+    journaled: bool,
 }
 
 /// A shard on its own cache lines, so that threads on different shards do not share one.
@@ -76,6 +79,7 @@ pub struct MemoryStoreBuilder {
     shards: usize,
     capacity: Option<usize>,
     when_full: WhenFull,
+    journaled: bool,
 }
 
 impl MemoryStoreBuilder {
@@ -100,6 +104,14 @@ impl MemoryStoreBuilder {
         self
     }
 
+    /// Keep the long-lived states written (windows and periods of a minute and more) for a
+    /// journal to take and write down: see [`MemoryStore::take_journal`].
+    #[must_use]
+    pub fn journaled(mut self, journaled: bool) -> Self {
+        self.journaled = journaled;
+        self
+    }
+
     /// The store.
     #[must_use]
     pub fn build(self) -> MemoryStore {
@@ -108,11 +120,19 @@ impl MemoryStoreBuilder {
             .map_or(usize::MAX, |capacity| capacity.div_ceil(self.shards).max(1));
         MemoryStore {
             shards: (0..self.shards)
-                .map(|_| Padded(SpinMutex::new(Shard::new(per_shard, self.when_full))))
+                .map(|_| {
+                    Padded(SpinMutex::new(Shard::new(
+                        per_shard,
+                        self.when_full,
+                        self.journaled,
+                    )))
+                })
                 .collect(),
             mask: self.shards as u64 - 1,
             sweep_next: AtomicUsize::new(0),
             capacity: self.capacity,
+            journal_epoch: AtomicU64::new(0),
+            journaled: self.journaled,
         }
     }
 }
@@ -152,6 +172,7 @@ impl MemoryStore {
             shards: 256,
             capacity: None,
             when_full: WhenFull::default(),
+            journaled: false,
         }
     }
 
@@ -176,6 +197,48 @@ impl MemoryStore {
     pub fn sweep(&self, now: Nanos, budget: usize) -> usize {
         let index = self.sweep_next.fetch_add(1, Ordering::Relaxed) & self.mask as usize;
         self.shards[index].0.lock().sweep_step(now, budget)
+    }
+
+    /// Takes every long-lived state written since the last take into `into` (in order within a
+    /// shard; the last write of a key in a take is its state). Returns the take's number.
+    ///
+    /// A decision that [needs the journal](crate::Decision::needs_journal) is on disk once a
+    /// take numbered above [`journal_epoch`](Self::journal_epoch) — read after the decision —
+    /// has been written down.
+    pub fn take_journal(&self, into: &mut Vec<(u64, u64)>) -> u64 {
+        let take = self.journal_epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        for shard in &*self.shards {
+            if let Some(pending) = &mut shard.0.lock().journal {
+                into.append(pending);
+            }
+        }
+        take
+    }
+
+    /// The number of the last take (see [`take_journal`](Self::take_journal)).
+    #[must_use]
+    pub fn journal_epoch(&self) -> u64 {
+        self.journal_epoch.load(Ordering::SeqCst)
+    }
+
+    /// Puts back states read from a journal, in order (later ones win); states already at rest
+    /// at `now` are left out.
+    ///
+    /// # Errors
+    /// The store is full and refuses new partitions.
+    pub fn restore(&self, states: impl IntoIterator<Item = (u64, u64)>, now: Nanos) -> Result<usize, StoreError> {
+        let mut latest = std::collections::HashMap::new();
+        for (key, state) in states {
+            latest.insert(key, state);
+        }
+        let mut restored = 0;
+        for (key, state) in latest {
+            if state > now {
+                self.lock(Key::from_hash(key)).restore(key, state, now)?;
+                restored += 1;
+            }
+        }
+        Ok(restored)
     }
 
     /// Counts of what the store holds and has done, summed over the shards.
@@ -233,6 +296,10 @@ impl MemoryStore {
             }
         }
         if fault.is_none() && outcomes.iter().all(|outcome| outcome.allowed()) {
+            let journaled = self.journaled
+                && undo.iter().zip(requests).any(|((_, step), request)| {
+                    matches!(step, Undo::State { .. }) && request.algorithm.is_long_lived()
+                });
             let leases = undo
                 .into_iter()
                 .filter_map(|(_, step)| match step {
@@ -240,7 +307,7 @@ impl MemoryStore {
                     _ => None,
                 })
                 .collect();
-            return Ok(Decision::new(now, outcomes, leases));
+            return Ok(Decision::new(now, outcomes, leases).journaled(journaled));
         }
         for (guard, step) in undo.into_iter().rev() {
             shards[guard].undo(step);
@@ -269,11 +336,14 @@ impl Store for MemoryStore {
             [] => Ok(Decision::new(now, SmallVec::new(), Vec::new())),
             [request] => {
                 let (outcome, step) = self.lock(request.key).apply(request, now)?;
+                let journaled = self.journaled
+                    && matches!(step, Undo::State { .. })
+                    && request.algorithm.is_long_lived();
                 let leases = match step {
                     Undo::Lease(lease) => vec![lease],
                     _ => Vec::new(),
                 };
-                Ok(Decision::new(now, smallvec![outcome], leases))
+                Ok(Decision::new(now, smallvec![outcome], leases).journaled(journaled))
             }
             requests => self.acquire_all(now, requests),
         }
@@ -377,6 +447,28 @@ mod tests {
             .refund(0, &[LimitRequest::new(key(9), &daily, 1)])
             .unwrap();
         assert_eq!(store.stats().partitions, 2);
+    }
+
+    #[test]
+    fn a_journal_takes_long_lived_states_that_restore_the_same_decisions() {
+        let store = MemoryStore::builder().journaled(true).build();
+        let (daily, second): (Algorithm, Algorithm) =
+            (window(5, 86_400), TokenBucket::new(Rate::per_second(1), 2).unwrap().into());
+        let both = [LimitRequest::new(key(1), &daily, 2), LimitRequest::new(key(2), &second, 1)];
+        let decision = store.acquire(10, &both).unwrap();
+        assert!(decision.needs_journal());
+        assert!(!store.acquire(10, &both[1..]).unwrap().needs_journal(), "a per-second bucket is not kept");
+        let before = store.journal_epoch();
+        let mut taken = Vec::new();
+        let take = store.take_journal(&mut taken);
+        assert!(take > before);
+        assert_eq!(taken.len(), 1, "only the daily window: {taken:?}");
+
+        let restarted = MemoryStore::new();
+        assert_eq!(restarted.restore(taken.iter().copied(), 20).unwrap(), 1);
+        let peek = [LimitRequest::new(key(1), &daily, 0)];
+        assert_eq!(restarted.acquire(20, &peek).unwrap().outcomes()[0].remaining(), 3);
+        assert_eq!(restarted.restore([(9, 5)], 20).unwrap(), 0, "a state at rest is left out");
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub(super) struct Shard {
     max_len: usize,
     when_full: WhenFull,
     pub(super) stats: ShardStats,
+    /// Long-lived states written since the journal last took them (`None`: not journaled).
+    pub(super) journal: Option<Vec<(u64, u64)>>,
 }
 
 /// Counters of one shard, summed into [`MemoryStoreStats`](super::MemoryStoreStats).
@@ -45,7 +47,7 @@ pub(super) struct ShardStats {
 }
 
 impl Shard {
-    pub(super) fn new(max_len: usize, when_full: WhenFull) -> Self {
+    pub(super) fn new(max_len: usize, when_full: WhenFull, journaled: bool) -> Self {
         Self {
             table: Table::new(),
             leases: HashMap::new(),
@@ -54,6 +56,7 @@ impl Shard {
             max_len,
             when_full,
             stats: ShardStats::default(),
+            journal: journaled.then(Vec::new),
         }
     }
 
@@ -89,6 +92,7 @@ impl Shard {
             Ok(index) => self.table.set_state_at(index, transition.state),
             Err(index) => self.insert(key, transition.state, now, index)?,
         }
+        self.record(request, key, transition.state);
         Ok((transition.outcome, Undo::State { key, old }))
     }
 
@@ -109,6 +113,29 @@ impl Shard {
         (outcome, lease.map_or(Undo::Nothing, Undo::Lease))
     }
 
+    /// Notes a long-lived state for the journal; whether anything was noted.
+    pub(super) fn record(&mut self, request: &LimitRequest<'_>, key: u64, state: u64) -> bool {
+        match &mut self.journal {
+            Some(pending) if request.algorithm.is_long_lived() => {
+                pending.push((key, state));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Puts back a state read from a journal (a state already at rest is left out).
+    pub(super) fn restore(&mut self, key: u64, state: u64, now: Nanos) -> Result<(), StoreError> {
+        if state <= now {
+            return Ok(());
+        }
+        match self.table.probe(key) {
+            Ok(index) => self.table.set_state_at(index, state),
+            Err(index) => self.insert(key, state, now, index)?,
+        }
+        Ok(())
+    }
+
     /// Gives back the units of a request admitted at `decided_at`.
     pub(super) fn refund(&mut self, request: &LimitRequest<'_>, decided_at: Nanos) {
         if let Ok(index) = self.table.probe(request.key.get()) {
@@ -116,6 +143,7 @@ impl Shard {
             if let Some(refunded) = request.algorithm.refund(state, decided_at, request.cost) {
                 self.table.set_state_at(index, refunded);
                 self.rest_floor = self.rest_floor.min(refunded);
+                self.record(request, request.key.get(), refunded);
             }
         }
     }
@@ -131,6 +159,10 @@ impl Shard {
                     } else {
                         self.table.set_state_at(index, old);
                     }
+                }
+                // A journal replays in order: the state taken back follows the one written.
+                if let Some(pending) = &mut self.journal {
+                    pending.push((key, old));
                 }
             }
             Undo::Lease(lease) => self.release(&lease),
