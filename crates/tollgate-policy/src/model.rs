@@ -62,6 +62,10 @@ pub struct ServerConfig {
     /// The most partitions the embedded store holds; beyond, the state nearest rest is evicted
     /// (default 10,000,000).
     pub max_partitions: Option<usize>,
+    /// When long-lived limit state reaches the disk: `"always"` (before the answer, the
+    /// default) or an interval such as `"100ms"` (answers do not wait; a crash can forget the
+    /// last interval's admissions).
+    pub durability: Option<Spanned<String>>,
 }
 
 /// `[responses]`.

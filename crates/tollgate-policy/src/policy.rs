@@ -192,6 +192,8 @@ pub struct Server {
     pub check_from: Vec<ipnet::IpNet>,
     /// The most partitions the embedded store holds.
     pub max_partitions: usize,
+    /// How often long-lived state is written down: `None` before every answer that counted it.
+    pub durability_interval: Option<std::time::Duration>,
 }
 
 impl Server {

@@ -52,9 +52,19 @@ impl<C: Clock> Gate<C> {
     /// A gate enforcing `policy` on an embedded memory store (bounded by the policy's
     /// `server.max_partitions`, evicting the state nearest rest beyond), reading `clock`.
     pub fn new(policy: Policy, clock: C) -> Self {
+        Self::with_store(policy, clock, false)
+    }
+
+    /// A gate whose store notes long-lived state for a journal (see [`crate::Journal`]).
+    pub fn journaled(policy: Policy, clock: C) -> Self {
+        Self::with_store(policy, clock, true)
+    }
+
+    fn with_store(policy: Policy, clock: C, journaled: bool) -> Self {
         let store = MemoryStore::builder()
             .capacity(policy.server().max_partitions)
             .when_full(WhenFull::EvictNearestRest)
+            .journaled(journaled)
             .build();
         Self {
             state: ArcSwap::from_pointee(State::new(Arc::new(policy), Vec::new())),
@@ -225,6 +235,9 @@ impl<C: Clock> Gate<C> {
         );
         let mut verdict = verdict;
         if verdict.allowed {
+            verdict.journal = decision
+                .needs_journal()
+                .then(|| self.limiter.store().journal_epoch());
             verdict.leases = decision.leases().to_vec();
             verdict.refund = plan.refund_ticket().map(|ticket| Refund {
                 policy: Arc::clone(policy),

@@ -54,6 +54,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     if !verdict.allowed {
         return refusal(verdict);
     }
+    app.durable(&verdict).await;
     // Held until the response body is done or dropped.
     let slots = Slots {
         gate: Arc::clone(&app),

@@ -31,6 +31,8 @@ pub struct App<C: Clock = SystemClock> {
     /// How long the upstream may take to send its response headers.
     pub upstream_timeout: Duration,
     pub(crate) client: Client<HttpConnector, Body>,
+    /// Where long-lived state is written down, once started.
+    pub journal: std::sync::OnceLock<crate::Journal>,
 }
 
 impl<C: Clock> App<C> {
@@ -41,6 +43,14 @@ impl<C: Clock> App<C> {
             upstream,
             upstream_timeout,
             client: Client::builder(TokioExecutor::new()).build_http(),
+            journal: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Waits until what `verdict` counted is on disk, when the journal says answers wait.
+    pub(crate) async fn durable(&self, verdict: &Verdict) {
+        if let (Some(journal), Some(epoch)) = (self.journal.get(), verdict.journal) {
+            journal.written(epoch).await;
         }
     }
 }
@@ -108,6 +118,7 @@ async fn check<C: Clock>(
         cost: request.cost,
     };
     let verdict = app.gate.decide(&facts);
+    app.durable(&verdict).await;
     // A check holds no concurrency slot: nothing tells when its request ends.
     app.gate.release(&verdict.leases);
     let headers: BTreeMap<&str, &str> = verdict
@@ -155,6 +166,7 @@ async fn forward_auth<C: Clock>(
         client_ip: Some(client_ip),
         cost: None,
     });
+    app.durable(&verdict).await;
     // Forward-auth never learns when the request ends: it holds no concurrency slot.
     app.gate.release(&verdict.leases);
     if verdict.allowed {

@@ -38,11 +38,13 @@ mod admin;
 mod gate;
 mod gateway;
 mod http;
+mod journal;
 mod respond;
 mod serve;
 
 pub use admin::{Admin, admin_router};
 pub use gate::Gate;
 pub use http::{App, router};
+pub use journal::{Durability, Journal};
 pub use respond::{LimitReport, Verdict};
 pub use serve::{ServeOptions, serve};

@@ -98,10 +98,9 @@ fn run(options: ServeOptions) -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let policy = match load(&options.config) {
-        Ok(policy) => policy,
-        Err(code) => return code,
-    };
+    if let Err(code) = load(&options.config) {
+        return code;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -112,7 +111,7 @@ fn run(options: ServeOptions) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(policy, options)) {
+    match runtime.block_on(serve(options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("tollgate: {message}");

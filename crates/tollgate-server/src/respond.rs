@@ -65,6 +65,9 @@ pub struct Verdict {
     /// Concurrency slots held until the response is done.
     #[serde(skip)]
     pub leases: Vec<tollgate_core::Lease>,
+    /// The journal epoch to wait past before answering: long-lived state was counted.
+    #[serde(skip)]
+    pub journal: Option<u64>,
 }
 
 /// The charges of an admitted request that some limit gives back for some upstream statuses.
@@ -95,6 +98,7 @@ impl Verdict {
             body: Some(("application/json", body)),
             refund: None,
             leases: Vec::new(),
+            journal: None,
         }
     }
 
@@ -113,6 +117,7 @@ impl Verdict {
             body: None,
             refund: None,
             leases: Vec::new(),
+            journal: None,
         }
     }
 }
@@ -154,6 +159,7 @@ pub(crate) fn verdict(
             body: None,
             refund: None,
             leases: Vec::new(),
+            journal: None,
         };
     }
     let shown = shown.expect("a refusal has a refusing limit");
@@ -196,6 +202,7 @@ pub(crate) fn verdict(
         limits,
         refund: None,
         leases: Vec::new(),
+        journal: None,
     }
 }
 

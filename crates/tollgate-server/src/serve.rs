@@ -10,7 +10,7 @@ use tollgate_catalog::Catalog;
 use tollgate_core::{Clock, SystemClock};
 use tollgate_policy::Policy;
 
-use crate::{Admin, App, Gate, admin_router, router};
+use crate::{Admin, App, Durability, Gate, Journal, admin_router, router};
 
 /// What `tollgate serve` was told; flags win over the policy file's `[server]`.
 #[derive(Debug, Clone)]
@@ -36,7 +36,22 @@ const CATALOG_REFRESH: Duration = Duration::from_millis(500);
 ///
 /// # Errors
 /// What prevented the start, in words.
-pub async fn serve(policy: Policy, options: ServeOptions) -> Result<(), String> {
+pub async fn serve(options: ServeOptions) -> Result<(), String> {
+    let data_dir = options
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("tollgate-data"));
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|error| format!("cannot create {}: {error}", data_dir.display()))?;
+    // Partition keys are hashed with a seed that must outlive the process, or restored state
+    // would never be found again.
+    let seed = secret_file(&data_dir.join("key-seed"), 16)?;
+    let seed: [u8; 16] = seed
+        .get(..16)
+        .and_then(|s| s.try_into().ok())
+        .ok_or("key-seed is damaged")?;
+    let policy = Policy::load_in(&options.config, tollgate_core::KeySpace::new(seed))
+        .map_err(|errors| format!("{errors}"))?;
     let listen = options
         .listen
         .or_else(|| {
@@ -82,11 +97,21 @@ pub async fn serve(policy: Policy, options: ServeOptions) -> Result<(), String> 
 
     let summary = policy.summary();
     let upstream_timeout = policy.server().upstream_timeout;
-    let app = Arc::new(App::new(
-        Gate::new(policy, SystemClock),
-        upstream,
-        upstream_timeout,
-    ));
+    let durability = match policy.server().durability_interval {
+        None => Durability::Always,
+        Some(interval) => Durability::Every(interval),
+    };
+    let gate = Gate::journaled(policy, SystemClock);
+    let app = Arc::new(App::new(gate, upstream, upstream_timeout));
+    let taker = Arc::clone(&app);
+    let journal = Journal::start(
+        &data_dir,
+        app.gate.limiter().store(),
+        SystemClock.now(),
+        move |into| taker.gate.limiter().store().take_journal(into),
+        durability,
+    )?;
+    let _ = app.journal.set(journal);
     let admin = Arc::new(Admin::new(
         Arc::clone(&app),
         catalog,
@@ -127,6 +152,18 @@ async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, String> {
         .map_err(|error| format!("cannot listen on {address}: {error}"))
 }
 
+/// The bytes of a secret file, made of `len` random bytes (mode 0600) if missing.
+fn secret_file(path: &Path, len: usize) -> Result<Vec<u8>, String> {
+    if let Ok(bytes) = std::fs::read(path) {
+        return Ok(bytes);
+    }
+    let mut secret = vec![0u8; len];
+    getrandom::fill(&mut secret).map_err(|error| format!("no randomness: {error}"))?;
+    write_private(path, &secret)
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+    Ok(secret)
+}
+
 /// The admin token: `TOLLGATE_ADMIN_TOKEN`, or the one in `<data-dir>/admin-token`, made at the
 /// first start (readable by its owner only). The log names the file, never the token.
 fn admin_token(data_dir: &Path) -> Result<String, String> {
@@ -143,19 +180,21 @@ fn admin_token(data_dir: &Path) -> Result<String, String> {
     getrandom::fill(&mut secret)
         .map_err(|error| format!("no randomness for the admin token: {error}"))?;
     let token: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
-    write_private(&path, &token)
+    write_private(&path, token.as_bytes())
         .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
     tracing::info!(file = %path.display(), "admin token generated");
     Ok(token)
 }
 
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(contents.as_bytes())
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
 }
 
 /// Drops limit state at rest, a little at a time.

@@ -226,7 +226,11 @@ impl MemoryStore {
     ///
     /// # Errors
     /// The store is full and refuses new partitions.
-    pub fn restore(&self, states: impl IntoIterator<Item = (u64, u64)>, now: Nanos) -> Result<usize, StoreError> {
+    pub fn restore(
+        &self,
+        states: impl IntoIterator<Item = (u64, u64)>,
+        now: Nanos,
+    ) -> Result<usize, StoreError> {
         let mut latest = std::collections::HashMap::new();
         for (key, state) in states {
             latest.insert(key, state);
@@ -452,12 +456,20 @@ mod tests {
     #[test]
     fn a_journal_takes_long_lived_states_that_restore_the_same_decisions() {
         let store = MemoryStore::builder().journaled(true).build();
-        let (daily, second): (Algorithm, Algorithm) =
-            (window(5, 86_400), TokenBucket::new(Rate::per_second(1), 2).unwrap().into());
-        let both = [LimitRequest::new(key(1), &daily, 2), LimitRequest::new(key(2), &second, 1)];
+        let (daily, second): (Algorithm, Algorithm) = (
+            window(5, 86_400),
+            TokenBucket::new(Rate::per_second(1), 2).unwrap().into(),
+        );
+        let both = [
+            LimitRequest::new(key(1), &daily, 2),
+            LimitRequest::new(key(2), &second, 1),
+        ];
         let decision = store.acquire(10, &both).unwrap();
         assert!(decision.needs_journal());
-        assert!(!store.acquire(10, &both[1..]).unwrap().needs_journal(), "a per-second bucket is not kept");
+        assert!(
+            !store.acquire(10, &both[1..]).unwrap().needs_journal(),
+            "a per-second bucket is not kept"
+        );
         let before = store.journal_epoch();
         let mut taken = Vec::new();
         let take = store.take_journal(&mut taken);
@@ -467,8 +479,15 @@ mod tests {
         let restarted = MemoryStore::new();
         assert_eq!(restarted.restore(taken.iter().copied(), 20).unwrap(), 1);
         let peek = [LimitRequest::new(key(1), &daily, 0)];
-        assert_eq!(restarted.acquire(20, &peek).unwrap().outcomes()[0].remaining(), 3);
-        assert_eq!(restarted.restore([(9, 5)], 20).unwrap(), 0, "a state at rest is left out");
+        assert_eq!(
+            restarted.acquire(20, &peek).unwrap().outcomes()[0].remaining(),
+            3
+        );
+        assert_eq!(
+            restarted.restore([(9, 5)], 20).unwrap(),
+            0,
+            "a state at rest is left out"
+        );
     }
 
     #[test]

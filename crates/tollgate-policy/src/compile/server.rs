@@ -35,6 +35,13 @@ impl Compiler<'_> {
                 None => vec!["127.0.0.0/8".parse().expect("valid"), "::1/128".parse().expect("valid")],
             },
             max_partitions: file.server.max_partitions.unwrap_or(10_000_000),
+            durability_interval: file.server.durability.as_ref().and_then(|setting| {
+                if setting.get_ref() == "always" {
+                    None
+                } else {
+                    self.parse(setting, parse_duration)
+                }
+            }),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The real `tollgate` binary on loopback, in front of a real upstream.
 
 mod admin;
+mod durable;
 mod support;
 
 use std::process::Command;

@@ -109,8 +109,18 @@ impl Tollgate {
     }
 
     /// Stops the process (SIGTERM) and starts it again on the same policy and data directory.
-    pub(crate) fn restart(mut self) -> Self {
-        self.signal("TERM");
+    pub(crate) fn restart(self) -> Self {
+        self.restart_after("TERM")
+    }
+
+    /// Kills the process (`KILL`: no shutdown at all) and starts it again on the same
+    /// policy and data directory.
+    pub(crate) fn crash_and_restart(self) -> Self {
+        self.restart_after("KILL")
+    }
+
+    fn restart_after(mut self, signal: &str) -> Self {
+        self.signal(signal);
         self.child.wait().unwrap();
         let dir = std::mem::replace(&mut self._dir, TempDir::empty());
         let policy = std::fs::read_to_string(&self.config).unwrap();
