@@ -152,6 +152,96 @@ impl Catalog {
         .transpose()
     }
 
+    /// Changes an account's plan, company or time zone (`None` leaves a field as it is).
+    ///
+    /// # Errors
+    /// [`CatalogError::UnknownAccount`], or a database fault.
+    pub async fn update_account(
+        &self,
+        id: &str,
+        plan: Option<Option<&str>>,
+        company: Option<Option<&str>>,
+        time_zone: Option<&str>,
+    ) -> Result<Account, CatalogError> {
+        let mut account = self
+            .account(id)
+            .await?
+            .ok_or_else(|| CatalogError::UnknownAccount(id.to_owned()))?;
+        if let Some(plan) = plan {
+            account.plan = plan.map(str::to_owned);
+        }
+        if let Some(company) = company {
+            account.company = company.map(str::to_owned);
+        }
+        if let Some(time_zone) = time_zone {
+            time_zone.clone_into(&mut account.time_zone);
+        }
+        sqlx::query("UPDATE accounts SET plan = $1, company = $2, time_zone = $3 WHERE id = $4")
+            .bind(account.plan.as_deref())
+            .bind(account.company.as_deref())
+            .bind(&account.time_zone)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(account)
+    }
+
+    /// Deletes an account with its keys and pack ledger.
+    ///
+    /// # Errors
+    /// [`CatalogError::UnknownAccount`], or a database fault.
+    pub async fn delete_account(&self, id: &str) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        for table in ["api_keys", "pack_purchases"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE account_id = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let deleted = sqlx::query("DELETE FROM accounts WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(CatalogError::UnknownAccount(id.to_owned()));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The SHA-256 (hex) and creation time of each key of an account.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn keys(&self, account_id: &str) -> Result<Vec<(String, Nanos)>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT key_sha256, created_at FROM api_keys WHERE account_id = $1 ORDER BY created_at",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| Ok((row.try_get(0)?, from_nanos(row.try_get(1)?))))
+            .collect()
+    }
+
+    /// Revokes a key of an account, by its SHA-256; whether there was such a key.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn revoke_key(
+        &self,
+        account_id: &str,
+        key_sha256: &str,
+    ) -> Result<bool, CatalogError> {
+        let deleted = sqlx::query("DELETE FROM api_keys WHERE account_id = $1 AND key_sha256 = $2")
+            .bind(account_id)
+            .bind(key_sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
     /// Makes a new API key for account `id` and returns it in clear: the only time it is
     /// shown. The catalog keeps its SHA-256.
     ///

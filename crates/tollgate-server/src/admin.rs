@@ -9,7 +9,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -70,8 +70,17 @@ impl<C: Clock> Admin<C> {
 pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
     let guarded = Router::new()
         .route("/admin/accounts", post(create_account::<C>))
-        .route("/admin/accounts/{id}", get(get_account::<C>))
-        .route("/admin/accounts/{id}/keys", post(create_key::<C>))
+        .route(
+            "/admin/accounts/{id}",
+            get(get_account::<C>)
+                .patch(update_account::<C>)
+                .delete(delete_account::<C>),
+        )
+        .route(
+            "/admin/accounts/{id}/keys",
+            post(create_key::<C>).get(list_keys::<C>),
+        )
+        .route("/admin/accounts/{id}/keys/{hash}", delete(revoke_key::<C>))
         .route("/admin/accounts/{id}/usage", get(usage::<C>))
         .route(
             "/admin/accounts/{id}/packs",
@@ -205,6 +214,120 @@ async fn get_account<C: Clock>(
     }
 }
 
+/// `PATCH /admin/accounts/{id}` body: fields to change (`null` clears plan or company).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountChanges {
+    #[serde(default, with = "double_option")]
+    plan: Option<Option<String>>,
+    #[serde(default, with = "double_option")]
+    company: Option<Option<String>>,
+    time_zone: Option<String>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(deserializer).map(Some)
+    }
+}
+
+async fn update_account<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let changes: AccountChanges = match parse(&body) {
+        Ok(changes) => changes,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
+    };
+    if let Some(time_zone) = &changes.time_zone {
+        if jiff::tz::TimeZone::get(time_zone).is_err() {
+            let message = format!("`{time_zone}` is not an IANA time zone");
+            return error(StatusCode::BAD_REQUEST, "bad_time_zone", &message);
+        }
+    }
+    let updated = admin
+        .catalog
+        .update_account(
+            &id,
+            changes.plan.as_ref().map(Option::as_deref),
+            changes.company.as_ref().map(Option::as_deref),
+            changes.time_zone.as_deref(),
+        )
+        .await;
+    match updated {
+        Ok(account) => {
+            refreshed(&admin).await;
+            Json(account_json(&account)).into_response()
+        }
+        Err(failure) => fault(failure),
+    }
+}
+
+async fn delete_account<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path(id): Path<String>,
+) -> Response {
+    match admin.catalog.delete_account(&id).await {
+        Ok(()) => {
+            refreshed(&admin).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(failure) => fault(failure),
+    }
+}
+
+async fn list_keys<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path(id): Path<String>,
+) -> Response {
+    match admin.catalog.account(&id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return fault(CatalogError::UnknownAccount(id)),
+        Err(failure) => return fault(failure),
+    }
+    match admin.catalog.keys(&id).await {
+        Ok(keys) => {
+            let keys: Vec<serde_json::Value> = keys
+                .into_iter()
+                .map(|(hash, at)| serde_json::json!({ "key_sha256": hash, "created_at": at / tollgate_core::NANOS_PER_SEC }))
+                .collect();
+            Json(keys).into_response()
+        }
+        Err(failure) => fault(failure),
+    }
+}
+
+async fn revoke_key<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path((id, hash)): Path<(String, String)>,
+) -> Response {
+    match admin.catalog.revoke_key(&id, &hash).await {
+        Ok(true) => {
+            refreshed(&admin).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            "unknown_key",
+            "no such key on this account",
+        ),
+        Err(failure) => fault(failure),
+    }
+}
+
+/// Refreshes the gate after a change; a failure only delays it to the next refresh.
+async fn refreshed<C: Clock>(admin: &Admin<C>) {
+    if let Err(failure) = admin.refresh().await {
+        tracing::warn!(error = %failure, "change stored; decisions see it at the next refresh");
+    }
+}
+
 async fn usage<C: Clock>(State(admin): State<Arc<Admin<C>>>, Path(id): Path<String>) -> Response {
     // The account's time zone, from the catalog; accounts of the policy file report in UTC.
     let time_zone = match admin.catalog.account(&id).await {
@@ -228,9 +351,7 @@ async fn create_key<C: Clock>(
         Ok(key) => key,
         Err(failure) => return fault(failure),
     };
-    if let Err(failure) = admin.refresh().await {
-        tracing::warn!(error = %failure, "new key stored; decisions see it at the next refresh");
-    }
+    refreshed(&admin).await;
     let body = serde_json::json!({ "account": id, "key": key, "note": "shown once: only its hash is kept" });
     (StatusCode::CREATED, Json(body)).into_response()
 }
@@ -268,9 +389,7 @@ async fn buy_pack<C: Clock>(
         Ok(bought) => bought,
         Err(failure) => return fault(failure),
     };
-    if let Err(failure) = admin.refresh().await {
-        tracing::warn!(error = %failure, "pack stored; decisions see it at the next refresh");
-    }
+    refreshed(&admin).await;
     (StatusCode::CREATED, Json(purchase_json(&bought))).into_response()
 }
 

@@ -400,3 +400,103 @@ async fn usage_shows_every_api_in_the_account_time_zone_and_costs_nothing() {
         404
     );
 }
+
+#[tokio::test]
+async fn plan_changes_revoked_keys_and_deleted_accounts_apply_at_once() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let bearer = format!("Bearer {}", token(&tollgate));
+    let auth = [("Authorization", bearer.as_str())];
+    send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts",
+        &auth,
+        r#"{"id":"acme","plan":"basic","company":"acme"}"#,
+    )
+    .await;
+    let made = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/acme/keys",
+        &auth,
+        "",
+    )
+    .await;
+    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ask =
+        format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
+    let check = || async {
+        serde_json::from_str::<serde_json::Value>(
+            &send(tollgate.address, "POST", "/v1/check", &[], &ask)
+                .await
+                .body,
+        )
+        .unwrap()
+    };
+
+    let changed = send(
+        tollgate.admin,
+        "PATCH",
+        "/admin/accounts/acme",
+        &auth,
+        r#"{"plan":"pro","company":null}"#,
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert!(changed.body.contains(r#""company":null"#) && changed.body.contains(r#""plan":"pro""#));
+    assert_eq!(check().await["limits"][0]["limit"], 1000);
+
+    let keys: serde_json::Value = serde_json::from_str(
+        &send(
+            tollgate.admin,
+            "GET",
+            "/admin/accounts/acme/keys",
+            &auth,
+            "",
+        )
+        .await
+        .body,
+    )
+    .unwrap();
+    let hash = keys[0]["key_sha256"].as_str().unwrap().to_owned();
+    let revoke = format!("/admin/accounts/acme/keys/{hash}");
+    assert_eq!(
+        send(tollgate.admin, "DELETE", &revoke, &auth, "")
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        send(tollgate.admin, "DELETE", &revoke, &auth, "")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        check().await["status"],
+        401,
+        "a revoked key is refused at once"
+    );
+
+    assert_eq!(
+        send(tollgate.admin, "DELETE", "/admin/accounts/acme", &auth, "")
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        send(tollgate.admin, "GET", "/admin/accounts/acme", &auth, "")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        send(tollgate.admin, "DELETE", "/admin/accounts/acme", &auth, "")
+            .await
+            .status,
+        404
+    );
+}
