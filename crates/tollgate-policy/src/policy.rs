@@ -379,8 +379,6 @@ pub struct Limit {
     pub(crate) period: String,
     /// A token bucket's rate count, which messages show over `period` (`2 per second`).
     pub(crate) rate_count: Option<u64>,
-    /// Its position in the policy.
-    pub(crate) index: usize,
     /// Inclusive ranges of upstream statuses that give the units back.
     pub(crate) refund: Vec<(u16, u16)>,
 }

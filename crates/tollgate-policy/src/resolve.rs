@@ -80,8 +80,6 @@ pub struct Plan<'p> {
     /// Set when the API key is unknown: the limits are the `key = "unknown"` ones, and a
     /// request they admit is still refused as unauthenticated, with this reason.
     pub unauthenticated: Option<&'static str>,
-    /// What chose each limit's numbers.
-    selection: Selection,
 }
 
 impl Plan<'_> {
@@ -89,42 +87,51 @@ impl Plan<'_> {
     /// the upstream has answered; `None` when no limit refunds any status.
     #[must_use]
     pub fn refund_ticket(&self) -> Option<RefundTicket> {
-        let charges: Vec<(usize, tollgate_core::Key, u32)> = self
+        let charges: Vec<Charge> = self
             .enforced
             .limits
             .iter()
             .zip(&self.enforced.requests)
             .filter(|(limit, _)| !limit.refund.is_empty())
-            .map(|(limit, request)| (limit.index, request.key, request.cost))
+            .map(|(limit, request)| Charge {
+                key: request.key,
+                algorithm: request.algorithm.clone(),
+                cost: request.cost,
+                refund: limit.refund.clone(),
+            })
             .collect();
-        (!charges.is_empty()).then_some(RefundTicket {
-            selection: self.selection,
-            charges,
-        })
+        (!charges.is_empty()).then_some(RefundTicket { charges })
     }
 }
 
-/// The partitions an admitted request charged in limits that refund some statuses.
+/// What an admitted request charged in limits that refund some upstream statuses: enough to
+/// give it back later, whatever policy is in force by then.
 #[derive(Debug, Clone)]
 pub struct RefundTicket {
-    selection: Selection,
-    charges: Vec<(usize, tollgate_core::Key, u32)>,
+    charges: Vec<Charge>,
 }
 
-impl Policy {
-    /// The store requests that give back what `ticket` charged, for the limits that refund an
-    /// upstream answer of `status` (compile the ticket's policy: limits are found by position).
+#[derive(Debug, Clone)]
+struct Charge {
+    key: tollgate_core::Key,
+    algorithm: Algorithm,
+    cost: u32,
+    refund: Vec<(u16, u16)>,
+}
+
+impl RefundTicket {
+    /// The store requests that give back what the limits refunding `status` charged.
     #[must_use]
-    pub fn refunds(&self, ticket: &RefundTicket, status: u16) -> Vec<LimitRequest<'_>> {
-        ticket
-            .charges
+    pub fn refunds(&self, status: u16) -> Vec<LimitRequest<'_>> {
+        self.charges
             .iter()
-            .filter_map(|&(index, key, cost)| {
-                let limit = self.limits.get(index)?;
-                limit
-                    .refunds(status)
-                    .then(|| LimitRequest::new(key, limit.algorithm_for(ticket.selection), cost))
+            .filter(|charge| {
+                charge
+                    .refund
+                    .iter()
+                    .any(|&(low, high)| (low..=high).contains(&status))
             })
+            .map(|charge| LimitRequest::new(charge.key, &charge.algorithm, charge.cost))
             .collect()
     }
 }
@@ -220,7 +227,6 @@ impl Policy {
             enforced: Limits::default(),
             shadow: Limits::default(),
             unauthenticated: (context.key == KeyState::Unknown).then_some(UNKNOWN_KEY),
-            selection: context.selection(),
         };
         let applicable = self
             .limits

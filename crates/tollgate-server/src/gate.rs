@@ -240,7 +240,6 @@ impl<C: Clock> Gate<C> {
                 .then(|| self.limiter.store().journal_epoch());
             verdict.leases = decision.leases().to_vec();
             verdict.refund = plan.refund_ticket().map(|ticket| Refund {
-                policy: Arc::clone(policy),
                 ticket,
                 at: decision.at(),
             });
@@ -255,7 +254,7 @@ impl<C: Clock> Gate<C> {
     /// Gives back what an admitted request took from limits that refund the upstream's
     /// `status`.
     pub fn settle(&self, refund: &Refund, status: u16) {
-        let requests = refund.policy.refunds(&refund.ticket, status);
+        let requests = refund.ticket.refunds(status);
         if !requests.is_empty() {
             if let Err(error) = self.limiter.refund(refund.at, &requests) {
                 tracing::warn!(%error, status, "refund failed");

@@ -73,8 +73,6 @@ pub struct Verdict {
 /// The charges of an admitted request that some limit gives back for some upstream statuses.
 #[derive(Debug, Clone)]
 pub struct Refund {
-    /// The policy that charged them.
-    pub policy: std::sync::Arc<tollgate_policy::Policy>,
     /// What was charged.
     pub ticket: tollgate_policy::RefundTicket,
     /// When, by the store's clock.

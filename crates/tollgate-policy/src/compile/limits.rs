@@ -18,7 +18,6 @@ use crate::units::{in_words, parse_duration, parse_rate};
 impl Compiler<'_> {
     pub(super) fn limit(
         &mut self,
-        index: usize,
         spanned: &Spanned<LimitConfig>,
         file: &PolicyFile,
         plans: &[String],
@@ -151,7 +150,6 @@ impl Compiler<'_> {
                 .clone()
                 .unwrap_or_else(|| "rate_limited".to_owned()),
             period: period_words(config),
-            index,
             refund: config
                 .refund
                 .iter()

@@ -83,8 +83,7 @@ impl Compiler<'_> {
         let limits: Vec<Limit> = file
             .limits
             .iter()
-            .enumerate()
-            .map(|(index, limit)| self.limit(index, limit, &file, &plans, &apis, &key_space))
+            .map(|limit| self.limit(limit, &file, &plans, &apis, &key_space))
             .collect();
         let mut names = HashSet::new();
         for limit in &file.limits {
