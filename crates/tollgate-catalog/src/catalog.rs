@@ -43,6 +43,19 @@ pub struct KeyedAccount {
     pub pack: Option<(String, Nanos)>,
 }
 
+/// An account's own numbers for one limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// The limit's name in the policy.
+    pub limit: String,
+    /// A window's or concurrency limit's maximum.
+    pub max: Option<u64>,
+    /// A bucket's rate, `COUNT/PERIOD`.
+    pub rate: Option<String>,
+    /// A bucket's burst.
+    pub burst: Option<u64>,
+}
+
 /// One row of the pack ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackPurchase {
@@ -192,7 +205,7 @@ impl Catalog {
     /// [`CatalogError::UnknownAccount`], or a database fault.
     pub async fn delete_account(&self, id: &str) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin().await?;
-        for table in ["api_keys", "pack_purchases"] {
+        for table in ["api_keys", "pack_purchases", "overrides"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE account_id = $1"))
                 .bind(id)
                 .execute(&mut *tx)
@@ -240,6 +253,76 @@ impl Catalog {
             .execute(&self.pool)
             .await?;
         Ok(deleted.rows_affected() > 0)
+    }
+
+    /// Sets an account's own numbers for a limit (replacing any it had).
+    ///
+    /// # Errors
+    /// [`CatalogError::UnknownAccount`], or a database fault.
+    pub async fn set_override(
+        &self,
+        account_id: &str,
+        limit: &str,
+        numbers: &Override,
+    ) -> Result<(), CatalogError> {
+        if self.account(account_id).await?.is_none() {
+            return Err(CatalogError::UnknownAccount(account_id.to_owned()));
+        }
+        sqlx::query(
+            "INSERT INTO overrides (account_id, limit_name, max, rate, burst) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (account_id, limit_name) DO UPDATE SET max = $3, rate = $4, burst = $5",
+        )
+        .bind(account_id)
+        .bind(limit)
+        .bind(numbers.max.map(|max| i64::try_from(max).unwrap_or(i64::MAX)))
+        .bind(numbers.rate.as_deref())
+        .bind(numbers.burst.map(|burst| i64::try_from(burst).unwrap_or(i64::MAX)))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes an account's own numbers for a limit; whether it had some.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn clear_override(
+        &self,
+        account_id: &str,
+        limit: &str,
+    ) -> Result<bool, CatalogError> {
+        let deleted =
+            sqlx::query("DELETE FROM overrides WHERE account_id = $1 AND limit_name = $2")
+                .bind(account_id)
+                .bind(limit)
+                .execute(&self.pool)
+                .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    /// Every account's own numbers: `(account, override)`.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn overrides(&self) -> Result<Vec<(String, Override)>, CatalogError> {
+        let rows = sqlx::query("SELECT account_id, limit_name, max, rate, burst FROM overrides ORDER BY account_id, limit_name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let max: Option<i64> = row.try_get(2)?;
+                let burst: Option<i64> = row.try_get(4)?;
+                Ok((
+                    row.try_get(0)?,
+                    Override {
+                        limit: row.try_get(1)?,
+                        max: max.and_then(|max| u64::try_from(max).ok()),
+                        rate: row.try_get(3)?,
+                        burst: burst.and_then(|burst| u64::try_from(burst).ok()),
+                    },
+                ))
+            })
+            .collect()
     }
 
     /// Makes a new API key for account `id` and returns it in clear: the only time it is

@@ -1,23 +1,24 @@
 //! The catalog's tables, in SQL that SQLite and PostgreSQL both run, applied in order once.
 
 /// Each migration: a version and its statements. Append; never edit one that has shipped.
-pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE accounts (
+pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE accounts (
             id TEXT PRIMARY KEY,
             plan TEXT,
             company TEXT,
             time_zone TEXT NOT NULL,
             created_at BIGINT NOT NULL
         )",
-        "CREATE TABLE api_keys (
+            "CREATE TABLE api_keys (
             key_sha256 TEXT PRIMARY KEY,
             account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
             created_at BIGINT NOT NULL
         )",
-        "CREATE INDEX api_keys_by_account ON api_keys (account_id)",
-        "CREATE TABLE pack_purchases (
+            "CREATE INDEX api_keys_by_account ON api_keys (account_id)",
+            "CREATE TABLE pack_purchases (
             account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
             bought_at BIGINT NOT NULL,
             pack TEXT NOT NULL,
@@ -28,5 +29,17 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             superseded_by TEXT,
             PRIMARY KEY (account_id, bought_at)
         )",
-    ],
-)];
+        ],
+    ),
+    (
+        2,
+        &["CREATE TABLE overrides (
+        account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        limit_name TEXT NOT NULL,
+        max BIGINT,
+        rate TEXT,
+        burst BIGINT,
+        PRIMARY KEY (account_id, limit_name)
+    )"],
+    ),
+];

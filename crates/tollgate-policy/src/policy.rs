@@ -89,9 +89,9 @@ impl Policy {
         self.identity.unknown_key_status
     }
 
-    /// Binds accounts and keys kept elsewhere to this policy's plans and packs. A plan or pack
-    /// the policy does not define is ignored (the account stays on the default plan, without
-    /// pack); such names are returned to be logged.
+    /// Binds accounts and keys kept elsewhere to this policy's plans, packs and limits. A plan,
+    /// pack or override the policy cannot apply is ignored (the account stays on the default
+    /// plan, without pack, on the limit's numbers); such names are returned to be logged.
     pub fn directory(
         &self,
         entries: impl IntoIterator<Item = DirectoryEntry>,
@@ -118,11 +118,31 @@ impl Policy {
                     }
                     found.map(|index| (index, *until))
                 });
+                let overrides = entry
+                    .overrides
+                    .iter()
+                    .filter_map(|(name, numbers)| {
+                        let position = self.limits.iter().position(|limit| &limit.name == name);
+                        let built = position.map(|at| (at, self.limits[at].with_numbers(numbers)));
+                        match built {
+                            Some((at, Ok(algorithm))) => Some((at, algorithm)),
+                            Some((_, Err(error))) => {
+                                unknown.push(format!("{name} ({error})"));
+                                None
+                            }
+                            None => {
+                                unknown.push(name.clone());
+                                None
+                            }
+                        }
+                    })
+                    .collect();
                 directory.accounts.push(Account {
                     id: entry.account.clone(),
                     plan,
                     company: entry.company.clone(),
                     pack,
+                    overrides,
                 });
                 directory.accounts.len() - 1
             });
@@ -306,6 +326,20 @@ pub struct DirectoryEntry {
     pub company: Option<String>,
     /// The pack it holds, by name, and when that stops applying.
     pub pack: Option<(String, tollgate_core::Nanos)>,
+    /// Its own numbers for some limits ("talk to us" deals): limit name → numbers.
+    pub overrides: Vec<(String, Numbers)>,
+}
+
+/// Numbers that replace a limit's own: a window's or a concurrency limit's `max`, a bucket's
+/// `rate` (`COUNT/PERIOD`) and `burst`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Numbers {
+    /// A maximum.
+    pub max: Option<u64>,
+    /// A rate, `COUNT/PERIOD`.
+    pub rate: Option<String>,
+    /// A burst.
+    pub burst: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -315,6 +349,8 @@ pub(crate) struct Account {
     pub(crate) company: Option<String>,
     /// A pack held (index) and its expiry.
     pub(crate) pack: Option<(usize, tollgate_core::Nanos)>,
+    /// Numbers of its own for limits (by position), for accounts kept outside the file.
+    pub(crate) overrides: HashMap<usize, Algorithm>,
 }
 
 #[derive(Debug, Default)]
@@ -440,6 +476,59 @@ impl Limit {
     pub fn algorithm(&self, plan: Option<usize>) -> &Algorithm {
         let own = self.algorithms.len() - 1;
         &self.algorithms[plan.unwrap_or(own).min(own)]
+    }
+
+    /// The same limit with other numbers.
+    ///
+    /// # Errors
+    /// Numbers that do not fit the algorithm, or that it refuses.
+    pub fn with_numbers(&self, numbers: &Numbers) -> Result<Algorithm, String> {
+        let own = self.algorithm(None);
+        let refuse = |what: &str| {
+            Err(format!(
+                "a {what} takes {}",
+                match what {
+                    "token bucket" => "rate and burst",
+                    _ => "max",
+                }
+            ))
+        };
+        let built = match own {
+            Algorithm::TokenBucket(bucket) => {
+                if numbers.max.is_some() {
+                    return refuse("token bucket");
+                }
+                let rate = match &numbers.rate {
+                    Some(text) => {
+                        let (count, period) = crate::units::parse_rate(text)?;
+                        tollgate_core::Rate::new(count, period)
+                    }
+                    None => tollgate_core::Rate::new(
+                        1,
+                        std::time::Duration::from_nanos(bucket.interval()),
+                    ),
+                };
+                tollgate_core::TokenBucket::new(rate, numbers.burst.unwrap_or(bucket.burst()))
+                    .map(Algorithm::from)
+            }
+            _ if numbers.rate.is_some() || numbers.burst.is_some() => return refuse("window"),
+            Algorithm::Window(window) => tollgate_core::Window::new(
+                numbers.max.unwrap_or(window.max()),
+                window.schedule().clone(),
+            )
+            .map(Algorithm::from),
+            Algorithm::Sliding(sliding) => tollgate_core::SlidingWindow::new(
+                numbers.max.unwrap_or(sliding.max()),
+                std::time::Duration::from_nanos(sliding.period()),
+            )
+            .map(Algorithm::from),
+            Algorithm::Concurrency(limit) => tollgate_core::Concurrency::new(
+                numbers.max.unwrap_or(limit.max()),
+                std::time::Duration::from_nanos(limit.lease_ttl()),
+            )
+            .map(Algorithm::from),
+        };
+        built.map_err(|error| error.to_string())
     }
 
     /// The numbers that apply to a request: the account's override, else its pack's, else its

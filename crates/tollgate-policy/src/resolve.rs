@@ -145,7 +145,18 @@ pub struct Limits<'p> {
     pub requests: SmallVec<[LimitRequest<'p>; 4]>,
 }
 
-impl Context<'_> {
+impl<'p> Context<'p> {
+    /// The numbers of `limit` (at `position` in the policy) for this request: the catalog
+    /// account's own, else as [`Limit::algorithm_for`] chooses.
+    pub(crate) fn numbers<'l>(&self, position: usize, limit: &'l Limit) -> &'l Algorithm
+    where
+        'p: 'l,
+    {
+        self.account
+            .and_then(|account| account.overrides.get(&position))
+            .unwrap_or_else(|| limit.algorithm_for(self.selection()))
+    }
+
     /// What chooses the numbers of each limit for this request.
     pub(crate) fn selection(&self) -> Selection {
         Selection {
@@ -231,9 +242,10 @@ impl Policy {
         let applicable = self
             .limits
             .iter()
-            .filter(|limit| Self::applies(limit, &context, facts));
-        for limit in applicable {
-            let algorithm = limit.algorithm_for(context.selection());
+            .enumerate()
+            .filter(|(_, limit)| Self::applies(limit, &context, facts));
+        for (position, limit) in applicable {
+            let algorithm = context.numbers(position, limit);
             let key = self.partition_key(limit, algorithm, &context, facts);
             let target = if limit.shadow {
                 &mut resolved.shadow

@@ -79,15 +79,16 @@ impl Policy {
                     limits: Vec::new(),
                     per_request: Vec::new(),
                 };
-                let unconditional = |limit: &&Limit| {
+                let unconditional = |(_, limit): &(usize, &Limit)| {
                     limit.when.methods.is_empty()
                         && limit.when.headers.is_empty()
                         && limit.when.app != Some(true)
                 };
-                for limit in self
+                for (position, limit) in self
                     .limits
                     .iter()
-                    .filter(|limit| Self::applies(limit, &context, &facts))
+                    .enumerate()
+                    .filter(|(_, limit)| Self::applies(limit, &context, &facts))
                     .filter(unconditional)
                 {
                     let per_account = limit.per.iter().all(|dimension| {
@@ -100,7 +101,7 @@ impl Policy {
                         usage.per_request.push(limit);
                         continue;
                     }
-                    let algorithm = limit.algorithm_for(context.selection());
+                    let algorithm = context.numbers(position, limit);
                     let key = self.partition_key(limit, algorithm, &context, &facts);
                     usage
                         .limits

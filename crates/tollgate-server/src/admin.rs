@@ -15,7 +15,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tollgate_catalog::{Account, Catalog, CatalogError};
 use tollgate_core::Clock;
-use tollgate_policy::DirectoryEntry;
+use tollgate_policy::{DirectoryEntry, Numbers};
 
 use crate::http::App;
 
@@ -47,12 +47,26 @@ impl<C: Clock> Admin<C> {
     /// # Errors
     /// The catalog cannot be read; the gate keeps what it had.
     pub async fn refresh(&self) -> Result<usize, CatalogError> {
+        let mut overrides: std::collections::HashMap<String, Vec<(String, Numbers)>> =
+            std::collections::HashMap::new();
+        for (account, numbers) in self.catalog.overrides().await? {
+            let numbers_of = Numbers {
+                max: numbers.max,
+                rate: numbers.rate,
+                burst: numbers.burst,
+            };
+            overrides
+                .entry(account)
+                .or_default()
+                .push((numbers.limit, numbers_of));
+        }
         let entries: Vec<DirectoryEntry> = self
             .catalog
             .keyed_accounts()
             .await?
             .into_iter()
             .map(|keyed| DirectoryEntry {
+                overrides: overrides.get(&keyed.account).cloned().unwrap_or_default(),
                 key_sha256: keyed.key_sha256,
                 account: keyed.account,
                 plan: keyed.plan,
@@ -82,6 +96,10 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         )
         .route("/admin/accounts/{id}/keys/{hash}", delete(revoke_key::<C>))
         .route("/admin/accounts/{id}/usage", get(usage::<C>))
+        .route(
+            "/admin/accounts/{id}/overrides/{limit}",
+            axum::routing::put(set_override::<C>).delete(clear_override::<C>),
+        )
         .route(
             "/admin/accounts/{id}/packs",
             post(buy_pack::<C>).get(list_packs::<C>),
@@ -316,6 +334,77 @@ async fn revoke_key<C: Clock>(
             StatusCode::NOT_FOUND,
             "unknown_key",
             "no such key on this account",
+        ),
+        Err(failure) => fault(failure),
+    }
+}
+
+/// `PUT /admin/accounts/{id}/overrides/{limit}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewNumbers {
+    max: Option<u64>,
+    rate: Option<String>,
+    burst: Option<u64>,
+}
+
+async fn set_override<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path((id, limit)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let new: NewNumbers = match parse(&body) {
+        Ok(new) => new,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
+    };
+    let numbers = Numbers {
+        max: new.max,
+        rate: new.rate,
+        burst: new.burst,
+    };
+    let policy = admin.app.gate.policy();
+    let Some(known) = policy.limits().iter().find(|known| known.name() == limit) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_override",
+            &format!("the policy has no limit `{limit}`"),
+        );
+    };
+    if let Err(reason) = known.with_numbers(&numbers) {
+        return error(StatusCode::BAD_REQUEST, "bad_override", &reason);
+    }
+    let stored = tollgate_catalog::Override {
+        limit,
+        max: numbers.max,
+        rate: numbers.rate,
+        burst: numbers.burst,
+    };
+    match admin
+        .catalog
+        .set_override(&id, &stored.limit, &stored)
+        .await
+    {
+        Ok(()) => {
+            refreshed(&admin).await;
+            Json(serde_json::json!({ "account": id, "limit": stored.limit, "max": stored.max, "rate": stored.rate, "burst": stored.burst })).into_response()
+        }
+        Err(failure) => fault(failure),
+    }
+}
+
+async fn clear_override<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path((id, limit)): Path<(String, String)>,
+) -> Response {
+    match admin.catalog.clear_override(&id, &limit).await {
+        Ok(true) => {
+            refreshed(&admin).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            "unknown_override",
+            "this account has no numbers of its own for that limit",
         ),
         Err(failure) => fault(failure),
     }

@@ -40,6 +40,12 @@ impl Concurrency {
         self.max
     }
 
+    /// How long a lease lasts unless released, in nanoseconds.
+    #[must_use]
+    pub const fn lease_ttl(&self) -> Nanos {
+        self.lease_ttl
+    }
+
     /// Decides a request of `cost` units at `now` for partition `key`, taking a lease into
     /// `leases` when admitted (a peek, cost 0, takes none).
     pub fn decide(

@@ -119,6 +119,7 @@ impl Compiler<'_> {
                 plan,
                 company: account.company.clone(),
                 pack: None,
+                overrides: HashMap::new(),
             });
         }
         (accounts, keys)

@@ -470,6 +470,7 @@ fn a_pack_raises_quotas_until_it_expires() {
         plan: Some("basic".into()),
         company: None,
         pack: Some(("plus".into(), until)),
+        overrides: Vec::new(),
     };
     let (directory, unknown) = policy.directory([entry]);
     assert!(unknown.is_empty());

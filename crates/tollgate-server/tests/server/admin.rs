@@ -500,3 +500,80 @@ async fn plan_changes_revoked_keys_and_deleted_accounts_apply_at_once() {
         404
     );
 }
+
+#[tokio::test]
+async fn an_override_raises_one_account_at_once_and_can_be_taken_back() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let bearer = format!("Bearer {}", token(&tollgate));
+    let auth = [("Authorization", bearer.as_str())];
+    send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts",
+        &auth,
+        r#"{"id":"globex","plan":"basic"}"#,
+    )
+    .await;
+    let made = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/globex/keys",
+        &auth,
+        "",
+    )
+    .await;
+    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ask =
+        format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
+    let quota = || async {
+        let answer: serde_json::Value = serde_json::from_str(
+            &send(tollgate.address, "POST", "/v1/check", &[], &ask)
+                .await
+                .body,
+        )
+        .unwrap();
+        answer["limits"][0]["limit"].as_u64().unwrap()
+    };
+    assert_eq!(quota().await, 3);
+    let path = "/admin/accounts/globex/overrides/daily";
+    for (body, code) in [
+        (r#"{"rate":"5/s"}"#, "bad_override"),
+        (r#"{"max":0}"#, "bad_override"),
+    ] {
+        let reply = send(tollgate.admin, "PUT", path, &auth, body).await;
+        assert_eq!(
+            (reply.status, reply.body.contains(code)),
+            (400, true),
+            "{body}: {}",
+            reply.body
+        );
+    }
+    let unknown = send(
+        tollgate.admin,
+        "PUT",
+        "/admin/accounts/globex/overrides/weekly",
+        &auth,
+        r#"{"max":5}"#,
+    )
+    .await;
+    assert_eq!(unknown.status, 400);
+    assert_eq!(
+        send(tollgate.admin, "PUT", path, &auth, r#"{"max":5000}"#)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(quota().await, 5000, "the override applies at once");
+    assert_eq!(
+        send(tollgate.admin, "DELETE", path, &auth, "").await.status,
+        204
+    );
+    assert_eq!(quota().await, 3);
+    assert_eq!(
+        send(tollgate.admin, "DELETE", path, &auth, "").await.status,
+        404
+    );
+}
