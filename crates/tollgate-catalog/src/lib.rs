@@ -27,5 +27,5 @@ mod error;
 pub mod packs;
 mod schema;
 
-pub use catalog::{Account, Catalog, KeyedAccount, Override, PackPurchase, key_hash};
+pub use catalog::{Account, Block, Catalog, KeyedAccount, Override, PackPurchase, key_hash};
 pub use error::CatalogError;

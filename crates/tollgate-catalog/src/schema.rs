@@ -42,4 +42,16 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
         PRIMARY KEY (account_id, limit_name)
     )"],
     ),
+    (
+        3,
+        &["CREATE TABLE blocks (
+        id TEXT PRIMARY KEY,
+        account_id TEXT,
+        api TEXT,
+        path TEXT,
+        until BIGINT NOT NULL,
+        reason TEXT NOT NULL,
+        set_by TEXT NOT NULL
+    )"],
+    ),
 ];

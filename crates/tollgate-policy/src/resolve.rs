@@ -73,6 +73,8 @@ pub struct Plan<'p> {
     pub app: Option<&'p str>,
     /// The account's plan (or the default plan).
     pub plan: Option<&'p str>,
+    /// The concrete path in its normal form.
+    pub path: String,
     /// The limits that refuse, and their requests, in the same order.
     pub enforced: Limits<'p>,
     /// Shadow limits: counted and reported, never refusing.
@@ -235,6 +237,7 @@ impl Policy {
             account: context.account.map(|account| account.id.as_str()),
             app: context.app,
             plan: context.plan.map(|plan| self.plans[plan].as_str()),
+            path: context.path.clone(),
             enforced: Limits::default(),
             shadow: Limits::default(),
             unauthenticated: (context.key == KeyState::Unknown).then_some(UNKNOWN_KEY),

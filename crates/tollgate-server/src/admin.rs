@@ -13,7 +13,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
-use tollgate_catalog::{Account, Catalog, CatalogError};
+use tollgate_catalog::{Account, Block, Catalog, CatalogError};
 use tollgate_core::Clock;
 use tollgate_policy::{DirectoryEntry, Numbers};
 
@@ -76,6 +76,8 @@ impl<C: Clock> Admin<C> {
             .collect();
         let count = entries.len();
         self.app.gate.set_accounts(entries);
+        let now = self.app.gate.limiter().clock().now();
+        self.app.gate.set_blocks(self.catalog.blocks(now).await?);
         Ok(count)
     }
 }
@@ -105,6 +107,8 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
             post(buy_pack::<C>).get(list_packs::<C>),
         )
         .route("/admin/reload", post(reload::<C>))
+        .route("/admin/blocks", post(add_block::<C>).get(list_blocks::<C>))
+        .route("/admin/blocks/{id}", delete(remove_block::<C>))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&admin),
             authorize::<C>,
@@ -408,6 +412,86 @@ async fn clear_override<C: Clock>(
         ),
         Err(failure) => fault(failure),
     }
+}
+
+/// `POST /admin/blocks` body: what to refuse (every field given must match), for how long.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewBlock {
+    account: Option<String>,
+    api: Option<String>,
+    path: Option<String>,
+    seconds: u64,
+    reason: Option<String>,
+    by: Option<String>,
+}
+
+async fn add_block<C: Clock>(State(admin): State<Arc<Admin<C>>>, body: Bytes) -> Response {
+    let new: NewBlock = match parse(&body) {
+        Ok(new) => new,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
+    };
+    if new.account.is_none() && new.api.is_none() && new.path.is_none() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_block",
+            "a block names an account, an api or a path",
+        );
+    }
+    let now = admin.app.gate.limiter().clock().now();
+    let mut block = Block {
+        id: String::new(),
+        account: new.account,
+        api: new.api,
+        path: new
+            .path
+            .map(|path| tollgate_policy::path::normalize(&path, false)),
+        until: now.saturating_add(new.seconds.saturating_mul(tollgate_core::NANOS_PER_SEC)),
+        reason: new.reason.unwrap_or_else(|| "blocked".to_owned()),
+        set_by: new.by.unwrap_or_else(|| "admin".to_owned()),
+    };
+    match admin.catalog.add_block(&block).await {
+        Ok(id) => {
+            block.id = id;
+            refreshed(&admin).await;
+            (StatusCode::CREATED, Json(block_json(&block))).into_response()
+        }
+        Err(failure) => fault(failure),
+    }
+}
+
+async fn list_blocks<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
+    let now = admin.app.gate.limiter().clock().now();
+    match admin.catalog.blocks(now).await {
+        Ok(blocks) => Json(blocks.iter().map(block_json).collect::<Vec<_>>()).into_response(),
+        Err(failure) => fault(failure),
+    }
+}
+
+async fn remove_block<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path(id): Path<String>,
+) -> Response {
+    match admin.catalog.remove_block(&id).await {
+        Ok(true) => {
+            refreshed(&admin).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => error(StatusCode::NOT_FOUND, "unknown_block", "no such block"),
+        Err(failure) => fault(failure),
+    }
+}
+
+fn block_json(block: &Block) -> serde_json::Value {
+    serde_json::json!({
+        "id": block.id,
+        "account": block.account,
+        "api": block.api,
+        "path": block.path,
+        "until": block.until / tollgate_core::NANOS_PER_SEC,
+        "reason": block.reason,
+        "set_by": block.set_by,
+    })
 }
 
 /// Refreshes the gate after a change; a failure only delays it to the next refresh.

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use tollgate_catalog::Block;
 use tollgate_core::{
     Clock, Decision, Lease, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, Store, SystemClock,
     WhenFull,
@@ -20,6 +21,9 @@ use crate::respond::{self, LimitReport, Refund, Verdict};
 pub struct Gate<C: Clock = SystemClock> {
     state: ArcSwap<State>,
     limiter: Limiter<MemoryStore, C>,
+    /// Blocks of the catalog (set by the admin API), and those the upstream asked for.
+    blocks: ArcSwap<Vec<Block>>,
+    hinted: ArcSwap<Vec<Block>>,
 }
 
 /// The policy and the accounts kept outside it, bound to its plans: swapped together so that
@@ -69,12 +73,63 @@ impl<C: Clock> Gate<C> {
         Self {
             state: ArcSwap::from_pointee(State::new(Arc::new(policy), Vec::new())),
             limiter: Limiter::new(store, clock),
+            blocks: ArcSwap::from_pointee(Vec::new()),
+            hinted: ArcSwap::from_pointee(Vec::new()),
         }
     }
 
     /// The policy in force.
     pub fn policy(&self) -> Arc<Policy> {
         Arc::clone(&self.state.load().policy)
+    }
+
+    /// Replaces the blocks of the catalog.
+    pub fn set_blocks(&self, blocks: Vec<Block>) {
+        self.blocks.store(Arc::new(blocks));
+    }
+
+    /// Refuses requests to `api` on `path` (any account) for `seconds`, as the upstream asked
+    /// (kept in memory: an appliance's protection outlasts no restart).
+    pub fn block_for(&self, api: &str, path: &str, seconds: u64) {
+        let now = self.limiter.clock().now();
+        let until = now.saturating_add(seconds.saturating_mul(NANOS_PER_SEC));
+        let block = Block {
+            id: format!("upstream:{api}:{path}"),
+            account: None,
+            api: Some(api.to_owned()),
+            path: Some(path.to_owned()),
+            until,
+            reason: "blocked by the appliance".to_owned(),
+            set_by: "upstream".to_owned(),
+        };
+        self.hinted.rcu(|hinted| {
+            let mut kept: Vec<Block> = hinted
+                .iter()
+                .filter(|b| b.until > now && b.id != block.id)
+                .cloned()
+                .collect();
+            kept.push(block.clone());
+            kept
+        });
+    }
+
+    /// The block in force for a request, the one lasting longest.
+    fn blocked(&self, plan: &Plan<'_>, now: Nanos) -> Option<Block> {
+        let (catalog, hinted) = (self.blocks.load(), self.hinted.load());
+        catalog
+            .iter()
+            .chain(hinted.iter())
+            .filter(|block| {
+                block.until > now
+                    && block
+                        .account
+                        .as_deref()
+                        .is_none_or(|account| plan.account == Some(account))
+                    && block.api.as_deref().is_none_or(|api| plan.api == api)
+                    && block.path.as_deref().is_none_or(|path| plan.path == path)
+            })
+            .max_by_key(|block| block.until)
+            .cloned()
     }
 
     /// Replaces the accounts and keys kept outside the policy file (the catalog's).
@@ -190,6 +245,9 @@ impl<C: Clock> Gate<C> {
             Resolution::Exempt { api } => return Verdict::exempt(api),
             Resolution::Limited(plan) => plan,
         };
+        if let Some(block) = self.blocked(&plan, now) {
+            return Verdict::blocked(&block, now);
+        }
         let decision = match self.limiter.acquire(&plan.enforced.requests) {
             Ok(decision) => decision,
             Err(error) => {

@@ -90,6 +90,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
+            block_on_hint(&app.gate, &verdict, &parts.headers);
             let body = body.map_frame(move |frame| {
                 let _held = &slots;
                 frame
@@ -110,6 +111,22 @@ pub(crate) async fn gateway<C: Clock + 'static>(
         }
     };
     settled(&app.gate, &verdict, response)
+}
+
+/// The response header by which an upstream asks that the function it served (this api on this
+/// path) be refused for a number of seconds, to protect what is behind it.
+pub(crate) const BLOCK_HINT: &str = "tollgate-block-for";
+
+/// Honours an upstream's block hint.
+fn block_on_hint<C: Clock>(gate: &Gate<C>, verdict: &Verdict, headers: &HeaderMap) {
+    let seconds = headers
+        .get(BLOCK_HINT)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if let (Some(seconds), Some(api), Some(path)) = (seconds, &verdict.api, &verdict.path) {
+        tracing::info!(api, path, seconds, "upstream asked for a block");
+        gate.block_for(api, path, seconds);
+    }
 }
 
 /// Concurrency slots of a forwarded request, given back when dropped.

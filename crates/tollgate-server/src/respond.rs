@@ -46,6 +46,9 @@ pub struct Verdict {
     pub retry_after: Option<u64>,
     /// The route's api, when one matched.
     pub api: Option<String>,
+    /// The normalized path, when a route matched and limits were consulted.
+    #[serde(skip)]
+    pub path: Option<String>,
     /// The account of the API key, the verified app, and the plan.
     pub account: Option<String>,
     /// The verified app.
@@ -88,6 +91,7 @@ impl Verdict {
             status,
             retry_after: None,
             api: None,
+            path: None,
             account: None,
             app: None,
             plan: None,
@@ -100,6 +104,27 @@ impl Verdict {
         }
     }
 
+    /// A request refused by a block: 423 with `Retry-After` and the block's reason.
+    pub fn blocked(block: &tollgate_catalog::Block, now: Nanos) -> Self {
+        let until = jiff::Timestamp::from_nanosecond(i128::from(block.until))
+            .map(|at| at.to_string())
+            .unwrap_or_default();
+        let retry_after = seconds_until(block.until, now).max(1);
+        let body = serde_json::json!({
+            "error": "blocked",
+            "message": format!("{} until {until}", block.reason),
+            "until": block.until.div_ceil(NANOS_PER_SEC),
+        })
+        .to_string();
+        let mut verdict = Self::error(423, "blocked", "");
+        verdict.retry_after = Some(retry_after);
+        verdict
+            .headers
+            .push(("retry-after".to_owned(), retry_after.to_string()));
+        verdict.body = Some(("application/json", body));
+        verdict
+    }
+
     /// A route that counts nothing.
     pub fn exempt(api: &str) -> Self {
         Self {
@@ -107,6 +132,7 @@ impl Verdict {
             status: 200,
             retry_after: None,
             api: Some(api.to_owned()),
+            path: None,
             account: None,
             app: None,
             plan: None,
@@ -137,6 +163,7 @@ pub(crate) fn verdict(
             add_headers(&mut headers, *family, shown, now);
         }
     }
+    let path = Some(plan.path.clone());
     let (api, account, app, plan_name) = (
         Some(plan.api.to_owned()),
         plan.account.map(str::to_owned),
@@ -149,6 +176,7 @@ pub(crate) fn verdict(
             status: 200,
             retry_after: None,
             api,
+            path,
             account,
             app,
             plan: plan_name,
@@ -192,6 +220,7 @@ pub(crate) fn verdict(
         status: shown.status,
         retry_after: Some(retry_after),
         api,
+        path,
         account,
         app,
         plan: plan_name,

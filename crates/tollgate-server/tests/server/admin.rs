@@ -577,3 +577,98 @@ async fn an_override_raises_one_account_at_once_and_can_be_taken_back() {
         404
     );
 }
+
+#[tokio::test]
+async fn blocks_set_by_the_admin_refuse_until_removed() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let bearer = format!("Bearer {}", token(&tollgate));
+    let auth = [("Authorization", bearer.as_str())];
+    send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts",
+        &auth,
+        r#"{"id":"acme","plan":"pro"}"#,
+    )
+    .await;
+    let made = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/acme/keys",
+        &auth,
+        "",
+    )
+    .await;
+    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ask = |path: &str| {
+        format!(r#"{{"method":"GET","path":"{path}","headers":{{"x-api-key":"{key}"}}}}"#)
+    };
+    let status = |path: &'static str| {
+        let body = ask(path);
+        async move {
+            let answer: serde_json::Value = serde_json::from_str(
+                &send(tollgate.address, "POST", "/v1/check", &[], &body)
+                    .await
+                    .body,
+            )
+            .unwrap();
+            answer["status"].as_u64().unwrap()
+        }
+    };
+    let refused = send(
+        tollgate.admin,
+        "POST",
+        "/admin/blocks",
+        &auth,
+        r#"{"seconds":60}"#,
+    )
+    .await;
+    assert_eq!(
+        (refused.status, refused.body.contains("bad_block")),
+        (400, true)
+    );
+    let made = send(
+        tollgate.admin,
+        "POST",
+        "/admin/blocks",
+        &auth,
+        r#"{"account":"acme","path":"/machines//7/","seconds":600,"reason":"maintenance"}"#,
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let block: serde_json::Value = serde_json::from_str(&made.body).unwrap();
+    assert_eq!(
+        block["path"], "/machines/7",
+        "paths are kept in their normal form"
+    );
+    assert_eq!(status("/machines/7").await, 423);
+    assert_eq!(
+        status("/machines/8").await,
+        200,
+        "another path is not blocked"
+    );
+    let listed: serde_json::Value = serde_json::from_str(
+        &send(tollgate.admin, "GET", "/admin/blocks", &auth, "")
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let remove = format!("/admin/blocks/{}", block["id"].as_str().unwrap());
+    assert_eq!(
+        send(tollgate.admin, "DELETE", &remove, &auth, "")
+            .await
+            .status,
+        204
+    );
+    assert_eq!(status("/machines/7").await, 200);
+    assert_eq!(
+        send(tollgate.admin, "DELETE", &remove, &auth, "")
+            .await
+            .status,
+        404
+    );
+}

@@ -121,6 +121,27 @@ async fn upstream_5xx_gives_the_units_back_where_the_limit_says_so() {
 }
 
 #[tokio::test]
+async fn an_upstream_block_hint_protects_that_function_on_that_resource() {
+    let upstream = Upstream::start().await;
+    let tollgate = Tollgate::start(POLICY, Some(upstream.address));
+    let first = send(tollgate.address, "PUT", "/machines/7/protect", &[KEY], "").await;
+    assert_eq!(first.status, 200);
+    let blocked = send(tollgate.address, "PUT", "/machines/7/protect", &[KEY], "").await;
+    assert_eq!(blocked.status, 423);
+    assert_eq!(blocked.header("retry-after"), Some("60"));
+    assert!(
+        blocked.body.contains("blocked by the appliance until"),
+        "{}",
+        blocked.body
+    );
+    assert_eq!(
+        upstream.hits(),
+        1,
+        "the blocked request never reached the upstream"
+    );
+}
+
+#[tokio::test]
 async fn no_route_unknown_key_and_exempt_routes() {
     let upstream = Upstream::start().await;
     let tollgate = Tollgate::start(POLICY, Some(upstream.address));

@@ -250,7 +250,18 @@ impl Upstream {
                     forwarded,
                     String::from_utf8_lossy(&body)
                 );
-                (status, [("x-upstream", "yes")], echo).into_response()
+                let hint = if parts.uri.path().contains("/protect") {
+                    "60"
+                } else {
+                    ""
+                };
+                let mut response = (status, [("x-upstream", "yes")], echo).into_response();
+                if !hint.is_empty() {
+                    response
+                        .headers_mut()
+                        .insert("tollgate-block-for", hint.parse().unwrap());
+                }
+                response
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
