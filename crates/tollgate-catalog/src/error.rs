@@ -10,6 +10,9 @@ pub enum CatalogError {
     /// An account with this id exists.
     #[error("account `{0}` already exists")]
     DuplicateAccount(String),
+    /// An app with this id exists.
+    #[error("app `{0}` already exists")]
+    DuplicateApp(String),
     /// The database failed or could not be reached.
     #[error("catalog database: {0}")]
     Database(#[from] sqlx::Error),

@@ -54,4 +54,13 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
         set_by TEXT NOT NULL
     )"],
     ),
+    (
+        4,
+        &["CREATE TABLE apps (
+        id TEXT PRIMARY KEY,
+        owner_account TEXT,
+        secret_sha256 TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    )"],
+    ),
 ];

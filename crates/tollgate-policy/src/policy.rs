@@ -297,6 +297,19 @@ pub(crate) struct AppSource {
 pub struct Directory {
     pub(crate) keys: HashMap<[u8; 32], usize>,
     pub(crate) accounts: Vec<Account>,
+    /// App id → SHA-256 of its secret.
+    pub(crate) apps: HashMap<String, [u8; 32]>,
+}
+
+impl Directory {
+    /// Adds registered apps (id, SHA-256 of the secret in hex); the policy file's win.
+    pub fn add_apps(&mut self, apps: impl IntoIterator<Item = (String, String)>) {
+        for (id, hash) in apps {
+            if let Some(hash) = crate::compile::parse_sha256(&hash) {
+                self.apps.insert(id, hash);
+            }
+        }
+    }
 }
 
 impl Directory {

@@ -328,7 +328,7 @@ impl Policy {
                 },
             },
         };
-        let app = self.app(facts).map_err(Stop::Unauthenticated)?;
+        let app = self.app(directory, facts).map_err(Stop::Unauthenticated)?;
         let company = match &self.identity.company_header {
             Some(header) => facts.headers.get(header).map(str::to_owned),
             None => account.and_then(|account| account.company.clone()),
@@ -482,10 +482,11 @@ impl Policy {
     }
 
     /// The verified app, `Ok(None)` when there is none or its secret is wrong and ignored.
-    fn app<H: Headers + ?Sized>(
-        &self,
+    fn app<'p, H: Headers + ?Sized>(
+        &'p self,
+        directory: Option<&'p Directory>,
         facts: &RequestFacts<'_, H>,
-    ) -> Result<Option<&str>, &'static str> {
+    ) -> Result<Option<&'p str>, &'static str> {
         let Some(source) = &self.identity.app else {
             return Ok(None);
         };
@@ -494,7 +495,11 @@ impl Policy {
         };
         let secret = digest(facts.headers.get(&source.secret_header).unwrap_or_default());
         // Hash and compare whether or not the id exists, so timing tells nothing about ids.
-        let (id, expected) = match self.apps.get_key_value(id) {
+        let known = self
+            .apps
+            .get_key_value(id)
+            .or_else(|| directory.and_then(|directory| directory.apps.get_key_value(id)));
+        let (id, expected) = match known {
             Some((id, hash)) => (Some(id), hash),
             None => (None, &[0u8; 32]),
         };

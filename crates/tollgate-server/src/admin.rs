@@ -75,7 +75,9 @@ impl<C: Clock> Admin<C> {
             })
             .collect();
         let count = entries.len();
-        self.app.gate.set_accounts(entries);
+        self.app
+            .gate
+            .set_accounts(entries, self.catalog.apps().await?);
         let now = self.app.gate.limiter().clock().now();
         self.app.gate.set_blocks(self.catalog.blocks(now).await?);
         Ok(count)
@@ -108,6 +110,8 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         )
         .route("/admin/reload", post(reload::<C>))
         .route("/admin/blocks", post(add_block::<C>).get(list_blocks::<C>))
+        .route("/admin/apps", post(create_app::<C>))
+        .route("/admin/apps/{id}", delete(delete_app::<C>))
         .route("/admin/blocks/{id}", delete(remove_block::<C>))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&admin),
@@ -138,6 +142,11 @@ fn fault(failure: CatalogError) -> Response {
             StatusCode::NOT_FOUND,
             "unknown_account",
             &format!("no account `{id}`"),
+        ),
+        CatalogError::DuplicateApp(id) => error(
+            StatusCode::CONFLICT,
+            "duplicate_app",
+            &format!("app `{id}` already exists"),
         ),
         CatalogError::DuplicateAccount(id) => error(
             StatusCode::CONFLICT,
@@ -410,6 +419,56 @@ async fn clear_override<C: Clock>(
             "unknown_override",
             "this account has no numbers of its own for that limit",
         ),
+        Err(failure) => fault(failure),
+    }
+}
+
+/// `POST /admin/apps` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewApp {
+    id: String,
+    /// The account that owns it (a third party's app acts for whichever account's key it sends).
+    owner: Option<String>,
+}
+
+async fn create_app<C: Clock>(State(admin): State<Arc<Admin<C>>>, body: Bytes) -> Response {
+    let new: NewApp = match parse(&body) {
+        Ok(new) => new,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
+    };
+    if new.id.is_empty() || new.id.len() > 200 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "an app id has 1 to 200 characters",
+        );
+    }
+    let now = admin.app.gate.limiter().clock().now();
+    match admin
+        .catalog
+        .create_app(&new.id, new.owner.as_deref(), now)
+        .await
+    {
+        Ok(secret) => {
+            refreshed(&admin).await;
+            let body = serde_json::json!({ "app": new.id, "secret": secret, "note": "shown once: only its hash is kept" });
+            (StatusCode::CREATED, Json(body)).into_response()
+        }
+        Err(failure) => fault(failure),
+    }
+}
+
+async fn delete_app<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path(id): Path<String>,
+) -> Response {
+    match admin.catalog.delete_app(&id).await {
+        Ok(true) => {
+            refreshed(&admin).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => error(StatusCode::NOT_FOUND, "unknown_app", "no such app"),
         Err(failure) => fault(failure),
     }
 }

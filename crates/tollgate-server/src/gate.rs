@@ -33,11 +33,13 @@ struct State {
     policy: Arc<Policy>,
     directory: Directory,
     entries: Vec<DirectoryEntry>,
+    apps: Vec<(String, String)>,
 }
 
 impl State {
-    fn new(policy: Arc<Policy>, entries: Vec<DirectoryEntry>) -> Self {
-        let (directory, unknown_plans) = policy.directory(entries.iter().cloned());
+    fn new(policy: Arc<Policy>, entries: Vec<DirectoryEntry>, apps: Vec<(String, String)>) -> Self {
+        let (mut directory, unknown_plans) = policy.directory(entries.iter().cloned());
+        directory.add_apps(apps.iter().cloned());
         for plan in unknown_plans {
             tracing::warn!(
                 plan,
@@ -48,6 +50,7 @@ impl State {
             policy,
             directory,
             entries,
+            apps,
         }
     }
 }
@@ -71,7 +74,7 @@ impl<C: Clock> Gate<C> {
             .journaled(journaled)
             .build();
         Self {
-            state: ArcSwap::from_pointee(State::new(Arc::new(policy), Vec::new())),
+            state: ArcSwap::from_pointee(State::new(Arc::new(policy), Vec::new(), Vec::new())),
             limiter: Limiter::new(store, clock),
             blocks: ArcSwap::from_pointee(Vec::new()),
             hinted: ArcSwap::from_pointee(Vec::new()),
@@ -132,10 +135,11 @@ impl<C: Clock> Gate<C> {
             .cloned()
     }
 
-    /// Replaces the accounts and keys kept outside the policy file (the catalog's).
-    pub fn set_accounts(&self, entries: Vec<DirectoryEntry>) {
+    /// Replaces the accounts, keys and apps kept outside the policy file (the catalog's).
+    pub fn set_accounts(&self, entries: Vec<DirectoryEntry>, apps: Vec<(String, String)>) {
         let policy = self.policy();
-        self.state.store(Arc::new(State::new(policy, entries)));
+        self.state
+            .store(Arc::new(State::new(policy, entries, apps)));
     }
 
     /// Account `id`'s standing on every api, as JSON: each limit's numbers now, reset times in
@@ -221,6 +225,7 @@ impl<C: Clock> Gate<C> {
         self.state.store(Arc::new(State::new(
             Arc::new(policy),
             current.entries.clone(),
+            current.apps.clone(),
         )));
         Ok(summary)
     }

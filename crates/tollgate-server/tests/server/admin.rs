@@ -672,3 +672,105 @@ async fn blocks_set_by_the_admin_refuse_until_removed() {
         404
     );
 }
+
+#[tokio::test]
+async fn apps_registered_through_the_admin_api_get_their_tier_and_bodies_have_a_size_limit() {
+    let policy = r#"
+        [identity]
+        api_key = { header = "X-Api-Key" }
+        app = { id_header = "X-AppId", secret_header = "X-AppSecret" }
+
+        [[accounts]]
+        id = "acme"
+        keys = ["acme-key"]
+
+        [[routes]]
+        api = "invoices"
+        match = "GET /invoices"
+
+        [[limits]]
+        name = "unregistered"
+        window = { max = 300, every = "15m" }
+        per = ["account"]
+        when = { app = "absent" }
+
+        [[limits]]
+        name = "registered"
+        window = { max = 1000, every = "15m" }
+        per = ["account", "app"]
+        when = { app = "present" }
+    "#;
+    let tollgate = Tollgate::start(policy, None);
+    let bearer = format!("Bearer {}", token(&tollgate));
+    let auth = [("Authorization", bearer.as_str())];
+    let made = send(
+        tollgate.admin,
+        "POST",
+        "/admin/apps",
+        &auth,
+        r#"{"id":"invoicer"}"#,
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let secret = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        send(
+            tollgate.admin,
+            "POST",
+            "/admin/apps",
+            &auth,
+            r#"{"id":"invoicer"}"#
+        )
+        .await
+        .status,
+        409
+    );
+    let limit = |app_secret: &str| {
+        let ask = format!(
+            r#"{{"method":"GET","path":"/invoices","headers":{{"x-api-key":"acme-key","x-appid":"invoicer","x-appsecret":"{app_secret}"}}}}"#
+        );
+        async move {
+            let answer: serde_json::Value = serde_json::from_str(
+                &send(tollgate.address, "POST", "/v1/check", &[], &ask)
+                    .await
+                    .body,
+            )
+            .unwrap();
+            (
+                answer["limits"][0]["name"].as_str().unwrap().to_owned(),
+                answer["app"].clone(),
+            )
+        }
+    };
+    assert_eq!(
+        limit(&secret).await,
+        ("registered".to_owned(), "invoicer".into())
+    );
+    assert_eq!(
+        limit("guess").await,
+        ("unregistered".to_owned(), serde_json::Value::Null),
+        "a wrong secret gets no upgrade"
+    );
+    assert_eq!(
+        send(tollgate.admin, "DELETE", "/admin/apps/invoicer", &auth, "")
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        limit(&secret).await.0,
+        "unregistered",
+        "a deleted app is no app"
+    );
+
+    let huge = format!(r#"{{"id":"{}"}}"#, "x".repeat(3 * 1024 * 1024));
+    assert_eq!(
+        send(tollgate.admin, "POST", "/admin/accounts", &auth, &huge)
+            .await
+            .status,
+        413
+    );
+}
