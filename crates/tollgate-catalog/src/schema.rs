@@ -63,4 +63,15 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
         created_at BIGINT NOT NULL
     )"],
     ),
+    (
+        5,
+        &["CREATE TABLE usage_days (
+        account_id TEXT NOT NULL,
+        api TEXT NOT NULL,
+        day BIGINT NOT NULL,
+        admitted BIGINT NOT NULL,
+        refused BIGINT NOT NULL,
+        PRIMARY KEY (account_id, api, day)
+    )"],
+    ),
 ];

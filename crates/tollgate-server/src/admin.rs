@@ -100,6 +100,7 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         )
         .route("/admin/accounts/{id}/keys/{hash}", delete(revoke_key::<C>))
         .route("/admin/accounts/{id}/usage", get(usage::<C>))
+        .route("/admin/accounts/{id}/history", get(history::<C>))
         .route(
             "/admin/accounts/{id}/overrides/{limit}",
             axum::routing::put(set_override::<C>).delete(clear_override::<C>),
@@ -557,6 +558,50 @@ fn block_json(block: &Block) -> serde_json::Value {
 async fn refreshed<C: Clock>(admin: &Admin<C>) {
     if let Err(failure) = admin.refresh().await {
         tracing::warn!(error = %failure, "change stored; decisions see it at the next refresh");
+    }
+}
+
+/// `?days=N` of `GET /admin/accounts/{id}/history`.
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    days: Option<u32>,
+}
+
+async fn history<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path(id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<HistoryQuery>,
+) -> Response {
+    match admin.catalog.account(&id).await {
+        Ok(Some(_)) => {}
+        Ok(None) if admin.app.gate.policy().usage(None, &id, 0).is_some() => {}
+        Ok(None) => return fault(CatalogError::UnknownAccount(id)),
+        Err(failure) => return fault(failure),
+    }
+    // What was counted since the last write is written first, so the answer is current.
+    let counter = admin.app.gate.usage_counter();
+    let pending = counter.take();
+    if let Err(failure) = admin.catalog.add_usage(&pending).await {
+        counter.put_back(pending);
+        return fault(failure);
+    }
+    let today = crate::day_of(admin.app.gate.limiter().clock().now());
+    let first = today - i64::from(query.days.unwrap_or(30).clamp(1, 3_660)) + 1;
+    match admin.catalog.usage_history(&id, first).await {
+        Ok(rows) => {
+            let rows: Vec<serde_json::Value> = rows
+                .into_iter()
+                .map(|(api, day, admitted, refused)| {
+                    let date = jiff::civil::date(1970, 1, 1)
+                        .checked_add(jiff::Span::new().days(day))
+                        .map(|date| date.to_string())
+                        .unwrap_or_default();
+                    serde_json::json!({ "api": api, "date": date, "admitted": admitted, "refused": refused })
+                })
+                .collect();
+            Json(rows).into_response()
+        }
+        Err(failure) => fault(failure),
     }
 }
 

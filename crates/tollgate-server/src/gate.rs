@@ -13,6 +13,7 @@ use tollgate_policy::{
     ConfigErrors, Directory, DirectoryEntry, Headers, Limit, Plan, Policy, RequestFacts, Resolution,
 };
 
+use crate::history::UsageCounter;
 use crate::respond::{self, LimitReport, Refund, Verdict};
 
 /// A policy and the limiter that enforces it; the policy and the catalog's accounts can be
@@ -24,6 +25,8 @@ pub struct Gate<C: Clock = SystemClock> {
     /// Blocks of the catalog (set by the admin API), and those the upstream asked for.
     blocks: ArcSwap<Vec<Block>>,
     hinted: ArcSwap<Vec<Block>>,
+    /// Decisions per account, api and day, not yet written down.
+    usage: UsageCounter,
 }
 
 /// The policy and the accounts kept outside it, bound to its plans: swapped together so that
@@ -78,12 +81,18 @@ impl<C: Clock> Gate<C> {
             limiter: Limiter::new(store, clock),
             blocks: ArcSwap::from_pointee(Vec::new()),
             hinted: ArcSwap::from_pointee(Vec::new()),
+            usage: UsageCounter::default(),
         }
     }
 
     /// The policy in force.
     pub fn policy(&self) -> Arc<Policy> {
         Arc::clone(&self.state.load().policy)
+    }
+
+    /// Counts of decisions per account, api and day, to be taken and written down.
+    pub fn usage_counter(&self) -> &UsageCounter {
+        &self.usage
     }
 
     /// Replaces the blocks of the catalog.
@@ -268,6 +277,10 @@ impl<C: Clock> Gate<C> {
             // An unknown key that its throttle admits is still refused.
             self.release(decision.leases());
             return Verdict::error(policy.unknown_key_status(), "unauthenticated", reason);
+        }
+        if let Some(account) = plan.account {
+            self.usage
+                .record(account, plan.api, decision.at(), decision.allowed());
         }
         let mut reports = reports(&plan.enforced.limits, &decision, false);
         if decision.allowed() && !plan.shadow.requests.is_empty() {

@@ -37,6 +37,7 @@
 mod admin;
 mod gate;
 mod gateway;
+mod history;
 mod http;
 mod journal;
 mod respond;
@@ -44,6 +45,7 @@ mod serve;
 
 pub use admin::{Admin, admin_router};
 pub use gate::Gate;
+pub use history::{UsageCounter, day_of};
 pub use http::{App, router};
 pub use journal::{Durability, Journal};
 pub use respond::{LimitReport, Verdict};

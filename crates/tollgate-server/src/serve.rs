@@ -132,6 +132,8 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     tokio::spawn(sweep(Arc::clone(&app)));
     tokio::spawn(reload_on_hangup(Arc::clone(&app), options.config.clone()));
     tokio::spawn(refresh_catalog(Arc::clone(&admin)));
+    tokio::spawn(write_usage_every(Arc::clone(&admin)));
+    let admin_for_exit = Arc::clone(&admin);
     let admin_server = axum::serve(private, admin_router(admin)).with_graceful_shutdown(shutdown());
     let public_server = axum::serve(
         public,
@@ -142,6 +144,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     public
         .and(private)
         .map_err(|error| format!("server error: {error}"))?;
+    write_usage(&admin_for_exit).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -216,6 +219,30 @@ async fn refresh_catalog<C: Clock>(admin: Arc<Admin<C>>) {
         if let Err(error) = admin.refresh().await {
             tracing::warn!(%error, "catalog not refreshed; decisions use the accounts read last");
         }
+    }
+}
+
+/// How often the usage history is written down.
+const USAGE_WRITES: Duration = Duration::from_secs(5);
+
+async fn write_usage_every<C: Clock>(admin: Arc<Admin<C>>) {
+    let mut tick = tokio::time::interval(USAGE_WRITES);
+    loop {
+        tick.tick().await;
+        write_usage(&admin).await;
+    }
+}
+
+/// Adds the counts so far to the catalog's usage history; on failure they wait for the next.
+async fn write_usage<C: Clock>(admin: &Admin<C>) {
+    let counter = admin.app.gate.usage_counter();
+    let counts = counter.take();
+    if counts.is_empty() {
+        return;
+    }
+    if let Err(error) = admin.catalog.add_usage(&counts).await {
+        tracing::warn!(%error, "usage history not written; trying again");
+        counter.put_back(counts);
     }
 }
 

@@ -774,3 +774,66 @@ async fn apps_registered_through_the_admin_api_get_their_tier_and_bodies_have_a_
         413
     );
 }
+
+#[tokio::test]
+async fn usage_history_counts_admitted_and_refused_per_api_and_day_and_survives_a_restart() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let bearer = format!("Bearer {}", token(&tollgate));
+    let auth = [("Authorization", bearer.as_str())];
+    send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts",
+        &auth,
+        r#"{"id":"acme","plan":"basic"}"#,
+    )
+    .await;
+    let made = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/acme/keys",
+        &auth,
+        "",
+    )
+    .await;
+    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ask =
+        format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
+    for _ in 0..5 {
+        send(tollgate.address, "POST", "/v1/check", &[], &ask).await;
+    }
+    let history = |tollgate: &Tollgate| {
+        let (admin, auth) = (tollgate.admin, bearer.clone());
+        async move {
+            let reply = send(
+                admin,
+                "GET",
+                "/admin/accounts/acme/history?days=7",
+                &[("Authorization", auth.as_str())],
+                "",
+            )
+            .await;
+            serde_json::from_str::<serde_json::Value>(&reply.body).unwrap()
+        }
+    };
+    let rows = history(&tollgate).await;
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(
+        (&rows[0]["api"], &rows[0]["admitted"], &rows[0]["refused"]),
+        (&"machines".into(), &3.into(), &2.into())
+    );
+    assert_eq!(
+        rows[0]["date"].as_str().unwrap().len(),
+        10,
+        "a YYYY-MM-DD date"
+    );
+    let tollgate = tollgate.restart();
+    assert_eq!(
+        history(&tollgate).await,
+        rows,
+        "written down, kept across a restart"
+    );
+}
