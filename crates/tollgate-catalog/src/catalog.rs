@@ -446,6 +446,25 @@ impl Catalog {
             .collect()
     }
 
+    /// Every registered app: its id, owner and creation time (never its secret).
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn app_list(&self) -> Result<Vec<(String, Option<String>, Nanos)>, CatalogError> {
+        let rows = sqlx::query("SELECT id, owner_account, created_at FROM apps ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    from_nanos(row.try_get(2)?),
+                ))
+            })
+            .collect()
+    }
+
     /// Removes an app; whether there was one.
     ///
     /// # Errors

@@ -111,7 +111,8 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         )
         .route("/admin/reload", post(reload::<C>))
         .route("/admin/blocks", post(add_block::<C>).get(list_blocks::<C>))
-        .route("/admin/apps", post(create_app::<C>))
+        .route("/admin/apps", post(create_app::<C>).get(list_apps::<C>))
+        .route("/admin/accounts/{id}/overrides", get(list_overrides::<C>))
         .route("/admin/apps/{id}", delete(delete_app::<C>))
         .route("/admin/blocks/{id}", delete(remove_block::<C>))
         .route_layer(middleware::from_fn_with_state(
@@ -455,6 +456,45 @@ async fn create_app<C: Clock>(State(admin): State<Arc<Admin<C>>>, body: Bytes) -
             refreshed(&admin).await;
             let body = serde_json::json!({ "app": new.id, "secret": secret, "note": "shown once: only its hash is kept" });
             (StatusCode::CREATED, Json(body)).into_response()
+        }
+        Err(failure) => fault(failure),
+    }
+}
+
+async fn list_apps<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
+    match admin.catalog.app_list().await {
+        Ok(apps) => {
+            let apps: Vec<serde_json::Value> = apps
+                .into_iter()
+                .map(|(id, owner, at)| {
+                    serde_json::json!({ "app": id, "owner": owner, "created_at": at / tollgate_core::NANOS_PER_SEC })
+                })
+                .collect();
+            Json(apps).into_response()
+        }
+        Err(failure) => fault(failure),
+    }
+}
+
+async fn list_overrides<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path(id): Path<String>,
+) -> Response {
+    match admin.catalog.account(&id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return fault(CatalogError::UnknownAccount(id)),
+        Err(failure) => return fault(failure),
+    }
+    match admin.catalog.overrides().await {
+        Ok(all) => {
+            let mine: Vec<serde_json::Value> = all
+                .into_iter()
+                .filter(|(account, _)| *account == id)
+                .map(|(_, numbers)| {
+                    serde_json::json!({ "limit": numbers.limit, "max": numbers.max, "rate": numbers.rate, "burst": numbers.burst })
+                })
+                .collect();
+            Json(mine).into_response()
         }
         Err(failure) => fault(failure),
     }
