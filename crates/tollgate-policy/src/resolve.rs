@@ -452,7 +452,7 @@ impl Policy {
     }
 
     /// The API key of a request, trimmed; a query parameter percent-decoded.
-    fn api_key<'r, H: Headers + ?Sized>(
+    pub(crate) fn api_key<'r, H: Headers + ?Sized>(
         &self,
         facts: &RequestFacts<'r, H>,
     ) -> Option<Cow<'r, str>> {

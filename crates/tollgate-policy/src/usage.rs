@@ -30,6 +30,21 @@ pub struct AccountUsage<'p> {
 }
 
 impl Policy {
+    /// The account whose API key a request carries (in the policy file or `directory`).
+    pub fn account_of<'p, H: crate::Headers + ?Sized>(
+        &'p self,
+        directory: Option<&'p Directory>,
+        facts: &RequestFacts<'_, H>,
+    ) -> Option<&'p str> {
+        let hash = crate::compile::digest(&self.api_key(facts)?);
+        let account = match self.keys.get(&hash) {
+            Some(&index) => &self.accounts[index],
+            None => directory
+                .and_then(|directory| Some(&directory.accounts[*directory.keys.get(&hash)?]))?,
+        };
+        Some(account.id.as_str())
+    }
+
     /// The peeks that show account `id`'s standing at `now` (`None`: no such account).
     /// Limits that only apply with an app, a method or a header are left out.
     pub fn usage<'p>(

@@ -151,6 +151,15 @@ impl<C: Clock> Gate<C> {
             .store(Arc::new(State::new(policy, entries, apps)));
     }
 
+    /// The account whose API key a request carries.
+    pub fn account_of<H: Headers + ?Sized>(&self, facts: &RequestFacts<'_, H>) -> Option<String> {
+        let state = self.state.load();
+        state
+            .policy
+            .account_of(Some(&state.directory), facts)
+            .map(str::to_owned)
+    }
+
     /// Account `id`'s standing on every api, as JSON: each limit's numbers now, reset times in
     /// epoch seconds and in `time_zone`; `None` if no such account. Looking costs nothing.
     pub fn usage(&self, id: &str, time_zone: &jiff::tz::TimeZone) -> Option<serde_json::Value> {

@@ -60,6 +60,7 @@ pub fn router<C: Clock + 'static>(app: Arc<App<C>>) -> Router {
     Router::new()
         .route("/v1/check", post(check::<C>))
         .route("/v1/auth", get(forward_auth::<C>))
+        .route("/_tollgate/quota", get(own_quota::<C>))
         .fallback(crate::gateway::gateway::<C>)
         .with_state(app)
 }
@@ -174,6 +175,46 @@ async fn forward_auth<C: Clock>(
     } else {
         refusal(verdict)
     }
+}
+
+/// A customer's own quotas, seen with its own API key (as JSON, or as a page for a browser).
+/// Looking costs no quota.
+async fn own_quota<C: Clock>(
+    State(app): State<Arc<App<C>>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let lookup = HttpHeaders(&headers);
+    let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let facts = RequestFacts {
+        method: "GET",
+        uri: target,
+        headers: &lookup,
+        client_ip: None,
+        cost: Some(0),
+    };
+    let Some(account) = app.gate.account_of(&facts) else {
+        let error = serde_json::json!({ "error": "unauthenticated", "message": "send your API key to see your quotas" });
+        return (StatusCode::UNAUTHORIZED, Json(error)).into_response();
+    };
+    let Some(usage) = app.gate.usage(&account, &jiff::tz::TimeZone::UTC) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": "unknown_account" })),
+        )
+            .into_response();
+    };
+    let wants_page = lookup
+        .get("accept")
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_page {
+        return (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            crate::quota_page::render(&usage),
+        )
+            .into_response();
+    }
+    Json(usage).into_response()
 }
 
 /// The answer to a peer that may not use the check API or forward-auth.

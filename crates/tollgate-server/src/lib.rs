@@ -40,6 +40,7 @@ mod gateway;
 mod history;
 mod http;
 mod journal;
+mod quota_page;
 mod respond;
 mod serve;
 

@@ -142,6 +142,75 @@ async fn an_upstream_block_hint_protects_that_function_on_that_resource() {
 }
 
 #[tokio::test]
+async fn customers_see_their_own_quota_for_free() {
+    let tollgate = Tollgate::start(POLICY, None);
+    assert_eq!(
+        send(
+            tollgate.address,
+            "GET",
+            "/v1/auth",
+            &[
+                KEY,
+                ("X-Forwarded-Method", "GET"),
+                ("X-Forwarded-Uri", "/machines/1")
+            ],
+            ""
+        )
+        .await
+        .status,
+        200
+    );
+    for _ in 0..3 {
+        let reply = send(tollgate.address, "GET", "/_tollgate/quota", &[KEY], "").await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let quota: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(quota["account"], "acme");
+        let hourly = &quota["apis"][0]["limits"][0];
+        assert_eq!(
+            (&hourly["name"], &hourly["remaining"], &hourly["used"]),
+            (&"hourly".into(), &1.into(), &1.into()),
+            "looking costs nothing"
+        );
+    }
+    let page = send(
+        tollgate.address,
+        "GET",
+        "/_tollgate/quota",
+        &[KEY, ("Accept", "text/html")],
+        "",
+    )
+    .await;
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        page.body.contains("<h1>Quotas of acme</h1>"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        send(tollgate.address, "GET", "/_tollgate/quota", &[], "")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        send(
+            tollgate.address,
+            "GET",
+            "/_tollgate/quota",
+            &[("X-Api-Key", "guess")],
+            ""
+        )
+        .await
+        .status,
+        401
+    );
+}
+
+#[tokio::test]
 async fn no_route_unknown_key_and_exempt_routes() {
     let upstream = Upstream::start().await;
     let tollgate = Tollgate::start(POLICY, Some(upstream.address));
