@@ -112,8 +112,18 @@ impl Catalog {
             .connect(&url)
             .await?;
         let catalog = Self { pool };
-        catalog.migrate().await?;
-        Ok(catalog)
+        // Instances starting together race to create the tables; the losers find them made.
+        let mut attempts = 0;
+        loop {
+            match catalog.migrate().await {
+                Err(CatalogError::Database(sqlx::Error::Database(error)))
+                    if error.is_unique_violation() && attempts < 5 =>
+                {
+                    attempts += 1;
+                }
+                done => return done.map(|()| catalog),
+            }
+        }
     }
 
     async fn migrate(&self) -> Result<(), CatalogError> {
