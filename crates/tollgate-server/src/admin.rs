@@ -319,10 +319,8 @@ async fn list_keys<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
 ) -> Response {
-    match admin.catalog.account(&id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return fault(CatalogError::UnknownAccount(id)),
-        Err(failure) => return fault(failure),
+    if let Err(refusal) = require_account(&admin, &id).await {
+        return refusal;
     }
     match admin.catalog.keys(&id).await {
         Ok(keys) => {
@@ -480,10 +478,8 @@ async fn list_overrides<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
 ) -> Response {
-    match admin.catalog.account(&id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return fault(CatalogError::UnknownAccount(id)),
-        Err(failure) => return fault(failure),
+    if let Err(refusal) = require_account(&admin, &id).await {
+        return refusal;
     }
     match admin.catalog.overrides().await {
         Ok(all) => {
@@ -592,6 +588,15 @@ fn block_json(block: &Block) -> serde_json::Value {
         "reason": block.reason,
         "set_by": block.set_by,
     })
+}
+
+/// `Ok` if the catalog has account `id`; otherwise the answer to give.
+async fn require_account<C: Clock>(admin: &Admin<C>, id: &str) -> Result<(), Response> {
+    match admin.catalog.account(id).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(fault(CatalogError::UnknownAccount(id.to_owned()))),
+        Err(failure) => Err(fault(failure)),
+    }
 }
 
 /// Refreshes the gate after a change; a failure only delays it to the next refresh.
@@ -714,10 +719,8 @@ async fn list_packs<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
 ) -> Response {
-    match admin.catalog.account(&id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return fault(CatalogError::UnknownAccount(id)),
-        Err(failure) => return fault(failure),
+    if let Err(refusal) = require_account(&admin, &id).await {
+        return refusal;
     }
     match admin.catalog.pack_purchases(&id).await {
         Ok(ledger) => Json(ledger.iter().map(purchase_json).collect::<Vec<_>>()).into_response(),

@@ -27,6 +27,12 @@ const POLICY: &str = r#"
     limits.daily = { max = 200 }
 "#;
 
+/// The API key in an admin answer that made one.
+fn key_of(made: &crate::support::Reply) -> String {
+    let answer: serde_json::Value = serde_json::from_str(&made.body).unwrap();
+    answer["key"].as_str().unwrap().to_owned()
+}
+
 fn token(tollgate: &Tollgate) -> String {
     let path = tollgate.data_dir.join("admin-token");
     #[cfg(unix)]
@@ -128,10 +134,7 @@ async fn an_account_and_key_made_through_the_admin_api_decide_at_once() {
     )
     .await;
     assert_eq!(made.status, 201);
-    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&made);
     let ask =
         format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
     let answer: serde_json::Value = serde_json::from_str(
@@ -167,10 +170,7 @@ async fn catalog_accounts_survive_a_restart() {
     )
     .await;
     let made = send(first.admin, "POST", "/admin/accounts/acme/keys", &auth, "").await;
-    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&made);
     let second = first.restart();
     assert_eq!(
         token(&second),
@@ -223,10 +223,7 @@ async fn packs_bought_through_the_admin_api_raise_the_quota_at_once() {
         "",
     )
     .await;
-    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&made);
     let ask =
         format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
     let quota = || async {
@@ -342,10 +339,7 @@ async fn usage_shows_every_api_in_the_account_time_zone_and_costs_nothing() {
         "",
     )
     .await;
-    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&made);
     let ask =
         format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
     for _ in 0..2 {
@@ -422,10 +416,7 @@ async fn plan_changes_revoked_keys_and_deleted_accounts_apply_at_once() {
         "",
     )
     .await;
-    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&made);
     let ask =
         format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
     let check = || async {
@@ -522,10 +513,7 @@ async fn an_override_raises_one_account_at_once_and_can_be_taken_back() {
         "",
     )
     .await;
-    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&made);
     let ask =
         format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
     let quota = || async {
@@ -599,10 +587,7 @@ async fn blocks_set_by_the_admin_refuse_until_removed() {
         "",
     )
     .await;
-    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&made);
     let ask = |path: &str| {
         format!(r#"{{"method":"GET","path":"{path}","headers":{{"x-api-key":"{key}"}}}}"#)
     };
@@ -796,10 +781,7 @@ async fn usage_history_counts_admitted_and_refused_per_api_and_day_and_survives_
         "",
     )
     .await;
-    let key = serde_json::from_str::<serde_json::Value>(&made.body).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&made);
     let ask =
         format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
     for _ in 0..5 {
