@@ -285,19 +285,17 @@ impl Catalog {
         Ok(deleted.rows_affected() > 0)
     }
 
-    /// Sets an account's own numbers for a limit (replacing any it had).
+    /// Sets an account's own numbers for a limit (replacing any it had). The account may be
+    /// one of the catalog or of the policy file: the caller checks it exists.
     ///
     /// # Errors
-    /// [`CatalogError::UnknownAccount`], or a database fault.
+    /// Only for database faults.
     pub async fn set_override(
         &self,
         account_id: &str,
         limit: &str,
         numbers: &Override,
     ) -> Result<(), CatalogError> {
-        if self.account(account_id).await?.is_none() {
-            return Err(CatalogError::UnknownAccount(account_id.to_owned()));
-        }
         sqlx::query(
             "INSERT INTO overrides (account_id, limit_name, max, rate, burst) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (account_id, limit_name) DO UPDATE SET max = $3, rate = $4, burst = $5",

@@ -33,8 +33,9 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
     ),
     (
         2,
+        // No reference to accounts: accounts of the policy file have overrides here too.
         &["CREATE TABLE overrides (
-        account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        account_id TEXT NOT NULL,
         limit_name TEXT NOT NULL,
         max BIGINT,
         rate TEXT,

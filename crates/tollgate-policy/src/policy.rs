@@ -100,6 +100,18 @@ impl Policy {
         let mut unknown = Vec::new();
         let mut by_id: HashMap<String, usize> = HashMap::new();
         for entry in entries {
+            // An entry without a key carries numbers for an account of the policy file.
+            if entry.key_sha256.is_empty() {
+                if let Some(index) = self
+                    .accounts
+                    .iter()
+                    .position(|account| account.id == entry.account)
+                {
+                    let numbers = self.bind_overrides(&entry.overrides, &mut unknown);
+                    directory.file_overrides.insert(index, numbers);
+                }
+                continue;
+            }
             let Some(hash) = crate::compile::parse_sha256(&entry.key_sha256) else {
                 continue;
             };
@@ -118,25 +130,7 @@ impl Policy {
                     }
                     found.map(|index| (index, *until))
                 });
-                let overrides = entry
-                    .overrides
-                    .iter()
-                    .filter_map(|(name, numbers)| {
-                        let position = self.limits.iter().position(|limit| &limit.name == name);
-                        let built = position.map(|at| (at, self.limits[at].with_numbers(numbers)));
-                        match built {
-                            Some((at, Ok(algorithm))) => Some((at, algorithm)),
-                            Some((_, Err(error))) => {
-                                unknown.push(format!("{name} ({error})"));
-                                None
-                            }
-                            None => {
-                                unknown.push(name.clone());
-                                None
-                            }
-                        }
-                    })
-                    .collect();
+                let overrides = self.bind_overrides(&entry.overrides, &mut unknown);
                 directory.accounts.push(Account {
                     id: entry.account.clone(),
                     plan,
@@ -149,6 +143,38 @@ impl Policy {
             directory.keys.insert(hash, index);
         }
         (directory, unknown)
+    }
+
+    /// Limit positions and algorithms for overrides given by limit name; what cannot be bound is
+    /// added to `unknown`.
+    fn bind_overrides(
+        &self,
+        overrides: &[(String, Numbers)],
+        unknown: &mut Vec<String>,
+    ) -> HashMap<usize, Algorithm> {
+        overrides
+            .iter()
+            .filter_map(|(name, numbers)| {
+                let position = self.limits.iter().position(|limit| &limit.name == name);
+                match position.map(|at| (at, self.limits[at].with_numbers(numbers))) {
+                    Some((at, Ok(algorithm))) => Some((at, algorithm)),
+                    Some((_, Err(error))) => {
+                        unknown.push(format!("{name} ({error})"));
+                        None
+                    }
+                    None => {
+                        unknown.push(name.clone());
+                        None
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Whether the policy file defines account `id`.
+    #[must_use]
+    pub fn has_account(&self, id: &str) -> bool {
+        self.accounts.iter().any(|account| account.id == id)
     }
 
     /// The key space its partitions are keyed in; reload in the same one to keep counters.
@@ -299,6 +325,8 @@ pub struct Directory {
     pub(crate) accounts: Vec<Account>,
     /// App id → SHA-256 of its secret.
     pub(crate) apps: HashMap<String, [u8; 32]>,
+    /// Numbers kept outside the file for accounts of the file: account index → limit position.
+    pub(crate) file_overrides: HashMap<usize, HashMap<usize, Algorithm>>,
 }
 
 impl Directory {
@@ -326,7 +354,8 @@ impl Directory {
     }
 }
 
-/// One API key of an account kept outside the policy file.
+/// One API key of an account kept outside the policy file; with an empty `key_sha256`, the
+/// numbers kept outside the file for an account of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryEntry {
     /// SHA-256 of the key, in hex.

@@ -156,6 +156,10 @@ impl<'p> Context<'p> {
     {
         self.account
             .and_then(|account| account.overrides.get(&position))
+            .or_else(|| {
+                self.file_overrides
+                    .and_then(|numbers| numbers.get(&position))
+            })
             .unwrap_or_else(|| limit.algorithm_for(self.selection()))
     }
 
@@ -205,6 +209,8 @@ pub(crate) struct Context<'p> {
     pub(crate) account_index: Option<usize>,
     /// The pack in force, by index.
     pub(crate) pack: Option<usize>,
+    /// Numbers kept outside the file for this account of the file, by limit position.
+    pub(crate) file_overrides: Option<&'p std::collections::HashMap<usize, Algorithm>>,
     pub(crate) app: Option<&'p str>,
     pub(crate) plan: Option<usize>,
     pub(crate) company: Option<String>,
@@ -342,6 +348,9 @@ impl Policy {
             cost: facts.cost.unwrap_or(route.cost),
             account,
             account_index,
+            file_overrides: account_index.and_then(|index| {
+                directory.and_then(|directory| directory.file_overrides.get(&index))
+            }),
             pack: account
                 .and_then(|account| account.pack)
                 .and_then(|(pack, until)| (now < until).then_some(pack)),

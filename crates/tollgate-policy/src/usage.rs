@@ -83,6 +83,9 @@ impl Policy {
                     cost: 0,
                     account: Some(account),
                     account_index,
+                    file_overrides: account_index.and_then(|index| {
+                        directory.and_then(|directory| directory.file_overrides.get(&index))
+                    }),
                     pack: pack.map(|(pack, _)| pack),
                     app: None,
                     plan: account.plan.or(self.default_plan),

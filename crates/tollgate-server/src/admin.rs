@@ -60,7 +60,7 @@ impl<C: Clock> Admin<C> {
                 .or_default()
                 .push((numbers.limit, numbers_of));
         }
-        let entries: Vec<DirectoryEntry> = self
+        let mut entries: Vec<DirectoryEntry> = self
             .catalog
             .keyed_accounts()
             .await?
@@ -74,6 +74,21 @@ impl<C: Clock> Admin<C> {
                 pack: keyed.pack,
             })
             .collect();
+        // Overrides of accounts of the policy file travel as entries without a key.
+        let policy = self.app.gate.policy();
+        entries.extend(
+            overrides
+                .into_iter()
+                .filter(|(account, _)| policy.has_account(account))
+                .map(|(account, overrides)| DirectoryEntry {
+                    key_sha256: String::new(),
+                    account,
+                    plan: None,
+                    company: None,
+                    pack: None,
+                    overrides,
+                }),
+        );
         let count = entries.len();
         self.app
             .gate
@@ -385,6 +400,11 @@ async fn set_override<C: Clock>(
     };
     if let Err(reason) = known.with_numbers(&numbers) {
         return error(StatusCode::BAD_REQUEST, "bad_override", &reason);
+    }
+    if !policy.has_account(&id) {
+        if let Err(refusal) = require_account(&admin, &id).await {
+            return refusal;
+        }
     }
     let stored = tollgate_catalog::Override {
         limit,

@@ -2,6 +2,7 @@
 
 mod admin;
 mod durable;
+mod examples;
 mod support;
 
 use std::process::Command;

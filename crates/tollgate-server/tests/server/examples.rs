@@ -1,0 +1,160 @@
+//! The shipped example policies, through the real binary in front of a real upstream.
+
+use crate::support::{Reply, Tollgate, Upstream, send};
+
+fn example(name: &str) -> String {
+    let path = format!("{}/../../examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn header(reply: &Reply, name: &str) -> u64 {
+    reply
+        .header(name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .parse()
+        .unwrap()
+}
+
+/// Spends `count` requests of acme's unregistered pool; the last reply, and whether a window
+/// boundary passed meanwhile (then the counts mean nothing and the caller tries again).
+async fn spend(tollgate: &Tollgate, headers: &[(&str, &str)], count: usize) -> (Reply, bool) {
+    let first = send(tollgate.address, "GET", "/api/invoices", headers, "").await;
+    let mut last = first;
+    let reset = header(&last, "x-rate-limit-reset");
+    for _ in 1..count {
+        last = send(tollgate.address, "GET", "/api/invoices", headers, "").await;
+    }
+    let crossed = last
+        .header("x-rate-limit-reset")
+        .is_some_and(|r| r.parse::<u64>().unwrap() != reset);
+    (last, crossed)
+}
+
+#[tokio::test]
+async fn invoicing_pools_windows_headers_and_xml_refusals() {
+    let upstream = Upstream::start().await;
+    let acme = [("X-BillomatApiKey", "acme-key")];
+    for attempt in 0..2 {
+        let tollgate = Tollgate::start(&example("invoicing.toml"), Some(upstream.address));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let (last, crossed) = spend(&tollgate, &acme, 300).await;
+        if crossed && attempt == 0 {
+            continue;
+        }
+        // Every response carries the headers; the window ends on a quarter hour.
+        assert_eq!(header(&last, "x-rate-limit-remaining"), 0);
+        let reset = header(&last, "x-rate-limit-reset");
+        assert_eq!(reset % 900, 0, "windows end at XX:00, :15, :30, :45");
+        assert!(reset > now && reset <= now + 901);
+
+        let refused = send(tollgate.address, "GET", "/api/invoices", &acme, "").await;
+        assert_eq!(refused.status, 429);
+        assert_eq!(refused.header("content-type"), Some("application/xml"));
+        let retry = header(&refused, "retry-after");
+        assert_eq!(
+            refused.body,
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><errors><error>Maximum number of requests (300 per 15 minutes) reached. Try again in {retry} seconds.</error></errors>"#
+            )
+        );
+        assert!(retry <= reset.saturating_sub(now) + 1);
+
+        // A wrong secret is no app: still the exhausted pool of 300.
+        let wrong = [
+            ("X-BillomatApiKey", "acme-key"),
+            ("X-AppId", "invoicer"),
+            ("X-AppSecret", "guess"),
+        ];
+        assert_eq!(
+            send(tollgate.address, "GET", "/api/invoices", &wrong, "")
+                .await
+                .status,
+            429
+        );
+        // The registered app has its own 1,000 per account, for acme and for globex.
+        let app = [
+            ("X-BillomatApiKey", "acme-key"),
+            ("X-AppId", "invoicer"),
+            ("X-AppSecret", "invoicer-secret"),
+        ];
+        let first = send(tollgate.address, "GET", "/api/invoices", &app, "").await;
+        assert_eq!(
+            (first.status, header(&first, "x-rate-limit-remaining")),
+            (200, 999)
+        );
+        let globex = [
+            ("X-BillomatApiKey", "globex-key"),
+            ("X-AppId", "invoicer"),
+            ("X-AppSecret", "invoicer-secret"),
+        ];
+        let other = send(tollgate.address, "GET", "/api/invoices", &globex, "").await;
+        assert_eq!(header(&other, "x-rate-limit-remaining"), 999);
+        let (spent, crossed) = spend(&tollgate, &app, 999).await;
+        if crossed && attempt == 0 {
+            continue;
+        }
+        assert_eq!(header(&spent, "x-rate-limit-remaining"), 0);
+        let refused = send(tollgate.address, "GET", "/api/invoices", &app, "").await;
+        assert!(
+            refused.body.contains("(1000 per 15 minutes)"),
+            "{}",
+            refused.body
+        );
+
+        // Webhooks: never refused, no rate-limit headers, acme's pools untouched.
+        let webhook = send(
+            tollgate.address,
+            "POST",
+            "/webhooks/invoice-paid",
+            &acme,
+            "{}",
+        )
+        .await;
+        assert_eq!(webhook.status, 200);
+        assert_eq!(webhook.header("x-rate-limit-remaining"), None);
+        return;
+    }
+    panic!("two window boundaries crossed in two attempts");
+}
+
+#[tokio::test]
+async fn invoicing_override_through_the_admin_api_applies_at_once() {
+    let tollgate = Tollgate::start(&example("invoicing.toml"), None);
+    let token = std::fs::read_to_string(tollgate.data_dir.join("admin-token")).unwrap();
+    let bearer = format!("Bearer {token}");
+    let auth = [("Authorization", bearer.as_str())];
+    let ask =
+        r#"{"method":"GET","path":"/api/invoices","headers":{"x-billomatapikey":"globex-key"}}"#;
+    let limit = || async {
+        let answer: serde_json::Value = serde_json::from_str(
+            &send(tollgate.address, "POST", "/v1/check", &[], ask)
+                .await
+                .body,
+        )
+        .unwrap();
+        answer["limits"][0]["limit"].as_u64().unwrap()
+    };
+    assert_eq!(limit().await, 300);
+    let set = send(
+        tollgate.admin,
+        "PUT",
+        "/admin/accounts/globex/overrides/unregistered",
+        &auth,
+        r#"{"max":5000}"#,
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(limit().await, 5000, "globex at 5,000 per window at once");
+    let acme =
+        r#"{"method":"GET","path":"/api/invoices","headers":{"x-billomatapikey":"acme-key"}}"#;
+    let answer: serde_json::Value = serde_json::from_str(
+        &send(tollgate.address, "POST", "/v1/check", &[], acme)
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(answer["limits"][0]["limit"], 300, "acme keeps 300");
+}
