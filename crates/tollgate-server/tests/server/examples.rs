@@ -158,3 +158,112 @@ async fn invoicing_override_through_the_admin_api_applies_at_once() {
     .unwrap();
     assert_eq!(answer["limits"][0]["limit"], 300, "acme keeps 300");
 }
+
+#[tokio::test]
+async fn heating_partner_buckets_per_concrete_path_time_programs_and_appliance_blocks() {
+    let upstream = Upstream::start().await;
+    let tollgate = Tollgate::start(&example("heating-partner.toml"), Some(upstream.address));
+    let acme = [("Authorization", "Bearer acme-key")];
+    let globex = [("Authorization", "Bearer globex-key")];
+    let get = |path: &'static str, auth: &'static [(&'static str, &'static str)]| async move {
+        send(tollgate.address, "GET", path, auth, "").await
+    };
+    const ACME: &[(&str, &str)] = &[("Authorization", "Bearer acme-key")];
+    const GLOBEX: &[(&str, &str)] = &[("Authorization", "Bearer globex-key")];
+
+    // With a gateway: burst 3, then one every 2 s, per concrete path.
+    for _ in 0..3 {
+        assert_eq!(get("/hvacs/1/heatingCircuits/1", ACME).await.status, 200);
+    }
+    let refused = get("/hvacs/1/heatingCircuits/1", ACME).await;
+    assert_eq!(
+        (refused.status, refused.header("retry-after")),
+        (429, Some("2"))
+    );
+    assert_eq!(
+        get("/hvacs/1/heatingCircuits/2", ACME).await.status,
+        200,
+        "another circuit, another bucket"
+    );
+    assert_eq!(
+        get("/hvacs/1/heatingCircuits/1", GLOBEX).await.status,
+        200,
+        "another company, another bucket"
+    );
+
+    // Without a gateway: burst 5, two a second.
+    for _ in 0..5 {
+        assert_eq!(get("/gateways", ACME).await.status, 200);
+    }
+    let refused = get("/gateways", ACME).await;
+    assert_eq!(
+        (refused.status, refused.header("retry-after")),
+        (429, Some("1"))
+    );
+
+    // A time program: once per 10 s per exact resource, though its gateway bucket has tokens.
+    let program = "/hvacs/1/heatingCircuits/1/timePrograms/1";
+    assert_eq!(
+        send(tollgate.address, "PUT", program, &acme, "{}")
+            .await
+            .status,
+        200
+    );
+    let again = send(tollgate.address, "PUT", program, &acme, "{}").await;
+    assert_eq!(
+        (again.status, again.header("retry-after")),
+        (429, Some("10"))
+    );
+    assert_eq!(
+        send(
+            tollgate.address,
+            "PUT",
+            "/hvacs/1/heatingCircuits/1/timePrograms/2",
+            &acme,
+            "{}"
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        send(
+            tollgate.address,
+            "PUT",
+            "/hvacs/1/dhwCircuits/1/timePrograms/1",
+            &acme,
+            "{}"
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        send(tollgate.address, "PUT", program, &globex, "{}")
+            .await
+            .status,
+        200
+    );
+
+    // The appliance protects itself: its Tollgate-Block-For answer blocks that function there.
+    let protected = "/hvacs/2/heatingCircuits/protect/timePrograms/1";
+    assert_eq!(
+        send(tollgate.address, "PUT", protected, &acme, "{}")
+            .await
+            .status,
+        200
+    );
+    let hits = upstream.hits();
+    let blocked = send(tollgate.address, "PUT", protected, &globex, "{}").await;
+    assert_eq!(blocked.status, 423);
+    assert!(
+        blocked.body.contains("blocked by the appliance until"),
+        "{}",
+        blocked.body
+    );
+    assert_eq!(
+        upstream.hits(),
+        hits,
+        "a blocked call never reaches the appliance"
+    );
+}
