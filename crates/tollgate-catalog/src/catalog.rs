@@ -613,12 +613,37 @@ impl Catalog {
             .collect()
     }
 
-    /// Buys `pack` for `period` on account `id` at `now`, by `bought_by`, following the pack
-    /// rules (same pack renews from its expiry, another replaces at once), all in one
-    /// transaction. Returns the new ledger row.
+    /// The pack each account bought last, and its expiry (it may have expired).
     ///
     /// # Errors
-    /// [`CatalogError::UnknownAccount`], or a database fault.
+    /// Only for database faults.
+    pub async fn latest_packs(&self) -> Result<Vec<(String, String, Nanos)>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT p.account_id, p.pack, p.expires_at FROM pack_purchases p
+             WHERE p.superseded_at IS NULL AND p.bought_at = (
+                SELECT MAX(q.bought_at) FROM pack_purchases q
+                WHERE q.account_id = p.account_id AND q.superseded_at IS NULL)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    from_nanos(row.try_get(2)?),
+                ))
+            })
+            .collect()
+    }
+
+    /// Buys `pack` for `period` on account `id` at `now`, by `bought_by`, following the pack
+    /// rules (same pack renews from its expiry, another replaces at once), all in one
+    /// transaction. Returns the new ledger row. The account may be one of the catalog or of the
+    /// policy file: the caller checks that it exists.
+    ///
+    /// # Errors
+    /// Only for database faults.
     pub async fn buy_pack(
         &self,
         account_id: &str,
@@ -628,13 +653,6 @@ impl Catalog {
         now: Nanos,
     ) -> Result<PackPurchase, CatalogError> {
         let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT id FROM accounts WHERE id = $1")
-            .bind(account_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(CatalogError::UnknownAccount(account_id.to_owned()));
-        }
         let held = sqlx::query(
             "SELECT pack, starts_at, expires_at, bought_at FROM pack_purchases
              WHERE account_id = $1 AND superseded_at IS NULL ORDER BY bought_at DESC LIMIT 1",

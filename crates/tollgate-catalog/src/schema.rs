@@ -18,8 +18,9 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             created_at BIGINT NOT NULL
         )",
             "CREATE INDEX api_keys_by_account ON api_keys (account_id)",
+            // No reference to accounts: accounts of the policy file buy packs too.
             "CREATE TABLE pack_purchases (
-            account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+            account_id TEXT NOT NULL,
             bought_at BIGINT NOT NULL,
             pack TEXT NOT NULL,
             bought_by TEXT NOT NULL,

@@ -123,13 +123,7 @@ impl Policy {
                     }
                     found
                 });
-                let pack = entry.pack.as_ref().and_then(|(name, until)| {
-                    let found = self.packs.iter().position(|(pack, _)| pack == name);
-                    if found.is_none() {
-                        unknown.push(name.clone());
-                    }
-                    found.map(|index| (index, *until))
-                });
+                let pack = self.bind_pack(entry.pack.as_ref(), &mut unknown);
                 let overrides = self.bind_overrides(&entry.overrides, &mut unknown);
                 directory.accounts.push(Account {
                     id: entry.account.clone(),
@@ -169,6 +163,20 @@ impl Policy {
                 }
             })
             .collect()
+    }
+
+    /// The pack index and expiry for a pack given by name; an unknown name goes to `unknown`.
+    fn bind_pack(
+        &self,
+        pack: Option<&(String, tollgate_core::Nanos)>,
+        unknown: &mut Vec<String>,
+    ) -> Option<(usize, tollgate_core::Nanos)> {
+        let (name, until) = pack?;
+        let found = self.packs.iter().position(|(pack, _)| pack == name);
+        if found.is_none() {
+            unknown.push(name.clone());
+        }
+        found.map(|index| (index, *until))
     }
 
     /// Whether the policy file defines account `id`.
@@ -327,6 +335,8 @@ pub struct Directory {
     pub(crate) apps: HashMap<String, [u8; 32]>,
     /// Numbers kept outside the file for accounts of the file: account index → limit position.
     pub(crate) file_overrides: HashMap<usize, HashMap<usize, Algorithm>>,
+    /// Packs bought by accounts of the file: account index → (pack index, expiry).
+    pub(crate) file_packs: HashMap<usize, (usize, tollgate_core::Nanos)>,
 }
 
 impl Directory {

@@ -353,6 +353,10 @@ impl Policy {
             }),
             pack: account
                 .and_then(|account| account.pack)
+                .or_else(|| {
+                    let index = account_index?;
+                    directory?.file_packs.get(&index).copied()
+                })
                 .and_then(|(pack, until)| (now < until).then_some(pack)),
             app,
             plan: account

@@ -64,7 +64,8 @@ impl Policy {
                         .find(|account| account.id == id)?,
                 ),
             };
-        let pack = account.pack.filter(|&(_, until)| now < until);
+        let file_pack = account_index.and_then(|index| directory?.file_packs.get(&index).copied());
+        let pack = account.pack.or(file_pack).filter(|&(_, until)| now < until);
         let facts = RequestFacts {
             method: "",
             uri: "",

@@ -74,19 +74,30 @@ impl<C: Clock> Admin<C> {
                 pack: keyed.pack,
             })
             .collect();
-        // Overrides of accounts of the policy file travel as entries without a key.
+        // Packs and overrides of accounts of the policy file travel as entries without a key.
         let policy = self.app.gate.policy();
+        let mut packs: std::collections::HashMap<String, (String, tollgate_core::Nanos)> = self
+            .catalog
+            .latest_packs()
+            .await?
+            .into_iter()
+            .map(|(account, pack, until)| (account, (pack, until)))
+            .collect();
+        let mut file_accounts: Vec<String> =
+            packs.keys().chain(overrides.keys()).cloned().collect();
+        file_accounts.sort_unstable();
+        file_accounts.dedup();
         entries.extend(
-            overrides
+            file_accounts
                 .into_iter()
-                .filter(|(account, _)| policy.has_account(account))
-                .map(|(account, overrides)| DirectoryEntry {
+                .filter(|account| policy.has_account(account))
+                .map(|account| DirectoryEntry {
                     key_sha256: String::new(),
-                    account,
                     plan: None,
                     company: None,
-                    pack: None,
-                    overrides,
+                    pack: packs.remove(&account),
+                    overrides: overrides.remove(&account).unwrap_or_default(),
+                    account,
                 }),
         );
         let count = entries.len();
@@ -720,6 +731,11 @@ async fn buy_pack<C: Clock>(
         let message = format!("the policy defines no pack `{}`", order.pack);
         return error(StatusCode::BAD_REQUEST, "bad_pack", &message);
     };
+    if !admin.app.gate.policy().has_account(&id) {
+        if let Err(refusal) = require_account(&admin, &id).await {
+            return refusal;
+        }
+    }
     let now = admin.app.gate.limiter().clock().now();
     let by = order.by.as_deref().unwrap_or("admin");
     let period = tollgate_core::duration_nanos(period);

@@ -233,6 +233,13 @@ pub(crate) fn verdict(
     }
 }
 
+/// An instant as RFC 3339 in UTC, to the second.
+fn rfc3339(at: Nanos) -> String {
+    jiff::Timestamp::from_second(i64::try_from(at.div_ceil(NANOS_PER_SEC)).unwrap_or(i64::MAX))
+        .map(|instant| instant.to_string())
+        .unwrap_or_default()
+}
+
 /// The quota in words: `300 per 15 minutes`, `2 per second`, `10 in flight`.
 fn quota(shown: &LimitReport) -> String {
     if shown.period.is_empty() {
