@@ -212,6 +212,7 @@ pub(crate) fn verdict(
             "{reset}",
             &shown.reset_at.div_ceil(NANOS_PER_SEC).to_string(),
         )
+        .replace("{reset_at}", &rfc3339(shown.reset_at))
         .replace("{retry_after}", &retry_after.to_string())
         .replace("{name}", &shown.name)
         .replace("{code}", &shown.code);
