@@ -109,6 +109,9 @@ impl Policy {
                 {
                     let numbers = self.bind_overrides(&entry.overrides, &mut unknown);
                     directory.file_overrides.insert(index, numbers);
+                    if let Some(pack) = self.bind_pack(entry.pack.as_ref(), &mut unknown) {
+                        directory.file_packs.insert(index, pack);
+                    }
                 }
                 continue;
             }

@@ -267,3 +267,120 @@ async fn heating_partner_buckets_per_concrete_path_time_programs_and_appliance_b
         "a blocked call never reaches the appliance"
     );
 }
+
+#[tokio::test]
+async fn iot_platform_quotas_per_api_rates_packs_apps_and_the_customer_view() {
+    let upstream = Upstream::start().await;
+    let tollgate = Tollgate::start(&example("iot-platform.toml"), Some(upstream.address));
+    let tiny = [("Authorization", "Bearer tiny-key")];
+    let acme = [("Authorization", "Bearer acme-key")];
+
+    // The trial plan: 5 a day per API, burst 5; then the daily quota, with its own code.
+    for _ in 0..5 {
+        assert_eq!(
+            send(tollgate.address, "GET", "/api/v1/machines", &tiny, "")
+                .await
+                .status,
+            200
+        );
+    }
+    let exhausted = send(tollgate.address, "GET", "/api/v1/machines", &tiny, "").await;
+    assert_eq!(exhausted.status, 429);
+    let body: serde_json::Value = serde_json::from_str(&exhausted.body).unwrap();
+    assert_eq!(
+        (&body["error"], &body["api"]),
+        (&"daily_quota_exhausted".into(), &"machines.list".into())
+    );
+    // The Shanghai day ends at 16:00 UTC.
+    assert!(
+        body["message"].as_str().unwrap().ends_with("T16:00:00Z"),
+        "{}",
+        body["message"]
+    );
+    let reset: u64 = exhausted
+        .header("x-ratelimit-reset")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(reset % 86_400, 57_600);
+    assert_eq!(
+        send(tollgate.address, "GET", "/api/v1/machines/7", &tiny, "")
+            .await
+            .status,
+        200,
+        "each API has its own quota"
+    );
+
+    // The basic plan's rate: 1 a second per API.
+    assert_eq!(
+        send(tollgate.address, "GET", "/api/v1/machines", &acme, "")
+            .await
+            .status,
+        200
+    );
+    let fast = send(tollgate.address, "GET", "/api/v1/machines", &acme, "").await;
+    let body: serde_json::Value = serde_json::from_str(&fast.body).unwrap();
+    assert_eq!(
+        (fast.status, &body["error"]),
+        (429, &"rate_limit_exceeded".into())
+    );
+
+    // A third-party app with acme's key spends acme's quota.
+    let fleetview = [
+        ("Authorization", "Bearer acme-key"),
+        ("X-App-Id", "fleetview"),
+        ("X-App-Secret", "fleetview-secret"),
+    ];
+    assert_eq!(
+        send(
+            tollgate.address,
+            "GET",
+            "/api/v1/stats/cutting-length",
+            &fleetview,
+            ""
+        )
+        .await
+        .status,
+        200
+    );
+
+    // A pack raises acme's quotas, not its rates.
+    let token = std::fs::read_to_string(tollgate.data_dir.join("admin-token")).unwrap();
+    let bearer = format!("Bearer {token}");
+    let bought = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/acme/packs",
+        &[("Authorization", bearer.as_str())],
+        r#"{"pack":"plus"}"#,
+    )
+    .await;
+    assert_eq!(bought.status, 201, "{}", bought.body);
+
+    // The customer's own view: every API, quota and rate, plan, pack; looking is free.
+    let view: serde_json::Value = serde_json::from_str(
+        &send(tollgate.address, "GET", "/_tollgate/quota", &acme, "")
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(
+        (&view["plan"], &view["pack"]["name"]),
+        (&"basic".into(), &"plus".into())
+    );
+    let apis = view["apis"].as_array().unwrap();
+    assert_eq!(apis.len(), 5);
+    let stats = apis
+        .iter()
+        .find(|api| api["api"] == "stats.daily-cutting-length")
+        .unwrap();
+    let quota = &stats["limits"][0];
+    assert_eq!(
+        (&quota["name"], &quota["limit"], &quota["used"]),
+        (&"daily-quota".into(), &5000.into(), &1.into())
+    );
+    assert_eq!(
+        (&stats["limits"][1]["kind"], &stats["limits"][1]["limit"]),
+        (&"rate".into(), &1.into())
+    );
+}
