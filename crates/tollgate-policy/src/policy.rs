@@ -353,20 +353,6 @@ impl Directory {
     }
 }
 
-impl Directory {
-    /// How many accounts it holds.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.accounts.len()
-    }
-
-    /// Whether it holds none.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.accounts.is_empty()
-    }
-}
-
 /// One API key of an account kept outside the policy file; with an empty `key_sha256`, the
 /// numbers kept outside the file for an account of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,9 @@ pub struct Admin<C: Clock> {
     /// The policy file, for reloads.
     pub config: PathBuf,
     token: String,
+    /// One refresh at a time: a refresh that read the catalog before a change must not store
+    /// its older view after the refresh that follows the change.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl<C: Clock> Admin<C> {
@@ -39,6 +42,7 @@ impl<C: Clock> Admin<C> {
             catalog,
             config,
             token,
+            refreshing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -47,6 +51,7 @@ impl<C: Clock> Admin<C> {
     /// # Errors
     /// The catalog cannot be read; the gate keeps what it had.
     pub async fn refresh(&self) -> Result<usize, CatalogError> {
+        let _one_at_a_time = self.refreshing.lock().await;
         let mut overrides: std::collections::HashMap<String, Vec<(String, Numbers)>> =
             std::collections::HashMap::new();
         for (account, numbers) in self.catalog.overrides().await? {
