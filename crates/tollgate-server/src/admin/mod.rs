@@ -1,0 +1,290 @@
+//! The admin port: catalog edits that apply to decisions at once, and the policy's reload.
+//! Every route but `/healthz` needs `Authorization: Bearer <token>`.
+//!
+//! Handlers by subject: accounts, keys, usage and history (`accounts`); packs and overrides
+//! (`deals`); apps and blocks (`guards`).
+
+mod accounts;
+mod deals;
+mod guards;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use subtle::ConstantTimeEq;
+use tollgate_catalog::{Catalog, CatalogError};
+use tollgate_core::Clock;
+use tollgate_policy::{DirectoryEntry, Numbers};
+
+use crate::http::App;
+
+/// What the admin handlers share.
+#[derive(Debug)]
+pub struct Admin<C: Clock> {
+    /// The public side, whose gate the catalog feeds.
+    pub app: Arc<App<C>>,
+    /// The durable catalog.
+    pub catalog: Catalog,
+    /// The policy file, for reloads.
+    pub config: PathBuf,
+    token: String,
+    /// One refresh at a time: a refresh that read the catalog before a change must not store
+    /// its older view after the refresh that follows the change.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl<C: Clock> Admin<C> {
+    /// Admin handlers guarded by `token`.
+    pub fn new(app: Arc<App<C>>, catalog: Catalog, config: PathBuf, token: String) -> Self {
+        Self {
+            app,
+            catalog,
+            config,
+            token,
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Loads the catalog's accounts and keys into the gate.
+    ///
+    /// # Errors
+    /// The catalog cannot be read; the gate keeps what it had.
+    pub async fn refresh(&self) -> Result<usize, CatalogError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let mut overrides: std::collections::HashMap<String, Vec<(String, Numbers)>> =
+            std::collections::HashMap::new();
+        for (account, numbers) in self.catalog.overrides().await? {
+            let numbers_of = Numbers {
+                max: numbers.max,
+                rate: numbers.rate,
+                burst: numbers.burst,
+            };
+            overrides
+                .entry(account)
+                .or_default()
+                .push((numbers.limit, numbers_of));
+        }
+        let mut entries: Vec<DirectoryEntry> = self
+            .catalog
+            .keyed_accounts()
+            .await?
+            .into_iter()
+            .map(|keyed| DirectoryEntry {
+                overrides: overrides.get(&keyed.account).cloned().unwrap_or_default(),
+                key_sha256: keyed.key_sha256,
+                account: keyed.account,
+                plan: keyed.plan,
+                company: keyed.company,
+                pack: keyed.pack,
+            })
+            .collect();
+        // Packs and overrides of accounts of the policy file travel as entries without a key.
+        let policy = self.app.gate.policy();
+        let mut packs: std::collections::HashMap<String, (String, tollgate_core::Nanos)> = self
+            .catalog
+            .latest_packs()
+            .await?
+            .into_iter()
+            .map(|(account, pack, until)| (account, (pack, until)))
+            .collect();
+        let mut file_accounts: Vec<String> =
+            packs.keys().chain(overrides.keys()).cloned().collect();
+        file_accounts.sort_unstable();
+        file_accounts.dedup();
+        entries.extend(
+            file_accounts
+                .into_iter()
+                .filter(|account| policy.has_account(account))
+                .map(|account| DirectoryEntry {
+                    key_sha256: String::new(),
+                    plan: None,
+                    company: None,
+                    pack: packs.remove(&account),
+                    overrides: overrides.remove(&account).unwrap_or_default(),
+                    account,
+                }),
+        );
+        let count = entries.len();
+        self.app
+            .gate
+            .set_accounts(entries, self.catalog.apps().await?);
+        let now = self.app.gate.limiter().clock().now();
+        self.app.gate.set_blocks(self.catalog.blocks(now).await?);
+        Ok(count)
+    }
+}
+
+/// The admin port's routes.
+pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
+    let guarded = Router::new()
+        .route("/admin/accounts", post(accounts::create_account::<C>))
+        .route(
+            "/admin/accounts/{id}",
+            get(accounts::get_account::<C>)
+                .patch(accounts::update_account::<C>)
+                .delete(accounts::delete_account::<C>),
+        )
+        .route(
+            "/admin/accounts/{id}/keys",
+            post(accounts::create_key::<C>).get(accounts::list_keys::<C>),
+        )
+        .route(
+            "/admin/accounts/{id}/keys/{hash}",
+            delete(accounts::revoke_key::<C>),
+        )
+        .route("/admin/accounts/{id}/usage", get(accounts::usage::<C>))
+        .route("/admin/accounts/{id}/history", get(accounts::history::<C>))
+        .route(
+            "/admin/accounts/{id}/overrides/{limit}",
+            axum::routing::put(deals::set_override::<C>).delete(deals::clear_override::<C>),
+        )
+        .route(
+            "/admin/accounts/{id}/packs",
+            post(deals::buy_pack::<C>).get(deals::list_packs::<C>),
+        )
+        .route("/admin/reload", post(reload::<C>))
+        .route(
+            "/admin/blocks",
+            post(guards::add_block::<C>).get(guards::list_blocks::<C>),
+        )
+        .route(
+            "/admin/apps",
+            post(guards::create_app::<C>).get(guards::list_apps::<C>),
+        )
+        .route(
+            "/admin/accounts/{id}/overrides",
+            get(deals::list_overrides::<C>),
+        )
+        .route("/admin/apps/{id}", delete(guards::delete_app::<C>))
+        .route("/admin/blocks/{id}", delete(guards::remove_block::<C>))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&admin),
+            authorize::<C>,
+        ));
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .merge(guarded)
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin route") })
+        .with_state(admin)
+}
+
+/// A JSON error with a stable code.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "code": code, "message": message })),
+    )
+        .into_response()
+}
+
+fn fault(failure: CatalogError) -> Response {
+    match failure {
+        CatalogError::UnknownAccount(id) => error(
+            StatusCode::NOT_FOUND,
+            "unknown_account",
+            &format!("no account `{id}`"),
+        ),
+        CatalogError::DuplicateApp(id) => error(
+            StatusCode::CONFLICT,
+            "duplicate_app",
+            &format!("app `{id}` already exists"),
+        ),
+        CatalogError::DuplicateAccount(id) => error(
+            StatusCode::CONFLICT,
+            "duplicate_account",
+            &format!("account `{id}` already exists"),
+        ),
+        other => {
+            tracing::error!(error = %other, "catalog fault");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "catalog_unavailable",
+                "the catalog cannot answer now",
+            )
+        }
+    }
+}
+
+async fn authorize<C: Clock>(
+    State(admin): State<Arc<Admin<C>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(given.as_bytes().ct_eq(admin.token.as_bytes())) {
+        next.run(request).await
+    } else {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid admin token is required",
+        )
+    }
+}
+
+/// A JSON body, or the message of the 400 that answers it.
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|failure| format!("invalid JSON body: {failure}"))
+}
+
+/// `Ok` if the catalog has account `id`; otherwise the answer to give.
+async fn require_account<C: Clock>(admin: &Admin<C>, id: &str) -> Result<(), Response> {
+    match admin.catalog.account(id).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(fault(CatalogError::UnknownAccount(id.to_owned()))),
+        Err(failure) => Err(fault(failure)),
+    }
+}
+
+/// The answer to a removal: 204 (and the gate refreshed), 404 with `code` when there was
+/// nothing to remove, or the fault.
+async fn removed<C: Clock>(
+    admin: &Admin<C>,
+    outcome: Result<bool, CatalogError>,
+    code: &str,
+    message: &str,
+) -> Response {
+    match outcome {
+        Ok(true) => {
+            refreshed(admin).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => error(StatusCode::NOT_FOUND, code, message),
+        Err(failure) => fault(failure),
+    }
+}
+
+/// Refreshes the gate after a change; a failure only delays it to the next refresh.
+async fn refreshed<C: Clock>(admin: &Admin<C>) {
+    if let Err(failure) = admin.refresh().await {
+        tracing::warn!(error = %failure, "change stored; decisions see it at the next refresh");
+    }
+}
+
+async fn reload<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
+    match admin.app.gate.reload(&admin.config) {
+        Ok(summary) => {
+            Json(serde_json::json!({ "reloaded": true, "summary": summary })).into_response()
+        }
+        Err(errors) => {
+            let errors: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+            let body = serde_json::json!({ "code": "invalid_policy", "message": "the policy file has errors; the old one keeps serving", "errors": errors });
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+    }
+}
