@@ -150,6 +150,7 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
             post(deals::buy_pack::<C>).get(deals::list_packs::<C>),
         )
         .route("/admin/reload", post(reload::<C>))
+        .route("/metrics", get(metrics::<C>))
         .route(
             "/admin/blocks",
             post(guards::add_block::<C>).get(guards::list_blocks::<C>),
@@ -176,6 +177,63 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         .merge(guarded)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin route") })
         .with_state(admin)
+}
+
+/// `GET /metrics`: the embedded store's figures in Prometheus' text format.
+async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
+    let store = admin.app.gate.limiter().store();
+    let stats = store.stats();
+    let mut text = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    };
+    let count = |value: usize| u64::try_from(value).unwrap_or(u64::MAX);
+    metric(
+        "tollgate_partitions",
+        "gauge",
+        "Limit partitions held in memory.",
+        count(stats.partitions),
+    );
+    metric(
+        "tollgate_state_bytes",
+        "gauge",
+        "Bytes allocated for limit state.",
+        count(stats.bytes),
+    );
+    metric(
+        "tollgate_swept_total",
+        "counter",
+        "States dropped at rest by sweeps.",
+        stats.swept,
+    );
+    metric(
+        "tollgate_evicted_total",
+        "counter",
+        "States evicted at capacity.",
+        stats.evicted,
+    );
+    metric(
+        "tollgate_refused_partitions_total",
+        "counter",
+        "New partitions refused at capacity.",
+        stats.refused,
+    );
+    metric(
+        "tollgate_journal_takes_total",
+        "counter",
+        "Times the journal took long-lived state to write.",
+        store.journal_epoch(),
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// A JSON error with a stable code.

@@ -819,3 +819,57 @@ async fn usage_history_counts_admitted_and_refused_per_api_and_day_and_survives_
         "written down, kept across a restart"
     );
 }
+
+#[tokio::test]
+async fn metrics_show_the_store_in_prometheus_text() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let bearer = format!("Bearer {}", token(&tollgate));
+    send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts",
+        &[("Authorization", bearer.as_str())],
+        r#"{"id":"acme","plan":"basic"}"#,
+    )
+    .await;
+    let made = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/acme/keys",
+        &[("Authorization", bearer.as_str())],
+        "",
+    )
+    .await;
+    let ask = format!(
+        r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{}"}}}}"#,
+        key_of(&made)
+    );
+    send(tollgate.address, "POST", "/v1/check", &[], &ask).await;
+    let metrics = send(
+        tollgate.admin,
+        "GET",
+        "/metrics",
+        &[("Authorization", bearer.as_str())],
+        "",
+    )
+    .await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        metrics
+            .body
+            .contains("# TYPE tollgate_partitions gauge\ntollgate_partitions 1\n"),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics.body.contains("tollgate_journal_takes_total "),
+        "{}",
+        metrics.body
+    );
+}
