@@ -243,7 +243,7 @@ impl Policy {
             account: context.account.map(|account| account.id.as_str()),
             app: context.app,
             plan: context.plan.map(|plan| self.plans[plan].as_str()),
-            path: context.path.clone(),
+            path: String::new(),
             enforced: Limits::default(),
             shadow: Limits::default(),
             unauthenticated: (context.key == KeyState::Unknown).then_some(UNKNOWN_KEY),
@@ -266,6 +266,8 @@ impl Policy {
                 .requests
                 .push(LimitRequest::new(key, algorithm, context.cost));
         }
+        // The keys are made: the normalized path moves into the plan instead of being copied.
+        resolved.path = context.path;
         if resolved.unauthenticated.is_some() && resolved.enforced.limits.is_empty() {
             return Resolution::Unauthenticated(UNKNOWN_KEY);
         }

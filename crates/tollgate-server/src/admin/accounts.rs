@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tollgate_catalog::{Account, CatalogError};
 use tollgate_core::Clock;
 
-use super::{Admin, error, fault, parse, refreshed, removed, require_account};
+use super::{Admin, bad_id, error, fault, parse, refreshed, removed, require_account};
 
 /// `POST /admin/accounts` body.
 #[derive(Debug, Deserialize)]
@@ -31,12 +31,8 @@ pub(super) async fn create_account<C: Clock>(
         Ok(new) => new,
         Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
     };
-    if new.id.is_empty() || new.id.len() > 200 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "an account id has 1 to 200 characters",
-        );
+    if let Some(refusal) = bad_id(&new.id, "account") {
+        return refusal;
     }
     let time_zone = new.time_zone.unwrap_or_else(|| "UTC".to_owned());
     if jiff::tz::TimeZone::get(&time_zone).is_err() {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tollgate_catalog::Block;
 use tollgate_core::Clock;
 
-use super::{Admin, error, fault, parse, refreshed, removed};
+use super::{Admin, bad_id, error, fault, parse, refreshed, removed};
 
 /// `POST /admin/apps` body.
 #[derive(Debug, Deserialize)]
@@ -30,12 +30,8 @@ pub(super) async fn create_app<C: Clock>(
         Ok(new) => new,
         Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
     };
-    if new.id.is_empty() || new.id.len() > 200 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "an app id has 1 to 200 characters",
-        );
+    if let Some(refusal) = bad_id(&new.id, "app") {
+        return refusal;
     }
     let now = admin.app.gate.limiter().clock().now();
     match admin

@@ -300,6 +300,15 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|failure| format!("invalid JSON body: {failure}"))
 }
 
+/// The 400 for an id unfit for a new `what` (it takes 1 to 200 characters), if it is.
+fn bad_id(id: &str, what: &str) -> Option<Response> {
+    let unfit = id.is_empty() || id.len() > 200;
+    unfit.then(|| {
+        let message = format!("an {what} id has 1 to 200 characters");
+        error(StatusCode::BAD_REQUEST, "bad_request", &message)
+    })
+}
+
 /// `Ok` if the catalog has account `id`; otherwise the answer to give.
 async fn require_account<C: Clock>(admin: &Admin<C>, id: &str) -> Result<(), Response> {
     match admin.catalog.account(id).await {

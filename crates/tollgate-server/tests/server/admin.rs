@@ -27,6 +27,27 @@ const POLICY: &str = r#"
     limits.daily = { max = 200 }
 "#;
 
+/// Creates an account from `body` through the admin API and returns a new key of it.
+async fn account_with_key(
+    tollgate: &Tollgate,
+    auth: &[(&str, &str)],
+    body: &str,
+    id: &str,
+) -> String {
+    let created = send(tollgate.admin, "POST", "/admin/accounts", auth, body).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let made = send(
+        tollgate.admin,
+        "POST",
+        &format!("/admin/accounts/{id}/keys"),
+        auth,
+        "",
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    key_of(&made)
+}
+
 /// The API key in an admin answer that made one.
 fn key_of(made: &crate::support::Reply) -> String {
     let answer: serde_json::Value = serde_json::from_str(&made.body).unwrap();
@@ -161,16 +182,7 @@ async fn catalog_accounts_survive_a_restart() {
     let first = Tollgate::start(POLICY, None);
     let bearer = format!("Bearer {}", token(&first));
     let auth = [("Authorization", bearer.as_str())];
-    send(
-        first.admin,
-        "POST",
-        "/admin/accounts",
-        &auth,
-        r#"{"id":"acme","plan":"basic"}"#,
-    )
-    .await;
-    let made = send(first.admin, "POST", "/admin/accounts/acme/keys", &auth, "").await;
-    let key = key_of(&made);
+    let key = account_with_key(&first, &auth, r#"{"id":"acme","plan":"basic"}"#, "acme").await;
     let second = first.restart();
     assert_eq!(
         token(&second),
@@ -207,23 +219,7 @@ async fn packs_bought_through_the_admin_api_raise_the_quota_at_once() {
     let tollgate = Tollgate::start(POLICY, None);
     let bearer = format!("Bearer {}", token(&tollgate));
     let auth = [("Authorization", bearer.as_str())];
-    send(
-        tollgate.admin,
-        "POST",
-        "/admin/accounts",
-        &auth,
-        r#"{"id":"acme","plan":"basic"}"#,
-    )
-    .await;
-    let made = send(
-        tollgate.admin,
-        "POST",
-        "/admin/accounts/acme/keys",
-        &auth,
-        "",
-    )
-    .await;
-    let key = key_of(&made);
+    let key = account_with_key(&tollgate, &auth, r#"{"id":"acme","plan":"basic"}"#, "acme").await;
     let ask =
         format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
     let quota = || async {
@@ -323,23 +319,13 @@ async fn usage_shows_every_api_in_the_account_time_zone_and_costs_nothing() {
     let tollgate = Tollgate::start(POLICY, None);
     let bearer = format!("Bearer {}", token(&tollgate));
     let auth = [("Authorization", bearer.as_str())];
-    send(
-        tollgate.admin,
-        "POST",
-        "/admin/accounts",
+    let key = account_with_key(
+        &tollgate,
         &auth,
         r#"{"id":"acme","plan":"basic","time_zone":"Asia/Shanghai"}"#,
+        "acme",
     )
     .await;
-    let made = send(
-        tollgate.admin,
-        "POST",
-        "/admin/accounts/acme/keys",
-        &auth,
-        "",
-    )
-    .await;
-    let key = key_of(&made);
     let ask =
         format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
     for _ in 0..2 {
@@ -400,23 +386,13 @@ async fn plan_changes_revoked_keys_and_deleted_accounts_apply_at_once() {
     let tollgate = Tollgate::start(POLICY, None);
     let bearer = format!("Bearer {}", token(&tollgate));
     let auth = [("Authorization", bearer.as_str())];
-    send(
-        tollgate.admin,
-        "POST",
-        "/admin/accounts",
+    let key = account_with_key(
+        &tollgate,
         &auth,
         r#"{"id":"acme","plan":"basic","company":"acme"}"#,
+        "acme",
     )
     .await;
-    let made = send(
-        tollgate.admin,
-        "POST",
-        "/admin/accounts/acme/keys",
-        &auth,
-        "",
-    )
-    .await;
-    let key = key_of(&made);
     let ask =
         format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
     let check = || async {
@@ -497,23 +473,13 @@ async fn an_override_raises_one_account_at_once_and_can_be_taken_back() {
     let tollgate = Tollgate::start(POLICY, None);
     let bearer = format!("Bearer {}", token(&tollgate));
     let auth = [("Authorization", bearer.as_str())];
-    send(
-        tollgate.admin,
-        "POST",
-        "/admin/accounts",
+    let key = account_with_key(
+        &tollgate,
         &auth,
         r#"{"id":"globex","plan":"basic"}"#,
+        "globex",
     )
     .await;
-    let made = send(
-        tollgate.admin,
-        "POST",
-        "/admin/accounts/globex/keys",
-        &auth,
-        "",
-    )
-    .await;
-    let key = key_of(&made);
     let ask =
         format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
     let quota = || async {
@@ -571,23 +537,7 @@ async fn blocks_set_by_the_admin_refuse_until_removed() {
     let tollgate = Tollgate::start(POLICY, None);
     let bearer = format!("Bearer {}", token(&tollgate));
     let auth = [("Authorization", bearer.as_str())];
-    send(
-        tollgate.admin,
-        "POST",
-        "/admin/accounts",
-        &auth,
-        r#"{"id":"acme","plan":"pro"}"#,
-    )
-    .await;
-    let made = send(
-        tollgate.admin,
-        "POST",
-        "/admin/accounts/acme/keys",
-        &auth,
-        "",
-    )
-    .await;
-    let key = key_of(&made);
+    let key = account_with_key(&tollgate, &auth, r#"{"id":"acme","plan":"pro"}"#, "acme").await;
     let ask = |path: &str| {
         format!(r#"{{"method":"GET","path":"{path}","headers":{{"x-api-key":"{key}"}}}}"#)
     };
@@ -765,23 +715,7 @@ async fn usage_history_counts_admitted_and_refused_per_api_and_day_and_survives_
     let tollgate = Tollgate::start(POLICY, None);
     let bearer = format!("Bearer {}", token(&tollgate));
     let auth = [("Authorization", bearer.as_str())];
-    send(
-        tollgate.admin,
-        "POST",
-        "/admin/accounts",
-        &auth,
-        r#"{"id":"acme","plan":"basic"}"#,
-    )
-    .await;
-    let made = send(
-        tollgate.admin,
-        "POST",
-        "/admin/accounts/acme/keys",
-        &auth,
-        "",
-    )
-    .await;
-    let key = key_of(&made);
+    let key = account_with_key(&tollgate, &auth, r#"{"id":"acme","plan":"basic"}"#, "acme").await;
     let ask =
         format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
     for _ in 0..5 {

@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{Tollgate, Upstream, send};
+use support::{Tollgate, Upstream, send, send_h2};
 
 /// Two requests per hour per account and api (a bucket that refills once an hour), XML or
 /// JSON refusals by `Accept`, all three header families.
@@ -405,24 +405,14 @@ async fn forward_auth_reads_the_original_request() {
 
 #[tokio::test]
 async fn http2_clients_reach_an_http1_upstream() {
-    use axum::body::Body;
-    use http_body_util::BodyExt;
     let upstream = Upstream::start().await;
     let tollgate = Tollgate::start(POLICY, Some(upstream.address));
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .http2_only(true)
-        .build_http::<Body>();
-    let request = axum::http::Request::get(format!("http://{}/machines/4", tollgate.address))
-        .header("x-api-key", "acme-key")
-        .body(Body::empty())
-        .unwrap();
-    let response = client.request(request).await.unwrap();
+    let reply = send_h2(tollgate.address, "GET", "/machines/4", &[KEY], "").await;
     assert_eq!(
-        (response.status().as_u16(), response.version()),
+        (reply.status, reply.version),
         (200, axum::http::Version::HTTP_2)
     );
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    assert!(String::from_utf8_lossy(&body).starts_with("GET /machines/4"));
+    assert!(reply.body.starts_with("GET /machines/4"), "{}", reply.body);
 }
 
 #[tokio::test]
@@ -469,22 +459,11 @@ async fn a_concurrency_slot_is_held_until_the_response_is_done() {
 
 #[tokio::test]
 async fn h2c_prior_knowledge_is_served() {
-    use axum::body::Body;
-    use http_body_util::BodyExt;
     let tollgate = Tollgate::start(POLICY, None);
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .http2_only(true)
-        .build_http::<Body>();
-    let request = axum::http::Request::post(format!("http://{}/v1/check", tollgate.address))
-        .header("content-type", "application/json")
-        .body(Body::from(
-            r#"{"method":"GET","path":"/machines/1","headers":{"x-api-key":"acme-key"}}"#,
-        ))
-        .unwrap();
-    let response = client.request(request).await.unwrap();
-    assert_eq!(response.version(), axum::http::Version::HTTP_2);
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    assert!(String::from_utf8_lossy(&body).contains(r#""allowed":true"#));
+    let ask = r#"{"method":"GET","path":"/machines/1","headers":{"x-api-key":"acme-key"}}"#;
+    let reply = send_h2(tollgate.address, "POST", "/v1/check", &[], ask).await;
+    assert_eq!(reply.version, axum::http::Version::HTTP_2);
+    assert!(reply.body.contains(r#""allowed":true"#), "{}", reply.body);
 }
 
 #[tokio::test]

@@ -291,6 +291,7 @@ impl Drop for Upstream {
 #[derive(Debug)]
 pub(crate) struct Reply {
     pub(crate) status: u16,
+    pub(crate) version: axum::http::Version,
     pub(crate) headers: axum::http::HeaderMap,
     pub(crate) body: String,
 }
@@ -309,7 +310,39 @@ pub(crate) async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Reply {
-    let client: Client<HttpConnector, Body> = Client::builder(TokioExecutor::new()).build_http();
+    exchange(
+        Client::builder(TokioExecutor::new()).build_http(),
+        address,
+        method,
+        path,
+        headers,
+        body,
+    )
+    .await
+}
+
+/// Sends one request over HTTP/2 with prior knowledge (h2c).
+pub(crate) async fn send_h2(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    exchange(client, address, method, path, headers, body).await
+}
+
+async fn exchange(
+    client: Client<HttpConnector, Body>,
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
     let mut request = axum::http::Request::builder()
         .method(method)
         .uri(format!("http://{address}{path}"));
@@ -325,10 +358,12 @@ pub(crate) async fn send(
         .await
         .unwrap();
     let status = response.status().as_u16();
+    let version = response.version();
     let headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     Reply {
         status,
+        version,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     }
