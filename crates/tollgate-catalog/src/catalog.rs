@@ -151,6 +151,30 @@ impl Catalog {
         Ok(())
     }
 
+    /// Counts a change that instances sharing the catalog must read (see
+    /// [`version`](Self::version)).
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn touch(&self) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE catalog_changes SET version = version + 1 WHERE id = 1")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// How many changes have been counted: an instance whose view was read at this version has
+    /// nothing new to read while it stays the same.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn version(&self) -> Result<i64, CatalogError> {
+        let row = sqlx::query("SELECT version FROM catalog_changes WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// Adds an account.
     ///
     /// # Errors

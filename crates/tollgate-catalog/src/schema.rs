@@ -76,4 +76,11 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
         PRIMARY KEY (account_id, api, day)
     )"],
     ),
+    (
+        6,
+        &[
+            "CREATE TABLE catalog_changes (id BIGINT PRIMARY KEY, version BIGINT NOT NULL)",
+            "INSERT INTO catalog_changes (id, version) VALUES (1, 0)",
+        ],
+    ),
 ];

@@ -119,7 +119,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         token,
     ));
     admin
-        .refresh()
+        .refresh_if_changed()
         .await
         .map_err(|error| format!("cannot read the catalog: {error}"))?;
 
@@ -210,13 +210,14 @@ async fn sweep<C: Clock>(app: Arc<App<C>>) {
     }
 }
 
-/// Reads the catalog's accounts and keys into the gate, so that changes made elsewhere (another
-/// instance, the database itself) apply within a refresh.
+/// Reads the catalog into the gate when its change count has moved, so that changes made
+/// through another instance's admin API apply within a tick, without reading the whole catalog
+/// every tick.
 async fn refresh_catalog<C: Clock>(admin: Arc<Admin<C>>) {
     let mut tick = tokio::time::interval(CATALOG_REFRESH);
     loop {
         tick.tick().await;
-        if let Err(error) = admin.refresh().await {
+        if let Err(error) = admin.refresh_if_changed().await {
             tracing::warn!(%error, "catalog not refreshed; decisions use the accounts read last");
         }
     }

@@ -38,6 +38,8 @@ pub struct Admin<C: Clock> {
     /// One refresh at a time: a refresh that read the catalog before a change must not store
     /// its older view after the refresh that follows the change.
     refreshing: tokio::sync::Mutex<()>,
+    /// The catalog version of the view loaded last (-1: none).
+    loaded_version: std::sync::atomic::AtomicI64,
 }
 
 impl<C: Clock> Admin<C> {
@@ -49,7 +51,27 @@ impl<C: Clock> Admin<C> {
             config,
             token,
             refreshing: tokio::sync::Mutex::new(()),
+            loaded_version: std::sync::atomic::AtomicI64::new(-1),
         }
+    }
+
+    /// Loads the catalog into the gate if it changed since the last load (or never loaded).
+    ///
+    /// # Errors
+    /// The catalog cannot be read; the gate keeps what it had.
+    pub async fn refresh_if_changed(&self) -> Result<(), CatalogError> {
+        let version = self.catalog.version().await?;
+        if self
+            .loaded_version
+            .load(std::sync::atomic::Ordering::SeqCst)
+            != version
+        {
+            self.refresh().await?;
+            // A change after the version was read is counted again: the next tick reads it.
+            self.loaded_version
+                .store(version, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
     }
 
     /// Loads the catalog's accounts and keys into the gate.
@@ -336,8 +358,12 @@ async fn removed<C: Clock>(
     }
 }
 
-/// Refreshes the gate after a change; a failure only delays it to the next refresh.
+/// Counts a change for every instance sharing the catalog and refreshes this one's gate; a
+/// failure only delays it to the next refresh.
 async fn refreshed<C: Clock>(admin: &Admin<C>) {
+    if let Err(failure) = admin.catalog.touch().await {
+        tracing::warn!(error = %failure, "change not counted; other instances see it at their next full read");
+    }
     if let Err(failure) = admin.refresh().await {
         tracing::warn!(error = %failure, "change stored; decisions see it at the next refresh");
     }
