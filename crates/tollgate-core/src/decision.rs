@@ -112,6 +112,8 @@ impl Outcome {
 pub struct Lease {
     /// The partition the slot belongs to.
     pub key: Key,
+    /// The partition's root (see [`LimitRequest::root`](crate::LimitRequest::root)).
+    pub root: Key,
     /// When the slot frees itself if never released.
     pub expires_at: Nanos,
     /// How many units the slot holds.

@@ -7,6 +7,10 @@ use crate::{Algorithm, Decision, Key, Lease, Nanos};
 pub struct LimitRequest<'a> {
     /// The partition of the limit this request falls in.
     pub key: Key,
+    /// The partition's root: partitions of one root are kept together by a store spread over
+    /// several nodes (one Redis Cluster slot), so that a request touching only them is decided
+    /// in one place. The embedded store ignores it; by default it is the key itself.
+    pub root: Key,
     /// The limit's algorithm and numbers.
     pub algorithm: &'a Algorithm,
     /// Units to take; 0 peeks (reports the outcome of a cost-1 request, takes nothing).
@@ -19,9 +23,16 @@ impl<'a> LimitRequest<'a> {
     pub const fn new(key: Key, algorithm: &'a Algorithm, cost: u32) -> Self {
         Self {
             key,
+            root: key,
             algorithm,
             cost,
         }
+    }
+
+    /// The same request, its partition kept with the others of `root`.
+    #[must_use]
+    pub const fn with_root(self, root: Key) -> Self {
+        Self { root, ..self }
     }
 }
 

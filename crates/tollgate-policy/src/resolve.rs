@@ -97,6 +97,7 @@ impl Plan<'_> {
             .filter(|(limit, _)| !limit.refund.is_empty())
             .map(|(limit, request)| Charge {
                 key: request.key,
+                root: request.root,
                 algorithm: request.algorithm.clone(),
                 cost: request.cost,
                 refund: limit.refund.clone(),
@@ -116,6 +117,7 @@ pub struct RefundTicket {
 #[derive(Debug, Clone)]
 struct Charge {
     key: tollgate_core::Key,
+    root: tollgate_core::Key,
     algorithm: Algorithm,
     cost: u32,
     refund: Vec<(u16, u16)>,
@@ -133,7 +135,9 @@ impl RefundTicket {
                     .iter()
                     .any(|&(low, high)| (low..=high).contains(&status))
             })
-            .map(|charge| LimitRequest::new(charge.key, &charge.algorithm, charge.cost))
+            .map(|charge| {
+                LimitRequest::new(charge.key, &charge.algorithm, charge.cost).with_root(charge.root)
+            })
             .collect()
     }
 }
@@ -179,6 +183,12 @@ const UNKNOWN_KEY: &str = "unknown API key";
 
 /// An absent dimension value keys differently from every present one (even an empty string).
 const ABSENT: u64 = u64::MAX;
+
+/// The dimensions that root a partition, first found first.
+const ROOTS: [Dimension; 3] = [Dimension::Account, Dimension::Company, Dimension::App];
+
+/// The first part of a root's key, apart from every limit's identity.
+const ROOT: u64 = u64::MAX - 1;
 
 /// Why a request goes no further than routing and identification.
 enum Stop<'p> {
@@ -255,16 +265,14 @@ impl Policy {
             .filter(|(_, limit)| Self::applies(limit, &context, facts));
         for (position, limit) in applicable {
             let algorithm = context.numbers(position, limit);
-            let key = self.partition_key(limit, algorithm, &context, facts);
+            let request = self.partition(limit, algorithm, &context, facts, context.cost);
             let target = if limit.shadow {
                 &mut resolved.shadow
             } else {
                 &mut resolved.enforced
             };
             target.limits.push(limit);
-            target
-                .requests
-                .push(LimitRequest::new(key, algorithm, context.cost));
+            target.requests.push(request);
         }
         // The keys are made: the normalized path moves into the plan instead of being copied.
         resolved.path = context.path;
@@ -369,14 +377,17 @@ impl Policy {
         })
     }
 
-    /// The key of the partition a request falls in for `limit`, whose numbers are `algorithm`.
-    pub(crate) fn partition_key<H: Headers + ?Sized>(
+    /// The store request for the partition a request falls in for `limit`, whose numbers are
+    /// `algorithm`: its key, and its root (the first of account, company and app that the limit
+    /// is partitioned by, so that a shared store keeps an account's partitions together).
+    pub(crate) fn partition<'a, H: Headers + ?Sized>(
         &self,
         limit: &Limit,
-        algorithm: &Algorithm,
+        algorithm: &'a Algorithm,
         context: &Context<'_>,
         facts: &RequestFacts<'_, H>,
-    ) -> tollgate_core::Key {
+        cost: u32,
+    ) -> LimitRequest<'a> {
         let mut key = self.key_space.builder();
         key.push_u64(limit.identity);
         if let Algorithm::Sliding(sliding) = algorithm {
@@ -386,7 +397,18 @@ impl Policy {
         for dimension in &limit.per {
             push(&mut key, self.value(context, facts, dimension));
         }
-        key.finish()
+        let key = key.finish();
+        let root = ROOTS
+            .iter()
+            .zip(1..)
+            .find(|(dimension, _)| limit.per.contains(dimension))
+            .map_or(key, |(dimension, tag)| {
+                let mut root = self.key_space.builder();
+                root.push_u64(ROOT).push_u64(tag);
+                push(&mut root, self.value(context, facts, dimension));
+                root.finish()
+            });
+        LimitRequest::new(key, algorithm, cost).with_root(root)
     }
 
     /// Whether a limit's plans, apis and conditions hold for a request.

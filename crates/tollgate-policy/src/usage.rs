@@ -121,10 +121,8 @@ impl Policy {
                         continue;
                     }
                     let algorithm = context.numbers(position, limit);
-                    let key = self.partition_key(limit, algorithm, &context, &facts);
-                    usage
-                        .limits
-                        .push((limit, LimitRequest::new(key, algorithm, 0)));
+                    let request = self.partition(limit, algorithm, &context, &facts, 0);
+                    usage.limits.push((limit, request));
                 }
                 usage
             })

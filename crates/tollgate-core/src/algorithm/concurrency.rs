@@ -62,6 +62,7 @@ impl Concurrency {
         let lease = (allowed && cost > 0).then(|| {
             let lease = Lease {
                 key,
+                root: key,
                 expires_at: now + self.lease_ttl,
                 cost,
             };

@@ -1,0 +1,449 @@
+//! The Redis store: connections, one script call per root, the clock of the server.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, RedisError, Script, ScriptInvocation};
+use tollgate_core::{Algorithm, Decision, Key, Lease, LimitRequest, Nanos, Outcome, StoreError};
+
+use crate::StoreUrl;
+use crate::script::{self, Reply};
+
+/// How often one decision asks again when a calendar window turned between the instance's
+/// estimate of the server's clock and the server's clock itself.
+const ATTEMPTS: usize = 3;
+
+/// The largest integer a double holds exactly: the script's arithmetic stays below it.
+const EXACT: u64 = 1 << 53;
+
+/// Limit state in Redis or Redis Cluster, shared by every instance that connects to it.
+///
+/// Cloning is cheap and shares the connections.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: Connection,
+    script: Script,
+    timeout: Duration,
+    /// The server's clock minus this machine's, in nanoseconds, as last seen: it picks the
+    /// calendar window a call expects, which the script checks against the server's clock.
+    skew: std::sync::Arc<AtomicI64>,
+}
+
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Connection {
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        call: &ScriptInvocation<'_>,
+    ) -> Result<T, RedisError> {
+        match self {
+            Self::Single(connection) => call.invoke_async(&mut connection.clone()).await,
+            Self::Cluster(connection) => call.invoke_async(&mut connection.clone()).await,
+        }
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, command: &Cmd) -> Result<T, RedisError> {
+        match self {
+            Self::Single(connection) => command.query_async(&mut connection.clone()).await,
+            Self::Cluster(connection) => command.query_async(&mut connection.clone()).await,
+        }
+    }
+
+    fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+}
+
+/// A limit whose numbers the Redis store cannot keep exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported(String);
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+impl RedisStore {
+    /// Connects to `url`. Every later operation gives up after `timeout`.
+    ///
+    /// # Errors
+    /// When no connection can be made within `timeout`.
+    pub async fn connect(url: &StoreUrl, timeout: Duration) -> Result<Self, StoreError> {
+        let connection = match url {
+            StoreUrl::Single(address) => {
+                let client = redis::Client::open(address.as_str()).map_err(fault)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(timeout)
+                    .set_response_timeout(timeout)
+                    .set_number_of_retries(1);
+                let manager = ConnectionManager::new_with_config(client, config);
+                Connection::Single(within(timeout, async { manager.await.map_err(fault) }).await?)
+            }
+            StoreUrl::Cluster(nodes) => {
+                let client = ClusterClientBuilder::new(nodes.clone())
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout)
+                    .build()
+                    .map_err(fault)?;
+                let connect = async { client.get_async_connection().await.map_err(fault) };
+                Connection::Cluster(within(timeout, connect).await?)
+            }
+        };
+        Ok(Self {
+            connection,
+            script: Script::new(script::SOURCE),
+            timeout,
+            skew: std::sync::Arc::default(),
+        })
+    }
+
+    /// Whether this store keeps `algorithm` exactly: time is in microseconds there, and the
+    /// script's arithmetic in doubles. A token bucket's interval is rounded up to a whole
+    /// microsecond (never admitting more); a sliding window needs a period of whole microseconds
+    /// and `max × period in µs` below 2⁵³ (for a day: a max up to 104,249,991).
+    ///
+    /// # Errors
+    /// Why the numbers do not fit.
+    pub fn supports(algorithm: &Algorithm) -> Result<(), Unsupported> {
+        if let Algorithm::Sliding(sliding) = algorithm {
+            let period = sliding.period();
+            if period % 1_000 != 0 {
+                return Err(Unsupported(format!(
+                    "a sliding window of {period} ns is not a whole number of microseconds, the resolution of the Redis store"
+                )));
+            }
+            if sliding.max().saturating_mul(period / 1_000) >= EXACT {
+                let most = (EXACT - 1) / (period / 1_000);
+                return Err(Unsupported(format!(
+                    "a sliding window of {period} ns can count at most {most} in the Redis store, not {}",
+                    sliding.max()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The key seed every instance must share: `proposed`, unless another instance stored one
+    /// first, in which case that one.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached or holds a damaged seed.
+    pub async fn shared_seed(&self, proposed: [u8; 16]) -> Result<[u8; 16], StoreError> {
+        let hex: String = proposed.iter().map(|byte| format!("{byte:02x}")).collect();
+        let mut set = redis::cmd("SET");
+        set.arg("tg:seed").arg(&hex).arg("NX");
+        let mut get = redis::cmd("GET");
+        get.arg("tg:seed");
+        let stored: String = within(self.timeout, async {
+            let _: Option<String> = self.connection.query(&set).await.map_err(fault)?;
+            self.connection.query(&get).await.map_err(fault)
+        })
+        .await?;
+        let bytes: Option<Vec<u8>> = (stored.len() == 32)
+            .then(|| {
+                (0..16)
+                    .map(|at| u8::from_str_radix(&stored[2 * at..2 * at + 2], 16).ok())
+                    .collect()
+            })
+            .flatten();
+        bytes
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| unavailable("tg:seed in Redis is damaged".into(), false))
+    }
+
+    /// Decides all the limits of one request on the server's clock, charging every limit or
+    /// none; answers within the timeout or fails.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached, times out or answers with an error.
+    pub async fn acquire(&self, requests: &[LimitRequest<'_>]) -> Result<Decision, StoreError> {
+        within(self.timeout, self.decide(None, requests)).await
+    }
+
+    /// [`acquire`](Self::acquire) at a pinned instant instead of the server's clock: for tests
+    /// that compare stores at the same instants.
+    ///
+    /// # Errors
+    /// As for [`acquire`](Self::acquire).
+    #[cfg(feature = "pinned-time")]
+    pub async fn acquire_at(
+        &self,
+        now: Nanos,
+        requests: &[LimitRequest<'_>],
+    ) -> Result<Decision, StoreError> {
+        within(self.timeout, self.decide(Some(now), requests)).await
+    }
+
+    /// Gives back what a decision admitted at `decided_at` took for `requests` (see
+    /// [`tollgate_core::Store::refund`]); concurrency leases are released instead.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached, times out or answers with an error.
+    pub async fn refund(
+        &self,
+        decided_at: Nanos,
+        requests: &[LimitRequest<'_>],
+    ) -> Result<(), StoreError> {
+        let refundable: Vec<&LimitRequest<'_>> = requests
+            .iter()
+            .filter(|request| !matches!(request.algorithm, Algorithm::Concurrency(_)))
+            .collect();
+        let calls = self
+            .groups(&refundable, |request| request.root)
+            .into_iter()
+            .map(|group| {
+                let mut call = self.script.prepare_invoke();
+                script::begin(&mut call, "refund", None, decided_at);
+                for &at in &group {
+                    script::push(&mut call, refundable[at], decided_at);
+                }
+                async move { self.connection.invoke::<i64>(&call).await.map(drop) }
+            });
+        within(self.timeout, all(calls)).await
+    }
+
+    /// Gives back concurrency leases taken by earlier decisions.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached, times out or answers with an error.
+    pub async fn release(&self, leases: &[Lease]) -> Result<(), StoreError> {
+        let calls = self
+            .groups(leases, |lease| lease.root)
+            .into_iter()
+            .map(|group| {
+                let mut call = self.script.prepare_invoke();
+                script::begin(&mut call, "release", None, 0);
+                for &at in &group {
+                    script::push_lease(&mut call, &leases[at]);
+                }
+                async move { self.connection.invoke::<i64>(&call).await.map(drop) }
+            });
+        within(self.timeout, all(calls)).await
+    }
+
+    async fn decide(
+        &self,
+        pinned: Option<Nanos>,
+        requests: &[LimitRequest<'_>],
+    ) -> Result<Decision, StoreError> {
+        let groups = self.groups(requests, |request| request.root);
+        let decided = futures_util::future::join_all(
+            groups
+                .iter()
+                .map(|group| self.decide_group(pinned, requests, group)),
+        )
+        .await;
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; requests.len()];
+        let (mut at, mut admitted) = (self.estimate(), true);
+        let (mut charged, mut failure) = (Vec::new(), None);
+        for (group, result) in groups.iter().zip(decided) {
+            let (allowed, now, group_outcomes) = match result {
+                Ok(decided) => decided,
+                Err(error) => {
+                    failure.get_or_insert(error);
+                    continue;
+                }
+            };
+            at = now;
+            admitted &= allowed;
+            if allowed {
+                charged.push((group, now));
+            }
+            for (&index, outcome) in group.iter().zip(group_outcomes) {
+                outcomes[index] = Some(outcome);
+            }
+        }
+        if let Some(error) = failure {
+            // A call failed: what the others charged is given back, and the fault reported.
+            self.give_back(requests, &outcomes, &charged).await;
+            return Err(error);
+        }
+        if !admitted {
+            self.give_back(requests, &outcomes, &charged).await;
+        }
+        let outcomes: tollgate_core::Outcomes = outcomes.into_iter().flatten().collect();
+        if !admitted {
+            return Ok(Decision::new(at, outcomes, Vec::new()));
+        }
+        let leases = requests
+            .iter()
+            .zip(&outcomes)
+            .filter(|(request, _)| {
+                request.cost > 0 && matches!(request.algorithm, Algorithm::Concurrency(_))
+            })
+            .map(|(request, outcome)| Lease {
+                key: request.key,
+                root: request.root,
+                expires_at: outcome.reset_at(),
+                cost: request.cost,
+            })
+            .collect();
+        Ok(Decision::new(at, outcomes, leases))
+    }
+
+    /// Decides the limits of one root in one call, asking again while the window bounds it
+    /// sent do not hold on the server's clock.
+    async fn decide_group(
+        &self,
+        pinned: Option<Nanos>,
+        requests: &[LimitRequest<'_>],
+        group: &[usize],
+    ) -> Result<(bool, Nanos, Vec<Outcome>), StoreError> {
+        let mut at = pinned.unwrap_or_else(|| self.estimate());
+        for _ in 0..ATTEMPTS {
+            let mut call = self.script.prepare_invoke();
+            script::begin(&mut call, "acquire", pinned, at);
+            for &index in group {
+                script::push(&mut call, &requests[index], at);
+            }
+            let reply: Vec<i64> = self.connection.invoke(&call).await.map_err(fault)?;
+            let reply = Reply::read(&reply, group.len()).map_err(|e| unavailable(e, false))?;
+            match reply {
+                Reply::Decided {
+                    admitted,
+                    now,
+                    outcomes,
+                } => {
+                    self.observe(pinned, now);
+                    return Ok((admitted, now, outcomes));
+                }
+                Reply::Stale { now } => {
+                    self.observe(pinned, now);
+                    at = now;
+                }
+            }
+        }
+        Err(unavailable(
+            "the server's clock kept leaving the window asked for".into(),
+            true,
+        ))
+    }
+
+    /// Gives back what the `charged` groups of a refused or failed decision took.
+    async fn give_back(
+        &self,
+        requests: &[LimitRequest<'_>],
+        outcomes: &[Option<Outcome>],
+        charged: &[(&Vec<usize>, Nanos)],
+    ) {
+        for &(group, at) in charged {
+            let taken: Vec<LimitRequest<'_>> = group.iter().map(|&index| requests[index]).collect();
+            let leases: Vec<Lease> = group
+                .iter()
+                .filter(|&&index| {
+                    let request = &requests[index];
+                    request.cost > 0 && matches!(request.algorithm, Algorithm::Concurrency(_))
+                })
+                .filter_map(|&index| {
+                    let request = &requests[index];
+                    outcomes[index].map(|outcome| Lease {
+                        key: request.key,
+                        root: request.root,
+                        expires_at: outcome.reset_at(),
+                        cost: request.cost,
+                    })
+                })
+                .collect();
+            let given = async { tokio::try_join!(self.refund(at, &taken), self.release(&leases)) };
+            if let Err(error) = given.await {
+                tracing::warn!(%error, "a charge of a refused request was not given back");
+            }
+        }
+    }
+
+    /// The indices of `items` by root: one group for a single server (any keys may meet in one
+    /// script there), one per root on a cluster (a script's keys must share a slot).
+    fn groups<T>(&self, items: &[T], root: impl Fn(&T) -> Key) -> Vec<Vec<usize>> {
+        if !self.connection.is_cluster() {
+            return if items.is_empty() {
+                Vec::new()
+            } else {
+                vec![(0..items.len()).collect()]
+            };
+        }
+        let mut groups: Vec<(Key, Vec<usize>)> = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let root = root(item);
+            match groups.iter_mut().find(|(seen, _)| *seen == root) {
+                Some((_, group)) => group.push(index),
+                None => groups.push((root, vec![index])),
+            }
+        }
+        groups.into_iter().map(|(_, group)| group).collect()
+    }
+
+    /// This machine's estimate of the server's clock.
+    fn estimate(&self) -> Nanos {
+        local_now().saturating_add_signed(self.skew.load(Ordering::Relaxed))
+    }
+
+    fn observe(&self, pinned: Option<Nanos>, server_now: Nanos) {
+        if pinned.is_none() {
+            let skew = i128::from(server_now) - i128::from(local_now());
+            let skew = i64::try_from(skew).unwrap_or_default();
+            self.skew.store(skew, Ordering::Relaxed);
+        }
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("cluster", &self.connection.is_cluster())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+fn local_now() -> Nanos {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        })
+}
+
+/// Runs every call at once; the first error, if any.
+async fn all(
+    calls: impl Iterator<Item = impl Future<Output = Result<(), RedisError>>>,
+) -> Result<(), StoreError> {
+    futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .collect::<Result<(), RedisError>>()
+        .map_err(fault)
+}
+
+/// `work`, or a transient fault once `timeout` has passed.
+async fn within<T>(
+    timeout: Duration,
+    work: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(unavailable(
+            format!("no answer within {} ms", timeout.as_millis()),
+            true,
+        )),
+    }
+}
+
+fn fault(error: RedisError) -> StoreError {
+    unavailable(error.to_string(), true)
+}
+
+fn unavailable(message: String, transient: bool) -> StoreError {
+    StoreError::Unavailable { message, transient }
+}
