@@ -45,7 +45,7 @@ use std::path::Path;
 pub use error::{ConfigError, ConfigErrors, Source};
 pub use policy::{
     BodyFormat, DEFAULT_JSON, DEFAULT_XML, Dimension, Directory, DirectoryEntry, HeaderFamily,
-    Limit, Numbers, Policy, Responses, Server,
+    Limit, Numbers, OnStoreError, Policy, Responses, Server,
 };
 pub use resolve::{Headers, Limits, Plan, RefundTicket, RequestFacts, Resolution};
 use tollgate_core::KeySpace;

@@ -66,6 +66,20 @@ pub struct ServerConfig {
     /// default) or an interval such as `"100ms"` (answers do not wait; a crash can forget the
     /// last interval's admissions).
     pub durability: Option<Spanned<String>>,
+    /// Where limit state lives: `"memory"` (the default) or `redis://HOST:PORT` /
+    /// `redis+cluster://HOST:PORT,HOST:PORT` (shared by every instance that names it).
+    pub store: Option<Spanned<String>>,
+    /// How long a shared store may take to decide (default `50ms`).
+    pub store_timeout: Option<Spanned<String>>,
+    /// What to answer while the shared store cannot decide: `"deny"` (503, the default),
+    /// `"allow"` (admit, uncounted) or `"local"` (each instance enforces its share alone).
+    pub on_store_error: Option<Spanned<String>>,
+    /// How many instances share the store: with `on_store_error = "local"`, each enforces
+    /// 1/instances of every limit while the store is out of reach (default 1).
+    pub instances: Option<u64>,
+    /// The catalog database: `sqlite://PATH` (the default, under the data directory) or
+    /// `postgres://…` (shared by every instance that names it).
+    pub catalog: Option<Spanned<String>>,
 }
 
 /// `[responses]`.

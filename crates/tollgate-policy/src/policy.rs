@@ -221,6 +221,16 @@ impl Policy {
         &self.limits
     }
 
+    /// Every limit's name with each of its algorithms (its own numbers and each plan's).
+    pub fn algorithms(&self) -> impl Iterator<Item = (&str, &Algorithm)> {
+        self.limits.iter().flat_map(|limit| {
+            limit
+                .algorithms
+                .iter()
+                .map(move |algorithm| (limit.name.as_str(), algorithm))
+        })
+    }
+
     /// A one-line account of what the policy holds.
     #[must_use]
     pub fn summary(&self) -> String {
@@ -251,6 +261,28 @@ pub struct Server {
     pub max_partitions: usize,
     /// How often long-lived state is written down: `None` before every answer that counted it.
     pub durability_interval: Option<std::time::Duration>,
+    /// Where limit state lives: `None` for the embedded memory store, else a `redis://` or
+    /// `redis+cluster://` address.
+    pub store: Option<String>,
+    /// How long a shared store may take to decide.
+    pub store_timeout: std::time::Duration,
+    /// What to answer while the shared store cannot decide.
+    pub on_store_error: OnStoreError,
+    /// How many instances share the store (for [`OnStoreError::Local`]).
+    pub instances: u64,
+    /// The catalog database's URL, if the file names one.
+    pub catalog: Option<String>,
+}
+
+/// What to answer while a shared limit store cannot decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStoreError {
+    /// Refuse with 503 `store_unavailable`: no request goes uncounted.
+    Deny,
+    /// Admit without counting: the API stays open, unlimited, until the store is back.
+    Allow,
+    /// Decide on this instance alone, with 1/instances of every limit.
+    Local,
 }
 
 impl Server {

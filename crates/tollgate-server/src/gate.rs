@@ -5,23 +5,39 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use tollgate_catalog::Block;
+use smallvec::SmallVec;
 use tollgate_core::{
-    Clock, Decision, Lease, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, Store, SystemClock,
-    WhenFull,
+    Algorithm, Clock, Decision, Lease, LimitRequest, Limiter, MemoryStore, NANOS_PER_SEC, Nanos,
+    Store, StoreError, SystemClock, WhenFull,
 };
 use tollgate_policy::{
-    ConfigErrors, Directory, DirectoryEntry, Headers, Limit, Plan, Policy, RequestFacts, Resolution,
+    ConfigErrors, Directory, DirectoryEntry, Headers, Limit, OnStoreError, Plan, Policy,
+    RequestFacts, Resolution,
 };
 
 use crate::history::UsageCounter;
+use crate::Shared;
 use crate::respond::{self, LimitReport, Refund, Verdict};
+
+/// What the store where limits live said.
+enum Acquired {
+    /// A decision, and whether the shared store took it (else the embedded one).
+    Decided(Decision, bool),
+    /// The shared store failed and its failure policy admits without counting.
+    Unlimited,
+    /// The store failed and the request is refused.
+    Failed(StoreError),
+}
 
 /// A policy and the limiter that enforces it; the policy and the catalog's accounts can be
 /// replaced while serving.
 #[derive(Debug)]
 pub struct Gate<C: Clock = SystemClock> {
     state: ArcSwap<State>,
+    /// The embedded store: where limits live, or with a shared store, the fallback of
+    /// `on_store_error = "local"`.
     limiter: Limiter<MemoryStore, C>,
+    shared: Option<Shared>,
     /// Blocks of the catalog (set by the admin API), and those the upstream asked for.
     blocks: ArcSwap<Vec<Block>>,
     hinted: ArcSwap<Vec<Block>>,
@@ -70,6 +86,15 @@ impl<C: Clock> Gate<C> {
         Self::with_store(policy, clock, true)
     }
 
+    /// A gate whose limits live in a store shared with other instances; the embedded store
+    /// only stands in for it while it cannot be reached, as `shared` says.
+    pub fn shared(policy: Policy, clock: C, shared: Shared) -> Self {
+        Self {
+            shared: Some(shared),
+            ..Self::with_store(policy, clock, false)
+        }
+    }
+
     fn with_store(policy: Policy, clock: C, journaled: bool) -> Self {
         let store = MemoryStore::builder()
             .capacity(policy.server().max_partitions)
@@ -79,6 +104,7 @@ impl<C: Clock> Gate<C> {
         Self {
             state: ArcSwap::from_pointee(State::new(Arc::new(policy), Vec::new(), Vec::new())),
             limiter: Limiter::new(store, clock),
+            shared: None,
             blocks: ArcSwap::from_pointee(Vec::new()),
             hinted: ArcSwap::from_pointee(Vec::new()),
             usage: UsageCounter::default(),
@@ -162,8 +188,12 @@ impl<C: Clock> Gate<C> {
 
     /// Account `id`'s standing on every api, as JSON: each limit's numbers now, reset times in
     /// epoch seconds and in `time_zone`; `None` if no such account. Looking costs nothing.
-    pub fn usage(&self, id: &str, time_zone: &jiff::tz::TimeZone) -> Option<serde_json::Value> {
-        let state = self.state.load();
+    pub async fn usage(
+        &self,
+        id: &str,
+        time_zone: &jiff::tz::TimeZone,
+    ) -> Option<serde_json::Value> {
+        let state = self.state.load_full();
         let now = self.limiter.clock().now();
         let usage = state.policy.usage(Some(&state.directory), id, now)?;
         let local = |at: Nanos| {
@@ -171,17 +201,14 @@ impl<C: Clock> Gate<C> {
                 .map(|instant| instant.to_zoned(time_zone.clone()).to_string())
                 .unwrap_or_default()
         };
-        let apis: Vec<serde_json::Value> = usage
-            .apis
-            .iter()
-            .map(|api| {
-                let requests: Vec<_> = api.limits.iter().map(|(_, request)| *request).collect();
-                let outcomes = self
-                    .limiter
-                    .store()
-                    .acquire(now, &requests)
-                    .map(|decision| decision.outcomes().to_vec())
-                    .unwrap_or_default();
+        let mut apis = Vec::with_capacity(usage.apis.len());
+        for api in &usage.apis {
+            let requests: Vec<_> = api.limits.iter().map(|(_, request)| *request).collect();
+            let outcomes = match self.acquire(&requests).await {
+                Acquired::Decided(decision, _) => decision.outcomes().to_vec(),
+                Acquired::Unlimited | Acquired::Failed(_) => Vec::new(),
+            };
+            apis.push({
                 let limits: Vec<serde_json::Value> = api
                     .limits
                     .iter()
@@ -206,8 +233,8 @@ impl<C: Clock> Gate<C> {
                 let per_request: Vec<&str> =
                     api.per_request.iter().map(|limit| limit.name()).collect();
                 serde_json::json!({ "api": api.api, "limits": limits, "per_request": per_request })
-            })
-            .collect();
+            });
+        }
         Some(serde_json::json!({
             "account": id,
             "plan": usage.plan,
@@ -220,8 +247,18 @@ impl<C: Clock> Gate<C> {
         }))
     }
 
-    /// Gives back concurrency slots (when the response is done).
-    pub fn release(&self, leases: &[Lease]) {
+    /// Gives back concurrency slots (when the response is done) to the store that gave them:
+    /// the shared one if `shared`, else the embedded one.
+    pub async fn release(&self, leases: &[Lease], shared: bool) {
+        if leases.is_empty() {
+            return;
+        }
+        if let (true, Some(store)) = (shared, &self.shared) {
+            if let Err(error) = store.store.release(leases).await {
+                tracing::warn!(%error, "lease release failed; the slots free themselves when they expire");
+            }
+            return;
+        }
         let now = self.limiter.clock().now();
         for lease in leases {
             if let Err(error) = self.limiter.store().release(now, lease) {
@@ -254,8 +291,11 @@ impl<C: Clock> Gate<C> {
     }
 
     /// Decides one request.
-    pub fn decide<H: Headers + ?Sized>(&self, facts: &RequestFacts<'_, H>) -> Verdict {
-        let state = self.state.load();
+    pub async fn decide<H: Headers + Sync + ?Sized>(
+        &self,
+        facts: &RequestFacts<'_, H>,
+    ) -> Verdict {
+        let state = self.state.load_full();
         let (policy, directory) = (&state.policy, &state.directory);
         let now = self.limiter.clock().now();
         let plan = match policy.resolve_in(Some(directory), now, facts) {
@@ -271,10 +311,13 @@ impl<C: Clock> Gate<C> {
         if let Some(block) = self.blocked(&plan, now) {
             return Verdict::blocked(&block, now);
         }
-        let decision = match self.limiter.acquire(&plan.enforced.requests) {
-            Ok(decision) => decision,
-            Err(error) => {
-                tracing::error!(%error, "limit store fault; refusing");
+        let (decision, shared) = match self.acquire(&plan.enforced.requests).await {
+            Acquired::Decided(decision, shared) => (decision, shared),
+            Acquired::Unlimited => return Verdict::exempt(plan.api),
+            Acquired::Failed(error) => {
+                if self.shared.is_none() {
+                    tracing::error!(%error, "limit store fault; refusing");
+                }
                 return Verdict::error(
                     503,
                     "store_unavailable",
@@ -284,7 +327,7 @@ impl<C: Clock> Gate<C> {
         };
         if let (true, Some(reason)) = (decision.allowed(), plan.unauthenticated) {
             // An unknown key that its throttle admits is still refused.
-            self.release(decision.leases());
+            self.release(decision.leases(), shared).await;
             return Verdict::error(policy.unknown_key_status(), "unauthenticated", reason);
         }
         if let Some(account) = plan.account {
@@ -293,8 +336,8 @@ impl<C: Clock> Gate<C> {
         }
         let mut reports = reports(&plan.enforced.limits, &decision, false);
         if decision.allowed() && !plan.shadow.requests.is_empty() {
-            match self.limiter.acquire(&plan.shadow.requests) {
-                Ok(shadow) => {
+            match self.acquire(&plan.shadow.requests).await {
+                Acquired::Decided(shadow, shadow_shared) => {
                     if !shadow.allowed() {
                         tracing::info!(
                             api = plan.api,
@@ -303,10 +346,11 @@ impl<C: Clock> Gate<C> {
                         );
                     }
                     // Shadow slots are counted, not held.
-                    self.release(shadow.leases());
+                    self.release(shadow.leases(), shadow_shared).await;
                     reports.extend(reports_of(&plan.shadow.limits, &shadow, true));
                 }
-                Err(error) => tracing::warn!(%error, "shadow limits not counted"),
+                Acquired::Unlimited => {}
+                Acquired::Failed(error) => tracing::warn!(%error, "shadow limits not counted"),
             }
         }
         let now = decision.at();
@@ -324,10 +368,16 @@ impl<C: Clock> Gate<C> {
                 .needs_journal()
                 .then(|| self.limiter.store().journal_epoch());
             verdict.leases = decision.leases().to_vec();
-            verdict.refund = plan.refund_ticket().map(|ticket| Refund {
-                ticket,
-                at: decision.at(),
-            });
+            verdict.shared = shared;
+            // Charges taken by the stand-in for an unreachable shared store are not refunded.
+            let refundable = shared || self.shared.is_none();
+            verdict.refund = refundable
+                .then(|| plan.refund_ticket())
+                .flatten()
+                .map(|ticket| Refund {
+                    ticket,
+                    at: decision.at(),
+                });
         } else if tracing::enabled!(tracing::Level::INFO) {
             // Re-deriving the partitions costs a second resolution: only when it is logged.
             let partitions = policy.explain(Some(directory), now, facts);
@@ -337,12 +387,63 @@ impl<C: Clock> Gate<C> {
     }
 
     /// Gives back what an admitted request took from limits that refund the upstream's
-    /// `status`.
-    pub fn settle(&self, refund: &Refund, status: u16) {
+    /// `status`, in the store that decided it.
+    pub async fn settle(&self, refund: &Refund, status: u16) {
         let requests = refund.ticket.refunds(status);
-        if !requests.is_empty() {
-            if let Err(error) = self.limiter.refund(refund.at, &requests) {
-                tracing::warn!(%error, status, "refund failed");
+        if requests.is_empty() {
+            return;
+        }
+        let given = match &self.shared {
+            Some(shared) => shared.store.refund(refund.at, &requests).await,
+            None => self.limiter.refund(refund.at, &requests),
+        };
+        if let Err(error) = given {
+            tracing::warn!(%error, status, "refund failed");
+        }
+    }
+
+    /// The shared store and its health, if limits live in one.
+    pub fn shared_store(&self) -> Option<&Shared> {
+        self.shared.as_ref()
+    }
+
+    /// Decides `requests` in the store where limits live; while a shared store cannot be
+    /// reached, as its failure policy says.
+    async fn acquire(&self, requests: &[LimitRequest<'_>]) -> Acquired {
+        let Some(shared) = &self.shared else {
+            return match self.limiter.acquire(requests) {
+                Ok(decision) => Acquired::Decided(decision, false),
+                Err(error) => Acquired::Failed(error),
+            };
+        };
+        let error = match shared.store.acquire(requests).await {
+            Ok(decision) => {
+                shared.reached();
+                return Acquired::Decided(decision, true);
+            }
+            Err(error) => error,
+        };
+        shared.failed(&error);
+        match shared.on_error {
+            OnStoreError::Deny => Acquired::Failed(error),
+            OnStoreError::Allow => Acquired::Unlimited,
+            OnStoreError::Local => {
+                let shares: SmallVec<[Algorithm; 4]> = requests
+                    .iter()
+                    .map(|request| request.algorithm.share(shared.instances))
+                    .collect();
+                let alone: SmallVec<[LimitRequest<'_>; 4]> = requests
+                    .iter()
+                    .zip(&shares)
+                    .map(|(request, algorithm)| LimitRequest {
+                        algorithm,
+                        ..*request
+                    })
+                    .collect();
+                match self.limiter.acquire(&alone) {
+                    Ok(decision) => Acquired::Decided(decision, false),
+                    Err(error) => Acquired::Failed(error),
+                }
             }
         }
     }

@@ -50,7 +50,8 @@ pub(crate) async fn gateway<C: Clock + 'static>(
         headers: &HttpHeaders(&parts.headers),
         client_ip: Some(client_ip),
         cost: None,
-    });
+    })
+    .await;
     if !verdict.allowed {
         return refusal(verdict);
     }
@@ -59,6 +60,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     let slots = Slots {
         gate: Arc::clone(&app),
         leases: verdict.leases.clone(),
+        shared: verdict.shared,
     };
     let Some(target) = app
         .upstream
@@ -70,7 +72,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
             "no_upstream",
             "no upstream is configured, or the target cannot be forwarded",
         );
-        return settled(&app.gate, &verdict, refusal(error));
+        return settled(&app.gate, &verdict, refusal(error)).await;
     };
     let host = parts.headers.get(header::HOST).cloned().or_else(|| {
         parts
@@ -110,7 +112,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
             refusal(Verdict::error(504, "gateway_timeout", message))
         }
     };
-    settled(&app.gate, &verdict, response)
+    settled(&app.gate, &verdict, response).await
 }
 
 /// The response header by which an upstream asks that the function it served (this api on this
@@ -130,21 +132,30 @@ fn block_on_hint<C: Clock>(gate: &Gate<C>, verdict: &Verdict, headers: &HeaderMa
 }
 
 /// Concurrency slots of a forwarded request, given back when dropped.
-struct Slots<C: Clock> {
+struct Slots<C: Clock + 'static> {
     gate: Arc<App<C>>,
     leases: Vec<Lease>,
+    shared: bool,
 }
 
-impl<C: Clock> Drop for Slots<C> {
+impl<C: Clock + 'static> Drop for Slots<C> {
     fn drop(&mut self) {
-        self.gate.gate.release(&self.leases);
+        if self.leases.is_empty() {
+            return;
+        }
+        let (app, leases, shared) = (
+            Arc::clone(&self.gate),
+            std::mem::take(&mut self.leases),
+            self.shared,
+        );
+        tokio::spawn(async move { app.gate.release(&leases, shared).await });
     }
 }
 
 /// Refunds what limits give back for the response's status, and returns the response.
-fn settled<C: Clock>(gate: &Gate<C>, verdict: &Verdict, response: Response) -> Response {
+async fn settled<C: Clock>(gate: &Gate<C>, verdict: &Verdict, response: Response) -> Response {
     if let Some(refund) = &verdict.refund {
-        gate.settle(refund, response.status().as_u16());
+        gate.settle(refund, response.status().as_u16()).await;
     }
     response
 }

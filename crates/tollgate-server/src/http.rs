@@ -118,10 +118,10 @@ async fn check<C: Clock>(
         client_ip: request.client_ip,
         cost: request.cost,
     };
-    let verdict = app.gate.decide(&facts);
+    let verdict = app.gate.decide(&facts).await;
     app.durable(&verdict).await;
     // A check holds no concurrency slot: nothing tells when its request ends.
-    app.gate.release(&verdict.leases);
+    app.gate.release(&verdict.leases, verdict.shared).await;
     let headers: BTreeMap<&str, &str> = verdict
         .headers
         .iter()
@@ -166,10 +166,11 @@ async fn forward_auth<C: Clock>(
         headers: &lookup,
         client_ip: Some(client_ip),
         cost: None,
-    });
+    })
+    .await;
     app.durable(&verdict).await;
     // Forward-auth never learns when the request ends: it holds no concurrency slot.
-    app.gate.release(&verdict.leases);
+    app.gate.release(&verdict.leases, verdict.shared).await;
     if verdict.allowed {
         with_headers(StatusCode::OK.into_response(), &verdict)
     } else {
@@ -197,7 +198,7 @@ async fn own_quota<C: Clock>(
         let error = serde_json::json!({ "error": "unauthenticated", "message": "send your API key to see your quotas" });
         return (StatusCode::UNAUTHORIZED, Json(error)).into_response();
     };
-    let Some(usage) = app.gate.usage(&account, &jiff::tz::TimeZone::UTC) else {
+    let Some(usage) = app.gate.usage(&account, &jiff::tz::TimeZone::UTC).await else {
         return (
             StatusCode::NOT_FOUND,
             Json(serde_json::json!({ "error": "unknown_account" })),

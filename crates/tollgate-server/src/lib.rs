@@ -27,9 +27,11 @@
 //! "#)).unwrap();
 //! let gate = Gate::new(policy, ManualClock::new(0));
 //! let facts = RequestFacts { method: "GET", uri: "/hello", headers: &[][..], client_ip: None, cost: None };
-//! assert!(gate.decide(&facts).allowed);
-//! let refused = gate.decide(&facts);
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! assert!(gate.decide(&facts).await.allowed);
+//! let refused = gate.decide(&facts).await;
 //! assert_eq!((refused.status, refused.retry_after), (429, Some(60)));
+//! # });
 //! ```
 
 #![forbid(unsafe_code)]
@@ -43,6 +45,7 @@ mod journal;
 mod quota_page;
 mod respond;
 mod serve;
+mod shared;
 
 pub use admin::{Admin, admin_router};
 pub use gate::Gate;
@@ -51,3 +54,4 @@ pub use http::{App, router};
 pub use journal::{Durability, Journal};
 pub use respond::{LimitReport, Verdict};
 pub use serve::{ServeOptions, serve};
+pub use shared::{Shared, SharedHealth};

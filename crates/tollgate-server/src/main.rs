@@ -3,7 +3,7 @@
 //! ```text
 //! tollgate check-config FILE
 //! tollgate serve --config FILE [--listen ADDR] [--admin-listen ADDR] [--upstream URL]
-//!                [--data-dir DIR] [--catalog URL]
+//!                [--data-dir DIR] [--store URL] [--catalog URL]
 //! ```
 
 use std::net::SocketAddr;
@@ -46,6 +46,10 @@ enum Command {
         /// Where durable data lives: the catalog and the admin token (default ./tollgate-data).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Where limit state lives: memory (default, durable under --data-dir),
+        /// redis://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT (overrides `server.store`).
+        #[arg(long)]
+        store: Option<String>,
         /// The catalog database: sqlite://PATH (default under --data-dir) or postgres://….
         #[arg(long)]
         catalog: Option<String>,
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
             admin_listen,
             upstream,
             data_dir,
+            store,
             catalog,
         } => run(ServeOptions {
             config,
@@ -68,6 +73,7 @@ fn main() -> ExitCode {
             admin_listen,
             upstream,
             data_dir,
+            store,
             catalog,
         }),
     }

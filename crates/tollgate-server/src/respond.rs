@@ -68,6 +68,9 @@ pub struct Verdict {
     /// Concurrency slots held until the response is done.
     #[serde(skip)]
     pub leases: Vec<tollgate_core::Lease>,
+    /// Whether a shared store took the decision: its leases go back there.
+    #[serde(skip)]
+    pub shared: bool,
     /// The journal epoch to wait past before answering: long-lived state was counted.
     #[serde(skip)]
     pub journal: Option<u64>,
@@ -100,6 +103,7 @@ impl Verdict {
             body: Some(("application/json", body)),
             refund: None,
             leases: Vec::new(),
+            shared: false,
             journal: None,
         }
     }
@@ -141,6 +145,7 @@ impl Verdict {
             body: None,
             refund: None,
             leases: Vec::new(),
+            shared: false,
             journal: None,
         }
     }
@@ -185,6 +190,7 @@ pub(crate) fn verdict(
             body: None,
             refund: None,
             leases: Vec::new(),
+            shared: false,
             journal: None,
         };
     }
@@ -230,6 +236,7 @@ pub(crate) fn verdict(
         limits,
         refund: None,
         leases: Vec::new(),
+        shared: false,
         journal: None,
     }
 }

@@ -10,7 +10,9 @@ use tollgate_catalog::Catalog;
 use tollgate_core::{Clock, SystemClock};
 use tollgate_policy::Policy;
 
-use crate::{Admin, App, Durability, Gate, Journal, admin_router, router};
+use tollgate_redis::{RedisStore, StoreUrl};
+
+use crate::{Admin, App, Durability, Gate, Journal, Shared, admin_router, router};
 
 /// What `tollgate serve` was told; flags win over the policy file's `[server]`.
 #[derive(Debug, Clone)]
@@ -25,6 +27,9 @@ pub struct ServeOptions {
     pub upstream: Option<String>,
     /// Where durable data lives (default `./tollgate-data`).
     pub data_dir: Option<PathBuf>,
+    /// Where limit state lives: `memory` (the default) or a `redis://` / `redis+cluster://`
+    /// address.
+    pub store: Option<String>,
     /// The catalog's database URL (default `sqlite://<data-dir>/catalog.db`).
     pub catalog: Option<String>,
 }
@@ -50,8 +55,25 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         .get(..16)
         .and_then(|s| s.try_into().ok())
         .ok_or("key-seed is damaged")?;
-    let policy = Policy::load_in(&options.config, tollgate_core::KeySpace::new(seed))
-        .map_err(|errors| format!("{errors}"))?;
+    let load = |seed| {
+        Policy::load_in(&options.config, tollgate_core::KeySpace::new(seed))
+            .map_err(|errors| format!("{errors}"))
+    };
+    let mut policy = load(seed)?;
+    let shared = match options
+        .store
+        .clone()
+        .or_else(|| policy.server().store.clone())
+        .filter(|store| store != "memory")
+    {
+        None => None,
+        Some(url) => {
+            let shared = connect_shared(&url, &policy, seed).await?;
+            // Every instance hashes partition keys with the seed kept in the store.
+            policy = load(shared.1)?;
+            Some(shared.0)
+        }
+    };
     let listen = options
         .listen
         .or_else(|| {
@@ -90,6 +112,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     let catalog_url = options
         .catalog
         .clone()
+        .or_else(|| policy.server().catalog.clone())
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("catalog.db").display()));
     let catalog = Catalog::open(&catalog_url)
         .await
@@ -101,17 +124,23 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         None => Durability::Always,
         Some(interval) => Durability::Every(interval),
     };
-    let gate = Gate::journaled(policy, SystemClock);
+    let gate = match shared {
+        Some(shared) => Gate::shared(policy, SystemClock, shared),
+        None => Gate::journaled(policy, SystemClock),
+    };
     let app = Arc::new(App::new(gate, upstream, upstream_timeout));
-    let taker = Arc::clone(&app);
-    let journal = Journal::start(
-        &data_dir,
-        app.gate.limiter().store(),
-        SystemClock.now(),
-        move |into| taker.gate.limiter().store().take_journal(into),
-        durability,
-    )?;
-    let _ = app.journal.set(journal);
+    if app.gate.shared_store().is_none() {
+        // The embedded store's long-lived state outlives the process in the journal.
+        let taker = Arc::clone(&app);
+        let journal = Journal::start(
+            &data_dir,
+            app.gate.limiter().store(),
+            SystemClock.now(),
+            move |into| taker.gate.limiter().store().take_journal(into),
+            durability,
+        )?;
+        let _ = app.journal.set(journal);
+    }
     let admin = Arc::new(Admin::new(
         Arc::clone(&app),
         catalog,
@@ -147,6 +176,32 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     write_usage(&admin_for_exit).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Connects to the shared store at `url` for `policy`'s limits; with the key seed the
+/// instances share (`seed`, if this instance is the first).
+async fn connect_shared(
+    url: &str,
+    policy: &Policy,
+    seed: [u8; 16],
+) -> Result<(Shared, [u8; 16]), String> {
+    let url: StoreUrl = url.parse().map_err(|error| format!("--store {error}"))?;
+    for (name, algorithm) in policy.algorithms() {
+        RedisStore::supports(algorithm).map_err(|error| format!("limit `{name}`: {error}"))?;
+    }
+    let server = policy.server();
+    let store = RedisStore::connect(&url, server.store_timeout)
+        .await
+        .map_err(|error| format!("cannot reach the limit store {url}: {error}"))?;
+    let seed = store
+        .shared_seed(seed)
+        .await
+        .map_err(|error| format!("cannot read the key seed from {url}: {error}"))?;
+    tracing::info!(store = %url, timeout_ms = server.store_timeout.as_millis(), on_store_error = ?server.on_store_error, "limit state is shared");
+    Ok((
+        Shared::new(store, server.on_store_error, server.instances),
+        seed,
+    ))
 }
 
 async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, String> {

@@ -78,6 +78,43 @@ impl Algorithm {
     }
 }
 
+impl Algorithm {
+    /// The numbers of one of `parts` instances that enforce this limit each alone (while a
+    /// shared store is out of reach): maxima, bursts and rates divided by `parts`, rounded
+    /// down but at least 1; periods unchanged.
+    #[must_use]
+    pub fn share(&self, parts: u64) -> Self {
+        let parts = parts.max(1);
+        let part = |whole: u64| (whole / parts).max(1);
+        let shared: Result<Self, LimitError> = match self {
+            Self::TokenBucket(bucket) => {
+                let interval = bucket.interval().saturating_mul(parts);
+                TokenBucket::new(
+                    Rate::new(1, std::time::Duration::from_nanos(interval)),
+                    part(bucket.burst()),
+                )
+                .map(Self::from)
+            }
+            Self::Window(window) => {
+                Window::new(part(window.max()), window.schedule().clone()).map(Self::from)
+            }
+            Self::Sliding(sliding) => SlidingWindow::new(
+                part(sliding.max()),
+                std::time::Duration::from_nanos(sliding.period()),
+            )
+            .map(Self::from),
+            Self::Concurrency(concurrency) => Concurrency::new(
+                part(concurrency.max()),
+                std::time::Duration::from_nanos(concurrency.lease_ttl()),
+            )
+            .map(Self::from),
+        };
+        // Smaller numbers of a valid limit are valid, but for a bucket whose longer interval
+        // no longer fits the time range: that one keeps its numbers.
+        shared.unwrap_or_else(|_| self.clone())
+    }
+}
+
 impl From<TokenBucket> for Algorithm {
     fn from(bucket: TokenBucket) -> Self {
         Self::TokenBucket(bucket)
@@ -193,3 +230,29 @@ impl std::fmt::Debug for Divisor {
 
 /// The longest span an algorithm may look ahead, so that `now + span` never overflows: ~146 years.
 pub(crate) const MAX_SPAN: Nanos = 1 << 62;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_share_divides_maxima_and_rates_but_never_below_one() {
+        let bucket = Algorithm::from(TokenBucket::new(Rate::per_second(8), 6).unwrap());
+        let Algorithm::TokenBucket(quarter) = bucket.share(4) else {
+            panic!("still a bucket");
+        };
+        assert_eq!((quarter.interval(), quarter.burst()), (500_000_000, 1));
+        let window = Window::new(1_000, Schedule::clock(Duration::from_secs(900)).unwrap());
+        let Algorithm::Window(third) = Algorithm::from(window.unwrap()).share(3) else {
+            panic!("still a window");
+        };
+        assert_eq!(third.max(), 333);
+        let slots = Algorithm::from(Concurrency::new(2, Duration::from_secs(1)).unwrap());
+        let Algorithm::Concurrency(one) = slots.share(5) else {
+            panic!("still slots");
+        };
+        assert_eq!(one.max(), 1);
+    }
+}

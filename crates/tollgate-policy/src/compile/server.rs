@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use super::Compiler;
 use crate::model::{PolicyFile, ResponsesConfig};
-use crate::policy::{BodyFormat, DEFAULT_JSON, DEFAULT_XML, HeaderFamily, Responses, Server};
+use crate::policy::{
+    BodyFormat, DEFAULT_JSON, DEFAULT_XML, HeaderFamily, OnStoreError, Responses, Server,
+};
 use crate::units::parse_duration;
 
 impl Compiler<'_> {
@@ -41,6 +43,44 @@ impl Compiler<'_> {
                 } else {
                     self.parse(setting, parse_duration)
                 }
+            }),
+            store: file.server.store.as_ref().and_then(|store| {
+                let url = store.get_ref();
+                const SHARED: [&str; 3] = ["redis://", "rediss://", "redis+cluster://"];
+                if url == "memory" {
+                    None
+                } else if SHARED.iter().any(|scheme| url.starts_with(scheme)) {
+                    Some(url.clone())
+                } else {
+                    self.fail(store.span(), format!("unknown store `{url}`: use memory, redis://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT"));
+                    None
+                }
+            }),
+            store_timeout: file
+                .server
+                .store_timeout
+                .as_ref()
+                .and_then(|timeout| self.parse(timeout, parse_duration))
+                .unwrap_or(Duration::from_millis(50)),
+            on_store_error: match file.server.on_store_error.as_ref() {
+                None => OnStoreError::Deny,
+                Some(setting) => match setting.get_ref().as_str() {
+                    "deny" => OnStoreError::Deny,
+                    "allow" => OnStoreError::Allow,
+                    "local" => OnStoreError::Local,
+                    other => {
+                        self.fail(setting.span(), format!("unknown on_store_error `{other}`: use deny, allow or local"));
+                        OnStoreError::Deny
+                    }
+                },
+            },
+            instances: file.server.instances.unwrap_or(1).max(1),
+            catalog: file.server.catalog.as_ref().map(|catalog| {
+                let url = catalog.get_ref();
+                if !url.starts_with("sqlite://") && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                    self.fail(catalog.span(), format!("unknown catalog `{url}`: use sqlite://PATH or postgres://…"));
+                }
+                url.clone()
             }),
         }
     }

@@ -191,7 +191,7 @@ pub(super) async fn usage<C: Clock>(
             .unwrap_or(jiff::tz::TimeZone::UTC),
         Err(failure) => return fault(failure),
     };
-    match admin.app.gate.usage(&id, &time_zone) {
+    match admin.app.gate.usage(&id, &time_zone).await {
         Some(usage) => Json(usage).into_response(),
         None => fault(CatalogError::UnknownAccount(id)),
     }

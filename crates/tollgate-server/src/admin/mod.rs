@@ -248,6 +248,27 @@ async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
         "Times the journal took long-lived state to write.",
         store.journal_epoch(),
     );
+    if let Some(shared) = admin.app.gate.shared_store() {
+        let health = shared.health();
+        metric(
+            "tollgate_shared_store_up",
+            "gauge",
+            "1 while the shared limit store answers, 0 while on_store_error applies.",
+            u64::from(health.up),
+        );
+        metric(
+            "tollgate_shared_store_errors_total",
+            "counter",
+            "Calls to the shared limit store that failed or timed out.",
+            health.errors,
+        );
+        metric(
+            "tollgate_shared_store_transitions_total",
+            "counter",
+            "Changes between reachable and unreachable.",
+            health.transitions,
+        );
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -1,0 +1,75 @@
+//! The limit store shared by many instances, and what to answer while it cannot be reached.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use tollgate_core::StoreError;
+use tollgate_policy::OnStoreError;
+use tollgate_redis::RedisStore;
+
+/// A Redis store, the failure policy, and the store's health as decisions found it.
+#[derive(Debug)]
+pub struct Shared {
+    pub(crate) store: RedisStore,
+    pub(crate) on_error: OnStoreError,
+    /// How many instances share the store: each enforces 1/instances alone in `local` mode.
+    pub(crate) instances: u64,
+    up: AtomicBool,
+    errors: AtomicU64,
+    transitions: AtomicU64,
+}
+
+/// What `/metrics` tells of the shared store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedHealth {
+    /// Whether the last call reached it.
+    pub up: bool,
+    /// Calls that failed or timed out.
+    pub errors: u64,
+    /// Changes between reachable and unreachable.
+    pub transitions: u64,
+}
+
+impl Shared {
+    /// `store`, answered for by `on_error` when it fails, shared by `instances` instances.
+    pub fn new(store: RedisStore, on_error: OnStoreError, instances: u64) -> Self {
+        Self {
+            store,
+            on_error,
+            instances: instances.max(1),
+            up: AtomicBool::new(true),
+            errors: AtomicU64::new(0),
+            transitions: AtomicU64::new(0),
+        }
+    }
+
+    /// Notes a call that reached the store; logs the recovery once.
+    pub(crate) fn reached(&self) {
+        if !self.up.swap(true, Ordering::Relaxed) {
+            self.transitions.fetch_add(1, Ordering::Relaxed);
+            tracing::info!("limit store reachable again: decisions are shared and exact");
+        }
+    }
+
+    /// Notes a call that failed; logs the outage once.
+    pub(crate) fn failed(&self, error: &StoreError) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if self.up.swap(false, Ordering::Relaxed) {
+            self.transitions.fetch_add(1, Ordering::Relaxed);
+            let policy = match self.on_error {
+                OnStoreError::Deny => "deny: refusing with 503",
+                OnStoreError::Allow => "allow: admitting uncounted",
+                OnStoreError::Local => "local: each instance enforces its share alone",
+            };
+            tracing::error!(%error, on_store_error = policy, "limit store unreachable");
+        }
+    }
+
+    /// The store's health as the last decisions found it.
+    pub fn health(&self) -> SharedHealth {
+        SharedHealth {
+            up: self.up.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            transitions: self.transitions.load(Ordering::Relaxed),
+        }
+    }
+}
