@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use tollgate_catalog::Block;
 use smallvec::SmallVec;
+use tollgate_catalog::Block;
 use tollgate_core::{
     Algorithm, Clock, Decision, Lease, LimitRequest, Limiter, MemoryStore, NANOS_PER_SEC, Nanos,
     Store, StoreError, SystemClock, WhenFull,
@@ -15,8 +15,8 @@ use tollgate_policy::{
     RequestFacts, Resolution,
 };
 
-use crate::history::UsageCounter;
 use crate::Shared;
+use crate::history::UsageCounter;
 use crate::respond::{self, LimitReport, Refund, Verdict};
 
 /// What the store where limits live said.
@@ -291,10 +291,7 @@ impl<C: Clock> Gate<C> {
     }
 
     /// Decides one request.
-    pub async fn decide<H: Headers + Sync + ?Sized>(
-        &self,
-        facts: &RequestFacts<'_, H>,
-    ) -> Verdict {
+    pub async fn decide<H: Headers + Sync + ?Sized>(&self, facts: &RequestFacts<'_, H>) -> Verdict {
         let state = self.state.load_full();
         let (policy, directory) = (&state.policy, &state.directory);
         let now = self.limiter.clock().now();

@@ -44,14 +44,16 @@ pub(crate) async fn gateway<C: Clock + 'static>(
         .to_owned();
     let chain = forwarded_for(&parts.headers);
     let client_ip = policy.client_ip(peer.ip(), chain.as_deref());
-    let verdict = app.gate.decide(&RequestFacts {
-        method: parts.method.as_str(),
-        uri: &raw,
-        headers: &HttpHeaders(&parts.headers),
-        client_ip: Some(client_ip),
-        cost: None,
-    })
-    .await;
+    let verdict = app
+        .gate
+        .decide(&RequestFacts {
+            method: parts.method.as_str(),
+            uri: &raw,
+            headers: &HttpHeaders(&parts.headers),
+            client_ip: Some(client_ip),
+            cost: None,
+        })
+        .await;
     if !verdict.allowed {
         return refusal(verdict);
     }

@@ -160,14 +160,16 @@ async fn forward_auth<C: Clock>(
         return (StatusCode::BAD_REQUEST, Json(error)).into_response();
     };
     let client_ip = policy.client_ip(peer.ip(), forwarded_for(&headers).as_deref());
-    let verdict = app.gate.decide(&RequestFacts {
-        method,
-        uri,
-        headers: &lookup,
-        client_ip: Some(client_ip),
-        cost: None,
-    })
-    .await;
+    let verdict = app
+        .gate
+        .decide(&RequestFacts {
+            method,
+            uri,
+            headers: &lookup,
+            client_ip: Some(client_ip),
+            cost: None,
+        })
+        .await;
     app.durable(&verdict).await;
     // Forward-auth never learns when the request ends: it holds no concurrency slot.
     app.gate.release(&verdict.leases, verdict.shared).await;

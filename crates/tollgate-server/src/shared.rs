@@ -13,6 +13,9 @@ pub struct Shared {
     pub(crate) on_error: OnStoreError,
     /// How many instances share the store: each enforces 1/instances alone in `local` mode.
     pub(crate) instances: u64,
+    /// The key seed of this instance's partitions, written back after an outage (a restarted
+    /// Redis may have lost it).
+    seed: [u8; 16],
     up: AtomicBool,
     errors: AtomicU64,
     transitions: AtomicU64,
@@ -30,12 +33,14 @@ pub struct SharedHealth {
 }
 
 impl Shared {
-    /// `store`, answered for by `on_error` when it fails, shared by `instances` instances.
-    pub fn new(store: RedisStore, on_error: OnStoreError, instances: u64) -> Self {
+    /// `store`, answered for by `on_error` when it fails, shared by `instances` instances that
+    /// hash partition keys with `seed`.
+    pub fn new(store: RedisStore, on_error: OnStoreError, instances: u64, seed: [u8; 16]) -> Self {
         Self {
             store,
             on_error,
             instances: instances.max(1),
+            seed,
             up: AtomicBool::new(true),
             errors: AtomicU64::new(0),
             transitions: AtomicU64::new(0),
@@ -47,6 +52,16 @@ impl Shared {
         if !self.up.swap(true, Ordering::Relaxed) {
             self.transitions.fetch_add(1, Ordering::Relaxed);
             tracing::info!("limit store reachable again: decisions are shared and exact");
+            let (store, seed) = (self.store.clone(), self.seed);
+            tokio::spawn(async move {
+                match store.shared_seed(seed).await {
+                    Ok(shared) if shared != seed => tracing::error!(
+                        "the key seed in the limit store changed (its data was lost and another instance started first): restart this instance to share its limits again"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "key seed not written back"),
+                }
+            });
         }
     }
 

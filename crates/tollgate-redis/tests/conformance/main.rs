@@ -1,6 +1,7 @@
 //! One suite of scenarios on both stores: the embedded memory store and Redis must give the same
 //! decisions at the same instants (Redis pinned to them with the `pinned-time` feature).
 
+mod cluster;
 #[path = "../support/redis_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;

@@ -3,6 +3,10 @@
 mod admin;
 mod durable;
 mod examples;
+#[path = "../../../tollgate-redis/tests/support/redis_server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod redis_server;
+mod shared;
 mod support;
 
 use std::process::Command;

@@ -165,6 +165,11 @@ impl Tollgate {
         );
     }
 
+    /// The admin token it generated in its data directory.
+    pub(crate) fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("admin-token")).unwrap()
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         self.signal("TERM");

@@ -1,0 +1,232 @@
+//! Many `tollgate` processes sharing one Redis (or a Redis Cluster): exact limits across
+//! instances, and the failure policy while Redis is down.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::redis_server::{RedisCluster, RedisServer};
+use crate::support::{Tollgate, send};
+
+/// 1,000 per clock-aligned quarter hour per account.
+fn quarter_hour_policy(store: &str) -> String {
+    format!(
+        r#"
+        [server]
+        store = "{store}"
+        store_timeout = "2s"
+
+        [identity]
+        api_key = {{ header = "X-Api-Key" }}
+
+        [[accounts]]
+        id = "acme"
+        keys = ["acme-key"]
+
+        [[routes]]
+        api = "machines"
+        match = "* /machines/{{*rest}}"
+
+        [[limits]]
+        name = "quarter-hour"
+        window = {{ max = 1000, every = "15m" }}
+        per = ["account"]
+        "#
+    )
+}
+
+/// Asks the check API for `key`; the answer as JSON.
+async fn check(address: SocketAddr, key: &str) -> serde_json::Value {
+    let ask =
+        format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
+    let reply = tokio::time::timeout(
+        Duration::from_secs(10),
+        send(
+            address,
+            "POST",
+            "/v1/check",
+            &[("content-type", "application/json")],
+            &ask,
+        ),
+    )
+    .await
+    .expect("an answer, even while the store is down");
+    serde_json::from_str(&reply.body).unwrap_or_else(|_| panic!("JSON: {}", reply.body))
+}
+
+/// 64 clients, 1,600 requests spread over the instances; admitted requests per window end.
+async fn storm(instances: &[Tollgate]) -> (BTreeMap<u64, usize>, BTreeMap<u64, usize>) {
+    let addresses: Vec<SocketAddr> = instances.iter().map(|t| t.address).collect();
+    let clients: Vec<_> = (0..64)
+        .map(|client| {
+            let addresses = addresses.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for request in 0..25 {
+                    let address = addresses[(client + request) % addresses.len()];
+                    let answer = check(address, "acme-key").await;
+                    let reset = answer["limits"][0]["reset_at"].as_u64().expect("a reset");
+                    seen.push((answer["allowed"] == true, reset));
+                }
+                seen
+            })
+        })
+        .collect();
+    let (mut admitted, mut refused) = (BTreeMap::new(), BTreeMap::new());
+    for client in clients {
+        for (allowed, reset) in client.await.unwrap() {
+            let tally = if allowed { &mut admitted } else { &mut refused };
+            *tally.entry(reset).or_default() += 1;
+        }
+    }
+    (admitted, refused)
+}
+
+/// No window admitted more than 1,000, and a window that refused anything admitted exactly
+/// 1,000 (the run is short: it nearly always falls within one quarter hour).
+fn assert_exact(admitted: &BTreeMap<u64, usize>, refused: &BTreeMap<u64, usize>) {
+    let total: usize = admitted.values().chain(refused.values()).sum();
+    assert_eq!(total, 1_600);
+    for (window, count) in admitted {
+        assert!(
+            *count <= 1_000,
+            "{count} admitted in the window ending {window}"
+        );
+    }
+    for window in refused.keys() {
+        assert_eq!(
+            admitted.get(window),
+            Some(&1_000),
+            "the window ending {window}"
+        );
+    }
+    assert!(
+        !refused.is_empty() || admitted.len() > 1,
+        "1,600 asked of 1,000"
+    );
+}
+
+#[tokio::test]
+async fn four_instances_on_one_redis_admit_exactly_the_window() {
+    let redis = RedisServer::start();
+    let policy = quarter_hour_policy(&redis.url());
+    let instances: Vec<Tollgate> = (0..4).map(|_| Tollgate::start(&policy, None)).collect();
+    let (admitted, refused) = storm(&instances).await;
+    assert_exact(&admitted, &refused);
+}
+
+#[tokio::test]
+async fn four_instances_on_a_redis_cluster_admit_exactly_the_window() {
+    let cluster = RedisCluster::start();
+    let policy = quarter_hour_policy(&cluster.url());
+    let instances: Vec<Tollgate> = (0..4).map(|_| Tollgate::start(&policy, None)).collect();
+    let (admitted, refused) = storm(&instances).await;
+    assert_exact(&admitted, &refused);
+}
+
+/// 10 per quarter hour per account, two instances' worth; Redis answers within 300 ms or not.
+fn outage_policy(store: &str, on_store_error: &str) -> String {
+    format!(
+        r#"
+        [server]
+        store = "{store}"
+        store_timeout = "300ms"
+        on_store_error = "{on_store_error}"
+        instances = 2
+
+        [identity]
+        api_key = {{ header = "X-Api-Key" }}
+
+        [[accounts]]
+        id = "acme"
+        keys = ["acme-key"]
+
+        [[accounts]]
+        id = "globex"
+        keys = ["globex-key"]
+
+        [[routes]]
+        api = "machines"
+        match = "* /machines/{{*rest}}"
+
+        [[limits]]
+        name = "quarter-hour"
+        window = {{ max = 10, every = "15m" }}
+        per = ["account"]
+        "#
+    )
+}
+
+/// Kills Redis under a running instance, checks what `on_store_error` answers, restarts Redis
+/// and checks that decisions are shared and exact again.
+async fn outage(on_store_error: &str) -> Vec<serde_json::Value> {
+    let mut redis = RedisServer::start();
+    let tollgate = Tollgate::start(&outage_policy(&redis.url(), on_store_error), None);
+    for remaining in [9, 8] {
+        let answer = check(tollgate.address, "acme-key").await;
+        assert_eq!(answer["limits"][0]["remaining"], remaining);
+    }
+    redis.kill();
+    let mut during = Vec::new();
+    for _ in 0..8 {
+        during.push(check(tollgate.address, "acme-key").await);
+    }
+    tollgate.wait_for_logged("limit store unreachable");
+    let bearer = format!("Bearer {}", tollgate.admin_token());
+    let metrics = send(
+        tollgate.admin,
+        "GET",
+        "/metrics",
+        &[("authorization", &bearer)],
+        "",
+    )
+    .await
+    .body;
+    assert!(metrics.contains("tollgate_shared_store_up 0"), "{metrics}");
+
+    redis.run();
+    // The first calls after the restart find the old connection broken and make a new one.
+    let mut recovered = false;
+    for _ in 0..50 {
+        let answer = check(tollgate.address, "globex-key").await;
+        if answer["allowed"] == true && answer["limits"][0]["remaining"] == 9 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "decisions came back to Redis");
+    tollgate.wait_for_logged("limit store reachable again");
+    // Exact again: globex has 9 left in the restarted (empty) Redis.
+    let mut admitted = 0;
+    for _ in 0..12 {
+        admitted += usize::from(check(tollgate.address, "globex-key").await["allowed"] == true);
+    }
+    assert_eq!(admitted, 9);
+    during
+}
+
+#[tokio::test]
+async fn deny_refuses_with_503_while_redis_is_down() {
+    for answer in outage("deny").await {
+        assert_eq!(answer["allowed"], false);
+        assert_eq!(answer["status"], 503, "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn allow_admits_uncounted_while_redis_is_down() {
+    for answer in outage("allow").await {
+        assert_eq!(answer["allowed"], true, "{answer}");
+        assert_eq!(answer["limits"].as_array().map(Vec::len), Some(0));
+    }
+}
+
+#[tokio::test]
+async fn local_enforces_each_instances_share_while_redis_is_down() {
+    let during = outage("local").await;
+    let admitted = during.iter().filter(|a| a["allowed"] == true).count();
+    // 10 per quarter hour over 2 instances: 5 here, counted afresh on this instance.
+    assert_eq!(admitted, 5);
+    assert_eq!(during[5]["limits"][0]["limit"], 5);
+}
