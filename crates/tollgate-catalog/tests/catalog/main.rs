@@ -1,5 +1,10 @@
-//! The catalog on a real SQLite file: accounts, keys held as hashes, and every pack rule
-//! through the ledger, on chosen instants.
+//! The catalog on a real SQLite file and on a real PostgreSQL server, the same code and the
+//! same checks: accounts, keys held as hashes, and every pack rule through the ledger, on
+//! chosen instants.
+
+#[path = "../support/postgres_server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod postgres_server;
 
 use std::path::PathBuf;
 
@@ -43,11 +48,10 @@ fn account(id: &str) -> Account {
     }
 }
 
-#[tokio::test]
-async fn accounts_and_keys_survive_reopening_and_keys_are_kept_hashed() {
-    let scratch = Scratch::new("keys");
+/// Accounts and keys written, the catalog opened again, read back; the clear key.
+async fn accounts_and_keys_survive_reopening(url: &str) -> String {
     let key = {
-        let catalog = Catalog::open(&scratch.url()).await.unwrap();
+        let catalog = Catalog::open(url).await.unwrap();
         catalog.create_account(&account("acme"), 0).await.unwrap();
         assert!(matches!(
             catalog.create_account(&account("acme"), 1).await,
@@ -59,7 +63,7 @@ async fn accounts_and_keys_survive_reopening_and_keys_are_kept_hashed() {
         ));
         catalog.create_key("acme", 0).await.unwrap()
     };
-    let catalog = Catalog::open(&scratch.url()).await.unwrap();
+    let catalog = Catalog::open(url).await.unwrap();
     assert_eq!(
         catalog.account("acme").await.unwrap(),
         Some(account("acme"))
@@ -69,6 +73,13 @@ async fn accounts_and_keys_survive_reopening_and_keys_are_kept_hashed() {
         Some("acme")
     );
     assert_eq!(catalog.account_for_key("tg_guess").await.unwrap(), None);
+    key
+}
+
+#[tokio::test]
+async fn sqlite_keeps_accounts_and_keys_hashed() {
+    let scratch = Scratch::new("keys");
+    let key = accounts_and_keys_survive_reopening(&scratch.url()).await;
     let file = std::fs::read(scratch.0.join("catalog.db")).unwrap();
     let contains = |needle: &[u8]| file.windows(needle.len()).any(|window| window == needle);
     assert!(!contains(key.as_bytes()), "the clear key is never stored");
@@ -76,9 +87,25 @@ async fn accounts_and_keys_survive_reopening_and_keys_are_kept_hashed() {
 }
 
 #[tokio::test]
-async fn packs_renew_replace_and_expire_through_the_ledger() {
+async fn postgres_keeps_accounts_and_keys() {
+    let server = postgres_server::PostgresServer::start();
+    accounts_and_keys_survive_reopening(&server.url()).await;
+}
+
+#[tokio::test]
+async fn sqlite_packs_renew_replace_and_expire_through_the_ledger() {
     let scratch = Scratch::new("packs");
-    let catalog = Catalog::open(&scratch.url()).await.unwrap();
+    packs_renew_replace_and_expire(&scratch.url()).await;
+}
+
+#[tokio::test]
+async fn postgres_packs_renew_replace_and_expire_through_the_ledger() {
+    let server = postgres_server::PostgresServer::start();
+    packs_renew_replace_and_expire(&server.url()).await;
+}
+
+async fn packs_renew_replace_and_expire(url: &str) {
+    let catalog = Catalog::open(url).await.unwrap();
     catalog.create_account(&account("acme"), 0).await.unwrap();
 
     let plus = catalog

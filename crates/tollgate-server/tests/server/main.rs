@@ -3,6 +3,9 @@
 mod admin;
 mod durable;
 mod examples;
+#[path = "../../../tollgate-catalog/tests/support/postgres_server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod postgres_server;
 #[path = "../../../tollgate-redis/tests/support/redis_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::postgres_server::PostgresServer;
 use crate::redis_server::{RedisCluster, RedisServer};
 use crate::support::{Tollgate, send};
 
@@ -229,4 +230,88 @@ async fn local_enforces_each_instances_share_while_redis_is_down() {
     // 10 per quarter hour over 2 instances: 5 here, counted afresh on this instance.
     assert_eq!(admitted, 5);
     assert_eq!(during[5]["limits"][0]["limit"], 5);
+}
+
+/// The account a key belongs to, as `tollgate` at `address` sees it now.
+async fn account_of(address: SocketAddr, key: &str) -> serde_json::Value {
+    check(address, key).await["account"].clone()
+}
+
+/// Polls (every 20 ms, for at most 5 s) until `tollgate` sees `key` as `expected`; how long
+/// that took.
+async fn seen(tollgate: &Tollgate, key: &str, expected: serde_json::Value) -> Duration {
+    let started = std::time::Instant::now();
+    while account_of(tollgate.address, key).await != expected {
+        assert!(started.elapsed() < Duration::from_secs(5), "never seen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn two_instances_on_one_postgres_catalog_see_each_others_changes() {
+    let postgres = PostgresServer::start();
+    let policy = format!(
+        r#"
+        [server]
+        catalog = "{}"
+
+        [identity]
+        api_key = {{ header = "X-Api-Key" }}
+
+        [[routes]]
+        api = "machines"
+        match = "* /machines/{{*rest}}"
+
+        [[limits]]
+        name = "daily"
+        window = {{ max = 3, every = "1d" }}
+        per = ["account"]
+        "#,
+        postgres.url()
+    );
+    let (first, second) = (
+        Tollgate::start(&policy, None),
+        Tollgate::start(&policy, None),
+    );
+    let bearer = |tollgate: &Tollgate| format!("Bearer {}", tollgate.admin_token());
+    let (one, two) = (bearer(&first), bearer(&second));
+    let created = send(
+        first.admin,
+        "POST",
+        "/admin/accounts",
+        &[("authorization", &one)],
+        r#"{"id":"acme"}"#,
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let made = send(
+        first.admin,
+        "POST",
+        "/admin/accounts/acme/keys",
+        &[("authorization", &one)],
+        "",
+    )
+    .await;
+    let made: serde_json::Value = serde_json::from_str(&made.body).unwrap();
+    let key = made["key"].as_str().unwrap();
+    let created_seen = seen(&second, key, serde_json::json!("acme")).await;
+    // Revoked through the second instance: the first stops knowing the key.
+    let path = format!(
+        "/admin/accounts/acme/keys/{}",
+        tollgate_catalog::key_hash(key)
+    );
+    let revoked = send(
+        second.admin,
+        "DELETE",
+        &path,
+        &[("authorization", &two)],
+        "",
+    )
+    .await;
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+    let revoked_seen = seen(&first, key, serde_json::Value::Null).await;
+    eprintln!(
+        "PostgreSQL catalog: a key made on one instance was seen on the other after {created_seen:?}, its revocation after {revoked_seen:?}"
+    );
 }
