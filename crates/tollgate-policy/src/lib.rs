@@ -45,7 +45,7 @@ use std::path::Path;
 pub use error::{ConfigError, ConfigErrors, Source};
 pub use policy::{
     BodyFormat, DEFAULT_JSON, DEFAULT_XML, Dimension, Directory, DirectoryEntry, HeaderFamily,
-    Limit, Numbers, OnStoreError, Policy, Responses, Server,
+    Limit, Numbers, OnStoreError, Policy, Responses, Server, StoreCheck, any_algorithm,
 };
 pub use resolve::{Headers, Limits, Plan, RefundTicket, RequestFacts, Resolution};
 use tollgate_core::KeySpace;
@@ -66,7 +66,20 @@ impl Policy {
     /// # Errors
     /// Every problem found in the text.
     pub fn compile_in(source: &Source, key_space: KeySpace) -> Result<Self, ConfigErrors> {
-        compile::compile(source, key_space)
+        compile::compile(source, key_space, any_algorithm)
+    }
+
+    /// Compiles a policy text for a store that keeps only what `check` accepts: a limit it
+    /// refuses is an error at the limit.
+    ///
+    /// # Errors
+    /// Every problem found in the text.
+    pub fn compile_for(
+        source: &Source,
+        key_space: KeySpace,
+        check: StoreCheck,
+    ) -> Result<Self, ConfigErrors> {
+        compile::compile(source, key_space, check)
     }
 
     /// Reads and compiles the policy file at `path`.
@@ -83,6 +96,19 @@ impl Policy {
     /// # Errors
     /// The file cannot be read, or every problem found in it.
     pub fn load_in(path: &Path, key_space: KeySpace) -> Result<Self, ConfigErrors> {
+        Self::load_for(path, key_space, any_algorithm)
+    }
+
+    /// Reads and compiles the policy file at `path` for a store that keeps only what `check`
+    /// accepts (see [`compile_for`](Self::compile_for)).
+    ///
+    /// # Errors
+    /// The file cannot be read, or every problem found in it.
+    pub fn load_for(
+        path: &Path,
+        key_space: KeySpace,
+        check: StoreCheck,
+    ) -> Result<Self, ConfigErrors> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|error| {
             ConfigErrors(vec![ConfigError {
@@ -92,6 +118,6 @@ impl Policy {
                 message: format!("cannot read the policy file: {error}"),
             }])
         })?;
-        Self::compile_in(&Source::new(name, text), key_space)
+        Self::compile_for(&Source::new(name, text), key_space, check)
     }
 }

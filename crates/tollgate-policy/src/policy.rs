@@ -27,6 +27,8 @@ pub struct Policy {
     pub(crate) apps: HashMap<String, [u8; 32]>,
     pub(crate) limits: Vec<Limit>,
     pub(crate) key_space: KeySpace,
+    /// What the store holding the limits can keep exactly, checked on every reload too.
+    pub(crate) check: StoreCheck,
 }
 
 impl Policy {
@@ -194,6 +196,12 @@ impl Policy {
         &self.key_space
     }
 
+    /// The store check the policy was compiled with.
+    #[must_use]
+    pub fn store_check(&self) -> StoreCheck {
+        self.check
+    }
+
     /// The api names, in the order their routes first appear.
     #[must_use]
     pub fn apis(&self) -> &[String] {
@@ -219,16 +227,6 @@ impl Policy {
     #[must_use]
     pub fn limits(&self) -> &[Limit] {
         &self.limits
-    }
-
-    /// Every limit's name with each of its algorithms (its own numbers and each plan's).
-    pub fn algorithms(&self) -> impl Iterator<Item = (&str, &Algorithm)> {
-        self.limits.iter().flat_map(|limit| {
-            limit
-                .algorithms
-                .iter()
-                .map(move |algorithm| (limit.name.as_str(), algorithm))
-        })
     }
 
     /// A one-line account of what the policy holds.
@@ -272,6 +270,14 @@ pub struct Server {
     pub instances: u64,
     /// The catalog database's URL, if the file names one.
     pub catalog: Option<String>,
+}
+
+/// Whether the store that will hold a limit can keep its numbers exactly; why not, in words.
+pub type StoreCheck = fn(&Algorithm) -> Result<(), String>;
+
+/// The check of a store that keeps every algorithm exactly (the embedded one).
+pub fn any_algorithm(_: &Algorithm) -> Result<(), String> {
+    Ok(())
 }
 
 /// What to answer while a shared limit store cannot decide.

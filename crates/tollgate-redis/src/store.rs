@@ -112,7 +112,7 @@ impl RedisStore {
     /// Whether this store keeps `algorithm` exactly: time is in microseconds there, and the
     /// script's arithmetic in doubles. A token bucket's interval is rounded up to a whole
     /// microsecond (never admitting more); a sliding window needs a period of whole microseconds
-    /// and `max × period in µs` below 2⁵³ (for a day: a max up to 104,249,991).
+    /// and `max × period in µs` below 2⁵³ (for a day: a max up to 104,249).
     ///
     /// # Errors
     /// Why the numbers do not fit.

@@ -275,7 +275,11 @@ impl<C: Clock> Gate<C> {
     /// Every problem found in the file.
     pub fn reload(&self, path: &Path) -> Result<String, ConfigErrors> {
         let current = self.state.load();
-        let policy = Policy::load_in(path, current.policy.key_space().clone())?;
+        let policy = Policy::load_for(
+            path,
+            current.policy.key_space().clone(),
+            current.policy.store_check(),
+        )?;
         let summary = policy.summary();
         self.state.store(Arc::new(State::new(
             Arc::new(policy),

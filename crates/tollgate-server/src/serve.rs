@@ -55,11 +55,11 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         .get(..16)
         .and_then(|s| s.try_into().ok())
         .ok_or("key-seed is damaged")?;
-    let load = |seed| {
-        Policy::load_in(&options.config, tollgate_core::KeySpace::new(seed))
+    let load = |seed, check| {
+        Policy::load_for(&options.config, tollgate_core::KeySpace::new(seed), check)
             .map_err(|errors| format!("{errors}"))
     };
-    let mut policy = load(seed)?;
+    let mut policy = load(seed, tollgate_policy::any_algorithm)?;
     let shared = match options
         .store
         .clone()
@@ -68,10 +68,12 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     {
         None => None,
         Some(url) => {
-            let shared = connect_shared(&url, &policy, seed).await?;
+            // The limits must fit the store: checked before connecting, to fail fast.
+            load(seed, redis_check)?;
+            let (shared, seed) = connect_shared(&url, policy.server(), seed).await?;
             // Every instance hashes partition keys with the seed kept in the store.
-            policy = load(shared.1)?;
-            Some(shared.0)
+            policy = load(seed, redis_check)?;
+            Some(shared)
         }
     };
     let listen = options
@@ -178,18 +180,14 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     Ok(())
 }
 
-/// Connects to the shared store at `url` for `policy`'s limits; with the key seed the
+/// Connects to the shared store at `url` as `server` says; with the key seed the
 /// instances share (`seed`, if this instance is the first).
 async fn connect_shared(
     url: &str,
-    policy: &Policy,
+    server: &tollgate_policy::Server,
     seed: [u8; 16],
 ) -> Result<(Shared, [u8; 16]), String> {
     let url: StoreUrl = url.parse().map_err(|error| format!("--store {error}"))?;
-    for (name, algorithm) in policy.algorithms() {
-        RedisStore::supports(algorithm).map_err(|error| format!("limit `{name}`: {error}"))?;
-    }
-    let server = policy.server();
     let store = RedisStore::connect(&url, server.store_timeout)
         .await
         .map_err(|error| format!("cannot reach the limit store {url}: {error}"))?;
@@ -202,6 +200,11 @@ async fn connect_shared(
         Shared::new(store, server.on_store_error, server.instances, seed),
         seed,
     ))
+}
+
+/// What the Redis store keeps exactly (see [`RedisStore::supports`]).
+fn redis_check(algorithm: &tollgate_core::Algorithm) -> Result<(), String> {
+    RedisStore::supports(algorithm).map_err(|unsupported| unsupported.to_string())
 }
 
 async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, String> {

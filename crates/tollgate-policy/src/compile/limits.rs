@@ -263,7 +263,7 @@ impl Compiler<'_> {
             let burst = burst.or(bucket.get_ref().burst).unwrap_or(1);
             TokenBucket::new(Rate::new(count, period), burst)
                 .map(Algorithm::from)
-                .map_err(|e| (bucket.span(), e))
+                .map_err(|e| (bucket.span(), e.to_string()))
         } else if let Some(window) = &config.window {
             let w = window.get_ref();
             let schedule = match w.align {
@@ -298,12 +298,12 @@ impl Compiler<'_> {
             schedule
                 .and_then(|schedule| Window::new(max.unwrap_or(w.max), schedule))
                 .map(Algorithm::from)
-                .map_err(|e| (window.span(), e))
+                .map_err(|e| (window.span(), e.to_string()))
         } else if let Some(sliding) = &config.sliding {
             let every = self.parse(&sliding.get_ref().every, parse_duration)?;
             SlidingWindow::new(max.unwrap_or(sliding.get_ref().max), every)
                 .map(Algorithm::from)
-                .map_err(|e| (sliding.span(), e))
+                .map_err(|e| (sliding.span(), e.to_string()))
         } else {
             let concurrency = config.concurrency.as_ref()?;
             let lease = match &concurrency.get_ref().lease {
@@ -312,8 +312,12 @@ impl Compiler<'_> {
             };
             Concurrency::new(max.unwrap_or(concurrency.get_ref().max), lease)
                 .map(Algorithm::from)
-                .map_err(|e| (concurrency.span(), e))
+                .map_err(|e| (concurrency.span(), e.to_string()))
         };
+        let built = built.and_then(|algorithm| match (self.check)(&algorithm) {
+            Ok(()) => Ok(algorithm),
+            Err(unsupported) => Err((spanned.span(), unsupported)),
+        });
         match built {
             Ok(algorithm) => Some(algorithm),
             Err((span, error)) => {

@@ -20,13 +20,17 @@ use tollgate_core::KeySpace;
 
 use crate::error::{ConfigError, ConfigErrors, Source};
 use crate::model::PolicyFile;
-use crate::policy::{Limit, Policy};
+use crate::policy::{Limit, Policy, StoreCheck};
 
 /// Compiles a policy file's text, collecting every error rather than stopping at the first.
 ///
 /// # Errors
 /// Every problem found, each with its file, line and column.
-pub(crate) fn compile(source: &Source, key_space: KeySpace) -> Result<Policy, ConfigErrors> {
+pub(crate) fn compile(
+    source: &Source,
+    key_space: KeySpace,
+    check: StoreCheck,
+) -> Result<Policy, ConfigErrors> {
     let file: PolicyFile = toml::from_str(source.text()).map_err(|error| {
         let span = error.span().unwrap_or(0..0);
         ConfigErrors(vec![source.error(span, error.message().trim_end())])
@@ -34,6 +38,7 @@ pub(crate) fn compile(source: &Source, key_space: KeySpace) -> Result<Policy, Co
     let mut compiler = Compiler {
         source,
         errors: Vec::new(),
+        check,
     };
     let policy = compiler.policy(file, key_space);
     if compiler.errors.is_empty() {
@@ -49,6 +54,8 @@ pub(crate) fn compile(source: &Source, key_space: KeySpace) -> Result<Policy, Co
 struct Compiler<'a> {
     source: &'a Source,
     errors: Vec<ConfigError>,
+    /// What the store that will hold the limits can keep exactly.
+    check: StoreCheck,
 }
 
 /// SHA-256 of a secret: how keys and app secrets are held.
@@ -177,6 +184,7 @@ impl Compiler<'_> {
             apps,
             limits,
             key_space,
+            check: self.check,
         }
     }
 

@@ -315,3 +315,25 @@ async fn two_instances_on_one_postgres_catalog_see_each_others_changes() {
         "PostgreSQL catalog: a key made on one instance was seen on the other after {created_seen:?}, its revocation after {revoked_seen:?}"
     );
 }
+
+#[test]
+fn a_limit_the_redis_store_cannot_keep_exactly_is_a_config_error() {
+    let dir = crate::support::TempDir::new();
+    let config = dir.0.join("policy.toml");
+    let policy = "[[routes]]\napi = \"a\"\nmatch = \"GET /a\"\n\n[[limits]]\nname = \"daily\"\nsliding = { max = 200000, every = \"1d\" }\n";
+    std::fs::write(&config, policy).unwrap();
+    // Checked before connecting: no Redis is needed to be told.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["serve", "--store", "redis://127.0.0.1:1", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.0.join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("policy.toml:5:1: limit `daily`: a sliding window of 86400000000000 ns can count at most 104249 in the Redis store, not 200000"),
+        "{said}"
+    );
+}

@@ -1,0 +1,189 @@
+//! Decisions per second and p99 latency against one local `redis-server`, three subjects in
+//! the same run on the same server:
+//!
+//! - **ceiling**: `redis-benchmark` calling the store's own script by `EVALSHA`, pipelined
+//!   (`-P 16`, 64 connections) — what Redis itself can run, with no client logic at all;
+//! - **tollgate**: [`RedisStore::acquire`], 64 decisions in flight on one multiplexed connection;
+//! - **limitador**: limitador 0.14's `AsyncRedisStorage`, 64 decisions in flight.
+//!
+//! Every subject decides one limit that never refuses over 10,000 partitions.
+//!
+//! ```text
+//! cargo run --release --manifest-path benches/redis-peers/Cargo.toml [-- SECONDS]
+//! ```
+//! (default 5 s per subject). It is a package of its own, outside the workspace: limitador's
+//! Redis storage cannot be built without its RocksDB storage, a long C++ build.
+
+#[path = "../../../crates/tollgate-redis/tests/support/redis_server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod redis_server;
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use limitador::limit::{Context, Expression, Limit, Namespace, Predicate};
+use limitador::storage::redis::AsyncRedisStorage;
+use redis_server::RedisServer;
+use tollgate_core::{Algorithm, Key, LimitRequest, Rate, TokenBucket};
+use tollgate_redis::{RedisStore, StoreUrl};
+
+const IN_FLIGHT: usize = 64;
+const PARTITIONS: u64 = 10_000;
+
+/// Decisions per second and the 99th percentile latency in microseconds.
+struct Measured {
+    per_second: f64,
+    p99_micros: f64,
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes `--bench`; a number is the seconds per subject.
+    let seconds: u64 = std::env::args()
+        .skip(1)
+        .find_map(|arg| arg.parse().ok())
+        .unwrap_or(5);
+    let span = Duration::from_secs(seconds);
+    let server = RedisServer::start();
+    let url: StoreUrl = server.url().parse().expect("a redis URL");
+    let store = RedisStore::connect(&url, Duration::from_secs(5))
+        .await
+        .expect("redis-server answers");
+
+    let ceiling = redis_benchmark(&server, seconds);
+    let tollgate = tollgate(store, span).await;
+    let limitador = limitador(&server.url(), span).await;
+
+    println!("subject     decisions/s   p99 µs");
+    for (name, measured) in [
+        ("ceiling", &ceiling),
+        ("tollgate", &tollgate),
+        ("limitador", &limitador),
+    ] {
+        println!(
+            "{name:<10} {:>12.0} {:>8.0}",
+            measured.per_second, measured.p99_micros
+        );
+    }
+    println!(
+        "tollgate / ceiling = {:.2}   tollgate / limitador = {:.2}",
+        tollgate.per_second / ceiling.per_second,
+        tollgate.per_second / limitador.per_second
+    );
+}
+
+/// Runs `decide` from `IN_FLIGHT` tasks for `span`.
+async fn drive<F, Fut>(span: Duration, decide: F) -> Measured
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let decide = Arc::new(decide);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..IN_FLIGHT as u64)
+        .map(|task| {
+            let decide = Arc::clone(&decide);
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut partition = task * 7_919;
+                while started.elapsed() < span {
+                    partition = (partition + 104_729) % PARTITIONS;
+                    let asked = Instant::now();
+                    assert!(decide(partition).await, "the limit never refuses");
+                    latencies.push(asked.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("a bench task"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    Measured {
+        per_second: latencies.len() as f64 / elapsed,
+        p99_micros: p99.as_secs_f64() * 1e6,
+    }
+}
+
+async fn tollgate(store: RedisStore, span: Duration) -> Measured {
+    let bucket: &'static Algorithm = Box::leak(Box::new(
+        TokenBucket::new(Rate::per_second(1_000_000), 1_000_000_000)
+            .expect("valid")
+            .into(),
+    ));
+    drive(span, move |partition| {
+        let store = store.clone();
+        async move {
+            let request = [LimitRequest::new(Key::from_hash(partition + 1), bucket, 1)];
+            store.acquire(&request).await.expect("a decision").allowed()
+        }
+    })
+    .await
+}
+
+async fn limitador(url: &str, span: Duration) -> Measured {
+    let storage = AsyncRedisStorage::new(url).await.expect("redis-server answers");
+    let limiter = limitador::AsyncRateLimiter::new_with_storage(Box::new(storage));
+    let per_key: Expression = "key".try_into().expect("valid CEL");
+    limiter.add_limit(Limit::new(
+        "bench",
+        u64::MAX,
+        60,
+        Vec::<Predicate>::new(),
+        vec![per_key],
+    ));
+    let limiter = Arc::new(limiter);
+    let namespace: Namespace = "bench".into();
+    drive(span, move |partition| {
+        let (limiter, namespace) = (Arc::clone(&limiter), namespace.clone());
+        async move {
+            let values = HashMap::from([("key".to_string(), partition.to_string())]);
+            let context: Context<'_> = values.into();
+            limiter
+                .check_rate_limited_and_update(&namespace, &context, 1)
+                .await
+                .is_ok_and(|result| !result.limited)
+        }
+    })
+    .await
+}
+
+/// `redis-benchmark` running the store's script on random partitions, pipelined; its own
+/// figures (requests per second, p99 in ms) from its CSV output.
+fn redis_benchmark(server: &RedisServer, seconds: u64) -> Measured {
+    let script = include_str!("../../../crates/tollgate-redis/src/decide.lua");
+    let load = Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "SCRIPT", "LOAD", script])
+        .output()
+        .expect("redis-cli (package redis-tools)");
+    let sha = String::from_utf8_lossy(&load.stdout).trim().to_owned();
+    let requests = (seconds * 150_000).to_string();
+    let output = Command::new("redis-benchmark")
+        .args(["-p", &server.port.to_string(), "-c", "64", "-P", "16"])
+        .args(["-n", &requests, "-r", &PARTITIONS.to_string(), "--csv"])
+        .args(["EVALSHA", &sha, "1", "tg:{bench}:__rand_int__", "acquire", "", "0"])
+        .args(["t", "1", "1", "1000000000", "0"])
+        .output()
+        .expect("redis-benchmark (package redis-tools)");
+    let csv = String::from_utf8_lossy(&output.stdout);
+    let row: Vec<f64> = csv
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split(',')
+        .skip(1)
+        .filter_map(|field| field.trim_matches('"').parse().ok())
+        .collect();
+    // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+    assert!(row.len() >= 6, "redis-benchmark said: {csv}");
+    Measured {
+        per_second: row[0],
+        p99_micros: row[5] * 1_000.0,
+    }
+}
