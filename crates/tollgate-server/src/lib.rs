@@ -53,5 +53,5 @@ pub use history::{UsageCounter, day_of};
 pub use http::{App, router};
 pub use journal::{Durability, Journal};
 pub use respond::{LimitReport, Verdict};
-pub use serve::{ServeOptions, serve};
+pub use serve::{ServeOptions, redis_check, serve};
 pub use shared::{Shared, SharedHealth};

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tollgate_policy::Policy;
-use tollgate_server::{ServeOptions, serve};
+use tollgate_core::KeySpace;
+use tollgate_policy::{ConfigErrors, Policy};
+use tollgate_server::{ServeOptions, redis_check, serve};
 
 /// Rate limits and quotas in front of an HTTP API, from one policy file.
 #[derive(Debug, Parser)]
@@ -80,7 +81,12 @@ fn main() -> ExitCode {
 }
 
 fn load(file: &Path) -> Result<Policy, ExitCode> {
-    Policy::load(file).map_err(|errors| {
+    reported(file, Policy::load(file))
+}
+
+/// The policy, or its errors printed and exit code 2.
+fn reported(file: &Path, loaded: Result<Policy, ConfigErrors>) -> Result<Policy, ExitCode> {
+    loaded.map_err(|errors| {
         eprintln!("{errors}");
         eprintln!("{}: {} error(s)", file.display(), errors.0.len());
         ExitCode::from(2)
@@ -88,7 +94,15 @@ fn load(file: &Path) -> Result<Policy, ExitCode> {
 }
 
 fn check_config(file: &Path) -> ExitCode {
-    match load(file) {
+    // A file that names a shared store is checked against what that store keeps exactly.
+    let checked = load(file).and_then(|policy| match policy.server().store {
+        None => Ok(policy),
+        Some(_) => reported(
+            file,
+            Policy::load_for(file, KeySpace::random(), redis_check),
+        ),
+    });
+    match checked {
         Ok(policy) => {
             println!("{}: ok: {}", file.display(), policy.summary());
             ExitCode::SUCCESS

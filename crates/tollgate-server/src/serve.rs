@@ -202,8 +202,9 @@ async fn connect_shared(
     ))
 }
 
-/// What the Redis store keeps exactly (see [`RedisStore::supports`]).
-fn redis_check(algorithm: &tollgate_core::Algorithm) -> Result<(), String> {
+/// What the Redis store keeps exactly (see [`RedisStore::supports`]): the check of policies
+/// served with `store = "redis://…"`.
+pub fn redis_check(algorithm: &tollgate_core::Algorithm) -> Result<(), String> {
     RedisStore::supports(algorithm).map_err(|unsupported| unsupported.to_string())
 }
 

@@ -332,8 +332,26 @@ fn a_limit_the_redis_store_cannot_keep_exactly_is_a_config_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let said = String::from_utf8_lossy(&output.stderr);
+    let expected = "limit `daily`: a sliding window of 86400000000000 ns can count at most 104249 in the Redis store, not 200000";
     assert!(
-        said.contains("policy.toml:5:1: limit `daily`: a sliding window of 86400000000000 ns can count at most 104249 in the Redis store, not 200000"),
+        said.contains(&format!("policy.toml:5:1: {expected}")),
+        "{said}"
+    );
+    // check-config applies the same check to a file that names a Redis store.
+    std::fs::write(
+        &config,
+        format!("[server]\nstore = \"redis://127.0.0.1:1\"\n{policy}"),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains(&format!("policy.toml:7:1: {expected}")),
         "{said}"
     );
 }
