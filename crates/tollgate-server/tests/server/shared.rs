@@ -146,6 +146,10 @@ fn outage_policy(store: &str, on_store_error: &str) -> String {
         id = "globex"
         keys = ["globex-key"]
 
+        [[accounts]]
+        id = "initech"
+        keys = ["initech-key"]
+
         [[routes]]
         api = "machines"
         match = "* /machines/{{*rest}}"
@@ -158,11 +162,33 @@ fn outage_policy(store: &str, on_store_error: &str) -> String {
     )
 }
 
-/// Kills Redis under a running instance, checks what `on_store_error` answers, restarts Redis
-/// and checks that decisions are shared and exact again.
-async fn outage(on_store_error: &str) -> Vec<serde_json::Value> {
+/// What an outage test saw: the answers for acme while Redis was down, and the statuses of a
+/// background load (initech) that ran from before the kill to after the recovery.
+struct Outage {
+    during: Vec<serde_json::Value>,
+    load: Vec<u64>,
+}
+
+/// Kills Redis under a running instance and a background load, checks what `on_store_error`
+/// answers, restarts Redis and checks that decisions are shared and exact again.
+async fn outage(on_store_error: &str) -> Outage {
     let mut redis = RedisServer::start();
     let tollgate = Tollgate::start(&outage_policy(&redis.url(), on_store_error), None);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, address) = (std::sync::Arc::clone(&stop), tollgate.address);
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // `check` fails the test if an answer takes more than 10 s.
+                    let answer = check(address, "initech-key").await;
+                    statuses.push(answer["status"].as_u64().unwrap_or(200));
+                }
+                statuses
+            })
+        })
+        .collect();
     for remaining in [9, 8] {
         let answer = check(tollgate.address, "acme-key").await;
         assert_eq!(answer["limits"][0]["remaining"], remaining);
@@ -204,32 +230,50 @@ async fn outage(on_store_error: &str) -> Vec<serde_json::Value> {
         admitted += usize::from(check(tollgate.address, "globex-key").await["allowed"] == true);
     }
     assert_eq!(admitted, 9);
-    during
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut statuses = Vec::new();
+    for task in load {
+        statuses.extend(task.await.expect("every load request answered"));
+    }
+    Outage {
+        during,
+        load: statuses,
+    }
 }
 
 #[tokio::test]
 async fn deny_refuses_with_503_while_redis_is_down() {
-    for answer in outage("deny").await {
+    let seen = outage("deny").await;
+    for answer in seen.during {
         assert_eq!(answer["allowed"], false);
         assert_eq!(answer["status"], 503, "{answer}");
     }
+    assert!(
+        seen.load
+            .iter()
+            .all(|status| [200, 429, 503].contains(status))
+    );
+    assert!(seen.load.contains(&503), "the load met the outage");
 }
 
 #[tokio::test]
 async fn allow_admits_uncounted_while_redis_is_down() {
-    for answer in outage("allow").await {
+    let seen = outage("allow").await;
+    for answer in seen.during {
         assert_eq!(answer["allowed"], true, "{answer}");
         assert_eq!(answer["limits"].as_array().map(Vec::len), Some(0));
     }
+    assert!(seen.load.iter().all(|status| [200, 429].contains(status)));
 }
 
 #[tokio::test]
 async fn local_enforces_each_instances_share_while_redis_is_down() {
-    let during = outage("local").await;
-    let admitted = during.iter().filter(|a| a["allowed"] == true).count();
+    let seen = outage("local").await;
+    let admitted = seen.during.iter().filter(|a| a["allowed"] == true).count();
     // 10 per quarter hour over 2 instances: 5 here, counted afresh on this instance.
     assert_eq!(admitted, 5);
-    assert_eq!(during[5]["limits"][0]["limit"], 5);
+    assert_eq!(seen.during[5]["limits"][0]["limit"], 5);
+    assert!(seen.load.iter().all(|status| [200, 429].contains(status)));
 }
 
 /// The account a key belongs to, as `tollgate` at `address` sees it now.
