@@ -9,7 +9,9 @@
 //!   with its body streamed both ways; a refusal never reaches the upstream.
 //!
 //! Every adapter builds the same [`RequestFacts`](tollgate_policy::RequestFacts) and gets back
-//! the same [`Verdict`] from [`Gate::decide`].
+//! the same [`Verdict`] from [`Gate::decide`]. Limits live in the embedded memory store, or in
+//! Redis shared by many instances ([`Gate::shared`], [`Shared`]), with a failure policy for
+//! when Redis cannot decide.
 //!
 //! ```
 //! use tollgate_core::ManualClock;
