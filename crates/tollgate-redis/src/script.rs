@@ -114,3 +114,47 @@ impl Reply {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_decisions_in_microseconds() {
+        let reply = [0, 7, 1, 10, 4, 20, 7, 0, 3, 0, 30, 25];
+        let Ok(Reply::Decided {
+            admitted,
+            now,
+            outcomes,
+        }) = Reply::read(&reply, 2)
+        else {
+            panic!("a decision");
+        };
+        assert!(!admitted);
+        assert_eq!(now, 7_000);
+        assert_eq!(outcomes[0], Outcome::admitted(10, 4, 20_000, 7_000));
+        assert_eq!(outcomes[1], Outcome::refused(3, 0, 30_000, Some(25_000)));
+    }
+
+    #[test]
+    fn a_refusal_that_never_fits_has_no_retry() {
+        let Ok(Reply::Decided { outcomes, .. }) = Reply::read(&[0, 1, 0, 3, 3, 9, -1], 1) else {
+            panic!("a decision");
+        };
+        assert_eq!(outcomes[0].retry_at(), None);
+    }
+
+    #[test]
+    fn stale_bounds_ask_again_at_the_servers_time() {
+        assert!(matches!(
+            Reply::read(&[-1, 42], 3),
+            Ok(Reply::Stale { now: 42_000 })
+        ));
+    }
+
+    #[test]
+    fn a_reply_of_the_wrong_shape_is_an_error() {
+        assert!(Reply::read(&[1, 5, 1, 2], 1).is_err());
+        assert!(Reply::read(&[], 0).is_err());
+    }
+}
