@@ -6,7 +6,9 @@
 //! - **tollgate**: [`RedisStore::acquire`], 64 decisions in flight on one multiplexed connection;
 //! - **limitador**: limitador 0.14's `AsyncRedisStorage`, 64 decisions in flight.
 //!
-//! Every subject decides one limit that never refuses over 10,000 partitions.
+//! Every subject decides one limit that never refuses, over 10,000 partitions: a window (an
+//! hour for Tollgate, 60 s for limitador, whose counters are fixed windows), and for Tollgate
+//! and the ceiling also a token bucket.
 //!
 //! ```text
 //! cargo run --release --manifest-path benches/redis-peers/Cargo.toml [-- SECONDS]
@@ -26,7 +28,7 @@ use std::time::{Duration, Instant};
 use limitador::limit::{Context, Expression, Limit, Namespace, Predicate};
 use limitador::storage::redis::AsyncRedisStorage;
 use redis_server::RedisServer;
-use tollgate_core::{Algorithm, Key, LimitRequest, Rate, TokenBucket};
+use tollgate_core::{Algorithm, Key, LimitRequest, Rate, Schedule, TokenBucket, Window};
 use tollgate_redis::{RedisStore, StoreUrl};
 
 const IN_FLIGHT: usize = 64;
@@ -38,7 +40,7 @@ struct Measured {
     p99_micros: f64,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     // `cargo bench` passes `--bench`; a number is the seconds per subject.
     let seconds: u64 = std::env::args()
@@ -52,26 +54,98 @@ async fn main() {
         .await
         .expect("redis-server answers");
 
-    let ceiling = redis_benchmark(&server, seconds);
-    let tollgate = tollgate(store, span).await;
-    let limitador = limitador(&server.url(), span).await;
+    let window: &'static Algorithm = Box::leak(Box::new(
+        Window::new(
+            1_000_000_000_000,
+            Schedule::clock(Duration::from_secs(3_600)).expect("valid"),
+        )
+        .expect("valid")
+        .into(),
+    ));
+    let bucket: &'static Algorithm = Box::leak(Box::new(
+        TokenBucket::new(Rate::per_second(1_000_000), 1_000_000_000)
+            .expect("valid")
+            .into(),
+    ));
+    let (start, end) = match window {
+        Algorithm::Window(window) => window.schedule().bounds(now_nanos()),
+        _ => unreachable!("a window"),
+    };
+    let window_args = [
+        "w",
+        "1",
+        &(start / 1_000).to_string(),
+        &(end / 1_000).to_string(),
+        "1000000000000",
+    ]
+    .map(str::to_owned);
+    let bucket_args = ["t", "1", "1", "1000000000", "0"].map(str::to_owned);
 
-    println!("subject     decisions/s   p99 µs");
+    let exact: &'static Algorithm = Box::leak(Box::new(
+        Window::new(
+            1_000,
+            Schedule::clock(Duration::from_secs(3_600)).expect("valid"),
+        )
+        .expect("valid")
+        .into(),
+    ));
+    let store_for_exactness = store.clone();
+    let (limitador_for_exactness, namespace) = limitador_with(&server.url(), 1_000).await;
+    let ceiling_window = redis_benchmark(&server, seconds, &window_args);
+    let tollgate_window = tollgate(store.clone(), window, span).await;
+    let limitador = limitador(&server.url(), span).await;
+    let ceiling_bucket = redis_benchmark(&server, seconds, &bucket_args);
+    let tollgate_bucket = tollgate(store, bucket, span).await;
+
+    println!("subject                decisions/s   p99 µs");
     for (name, measured) in [
-        ("ceiling", &ceiling),
-        ("tollgate", &tollgate),
-        ("limitador", &limitador),
+        ("ceiling, window", &ceiling_window),
+        ("tollgate, window", &tollgate_window),
+        ("limitador, window", &limitador),
+        ("ceiling, bucket", &ceiling_bucket),
+        ("tollgate, bucket", &tollgate_bucket),
     ] {
         println!(
-            "{name:<10} {:>12.0} {:>8.0}",
+            "{name:<20} {:>12.0} {:>8.0}",
             measured.per_second, measured.p99_micros
         );
     }
-    println!(
-        "tollgate / ceiling = {:.2}   tollgate / limitador = {:.2}",
-        tollgate.per_second / ceiling.per_second,
-        tollgate.per_second / limitador.per_second
+    let (ours, theirs) = (
+        admitted_of_one_window(|| async {
+            let request = [LimitRequest::new(Key::from_hash(u64::MAX - 1), exact, 1)];
+            store_for_exactness
+                .acquire(&request)
+                .await
+                .expect("a decision")
+                .allowed()
+        })
+        .await,
+        admitted_of_one_window(|| async {
+            let values = HashMap::from([("key".to_string(), "exactness".to_string())]);
+            let context: Context<'_> = values.into();
+            limitador_for_exactness
+                .check_rate_limited_and_update(&namespace, &context, 1)
+                .await
+                .is_ok_and(|result| !result.limited)
+        })
+        .await,
     );
+    println!(
+        "one key, a window of 1,000, 64 clients asking 2,000 times: tollgate admitted {ours}, limitador {theirs}"
+    );
+    println!(
+        "window: tollgate / ceiling = {:.2}, tollgate / limitador = {:.2}; bucket: tollgate / ceiling = {:.2}",
+        tollgate_window.per_second / ceiling_window.per_second,
+        tollgate_window.per_second / limitador.per_second,
+        tollgate_bucket.per_second / ceiling_bucket.per_second,
+    );
+}
+
+fn now_nanos() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    u64::try_from(since.as_nanos()).expect("before 2554")
 }
 
 /// Runs `decide` from `IN_FLIGHT` tasks for `span`.
@@ -111,35 +185,57 @@ where
     }
 }
 
-async fn tollgate(store: RedisStore, span: Duration) -> Measured {
-    let bucket: &'static Algorithm = Box::leak(Box::new(
-        TokenBucket::new(Rate::per_second(1_000_000), 1_000_000_000)
-            .expect("valid")
-            .into(),
-    ));
+async fn tollgate(store: RedisStore, algorithm: &'static Algorithm, span: Duration) -> Measured {
     drive(span, move |partition| {
         let store = store.clone();
         async move {
-            let request = [LimitRequest::new(Key::from_hash(partition + 1), bucket, 1)];
+            let request = [LimitRequest::new(
+                Key::from_hash(partition + 1),
+                algorithm,
+                1,
+            )];
             store.acquire(&request).await.expect("a decision").allowed()
         }
     })
     .await
 }
 
-async fn limitador(url: &str, span: Duration) -> Measured {
-    let storage = AsyncRedisStorage::new(url).await.expect("redis-server answers");
+/// A limitador over its Redis storage with one limit of `max` per 60 s per `key`.
+async fn limitador_with(url: &str, max: u64) -> (Arc<limitador::AsyncRateLimiter>, Namespace) {
+    let storage = AsyncRedisStorage::new(url)
+        .await
+        .expect("redis-server answers");
     let limiter = limitador::AsyncRateLimiter::new_with_storage(Box::new(storage));
     let per_key: Expression = "key".try_into().expect("valid CEL");
+    let namespace = format!("bench-{max}");
     limiter.add_limit(Limit::new(
-        "bench",
-        u64::MAX,
+        namespace.as_str(),
+        max,
         60,
         Vec::<Predicate>::new(),
         vec![per_key],
     ));
-    let limiter = Arc::new(limiter);
-    let namespace: Namespace = "bench".into();
+    (Arc::new(limiter), namespace.as_str().into())
+}
+
+/// How many of 2,000 decisions on one partition of a window of 1,000, asked by 64 concurrent
+/// clients, were admitted: exactly 1,000 for an exact store.
+async fn admitted_of_one_window<F, Fut>(decide: F) -> usize
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    use futures_util::StreamExt;
+    futures_util::stream::iter(0..2_000)
+        .map(|_| decide())
+        .buffer_unordered(64)
+        .filter(|&admitted| std::future::ready(admitted))
+        .count()
+        .await
+}
+
+async fn limitador(url: &str, span: Duration) -> Measured {
+    let (limiter, namespace) = limitador_with(url, u64::MAX).await;
     drive(span, move |partition| {
         let (limiter, namespace) = (Arc::clone(&limiter), namespace.clone());
         async move {
@@ -154,9 +250,9 @@ async fn limitador(url: &str, span: Duration) -> Measured {
     .await
 }
 
-/// `redis-benchmark` running the store's script on random partitions, pipelined; its own
-/// figures (requests per second, p99 in ms) from its CSV output.
-fn redis_benchmark(server: &RedisServer, seconds: u64) -> Measured {
+/// `redis-benchmark` running the store's script on random partitions with the arguments of
+/// one limit, pipelined; its own figures (requests per second, p99 in ms) from its CSV output.
+fn redis_benchmark(server: &RedisServer, seconds: u64, limit: &[String]) -> Measured {
     let script = include_str!("../../../crates/tollgate-redis/src/decide.lua");
     let load = Command::new("redis-cli")
         .args(["-p", &server.port.to_string(), "SCRIPT", "LOAD", script])
@@ -167,8 +263,16 @@ fn redis_benchmark(server: &RedisServer, seconds: u64) -> Measured {
     let output = Command::new("redis-benchmark")
         .args(["-p", &server.port.to_string(), "-c", "64", "-P", "16"])
         .args(["-n", &requests, "-r", &PARTITIONS.to_string(), "--csv"])
-        .args(["EVALSHA", &sha, "1", "tg:{bench}:__rand_int__", "acquire", "", "0"])
-        .args(["t", "1", "1", "1000000000", "0"])
+        .args([
+            "EVALSHA",
+            &sha,
+            "1",
+            "tg:{bench}:__rand_int__",
+            "acquire",
+            "",
+            "0",
+        ])
+        .args(limit)
         .output()
         .expect("redis-benchmark (package redis-tools)");
     let csv = String::from_utf8_lossy(&output.stdout);
@@ -181,7 +285,8 @@ fn redis_benchmark(server: &RedisServer, seconds: u64) -> Measured {
         .filter_map(|field| field.trim_matches('"').parse().ok())
         .collect();
     // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-    assert!(row.len() >= 6, "redis-benchmark said: {csv}");
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(row.len() >= 6, "redis-benchmark said: {csv} {errors}");
     Measured {
         per_second: row[0],
         p99_micros: row[5] * 1_000.0,

@@ -3,6 +3,9 @@
 -- Time is in microseconds, the resolution of TIME: every value stays below 2^53, so Lua's
 -- doubles hold it exactly. Numbers are written back with string.format('%d'), never tostring.
 --
+-- Redis runs this chunk as one function per call, so every function defined in it would be a
+-- new closure on every call: the decisions are written out inline instead, with one helper.
+--
 -- KEYS[i]  the partition of limit i (every key of one call shares a hash tag)
 -- ARGV[1]  'acquire', 'refund' or 'release'
 -- ARGV[2]  the instant to decide at, or '' for the server's TIME (tests pin it)
@@ -13,268 +16,237 @@
 --   's' sliding        a = period, b = max
 --   'c' concurrency    a = max, b = lease time            release: a = lease expiry
 --
+-- State: a bucket is its theoretical arrival time 'tat'; a window 'end:used'; a sliding
+-- window 'end:previous:current'; concurrency a hash of 'expiry:cost' -> leases.
+--
 -- acquire replies {1 | 0, now, then per limit: allowed, limit, remaining, reset, retry (-1:
--- never)}: 1 when every limit admitted and was charged, 0 when one refused and none was.
+-- never)}: 1 when every limit admitted and was charged, 0 when one refused and none was (the
+-- limits that would have admitted then report what they hold, uncharged).
 -- It replies {-1, now} when a window's bounds do not hold now: the caller asks again.
 
-local op = ARGV[1]
-local now
+local op, now = ARGV[1], nil
 if ARGV[2] ~= '' then
   now = tonumber(ARGV[2])
 else
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 end
-
-local function int(x)
-  return string.format('%d', x)
-end
+local fmt, floor, max, min, ceil = string.format, math.floor, math.max, math.min, math.ceil
 
 -- floor(a / b) for 0 <= a < 2^53 and 0 < b: the double quotient, corrected by one either way.
 local function div(a, b)
-  local q = math.floor(a / b)
+  local q = floor(a / b)
   if q * b > a then
-    q = q - 1
+    return q - 1
   elseif (q + 1) * b <= a then
-    q = q + 1
+    return q + 1
   end
   return q
 end
 
--- Keeps a key until `expiry` (microseconds), measured from the instant decided at.
-local function set(key, value, expiry)
-  redis.call('SET', key, value, 'PX', math.max(math.ceil((expiry - now) / 1000), 1))
-end
-
-local function fields(value)
-  local out = {}
-  for part in string.gmatch(value, '%d+') do
-    out[#out + 1] = tonumber(part)
-  end
-  return out
-end
-
-local bucket = {}
-function bucket.decide(key, cost, interval, burst)
-  local state = tonumber(redis.call('GET', key) or '0')
-  local tolerance = interval * burst
-  local tat = math.max(state, now)
-  local available = div(math.max(now + tolerance - tat, 0), interval)
-  local wanted = math.max(cost, 1)
-  if wanted <= available then
-    local charged = (cost == 0) and 0 or wanted
-    local at = tat + charged * interval
-    local write = function() set(key, int(at), at) end
-    return {1, burst, available - charged, at, now}, charged > 0 and write or nil
-  end
-  local retry = (wanted <= burst) and math.max(tat + wanted * interval - tolerance, 0) or -1
-  return {0, burst, available, tat, retry}
-end
-function bucket.refund(key, cost, interval, _, _, charged_at)
-  local state = tonumber(redis.call('GET', key) or '0')
-  if state > charged_at then
-    redis.call('SET', key, int(math.max(state - cost * interval, charged_at)), 'KEEPTTL')
-  end
-end
-
-local window = {}
-function window.decide(key, cost, start, stop, max)
-  if now < start or now >= stop then
-    return nil
-  end
-  local used = 0
-  local value = redis.call('GET', key)
-  if value then
-    local state = fields(value)
-    if state[1] == stop then
-      used = math.min(state[2], max)
-    elseif state[1] > stop then
-      used = max -- written in a later window (the clock went back): read as full
+if op == 'release' then
+  for i = 1, #KEYS do
+    local at = 4 + 5 * (i - 1)
+    local field = fmt('%d:%d', tonumber(ARGV[at + 2]), tonumber(ARGV[at + 1]))
+    if redis.call('HINCRBY', KEYS[i], field, -1) <= 0 then
+      redis.call('HDEL', KEYS[i], field)
     end
   end
-  local wanted = math.max(cost, 1)
-  if used + wanted <= max then
-    local write = function() set(key, int(stop) .. ':' .. int(used + cost), stop) end
-    return {1, max, max - used - cost, stop, now}, cost > 0 and write or nil
-  end
-  return {0, max, max - used, stop, (wanted <= max) and stop or -1}
-end
-function window.refund(key, cost, _, stop)
-  local value = redis.call('GET', key)
-  if value then
-    local state = fields(value)
-    if state[1] == stop then
-      local used = int(stop) .. ':' .. int(math.max(state[2] - cost, 0))
-      redis.call('SET', key, used, 'KEEPTTL')
-    end
-  end
-end
-
-local sliding = {}
--- Counts of the window ending at `stop`: previous, current (see SlidingWindow in the core).
-local function counts(key, stop, period, max)
-  local value = redis.call('GET', key)
-  if not value then
-    return 0, 0
-  end
-  local state = fields(value)
-  if state[1] == stop then
-    return state[2], state[3]
-  elseif state[1] == stop - period then
-    return state[3], 0
-  elseif state[1] > stop then
-    return 0, max
-  end
-  return 0, 0
-end
-function sliding.decide(key, cost, period, max)
-  local start = now - (now - div(now, period) * period)
-  local stop = start + period
-  local previous, current = counts(key, stop, period, max)
-  local elapsed = now - start
-  local wanted = math.max(cost, 1)
-  local scaled_max = max * period
-  local function scaled(count)
-    return previous * (period - elapsed) + count * period
-  end
-  local function earliest(weight, room)
-    if weight == 0 then
-      return 0
-    end
-    return math.max(period - div(room * period, weight), 0)
-  end
-  local allowed = current + wanted <= max and scaled(current + wanted) <= scaled_max
-  local charged = allowed and cost or 0
-  local remaining = div(math.max(scaled_max - scaled(current + charged), 0), period)
-  if allowed then
-    local write = function()
-      set(key, int(stop) .. ':' .. int(previous) .. ':' .. int(current + charged), stop + period)
-    end
-    return {1, max, remaining, stop, now}, charged > 0 and write or nil
-  end
-  local retry = -1
-  if wanted <= max then
-    if current + wanted <= max then
-      retry = start + earliest(previous, max - current - wanted)
-    else
-      retry = stop + earliest(current, max - wanted)
-    end
-  end
-  return {0, max, remaining, stop, retry}
-end
-function sliding.refund(key, cost, period, _, _, charged_at)
-  local stop = charged_at - (charged_at - div(charged_at, period) * period) + period
-  local value = redis.call('GET', key)
-  if value then
-    local state = fields(value)
-    if state[1] == stop or state[1] == stop - period then
-      local current = int(math.max(state[3] - cost, 0))
-      redis.call('SET', key, int(state[1]) .. ':' .. int(state[2]) .. ':' .. current, 'KEEPTTL')
-    end
-  end
-end
-
-local concurrency = {}
-function concurrency.decide(key, cost, max, ttl)
-  local held = redis.call('HGETALL', key)
-  local leases, in_flight, last = {}, 0, nil
-  for i = 1, #held, 2 do
-    local lease = fields(held[i])
-    if lease[1] <= now then
-      redis.call('HDEL', key, held[i])
-    else
-      local units = lease[2] * tonumber(held[i + 1])
-      leases[#leases + 1] = {lease[1], units}
-      in_flight = in_flight + units
-      last = math.max(last or 0, lease[1])
-    end
-  end
-  local wanted = math.max(cost, 1)
-  if in_flight + wanted <= max then
-    if cost == 0 then
-      return {1, max, max - in_flight, last or now, now}
-    end
-    local expires = now + ttl
-    local write = function()
-      redis.call('HINCRBY', key, int(expires) .. ':' .. int(cost), 1)
-      redis.call('PEXPIRE', key, math.ceil(ttl / 1000) + 1)
-    end
-    return {1, max, math.max(max - in_flight - cost, 0), expires, now}, write
-  end
-  local retry = -1
-  if wanted <= max then
-    table.sort(leases, function(x, y) return x[1] < y[1] end)
-    local freed, needed = 0, in_flight + wanted - max
-    for _, lease in ipairs(leases) do
-      freed = freed + lease[2]
-      if freed >= needed then
-        retry = lease[1]
-        break
-      end
-    end
-  end
-  return {0, max, math.max(max - in_flight, 0), last or now, retry}
-end
-function concurrency.release(key, cost, expires)
-  local field = int(expires) .. ':' .. int(cost)
-  if redis.call('HINCRBY', key, field, -1) <= 0 then
-    redis.call('HDEL', key, field)
-  end
-end
-
-local kinds = {t = bucket, w = window, s = sliding, c = concurrency}
-local function limit(i)
-  local at = 4 + 5 * (i - 1)
-  return kinds[ARGV[at]], KEYS[i], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]),
-    tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
+  return 1
 end
 
 if op == 'refund' then
   local charged_at = tonumber(ARGV[3])
   for i = 1, #KEYS do
-    local kind, key, cost, a, b, c = limit(i)
-    if kind.refund then
-      kind.refund(key, cost, a, b, c, charged_at)
+    local at, key = 4 + 5 * (i - 1), KEYS[i]
+    local kind, cost, a, b = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
+    local value = redis.call('GET', key)
+    if value and kind == 't' then
+      local tat = tonumber(value)
+      if tat > charged_at then
+        redis.call('SET', key, fmt('%d', max(tat - cost * a, charged_at)), 'KEEPTTL')
+      end
+    elseif value and kind == 'w' then
+      local stop, used = string.match(value, '(%d+):(%d+)')
+      if tonumber(stop) == b then
+        redis.call('SET', key, fmt('%d:%d', b, max(tonumber(used) - cost, 0)), 'KEEPTTL')
+      end
+    elseif value and kind == 's' then
+      local stop = charged_at - (charged_at - div(charged_at, a) * a) + a
+      local written, previous, current = string.match(value, '(%d+):(%d+):(%d+)')
+      written = tonumber(written)
+      if written == stop or written == stop - a then
+        local counts = fmt('%d:%d:%d', written, tonumber(previous), max(tonumber(current) - cost, 0))
+        redis.call('SET', key, counts, 'KEEPTTL')
+      end
     end
   end
   return 1
 end
 
-if op == 'release' then
-  for i = 1, #KEYS do
-    local kind, key, cost, a = limit(i)
-    kind.release(key, cost, a)
+-- acquire: decide every limit against its state; write only if all admit.
+local reply, admitted = {1, now}, true
+local writes = {} -- per limit: the value to SET (or hash field to add), '' for none
+local expiries = {} -- per limit: until when to keep the key, 0 to keep its TTL
+local held = {} -- per limit: remaining and reset if nothing is charged
+for i = 1, #KEYS do
+  local at, key = 4 + 5 * (i - 1), KEYS[i]
+  local kind, cost = ARGV[at], tonumber(ARGV[at + 1])
+  local a, b, c = tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
+  local wanted = max(cost, 1)
+  local allowed, limit, remaining, reset, retry
+  local write, expiry, held_remaining, held_reset = '', 0, 0, 0
+  if kind == 't' then
+    -- GCRA: a = interval, b = burst.
+    local tolerance = a * b
+    local tat = max(tonumber(redis.call('GET', key) or '0') or 0, now)
+    local available = div(max(now + tolerance - tat, 0), a)
+    limit, held_remaining, held_reset = b, available, tat
+    if wanted <= available then
+      local charged = (cost == 0) and 0 or wanted
+      allowed, remaining, reset, retry = 1, available - charged, tat + charged * a, now
+      if charged > 0 then
+        write, expiry = fmt('%d', reset), reset
+      end
+    else
+      allowed, remaining, reset = 0, available, tat
+      retry = (wanted <= b) and max(tat + wanted * a - tolerance, 0) or -1
+    end
+  elseif kind == 'w' then
+    -- A window: a = start, b = end, c = max.
+    if now < a or now >= b then
+      return {-1, now}
+    end
+    local used, same = 0, false
+    local value = redis.call('GET', key)
+    if value then
+      local stop, count = string.match(value, '(%d+):(%d+)')
+      stop = tonumber(stop)
+      if stop == b then
+        used, same = min(tonumber(count), c), true
+      elseif stop and stop > b then
+        used = c -- written in a later window (the clock went back): read as full
+      end
+    end
+    limit, reset, held_remaining, held_reset = c, b, c - used, b
+    if used + wanted <= c then
+      allowed, remaining, retry = 1, c - used - cost, now
+      if cost > 0 then
+        -- The key already expires at the end of this window: its TTL stays.
+        write, expiry = fmt('%d:%d', b, used + cost), same and 0 or b
+      end
+    else
+      allowed, remaining, retry = 0, c - used, (wanted <= c) and b or -1
+    end
+  elseif kind == 's' then
+    -- Sliding window (see SlidingWindow in the core): a = period, b = max.
+    local start = div(now, a) * a
+    local stop = start + a
+    local previous, current, same = 0, 0, false
+    local value = redis.call('GET', key)
+    if value then
+      local written, p, q = string.match(value, '(%d+):(%d+):(%d+)')
+      written = tonumber(written)
+      if written == stop then
+        previous, current, same = tonumber(p), tonumber(q), true
+      elseif written == stop - a then
+        previous = tonumber(q)
+      elseif written and written > stop then
+        current = b
+      end
+    end
+    local weight, scaled_max = previous * (a - (now - start)), b * a
+    allowed = (current + wanted <= b and weight + (current + wanted) * a <= scaled_max) and 1 or 0
+    local charged = (allowed == 1) and cost or 0
+    limit, reset, held_reset = b, stop, stop
+    remaining = div(max(scaled_max - weight - (current + charged) * a, 0), a)
+    held_remaining = div(max(scaled_max - weight - current * a, 0), a)
+    if allowed == 1 then
+      retry = now
+      if charged > 0 then
+        write, expiry = fmt('%d:%d:%d', stop, previous, current + charged), same and 0 or stop + a
+      end
+    elseif wanted > b then
+      retry = -1
+    else
+      -- The earliest instant the weighted count leaves room: previous × (a − e) ≤ room × a.
+      local weigh, room, from = previous, b - current - wanted, start
+      if current + wanted > b then
+        weigh, room, from = current, b - wanted, stop
+      end
+      retry = from
+      if weigh > 0 then
+        retry = from + max(a - div(room * a, weigh), 0)
+      end
+    end
+  else
+    -- Concurrency: a = max, b = lease time.
+    local leases = redis.call('HGETALL', key)
+    local expiring, in_flight, last = {}, 0, now
+    for j = 1, #leases, 2 do
+      local expires, units = string.match(leases[j], '(%d+):(%d+)')
+      expires = tonumber(expires)
+      if expires <= now then
+        redis.call('HDEL', key, leases[j])
+      else
+        units = tonumber(units) * tonumber(leases[j + 1])
+        expiring[#expiring + 1] = {expires, units}
+        in_flight, last = in_flight + units, max(last, expires)
+      end
+    end
+    limit, held_remaining, held_reset = a, max(a - in_flight, 0), last
+    if in_flight + wanted <= a then
+      allowed, retry = 1, now
+      remaining, reset = max(a - in_flight - cost, 0), last
+      if cost > 0 then
+        reset = now + b
+        write, expiry = fmt('%d:%d', reset, cost), reset
+      end
+    else
+      allowed, remaining, reset, retry = 0, max(a - in_flight, 0), last, -1
+      if wanted <= a then
+        -- The expiry by which enough units are free, earliest first.
+        table.sort(expiring, function(x, y) return x[1] < y[1] end)
+        local freed, needed = 0, in_flight + wanted - a
+        for _, lease in ipairs(expiring) do
+          freed = freed + lease[2]
+          if freed >= needed then
+            retry = lease[1]
+            break
+          end
+        end
+      end
+    end
   end
-  return 1
+  admitted = admitted and allowed == 1
+  writes[i], expiries[i], held[2 * i - 1], held[2 * i] = write, expiry, held_remaining, held_reset
+  local n = #reply
+  reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4], reply[n + 5] =
+    allowed, limit, remaining, reset, retry
 end
 
-local reply, writes, admitted = {1, now}, {}, true
-for i = 1, #KEYS do
-  local kind, key, cost, a, b, c = limit(i)
-  local outcome, write = kind.decide(key, cost, a, b, c)
-  if not outcome then
-    return {-1, now}
-  end
-  admitted = admitted and outcome[1] == 1
-  writes[#writes + 1] = write
-  for j = 1, 5 do
-    reply[#reply + 1] = outcome[j]
-  end
-end
 if admitted then
-  for _, write in ipairs(writes) do
-    write()
+  for i = 1, #KEYS do
+    local write, expiry = writes[i], expiries[i]
+    if write ~= '' then
+      local keep = max(ceil((expiry - now) / 1000), 1)
+      if ARGV[4 + 5 * (i - 1)] == 'c' then
+        redis.call('HINCRBY', KEYS[i], write, 1)
+        redis.call('PEXPIRE', KEYS[i], keep + 1)
+      elseif expiry == 0 then
+        redis.call('SET', KEYS[i], write, 'KEEPTTL')
+      else
+        redis.call('SET', KEYS[i], write, 'PX', keep)
+      end
+    end
   end
   return reply
 end
--- Nothing was charged: the limits that would have admitted report what they hold as it stands.
 reply[1] = 0
 for i = 1, #KEYS do
   local at = 2 + 5 * (i - 1)
   if reply[at + 1] == 1 then
-    local kind, key, _, a, b, c = limit(i)
-    local held = kind.decide(key, 0, a, b, c)
-    reply[at + 3], reply[at + 4] = held[3], held[4]
+    reply[at + 3], reply[at + 4] = held[2 * i - 1], held[2 * i]
   end
 end
 return reply

@@ -1,7 +1,7 @@
 //! The arguments of one call of `decide.lua` and the reading of its reply.
 
-use redis::ScriptInvocation;
-use tollgate_core::{Algorithm, Lease, LimitRequest, Nanos, Outcome};
+use redis::Cmd;
+use tollgate_core::{Algorithm, Key, Lease, LimitRequest, Nanos, Outcome};
 
 /// The script: every algorithm of the core, over microseconds.
 pub(crate) const SOURCE: &str = include_str!("decide.lua");
@@ -14,48 +14,88 @@ pub(crate) const fn micros(nanos: Nanos) -> u64 {
     nanos.div_ceil(MICRO)
 }
 
-/// The Redis key of a partition: its root in braces (the Cluster hash tag), then its key.
-pub(crate) fn key_name(root: tollgate_core::Key, key: tollgate_core::Key) -> String {
-    format!("tg:{{{:016x}}}:{:016x}", root.get(), key.get())
+/// One call of the script by its SHA: `EVALSHA sha n KEYS… op now at ARGS…`. `at` is when the
+/// caller believes the call runs (it picks the bounds of calendar windows, which Lua cannot
+/// compute), or for a refund when the charge was taken; `pinned` replaces the server's clock.
+pub(crate) fn call<'r>(
+    sha: &str,
+    op: &str,
+    pinned: Option<Nanos>,
+    at: Nanos,
+    requests: impl Iterator<Item = &'r LimitRequest<'r>> + Clone,
+) -> Cmd {
+    let mut cmd = begin(sha, requests.clone().count());
+    for request in requests.clone() {
+        push_key(&mut cmd, request.root, request.key);
+    }
+    push_op(&mut cmd, op, pinned, at);
+    for request in requests {
+        cmd.arg(kind(request.algorithm)).arg(request.cost);
+        match request.algorithm {
+            Algorithm::TokenBucket(bucket) => cmd
+                .arg(micros(bucket.interval()))
+                .arg(bucket.burst())
+                .arg(0),
+            Algorithm::Window(window) => {
+                let (start, end) = window.schedule().bounds(at);
+                cmd.arg(micros(start)).arg(micros(end)).arg(window.max())
+            }
+            Algorithm::Sliding(sliding) => {
+                cmd.arg(micros(sliding.period())).arg(sliding.max()).arg(0)
+            }
+            Algorithm::Concurrency(concurrency) => cmd
+                .arg(concurrency.max())
+                .arg(micros(concurrency.lease_ttl()))
+                .arg(0),
+        };
+    }
+    cmd
 }
 
-/// What a call is for, with the instant it works at (`''`: the server's clock).
-pub(crate) fn begin(call: &mut ScriptInvocation<'_>, op: &str, pinned: Option<Nanos>, at: Nanos) {
-    call.arg(op)
-        .arg(pinned.map_or_else(String::new, |now| (now / MICRO).to_string()))
-        .arg(at / MICRO);
+/// One call of the script giving `leases` back.
+pub(crate) fn release<'l>(sha: &str, leases: impl Iterator<Item = &'l Lease> + Clone) -> Cmd {
+    let mut cmd = begin(sha, leases.clone().count());
+    for lease in leases.clone() {
+        push_key(&mut cmd, lease.root, lease.key);
+    }
+    push_op(&mut cmd, "release", None, 0);
+    for lease in leases {
+        cmd.arg("c")
+            .arg(lease.cost)
+            .arg(micros(lease.expires_at))
+            .arg(0)
+            .arg(0);
+    }
+    cmd
 }
 
-/// Adds one limit: its key and its five arguments. `at` is when the caller believes the call
-/// runs: it picks the bounds of calendar windows, which Lua cannot compute.
-pub(crate) fn push(call: &mut ScriptInvocation<'_>, request: &LimitRequest<'_>, at: Nanos) {
-    call.key(key_name(request.root, request.key));
-    call.arg(kind(request.algorithm)).arg(request.cost);
-    match request.algorithm {
-        Algorithm::TokenBucket(bucket) => call
-            .arg(micros(bucket.interval()))
-            .arg(bucket.burst())
-            .arg(0),
-        Algorithm::Window(window) => {
-            let (start, end) = window.schedule().bounds(at);
-            call.arg(micros(start)).arg(micros(end)).arg(window.max())
+fn begin(sha: &str, keys: usize) -> Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(sha).arg(keys);
+    cmd
+}
+
+/// Writes the Redis key of a partition: its root in braces (the Cluster hash tag), then its
+/// key, `tg:{ROOT}:KEY` in hex, without allocating.
+fn push_key(cmd: &mut Cmd, root: Key, key: Key) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut name = *b"tg:{0000000000000000}:0000000000000000";
+    for (at, value) in [(4, root.get()), (22, key.get())] {
+        for digit in 0..16 {
+            name[at + digit] = HEX[(value >> (60 - 4 * digit)) as usize & 0xf];
         }
-        Algorithm::Sliding(sliding) => call.arg(micros(sliding.period())).arg(sliding.max()).arg(0),
-        Algorithm::Concurrency(concurrency) => call
-            .arg(concurrency.max())
-            .arg(micros(concurrency.lease_ttl()))
-            .arg(0),
-    };
+    }
+    cmd.arg(&name[..]);
 }
 
-/// Adds one lease to give back.
-pub(crate) fn push_lease(call: &mut ScriptInvocation<'_>, lease: &Lease) {
-    call.key(key_name(lease.root, lease.key))
-        .arg("c")
-        .arg(lease.cost)
-        .arg(micros(lease.expires_at))
-        .arg(0)
-        .arg(0);
+/// What a call is for, with the instant it works at (`''` for now: the server's clock).
+fn push_op(cmd: &mut Cmd, op: &str, pinned: Option<Nanos>, at: Nanos) {
+    cmd.arg(op);
+    match pinned {
+        Some(now) => cmd.arg(now / MICRO),
+        None => cmd.arg(""),
+    };
+    cmd.arg(at / MICRO);
 }
 
 fn kind(algorithm: &Algorithm) -> &'static str {
@@ -118,6 +158,18 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_carry_the_root_as_a_hash_tag() {
+        let mut cmd = redis::cmd("GET");
+        push_key(&mut cmd, Key::from_hash(0xab), Key::from_hash(u64::MAX));
+        let packed = cmd.get_packed_command();
+        let packed = String::from_utf8_lossy(&packed);
+        assert!(
+            packed.contains("tg:{00000000000000ab}:ffffffffffffffff"),
+            "{packed}"
+        );
+    }
 
     #[test]
     fn reads_decisions_in_microseconds() {

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, RedisError, Script, ScriptInvocation};
+use redis::{Cmd, RedisError, Script};
 use tollgate_core::{Algorithm, Decision, Key, Lease, LimitRequest, Nanos, Outcome, StoreError};
 
 use crate::StoreUrl;
@@ -41,13 +41,18 @@ enum Connection {
 }
 
 impl Connection {
-    async fn invoke<T: redis::FromRedisValue>(
-        &self,
-        call: &ScriptInvocation<'_>,
-    ) -> Result<T, RedisError> {
-        match self {
-            Self::Single(connection) => call.invoke_async(&mut connection.clone()).await,
-            Self::Cluster(connection) => call.invoke_async(&mut connection.clone()).await,
+    /// Runs a call of `script`, loading the script first if the server has not got it (a new
+    /// or restarted server, or a new cluster node).
+    async fn eval<T: redis::FromRedisValue>(&self, call: &Cmd) -> Result<T, RedisError> {
+        match self.query(call).await {
+            Err(error) if error.kind() == redis::ErrorKind::NoScriptError => {
+                // On a cluster, the client sends SCRIPT LOAD to every primary.
+                let mut load = redis::cmd("SCRIPT");
+                load.arg("LOAD").arg(script::SOURCE);
+                self.query::<redis::Value>(&load).await?;
+                self.query(call).await
+            }
+            answer => answer,
         }
     }
 
@@ -200,16 +205,14 @@ impl RedisStore {
             .iter()
             .filter(|request| !matches!(request.algorithm, Algorithm::Concurrency(_)))
             .collect();
+        let sha = self.script.get_hash();
         let calls = self
             .groups(&refundable, |request| request.root)
             .into_iter()
             .map(|group| {
-                let mut call = self.script.prepare_invoke();
-                script::begin(&mut call, "refund", None, decided_at);
-                for &at in &group {
-                    script::push(&mut call, refundable[at], decided_at);
-                }
-                async move { self.connection.invoke::<i64>(&call).await.map(drop) }
+                let requests = group.iter().map(|&at| refundable[at]);
+                let call = script::call(sha, "refund", None, decided_at, requests);
+                async move { self.connection.eval::<i64>(&call).await.map(drop) }
             });
         within(self.timeout, all(calls)).await
     }
@@ -219,16 +222,13 @@ impl RedisStore {
     /// # Errors
     /// When Redis cannot be reached, times out or answers with an error.
     pub async fn release(&self, leases: &[Lease]) -> Result<(), StoreError> {
+        let sha = self.script.get_hash();
         let calls = self
             .groups(leases, |lease| lease.root)
             .into_iter()
             .map(|group| {
-                let mut call = self.script.prepare_invoke();
-                script::begin(&mut call, "release", None, 0);
-                for &at in &group {
-                    script::push_lease(&mut call, &leases[at]);
-                }
-                async move { self.connection.invoke::<i64>(&call).await.map(drop) }
+                let call = script::release(sha, group.iter().map(|&at| &leases[at]));
+                async move { self.connection.eval::<i64>(&call).await.map(drop) }
             });
         within(self.timeout, all(calls)).await
     }
@@ -238,13 +238,23 @@ impl RedisStore {
         pinned: Option<Nanos>,
         requests: &[LimitRequest<'_>],
     ) -> Result<Decision, StoreError> {
+        if !self.connection.is_cluster() {
+            // One server: any keys meet in one call.
+            let (admitted, now, outcomes) = self.decide_group(pinned, requests.iter()).await?;
+            let outcomes: tollgate_core::Outcomes = outcomes.into_iter().collect();
+            let leases = if admitted {
+                leases_of(requests.iter().zip(&outcomes))
+            } else {
+                Vec::new()
+            };
+            return Ok(Decision::new(now, outcomes, leases));
+        }
         let groups = self.groups(requests, |request| request.root);
-        let decided = futures_util::future::join_all(
-            groups
-                .iter()
-                .map(|group| self.decide_group(pinned, requests, group)),
-        )
-        .await;
+        let decided =
+            futures_util::future::join_all(groups.iter().map(|group| {
+                self.decide_group(pinned, group.iter().map(|&index| &requests[index]))
+            }))
+            .await;
         let mut outcomes: Vec<Option<Outcome>> = vec![None; requests.len()];
         let (mut at, mut admitted) = (self.estimate(), true);
         let (mut charged, mut failure) = (Vec::new(), None);
@@ -265,51 +275,41 @@ impl RedisStore {
                 outcomes[index] = Some(outcome);
             }
         }
-        if let Some(error) = failure {
-            // A call failed: what the others charged is given back, and the fault reported.
+        if failure.is_some() || !admitted {
+            // What the calls that admitted charged is given back.
             self.give_back(requests, &outcomes, &charged).await;
+        }
+        if let Some(error) = failure {
             return Err(error);
         }
-        if !admitted {
-            self.give_back(requests, &outcomes, &charged).await;
-        }
         let outcomes: tollgate_core::Outcomes = outcomes.into_iter().flatten().collect();
-        if !admitted {
-            return Ok(Decision::new(at, outcomes, Vec::new()));
-        }
-        let leases = requests
-            .iter()
-            .zip(&outcomes)
-            .filter(|(request, _)| {
-                request.cost > 0 && matches!(request.algorithm, Algorithm::Concurrency(_))
-            })
-            .map(|(request, outcome)| Lease {
-                key: request.key,
-                root: request.root,
-                expires_at: outcome.reset_at(),
-                cost: request.cost,
-            })
-            .collect();
+        let leases = if admitted {
+            leases_of(requests.iter().zip(&outcomes))
+        } else {
+            Vec::new()
+        };
         Ok(Decision::new(at, outcomes, leases))
     }
 
-    /// Decides the limits of one root in one call, asking again while the window bounds it
-    /// sent do not hold on the server's clock.
-    async fn decide_group(
+    /// Decides `limits` (of one root on a cluster) in one call, asking again while the window
+    /// bounds it sent do not hold on the server's clock.
+    async fn decide_group<'r>(
         &self,
         pinned: Option<Nanos>,
-        requests: &[LimitRequest<'_>],
-        group: &[usize],
+        limits: impl Iterator<Item = &'r LimitRequest<'r>> + Clone,
     ) -> Result<(bool, Nanos, Vec<Outcome>), StoreError> {
         let mut at = pinned.unwrap_or_else(|| self.estimate());
         for _ in 0..ATTEMPTS {
-            let mut call = self.script.prepare_invoke();
-            script::begin(&mut call, "acquire", pinned, at);
-            for &index in group {
-                script::push(&mut call, &requests[index], at);
-            }
-            let reply: Vec<i64> = self.connection.invoke(&call).await.map_err(fault)?;
-            let reply = Reply::read(&reply, group.len()).map_err(|e| unavailable(e, false))?;
+            let call = script::call(
+                self.script.get_hash(),
+                "acquire",
+                pinned,
+                at,
+                limits.clone(),
+            );
+            let reply: Vec<i64> = self.connection.eval(&call).await.map_err(fault)?;
+            let reply =
+                Reply::read(&reply, limits.clone().count()).map_err(|e| unavailable(e, false))?;
             match reply {
                 Reply::Decided {
                     admitted,
@@ -340,22 +340,11 @@ impl RedisStore {
     ) {
         for &(group, at) in charged {
             let taken: Vec<LimitRequest<'_>> = group.iter().map(|&index| requests[index]).collect();
-            let leases: Vec<Lease> = group
-                .iter()
-                .filter(|&&index| {
-                    let request = &requests[index];
-                    request.cost > 0 && matches!(request.algorithm, Algorithm::Concurrency(_))
-                })
-                .filter_map(|&index| {
-                    let request = &requests[index];
-                    outcomes[index].map(|outcome| Lease {
-                        key: request.key,
-                        root: request.root,
-                        expires_at: outcome.reset_at(),
-                        cost: request.cost,
-                    })
-                })
-                .collect();
+            let leases = leases_of(group.iter().filter_map(|&index| {
+                outcomes[index]
+                    .as_ref()
+                    .map(|outcome| (&requests[index], outcome))
+            }));
             let given = async { tokio::try_join!(self.refund(at, &taken), self.release(&leases)) };
             if let Err(error) = given.await {
                 tracing::warn!(%error, "a charge of a refused request was not given back");
@@ -405,6 +394,22 @@ impl fmt::Debug for RedisStore {
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
+}
+
+/// The concurrency slots an admitted decision holds: one per concurrency limit it charged,
+/// expiring at the reset its outcome reports.
+fn leases_of<'r>(decided: impl Iterator<Item = (&'r LimitRequest<'r>, &'r Outcome)>) -> Vec<Lease> {
+    decided
+        .filter(|(request, _)| {
+            request.cost > 0 && matches!(request.algorithm, Algorithm::Concurrency(_))
+        })
+        .map(|(request, outcome)| Lease {
+            key: request.key,
+            root: request.root,
+            expires_at: outcome.reset_at(),
+            cost: request.cost,
+        })
+        .collect()
 }
 
 fn local_now() -> Nanos {
