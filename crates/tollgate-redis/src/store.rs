@@ -156,7 +156,7 @@ impl RedisStore {
             self.connection.query(&get).await.map_err(fault)
         })
         .await?;
-        let bytes: Option<Vec<u8>> = (stored.len() == 32)
+        let bytes: Option<Vec<u8>> = (stored.len() == 32 && stored.is_ascii())
             .then(|| {
                 (0..16)
                     .map(|at| u8::from_str_radix(&stored[2 * at..2 * at + 2], 16).ok())
