@@ -155,7 +155,7 @@ impl Policy {
             .iter()
             .filter_map(|(name, numbers)| {
                 let position = self.limits.iter().position(|limit| &limit.name == name);
-                match position.map(|at| (at, self.limits[at].with_numbers(numbers))) {
+                match position.map(|at| (at, self.numbers_of(&self.limits[at], numbers))) {
                     Some((at, Ok(algorithm))) => Some((at, algorithm)),
                     Some((_, Err(error))) => {
                         unknown.push(format!("{name} ({error})"));
@@ -168,6 +168,16 @@ impl Policy {
                 }
             })
             .collect()
+    }
+
+    /// `limit` with other `numbers`, if they fit it and the store the policy was compiled for.
+    ///
+    /// # Errors
+    /// Numbers that do not fit the algorithm, or that it or the store refuses.
+    pub fn numbers_of(&self, limit: &Limit, numbers: &Numbers) -> Result<Algorithm, String> {
+        let algorithm = limit.with_numbers(numbers)?;
+        (self.check)(&algorithm)?;
+        Ok(algorithm)
     }
 
     /// The pack index and expiry for a pack given by name; an unknown name goes to `unknown`.

@@ -112,7 +112,7 @@ pub(super) async fn set_override<C: Clock>(
             &format!("the policy has no limit `{limit}`"),
         );
     };
-    if let Err(reason) = known.with_numbers(&numbers) {
+    if let Err(reason) = policy.numbers_of(known, &numbers) {
         return error(StatusCode::BAD_REQUEST, "bad_override", &reason);
     }
     if !policy.has_account(&id) {

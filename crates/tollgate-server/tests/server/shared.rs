@@ -399,3 +399,50 @@ fn a_limit_the_redis_store_cannot_keep_exactly_is_a_config_error() {
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn an_override_the_redis_store_cannot_keep_exactly_is_refused() {
+    let redis = RedisServer::start();
+    let policy = format!(
+        r#"
+        [server]
+        store = "{}"
+
+        [identity]
+        api_key = {{ header = "X-Api-Key" }}
+
+        [[accounts]]
+        id = "acme"
+        keys = ["acme-key"]
+
+        [[routes]]
+        api = "machines"
+        match = "* /machines/{{*rest}}"
+
+        [[limits]]
+        name = "daily"
+        sliding = {{ max = 1000, every = "1d" }}
+        per = ["account"]
+        "#,
+        redis.url()
+    );
+    let tollgate = Tollgate::start(&policy, None);
+    let bearer = format!("Bearer {}", tollgate.admin_token());
+    let auth = [("authorization", bearer.as_str())];
+    let path = "/admin/accounts/acme/overrides/daily";
+    let refused = send(tollgate.admin, "PUT", path, &auth, r#"{"max":200000}"#).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("can count at most 104249 in the Redis store"),
+        "{}",
+        refused.body
+    );
+    let kept = send(tollgate.admin, "PUT", path, &auth, r#"{"max":5000}"#).await;
+    assert!(kept.status < 300, "{}", kept.body);
+    assert_eq!(
+        check(tollgate.address, "acme-key").await["limits"][0]["limit"],
+        5000
+    );
+}
