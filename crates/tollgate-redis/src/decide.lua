@@ -200,7 +200,8 @@ for i = 1, #KEYS do
       remaining, reset = max(a - in_flight - cost, 0), last
       if cost > 0 then
         reset = now + b
-        write, expiry = fmt('%d:%d', reset, cost), reset
+        -- The hash lives as long as its longest lease (a clock stepping back keeps them all).
+        write, expiry = fmt('%d:%d', reset, cost), max(reset, last)
       end
     else
       allowed, remaining, reset, retry = 0, max(a - in_flight, 0), last, -1

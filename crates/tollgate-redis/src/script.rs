@@ -129,7 +129,13 @@ impl Reply {
                 .and_then(|&value| u64::try_from(value).ok())
                 .ok_or_else(|| format!("unexpected script reply {reply:?}"))
         };
-        let now = word(1)? * MICRO;
+        // An instant in µs, as nanoseconds: a damaged state cannot wrap around.
+        let instant = |at: usize| -> Result<Nanos, String> {
+            word(at)?
+                .checked_mul(MICRO)
+                .ok_or_else(|| format!("an instant out of range in the script reply {reply:?}"))
+        };
+        let now = instant(1)?;
         match reply.first() {
             Some(-1) => return Ok(Self::Stale { now }),
             Some(0 | 1) if reply.len() == 2 + 5 * limits => {}
@@ -138,12 +144,12 @@ impl Reply {
         let outcomes = (0..limits)
             .map(|limit| {
                 let at = 2 + 5 * limit;
-                let (limit, remaining, reset) = (word(at + 1)?, word(at + 2)?, word(at + 3)?);
+                let (limit, remaining, reset) = (word(at + 1)?, word(at + 2)?, instant(at + 3)?);
                 Ok(if word(at)? == 1 {
-                    Outcome::admitted(limit, remaining, reset * MICRO, now)
+                    Outcome::admitted(limit, remaining, reset, now)
                 } else {
-                    let retry = u64::try_from(reply[at + 4]).ok().map(|at| at * MICRO);
-                    Outcome::refused(limit, remaining, reset * MICRO, retry)
+                    let retry = (reply[at + 4] >= 0).then(|| instant(at + 4)).transpose()?;
+                    Outcome::refused(limit, remaining, reset, retry)
                 })
             })
             .collect::<Result<_, String>>()?;

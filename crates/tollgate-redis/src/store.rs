@@ -116,12 +116,27 @@ impl RedisStore {
 
     /// Whether this store keeps `algorithm` exactly: time is in microseconds there, and the
     /// script's arithmetic in doubles. A token bucket's interval is rounded up to a whole
-    /// microsecond (never admitting more); a sliding window needs a period of whole microseconds
+    /// microsecond (never admitting more), and its burst × interval in µs must stay below 2⁵²;
+    /// a sliding window needs a period of whole microseconds
     /// and `max × period in µs` below 2⁵³ (for a day: a max up to 104,249).
     ///
     /// # Errors
     /// Why the numbers do not fit.
     pub fn supports(algorithm: &Algorithm) -> Result<(), Unsupported> {
+        if let Algorithm::TokenBucket(bucket) = algorithm {
+            // The tolerance in µs, added to instants near 2⁵¹ µs, must stay below 2⁵³.
+            let tolerance = bucket
+                .interval()
+                .div_ceil(1_000)
+                .saturating_mul(bucket.burst());
+            if tolerance >= 1 << 52 {
+                return Err(Unsupported(format!(
+                    "a token bucket of burst {} at one per {} ns spans more than 142 years in whole microseconds, beyond the Redis store",
+                    bucket.burst(),
+                    bucket.interval()
+                )));
+            }
+        }
         if let Algorithm::Sliding(sliding) = algorithm {
             let period = sliding.period();
             if period % 1_000 != 0 {
@@ -238,6 +253,20 @@ impl RedisStore {
         pinned: Option<Nanos>,
         requests: &[LimitRequest<'_>],
     ) -> Result<Decision, StoreError> {
+        // The script decides every limit against the state before the call: a partition named
+        // twice would be charged once.
+        let twice = requests.iter().enumerate().any(|(at, request)| {
+            requests[..at]
+                .iter()
+                .any(|earlier| earlier.key == request.key)
+        });
+        if twice {
+            return Err(unavailable(
+                "a partition appears twice in one request; the Redis store decides each once"
+                    .into(),
+                false,
+            ));
+        }
         if !self.connection.is_cluster() {
             // One server: any keys meet in one call.
             let (admitted, now, outcomes) = self.decide_group(pinned, requests.iter()).await?;

@@ -45,7 +45,8 @@ impl FromStr for StoreUrl {
             return Ok(Self::Single(url.to_owned()));
         }
         Err(UrlError(format!(
-            "{url}: expected redis://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT"
+            "{}: expected redis://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT",
+            hide_password(url)
         )))
     }
 }
@@ -53,12 +54,7 @@ impl FromStr for StoreUrl {
 /// Written without a password, if the address has one: safe for logs.
 impl fmt::Display for StoreUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hide = |url: &str| match (url.find("://"), url.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                format!("{}***{}", &url[..scheme + 3], &url[at..])
-            }
-            _ => url.to_owned(),
-        };
+        let hide = hide_password;
         match self {
             Self::Single(url) => f.write_str(&hide(url)),
             Self::Cluster(nodes) => {
@@ -75,6 +71,16 @@ impl fmt::Display for StoreUrl {
 impl fmt::Debug for StoreUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
+    }
+}
+
+/// `url` with what stands between the scheme and the last `@` (user and password) masked.
+fn hide_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -101,5 +107,9 @@ mod tests {
         assert_eq!(url.to_string(), "redis://***@db:6379/0");
         let cluster: StoreUrl = "redis+cluster://u:pw@a:1".parse().unwrap();
         assert_eq!(cluster.to_string(), "redis+cluster://***@a:1");
+        let typo = "redis-cluster://:hunter2@h:1"
+            .parse::<StoreUrl>()
+            .unwrap_err();
+        assert!(!typo.to_string().contains("hunter2"), "{typo}");
     }
 }

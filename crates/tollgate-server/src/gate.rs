@@ -314,7 +314,15 @@ impl<C: Clock> Gate<C> {
         }
         let (decision, shared) = match self.acquire(&plan.enforced.requests).await {
             Acquired::Decided(decision, shared) => (decision, shared),
-            Acquired::Unlimited => return Verdict::exempt(plan.api),
+            Acquired::Unlimited => {
+                // Uncounted, but an unknown key stays unknown.
+                return match plan.unauthenticated {
+                    Some(reason) => {
+                        Verdict::error(policy.unknown_key_status(), "unauthenticated", reason)
+                    }
+                    None => Verdict::exempt(plan.api),
+                };
+            }
             Acquired::Failed(error) => {
                 if self.shared.is_none() {
                     tracing::error!(%error, "limit store fault; refusing");

@@ -226,3 +226,16 @@ async fn random_walk_agrees_step_by_step() {
         "{admitted} of 1,500 admitted"
     );
 }
+
+#[tokio::test]
+async fn a_partition_named_twice_in_one_request_is_not_decided() {
+    let pair = Pair::start().await;
+    let w = quarter_hours(3);
+    let twice = [
+        LimitRequest::new(Key::from_hash(20), &w, 2),
+        LimitRequest::new(Key::from_hash(20), &w, 2),
+    ];
+    // The script decides each limit against the state before the call: it would charge 2 of 4.
+    let refused = pair.redis.acquire_at(T0, &twice).await.unwrap_err();
+    assert!(!refused.is_transient(), "{refused}");
+}

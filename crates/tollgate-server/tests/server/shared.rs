@@ -158,6 +158,12 @@ fn outage_policy(store: &str, on_store_error: &str) -> String {
         name = "quarter-hour"
         window = {{ max = 10, every = "15m" }}
         per = ["account"]
+
+        [[limits]]
+        name = "guessing"
+        window = {{ max = 100, every = "1m" }}
+        per = ["ip"]
+        when = {{ key = "unknown" }}
         "#
     )
 }
@@ -166,6 +172,8 @@ fn outage_policy(store: &str, on_store_error: &str) -> String {
 /// background load (initech) that ran from before the kill to after the recovery.
 struct Outage {
     during: Vec<serde_json::Value>,
+    /// The answer to an unknown key while Redis was down.
+    unknown: serde_json::Value,
     load: Vec<u64>,
 }
 
@@ -198,6 +206,7 @@ async fn outage(on_store_error: &str) -> Outage {
     for _ in 0..8 {
         during.push(check(tollgate.address, "acme-key").await);
     }
+    let unknown = check(tollgate.address, "guessed-key").await;
     tollgate.wait_for_logged("limit store unreachable");
     let bearer = format!("Bearer {}", tollgate.admin_token());
     let metrics = send(
@@ -235,8 +244,13 @@ async fn outage(on_store_error: &str) -> Outage {
     for task in load {
         statuses.extend(task.await.expect("every load request answered"));
     }
+    assert_eq!(
+        unknown["allowed"], false,
+        "an unknown key is never let through: {unknown}"
+    );
     Outage {
         during,
+        unknown,
         load: statuses,
     }
 }
@@ -259,6 +273,7 @@ async fn deny_refuses_with_503_while_redis_is_down() {
 #[tokio::test]
 async fn allow_admits_uncounted_while_redis_is_down() {
     let seen = outage("allow").await;
+    assert_eq!(seen.unknown["status"], 401, "{}", seen.unknown);
     for answer in seen.during {
         assert_eq!(answer["allowed"], true, "{answer}");
         assert_eq!(answer["limits"].as_array().map(Vec::len), Some(0));
