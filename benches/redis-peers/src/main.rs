@@ -3,8 +3,9 @@
 //!
 //! - **ceiling**: `redis-benchmark` calling the store's own script by `EVALSHA`, pipelined
 //!   (`-P 16`, 64 connections) — what Redis itself can run, with no client logic at all;
-//! - **tollgate**: [`RedisStore::acquire`], 64 decisions in flight on one multiplexed connection;
-//! - **limitador**: limitador 0.14's `AsyncRedisStorage`, 64 decisions in flight.
+//! - **tollgate**: [`RedisStore::acquire`], 64 decisions in flight on one multiplexed connection,
+//!   then one client waiting for each answer;
+//! - **limitador**: limitador 0.14's `AsyncRedisStorage`, the same way.
 //!
 //! Every subject decides one limit that never refuses, over 10,000 partitions: a window (an
 //! hour for Tollgate, 60 s for limitador, whose counters are fixed windows), and for Tollgate
@@ -31,7 +32,8 @@ use redis_server::RedisServer;
 use tollgate_core::{Algorithm, Key, LimitRequest, Rate, Schedule, TokenBucket, Window};
 use tollgate_redis::{RedisStore, StoreUrl};
 
-const IN_FLIGHT: usize = 64;
+/// Decisions in flight at once: many clients, or one waiting for each answer.
+const MANY: usize = 64;
 const PARTITIONS: u64 = 10_000;
 
 /// Decisions per second and the 99th percentile latency in microseconds.
@@ -92,16 +94,20 @@ async fn main() {
     let store_for_exactness = store.clone();
     let (limitador_for_exactness, namespace) = limitador_with(&server.url(), 1_000).await;
     let ceiling_window = redis_benchmark(&server, seconds, &window_args);
-    let tollgate_window = tollgate(store.clone(), window, span).await;
-    let limitador = limitador(&server.url(), span).await;
+    let tollgate_window = tollgate(store.clone(), window, span, MANY).await;
+    let limitador_window = limitador(&server.url(), span, MANY).await;
+    let tollgate_one = tollgate(store.clone(), window, span, 1).await;
+    let limitador_one = limitador(&server.url(), span, 1).await;
     let ceiling_bucket = redis_benchmark(&server, seconds, &bucket_args);
-    let tollgate_bucket = tollgate(store, bucket, span).await;
+    let tollgate_bucket = tollgate(store, bucket, span, MANY).await;
 
     println!("subject                decisions/s   p99 µs");
     for (name, measured) in [
         ("ceiling, window", &ceiling_window),
         ("tollgate, window", &tollgate_window),
-        ("limitador, window", &limitador),
+        ("limitador, window", &limitador_window),
+        ("tollgate, 1 client", &tollgate_one),
+        ("limitador, 1 client", &limitador_one),
         ("ceiling, bucket", &ceiling_bucket),
         ("tollgate, bucket", &tollgate_bucket),
     ] {
@@ -134,9 +140,10 @@ async fn main() {
         "one key, a window of 1,000, 64 clients asking 2,000 times: tollgate admitted {ours}, limitador {theirs}"
     );
     println!(
-        "window: tollgate / ceiling = {:.2}, tollgate / limitador = {:.2}; bucket: tollgate / ceiling = {:.2}",
+        "window: tollgate / ceiling = {:.2}, tollgate / limitador = {:.2} (one client: {:.2}); bucket: tollgate / ceiling = {:.2}",
         tollgate_window.per_second / ceiling_window.per_second,
-        tollgate_window.per_second / limitador.per_second,
+        tollgate_window.per_second / limitador_window.per_second,
+        tollgate_one.per_second / limitador_one.per_second,
         tollgate_bucket.per_second / ceiling_bucket.per_second,
     );
 }
@@ -148,15 +155,15 @@ fn now_nanos() -> u64 {
     u64::try_from(since.as_nanos()).expect("before 2554")
 }
 
-/// Runs `decide` from `IN_FLIGHT` tasks for `span`.
-async fn drive<F, Fut>(span: Duration, decide: F) -> Measured
+/// Runs `decide` from `in_flight` tasks for `span`.
+async fn drive<F, Fut>(span: Duration, in_flight: usize, decide: F) -> Measured
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
     let decide = Arc::new(decide);
     let started = Instant::now();
-    let tasks: Vec<_> = (0..IN_FLIGHT as u64)
+    let tasks: Vec<_> = (0..in_flight as u64)
         .map(|task| {
             let decide = Arc::clone(&decide);
             tokio::spawn(async move {
@@ -185,8 +192,13 @@ where
     }
 }
 
-async fn tollgate(store: RedisStore, algorithm: &'static Algorithm, span: Duration) -> Measured {
-    drive(span, move |partition| {
+async fn tollgate(
+    store: RedisStore,
+    algorithm: &'static Algorithm,
+    span: Duration,
+    in_flight: usize,
+) -> Measured {
+    drive(span, in_flight, move |partition| {
         let store = store.clone();
         async move {
             let request = [LimitRequest::new(
@@ -234,9 +246,9 @@ where
         .await
 }
 
-async fn limitador(url: &str, span: Duration) -> Measured {
+async fn limitador(url: &str, span: Duration, in_flight: usize) -> Measured {
     let (limiter, namespace) = limitador_with(url, u64::MAX).await;
-    drive(span, move |partition| {
+    drive(span, in_flight, move |partition| {
         let (limiter, namespace) = (Arc::clone(&limiter), namespace.clone());
         async move {
             let values = HashMap::from([("key".to_string(), partition.to_string())]);
