@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::SingleNodeRoutingInfo;
 use redis::{Cmd, RedisError, Script};
 use tollgate_core::{Algorithm, Decision, Key, Lease, LimitRequest, Nanos, Outcome, StoreError};
 
@@ -59,13 +60,63 @@ impl Connection {
     async fn query<T: redis::FromRedisValue>(&self, command: &Cmd) -> Result<T, RedisError> {
         match self {
             Self::Single(connection) => command.query_async(&mut connection.clone()).await,
-            Self::Cluster(connection) => command.query_async(&mut connection.clone()).await,
+            Self::Cluster(connection) => {
+                // The client is built without retries: redirections are followed here, where
+                // `ASKING` and its command go together.
+                let mut connection = connection.clone();
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    let answer = command.query_async(&mut connection).await;
+                    match answer {
+                        Err(error) if error.kind() == redis::ErrorKind::Ask => {
+                            return asked(&mut connection, command, error).await;
+                        }
+                        // The client refreshes its slot map on MOVED: ask again.
+                        Err(error) if redirected(&error) && attempts < REDIRECTS => {}
+                        answer => return answer,
+                    }
+                }
+            }
         }
     }
 
     fn is_cluster(&self) -> bool {
         matches!(self, Self::Cluster(_))
     }
+}
+
+/// How many times one call follows `MOVED` (slots moving while it runs).
+const REDIRECTS: usize = 5;
+
+/// Whether a cluster's answer says to ask again: the slot moved, or is moving.
+fn redirected(error: &RedisError) -> bool {
+    matches!(
+        error.kind(),
+        redis::ErrorKind::Moved | redis::ErrorKind::TryAgain | redis::ErrorKind::ClusterDown
+    )
+}
+
+/// Follows an `ASK` redirection (a slot in migration). The cluster client's own way sends
+/// `ASKING` and the command separately on a connection that other requests share, so another
+/// command can take the `ASKING`; here both go to the node asked for as one pipeline.
+async fn asked<T: redis::FromRedisValue>(
+    connection: &mut ClusterConnection,
+    command: &Cmd,
+    error: RedisError,
+) -> Result<T, RedisError> {
+    let node = error
+        .redirect_node()
+        .and_then(|(address, _slot)| address.rsplit_once(':'))
+        .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)));
+    let Some((host, port)) = node else {
+        return Err(error);
+    };
+    let mut asking = redis::pipe();
+    asking.cmd("ASKING").add_command(command.clone());
+    let route = SingleNodeRoutingInfo::ByAddress { host, port };
+    let replies = connection.route_pipeline(&asking, 1, 1, route).await?;
+    redis::from_redis_value(replies.first().unwrap_or(&redis::Value::Nil))
 }
 
 /// A limit whose numbers the Redis store cannot keep exactly.
@@ -100,6 +151,7 @@ impl RedisStore {
                 let client = ClusterClientBuilder::new(nodes.clone())
                     .connection_timeout(timeout)
                     .response_timeout(timeout)
+                    .retries(0)
                     .build()
                     .map_err(fault)?;
                 let connect = async { client.get_async_connection().await.map_err(fault) };

@@ -42,3 +42,48 @@ async fn limits_of_several_roots_give_back_what_a_refusal_took() {
     let held = store.acquire(&peek).await.unwrap();
     assert_eq!(held.outcomes()[0].remaining(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_follows_its_partition_to_another_primary() {
+    let cluster = std::sync::Arc::new(RedisCluster::start());
+    let url: StoreUrl = cluster.url().parse().unwrap();
+    let store = RedisStore::connect(&url, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let five = hourly(5);
+    let request = [LimitRequest::new(Key::from_hash(30), &five, 1).with_root(Key::from_hash(3))];
+    assert_eq!(
+        store.acquire(&request).await.unwrap().outcomes()[0].remaining(),
+        4
+    );
+    let (mover, asker, handle) = (
+        std::sync::Arc::clone(&cluster),
+        store.clone(),
+        tokio::runtime::Handle::current(),
+    );
+    let remaining_while_asked = tokio::task::spawn_blocking(move || {
+        let mut remaining = 0;
+        mover.move_slot_of_first("tg:{*", || {
+            let request =
+                [LimitRequest::new(Key::from_hash(30), &five, 1).with_root(Key::from_hash(3))];
+            let decided = handle
+                .block_on(asker.acquire(&request))
+                .expect("decided while migrating");
+            remaining = decided.outcomes()[0].remaining();
+        });
+        remaining
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        remaining_while_asked, 3,
+        "decided on the node the key moved to"
+    );
+    let five = hourly(5);
+    let request = [LimitRequest::new(Key::from_hash(30), &five, 1).with_root(Key::from_hash(3))];
+    assert_eq!(
+        store.acquire(&request).await.unwrap().outcomes()[0].remaining(),
+        2,
+        "after MOVED"
+    );
+}

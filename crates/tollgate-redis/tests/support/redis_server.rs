@@ -144,6 +144,76 @@ impl RedisCluster {
     }
 }
 
+impl RedisCluster {
+    /// Waits (at most 10 s) for a key matching `pattern`, then moves its slot to another
+    /// primary by hand, as `redis-cli --cluster reshard` does: IMPORTING and MIGRATING, MIGRATE,
+    /// then SETSLOT NODE everywhere, staying 100 ms in each state so that traffic meets `ASK`
+    /// redirections and then `MOVED` ones; `asking` runs while the key has moved and its slot
+    /// has not (every call of it meets `ASK`). Returns the slot and the ports it moved between.
+    pub fn move_slot_of_first(&self, pattern: &str, asking: impl FnOnce()) -> (String, u16, u16) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (from, key) = loop {
+            let found = self.nodes.iter().find_map(|node| {
+                let keys = cli(node.port, &["--scan", "--pattern", pattern]);
+                keys.lines().next().map(|key| (node, key.to_owned()))
+            });
+            if let Some(found) = found {
+                break found;
+            }
+            assert!(Instant::now() < deadline, "no key matching {pattern}");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let to = self
+            .nodes
+            .iter()
+            .find(|node| node.port != from.port)
+            .expect("two nodes");
+        let slot = cli(from.port, &["CLUSTER", "KEYSLOT", &key])
+            .trim()
+            .to_owned();
+        let id = |node: &RedisServer| cli(node.port, &["CLUSTER", "MYID"]).trim().to_owned();
+        let (from_id, to_id) = (id(from), id(to));
+        cli(
+            to.port,
+            &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id],
+        );
+        cli(
+            from.port,
+            &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id],
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let to_port = to.port.to_string();
+        cli(
+            from.port,
+            &[
+                "MIGRATE",
+                "127.0.0.1",
+                &to_port,
+                "",
+                "0",
+                "5000",
+                "KEYS",
+                &key,
+            ],
+        );
+        asking();
+        for node in &self.nodes {
+            cli(node.port, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id]);
+        }
+        (slot, from.port, to.port)
+    }
+}
+
+/// `redis-cli -p PORT ARGS…`: its output.
+fn cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli (package redis-tools)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 impl RedisServer {
     /// The whole bulk answer of a two-word command such as `CLUSTER INFO`.
     fn info(&self, first: &str, second: &str) -> String {
