@@ -61,22 +61,25 @@ impl Connection {
         match self {
             Self::Single(connection) => command.query_async(&mut connection.clone()).await,
             Self::Cluster(connection) => {
-                // The client is built without retries: redirections are followed here, where
-                // `ASKING` and its command go together.
+                // The client is built without retries: redirections are followed here, to the
+                // node they name (with `ASKING` in the same pipeline for `ASK`).
                 let mut connection = connection.clone();
-                let mut attempts = 0;
-                loop {
-                    attempts += 1;
-                    let answer = command.query_async(&mut connection).await;
-                    match answer {
+                let mut answer = command.query_async(&mut connection).await;
+                for _ in 0..REDIRECTS {
+                    answer = match answer {
                         Err(error) if error.kind() == redis::ErrorKind::Ask => {
-                            return asked(&mut connection, command, error).await;
+                            redirect(&mut connection, command, error, true).await
                         }
-                        // The client refreshes its slot map on MOVED: ask again.
-                        Err(error) if redirected(&error) && attempts < REDIRECTS => {}
+                        Err(error) if error.kind() == redis::ErrorKind::Moved => {
+                            redirect(&mut connection, command, error, false).await
+                        }
+                        Err(error) if redirected(&error) => {
+                            command.query_async(&mut connection).await
+                        }
                         answer => return answer,
-                    }
+                    };
                 }
+                answer
             }
         }
     }
@@ -86,24 +89,28 @@ impl Connection {
     }
 }
 
-/// How many times one call follows `MOVED` (slots moving while it runs).
+/// How many redirections one call follows (slots moving while it runs).
 const REDIRECTS: usize = 5;
 
-/// Whether a cluster's answer says to ask again: the slot moved, or is moving.
+/// Whether a cluster's answer says to ask the same way again: a slot in a multi-key migration,
+/// or a cluster that is not ready.
 fn redirected(error: &RedisError) -> bool {
     matches!(
         error.kind(),
-        redis::ErrorKind::Moved | redis::ErrorKind::TryAgain | redis::ErrorKind::ClusterDown
+        redis::ErrorKind::TryAgain | redis::ErrorKind::ClusterDown
     )
 }
 
-/// Follows an `ASK` redirection (a slot in migration). The cluster client's own way sends
-/// `ASKING` and the command separately on a connection that other requests share, so another
-/// command can take the `ASKING`; here both go to the node asked for as one pipeline.
-async fn asked<T: redis::FromRedisValue>(
+/// Sends `command` to the node a `MOVED` or `ASK` answer names (the client refreshes its slot
+/// map on `MOVED` meanwhile). For `ASK` (a slot in migration), `ASKING` and the command go as
+/// one pipeline: the cluster client's own way sends them separately on a connection other
+/// requests share, so another command can take the `ASKING`, and decisions timed out under
+/// load during a migration.
+async fn redirect<T: redis::FromRedisValue>(
     connection: &mut ClusterConnection,
     command: &Cmd,
     error: RedisError,
+    asking: bool,
 ) -> Result<T, RedisError> {
     let node = error
         .redirect_node()
@@ -112,10 +119,15 @@ async fn asked<T: redis::FromRedisValue>(
     let Some((host, port)) = node else {
         return Err(error);
     };
-    let mut asking = redis::pipe();
-    asking.cmd("ASKING").add_command(command.clone());
+    let mut pipeline = redis::pipe();
+    if asking {
+        pipeline.cmd("ASKING");
+    }
+    pipeline.add_command(command.clone());
     let route = SingleNodeRoutingInfo::ByAddress { host, port };
-    let replies = connection.route_pipeline(&asking, 1, 1, route).await?;
+    let replies = connection
+        .route_pipeline(&pipeline, usize::from(asking), 1, route)
+        .await?;
     redis::from_redis_value(replies.first().unwrap_or(&redis::Value::Nil))
 }
 
