@@ -43,6 +43,9 @@ pub struct Gate<C: Clock = SystemClock> {
     hinted: ArcSwap<Vec<Block>>,
     /// Decisions per account, api and day, not yet written down.
     usage: UsageCounter,
+    /// Decisions since the start: admitted, refused, and refused because the store could not
+    /// decide.
+    decisions: [std::sync::atomic::AtomicU64; 3],
 }
 
 /// The policy and the accounts kept outside it, bound to its plans: swapped together so that
@@ -108,6 +111,7 @@ impl<C: Clock> Gate<C> {
             blocks: ArcSwap::from_pointee(Vec::new()),
             hinted: ArcSwap::from_pointee(Vec::new()),
             usage: UsageCounter::default(),
+            decisions: Default::default(),
         }
     }
 
@@ -296,6 +300,25 @@ impl<C: Clock> Gate<C> {
 
     /// Decides one request.
     pub async fn decide<H: Headers + Sync + ?Sized>(&self, facts: &RequestFacts<'_, H>) -> Verdict {
+        let verdict = self.verdict(facts).await;
+        let counted = match (verdict.allowed, verdict.status) {
+            (true, _) => 0,
+            (false, 503) => 2,
+            (false, _) => 1,
+        };
+        self.decisions[counted].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        verdict
+    }
+
+    /// Decisions since the start: admitted, refused, and refused because the limit store could
+    /// not decide (503).
+    pub fn decisions(&self) -> [u64; 3] {
+        self.decisions
+            .each_ref()
+            .map(|count| count.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    async fn verdict<H: Headers + Sync + ?Sized>(&self, facts: &RequestFacts<'_, H>) -> Verdict {
         let state = self.state.load_full();
         let (policy, directory) = (&state.policy, &state.directory);
         let now = self.limiter.clock().now();

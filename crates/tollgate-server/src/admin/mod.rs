@@ -269,6 +269,14 @@ async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
             health.transitions,
         );
     }
+    let [admitted, refused, unavailable] = admin.app.gate.decisions();
+    text.push_str(&format!(
+        "# HELP tollgate_decisions_total Decisions since the start, by outcome (unavailable: 503, the limit store could not decide).\n\
+         # TYPE tollgate_decisions_total counter\n\
+         tollgate_decisions_total{{outcome=\"admitted\"}} {admitted}\n\
+         tollgate_decisions_total{{outcome=\"refused\"}} {refused}\n\
+         tollgate_decisions_total{{outcome=\"unavailable\"}} {unavailable}\n"
+    ));
     (
         [(
             axum::http::header::CONTENT_TYPE,

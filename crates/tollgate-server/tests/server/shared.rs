@@ -192,6 +192,8 @@ struct Outage {
     during: Vec<serde_json::Value>,
     /// The answer to an unknown key while Redis was down.
     unknown: serde_json::Value,
+    /// `/metrics` while Redis was down.
+    metrics: String,
     load: Vec<u64>,
 }
 
@@ -269,6 +271,7 @@ async fn outage(on_store_error: &str) -> Outage {
     Outage {
         during,
         unknown,
+        metrics,
         load: statuses,
     }
 }
@@ -276,6 +279,11 @@ async fn outage(on_store_error: &str) -> Outage {
 #[tokio::test]
 async fn deny_refuses_with_503_while_redis_is_down() {
     let seen = outage("deny").await;
+    let unavailable = counter(
+        &seen.metrics,
+        r#"tollgate_decisions_total{outcome="unavailable"}"#,
+    );
+    assert!(unavailable >= 8, "{}", seen.metrics);
     for answer in seen.during {
         assert_eq!(answer["allowed"], false);
         assert_eq!(answer["status"], 503, "{answer}");
@@ -307,6 +315,14 @@ async fn local_enforces_each_instances_share_while_redis_is_down() {
     assert_eq!(admitted, 5);
     assert_eq!(seen.during[5]["limits"][0]["limit"], 5);
     assert!(seen.load.iter().all(|status| [200, 429].contains(status)));
+}
+
+/// The value of one metric line in Prometheus text.
+fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
 }
 
 /// The account a key belongs to, as `tollgate` at `address` sees it now.
