@@ -37,6 +37,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod connection;
 mod script;
 mod store;
 mod url;
