@@ -4,30 +4,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use smallvec::SmallVec;
 use tollgate_catalog::Block;
 use tollgate_core::{
-    Algorithm, Clock, Decision, Lease, LimitRequest, Limiter, MemoryStore, NANOS_PER_SEC, Nanos,
-    Store, StoreError, SystemClock, WhenFull,
+    Clock, Decision, Lease, LimitRequest, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, Store,
+    SystemClock, WhenFull,
 };
 use tollgate_policy::{
-    ConfigErrors, Directory, DirectoryEntry, Headers, Limit, OnStoreError, Plan, Policy,
-    RequestFacts, Resolution,
+    ConfigErrors, Directory, DirectoryEntry, Headers, Limit, Plan, Policy, RequestFacts, Resolution,
 };
 
 use crate::Shared;
 use crate::history::UsageCounter;
 use crate::respond::{self, LimitReport, Refund, Verdict};
-
-/// What the store where limits live said.
-enum Acquired {
-    /// A decision, and whether the shared store took it (else the embedded one).
-    Decided(Decision, bool),
-    /// The shared store failed and its failure policy admits without counting.
-    Unlimited,
-    /// The store failed and the request is refused.
-    Failed(StoreError),
-}
+use crate::shared::Acquired;
 
 /// A policy and the limiter that enforces it; the policy and the catalog's accounts can be
 /// replaced while serving.
@@ -448,36 +437,7 @@ impl<C: Clock> Gate<C> {
                 Err(error) => Acquired::Failed(error),
             };
         };
-        let error = match shared.store.acquire(requests).await {
-            Ok(decision) => {
-                shared.reached();
-                return Acquired::Decided(decision, true);
-            }
-            Err(error) => error,
-        };
-        shared.failed(&error);
-        match shared.on_error {
-            OnStoreError::Deny => Acquired::Failed(error),
-            OnStoreError::Allow => Acquired::Unlimited,
-            OnStoreError::Local => {
-                let shares: SmallVec<[Algorithm; 4]> = requests
-                    .iter()
-                    .map(|request| request.algorithm.share(shared.instances))
-                    .collect();
-                let alone: SmallVec<[LimitRequest<'_>; 4]> = requests
-                    .iter()
-                    .zip(&shares)
-                    .map(|(request, algorithm)| LimitRequest {
-                        algorithm,
-                        ..*request
-                    })
-                    .collect();
-                match self.limiter.acquire(&alone) {
-                    Ok(decision) => Acquired::Decided(decision, false),
-                    Err(error) => Acquired::Failed(error),
-                }
-            }
-        }
+        shared.acquire(requests, &self.limiter).await
     }
 
     /// Each applicable limit's name and partition in words, header values masked.

@@ -2,17 +2,28 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use tollgate_core::StoreError;
+use smallvec::SmallVec;
+use tollgate_core::{Algorithm, Clock, Decision, LimitRequest, Limiter, MemoryStore, StoreError};
 use tollgate_policy::OnStoreError;
 use tollgate_redis::RedisStore;
+
+/// What the store where limits live said.
+pub(crate) enum Acquired {
+    /// A decision, and whether the shared store took it (else the embedded one).
+    Decided(Decision, bool),
+    /// The shared store failed and its failure policy admits without counting.
+    Unlimited,
+    /// The store failed and the request is refused.
+    Failed(StoreError),
+}
 
 /// A Redis store, the failure policy, and the store's health as decisions found it.
 #[derive(Debug)]
 pub struct Shared {
     pub(crate) store: RedisStore,
-    pub(crate) on_error: OnStoreError,
+    on_error: OnStoreError,
     /// How many instances share the store: each enforces 1/instances alone in `local` mode.
-    pub(crate) instances: u64,
+    instances: u64,
     /// The key seed of this instance's partitions, written back after an outage (a restarted
     /// Redis may have lost it).
     seed: [u8; 16],
@@ -47,8 +58,47 @@ impl Shared {
         }
     }
 
+    /// Decides `requests` in the shared store; while it cannot, as `on_store_error` says, with
+    /// `stand_in` deciding alone in `local` mode.
+    pub(crate) async fn acquire<C: Clock>(
+        &self,
+        requests: &[LimitRequest<'_>],
+        stand_in: &Limiter<MemoryStore, C>,
+    ) -> Acquired {
+        let error = match self.store.acquire(requests).await {
+            Ok(decision) => {
+                self.reached();
+                return Acquired::Decided(decision, true);
+            }
+            Err(error) => error,
+        };
+        self.failed(&error);
+        match self.on_error {
+            OnStoreError::Deny => Acquired::Failed(error),
+            OnStoreError::Allow => Acquired::Unlimited,
+            OnStoreError::Local => {
+                let shares: SmallVec<[Algorithm; 4]> = requests
+                    .iter()
+                    .map(|request| request.algorithm.share(self.instances))
+                    .collect();
+                let alone: SmallVec<[LimitRequest<'_>; 4]> = requests
+                    .iter()
+                    .zip(&shares)
+                    .map(|(request, algorithm)| LimitRequest {
+                        algorithm,
+                        ..*request
+                    })
+                    .collect();
+                match stand_in.acquire(&alone) {
+                    Ok(decision) => Acquired::Decided(decision, false),
+                    Err(error) => Acquired::Failed(error),
+                }
+            }
+        }
+    }
+
     /// Notes a call that reached the store; logs the recovery once.
-    pub(crate) fn reached(&self) {
+    fn reached(&self) {
         if !self.up.swap(true, Ordering::Relaxed) {
             self.transitions.fetch_add(1, Ordering::Relaxed);
             tracing::info!("limit store reachable again: decisions are shared and exact");
@@ -66,7 +116,7 @@ impl Shared {
     }
 
     /// Notes a call that failed; logs the outage once.
-    pub(crate) fn failed(&self, error: &StoreError) {
+    fn failed(&self, error: &StoreError) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         if self.up.swap(false, Ordering::Relaxed) {
             self.transitions.fetch_add(1, Ordering::Relaxed);
