@@ -495,3 +495,31 @@ async fn an_override_the_redis_store_cannot_keep_exactly_is_refused() {
         5000
     );
 }
+
+#[test]
+fn a_replica_is_never_decided_on() {
+    let (primary, replica) = (RedisServer::start(), RedisServer::start());
+    let answer = replica.command(&["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+    assert_eq!(answer.as_deref(), Some("+OK"));
+    let dir = crate::support::TempDir::new();
+    let config = dir.0.join("policy.toml");
+    std::fs::write(&config, quarter_hour_policy(&replica.url())).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.0.join("data"))
+        .output()
+        .unwrap();
+    // The first write (the shared key seed) is refused: the instance does not start.
+    assert_eq!(output.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("read only replica"), "{said}");
+}
