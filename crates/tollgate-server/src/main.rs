@@ -6,7 +6,6 @@
 //!                [--data-dir DIR] [--store URL] [--catalog URL]
 //! ```
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -31,52 +30,13 @@ enum Command {
         file: PathBuf,
     },
     /// Serve the check API, forward-auth and the gateway, and the admin API.
-    Serve {
-        /// The policy file.
-        #[arg(long)]
-        config: PathBuf,
-        /// Address of the public port (overrides `server.listen`; default 127.0.0.1:8080).
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// Address of the admin port (default 127.0.0.1:8081).
-        #[arg(long)]
-        admin_listen: Option<SocketAddr>,
-        /// The API to forward admitted requests to (overrides `server.upstream`).
-        #[arg(long)]
-        upstream: Option<String>,
-        /// Where durable data lives: the catalog and the admin token (default ./tollgate-data).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Where limit state lives: memory (default, durable under --data-dir),
-        /// redis://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT (overrides `server.store`).
-        #[arg(long)]
-        store: Option<String>,
-        /// The catalog database: sqlite://PATH (default under --data-dir) or postgres://….
-        #[arg(long)]
-        catalog: Option<String>,
-    },
+    Serve(ServeOptions),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::CheckConfig { file } => check_config(&file),
-        Command::Serve {
-            config,
-            listen,
-            admin_listen,
-            upstream,
-            data_dir,
-            store,
-            catalog,
-        } => run(ServeOptions {
-            config,
-            listen,
-            admin_listen,
-            upstream,
-            data_dir,
-            store,
-            catalog,
-        }),
+        Command::Serve(options) => run(options),
     }
 }
 

@@ -14,23 +14,32 @@ use tollgate_redis::{RedisStore, StoreUrl};
 
 use crate::{Admin, App, Durability, Gate, Journal, Shared, admin_router, router};
 
-/// What `tollgate serve` was told; flags win over the policy file's `[server]`.
-#[derive(Debug, Clone)]
+/// What `tollgate serve` was told (its command-line flags); flags win over the policy file's
+/// `[server]`.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ServeOptions {
     /// The policy file.
+    #[arg(long)]
     pub config: PathBuf,
-    /// The public port's address.
+    /// Address of the public port (overrides `server.listen`; default 127.0.0.1:8080).
+    #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// The admin port's address (default 127.0.0.1:8081).
+    /// Address of the admin port (default 127.0.0.1:8081).
+    #[arg(long)]
     pub admin_listen: Option<SocketAddr>,
-    /// The upstream's base URL.
+    /// The API to forward admitted requests to (overrides `server.upstream`).
+    #[arg(long)]
     pub upstream: Option<String>,
-    /// Where durable data lives (default `./tollgate-data`).
+    /// Where durable data lives: the catalog and the admin token (default ./tollgate-data).
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Where limit state lives: `memory` (the default) or a `redis://` / `redis+cluster://`
-    /// address.
+    /// Where limit state lives: memory (default, durable under --data-dir),
+    /// redis://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT (overrides `server.store`).
+    #[arg(long)]
     pub store: Option<String>,
-    /// The catalog's database URL (default `sqlite://<data-dir>/catalog.db`).
+    /// The catalog database: sqlite://PATH (default under --data-dir) or postgres://…
+    /// (overrides `server.catalog`).
+    #[arg(long)]
     pub catalog: Option<String>,
 }
 
@@ -104,12 +113,6 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
             }
         },
     };
-    let data_dir = options
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("tollgate-data"));
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|error| format!("cannot create {}: {error}", data_dir.display()))?;
     let token = admin_token(&data_dir)?;
     let catalog_url = options
         .catalog
