@@ -1,7 +1,7 @@
 //! The arguments of one call of `decide.lua` and the reading of its reply.
 
 use redis::Cmd;
-use tollgate_core::{Algorithm, Key, Lease, LimitRequest, Nanos, Outcome};
+use tollgate_core::{Algorithm, Key, Lease, LimitRequest, Nanos, Outcome, Outcomes};
 
 /// The script: every algorithm of the core, over microseconds.
 pub(crate) const SOURCE: &str = include_str!("decide.lua");
@@ -114,7 +114,7 @@ pub(crate) enum Reply {
     Decided {
         admitted: bool,
         now: Nanos,
-        outcomes: Vec<Outcome>,
+        outcomes: Outcomes,
     },
     /// A window's bounds did not hold at `now`: ask again with bounds for `now`.
     Stale { now: Nanos },
@@ -152,7 +152,7 @@ impl Reply {
                     Outcome::refused(limit, remaining, reset, retry)
                 })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<Outcomes, String>>()?;
         Ok(Self::Decided {
             admitted: reply[0] == 1,
             now,

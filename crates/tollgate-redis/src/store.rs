@@ -33,16 +33,9 @@ pub struct RedisStore {
 }
 
 /// A limit whose numbers the Redis store cannot keep exactly.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct Unsupported(String);
-
-impl fmt::Display for Unsupported {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Unsupported {}
 
 impl RedisStore {
     /// Connects to `url`. Every later operation gives up after `timeout`.
@@ -215,7 +208,6 @@ impl RedisStore {
         if !self.connection.is_cluster() {
             // One server: any keys meet in one call.
             let (admitted, now, outcomes) = self.decide_group(pinned, requests.iter()).await?;
-            let outcomes: tollgate_core::Outcomes = outcomes.into_iter().collect();
             let leases = if admitted {
                 leases_of(requests.iter().zip(&outcomes))
             } else {
@@ -271,7 +263,7 @@ impl RedisStore {
         &self,
         pinned: Option<Nanos>,
         limits: impl Iterator<Item = &'r LimitRequest<'r>> + Clone,
-    ) -> Result<(bool, Nanos, Vec<Outcome>), StoreError> {
+    ) -> Result<(bool, Nanos, tollgate_core::Outcomes), StoreError> {
         let mut at = pinned.unwrap_or_else(|| self.estimate());
         for _ in 0..ATTEMPTS {
             let call = script::call(

@@ -9,30 +9,31 @@ use crate::postgres_server::PostgresServer;
 use crate::redis_server::{RedisCluster, RedisServer};
 use crate::support::{Tollgate, send};
 
+/// A policy with `server` as its `[server]` table, API keys in `X-Api-Key`, one route
+/// (`machines`), then `rest`: the accounts and limits of one test.
+fn policy(server: &str, rest: &str) -> String {
+    format!(
+        "[server]\n{server}\n\n[identity]\napi_key = {{ header = \"X-Api-Key\" }}\n\n\
+         [[routes]]\napi = \"machines\"\nmatch = \"* /machines/{{*rest}}\"\n\n{rest}"
+    )
+}
+
+/// An account of the file, with its key.
+fn account(id: &str) -> String {
+    format!("[[accounts]]\nid = \"{id}\"\nkeys = [\"{id}-key\"]\n\n")
+}
+
 /// 1,000 per clock-aligned quarter hour per account.
 fn quarter_hour_policy(store: &str) -> String {
-    format!(
-        r#"
-        [server]
-        store = "{store}"
-        store_timeout = "2s"
-
-        [identity]
-        api_key = {{ header = "X-Api-Key" }}
-
-        [[accounts]]
-        id = "acme"
-        keys = ["acme-key"]
-
-        [[routes]]
-        api = "machines"
-        match = "* /machines/{{*rest}}"
-
+    let limits = r#"
         [[limits]]
         name = "quarter-hour"
-        window = {{ max = 1000, every = "15m" }}
+        window = { max = 1000, every = "15m" }
         per = ["account"]
-        "#
+        "#;
+    policy(
+        &format!("store = \"{store}\"\nstore_timeout = \"2s\""),
+        &(account("acme") + limits),
     )
 }
 
@@ -145,45 +146,24 @@ async fn a_slot_moving_to_another_primary_mid_storm_changes_nothing() {
 
 /// 10 per quarter hour per account, two instances' worth; Redis answers within 300 ms or not.
 fn outage_policy(store: &str, on_store_error: &str) -> String {
-    format!(
-        r#"
-        [server]
-        store = "{store}"
-        store_timeout = "300ms"
-        on_store_error = "{on_store_error}"
-        instances = 2
-
-        [identity]
-        api_key = {{ header = "X-Api-Key" }}
-
-        [[accounts]]
-        id = "acme"
-        keys = ["acme-key"]
-
-        [[accounts]]
-        id = "globex"
-        keys = ["globex-key"]
-
-        [[accounts]]
-        id = "initech"
-        keys = ["initech-key"]
-
-        [[routes]]
-        api = "machines"
-        match = "* /machines/{{*rest}}"
-
+    let server = format!(
+        "store = \"{store}\"\nstore_timeout = \"300ms\"\n\
+         on_store_error = \"{on_store_error}\"\ninstances = 2"
+    );
+    let limits = r#"
         [[limits]]
         name = "quarter-hour"
-        window = {{ max = 10, every = "15m" }}
+        window = { max = 10, every = "15m" }
         per = ["account"]
 
         [[limits]]
         name = "guessing"
-        window = {{ max = 100, every = "1m" }}
+        window = { max = 100, every = "1m" }
         per = ["ip"]
-        when = {{ key = "unknown" }}
-        "#
-    )
+        when = { key = "unknown" }
+        "#;
+    let accounts = account("acme") + &account("globex") + &account("initech");
+    policy(&server, &(accounts + limits))
 }
 
 /// What an outage test saw: the answers for acme while Redis was down, and the statuses of a
@@ -344,25 +324,13 @@ async fn seen(tollgate: &Tollgate, key: &str, expected: serde_json::Value) -> Du
 #[tokio::test]
 async fn two_instances_on_one_postgres_catalog_see_each_others_changes() {
     let postgres = PostgresServer::start();
-    let policy = format!(
-        r#"
-        [server]
-        catalog = "{}"
-
-        [identity]
-        api_key = {{ header = "X-Api-Key" }}
-
-        [[routes]]
-        api = "machines"
-        match = "* /machines/{{*rest}}"
-
+    let limits = r#"
         [[limits]]
         name = "daily"
-        window = {{ max = 3, every = "1d" }}
+        window = { max = 3, every = "1d" }
         per = ["account"]
-        "#,
-        postgres.url()
-    );
+        "#;
+    let policy = policy(&format!("catalog = \"{}\"", postgres.url()), limits);
     let (first, second) = (
         Tollgate::start(&policy, None),
         Tollgate::start(&policy, None),
@@ -452,28 +420,15 @@ fn a_limit_the_redis_store_cannot_keep_exactly_is_a_config_error() {
 #[tokio::test]
 async fn an_override_the_redis_store_cannot_keep_exactly_is_refused() {
     let redis = RedisServer::start();
-    let policy = format!(
-        r#"
-        [server]
-        store = "{}"
-
-        [identity]
-        api_key = {{ header = "X-Api-Key" }}
-
-        [[accounts]]
-        id = "acme"
-        keys = ["acme-key"]
-
-        [[routes]]
-        api = "machines"
-        match = "* /machines/{{*rest}}"
-
+    let limits = r#"
         [[limits]]
         name = "daily"
-        sliding = {{ max = 1000, every = "1d" }}
+        sliding = { max = 1000, every = "1d" }
         per = ["account"]
-        "#,
-        redis.url()
+        "#;
+    let policy = policy(
+        &format!("store = \"{}\"", redis.url()),
+        &(account("acme") + limits),
     );
     let tollgate = Tollgate::start(&policy, None);
     let bearer = format!("Bearer {}", tollgate.admin_token());
