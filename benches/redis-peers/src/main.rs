@@ -56,23 +56,13 @@ async fn main() {
         .await
         .expect("redis-server answers");
 
-    let window: &'static Algorithm = Box::leak(Box::new(
-        Window::new(
-            1_000_000_000_000,
-            Schedule::clock(Duration::from_secs(3_600)).expect("valid"),
-        )
-        .expect("valid")
-        .into(),
-    ));
+    let window = hourly(1_000_000_000_000);
     let bucket: &'static Algorithm = Box::leak(Box::new(
         TokenBucket::new(Rate::per_second(1_000_000), 1_000_000_000)
             .expect("valid")
             .into(),
     ));
-    let (start, end) = match window {
-        Algorithm::Window(window) => window.schedule().bounds(now_nanos()),
-        _ => unreachable!("a window"),
-    };
+    let (start, end) = hour().bounds(now_nanos());
     let window_args = [
         "w",
         "1",
@@ -83,14 +73,7 @@ async fn main() {
     .map(str::to_owned);
     let bucket_args = ["t", "1", "1", "1000000000", "0"].map(str::to_owned);
 
-    let exact: &'static Algorithm = Box::leak(Box::new(
-        Window::new(
-            1_000,
-            Schedule::clock(Duration::from_secs(3_600)).expect("valid"),
-        )
-        .expect("valid")
-        .into(),
-    ));
+    let exact = hourly(1_000);
     let store_for_exactness = store.clone();
     let (limitador_for_exactness, namespace) = limitador_with(&server.url(), 1_000).await;
     let ceiling_window = redis_benchmark(&server, seconds, &window_args);
@@ -146,6 +129,16 @@ async fn main() {
         tollgate_one.per_second / limitador_one.per_second,
         tollgate_bucket.per_second / ceiling_bucket.per_second,
     );
+}
+
+/// Clock-aligned hours.
+fn hour() -> Schedule {
+    Schedule::clock(Duration::from_secs(3_600)).expect("valid")
+}
+
+/// A window of `max` per hour, for the whole run.
+fn hourly(max: u64) -> &'static Algorithm {
+    Box::leak(Box::new(Window::new(max, hour()).expect("valid").into()))
 }
 
 fn now_nanos() -> u64 {
