@@ -246,8 +246,8 @@ impl<C: Clock> Gate<C> {
         if leases.is_empty() {
             return;
         }
-        if let (true, Some(store)) = (shared, &self.shared) {
-            if let Err(error) = store.store.release(leases).await {
+        if let (true, Some(remote)) = (shared, &self.shared) {
+            if let Err(error) = remote.store.release(leases).await {
                 tracing::warn!(%error, "lease release failed; the slots free themselves when they expire");
             }
             return;

@@ -190,7 +190,7 @@ async fn connect_shared(
     server: &tollgate_policy::Server,
     seed: [u8; 16],
 ) -> Result<(Shared, [u8; 16]), String> {
-    let url: StoreUrl = url.parse().map_err(|error| format!("--store {error}"))?;
+    let url: StoreUrl = url.parse().map_err(|error| format!("the store {error}"))?;
     let store = RedisStore::connect(&url, server.store_timeout)
         .await
         .map_err(|error| format!("cannot reach the limit store {url}: {error}"))?;
