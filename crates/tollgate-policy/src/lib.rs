@@ -43,11 +43,15 @@ mod usage;
 use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors, Source};
+pub use path::{PathError, Target};
 pub use policy::{
-    BodyFormat, DEFAULT_JSON, DEFAULT_XML, Dimension, Directory, DirectoryEntry, HeaderFamily,
-    Limit, Numbers, OnStoreError, Policy, Responses, Server, StoreCheck, any_algorithm,
+    BodyFormat, DEFAULT_JSON, DEFAULT_XML, Dimension, Directory, DirectoryEntry, FORWARDED_PAIR,
+    ForwardAuth, HeaderFamily, Limit, Numbers, ORIGINAL_PAIR, OnStoreError, Policy, Responses,
+    Server, StoreCheck, Unmatched, any_algorithm,
 };
-pub use resolve::{Headers, Limits, Plan, RefundTicket, RequestFacts, Resolution};
+pub use resolve::{
+    HeaderLookup, Headers, Limits, Plan, RefundTicket, RequestFacts, Resolution, is_header_text,
+};
 use tollgate_core::KeySpace;
 pub use usage::{AccountUsage, ApiUsage};
 

@@ -59,6 +59,14 @@ pub struct ServerConfig {
     /// Peers (addresses or CIDRs) allowed to call `/v1/check` and `/v1/auth` (default:
     /// loopback only). Anyone else gets 403: these endpoints count like real requests.
     pub check_from: Option<Vec<Spanned<String>>>,
+    /// Whose headers forward-auth reads the original request from: `"nginx"`
+    /// (`X-Original-Method`/`-URI`), `"traefik"` or `"caddy"` (`X-Forwarded-Method`/`-Uri`), or
+    /// `{ method = "…", uri = "…" }`. Unset, either pair, and both pairs that disagree are a 400.
+    pub forward_auth: Option<Spanned<ForwardAuthConfig>>,
+    /// What forward-auth and the check API answer for a path no route matches: `"refuse"` (the
+    /// default: 403 from forward-auth, status 404 in the check API's answer) or `"pass"` (allowed,
+    /// counting nothing).
+    pub unmatched: Option<Spanned<String>>,
     /// The most partitions the embedded store holds; beyond, the state nearest rest is evicted
     /// (default 10,000,000).
     pub max_partitions: Option<usize>,
@@ -80,6 +88,21 @@ pub struct ServerConfig {
     /// The catalog database: `sqlite://PATH` (the default, under the data directory) or
     /// `postgres://…` (shared by every instance that names it).
     pub catalog: Option<Spanned<String>>,
+}
+
+/// `server.forward_auth`: a proxy's name, or the two header names.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ForwardAuthConfig {
+    /// `nginx`, `traefik` or `caddy`.
+    Proxy(String),
+    /// The headers that carry the original method and URI.
+    Headers {
+        /// The method's header, e.g. `X-Original-Method`.
+        method: String,
+        /// The URI's header, e.g. `X-Original-URI`.
+        uri: String,
+    },
 }
 
 /// `[responses]`.

@@ -1,52 +1,195 @@
-//! One rule for spelling a path, applied before matching and keying, so that no spelling of a
-//! path escapes its limit.
+//! One spelling of a request target, decided once: the route match, the exempt check, the
+//! partition key, blocks and the path forwarded upstream all come from [`Target`].
 //!
-//! The rule: drop the query and fragment; percent-decode every escape except `%2F` (an encoded
-//! slash stays inside its segment, written `%2F`); drop empty segments (`//`) and `.`; let `..`
-//! remove the segment before it (never above the root); drop a trailing slash; with
-//! `paths.case_insensitive`, lower-case ASCII letters. `/a//b/./c/../d/` and `/a/b/%64` are both
-//! `/a/b/d`.
+//! The rules (a table in `docs/policy.md`):
+//! - the query starts at the first `?` and is kept as received; a fragment (`#…`) is dropped;
+//! - every `%XX` escape is decoded once; a `%` not followed by two hex digits is refused;
+//! - the decoded path must be UTF-8 (overlong and invalid sequences are refused), with no
+//!   control character (NUL included);
+//! - an encoded slash (`%2F`), a backslash (`\` or `%5C`) and a `;` (raw or `%3B`) are refused:
+//!   servers disagree on what they mean, so no meaning is safe to count;
+//! - empty segments (`//`) and `.` are dropped, `..` removes the segment before it (never above
+//!   the root), encoded dots (`%2E`) included; a trailing slash is dropped;
+//! - with `paths.case_insensitive`, the path is lower-cased.
+//!
+//! `/a//b/./c/../d/` and `/a/b/%64` are both `/a/b/d`. The forwarded spelling,
+//! [`Target::encoded_path`], percent-encodes every byte but the unreserved ones and a few
+//! sub-delimiters, so that an upstream decoding it once reads exactly [`Target::path`]: a `%` of
+//! the decoded path goes out as `%25`.
 
-use percent_encoding::percent_decode_str;
+use std::fmt;
 
-/// The normalized form of a request path (see the module docs).
-#[must_use]
-pub fn normalize(raw: &str, case_insensitive: bool) -> String {
-    let path = raw.split(['?', '#']).next().unwrap_or_default();
-    let mut segments: Vec<String> = Vec::new();
-    for segment in path.split('/') {
-        // Decode around encoded slashes so they cannot create segments.
-        let decoded = segment
-            .split("%2F")
-            .flat_map(|piece| piece.split("%2f"))
-            .map(|piece| percent_decode_str(piece).decode_utf8_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("%2F");
-        match decoded.as_str() {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// Why a request target is refused (400) rather than normalized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PathError {
+    /// `%` not followed by two hexadecimal digits.
+    #[error("the path has a malformed percent escape")]
+    BadEscape,
+    /// `%2F`: a slash inside a segment, which some servers decode into a separator.
+    #[error("the path has an encoded slash (%2F), which servers read differently")]
+    EncodedSlash,
+    /// `\` or `%5C`, which some servers take for a slash.
+    #[error("the path has a backslash, which servers read differently")]
+    Backslash,
+    /// `;` or `%3B`: path parameters, which some servers strip before routing.
+    #[error("the path has a `;` (path parameters), which servers read differently")]
+    Semicolon,
+    /// A control character, NUL included.
+    #[error("the path has a control character")]
+    Control,
+    /// Bytes that are not UTF-8 once decoded (overlong encodings included).
+    #[error("the path is not UTF-8 once percent-decoded")]
+    NotUtf8,
+    /// Longer than [`MAX_PATH`] bytes.
+    #[error("the path is longer than 8192 bytes")]
+    TooLong,
+}
+
+/// The longest path accepted, in bytes as received.
+pub const MAX_PATH: usize = 8192;
+
+/// A request target in its one canonical form: the decoded, normalized path, and the query as
+/// received. Made only by [`Target::parse`], so whatever holds one holds the canonical path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target<'a> {
+    path: String,
+    query: Option<&'a str>,
+}
+
+impl<'a> Target<'a> {
+    /// Parses `raw` (a path with an optional query, as in a request line) by the module's rules.
+    ///
+    /// # Errors
+    /// The rule that refuses it.
+    pub fn parse(raw: &'a str, case_insensitive: bool) -> Result<Self, PathError> {
+        let raw = raw.split_once('#').map_or(raw, |(before, _)| before);
+        let (path, query) = match raw.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (raw, None),
+        };
+        if path.len() > MAX_PATH {
+            return Err(PathError::TooLong);
+        }
+        let mut canonical = String::with_capacity(path.len().max(1));
+        let mut segment = Vec::new();
+        for raw_segment in path.split('/') {
+            segment.clear();
+            decode_into(raw_segment.as_bytes(), &mut segment)?;
+            let text = std::str::from_utf8(&segment).map_err(|_| PathError::NotUtf8)?;
+            match text {
+                "" | "." => {}
+                ".." => {
+                    let parent = canonical.rfind('/').unwrap_or(0);
+                    canonical.truncate(parent);
+                }
+                _ => {
+                    canonical.push('/');
+                    canonical.push_str(text);
+                }
             }
-            _ => segments.push(decoded),
+        }
+        if canonical.is_empty() {
+            canonical.push('/');
+        }
+        if case_insensitive && canonical.chars().any(char::is_uppercase) {
+            canonical = canonical.to_lowercase();
+        }
+        Ok(Self {
+            path: canonical,
+            query,
+        })
+    }
+
+    /// The canonical path: what routes match and limits count.
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query as received, without its `?`.
+    #[must_use]
+    pub fn query(&self) -> Option<&'a str> {
+        self.query
+    }
+
+    /// The path as forwarded: percent-encoded so that decoding it once gives [`path`](Self::path).
+    #[must_use]
+    pub fn encoded_path(&self) -> impl fmt::Display + '_ {
+        utf8_percent_encode(&self.path, FORWARDED)
+    }
+}
+
+impl Default for Target<'_> {
+    /// The root, `/`, with no query.
+    fn default() -> Self {
+        Self {
+            path: "/".to_owned(),
+            query: None,
         }
     }
-    let mut normal = String::with_capacity(path.len().max(1));
-    for segment in &segments {
-        normal.push('/');
-        normal.push_str(segment);
+}
+
+/// Bytes escaped in a forwarded path: all but the unreserved ones, `/`, and the sub-delimiters
+/// that no server decodes (`+` is escaped: some read it as a space).
+const FORWARDED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b',')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
+/// Decodes one raw segment into `out`, refusing what the module's rules refuse.
+fn decode_into(raw: &[u8], out: &mut Vec<u8>) -> Result<(), PathError> {
+    let mut bytes = raw.iter().copied();
+    while let Some(byte) = bytes.next() {
+        let decoded = if byte == b'%' {
+            let high = bytes.next().and_then(hex).ok_or(PathError::BadEscape)?;
+            let low = bytes.next().and_then(hex).ok_or(PathError::BadEscape)?;
+            let decoded = high << 4 | low;
+            if decoded == b'/' {
+                return Err(PathError::EncodedSlash);
+            }
+            decoded
+        } else {
+            byte
+        };
+        match decoded {
+            b'\\' => return Err(PathError::Backslash),
+            b';' => return Err(PathError::Semicolon),
+            0..=0x1F | 0x7F => return Err(PathError::Control),
+            _ => out.push(decoded),
+        }
     }
-    if normal.is_empty() {
-        normal.push('/');
-    }
-    if case_insensitive {
-        normal.make_ascii_lowercase();
-    }
-    normal
+    Ok(())
+}
+
+fn hex(digit: u8) -> Option<u8> {
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|value| u8::try_from(value).ok())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn canonical(raw: &str) -> Result<String, PathError> {
+        Target::parse(raw, false).map(|target| target.path)
+    }
 
     #[test]
     fn spellings_of_one_path_agree() {
@@ -56,27 +199,71 @@ mod tests {
             "/a/b/%64",
             "//a/b/d?x=1",
             "/a/b/d#top",
+            "/a/b/%2e/d",
+            "/a/b/c/%2E%2e/d",
+            "a/b/d",
         ] {
-            assert_eq!(normalize(raw, false), "/a/b/d", "{raw}");
+            assert_eq!(canonical(raw).as_deref(), Ok("/a/b/d"), "{raw}");
         }
     }
 
     #[test]
     fn never_climbs_above_the_root() {
-        assert_eq!(normalize("/../../etc/passwd", false), "/etc/passwd");
-        assert_eq!(normalize("", false), "/");
-        assert_eq!(normalize("/./", false), "/");
+        assert_eq!(canonical("/../../etc/passwd").unwrap(), "/etc/passwd");
+        assert_eq!(canonical("").unwrap(), "/");
+        assert_eq!(canonical("/./").unwrap(), "/");
+        assert_eq!(canonical("/%2e%2e/x").unwrap(), "/x");
     }
 
     #[test]
-    fn encoded_slashes_stay_in_their_segment() {
-        assert_eq!(normalize("/files/a%2Fb", false), "/files/a%2Fb");
-        assert_eq!(normalize("/files/a%2fb", false), "/files/a%2Fb");
+    fn ambiguous_spellings_are_refused() {
+        for (raw, error) in [
+            ("/files/a%2Fb", PathError::EncodedSlash),
+            ("/files/a%2fb", PathError::EncodedSlash),
+            ("/files/..%2F..%2Fadmin", PathError::EncodedSlash),
+            ("/a\\b", PathError::Backslash),
+            ("/a%5Cb", PathError::Backslash),
+            ("/a;jsessionid=1", PathError::Semicolon),
+            ("/a%3Bx", PathError::Semicolon),
+            ("/a%00b", PathError::Control),
+            ("/a%0Ab", PathError::Control),
+            ("/a%7F", PathError::Control),
+            ("/a%C0%AF", PathError::NotUtf8),
+            ("/a%FF", PathError::NotUtf8),
+            ("/a%zz", PathError::BadEscape),
+            ("/a%4", PathError::BadEscape),
+        ] {
+            assert_eq!(canonical(raw), Err(error), "{raw}");
+        }
+        assert_eq!(canonical(&"/a".repeat(MAX_PATH)), Err(PathError::TooLong));
+    }
+
+    #[test]
+    fn decoding_happens_once() {
+        // A double-encoded dot is a literal `%2e` segment, forwarded as `%252e`.
+        let target = Target::parse("/a/%252e%252e/b", false).unwrap();
+        assert_eq!(target.path(), "/a/%2e%2e/b");
+        assert_eq!(target.encoded_path().to_string(), "/a/%252e%252e/b");
+    }
+
+    #[test]
+    fn the_forwarded_path_decodes_to_the_counted_one() {
+        let target = Target::parse("/files/a%20b+c/%C3%A9t%C3%A9?x=%2F&y", false).unwrap();
+        assert_eq!(target.path(), "/files/a b+c/été");
+        assert_eq!(target.query(), Some("x=%2F&y"));
+        assert_eq!(
+            target.encoded_path().to_string(),
+            "/files/a%20b%2Bc/%C3%A9t%C3%A9"
+        );
     }
 
     #[test]
     fn case_rule_is_a_choice() {
-        assert_eq!(normalize("/Hvacs/1", false), "/Hvacs/1");
-        assert_eq!(normalize("/Hvacs/1", true), "/hvacs/1");
+        assert_eq!(Target::parse("/Hvacs/1", false).unwrap().path(), "/Hvacs/1");
+        assert_eq!(Target::parse("/Hvacs/1", true).unwrap().path(), "/hvacs/1");
+        assert_eq!(
+            Target::parse("/%48vacs/É", true).unwrap().path(),
+            "/hvacs/é"
+        );
     }
 }

@@ -10,6 +10,9 @@ use crate::model::WrongSecret;
 /// [`Policy::resolve`](crate::Policy::resolve).
 #[derive(Debug)]
 pub struct Policy {
+    /// Every header the policy reads to identify a request or key its limits: a request that
+    /// sends one of them twice, or not as text, is refused rather than read one way of two.
+    pub(crate) read_headers: Vec<String>,
     pub(crate) server: Server,
     pub(crate) responses: Responses,
     pub(crate) identity: Identity,
@@ -36,6 +39,14 @@ impl Policy {
     #[must_use]
     pub fn server(&self) -> &Server {
         &self.server
+    }
+
+    /// The canonical form of a request target (path and query) under this policy's path rules.
+    ///
+    /// # Errors
+    /// Why the target is refused (a 400).
+    pub fn target<'a>(&self, raw: &'a str) -> Result<crate::Target<'a>, crate::PathError> {
+        crate::Target::parse(raw, self.case_insensitive)
     }
 
     /// What responses carry.
@@ -265,6 +276,10 @@ pub struct Server {
     pub upstream_timeout: std::time::Duration,
     /// Peers allowed to call the check API and forward-auth.
     pub check_from: Vec<ipnet::IpNet>,
+    /// Where forward-auth reads the original request.
+    pub forward_auth: ForwardAuth,
+    /// What forward-auth and the check API answer for a path no route matches.
+    pub unmatched: Unmatched,
     /// The most partitions the embedded store holds.
     pub max_partitions: usize,
     /// How often long-lived state is written down: `None` before every answer that counted it.
@@ -280,6 +295,30 @@ pub struct Server {
     pub instances: u64,
     /// The catalog database's URL, if the file names one.
     pub catalog: Option<String>,
+}
+
+/// Where forward-auth reads the original method and URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardAuth {
+    /// Either pair (`X-Forwarded-*` or `X-Original-*`); both present and disagreeing is a 400.
+    Either,
+    /// Only these headers (lower case): method, URI. The other standard pair, present and
+    /// disagreeing, is a 400.
+    Headers(String, String),
+}
+
+/// The standard header pairs: Traefik's and Caddy's, then nginx's.
+pub const FORWARDED_PAIR: (&str, &str) = ("x-forwarded-method", "x-forwarded-uri");
+/// nginx's `auth_request` pair, as the README's configuration sets it.
+pub const ORIGINAL_PAIR: (&str, &str) = ("x-original-method", "x-original-uri");
+
+/// What forward-auth and the check API answer for a path no route matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmatched {
+    /// Refused: 403 from forward-auth (a proxy passes it through), 404 in the check API.
+    Refuse,
+    /// Allowed, counting nothing.
+    Pass,
 }
 
 /// Whether the store that will hold a limit can keep its numbers exactly; why not, in words.

@@ -11,19 +11,57 @@ use tollgate_core::{Algorithm, KeyBuilder, LimitRequest, Nanos};
 
 use crate::compile::digest;
 use crate::model::{KeyState, WrongSecret};
+use crate::path::Target;
 use crate::policy::{Dimension, Directory, KeySource, Limit, Policy, Selection};
+
+/// What a request says in one header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderLookup<'a> {
+    /// The header is not there.
+    Absent,
+    /// The header is there once, as text.
+    One(&'a str),
+    /// The header is there more than once.
+    Repeated,
+    /// The header is there once, but not as text (see [`is_header_text`]).
+    NotText,
+}
+
+/// Whether a header value is text: visible ASCII, spaces and tabs.
+#[must_use]
+pub fn is_header_text(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|&byte| byte == b'\t' || (0x20..0x7F).contains(&byte))
+}
 
 /// Request headers, looked up by lower-case name.
 pub trait Headers {
-    /// The first value of the header `name` (given in lower case), if any.
-    fn get(&self, name: &str) -> Option<&str>;
+    /// The header `name` (given in lower case).
+    fn lookup(&self, name: &str) -> HeaderLookup<'_>;
+
+    /// The value of the header `name` (given in lower case) when it is there once, as text.
+    fn get(&self, name: &str) -> Option<&str> {
+        match self.lookup(name) {
+            HeaderLookup::One(value) => Some(value),
+            _ => None,
+        }
+    }
 }
 
 impl Headers for [(&str, &str)] {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|&(_, value)| value)
+    fn lookup(&self, name: &str) -> HeaderLookup<'_> {
+        let mut found = self
+            .iter()
+            .filter(|(key, _)| key.eq_ignore_ascii_case(name));
+        match (found.next(), found.next()) {
+            (None, _) => HeaderLookup::Absent,
+            (Some(_), Some(_)) => HeaderLookup::Repeated,
+            (Some(&(_, value)), None) if is_header_text(value.as_bytes()) => {
+                HeaderLookup::One(value)
+            }
+            (Some(_), None) => HeaderLookup::NotText,
+        }
     }
 }
 
@@ -32,8 +70,8 @@ impl Headers for [(&str, &str)] {
 pub struct RequestFacts<'a, H: Headers + ?Sized> {
     /// The method, e.g. `GET`.
     pub method: &'a str,
-    /// The path and query as received, e.g. `/hvacs/1/heatingCircuits/2?x=1`.
-    pub uri: &'a str,
+    /// The path in its canonical form and the query as received (see [`Target`]).
+    pub target: &'a Target<'a>,
     /// The request headers.
     pub headers: &'a H,
     /// The client's address, when known.
@@ -51,6 +89,9 @@ pub struct RequestFacts<'a, H: Headers + ?Sized> {
 pub enum Resolution<'p> {
     /// No route matches: 404, never forwarded.
     NoRoute,
+    /// The request cannot be read one way only (a header the policy reads sent twice or not as
+    /// text, two API keys, a key that is not visible ASCII): 400.
+    Ambiguous(&'static str),
     /// An API key that no account has, or a wrong app secret where the policy refuses them: 401.
     Unauthenticated(&'static str),
     /// The route counts nothing and is never refused.
@@ -178,6 +219,18 @@ impl<'p> Context<'p> {
     }
 }
 
+/// Why a request with two API keys is refused.
+const REPEATED_KEY: &str = "the API key is sent more than once";
+
+/// A query name or value as a form decodes it: `+` is a space, `%XX` a byte (lossy UTF-8).
+fn form_decode(text: &str) -> Cow<'_, str> {
+    if !text.contains(['+', '%']) {
+        return Cow::Borrowed(text);
+    }
+    let spaced = text.replace('+', " ");
+    Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
+}
+
 /// Why a request with an unknown key is refused.
 const UNKNOWN_KEY: &str = "unknown API key";
 
@@ -193,6 +246,7 @@ const ROOT: u64 = u64::MAX - 1;
 /// Why a request goes no further than routing and identification.
 enum Stop<'p> {
     NoRoute,
+    Ambiguous(&'static str),
     Unauthenticated(&'static str),
     Exempt(&'p str),
 }
@@ -201,6 +255,7 @@ impl<'p> From<Stop<'p>> for Resolution<'p> {
     fn from(stop: Stop<'p>) -> Self {
         match stop {
             Stop::NoRoute => Self::NoRoute,
+            Stop::Ambiguous(reason) => Self::Ambiguous(reason),
             Stop::Unauthenticated(reason) => Self::Unauthenticated(reason),
             Stop::Exempt(api) => Self::Exempt { api },
         }
@@ -323,7 +378,7 @@ impl Policy {
         now: Nanos,
         facts: &RequestFacts<'_, H>,
     ) -> Result<Context<'p>, Stop<'p>> {
-        let path = crate::path::normalize(facts.uri, self.case_insensitive);
+        let path = facts.target.path().to_owned();
         let method = facts.method.to_ascii_uppercase();
         let Some((route_index, params)) = self.route(&method, &path) else {
             return Err(Stop::NoRoute);
@@ -332,7 +387,23 @@ impl Policy {
         if route.exempt {
             return Err(Stop::Exempt(&self.apis[route.api]));
         }
-        let (key, account_index, account) = match self.api_key(facts).map(|key| digest(&key)) {
+        for name in &self.read_headers {
+            match facts.headers.lookup(name) {
+                HeaderLookup::Repeated => {
+                    return Err(Stop::Ambiguous(
+                        "a header that identifies or partitions requests is sent more than once",
+                    ));
+                }
+                HeaderLookup::NotText => {
+                    return Err(Stop::Ambiguous(
+                        "a header that identifies or partitions requests is not visible ASCII text",
+                    ));
+                }
+                HeaderLookup::Absent | HeaderLookup::One(_) => {}
+            }
+        }
+        let key = self.api_key(facts).map_err(Stop::Ambiguous)?;
+        let (key, account_index, account) = match key.map(|key| digest(&key)) {
             None => (KeyState::Absent, None, None),
             Some(hash) => match self.keys.get(&hash) {
                 Some(&index) => (KeyState::Present, Some(index), Some(&self.accounts[index])),
@@ -488,34 +559,64 @@ impl Policy {
         Some((*found.value, params))
     }
 
-    /// The API key of a request, trimmed; a query parameter percent-decoded.
+    /// The API key of a request, trimmed; a query parameter decoded as a form field (`%XX`
+    /// and `+`). Absent when not sent or blank.
+    ///
+    /// # Errors
+    /// Why the key cannot be read one way only: a query parameter given twice (an empty one
+    /// beside a real one included; a header given twice is refused before), or a key that is
+    /// not visible ASCII.
     pub(crate) fn api_key<'r, H: Headers + ?Sized>(
         &self,
         facts: &RequestFacts<'r, H>,
-    ) -> Option<Cow<'r, str>> {
-        let key: Cow<'r, str> = match self.identity.api_key.as_ref()? {
-            KeySource::Header(name) => Cow::Borrowed(facts.headers.get(name)?),
+    ) -> Result<Option<Cow<'r, str>>, &'static str> {
+        let Some(source) = self.identity.api_key.as_ref() else {
+            return Ok(None);
+        };
+        let key: Cow<'r, str> = match source {
+            KeySource::Header(name) => match facts.headers.get(name) {
+                Some(value) => Cow::Borrowed(value),
+                None => return Ok(None),
+            },
             KeySource::Bearer => {
-                let (scheme, token) = facts.headers.get("authorization")?.trim().split_once(' ')?;
-                if !scheme.eq_ignore_ascii_case("bearer") {
-                    return None;
+                let Some(authorization) = facts.headers.get("authorization") else {
+                    return Ok(None);
+                };
+                match authorization.trim().split_once(' ') {
+                    Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                        Cow::Borrowed(token)
+                    }
+                    _ => return Ok(None),
                 }
-                Cow::Borrowed(token)
             }
             KeySource::Query(name) => {
-                let (_, query) = facts.uri.split_once('?')?;
-                let value = query.split('&').find_map(|pair| {
-                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                    (key == name).then_some(value)
-                })?;
-                percent_decode_str(value).decode_utf8_lossy()
+                let mut values = facts
+                    .target
+                    .query()
+                    .into_iter()
+                    .flat_map(|query| query.split('&'))
+                    .filter(|pair| !pair.is_empty())
+                    .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+                    .filter(|(key, _)| form_decode(key) == name.as_str())
+                    .map(|(_, value)| value);
+                match (values.next(), values.next()) {
+                    (None, _) => return Ok(None),
+                    (Some(_), Some(_)) => return Err(REPEATED_KEY),
+                    (Some(value), None) => form_decode(value),
+                }
             }
         };
-        match key.trim() {
-            "" => None,
-            trimmed if trimmed.len() == key.len() => Some(key),
-            trimmed => Some(Cow::Owned(trimmed.to_owned())),
+        let trimmed = key.trim_matches([' ', '\t']);
+        if trimmed.is_empty() {
+            return Ok(None);
         }
+        if !trimmed.bytes().all(|byte| byte.is_ascii_graphic()) {
+            return Err("the API key must be visible ASCII");
+        }
+        Ok(Some(match key {
+            Cow::Borrowed(key) => Cow::Borrowed(key.trim_matches([' ', '\t'])),
+            Cow::Owned(key) => Cow::Owned(key.trim_matches([' ', '\t']).to_owned()),
+        }))
     }
 
     /// The verified app, `Ok(None)` when there is none or its secret is wrong and ignored.

@@ -36,7 +36,7 @@ impl Policy {
         directory: Option<&'p Directory>,
         facts: &RequestFacts<'_, H>,
     ) -> Option<&'p str> {
-        let hash = crate::compile::digest(&self.api_key(facts)?);
+        let hash = crate::compile::digest(&self.api_key(facts).ok()??);
         let account = match self.keys.get(&hash) {
             Some(&index) => &self.accounts[index],
             None => directory
@@ -66,9 +66,10 @@ impl Policy {
             };
         let file_pack = account_index.and_then(|index| directory?.file_packs.get(&index).copied());
         let pack = account.pack.or(file_pack).filter(|&(_, until)| now < until);
+        let root = crate::Target::default();
         let facts = RequestFacts {
             method: "",
-            uri: "",
+            target: &root,
             headers: &[][..],
             client_ip: None,
             cost: Some(0),

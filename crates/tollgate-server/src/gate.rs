@@ -312,9 +312,8 @@ impl<C: Clock> Gate<C> {
         let (policy, directory) = (&state.policy, &state.directory);
         let now = self.limiter.clock().now();
         let plan = match policy.resolve_in(Some(directory), now, facts) {
-            Resolution::NoRoute => {
-                return Verdict::error(404, "no_route", "no route matches this method and path");
-            }
+            Resolution::NoRoute => return Verdict::unmatched(),
+            Resolution::Ambiguous(reason) => return Verdict::error(400, "bad_request", reason),
             Resolution::Unauthenticated(reason) => {
                 return Verdict::error(policy.unknown_key_status(), "unauthenticated", reason);
             }

@@ -9,26 +9,12 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Uri, Version, header};
 use axum::response::Response;
 use http_body_util::BodyExt;
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use tollgate_core::{Clock, Lease};
-use tollgate_policy::{Policy, RequestFacts};
+use tollgate_policy::{Policy, RequestFacts, Target};
 
 use crate::gate::Gate;
 use crate::http::{App, HttpHeaders, forwarded_for, refusal, with_headers};
 use crate::respond::Verdict;
-
-/// Characters re-encoded when a normalized path is forwarded (`%` stays: `%2F` is kept
-/// encoded by normalization).
-const PATH: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
 
 pub(crate) async fn gateway<C: Clock + 'static>(
     State(app): State<Arc<App<C>>>,
@@ -37,18 +23,19 @@ pub(crate) async fn gateway<C: Clock + 'static>(
 ) -> Response {
     let policy = app.gate.policy();
     let (mut parts, body) = request.into_parts();
-    let raw = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str())
-        .to_owned();
+    let raw = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    // The one reading of the path: what is routed, counted, blocked and forwarded.
+    let target = match policy.target(raw) {
+        Ok(target) => target,
+        Err(refused) => return refusal(Verdict::error(400, "bad_path", &refused.to_string())),
+    };
     let chain = forwarded_for(&parts.headers);
     let client_ip = policy.client_ip(peer.ip(), chain.as_deref());
     let verdict = app
         .gate
         .decide(&RequestFacts {
             method: parts.method.as_str(),
-            uri: &raw,
+            target: &target,
             headers: &HttpHeaders(&parts.headers),
             client_ip: Some(client_ip),
             cost: None,
@@ -67,7 +54,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     let Some(target) = app
         .upstream
         .as_ref()
-        .and_then(|upstream| target(upstream, &raw))
+        .and_then(|upstream| upstream_uri(upstream, &target))
     else {
         let error = Verdict::error(
             502,
@@ -162,20 +149,16 @@ async fn settled<C: Clock>(gate: &Gate<C>, verdict: &Verdict, response: Response
     response
 }
 
-/// The upstream URI for a request: the path in its normal form (the one that was counted, so
-/// that no other spelling reaches the upstream), and the query as received.
-fn target(upstream: &Uri, raw: &str) -> Option<Uri> {
-    let (path, query) = raw
-        .split_once('?')
-        .map_or((raw, None), |(path, query)| (path, Some(query)));
-    let normal = tollgate_policy::path::normalize(path, false);
-    let mut target = upstream.to_string().trim_end_matches('/').to_owned();
-    target.extend(utf8_percent_encode(&normal, PATH));
-    if let Some(query) = query {
-        target.push('?');
-        target.push_str(query);
+/// The upstream URI for a request: the canonical path, encoded so that the upstream decoding
+/// it once reads the very path that was counted, and the query as received.
+fn upstream_uri(upstream: &Uri, target: &Target<'_>) -> Option<Uri> {
+    let base = upstream.to_string();
+    let mut uri = format!("{}{}", base.trim_end_matches('/'), target.encoded_path());
+    if let Some(query) = target.query() {
+        uri.push('?');
+        uri.push_str(query);
     }
-    target.parse().ok()
+    uri.parse().ok()
 }
 
 const HOP_BY_HOP: [&str; 9] = [
@@ -238,16 +221,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn forwards_the_normal_path_and_the_query_as_received() {
+    fn forwards_the_canonical_path_and_the_query_as_received() {
         let upstream: Uri = "http://127.0.0.1:9000".parse().unwrap();
-        let forwarded = |raw| target(&upstream, raw).unwrap().to_string();
+        let forwarded = |raw| {
+            let target = Target::parse(raw, false).unwrap();
+            upstream_uri(&upstream, &target).unwrap().to_string()
+        };
         assert_eq!(
             forwarded("/a/./b//c?x=%2F&y"),
             "http://127.0.0.1:9000/a/b/c?x=%2F&y"
-        );
-        assert_eq!(
-            forwarded("/webhooks/..%2F..%2Freports"),
-            "http://127.0.0.1:9000/webhooks/..%2F..%2Freports"
         );
         assert_eq!(
             forwarded("/webhooks/../reports"),
@@ -256,6 +238,11 @@ mod tests {
         assert_eq!(
             forwarded("/files/a%20b"),
             "http://127.0.0.1:9000/files/a%20b"
+        );
+        // A `%` of the decoded path is escaped: the upstream decodes `/hvacs/%67%31`, as counted.
+        assert_eq!(
+            forwarded("/hvacs/%2567%2531"),
+            "http://127.0.0.1:9000/hvacs/%2567%2531"
         );
     }
 

@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use tollgate_core::{Clock, SystemClock};
-use tollgate_policy::{Headers, RequestFacts};
+use tollgate_policy::{HeaderLookup, Headers, RequestFacts, Unmatched, is_header_text};
 
 use crate::gate::Gate;
 use crate::respond::Verdict;
@@ -59,7 +59,7 @@ impl<C: Clock> App<C> {
 pub fn router<C: Clock + 'static>(app: Arc<App<C>>) -> Router {
     Router::new()
         .route("/v1/check", post(check::<C>))
-        .route("/v1/auth", get(forward_auth::<C>))
+        .route("/v1/auth", get(crate::forward_auth::forward_auth::<C>))
         .route("/_tollgate/quota", get(own_quota::<C>))
         .fallback(crate::gateway::gateway::<C>)
         .with_state(app)
@@ -69,8 +69,16 @@ pub fn router<C: Clock + 'static>(app: Arc<App<C>>) -> Router {
 pub(crate) struct HttpHeaders<'a>(pub(crate) &'a HeaderMap);
 
 impl Headers for HttpHeaders<'_> {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(|value| value.to_str().ok())
+    fn lookup(&self, name: &str) -> HeaderLookup<'_> {
+        let mut values = self.0.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => HeaderLookup::Absent,
+            (Some(_), Some(_)) => HeaderLookup::Repeated,
+            (Some(value), None) => match value.to_str() {
+                Ok(text) if is_header_text(value.as_bytes()) => HeaderLookup::One(text),
+                _ => HeaderLookup::NotText,
+            },
+        }
     }
 }
 
@@ -80,8 +88,9 @@ impl Headers for HttpHeaders<'_> {
 struct CheckRequest {
     method: String,
     path: String,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
+    /// Kept in order, a name given twice included: the policy refuses an identity read two ways.
+    #[serde(default, deserialize_with = "header_list")]
+    headers: Vec<(String, String)>,
     client_ip: Option<IpAddr>,
     cost: Option<u32>,
     /// Add each limit's partition to the answer.
@@ -111,73 +120,47 @@ async fn check<C: Clock>(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    let policy = app.gate.policy();
+    let target = match policy.target(&request.path) {
+        Ok(target) => target,
+        // What the gateway would answer.
+        Err(refused) => {
+            return check_answer(&Verdict::error(400, "bad_path", &refused.to_string()), None);
+        }
+    };
     let facts = RequestFacts {
         method: &request.method,
-        uri: &request.path,
+        target: &target,
         headers: headers.as_slice(),
         client_ip: request.client_ip,
         cost: request.cost,
     };
-    let verdict = app.gate.decide(&facts).await;
+    let mut verdict = app.gate.decide(&facts).await;
+    if verdict.unmatched && policy.server().unmatched == Unmatched::Pass {
+        verdict = Verdict::passed();
+    }
     app.durable(&verdict).await;
     // A check holds no concurrency slot: nothing tells when its request ends.
     app.gate.release(&verdict.leases, verdict.shared).await;
+    let partitions = request
+        .explain
+        .then(|| app.gate.explain(&facts).into_iter().collect());
+    check_answer(&verdict, partitions)
+}
+
+/// The check API's answer: the verdict, its headers as an object, and the partitions when asked.
+fn check_answer(verdict: &Verdict, partitions: Option<BTreeMap<String, String>>) -> Response {
     let headers: BTreeMap<&str, &str> = verdict
         .headers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let mut answer = serde_json::to_value(&verdict).unwrap_or_default();
+    let mut answer = serde_json::to_value(verdict).unwrap_or_default();
     answer["headers"] = serde_json::json!(headers);
-    if request.explain {
-        let partitions: BTreeMap<String, String> = app.gate.explain(&facts).into_iter().collect();
+    if let Some(partitions) = partitions {
         answer["partitions"] = serde_json::json!(partitions);
     }
     Json(answer).into_response()
-}
-
-async fn forward_auth<C: Clock>(
-    State(app): State<Arc<App<C>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let policy = app.gate.policy();
-    if !policy.server().may_check(peer.ip()) {
-        return forbidden();
-    }
-    let lookup = HttpHeaders(&headers);
-    let method = lookup
-        .get("x-forwarded-method")
-        .or_else(|| lookup.get("x-original-method"));
-    let uri = lookup
-        .get("x-forwarded-uri")
-        .or_else(|| lookup.get("x-original-uri"));
-    let (Some(method), Some(uri)) = (method, uri) else {
-        let error = serde_json::json!({
-            "error": "bad_request",
-            "message": "forward-auth needs X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI)",
-        });
-        return (StatusCode::BAD_REQUEST, Json(error)).into_response();
-    };
-    let client_ip = policy.client_ip(peer.ip(), forwarded_for(&headers).as_deref());
-    let verdict = app
-        .gate
-        .decide(&RequestFacts {
-            method,
-            uri,
-            headers: &lookup,
-            client_ip: Some(client_ip),
-            cost: None,
-        })
-        .await;
-    app.durable(&verdict).await;
-    // Forward-auth never learns when the request ends: it holds no concurrency slot.
-    app.gate.release(&verdict.leases, verdict.shared).await;
-    if verdict.allowed {
-        with_headers(StatusCode::OK.into_response(), &verdict)
-    } else {
-        refusal(verdict)
-    }
 }
 
 /// A customer's own quotas, seen with its own API key (as JSON, or as a page for a browser).
@@ -188,10 +171,17 @@ async fn own_quota<C: Clock>(
     headers: HeaderMap,
 ) -> Response {
     let lookup = HttpHeaders(&headers);
-    let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let raw = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let Ok(target) = app.gate.policy().target(raw) else {
+        return refusal(Verdict::error(
+            400,
+            "bad_path",
+            "the path cannot be read one way only",
+        ));
+    };
     let facts = RequestFacts {
         method: "GET",
-        uri: target,
+        target: &target,
         headers: &lookup,
         client_ip: None,
         cost: Some(0),
@@ -221,7 +211,7 @@ async fn own_quota<C: Clock>(
 }
 
 /// The answer to a peer that may not use the check API or forward-auth.
-fn forbidden() -> Response {
+pub(crate) fn forbidden() -> Response {
     let error = serde_json::json!({
         "error": "forbidden",
         "message": "this peer may not call the check API or forward-auth (see server.check_from)",
@@ -261,4 +251,28 @@ pub(crate) fn forwarded_for(headers: &HeaderMap) -> Option<String> {
         .filter_map(|value| value.to_str().ok())
         .collect();
     (!lines.is_empty()).then(|| lines.join(", "))
+}
+
+/// A JSON object's entries in order, a name given twice kept twice (a map would keep one).
+fn header_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(String, String)>, D::Error> {
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = Vec<(String, String)>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("an object of header names and string values")
+        }
+        fn visit_map<M: serde::de::MapAccess<'de>>(
+            self,
+            mut map: M,
+        ) -> Result<Self::Value, M::Error> {
+            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some(entry) = map.next_entry()? {
+                entries.push(entry);
+            }
+            Ok(entries)
+        }
+    }
+    deserializer.deserialize_map(Entries)
 }

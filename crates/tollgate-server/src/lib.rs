@@ -27,8 +27,9 @@
 //!     name = "global"
 //!     window = { max = 1, every = "1m" }
 //! "#)).unwrap();
+//! let target = policy.target("/hello").unwrap();
 //! let gate = Gate::new(policy, ManualClock::new(0));
-//! let facts = RequestFacts { method: "GET", uri: "/hello", headers: &[][..], client_ip: None, cost: None };
+//! let facts = RequestFacts { method: "GET", target: &target, headers: &[][..], client_ip: None, cost: None };
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! assert!(gate.decide(&facts).await.allowed);
 //! let refused = gate.decide(&facts).await;
@@ -39,6 +40,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod forward_auth;
 mod gate;
 mod gateway;
 mod history;

@@ -74,6 +74,10 @@ pub struct Verdict {
     /// The journal epoch to wait past before answering: long-lived state was counted.
     #[serde(skip)]
     pub journal: Option<u64>,
+    /// Set when no route matched: forward-auth and the check API answer as `server.unmatched`
+    /// says, the gateway 404.
+    #[serde(skip)]
+    pub unmatched: bool,
 }
 
 /// The charges of an admitted request that some limit gives back for some upstream statuses.
@@ -105,6 +109,23 @@ impl Verdict {
             leases: Vec::new(),
             shared: false,
             journal: None,
+            unmatched: false,
+        }
+    }
+
+    /// A request let through without counting (`server.unmatched = "pass"`).
+    pub fn passed() -> Self {
+        Self {
+            api: None,
+            ..Self::exempt("")
+        }
+    }
+
+    /// A request no route matches: 404 from the gateway.
+    pub fn unmatched() -> Self {
+        Self {
+            unmatched: true,
+            ..Self::error(404, "no_route", "no route matches this method and path")
         }
     }
 
@@ -147,6 +168,7 @@ impl Verdict {
             leases: Vec::new(),
             shared: false,
             journal: None,
+            unmatched: false,
         }
     }
 }
@@ -192,6 +214,7 @@ pub(crate) fn verdict(
             leases: Vec::new(),
             shared: false,
             journal: None,
+            unmatched: false,
         };
     }
     let shown = shown.expect("a refusal has a refusing limit");
@@ -238,6 +261,7 @@ pub(crate) fn verdict(
         leases: Vec::new(),
         shared: false,
         journal: None,
+        unmatched: false,
     }
 }
 

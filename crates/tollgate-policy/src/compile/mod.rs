@@ -20,7 +20,7 @@ use tollgate_core::KeySpace;
 
 use crate::error::{ConfigError, ConfigErrors, Source};
 use crate::model::PolicyFile;
-use crate::policy::{Limit, Policy, StoreCheck};
+use crate::policy::{Dimension, Identity, KeySource, Limit, Policy, StoreCheck};
 
 /// Compiles a policy file's text, collecting every error rather than stopping at the first.
 ///
@@ -169,7 +169,9 @@ impl Compiler<'_> {
         let apps = self.apps(&file);
         let server = self.server(&file);
         let responses = self.responses(&file.responses);
+        let read_headers = read_headers(&identity, &limits);
         Policy {
+            read_headers,
             server,
             responses,
             identity,
@@ -197,6 +199,32 @@ impl Compiler<'_> {
             .map_err(|message| self.fail(text.span(), message))
             .ok()
     }
+}
+
+/// Every header the policy reads to identify a request or to choose and key its limits.
+fn read_headers(identity: &Identity, limits: &[Limit]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    if let Some(KeySource::Header(name)) = &identity.api_key {
+        names.push(name.clone());
+    }
+    if let Some(KeySource::Bearer) = &identity.api_key {
+        names.push("authorization".to_owned());
+    }
+    if let Some(app) = &identity.app {
+        names.push(app.id_header.clone());
+        names.push(app.secret_header.clone());
+    }
+    names.extend(identity.company_header.iter().cloned());
+    for limit in limits {
+        names.extend(limit.per.iter().filter_map(|dimension| match dimension {
+            Dimension::Header(name) => Some(name.clone()),
+            _ => None,
+        }));
+        names.extend(limit.when.headers.iter().map(|(name, _)| name.clone()));
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 fn known(names: &[String]) -> String {

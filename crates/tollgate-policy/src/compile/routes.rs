@@ -27,14 +27,24 @@ impl Compiler<'_> {
                 self.fail(pattern.span(), format!("`{method}` is not an HTTP method"));
                 continue;
             }
-            let normal = crate::path::normalize(template, false);
-            if normal != template {
-                self.fail(
-                    pattern.span(),
-                    format!("the path `{template}` can never match: requests are matched in their normal form `{normal}`"),
-                );
-                continue;
-            }
+            let normal = match crate::path::Target::parse(template, false) {
+                Ok(target) if target.path() == template => target.path().to_owned(),
+                Ok(target) => {
+                    let normal = target.path();
+                    self.fail(
+                        pattern.span(),
+                        format!("the path `{template}` can never match: requests are matched in their normal form `{normal}`"),
+                    );
+                    continue;
+                }
+                Err(refused) => {
+                    self.fail(
+                        pattern.span(),
+                        format!("the path `{template}` can never match: {refused}, and such requests are refused"),
+                    );
+                    continue;
+                }
+            };
             let api = match apis.iter().position(|name| name == route.api.get_ref()) {
                 Some(index) => index,
                 None => {
@@ -77,7 +87,7 @@ fn fold_template(template: &str) -> String {
             if segment.starts_with('{') {
                 segment.to_owned()
             } else {
-                segment.to_ascii_lowercase()
+                segment.to_lowercase()
             }
         })
         .collect::<Vec<_>>()

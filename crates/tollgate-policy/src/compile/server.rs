@@ -3,11 +3,16 @@
 use std::time::Duration;
 
 use super::Compiler;
-use crate::model::{PolicyFile, ResponsesConfig};
+use crate::model::{ForwardAuthConfig, PolicyFile, ResponsesConfig};
 use crate::policy::{
-    BodyFormat, DEFAULT_JSON, DEFAULT_XML, HeaderFamily, OnStoreError, Responses, Server,
+    BodyFormat, DEFAULT_JSON, DEFAULT_XML, FORWARDED_PAIR, ForwardAuth, HeaderFamily,
+    ORIGINAL_PAIR, OnStoreError, Responses, Server, Unmatched,
 };
 use crate::units::parse_duration;
+
+fn pair((method, uri): (&str, &str)) -> ForwardAuth {
+    ForwardAuth::Headers(method.to_owned(), uri.to_owned())
+}
 
 impl Compiler<'_> {
     /// `[server]`: addresses, upstream and its timeout, who may check, the store bound.
@@ -35,6 +40,36 @@ impl Compiler<'_> {
             check_from: match &file.server.check_from {
                 Some(peers) => peers.iter().filter_map(|peer| self.network(peer)).collect(),
                 None => vec!["127.0.0.0/8".parse().expect("valid"), "::1/128".parse().expect("valid")],
+            },
+            forward_auth: file.server.forward_auth.as_ref().map_or(ForwardAuth::Either, |setting| {
+                match setting.get_ref() {
+                    ForwardAuthConfig::Proxy(proxy) => match proxy.as_str() {
+                        "nginx" => pair(ORIGINAL_PAIR),
+                        "traefik" | "caddy" => pair(FORWARDED_PAIR),
+                        other => {
+                            self.fail(setting.span(), format!("unknown forward_auth proxy `{other}`: use nginx, traefik, caddy or {{ method = \"X-…\", uri = \"X-…\" }}"));
+                            ForwardAuth::Either
+                        }
+                    },
+                    ForwardAuthConfig::Headers { method, uri } => {
+                        let valid = |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                        if !valid(method) || !valid(uri) {
+                            self.fail(setting.span(), "forward_auth header names are letters, digits, `-` and `_`");
+                        }
+                        ForwardAuth::Headers(method.to_ascii_lowercase(), uri.to_ascii_lowercase())
+                    }
+                }
+            }),
+            unmatched: match file.server.unmatched.as_ref() {
+                None => Unmatched::Refuse,
+                Some(setting) => match setting.get_ref().as_str() {
+                    "refuse" => Unmatched::Refuse,
+                    "pass" => Unmatched::Pass,
+                    other => {
+                        self.fail(setting.span(), format!("unknown unmatched `{other}`: use refuse or pass"));
+                        Unmatched::Refuse
+                    }
+                },
             },
             max_partitions: file.server.max_partitions.unwrap_or(10_000_000),
             durability_interval: file.server.durability.as_ref().and_then(|setting| {

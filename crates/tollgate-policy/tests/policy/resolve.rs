@@ -11,9 +11,10 @@ fn resolve<'p>(
     uri: &str,
     headers: &[(&str, &str)],
 ) -> Resolution<'p> {
+    let target = policy.target(uri).expect("a canonical path");
     policy.resolve(&RequestFacts {
         method,
-        uri,
+        target: &target,
         headers,
         client_ip: None,
         cost: None,
@@ -137,9 +138,9 @@ fn head_uses_get_routes_and_keys_come_from_query_or_any_bearer_spelling() {
     ));
     assert_eq!(plan.account, Some("acme"));
 
-    let text = "[identity]\napi_key = { query = \"key\" }\n[[accounts]]\nid = \"acme\"\nkeys = [\"a b+c\"]\n[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n";
+    let text = "[identity]\napi_key = { query = \"key\" }\n[[accounts]]\nid = \"acme\"\nkeys = [\"a/b+c\"]\n[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n";
     let policy = Policy::compile(&Source::new("query.toml", text)).unwrap();
-    let plan = limited(resolve(&policy, "GET", "/x?other=1&key=a%20b%2Bc", &[]));
+    let plan = limited(resolve(&policy, "GET", "/x?other=1&key=a%2Fb%2Bc", &[]));
     assert_eq!(
         plan.account,
         Some("acme"),
@@ -152,9 +153,10 @@ fn ipv6_clients_are_partitioned_by_their_64() {
     let text = "[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n[[limits]]\nname = \"per-ip\"\nwindow = { max = 5, every = \"1m\" }\nper = [\"ip\"]\n";
     let policy = Policy::compile(&Source::new("ip.toml", text)).unwrap();
     let key = |ip: &str| {
+        let target = policy.target("/x").unwrap();
         let facts = RequestFacts {
             method: "GET",
-            uri: "/x",
+            target: &target,
             headers: &[][..],
             client_ip: Some(ip.parse().unwrap()),
             cost: None,
@@ -479,9 +481,10 @@ fn a_pack_raises_quotas_until_it_expires() {
         ManualClock::new(1_767_225_600_000_000_000),
     );
     let limits_at = |now| {
+        let target = policy.target("/machines").unwrap();
         let facts = RequestFacts {
             method: "GET",
-            uri: "/machines",
+            target: &target,
             headers: &[("X-Api-Key", "acme-key")][..],
             client_ip: None,
             cost: None,
@@ -502,5 +505,64 @@ fn a_pack_raises_quotas_until_it_expires() {
         limits_at(until),
         (1000, 1),
         "at expiry the plan's numbers are back"
+    );
+}
+
+#[test]
+fn an_identity_read_two_ways_is_refused() {
+    let policy = Policy::compile(&Source::new("heating.toml", HEATING)).unwrap();
+    let uri = "/hvacs/1/heatingCircuits/1";
+    let ambiguous = |headers: &[(&str, &str)]| match resolve(&policy, "GET", uri, headers) {
+        Resolution::Ambiguous(reason) => reason,
+        other => panic!("expected a refusal for {headers:?}, got {other:?}"),
+    };
+    // Two keys, an empty one beside a real one, a header spelled in two cases.
+    ambiguous(&[
+        ("authorization", "Bearer acme-key"),
+        ("authorization", "Bearer other"),
+    ]);
+    ambiguous(&[("authorization", ""), ("authorization", "Bearer acme-key")]);
+    ambiguous(&[
+        ("Authorization", "Bearer acme-key"),
+        ("authorization", "Bearer x"),
+    ]);
+    // Bytes that are not visible ASCII, in the header or in the key.
+    ambiguous(&[("authorization", "Bearer acme-key\u{0}")]);
+    ambiguous(&[("authorization", "Bearer acme-kéy")]);
+    assert!(ambiguous(&[("authorization", "Bearer acme key")]).contains("visible ASCII"));
+    // The app's headers count as identity too.
+    ambiguous(&[
+        ("authorization", "Bearer acme-key"),
+        ("x-appid", "invoicer"),
+        ("X-AppId", "other"),
+    ]);
+    assert_eq!(
+        limited(resolve(
+            &policy,
+            "GET",
+            uri,
+            &[("authorization", "Bearer acme-key")]
+        ))
+        .account,
+        Some("acme")
+    );
+
+    let text = "[identity]\napi_key = { query = \"key\" }\n[[accounts]]\nid = \"acme\"\nkeys = [\"k1\"]\n[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n";
+    let policy = Policy::compile(&Source::new("query.toml", text)).unwrap();
+    for uri in [
+        "/x?key=k1&key=k2",
+        "/x?key=&key=k1",
+        "/x?key=k1&k%65y=k2",
+        "/x?key=k%00",
+        "/x?key=k+1",
+    ] {
+        assert!(
+            matches!(resolve(&policy, "GET", uri, &[]), Resolution::Ambiguous(_)),
+            "{uri}"
+        );
+    }
+    assert_eq!(
+        limited(resolve(&policy, "GET", "/x?key=k%31", &[])).account,
+        Some("acme")
     );
 }

@@ -103,14 +103,28 @@ pub(super) async fn add_block<C: Clock>(
             "a block names an account, an api or a path",
         );
     }
+    // The path in the form requests are counted in, the policy's case rule included.
+    let path = match new.path.as_deref().map(|path| {
+        admin
+            .app
+            .gate
+            .policy()
+            .target(path)
+            .map(|t| t.path().to_owned())
+    }) {
+        None => None,
+        Some(Ok(path)) => Some(path),
+        Some(Err(refused)) => {
+            let message = format!("the block's path is refused as a request's would be: {refused}");
+            return error(StatusCode::BAD_REQUEST, "bad_block", &message);
+        }
+    };
     let now = admin.app.gate.limiter().clock().now();
     let mut block = Block {
         id: String::new(),
         account: new.account,
         api: new.api,
-        path: new
-            .path
-            .map(|path| tollgate_policy::path::normalize(&path, false)),
+        path,
         until: now.saturating_add(new.seconds.saturating_mul(tollgate_core::NANOS_PER_SEC)),
         reason: new.reason.unwrap_or_else(|| "blocked".to_owned()),
         set_by: new.by.unwrap_or_else(|| "admin".to_owned()),
