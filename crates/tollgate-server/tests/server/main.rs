@@ -1,6 +1,7 @@
 //! The real `tollgate` binary on loopback, in front of a real upstream.
 
 mod admin;
+mod bypass;
 mod durable;
 mod examples;
 #[path = "../../../tollgate-catalog/tests/support/postgres_server.rs"]
