@@ -4,6 +4,7 @@ mod admin;
 mod bypass;
 mod durable;
 mod examples;
+mod nginx;
 #[path = "../../../tollgate-catalog/tests/support/postgres_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod postgres_server;
