@@ -53,7 +53,7 @@ pub use resolve::{
     HeaderLookup, Headers, Limits, Plan, RefundTicket, RequestFacts, Resolution, is_header_text,
 };
 use tollgate_core::KeySpace;
-pub use usage::{AccountUsage, ApiUsage};
+pub use usage::{AccountUsage, ApiUsage, KeyLookup};
 
 impl Policy {
     /// Compiles a policy text with a fresh random key space.

@@ -652,7 +652,7 @@ impl Policy {
 
 /// The address a client is partitioned by: IPv4 whole, IPv6 by its /64 (one subscriber's
 /// network, within which addresses are free to rotate).
-fn partition_address(ip: IpAddr) -> String {
+pub(crate) fn partition_address(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

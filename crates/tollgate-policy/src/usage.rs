@@ -5,7 +5,20 @@ use tollgate_core::{LimitRequest, Nanos};
 
 use crate::model::KeyState;
 use crate::policy::{Dimension, Directory, Limit, Policy};
-use crate::resolve::{Context, RequestFacts};
+use crate::resolve::{Context, Limits, RequestFacts};
+
+/// Whose key a lookup carries: see [`Policy::key_lookup`].
+#[derive(Debug)]
+pub enum KeyLookup<'p> {
+    /// No key.
+    Absent,
+    /// The key cannot be read one way only: 400.
+    Ambiguous(&'static str),
+    /// A known key, the account's.
+    Account(&'p str),
+    /// An unknown key: the limits that throttle guesses, to be charged before the 401.
+    Unknown(Limits<'p>),
+}
 
 /// The limits an account meets on one api, with peeks at their partitions.
 #[derive(Debug)]
@@ -30,19 +43,67 @@ pub struct AccountUsage<'p> {
 }
 
 impl Policy {
-    /// The account whose API key a request carries (in the policy file or `directory`).
-    pub fn account_of<'p, H: crate::Headers + ?Sized>(
+    /// Whose API key a request carries (in the policy file or `directory`), for a lookup that
+    /// is no api call (the customer's quota page): an unknown key meets the limits written for
+    /// unknown keys (`when = { key = "unknown" }`) that name no api, in the partitions the same
+    /// guess would take through the API, so that guessing keys costs the same there.
+    pub fn key_lookup<'p, H: crate::Headers + ?Sized>(
         &'p self,
         directory: Option<&'p Directory>,
         facts: &RequestFacts<'_, H>,
-    ) -> Option<&'p str> {
-        let hash = crate::compile::digest(&self.api_key(facts).ok()??);
-        let account = match self.keys.get(&hash) {
-            Some(&index) => &self.accounts[index],
-            None => directory
-                .and_then(|directory| Some(&directory.accounts[*directory.keys.get(&hash)?]))?,
+    ) -> KeyLookup<'p> {
+        for name in &self.read_headers {
+            if !matches!(
+                facts.headers.lookup(name),
+                crate::HeaderLookup::Absent | crate::HeaderLookup::One(_)
+            ) {
+                return KeyLookup::Ambiguous(
+                    "a header that identifies requests is sent more than once or not as text",
+                );
+            }
+        }
+        let key = match self.api_key(facts) {
+            Ok(Some(key)) => key,
+            Ok(None) => return KeyLookup::Absent,
+            Err(reason) => return KeyLookup::Ambiguous(reason),
         };
-        Some(account.id.as_str())
+        let hash = crate::compile::digest(&key);
+        let account = match self.keys.get(&hash) {
+            Some(&index) => Some(&self.accounts[index]),
+            None => directory
+                .and_then(|directory| Some(&directory.accounts[*directory.keys.get(&hash)?])),
+        };
+        if let Some(account) = account {
+            return KeyLookup::Account(account.id.as_str());
+        }
+        let context = Context {
+            key: KeyState::Unknown,
+            path: facts.target.path().to_owned(),
+            method: facts.method.to_ascii_uppercase(),
+            params: Vec::new(),
+            api: 0,
+            cost: 1,
+            account: None,
+            account_index: None,
+            file_overrides: None,
+            pack: None,
+            app: None,
+            plan: self.default_plan,
+            company: None,
+            ip: facts.client_ip.map(crate::resolve::partition_address),
+        };
+        let mut limits = Limits::default();
+        for (position, limit) in self.limits.iter().enumerate() {
+            let for_guesses = limit.when.key == Some(KeyState::Unknown) && limit.apis.is_none();
+            if for_guesses && limit.when.methods.is_empty() && limit.when.headers.is_empty() {
+                let algorithm = context.numbers(position, limit);
+                limits.limits.push(limit);
+                limits
+                    .requests
+                    .push(self.partition(limit, algorithm, &context, facts, 1));
+            }
+        }
+        KeyLookup::Unknown(limits)
     }
 
     /// The peeks that show account `id`'s standing at `now` (`None`: no such account).

@@ -10,7 +10,8 @@ use tollgate_core::{
     SystemClock, WhenFull,
 };
 use tollgate_policy::{
-    ConfigErrors, Directory, DirectoryEntry, Headers, Limit, Plan, Policy, RequestFacts, Resolution,
+    ConfigErrors, Directory, DirectoryEntry, Headers, KeyLookup, Limit, Plan, Policy, RequestFacts,
+    Resolution,
 };
 
 use crate::Shared;
@@ -170,13 +171,39 @@ impl<C: Clock> Gate<C> {
             .store(Arc::new(State::new(policy, entries, apps)));
     }
 
-    /// The account whose API key a request carries.
-    pub fn account_of<H: Headers + ?Sized>(&self, facts: &RequestFacts<'_, H>) -> Option<String> {
-        let state = self.state.load();
-        state
-            .policy
-            .account_of(Some(&state.directory), facts)
-            .map(str::to_owned)
+    /// The account whose API key a lookup (the customer's quota page) carries, or the refusal:
+    /// 401 without a key or with an unknown one, whose guess is charged to the limits for
+    /// unknown keys first (429 once they are spent), 400 for a key read two ways.
+    pub async fn key_holder<H: Headers + ?Sized>(
+        &self,
+        facts: &RequestFacts<'_, H>,
+    ) -> Result<String, Verdict> {
+        let state = self.state.load_full();
+        let policy = &state.policy;
+        let limits = match policy.key_lookup(Some(&state.directory), facts) {
+            KeyLookup::Account(account) => return Ok(account.to_owned()),
+            KeyLookup::Absent => {
+                let message = "send your API key to see your quotas";
+                return Err(Verdict::error(401, "unauthenticated", message));
+            }
+            KeyLookup::Ambiguous(reason) => return Err(Verdict::error(400, "bad_request", reason)),
+            KeyLookup::Unknown(limits) => limits,
+        };
+        let unknown = || {
+            Verdict::error(
+                policy.unknown_key_status(),
+                "unauthenticated",
+                "unknown API key",
+            )
+        };
+        match self.acquire(&limits.requests).await {
+            Acquired::Decided(decision, _) if !decision.allowed() => {
+                let at = decision.retry_at().unwrap_or_else(|| decision.at());
+                let message = "too many unknown API keys: try again later";
+                Err(Verdict::throttled(message, at, decision.at()))
+            }
+            _ => Err(unknown()),
+        }
     }
 
     /// Account `id`'s standing on every api, as JSON: each limit's numbers now, reset times in

@@ -167,28 +167,27 @@ fn check_answer(verdict: &Verdict, partitions: Option<BTreeMap<String, String>>)
 /// Looking costs no quota.
 async fn own_quota<C: Clock>(
     State(app): State<Arc<App<C>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let lookup = HttpHeaders(&headers);
+    let policy = app.gate.policy();
     let raw = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let Ok(target) = app.gate.policy().target(raw) else {
-        return refusal(Verdict::error(
-            400,
-            "bad_path",
-            "the path cannot be read one way only",
-        ));
+    let target = match policy.target(raw) {
+        Ok(target) => target,
+        Err(refused) => return refusal(Verdict::error(400, "bad_path", &refused.to_string())),
     };
     let facts = RequestFacts {
         method: "GET",
         target: &target,
         headers: &lookup,
-        client_ip: None,
+        client_ip: Some(policy.client_ip(peer.ip(), forwarded_for(&headers).as_deref())),
         cost: Some(0),
     };
-    let Some(account) = app.gate.account_of(&facts) else {
-        let error = serde_json::json!({ "error": "unauthenticated", "message": "send your API key to see your quotas" });
-        return (StatusCode::UNAUTHORIZED, Json(error)).into_response();
+    let account = match app.gate.key_holder(&facts).await {
+        Ok(account) => account,
+        Err(refused) => return refusal(refused),
     };
     let Some(usage) = app.gate.usage(&account, &jiff::tz::TimeZone::UTC).await else {
         return (

@@ -129,6 +129,18 @@ impl Verdict {
         }
     }
 
+    /// A refusal by limits no api owns (guessing keys on the quota page): 429 with `Retry-After`
+    /// for `retry_at`, seen at `now`.
+    pub fn throttled(message: &str, retry_at: Nanos, now: Nanos) -> Self {
+        let retry_after = seconds_until(retry_at, now).max(1);
+        let mut verdict = Self::error(429, "rate_limited", message);
+        verdict.retry_after = Some(retry_after);
+        verdict
+            .headers
+            .push(("retry-after".to_owned(), retry_after.to_string()));
+        verdict
+    }
+
     /// A request refused by a block: 423 with `Retry-After` and the block's reason.
     pub fn blocked(block: &tollgate_catalog::Block, now: Nanos) -> Self {
         let until = jiff::Timestamp::from_nanosecond(i128::from(block.until))
