@@ -2,6 +2,7 @@
 //! error messages of broken files (snapshots in `broken/*.expected`).
 
 mod broken;
+mod fuzz;
 mod resolve;
 
 use std::path::PathBuf;
