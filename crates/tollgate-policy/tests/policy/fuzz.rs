@@ -26,7 +26,7 @@ fn hostile_text() -> impl Strategy<Value = String> {
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 2_000,
+        cases: 8_000,
         failure_persistence: Some(Box::new(
             prop::test_runner::FileFailurePersistence::WithSource("regressions"),
         )),
