@@ -88,6 +88,14 @@ pub struct ServerConfig {
     /// The catalog database: `sqlite://PATH` (the default, under the data directory) or
     /// `postgres://…` (shared by every instance that names it).
     pub catalog: Option<Spanned<String>>,
+    /// How long a client may take to send a request's head, and a connection its first request
+    /// (default `10s`); an idle HTTP/1 keep-alive connection is closed after it too.
+    pub header_read_timeout: Option<Spanned<String>>,
+    /// How long a connection may stay open with no request in flight (default `60s`).
+    pub idle_timeout: Option<Spanned<String>>,
+    /// The most connections open at once on each port (default 10,000); beyond, new
+    /// connections wait in the kernel's backlog while established ones keep being served.
+    pub max_connections: Option<Spanned<u64>>,
 }
 
 /// `server.forward_auth`: a proxy's name, or the two header names.

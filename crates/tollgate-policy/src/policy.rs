@@ -295,6 +295,12 @@ pub struct Server {
     pub instances: u64,
     /// The catalog database's URL, if the file names one.
     pub catalog: Option<String>,
+    /// How long a client may take to send a request's head (and a connection its first request).
+    pub header_read_timeout: std::time::Duration,
+    /// How long a connection may stay open with no request in flight.
+    pub idle_timeout: std::time::Duration,
+    /// The most connections open at once on each port.
+    pub max_connections: usize,
 }
 
 /// Where forward-auth reads the original method and URI.

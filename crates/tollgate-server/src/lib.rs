@@ -46,8 +46,10 @@ mod gateway;
 mod history;
 mod http;
 mod journal;
+mod listen;
 mod quota_page;
 mod respond;
+mod secrets;
 mod serve;
 mod shared;
 

@@ -1,7 +1,7 @@
 //! `tollgate serve`: the public port, the admin port, and the background tasks, until SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +12,8 @@ use tollgate_policy::Policy;
 
 use tollgate_redis::{RedisStore, StoreUrl};
 
+use crate::listen::{self, Limits};
+use crate::secrets;
 use crate::{Admin, App, Durability, Gate, Journal, Shared, admin_router, router};
 
 /// What `tollgate serve` was told (its command-line flags); flags win over the policy file's
@@ -30,7 +32,8 @@ pub struct ServeOptions {
     /// The API to forward admitted requests to (overrides `server.upstream`).
     #[arg(long)]
     pub upstream: Option<String>,
-    /// Where durable data lives: the catalog and the admin token (default ./tollgate-data).
+    /// Where durable data lives: the catalog and the admin token (default ./tollgate-data),
+    /// the owner's alone (mode 0700).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Where limit state lives: memory (default, durable under --data-dir),
@@ -55,15 +58,12 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         .data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("tollgate-data"));
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|error| format!("cannot create {}: {error}", data_dir.display()))?;
+    secrets::data_dir(&data_dir)?;
     // Partition keys are hashed with a seed that must outlive the process, or restored state
     // would never be found again.
-    let seed = secret_file(&data_dir.join("key-seed"), 16)?;
-    let seed: [u8; 16] = seed
-        .get(..16)
-        .and_then(|s| s.try_into().ok())
-        .ok_or("key-seed is damaged")?;
+    let seed = secrets::key_seed(&data_dir)?;
+    // An unfit token refuses the start before anything else is opened.
+    let token = secrets::admin_token(&data_dir)?;
     let load = |seed, check| {
         Policy::load_for(&options.config, tollgate_core::KeySpace::new(seed), check)
             .map_err(|errors| format!("{errors}"))
@@ -113,15 +113,22 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
             }
         },
     };
-    let token = admin_token(&data_dir)?;
     let catalog_url = options
         .catalog
         .clone()
         .or_else(|| policy.server().catalog.clone())
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("catalog.db").display()));
+    let catalog_file = secrets::sqlite_file(&catalog_url);
+    // Made private before SQLite makes it, unless the URL says how to open it (`?mode=ro`).
+    if let Some(file) = catalog_file.as_ref().filter(|_| !catalog_url.contains('?')) {
+        secrets::create_private(file)?;
+    }
     let catalog = Catalog::open(&catalog_url)
         .await
         .map_err(|error| format!("cannot open the catalog: {error}"))?;
+    if let Some(file) = &catalog_file {
+        secrets::sqlite_private(file)?;
+    }
 
     let summary = policy.summary();
     let upstream_timeout = policy.server().upstream_timeout;
@@ -144,6 +151,8 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
             move |into| taker.gate.limiter().store().take_journal(into),
             durability,
         )?;
+        // Rewritten at each start with the process's umask: narrowed without a warning.
+        secrets::narrow(&data_dir.join("limits.journal"), 0o600)?;
         let _ = app.journal.set(journal);
     }
     let admin = Arc::new(Admin::new(
@@ -157,6 +166,12 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         .await
         .map_err(|error| format!("cannot read the catalog: {error}"))?;
 
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let signalled = shutdown();
+    tokio::spawn(async move {
+        signalled.await;
+        let _ = stop.send(true);
+    });
     let public = bind(listen).await?;
     let private = bind(admin_listen).await?;
     tracing::info!(config = %options.config.display(), %summary, "policy loaded");
@@ -168,16 +183,11 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     tokio::spawn(refresh_catalog(Arc::clone(&admin)));
     tokio::spawn(write_usage_every(Arc::clone(&admin)));
     let admin_for_exit = Arc::clone(&admin);
-    let admin_server = axum::serve(private, admin_router(admin)).with_graceful_shutdown(shutdown());
-    let public_server = axum::serve(
-        public,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown());
-    let (public, private) = tokio::join!(public_server, admin_server);
-    public
-        .and(private)
-        .map_err(|error| format!("server error: {error}"))?;
+    let limits = Limits::of(app.gate.policy().server());
+    tokio::join!(
+        listen::serve(public, router(app), limits, "public", stopping.clone()),
+        listen::serve(private, admin_router(admin), limits, "admin", stopping),
+    );
     write_usage(&admin_for_exit).await;
     tracing::info!("stopped");
     Ok(())
@@ -215,51 +225,6 @@ async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, String> {
     tokio::net::TcpListener::bind(address)
         .await
         .map_err(|error| format!("cannot listen on {address}: {error}"))
-}
-
-/// The bytes of a secret file, made of `len` random bytes (mode 0600) if missing.
-fn secret_file(path: &Path, len: usize) -> Result<Vec<u8>, String> {
-    if let Ok(bytes) = std::fs::read(path) {
-        return Ok(bytes);
-    }
-    let mut secret = vec![0u8; len];
-    getrandom::fill(&mut secret).map_err(|error| format!("no randomness: {error}"))?;
-    write_private(path, &secret)
-        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-    Ok(secret)
-}
-
-/// The admin token: `TOLLGATE_ADMIN_TOKEN`, or the one in `<data-dir>/admin-token`, made at the
-/// first start (readable by its owner only). The log names the file, never the token.
-fn admin_token(data_dir: &Path) -> Result<String, String> {
-    if let Ok(token) = std::env::var("TOLLGATE_ADMIN_TOKEN") {
-        if !token.is_empty() {
-            return Ok(token);
-        }
-    }
-    let path = data_dir.join("admin-token");
-    if let Ok(token) = std::fs::read_to_string(&path) {
-        return Ok(token.trim().to_owned());
-    }
-    let mut secret = [0u8; 24];
-    getrandom::fill(&mut secret)
-        .map_err(|error| format!("no randomness for the admin token: {error}"))?;
-    let token: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
-    write_private(&path, token.as_bytes())
-        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-    tracing::info!(file = %path.display(), "admin token generated");
-    Ok(token)
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
 }
 
 /// Drops limit state at rest, a little at a time.
@@ -334,21 +299,29 @@ async fn reload_on_hangup<C: Clock>(app: Arc<App<C>>, config: PathBuf) {
     let _ = (app, config);
 }
 
-/// Resolves on SIGTERM or Ctrl-C: stop accepting, finish what is in flight.
-async fn shutdown() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Resolves on SIGTERM or Ctrl-C: stop accepting, finish what is in flight. The signals are
+/// caught from the call on, not only once the future is polled.
+fn shutdown() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let signals = {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut terminate) = signal(SignalKind::terminate()) else {
-            return interrupt.await.unwrap_or_default();
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+        signal(SignalKind::terminate()).and_then(|terminate| {
+            signal(SignalKind::interrupt()).map(|interrupt| (terminate, interrupt))
+        })
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            Ok((mut terminate, mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+            }
+            Err(_) => tokio::signal::ctrl_c().await.unwrap_or_default(),
         }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await.unwrap_or_default();
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    #[cfg(not(unix))]
-    interrupt.await.unwrap_or_default();
-    tracing::info!("shutting down: finishing requests in flight");
 }

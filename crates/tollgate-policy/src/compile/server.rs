@@ -117,6 +117,28 @@ impl Compiler<'_> {
                 }
                 url.clone()
             }),
+            header_read_timeout: file
+                .server
+                .header_read_timeout
+                .as_ref()
+                .and_then(|timeout| self.parse(timeout, |text| parse_duration(text).and_then(|duration| if duration.is_zero() { Err("header_read_timeout must be longer than 0".to_owned()) } else { Ok(duration) })))
+                .unwrap_or(Duration::from_secs(10)),
+            idle_timeout: file
+                .server
+                .idle_timeout
+                .as_ref()
+                .and_then(|timeout| self.parse(timeout, |text| parse_duration(text).and_then(|duration| if duration.is_zero() { Err("idle_timeout must be longer than 0".to_owned()) } else { Ok(duration) })))
+                .unwrap_or(Duration::from_secs(60)),
+            max_connections: match &file.server.max_connections {
+                None => 10_000,
+                Some(max) => match usize::try_from(*max.get_ref()) {
+                    Ok(count @ 1..=1_000_000) => count,
+                    _ => {
+                        self.fail(max.span(), format!("max_connections must be 1 to 1000000, not {}", max.get_ref()));
+                        10_000
+                    }
+                },
+            },
         }
     }
 
