@@ -4,6 +4,8 @@ mod admin;
 mod bypass;
 mod durable;
 mod examples;
+mod fuzz;
+mod hostile;
 mod nginx;
 #[path = "../../../tollgate-catalog/tests/support/postgres_server.rs"]
 #[allow(dead_code, unreachable_pub)]
@@ -11,6 +13,7 @@ mod postgres_server;
 #[path = "../../../tollgate-redis/tests/support/redis_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;
+mod secrets;
 mod shared;
 mod support;
 
@@ -246,6 +249,66 @@ async fn no_route_unknown_key_and_exempt_routes() {
         assert_eq!(health.header("ratelimit"), None);
     }
     assert_eq!(upstream.hits(), 5);
+}
+
+#[tokio::test]
+async fn key_guessing_on_the_quota_page_costs_what_it_costs_through_the_api() {
+    let guarded = format!(
+        "{POLICY}\n    [[limits]]\n    name = \"guessing\"\n    window = {{ max = 3, every = \"1h\" }}\n    per = [\"ip\"]\n    when = {{ key = \"unknown\" }}\n"
+    );
+    let tollgate = Tollgate::start(&guarded, None);
+    let address = tollgate.address;
+    let quota = |key: &'static str| async move {
+        send(
+            address,
+            "GET",
+            "/_tollgate/quota",
+            &[("X-Api-Key", key)],
+            "",
+        )
+        .await
+    };
+    assert_eq!(quota("guess-1").await.status, 401);
+    assert_eq!(quota("guess-2").await.status, 401);
+    let api = send(
+        tollgate.address,
+        "GET",
+        "/machines/1",
+        &[("X-Api-Key", "guess-3")],
+        "",
+    )
+    .await;
+    assert_eq!(
+        api.status, 401,
+        "the third guess of the hour, through the API"
+    );
+    let throttled = quota("guess-4").await;
+    assert_eq!(throttled.status, 429, "{}", throttled.body);
+    let retry_after: u64 = throttled.header("retry-after").unwrap().parse().unwrap();
+    assert!(
+        (1..=3600).contains(&retry_after),
+        "until the clock hour ends"
+    );
+    let api = send(
+        tollgate.address,
+        "GET",
+        "/machines/1",
+        &[("X-Api-Key", "guess-5")],
+        "",
+    )
+    .await;
+    assert_eq!(api.status, 429, "the same partition through the API");
+    // The customer's own key still sees its quotas; two keys are a 400.
+    assert_eq!(quota("acme-key").await.status, 200);
+    let two = send(
+        tollgate.address,
+        "GET",
+        "/_tollgate/quota",
+        &[("X-Api-Key", "acme-key"), ("X-Api-Key", "guess")],
+        "",
+    )
+    .await;
+    assert_eq!(two.status, 400, "{}", two.body);
 }
 
 #[tokio::test]
