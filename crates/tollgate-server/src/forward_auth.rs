@@ -55,9 +55,12 @@ pub(crate) async fn forward_auth<C: Clock>(
             cost: None,
         })
         .await;
-    app.durable(&verdict).await;
+    let durable = app.durable(&verdict).await;
     // Forward-auth never learns when the request ends: it holds no concurrency slot.
     app.gate.release(&verdict.leases, verdict.shared).await;
+    if let Err(refusal) = durable {
+        return refused(refusal);
+    }
     match (
         verdict.allowed,
         verdict.unmatched,

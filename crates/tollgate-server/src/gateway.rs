@@ -44,7 +44,10 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     if !verdict.allowed {
         return refusal(verdict);
     }
-    app.durable(&verdict).await;
+    if let Err(refused) = app.durable(&verdict).await {
+        app.gate.release(&verdict.leases, verdict.shared).await;
+        return refusal(refused);
+    }
     // Held until the response body is done or dropped.
     let slots = Slots {
         gate: Arc::clone(&app),

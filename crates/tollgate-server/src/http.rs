@@ -47,10 +47,22 @@ impl<C: Clock> App<C> {
         }
     }
 
-    /// Waits until what `verdict` counted is on disk, when the journal says answers wait.
-    pub(crate) async fn durable(&self, verdict: &Verdict) {
-        if let (Some(journal), Some(epoch)) = (self.journal.get(), verdict.journal) {
-            journal.written(epoch).await;
+    /// Waits until what `verdict` counted is on disk, when the journal says answers wait; the
+    /// failure answer (`on_store_error`: 503 under `deny`, the default) when it cannot be.
+    pub(crate) async fn durable(&self, verdict: &Verdict) -> Result<(), Verdict> {
+        let (Some(journal), Some(epoch)) = (self.journal.get(), verdict.journal) else {
+            return Ok(());
+        };
+        match journal.written(epoch).await {
+            Ok(()) => Ok(()),
+            Err(crate::NotDurable) => match self.gate.policy().server().on_store_error {
+                tollgate_policy::OnStoreError::Deny => Err(Verdict::error(
+                    503,
+                    "store_unavailable",
+                    "the limit store cannot keep this decision now",
+                )),
+                _ => Ok(()),
+            },
         }
     }
 }
@@ -139,9 +151,12 @@ async fn check<C: Clock>(
     if verdict.unmatched && policy.server().unmatched == Unmatched::Pass {
         verdict = Verdict::passed();
     }
-    app.durable(&verdict).await;
+    let durable = app.durable(&verdict).await;
     // A check holds no concurrency slot: nothing tells when its request ends.
     app.gate.release(&verdict.leases, verdict.shared).await;
+    if let Err(refused) = durable {
+        return check_answer(&refused, None);
+    }
     let partitions = request
         .explain
         .then(|| app.gate.explain(&facts).into_iter().collect());

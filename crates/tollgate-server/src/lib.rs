@@ -57,7 +57,7 @@ pub use admin::{Admin, admin_router};
 pub use gate::Gate;
 pub use history::{UsageCounter, day_of};
 pub use http::{App, router};
-pub use journal::{Durability, Journal};
+pub use journal::{DURABILITY_WAIT, Durability, Journal, JournalFigures, NotDurable};
 pub use respond::{LimitReport, Verdict};
 pub use serve::{ServeOptions, redis_check, serve};
 pub use shared::{Shared, SharedHealth};

@@ -147,12 +147,10 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         let journal = Journal::start(
             &data_dir,
             app.gate.limiter().store(),
-            SystemClock.now(),
+            SystemClock,
             move |into| taker.gate.limiter().store().take_journal(into),
             durability,
         )?;
-        // Rewritten at each start with the process's umask: narrowed without a warning.
-        secrets::narrow(&data_dir.join("limits.journal"), 0o600)?;
         let _ = app.journal.set(journal);
     }
     let admin = Arc::new(Admin::new(

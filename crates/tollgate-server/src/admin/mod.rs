@@ -248,6 +248,45 @@ async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
         "Times the journal took long-lived state to write.",
         store.journal_epoch(),
     );
+    if let Some(journal) = admin.app.journal.get() {
+        let figures = journal.figures();
+        metric(
+            "tollgate_journal_bytes",
+            "gauge",
+            "Size of the limit-state journal file.",
+            figures.bytes,
+        );
+        metric(
+            "tollgate_journal_compactions_total",
+            "counter",
+            "Times the journal was rewritten with the live state only.",
+            figures.compactions,
+        );
+        metric(
+            "tollgate_journal_write_errors_total",
+            "counter",
+            "Journal writes that failed (answers waiting on them got the failure answer).",
+            figures.write_errors,
+        );
+        metric(
+            "tollgate_journal_up",
+            "gauge",
+            "0 while the journal cannot be written, 1 otherwise.",
+            u64::from(!figures.failing),
+        );
+        metric(
+            "tollgate_journal_fsyncs_total",
+            "counter",
+            "Journal writes made durable.",
+            figures.fsyncs,
+        );
+        metric(
+            "tollgate_journal_fsync_nanoseconds_total",
+            "counter",
+            "Time spent making journal writes durable, in nanoseconds.",
+            figures.fsync_nanos,
+        );
+    }
     if let Some(shared) = admin.app.gate.shared_store() {
         let health = shared.health();
         metric(
