@@ -96,6 +96,9 @@ pub struct ServerConfig {
     /// The most connections open at once on each port (default 10,000); beyond, new
     /// connections wait in the kernel's backlog while established ones keep being served.
     pub max_connections: Option<Spanned<u64>>,
+    /// Bytes the limit-state journal may grow past twice its live state before it is compacted
+    /// (default 1,048,576; at least 1,024).
+    pub journal_slack: Option<Spanned<u64>>,
 }
 
 /// `server.forward_auth`: a proxy's name, or the two header names.

@@ -301,6 +301,8 @@ pub struct Server {
     pub idle_timeout: std::time::Duration,
     /// The most connections open at once on each port.
     pub max_connections: usize,
+    /// Bytes the journal may grow past twice its live state before it is compacted.
+    pub journal_slack: u64,
 }
 
 /// Where forward-auth reads the original method and URI.

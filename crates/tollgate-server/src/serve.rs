@@ -132,6 +132,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
 
     let summary = policy.summary();
     let upstream_timeout = policy.server().upstream_timeout;
+    let journal_slack = policy.server().journal_slack;
     let durability = match policy.server().durability_interval {
         None => Durability::Always,
         Some(interval) => Durability::Every(interval),
@@ -150,6 +151,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
             SystemClock,
             move |into| taker.gate.limiter().store().take_journal(into),
             durability,
+            journal_slack,
         )?;
         let _ = app.journal.set(journal);
     }

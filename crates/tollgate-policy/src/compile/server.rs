@@ -139,6 +139,14 @@ impl Compiler<'_> {
                     }
                 },
             },
+            journal_slack: match &file.server.journal_slack {
+                None => 1 << 20,
+                Some(slack) if *slack.get_ref() >= 1_024 => *slack.get_ref(),
+                Some(slack) => {
+                    self.fail(slack.span(), format!("journal_slack must be at least 1024 bytes, not {}", slack.get_ref()));
+                    1 << 20
+                }
+            },
         }
     }
 

@@ -25,7 +25,9 @@ pub enum Durability {
 /// answer instead.
 pub const DURABILITY_WAIT: Duration = Duration::from_secs(2);
 
-/// Bytes the file may grow past twice its last compacted size before it is compacted again.
+/// Bytes the file may grow past twice its last compacted size before it is compacted again,
+/// unless `server.journal_slack` says otherwise.
+#[cfg(test)]
 const SLACK: u64 = 1 << 20;
 
 /// How often a failing journal tries again, with no answer waiting.
@@ -94,6 +96,7 @@ impl Journal {
         clock: C,
         take: impl Fn(&mut Vec<(u64, u64)>) -> u64 + Send + 'static,
         durability: Durability,
+        slack: u64,
     ) -> Result<Self, String> {
         let path = data_dir.join("limits.journal");
         let (records, _) = JournalFile::read(&path);
@@ -105,7 +108,7 @@ impl Journal {
         let disk = JournalFile::open(&path)
             .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
         let latest: HashMap<u64, u64> = records.into_iter().collect();
-        Self::run(disk, latest, clock, Box::new(take), durability)
+        Self::run(disk, latest, clock, Box::new(take), durability, slack)
             .map_err(|error| format!("cannot rewrite {}: {error}", path.display()))
     }
 
@@ -116,6 +119,7 @@ impl Journal {
         clock: C,
         take: Box<Take>,
         durability: Durability,
+        slack: u64,
     ) -> std::io::Result<Self> {
         let wanted = Arc::new((Mutex::new(false), Condvar::new()));
         let (published, progress) = watch::channel(Progress::default());
@@ -128,6 +132,7 @@ impl Journal {
             len: 0,
             snapshot: 0,
             dirty: false,
+            slack,
             wanted: Arc::clone(&wanted),
             published,
             durability,
@@ -195,6 +200,8 @@ struct Flusher<D: Disk> {
     /// Set when `latest` holds states the file may lack (a write failed): the next write is a
     /// whole rewrite, never an append after a hole.
     dirty: bool,
+    /// Bytes the file may grow past twice `snapshot` before it is compacted.
+    slack: u64,
     wanted: Arc<(Mutex<bool>, Condvar)>,
     published: watch::Sender<Progress>,
     durability: Durability,
@@ -221,7 +228,7 @@ impl<D: Disk> Flusher<D> {
                         tracing::info!("limit state written to disk again");
                     }
                     self.published.send_modify(|done| done.flushed = take);
-                    if self.len > self.snapshot.saturating_mul(2).saturating_add(SLACK) {
+                    if self.len > self.snapshot.saturating_mul(2).saturating_add(self.slack) {
                         if let Err(error) = self.compact() {
                             self.failed(None, &error);
                         }
@@ -350,10 +357,7 @@ mod tests {
     type Notes = Mutex<(Vec<(u64, u64)>, u64)>;
 
     /// A journal over `disk` whose store is a queue of notes the test pushes.
-    fn journal(
-        disk: &FlakyDisk,
-        clock: tollgate_core::ManualClock,
-    ) -> (Journal, Arc<Notes>) {
+    fn journal(disk: &FlakyDisk, clock: tollgate_core::ManualClock) -> (Journal, Arc<Notes>) {
         let notes = Arc::new(Mutex::new((Vec::new(), 0)));
         let source = Arc::clone(&notes);
         let take = Box::new(move |into: &mut Vec<(u64, u64)>| {
@@ -368,6 +372,7 @@ mod tests {
             clock,
             take,
             Durability::Always,
+            SLACK,
         )
         .unwrap();
         (journal, notes)
@@ -423,6 +428,7 @@ mod tests {
             clock.clone(),
             take,
             Durability::Always,
+            SLACK,
         )
         .unwrap();
         let request = [LimitRequest::new(Key::from_hash(7), &daily, 1)];

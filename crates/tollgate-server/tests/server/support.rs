@@ -40,7 +40,7 @@ impl Tollgate {
         Self::start_in(TempDir::new(), policy, upstream)
     }
 
-    fn start_in(dir: TempDir, policy: &str, upstream: Option<SocketAddr>) -> Self {
+    pub(crate) fn start_in(dir: TempDir, policy: &str, upstream: Option<SocketAddr>) -> Self {
         let config = dir.0.join("policy.toml");
         std::fs::write(&config, policy).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
