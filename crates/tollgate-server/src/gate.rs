@@ -15,6 +15,7 @@ use tollgate_policy::{
 };
 
 use crate::Shared;
+use crate::hints::BlockHints;
 use crate::history::UsageCounter;
 use crate::respond::{self, LimitReport, Refund, Verdict};
 use crate::shared::Acquired;
@@ -24,13 +25,15 @@ use crate::shared::Acquired;
 #[derive(Debug)]
 pub struct Gate<C: Clock = SystemClock> {
     state: ArcSwap<State>,
+    /// Held by whoever replaces `state` (see [`Gate::reload`] and [`Gate::set_accounts`]).
+    writes: std::sync::Mutex<()>,
     /// The embedded store: where limits live, or with a shared store, the fallback of
     /// `on_store_error = "local"`.
     limiter: Limiter<MemoryStore, C>,
     shared: Option<Shared>,
     /// Blocks of the catalog (set by the admin API), and those the upstream asked for.
     blocks: ArcSwap<Vec<Block>>,
-    hinted: ArcSwap<Vec<Block>>,
+    hints: BlockHints,
     /// Decisions per account, api and day, not yet written down.
     usage: UsageCounter,
     /// Decisions since the start: admitted, refused, and refused because the store could not
@@ -96,10 +99,11 @@ impl<C: Clock> Gate<C> {
             .build();
         Self {
             state: ArcSwap::from_pointee(State::new(Arc::new(policy), Vec::new(), Vec::new())),
+            writes: std::sync::Mutex::new(()),
             limiter: Limiter::new(store, clock),
             shared: None,
             blocks: ArcSwap::from_pointee(Vec::new()),
-            hinted: ArcSwap::from_pointee(Vec::new()),
+            hints: BlockHints::default(),
             usage: UsageCounter::default(),
             decisions: Default::default(),
         }
@@ -121,36 +125,29 @@ impl<C: Clock> Gate<C> {
     }
 
     /// Refuses requests to `api` on `path` (any account) for `seconds`, as the upstream asked
-    /// (kept in memory: an appliance's protection outlasts no restart).
-    pub fn block_for(&self, api: &str, path: &str, seconds: u64) {
+    /// (kept in memory: an appliance's protection outlasts no restart). False when the bound
+    /// on such blocks is reached and this one is dropped.
+    pub fn block_for(&self, api: &str, path: &str, seconds: u64) -> bool {
         let now = self.limiter.clock().now();
         let until = now.saturating_add(seconds.saturating_mul(NANOS_PER_SEC));
-        let block = Block {
-            id: format!("upstream:{api}:{path}"),
-            account: None,
-            api: Some(api.to_owned()),
-            path: Some(path.to_owned()),
-            until,
-            reason: "blocked by the appliance".to_owned(),
-            set_by: "upstream".to_owned(),
-        };
-        self.hinted.rcu(|hinted| {
-            let mut kept: Vec<Block> = hinted
-                .iter()
-                .filter(|b| b.until > now && b.id != block.id)
-                .cloned()
-                .collect();
-            kept.push(block.clone());
-            kept
-        });
+        self.hints.insert(api, path, until, now)
+    }
+
+    /// Drops the upstream's blocks that have ended.
+    pub fn sweep_hints(&self) {
+        self.hints.sweep(self.limiter.clock().now());
+    }
+
+    /// Upstream blocks held, and those dropped at the bound since the start.
+    pub fn hint_figures(&self) -> (usize, u64) {
+        self.hints.figures()
     }
 
     /// The block in force for a request, the one lasting longest.
     fn blocked(&self, plan: &Plan<'_>, now: Nanos) -> Option<Block> {
-        let (catalog, hinted) = (self.blocks.load(), self.hinted.load());
-        catalog
+        let catalog = self.blocks.load();
+        let set = catalog
             .iter()
-            .chain(hinted.iter())
             .filter(|block| {
                 block.until > now
                     && block
@@ -160,15 +157,39 @@ impl<C: Clock> Gate<C> {
                     && block.api.as_deref().is_none_or(|api| plan.api == api)
                     && block.path.as_deref().is_none_or(|path| plan.path == path)
             })
-            .max_by_key(|block| block.until)
-            .cloned()
+            .max_by_key(|block| block.until);
+        let hinted = self.hints.until(plan.api, &plan.path, now);
+        match (set, hinted) {
+            (Some(block), None) => Some(block.clone()),
+            (Some(block), Some(until)) if block.until >= until => Some(block.clone()),
+            (_, Some(until)) => Some(Block {
+                id: format!("upstream:{}:{}", plan.api, plan.path),
+                account: None,
+                api: Some(plan.api.to_owned()),
+                path: Some(plan.path.clone()),
+                until,
+                reason: "blocked by the appliance".to_owned(),
+                set_by: "upstream".to_owned(),
+            }),
+            (None, None) => None,
+        }
     }
 
     /// Replaces the accounts, keys and apps kept outside the policy file (the catalog's).
     pub fn set_accounts(&self, entries: Vec<DirectoryEntry>, apps: Vec<(String, String)>) {
+        // One writer at a time: a reload between this load and store would be undone.
+        let _writing = self.writing();
         let policy = self.policy();
         self.state
             .store(Arc::new(State::new(policy, entries, apps)));
+    }
+
+    /// The right to replace the state: reloads and catalog refreshes each read the state and
+    /// store a new one built from it, so they take turns.
+    fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The account whose API key a lookup (the customer's quota page) carries, or the refusal:
@@ -294,6 +315,7 @@ impl<C: Clock> Gate<C> {
     /// # Errors
     /// Every problem found in the file.
     pub fn reload(&self, path: &Path) -> Result<String, ConfigErrors> {
+        let _writing = self.writing();
         let current = self.state.load();
         let policy = Policy::load_for(
             path,

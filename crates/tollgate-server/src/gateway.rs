@@ -118,8 +118,17 @@ fn block_on_hint<C: Clock>(gate: &Gate<C>, verdict: &Verdict, headers: &HeaderMa
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
     if let (Some(seconds), Some(api), Some(path)) = (seconds, &verdict.api, &verdict.path) {
-        tracing::info!(api, path, seconds, "upstream asked for a block");
-        gate.block_for(api, path, seconds);
+        if gate.block_for(api, path, seconds) {
+            tracing::info!(api, path, seconds, "upstream asked for a block");
+        } else {
+            tracing::warn!(
+                api,
+                path,
+                seconds,
+                max = crate::MAX_HINTS,
+                "upstream block dropped: too many held"
+            );
+        }
     }
 }
 

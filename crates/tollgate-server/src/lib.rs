@@ -43,6 +43,7 @@ mod admin;
 mod forward_auth;
 mod gate;
 mod gateway;
+mod hints;
 mod history;
 mod http;
 mod journal;
@@ -55,6 +56,7 @@ mod shared;
 
 pub use admin::{Admin, admin_router};
 pub use gate::Gate;
+pub use hints::MAX_HINTS;
 pub use history::{UsageCounter, day_of};
 pub use http::{App, router};
 pub use journal::{DURABILITY_WAIT, Durability, Journal, JournalFigures, NotDurable};

@@ -234,6 +234,7 @@ async fn sweep<C: Clock>(app: Arc<App<C>>) {
         tick.tick().await;
         let limiter = app.gate.limiter();
         limiter.store().sweep(limiter.clock().now(), 4_096);
+        app.gate.sweep_hints();
     }
 }
 

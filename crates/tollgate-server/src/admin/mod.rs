@@ -248,6 +248,19 @@ async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
         "Times the journal took long-lived state to write.",
         store.journal_epoch(),
     );
+    let (hints, dropped) = admin.app.gate.hint_figures();
+    metric(
+        "tollgate_block_hints",
+        "gauge",
+        "Blocks an upstream asked for (Tollgate-Block-For), held now.",
+        count(hints),
+    );
+    metric(
+        "tollgate_block_hints_dropped_total",
+        "counter",
+        "Upstream blocks dropped because the most allowed were held.",
+        dropped,
+    );
     if let Some(journal) = admin.app.journal.get() {
         let figures = journal.figures();
         metric(

@@ -15,6 +15,7 @@ mod postgres_server;
 mod redis_server;
 mod secrets;
 mod shared;
+mod state;
 mod support;
 
 use std::process::Command;
