@@ -68,8 +68,9 @@ pub enum WhenFull {
     /// already held; the caller's failure policy decides the request.
     #[default]
     RefuseNewKeys,
-    /// Drop the state closest to rest among those near the new key's slot: never fails, but
-    /// the dropped partition starts again as if new (it may admit more than its limit).
+    /// Drop the state closest to rest among those near the new key's slot (the 16 slots from
+    /// it, or further when those hold none): never fails, but the dropped partition starts
+    /// again as if new (it may admit more than its limit).
     EvictNearestRest,
 }
 
@@ -572,6 +573,38 @@ mod tests {
             10,
             "key 1 starts anew"
         );
+    }
+
+    #[test]
+    fn evicts_even_when_the_slots_after_the_new_home_are_empty() {
+        // 64 partitions whose hashes all put them at slot 0: they fill slots 0..64 of a table
+        // that grows past them, leaving the slots at the far end empty.
+        let store = MemoryStore::builder()
+            .shards(1)
+            .capacity(64)
+            .when_full(WhenFull::EvictNearestRest)
+            .build();
+        let limit = window(5, 60);
+        let take = |hash: u64, cost: u32| {
+            store
+                .acquire(0, &[LimitRequest::new(Key::from_hash(hash), &limit, cost)])
+                .unwrap()
+        };
+        for hash in 1..=64 {
+            assert!(take(hash, 1 + u32::from(hash == 7)).allowed());
+        }
+        // New partitions homed ever further from the crowd: once the table has grown, their
+        // windows of slots hold nothing to evict.
+        for (n, eighth) in (1..8u64).enumerate() {
+            assert!(take(eighth << 61 | 1, 1).allowed(), "homed at {eighth}/8");
+            let stats = store.stats();
+            assert_eq!((stats.evicted, stats.partitions), (n as u64 + 1, 64));
+            assert_eq!(stats.refused, 0);
+        }
+        // The crowd nearest rest went first (key 7 had used two units, the others one): the
+        // ones kept still decide exactly.
+        assert_eq!(take(7, 0).outcomes()[0].remaining(), 3, "key 7 kept");
+        assert_eq!(take(64, 0).outcomes()[0].remaining(), 4, "key 64 kept");
     }
 
     #[test]

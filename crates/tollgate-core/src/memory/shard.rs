@@ -12,7 +12,8 @@ use crate::{Algorithm, Concurrency, Lease, LimitRequest, Nanos, Outcome, StoreEr
 /// whose clocks read a little behind never see a dropped state they would still have counted.
 const SWEEP_GRACE: Nanos = crate::NANOS_PER_SEC;
 
-/// How many slots past a new key's home an eviction looks at for the state nearest rest.
+/// How many slots past a new key's home an eviction looks at first for the state nearest rest
+/// (twice as many, again and again, while those hold no state: see [`Shard::victim`]).
 const EVICTION_WINDOW: usize = 16;
 
 /// What to do to take back an applied request.
@@ -187,22 +188,20 @@ impl Shard {
         if self.table.len() >= self.max_len || self.table.is_crowded() {
             self.sweep_all(now);
             if self.table.len() >= self.max_len {
-                match self.when_full {
-                    WhenFull::RefuseNewKeys => {
-                        self.stats.refused += 1;
-                        return Err(StoreError::Full {
-                            capacity: self.max_len,
-                        });
-                    }
-                    WhenFull::EvictNearestRest => {
-                        let victim = self
-                            .table
-                            .nearest_rest(key, EVICTION_WINDOW)
-                            .expect("a full table has entries");
-                        self.table.remove_at(victim);
-                        self.stats.evicted += 1;
-                    }
-                }
+                // A full table holds at least one state (`max_len` is at least one), so an
+                // eviction finds one; refusing stays the answer should it ever find none.
+                let victim = match self.when_full {
+                    WhenFull::RefuseNewKeys => None,
+                    WhenFull::EvictNearestRest => self.victim(key),
+                };
+                let Some(victim) = victim else {
+                    self.stats.refused += 1;
+                    return Err(StoreError::Full {
+                        capacity: self.max_len,
+                    });
+                };
+                self.table.remove_at(victim);
+                self.stats.evicted += 1;
             }
             // Grow unless the sweep made real room, so that sweeps stay amortised.
             if self.table.len() * 4 > self.table.capacity() * 3 {
@@ -213,6 +212,23 @@ impl Shard {
         self.table.insert_at(empty, key, state);
         self.rest_floor = self.rest_floor.min(state);
         Ok(())
+    }
+
+    /// The slot of the state to evict for `key`: the one nearest rest among the
+    /// [`EVICTION_WINDOW`] slots from `key`'s home, or, when those are all empty (the states
+    /// crowd elsewhere in the table), among twice as many, and so on up to the whole table.
+    /// `None` only for an empty table. Each try costs its window: past the first, the search
+    /// visits under four times as many slots as lie between the home and the nearest state,
+    /// and under three times the table at worst. It runs only at capacity, off the hot path.
+    fn victim(&self, key: u64) -> Option<usize> {
+        let mut window = EVICTION_WINDOW;
+        loop {
+            let found = self.table.nearest_rest(key, window);
+            if found.is_some() || window >= self.table.capacity() {
+                return found;
+            }
+            window = window.saturating_mul(2);
+        }
     }
 
     /// Sweeps the whole table if anything in it may be at rest, then shrinks it if sparse.
@@ -239,5 +255,54 @@ impl Shard {
         self.stats.swept += removed as u64;
         self.table.shrink_if_sparse();
         removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{Key, Schedule, Window};
+
+    #[test]
+    fn an_eviction_that_finds_nothing_refuses_and_counts() {
+        // No store builds a shard that holds nothing; one that did must refuse, not panic.
+        let mut shard = Shard::new(0, WhenFull::EvictNearestRest, false);
+        let limit: Algorithm = Window::new(5, Schedule::clock(Duration::from_secs(60)).unwrap())
+            .unwrap()
+            .into();
+        let request = LimitRequest::new(Key::from_hash(1 << 63), &limit, 1);
+        let refused = shard.apply(&request, 0).unwrap_err();
+        assert_eq!(refused, StoreError::Full { capacity: 0 });
+        assert_eq!(
+            (shard.stats.refused, shard.stats.evicted, shard.len()),
+            (1, 0, 0)
+        );
+    }
+
+    #[test]
+    fn the_search_for_a_victim_widens_until_it_finds_one() {
+        let mut shard = Shard::new(usize::MAX, WhenFull::EvictNearestRest, false);
+        let limit: Algorithm = Window::new(5, Schedule::clock(Duration::from_secs(60)).unwrap())
+            .unwrap()
+            .into();
+        // 200 states homed at slot 0 of a table of about 250 slots.
+        for hash in 1..=200 {
+            let request = LimitRequest::new(Key::from_hash(hash), &limit, 1);
+            shard.apply(&request, 0).unwrap();
+        }
+        assert!(shard.table.capacity() >= 216, "{}", shard.table.capacity());
+        // Homed just past them, and halfway round the empty slots that follow.
+        for home in [200, (200 + shard.table.capacity()) / 2] {
+            let hash = ((home as u128) << 64).div_ceil(shard.table.capacity() as u128) as u64;
+            assert_eq!(shard.table.nearest_rest(hash, EVICTION_WINDOW), None);
+            let victim = shard.victim(hash).expect("a state to evict");
+            assert!(victim < 200, "slot {victim}");
+        }
+        assert_eq!(
+            Shard::new(1, WhenFull::EvictNearestRest, false).victim(1),
+            None
+        );
     }
 }
