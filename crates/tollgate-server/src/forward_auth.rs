@@ -45,7 +45,7 @@ pub(crate) async fn forward_auth<C: Clock>(
         }
     };
     let client_ip = policy.client_ip(peer.ip(), forwarded_for(&headers).as_deref());
-    let verdict = app
+    let mut verdict = app
         .gate
         .decide(&RequestFacts {
             method,
@@ -57,7 +57,7 @@ pub(crate) async fn forward_auth<C: Clock>(
         .await;
     let durable = app.durable(&verdict).await;
     // Forward-auth never learns when the request ends: it holds no concurrency slot.
-    app.gate.release(&verdict.leases, verdict.shared).await;
+    drop(std::mem::take(&mut verdict.held));
     if let Err(refusal) = durable {
         return refused(refusal);
     }

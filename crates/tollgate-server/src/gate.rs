@@ -6,8 +6,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use tollgate_catalog::Block;
 use tollgate_core::{
-    Clock, Decision, Lease, LimitRequest, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, Store,
-    SystemClock, WhenFull,
+    Clock, Decision, Lease, LimitRequest, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, SystemClock,
+    WhenFull,
 };
 use tollgate_policy::{
     ConfigErrors, Directory, DirectoryEntry, Headers, KeyLookup, Limit, Plan, Policy, RequestFacts,
@@ -15,6 +15,7 @@ use tollgate_policy::{
 };
 
 use crate::Shared;
+use crate::held::{GiveBack, Held, ToMemory, ToShared};
 use crate::hints::BlockHints;
 use crate::history::UsageCounter;
 use crate::respond::{self, LimitReport, Refund, Verdict};
@@ -29,8 +30,11 @@ pub struct Gate<C: Clock = SystemClock> {
     writes: std::sync::Mutex<()>,
     /// The embedded store: where limits live, or with a shared store, the fallback of
     /// `on_store_error = "local"`.
-    limiter: Limiter<MemoryStore, C>,
-    shared: Option<Shared>,
+    limiter: Arc<Limiter<MemoryStore, C>>,
+    shared: Option<Arc<Shared>>,
+    /// Where slots go back: the embedded store, and the shared one if any.
+    to_memory: Arc<dyn GiveBack>,
+    to_shared: Option<Arc<dyn GiveBack>>,
     /// Blocks of the catalog (set by the admin API), and those the upstream asked for.
     blocks: ArcSwap<Vec<Block>>,
     hints: BlockHints,
@@ -70,45 +74,50 @@ impl State {
     }
 }
 
-impl<C: Clock> Gate<C> {
+impl<C: Clock + 'static> Gate<C> {
     /// A gate enforcing `policy` on an embedded memory store (bounded by the policy's
     /// `server.max_partitions`, evicting the state nearest rest beyond), reading `clock`.
     pub fn new(policy: Policy, clock: C) -> Self {
-        Self::with_store(policy, clock, false)
+        Self::with_store(policy, clock, false, None)
     }
 
     /// A gate whose store notes long-lived state for a journal (see [`crate::Journal`]).
     pub fn journaled(policy: Policy, clock: C) -> Self {
-        Self::with_store(policy, clock, true)
+        Self::with_store(policy, clock, true, None)
     }
 
     /// A gate whose limits live in a store shared with other instances; the embedded store
     /// only stands in for it while it cannot be reached, as `shared` says.
     pub fn shared(policy: Policy, clock: C, shared: Shared) -> Self {
-        Self {
-            shared: Some(shared),
-            ..Self::with_store(policy, clock, false)
-        }
+        Self::with_store(policy, clock, false, Some(shared))
     }
 
-    fn with_store(policy: Policy, clock: C, journaled: bool) -> Self {
+    fn with_store(policy: Policy, clock: C, journaled: bool, shared: Option<Shared>) -> Self {
         let store = MemoryStore::builder()
             .capacity(policy.server().max_partitions)
             .when_full(WhenFull::EvictNearestRest)
             .journaled(journaled)
             .build();
+        let limiter = Arc::new(Limiter::new(store, clock));
+        let shared = shared.map(Arc::new);
         Self {
             state: ArcSwap::from_pointee(State::new(Arc::new(policy), Vec::new(), Vec::new())),
             writes: std::sync::Mutex::new(()),
-            limiter: Limiter::new(store, clock),
-            shared: None,
+            to_memory: Arc::new(ToMemory(Arc::clone(&limiter))),
+            to_shared: shared
+                .as_ref()
+                .map(|shared| -> Arc<dyn GiveBack> { Arc::new(ToShared(Arc::clone(shared))) }),
+            limiter,
+            shared,
             blocks: ArcSwap::from_pointee(Vec::new()),
             hints: BlockHints::default(),
             usage: UsageCounter::default(),
             decisions: Default::default(),
         }
     }
+}
 
+impl<C: Clock> Gate<C> {
     /// The policy in force.
     pub fn policy(&self) -> Arc<Policy> {
         Arc::clone(&self.state.load().policy)
@@ -218,10 +227,16 @@ impl<C: Clock> Gate<C> {
             )
         };
         match self.acquire(&limits.requests).await {
-            Acquired::Decided(decision, _) if !decision.allowed() => {
+            Acquired::Decided(decision, shared) if !decision.allowed() => {
+                drop(self.hold(decision.leases(), shared));
                 let at = decision.retry_at().unwrap_or_else(|| decision.at());
                 let message = "too many unknown API keys: try again later";
                 Err(Verdict::throttled(message, at, decision.at()))
+            }
+            // Counted, not held.
+            Acquired::Decided(decision, shared) => {
+                drop(self.hold(decision.leases(), shared));
+                Err(unknown())
             }
             _ => Err(unknown()),
         }
@@ -246,7 +261,10 @@ impl<C: Clock> Gate<C> {
         for api in &usage.apis {
             let requests: Vec<_> = api.limits.iter().map(|(_, request)| *request).collect();
             let outcomes = match self.acquire(&requests).await {
-                Acquired::Decided(decision, _) => decision.outcomes().to_vec(),
+                Acquired::Decided(decision, shared) => {
+                    drop(self.hold(decision.leases(), shared));
+                    decision.outcomes().to_vec()
+                }
                 Acquired::Unlimited | Acquired::Failed(_) => Vec::new(),
             };
             apis.push({
@@ -288,23 +306,12 @@ impl<C: Clock> Gate<C> {
         }))
     }
 
-    /// Gives back concurrency slots (when the response is done) to the store that gave them:
+    /// `leases`, held until the value is dropped, then given back to the store that gave them:
     /// the shared one if `shared`, else the embedded one.
-    pub async fn release(&self, leases: &[Lease], shared: bool) {
-        if leases.is_empty() {
-            return;
-        }
-        if let (true, Some(remote)) = (shared, &self.shared) {
-            if let Err(error) = remote.store.release(leases).await {
-                tracing::warn!(%error, "lease release failed; the slots free themselves when they expire");
-            }
-            return;
-        }
-        let now = self.limiter.clock().now();
-        for lease in leases {
-            if let Err(error) = self.limiter.store().release(now, lease) {
-                tracing::warn!(%error, "lease release failed");
-            }
+    fn hold(&self, leases: &[Lease], shared: bool) -> Held {
+        match (&self.to_shared, shared) {
+            (Some(to_shared), true) => Held::new(leases, to_shared),
+            _ => Held::new(leases, &self.to_memory),
         }
     }
 
@@ -394,9 +401,10 @@ impl<C: Clock> Gate<C> {
                 );
             }
         };
+        // Held from the moment they are taken: a request cancelled from here on gives them back.
+        let held = self.hold(decision.leases(), shared);
         if let (true, Some(reason)) = (decision.allowed(), plan.unauthenticated) {
-            // An unknown key that its throttle admits is still refused.
-            self.release(decision.leases(), shared).await;
+            // An unknown key that its throttle admits is still refused (`held` goes back).
             return Verdict::error(policy.unknown_key_status(), "unauthenticated", reason);
         }
         if let Some(account) = plan.account {
@@ -415,7 +423,7 @@ impl<C: Clock> Gate<C> {
                         );
                     }
                     // Shadow slots are counted, not held.
-                    self.release(shadow.leases(), shadow_shared).await;
+                    drop(self.hold(shadow.leases(), shadow_shared));
                     reports.extend(reports_of(&plan.shadow.limits, &shadow, true));
                 }
                 Acquired::Unlimited => {}
@@ -436,8 +444,7 @@ impl<C: Clock> Gate<C> {
             verdict.journal = decision
                 .needs_journal()
                 .then(|| self.limiter.store().journal_epoch());
-            verdict.leases = decision.leases().to_vec();
-            verdict.shared = shared;
+            verdict.held = held;
             // Charges taken by the stand-in for an unreachable shared store are not refunded.
             let refundable = shared || self.shared.is_none();
             verdict.refund = refundable
@@ -473,7 +480,7 @@ impl<C: Clock> Gate<C> {
 
     /// The shared store and its health, if limits live in one.
     pub fn shared_store(&self) -> Option<&Shared> {
-        self.shared.as_ref()
+        self.shared.as_deref()
     }
 
     /// Decides `requests` in the store where limits live; while a shared store cannot be

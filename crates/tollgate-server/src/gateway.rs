@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Uri, Version, header};
 use axum::response::Response;
 use http_body_util::BodyExt;
-use tollgate_core::{Clock, Lease};
+use tollgate_core::Clock;
 use tollgate_policy::{Policy, RequestFacts, Target};
 
 use crate::gate::Gate;
@@ -31,7 +31,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     };
     let chain = forwarded_for(&parts.headers);
     let client_ip = policy.client_ip(peer.ip(), chain.as_deref());
-    let verdict = app
+    let mut verdict = app
         .gate
         .decide(&RequestFacts {
             method: parts.method.as_str(),
@@ -45,15 +45,11 @@ pub(crate) async fn gateway<C: Clock + 'static>(
         return refusal(verdict);
     }
     if let Err(refused) = app.durable(&verdict).await {
-        app.gate.release(&verdict.leases, verdict.shared).await;
+        // `verdict` goes, and its slots with it.
         return refusal(refused);
     }
     // Held until the response body is done or dropped.
-    let slots = Slots {
-        gate: Arc::clone(&app),
-        leases: verdict.leases.clone(),
-        shared: verdict.shared,
-    };
+    let held = std::mem::take(&mut verdict.held);
     let Some(target) = app
         .upstream
         .as_ref()
@@ -86,7 +82,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
             strip_hop_by_hop(&mut parts.headers);
             block_on_hint(&app.gate, &verdict, &parts.headers);
             let body = body.map_frame(move |frame| {
-                let _held = &slots;
+                let _held = &held;
                 frame
             });
             with_headers(Response::from_parts(parts, Body::new(body)), &verdict)
@@ -129,27 +125,6 @@ fn block_on_hint<C: Clock>(gate: &Gate<C>, verdict: &Verdict, headers: &HeaderMa
                 "upstream block dropped: too many held"
             );
         }
-    }
-}
-
-/// Concurrency slots of a forwarded request, given back when dropped.
-struct Slots<C: Clock + 'static> {
-    gate: Arc<App<C>>,
-    leases: Vec<Lease>,
-    shared: bool,
-}
-
-impl<C: Clock + 'static> Drop for Slots<C> {
-    fn drop(&mut self) {
-        if self.leases.is_empty() {
-            return;
-        }
-        let (app, leases, shared) = (
-            Arc::clone(&self.gate),
-            std::mem::take(&mut self.leases),
-            self.shared,
-        );
-        tokio::spawn(async move { app.gate.release(&leases, shared).await });
     }
 }
 

@@ -153,7 +153,7 @@ async fn check<C: Clock>(
     }
     let durable = app.durable(&verdict).await;
     // A check holds no concurrency slot: nothing tells when its request ends.
-    app.gate.release(&verdict.leases, verdict.shared).await;
+    drop(std::mem::take(&mut verdict.held));
     if let Err(refused) = durable {
         return check_answer(&refused, None);
     }

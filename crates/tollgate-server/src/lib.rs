@@ -43,6 +43,7 @@ mod admin;
 mod forward_auth;
 mod gate;
 mod gateway;
+mod held;
 mod hints;
 mod history;
 mod http;
@@ -56,6 +57,7 @@ mod shared;
 
 pub use admin::{Admin, admin_router};
 pub use gate::Gate;
+pub use held::Held;
 pub use hints::MAX_HINTS;
 pub use history::{UsageCounter, day_of};
 pub use http::{App, router};

@@ -36,7 +36,7 @@ pub struct LimitReport {
 }
 
 /// The answer to one request, before any transport shapes it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Verdict {
     /// Whether the request may go on.
     pub allowed: bool,
@@ -65,12 +65,9 @@ pub struct Verdict {
     /// What to give back if the upstream's status is one a limit refunds.
     #[serde(skip)]
     pub refund: Option<Refund>,
-    /// Concurrency slots held until the response is done.
+    /// Concurrency slots held until this value, or what it is moved into, is dropped.
     #[serde(skip)]
-    pub leases: Vec<tollgate_core::Lease>,
-    /// Whether a shared store took the decision: its leases go back there.
-    #[serde(skip)]
-    pub shared: bool,
+    pub held: crate::Held,
     /// The journal epoch to wait past before answering: long-lived state was counted.
     #[serde(skip)]
     pub journal: Option<u64>,
@@ -106,8 +103,7 @@ impl Verdict {
             headers: Vec::new(),
             body: Some(("application/json", body)),
             refund: None,
-            leases: Vec::new(),
-            shared: false,
+            held: crate::Held::default(),
             journal: None,
             unmatched: false,
         }
@@ -177,8 +173,7 @@ impl Verdict {
             headers: Vec::new(),
             body: None,
             refund: None,
-            leases: Vec::new(),
-            shared: false,
+            held: crate::Held::default(),
             journal: None,
             unmatched: false,
         }
@@ -223,8 +218,7 @@ pub(crate) fn verdict(
             headers,
             body: None,
             refund: None,
-            leases: Vec::new(),
-            shared: false,
+            held: crate::Held::default(),
             journal: None,
             unmatched: false,
         };
@@ -270,8 +264,7 @@ pub(crate) fn verdict(
         body: Some((content_type, body)),
         limits,
         refund: None,
-        leases: Vec::new(),
-        shared: false,
+        held: crate::Held::default(),
         journal: None,
         unmatched: false,
     }

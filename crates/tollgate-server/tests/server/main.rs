@@ -531,6 +531,44 @@ async fn a_concurrency_slot_is_held_until_the_response_is_done() {
 }
 
 #[tokio::test]
+async fn a_client_that_goes_away_mid_request_gives_its_slot_back_at_once() {
+    let upstream = Upstream::start().await;
+    let policy = r#"
+        [server]
+        upstream_timeout = "1h"
+
+        [[routes]]
+        api = "machines"
+        match = "GET /machines/{*rest}"
+
+        [[limits]]
+        name = "in-flight"
+        concurrency = { max = 1, lease = "1h" }
+    "#;
+    let tollgate = Tollgate::start(policy, Some(upstream.address));
+    let address = tollgate.address;
+    let hanging =
+        tokio::spawn(async move { send(address, "GET", "/machines/hang", &[], "").await });
+    for _ in 0..100_000 {
+        if upstream.hits() > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(upstream.hits(), 1);
+    assert_eq!(send(address, "GET", "/machines/1", &[], "").await.status, 429);
+    // The client goes away; its lease (an hour long) must not keep the slot.
+    hanging.abort();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut status = 429;
+    while status == 429 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        status = send(address, "GET", "/machines/1", &[], "").await.status;
+    }
+    assert_eq!(status, 200, "the slot came back when the client went away");
+}
+
+#[tokio::test]
 async fn h2c_prior_knowledge_is_served() {
     let tollgate = Tollgate::start(POLICY, None);
     let ask = r#"{"method":"GET","path":"/machines/1","headers":{"x-api-key":"acme-key"}}"#;
