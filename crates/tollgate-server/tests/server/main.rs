@@ -4,6 +4,7 @@ mod admin;
 mod bypass;
 mod durable;
 mod examples;
+mod faults;
 mod fuzz;
 mod hostile;
 mod nginx;

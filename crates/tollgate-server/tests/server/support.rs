@@ -315,6 +315,20 @@ pub(crate) async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Reply {
+    try_send(address, method, path, headers, body)
+        .await
+        .unwrap()
+}
+
+/// Sends one request to `address`; the transport's error when no answer came (a process
+/// killed under it).
+pub(crate) async fn try_send(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<Reply, hyper_util::client::legacy::Error> {
     exchange(
         Client::builder(TokioExecutor::new()).build_http(),
         address,
@@ -337,7 +351,9 @@ pub(crate) async fn send_h2(
     let client = Client::builder(TokioExecutor::new())
         .http2_only(true)
         .build_http();
-    exchange(client, address, method, path, headers, body).await
+    exchange(client, address, method, path, headers, body)
+        .await
+        .unwrap()
 }
 
 async fn exchange(
@@ -347,7 +363,7 @@ async fn exchange(
     path: &str,
     headers: &[(&str, &str)],
     body: &str,
-) -> Reply {
+) -> Result<Reply, hyper_util::client::legacy::Error> {
     let mut request = axum::http::Request::builder()
         .method(method)
         .uri(format!("http://{address}{path}"));
@@ -360,16 +376,21 @@ async fn exchange(
                 .body(Body::from(Bytes::from(body.to_owned())))
                 .unwrap(),
         )
-        .await
-        .unwrap();
+        .await?;
     let status = response.status().as_u16();
     let version = response.version();
     let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
+    // A body cut short reads as what arrived.
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+        .unwrap_or_default();
+    Ok(Reply {
         status,
         version,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    })
 }
