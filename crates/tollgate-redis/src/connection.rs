@@ -1,30 +1,58 @@
 //! Connections to one Redis server or to a Redis Cluster, and the cluster's redirections.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::SingleNodeRoutingInfo;
-use redis::{Cmd, RedisError};
+use redis::{Cmd, ErrorKind, RedisError};
 use tollgate_core::StoreError;
 
 use crate::StoreUrl;
 use crate::script;
 use crate::store::{fault, within};
 
-/// A multiplexed connection (one server) or the cluster client (a connection per node); cloning
-/// shares it.
+/// A multiplexed connection (one server) or the cluster client (a connection per node), with
+/// what the cluster's redirections made it do; cloning shares both.
 #[derive(Clone)]
-pub(crate) enum Connection {
+pub(crate) struct Connection {
+    link: Link,
+    /// How long one call may take, redirections and their waits included.
+    timeout: Duration,
+    followed: Arc<Followed>,
+}
+
+#[derive(Clone)]
+enum Link {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+}
+
+/// What the redirections of a Redis Cluster made a store do since it connected: every count
+/// is of answers followed, not of failed decisions (a decision that met a redirection and was
+/// then decided is no store error).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Redirections {
+    /// `MOVED` answers followed to the node they named: a slot that had moved to another
+    /// primary (resharding, or a replica promoted in a failover) since the slot map was read.
+    /// Each one also makes the client read the slot map again.
+    pub moved: u64,
+    /// `ASK` answers followed (with `ASKING`) to the node they named: a slot in migration whose
+    /// key had already moved.
+    pub asked: u64,
+    /// Calls asked again after a short wait: `TRYAGAIN` (a multi-key call in a slot in
+    /// migration), `CLUSTERDOWN` (a cluster without a primary for some slot, as during a
+    /// failover) or a redirection to a node the client was not connected to yet.
+    pub retried: u64,
 }
 
 impl Connection {
     /// Connects to `url` within `timeout`; every later call gives up after `timeout` too.
     pub(crate) async fn open(url: &StoreUrl, timeout: Duration) -> Result<Self, StoreError> {
-        Ok(match url {
+        let link = match url {
             StoreUrl::Single(address) => {
                 let client = redis::Client::open(address.as_str()).map_err(fault)?;
                 let config = ConnectionManagerConfig::new()
@@ -32,7 +60,7 @@ impl Connection {
                     .set_response_timeout(timeout)
                     .set_number_of_retries(1);
                 let manager = ConnectionManager::new_with_config(client, config);
-                Connection::Single(within(timeout, async { manager.await.map_err(fault) }).await?)
+                Link::Single(within(timeout, async { manager.await.map_err(fault) }).await?)
             }
             StoreUrl::Cluster(nodes) => {
                 let client = ClusterClientBuilder::new(nodes.clone())
@@ -42,8 +70,13 @@ impl Connection {
                     .build()
                     .map_err(fault)?;
                 let connect = async { client.get_async_connection().await.map_err(fault) };
-                Connection::Cluster(within(timeout, connect).await?)
+                Link::Cluster(within(timeout, connect).await?)
             }
+        };
+        Ok(Self {
+            link,
+            timeout,
+            followed: Arc::default(),
         })
     }
 
@@ -51,12 +84,24 @@ impl Connection {
     /// or restarted server, or a new cluster node).
     pub(crate) async fn eval<T: redis::FromRedisValue>(&self, call: &Cmd) -> Result<T, RedisError> {
         match self.query(call).await {
-            Err(error) if error.kind() == redis::ErrorKind::NoScriptError => {
-                // On a cluster, the client sends SCRIPT LOAD to every primary.
+            Err(error) if error.kind() == ErrorKind::NoScriptError => {
+                // On a cluster, the client sends SCRIPT LOAD to every primary it knows.
                 let mut load = redis::cmd("SCRIPT");
                 load.arg("LOAD").arg(script::SOURCE);
-                self.query::<redis::Value>(&load).await?;
-                self.query(call).await
+                let loaded = self.query::<redis::Value>(&load).await;
+                if !self.is_cluster() {
+                    loaded?;
+                    return self.query(call).await;
+                }
+                match self.query(call).await {
+                    // A primary the client's slot map does not know yet (a replica promoted a
+                    // moment ago) or one it could not reach: sent as `EVAL` with the source,
+                    // the call loads the script on whichever node it reaches.
+                    Err(error) if error.kind() == ErrorKind::NoScriptError => {
+                        self.query(&script::with_source(call)).await
+                    }
+                    answer => answer,
+                }
             }
             answer => answer,
         }
@@ -66,47 +111,191 @@ impl Connection {
         &self,
         command: &Cmd,
     ) -> Result<T, RedisError> {
-        match self {
-            Self::Single(connection) => command.query_async(&mut connection.clone()).await,
-            Self::Cluster(connection) => {
-                // The client is built without retries: redirections are followed here, to the
-                // node they name (with `ASKING` in the same pipeline for `ASK`).
-                let mut connection = connection.clone();
-                let mut answer = command.query_async(&mut connection).await;
-                for _ in 0..REDIRECTS {
-                    answer = match answer {
-                        Err(error) if error.kind() == redis::ErrorKind::Ask => {
-                            redirect(&mut connection, command, error, true).await
-                        }
-                        Err(error) if error.kind() == redis::ErrorKind::Moved => {
-                            redirect(&mut connection, command, error, false).await
-                        }
-                        Err(error) if redirected(&error) => {
-                            command.query_async(&mut connection).await
-                        }
-                        answer => return answer,
-                    };
-                }
-                answer
-            }
+        match &self.link {
+            Link::Single(connection) => command.query_async(&mut connection.clone()).await,
+            Link::Cluster(connection) => self.follow(connection.clone(), command).await,
         }
     }
 
     pub(crate) fn is_cluster(&self) -> bool {
-        matches!(self, Self::Cluster(_))
+        matches!(self.link, Link::Cluster(_))
+    }
+
+    /// The redirections followed so far.
+    pub(crate) fn redirections(&self) -> Redirections {
+        self.followed.counts()
+    }
+
+    /// Sends `command` to the cluster and follows its redirections within the timeout.
+    ///
+    /// The client is built without retries: redirections are followed here, to the node they
+    /// name (with `ASKING` in the same pipeline for `ASK`). The first goes at once; one that
+    /// comes back redirected again waits first (1 ms, then twice as long each time up to
+    /// 25 ms) while the cluster finishes what it is doing: a reshard sets a slot's new owner on
+    /// one node after the other, and while the old primary says `MOVED` to the new one, the new
+    /// one, still importing, says `MOVED` back. Before waiting past the timeout, the last
+    /// answer is returned instead.
+    async fn follow<T: redis::FromRedisValue>(
+        &self,
+        mut connection: ClusterConnection,
+        command: &Cmd,
+    ) -> Result<T, RedisError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut pause = Duration::ZERO;
+        let mut answer = command.query_async(&mut connection).await;
+        for _ in 0..FOLLOWS {
+            let error = match answer {
+                Err(error) => error,
+                answer => return answer,
+            };
+            let Some(step) = Step::of(&error) else {
+                return Err(error);
+            };
+            if !pause.is_zero() {
+                if Instant::now() + pause >= deadline {
+                    return Err(error);
+                }
+                tokio::time::sleep(pause).await;
+            }
+            pause = (pause * 2).clamp(FIRST_PAUSE, LONGEST_PAUSE);
+            self.followed.note(step, &error);
+            answer = match step {
+                Step::Ask => redirect(&mut connection, command, error, true).await,
+                Step::Moved => redirect(&mut connection, command, error, false).await,
+                Step::Retry => command.query_async(&mut connection).await,
+            };
+        }
+        answer
     }
 }
 
-/// How many redirections one call follows (slots moving while it runs).
-const REDIRECTS: usize = 5;
+/// At most how many redirections and retries one call follows (the timeout usually ends them
+/// first: 32 follows wait about 680 ms in all).
+const FOLLOWS: usize = 32;
 
-/// Whether a cluster's answer says to ask the same way again: a slot in a multi-key migration,
-/// or a cluster that is not ready.
-fn redirected(error: &RedisError) -> bool {
-    matches!(
-        error.kind(),
-        redis::ErrorKind::TryAgain | redis::ErrorKind::ClusterDown
-    )
+/// The wait before the second follow of one call; it doubles for each next one.
+const FIRST_PAUSE: Duration = Duration::from_millis(1);
+
+/// The longest wait between two follows of one call.
+const LONGEST_PAUSE: Duration = Duration::from_millis(25);
+
+/// What an answer of the cluster asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// `ASK`: send it once to the node named, with `ASKING`.
+    Ask,
+    /// `MOVED`: send it to the node named (the client reads the slot map again meanwhile).
+    Moved,
+    /// Send it again the usual way after a wait.
+    Retry,
+}
+
+impl Step {
+    fn of(error: &RedisError) -> Option<Self> {
+        match error.kind() {
+            ErrorKind::Ask => Some(Self::Ask),
+            ErrorKind::Moved => Some(Self::Moved),
+            // A slot in a multi-key migration, a cluster that is not ready (no primary for some
+            // slot, during a failover), or a primary whose link to its own primary is down.
+            ErrorKind::TryAgain | ErrorKind::ClusterDown | ErrorKind::MasterDown => {
+                Some(Self::Retry)
+            }
+            // A redirection to a node the client has no connection to yet: the slot map read
+            // that the `MOVED` started makes one.
+            ErrorKind::ClientError if error.to_string().contains("connection not found") => {
+                Some(Self::Retry)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The counts behind [`Redirections`], and when each kind was last logged.
+#[derive(Debug)]
+struct Followed {
+    moved: AtomicU64,
+    asked: AtomicU64,
+    retried: AtomicU64,
+    /// Per step: milliseconds after `since` of its last log line, plus one (0: never).
+    logged: [AtomicU64; 3],
+    since: Instant,
+}
+
+impl Default for Followed {
+    fn default() -> Self {
+        Self {
+            moved: AtomicU64::new(0),
+            asked: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            logged: Default::default(),
+            since: Instant::now(),
+        }
+    }
+}
+
+/// At most one log line per kind of redirection in this span.
+const LOG_EVERY: Duration = Duration::from_secs(1);
+
+impl Followed {
+    /// Counts a follow of `step` for `error`; logs it, at most once a second per kind.
+    fn note(&self, step: Step, error: &RedisError) {
+        let (count, logged) = match step {
+            Step::Moved => (&self.moved, &self.logged[0]),
+            Step::Ask => (&self.asked, &self.logged[1]),
+            Step::Retry => (&self.retried, &self.logged[2]),
+        };
+        count.fetch_add(1, Ordering::Relaxed);
+        let now = u64::try_from(self.since.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let last = logged.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= millis(LOG_EVERY);
+        if !due
+            || logged
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let Redirections {
+            moved,
+            asked,
+            retried,
+        } = self.counts();
+        let (slot, node) = error
+            .redirect_node()
+            .map_or((None, None), |(node, slot)| (Some(slot), Some(node)));
+        let (slot, node) = (
+            slot.map_or_else(|| "-".to_owned(), |slot| slot.to_string()),
+            node.unwrap_or("-"),
+        );
+        match step {
+            Step::Moved => tracing::info!(
+                slot = %slot, node, moved, asked, retried,
+                "Redis Cluster: followed MOVED, the slot's primary is another node (resharding, failover or a stale slot map)"
+            ),
+            Step::Ask => tracing::info!(
+                slot = %slot, node, moved, asked, retried,
+                "Redis Cluster: followed ASK, a slot is migrating"
+            ),
+            Step::Retry => tracing::info!(
+                answer = %error, moved, asked, retried,
+                "Redis Cluster: retried, the cluster is not ready (failover or migration) or the node named is not connected yet"
+            ),
+        }
+    }
+
+    fn counts(&self) -> Redirections {
+        Redirections {
+            moved: self.moved.load(Ordering::Relaxed),
+            asked: self.asked.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn millis(span: Duration) -> u64 {
+    u64::try_from(span.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Sends `command` to the node a `MOVED` or `ASK` answer names (the client refreshes its slot
@@ -137,4 +326,69 @@ async fn redirect<T: redis::FromRedisValue>(
         .route_pipeline(&pipeline, usize::from(asking), 1, route)
         .await?;
     redis::from_redis_value(replies.first().unwrap_or(&redis::Value::Nil))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(line: &str) -> RedisError {
+        redis::parse_redis_value(format!("-{line}\r\n").as_bytes())
+            .unwrap()
+            .extract_error()
+            .unwrap_err()
+    }
+
+    #[test]
+    fn redirections_and_passing_states_are_followed_and_nothing_else() {
+        assert_eq!(
+            Step::of(&answer("MOVED 3082 127.0.0.1:7001")),
+            Some(Step::Moved)
+        );
+        assert_eq!(
+            Step::of(&answer("ASK 3082 127.0.0.1:7001")),
+            Some(Step::Ask)
+        );
+        for passing in [
+            "TRYAGAIN Multiple keys request during rehashing of slot",
+            "CLUSTERDOWN The cluster is down",
+            "MASTERDOWN Link with MASTER is down",
+        ] {
+            assert_eq!(Step::of(&answer(passing)), Some(Step::Retry), "{passing}");
+        }
+        let unconnected = RedisError::from((
+            ErrorKind::ClientError,
+            "Requested connection not found",
+            "127.0.0.1:7001".to_owned(),
+        ));
+        assert_eq!(Step::of(&unconnected), Some(Step::Retry));
+        for failure in [
+            "NOSCRIPT No matching script",
+            "READONLY You can't write against a read only replica.",
+            "ERR something else",
+        ] {
+            assert_eq!(Step::of(&answer(failure)), None, "{failure}");
+        }
+        let refused = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(Step::of(&refused), None, "a node that is down is an outage");
+    }
+
+    #[test]
+    fn every_follow_is_counted() {
+        let followed = Followed::default();
+        let moved = answer("MOVED 3082 127.0.0.1:7001");
+        for _ in 0..3 {
+            followed.note(Step::Moved, &moved);
+        }
+        followed.note(Step::Ask, &answer("ASK 3082 127.0.0.1:7001"));
+        followed.note(Step::Retry, &answer("CLUSTERDOWN The cluster is down"));
+        assert_eq!(
+            followed.counts(),
+            Redirections {
+                moved: 3,
+                asked: 1,
+                retried: 1
+            }
+        );
+    }
 }

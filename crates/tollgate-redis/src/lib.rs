@@ -42,5 +42,6 @@ mod script;
 mod store;
 mod url;
 
+pub use connection::Redirections;
 pub use store::{RedisStore, Unsupported};
 pub use url::{StoreUrl, UrlError};

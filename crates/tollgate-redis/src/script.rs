@@ -69,6 +69,19 @@ pub(crate) fn release<'l>(sha: &str, leases: impl Iterator<Item = &'l Lease> + C
     cmd
 }
 
+/// `call` (an `EVALSHA`) as `EVAL` with the script's source: for a node that has not got the
+/// script, which it loads on the way.
+pub(crate) fn with_source(call: &Cmd) -> Cmd {
+    let mut eval = redis::cmd("EVAL");
+    eval.arg(SOURCE);
+    for arg in call.args_iter().skip(2) {
+        if let redis::Arg::Simple(bytes) = arg {
+            eval.arg(bytes);
+        }
+    }
+    eval
+}
+
 fn begin(sha: &str, keys: usize) -> Cmd {
     let mut cmd = redis::cmd("EVALSHA");
     cmd.arg(sha).arg(keys);
@@ -175,6 +188,30 @@ mod tests {
             packed.contains("tg:{00000000000000ab}:ffffffffffffffff"),
             "{packed}"
         );
+    }
+
+    #[test]
+    fn a_call_by_sha_becomes_a_call_with_the_source() {
+        let lease = Lease {
+            key: Key::from_hash(7),
+            root: Key::from_hash(3),
+            expires_at: 9_000,
+            cost: 1,
+        };
+        let call = release("0123abcd", [lease].iter());
+        let eval = with_source(&call);
+        let words = |cmd: &Cmd| -> Vec<Vec<u8>> {
+            cmd.args_iter()
+                .filter_map(|arg| match arg {
+                    redis::Arg::Simple(bytes) => Some(bytes.to_vec()),
+                    redis::Arg::Cursor => None,
+                })
+                .collect()
+        };
+        let (call, eval) = (words(&call), words(&eval));
+        assert_eq!(call[..2], [b"EVALSHA".to_vec(), b"0123abcd".to_vec()]);
+        assert_eq!(eval[..2], [b"EVAL".to_vec(), SOURCE.as_bytes().to_vec()]);
+        assert_eq!(call[2..], eval[2..]);
     }
 
     #[test]

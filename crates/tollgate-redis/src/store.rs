@@ -9,7 +9,7 @@ use redis::{RedisError, Script};
 use tollgate_core::{Algorithm, Decision, Key, Lease, LimitRequest, Nanos, Outcome, StoreError};
 
 use crate::StoreUrl;
-use crate::connection::Connection;
+use crate::connection::{Connection, Redirections};
 use crate::script::{self, Reply};
 
 /// How often one decision asks again when a calendar window turned between the instance's
@@ -50,6 +50,13 @@ impl RedisStore {
             timeout,
             skew: std::sync::Arc::default(),
         })
+    }
+
+    /// The redirections of a Redis Cluster this store followed since it connected (all zero
+    /// for a single server): `MOVED` and `ASK` while slots move, retries while the cluster is
+    /// not ready. A call that followed them and was then decided is no store error.
+    pub fn redirections(&self) -> Redirections {
+        self.connection.redirections()
     }
 
     /// Whether this store keeps `algorithm` exactly: time is in microseconds there, and the

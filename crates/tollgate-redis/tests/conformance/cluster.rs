@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use tollgate_core::{Algorithm, Key, LimitRequest, Schedule, Window};
-use tollgate_redis::{RedisStore, StoreUrl};
+use tollgate_redis::{Redirections, RedisStore, StoreUrl};
 
 use crate::redis_server::RedisCluster;
 
@@ -56,22 +56,40 @@ async fn a_decision_follows_its_partition_to_another_primary() {
         store.acquire(&request).await.unwrap().outcomes()[0].remaining(),
         4
     );
-    let (mover, asker, handle) = (
+    assert_eq!(store.redirections(), Redirections::default());
+    let (mover, asker, bouncer, handle) = (
         std::sync::Arc::clone(&cluster),
+        store.clone(),
         store.clone(),
         tokio::runtime::Handle::current(),
     );
-    let remaining_while_asked = tokio::task::spawn_blocking(move || {
-        let mut remaining = 0;
-        mover.move_slot_of_first("tg:{*", || {
+    let (remaining_while_asked, asked, bounced) = tokio::task::spawn_blocking(move || {
+        let (mut remaining, mut asked, mut bounced) = (0, Redirections::default(), None);
+        let decide = |store: RedisStore| async move {
+            let five = hourly(5);
             let request =
                 [LimitRequest::new(Key::from_hash(30), &five, 1).with_root(Key::from_hash(3))];
-            let decided = handle
-                .block_on(asker.acquire(&request))
-                .expect("decided while migrating");
-            remaining = decided.outcomes()[0].remaining();
-        });
-        remaining
+            store
+                .acquire(&request)
+                .await
+                .map(|d| d.outcomes()[0].remaining())
+        };
+        mover.move_slot_of_first(
+            "tg:{*",
+            || {
+                remaining = handle
+                    .block_on(decide(asker.clone()))
+                    .expect("decided while migrating");
+                asked = asker.redirections();
+            },
+            || {
+                // The old primary says MOVED to the new one, which says MOVED back until it
+                // takes the slot: a decision started now is decided once it has.
+                bounced = Some(handle.spawn(decide(bouncer)));
+                std::thread::sleep(Duration::from_millis(100));
+            },
+        );
+        (remaining, asked, bounced.expect("bouncing ran"))
     })
     .await
     .unwrap();
@@ -79,11 +97,20 @@ async fn a_decision_follows_its_partition_to_another_primary() {
         remaining_while_asked, 3,
         "decided on the node the key moved to"
     );
-    let five = hourly(5);
-    let request = [LimitRequest::new(Key::from_hash(30), &five, 1).with_root(Key::from_hash(3))];
+    assert_eq!(asked.asked, 1, "{asked:?}");
+    assert_eq!(
+        bounced
+            .await
+            .unwrap()
+            .expect("decided once the slot settled"),
+        2
+    );
+    let bounces = store.redirections();
+    assert!(bounces.moved >= 2, "MOVED there and back: {bounces:?}");
     assert_eq!(
         store.acquire(&request).await.unwrap().outcomes()[0].remaining(),
-        2,
+        1,
         "after MOVED"
     );
+    eprintln!("redirections followed: {:?}", store.redirections());
 }

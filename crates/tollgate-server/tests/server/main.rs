@@ -557,7 +557,10 @@ async fn a_client_that_goes_away_mid_request_gives_its_slot_back_at_once() {
         tokio::task::yield_now().await;
     }
     assert_eq!(upstream.hits(), 1);
-    assert_eq!(send(address, "GET", "/machines/1", &[], "").await.status, 429);
+    assert_eq!(
+        send(address, "GET", "/machines/1", &[], "").await.status,
+        429
+    );
     // The client goes away; its lease (an hour long) must not keep the slot.
     hanging.abort();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

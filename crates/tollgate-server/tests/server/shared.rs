@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::postgres_server::PostgresServer;
@@ -58,19 +60,34 @@ async fn check(address: SocketAddr, key: &str) -> serde_json::Value {
 
 /// 64 clients, 1,600 requests spread over the instances; admitted requests per window end.
 async fn storm(instances: &[Tollgate]) -> (BTreeMap<u64, usize>, BTreeMap<u64, usize>) {
+    storm_until(instances, None).await
+}
+
+/// As [`storm`], each client going on after its 25 requests until `until` is set, if given.
+async fn storm_until(
+    instances: &[Tollgate],
+    until: Option<Arc<AtomicBool>>,
+) -> (BTreeMap<u64, usize>, BTreeMap<u64, usize>) {
     let addresses: Vec<SocketAddr> = instances.iter().map(|t| t.address).collect();
     let clients: Vec<_> = (0..64)
         .map(|client| {
-            let addresses = addresses.clone();
+            let (addresses, until) = (addresses.clone(), until.clone());
             tokio::spawn(async move {
                 let mut seen = Vec::new();
-                for request in 0..25 {
+                let done = || {
+                    until
+                        .as_ref()
+                        .is_none_or(|until| until.load(Ordering::SeqCst))
+                };
+                let mut request = 0;
+                while request < 25 || !done() {
                     let address = addresses[(client + request) % addresses.len()];
                     let answer = check(address, "acme-key").await;
                     let reset = answer["limits"][0]["reset_at"]
                         .as_u64()
                         .unwrap_or_else(|| panic!("a reset: {answer}"));
                     seen.push((answer["allowed"] == true, reset));
+                    request += 1;
                 }
                 seen
             })
@@ -90,7 +107,7 @@ async fn storm(instances: &[Tollgate]) -> (BTreeMap<u64, usize>, BTreeMap<u64, u
 /// 1,000 (the run is short: it nearly always falls within one quarter hour).
 fn assert_exact(admitted: &BTreeMap<u64, usize>, refused: &BTreeMap<u64, usize>) {
     let total: usize = admitted.values().chain(refused.values()).sum();
-    assert_eq!(total, 1_600);
+    assert!(total >= 1_600, "{total} answered");
     for (window, count) in admitted {
         assert!(
             *count <= 1_000,
@@ -130,18 +147,214 @@ async fn four_instances_on_a_redis_cluster_admit_exactly_the_window() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slot_moving_to_another_primary_mid_storm_changes_nothing() {
-    let cluster = std::sync::Arc::new(RedisCluster::start());
+    let cluster = Arc::new(RedisCluster::start());
     let policy = quarter_hour_policy(&cluster.url());
     let instances: Vec<Tollgate> = (0..4).map(|_| Tollgate::start(&policy, None)).collect();
-    let mover = std::sync::Arc::clone(&cluster);
-    // The account's partition is moved while the 64 clients ask: ASK, then MOVED.
+    let (mover, moved) = (Arc::clone(&cluster), Arc::new(AtomicBool::new(false)));
+    let done = Arc::clone(&moved);
+    // The account's partition is moved while the 64 clients ask (they go on until it has):
+    // ASK, then MOVED back and forth between the two primaries for 100 ms, then MOVED.
     let moving = tokio::task::spawn_blocking(move || {
-        mover.move_slot_of_first("tg:{*", || std::thread::sleep(Duration::from_millis(100)))
+        let started = std::time::Instant::now();
+        let moving = mover.move_slot_of_first(
+            "tg:{*",
+            || {
+                // Until an instance has followed an ASK to the new primary (at most 10 s).
+                while mover
+                    .nodes
+                    .iter()
+                    .map(RedisServer::asking_calls)
+                    .sum::<u64>()
+                    == 0
+                {
+                    assert!(
+                        started.elapsed() < Duration::from_secs(10),
+                        "no ASK followed"
+                    );
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            },
+            || std::thread::sleep(Duration::from_millis(100)),
+        );
+        done.store(true, Ordering::SeqCst);
+        moving
     });
-    let (admitted, refused) = storm(&instances).await;
+    let (admitted, refused) = storm_until(&instances, Some(moved)).await;
     let (slot, from, to) = moving.await.unwrap();
     eprintln!("slot {slot} moved from {from} to {to} during the storm");
     assert_exact(&admitted, &refused);
+    // Every instance still decides, and followed a MOVED (its slot map named the old primary):
+    // what its log says it followed, counted since it started.
+    let mut asked = 0;
+    for tollgate in &instances {
+        let answer = check(tollgate.address, "acme-key").await;
+        assert!(
+            answer["limits"][0]["reset_at"].is_u64(),
+            "decided: {answer}"
+        );
+        let line = tollgate.wait_for_logged("followed MOVED");
+        assert!(figure(&line, "moved") >= 1, "{line}");
+        asked += figure(&line, "asked");
+    }
+    assert!(asked >= 1, "an instance followed ASK before the slot moved");
+}
+
+/// The number after `NAME=` in a log line.
+fn figure(line: &str, name: &str) -> u64 {
+    let at = line
+        .find(&format!(" {name}="))
+        .unwrap_or_else(|| panic!("no {name} in {line}"));
+    line[at + name.len() + 2..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("no figure for {name} in {line}"))
+}
+
+/// What one request of the failover test's load saw: when it was sent and answered (since
+/// the test started), its status, and the quota left after it when admitted.
+#[derive(Debug, Clone, Copy)]
+struct Answered {
+    sent: Duration,
+    answered: Duration,
+    status: u64,
+    remaining: Option<u64>,
+}
+
+/// The `cluster-node-timeout` of the failover test's cluster, in milliseconds: what bounds how
+/// long a slot whose primary died has none.
+const NODE_TIMEOUT_MS: u32 = 1_000;
+
+/// How long decisions may stay unavailable after a primary is killed, with a node timeout of
+/// 1 s: the timeout itself, the failure report, the replica's election (0.5–1 s later), then
+/// the next MOVED. Measured 1.9–2.8 s on loopback; the bound leaves room for a loaded machine.
+const RESUMED_WITHIN: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_killed_under_load_is_failed_over_and_decisions_resume() {
+    const MAX: u64 = 1_000_000;
+    let mut cluster = RedisCluster::start_replicated(NODE_TIMEOUT_MS);
+    let limits = format!(
+        "[[limits]]\nname = \"quarter-hour\"\nwindow = {{ max = {MAX}, every = \"15m\" }}\nper = [\"account\"]\n"
+    );
+    let server = format!(
+        "store = \"{}\"\nstore_timeout = \"500ms\"\non_store_error = \"deny\"",
+        cluster.url()
+    );
+    let policy = policy(&server, &(account("acme") + &limits));
+    let instances: Vec<Tollgate> = (0..2).map(|_| Tollgate::start(&policy, None)).collect();
+    let started = std::time::Instant::now();
+    let (stop, seen) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(std::sync::Mutex::new(Vec::<Answered>::new())),
+    );
+    let load: Vec<_> = (0..8)
+        .map(|client| {
+            let address = instances[client % instances.len()].address;
+            let (stop, seen) = (Arc::clone(&stop), Arc::clone(&seen));
+            tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    let sent = started.elapsed();
+                    // `check` fails the test if an answer takes more than 10 s.
+                    let answer = check(address, "acme-key").await;
+                    let answered = Answered {
+                        sent,
+                        answered: started.elapsed(),
+                        status: answer["status"].as_u64().unwrap_or(200),
+                        remaining: answer["limits"][0]["remaining"].as_u64(),
+                    };
+                    seen.lock().unwrap().push(answered);
+                }
+            })
+        })
+        .collect();
+    let answers = || seen.lock().unwrap().clone();
+
+    // Kill -9 the primary of the account's slot once the load has written its partition.
+    let (killed, replica) = tokio::task::block_in_place(|| cluster.kill_primary_of_first("tg:{*"));
+    let killed_at = started.elapsed();
+    let promoted = loop {
+        if tokio::task::block_in_place(|| cluster.nodes[replica].is_primary()) {
+            break started.elapsed() - killed_at;
+        }
+        assert!(
+            started.elapsed() - killed_at < RESUMED_WITHIN,
+            "the replica of the killed primary was not promoted"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // Decisions resume by themselves: the first 200 to a request sent after the kill.
+    let resumed = loop {
+        let first = answers()
+            .into_iter()
+            .filter(|a| a.sent > killed_at && a.status == 200)
+            .map(|a| a.answered)
+            .min();
+        if let Some(first) = first {
+            break first - killed_at;
+        }
+        assert!(
+            started.elapsed() - killed_at < RESUMED_WITHIN,
+            "no decision within {RESUMED_WITHIN:?} of the kill: {:?}",
+            answers().last()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // And stay resumed: 200 more answers, all sent after the first success.
+    let after = killed_at + resumed;
+    loop {
+        let count = answers().iter().filter(|a| a.sent > after).count();
+        if count >= 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() - after < Duration::from_secs(30),
+            "{count} answers"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for client in load {
+        client.await.expect("every load request answered");
+    }
+    let all = answers();
+    for tollgate in &instances {
+        tollgate.wait_for_logged("limit store reachable again");
+    }
+    assert!(
+        all.iter().all(|a| [200, 503].contains(&a.status)),
+        "200 or, during the outage (deny), 503: {:?}",
+        all.iter().find(|a| ![200, 503].contains(&a.status))
+    );
+    let unavailable = all
+        .iter()
+        .filter(|a| a.sent > killed_at && a.status == 503)
+        .count();
+    assert!(unavailable > 0, "the load met the outage");
+    let late: Vec<&Answered> = all.iter().filter(|a| a.sent > after).collect();
+    let failed_after = late.iter().filter(|a| a.status != 200).count();
+    assert_eq!(failed_after, 0, "decided again once resumed: {late:?}");
+    let slowest = all
+        .iter()
+        .map(|a| a.answered - a.sent)
+        .max()
+        .unwrap_or_default();
+    assert!(
+        slowest < Duration::from_secs(3),
+        "every answer within the store timeout (0.5 s) and a margin for a loaded machine: {slowest:?}"
+    );
+    // Counts the killed primary had admitted but not yet replicated are lost: the new primary
+    // counts from what its replica had.
+    let admitted = all.iter().filter(|a| a.status == 200).count() as u64;
+    let used = MAX - all.iter().filter_map(|a| a.remaining).min().unwrap_or(MAX);
+    eprintln!(
+        "failover: node {killed} killed at {killed_at:?}; replica {replica} promoted after \
+         {promoted:?}; decisions resumed after {resumed:?} (node timeout {NODE_TIMEOUT_MS} ms); \
+         {unavailable} requests answered 503 meanwhile, slowest answer {slowest:?}; \
+         {admitted} admitted, {used} counted by the new primary ({} lost)",
+        admitted.saturating_sub(used)
+    );
+    assert!(resumed < RESUMED_WITHIN, "{resumed:?}");
 }
 
 /// 10 per quarter hour per account, two instances' worth; Redis answers within 300 ms or not.
