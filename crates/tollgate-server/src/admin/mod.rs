@@ -320,6 +320,15 @@ async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
             "Changes between reachable and unreachable.",
             health.transitions,
         );
+        let followed = shared.store.redirections();
+        text.push_str(&format!(
+            "# HELP tollgate_shared_store_redirections_total Redis Cluster answers followed: MOVED, ASK, and calls retried (TRYAGAIN, CLUSTERDOWN).\n\
+             # TYPE tollgate_shared_store_redirections_total counter\n\
+             tollgate_shared_store_redirections_total{{kind=\"moved\"}} {}\n\
+             tollgate_shared_store_redirections_total{{kind=\"asked\"}} {}\n\
+             tollgate_shared_store_redirections_total{{kind=\"retried\"}} {}\n",
+            followed.moved, followed.asked, followed.retried
+        ));
     }
     let [admitted, refused, unavailable] = admin.app.gate.decisions();
     text.push_str(&format!(

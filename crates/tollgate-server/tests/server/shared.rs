@@ -432,6 +432,10 @@ async fn outage(on_store_error: &str) -> Outage {
     .await
     .body;
     assert!(metrics.contains("tollgate_shared_store_up 0"), "{metrics}");
+    assert!(
+        metrics.contains("tollgate_shared_store_redirections_total{kind=\"moved\"} 0"),
+        "one Redis, no cluster: nothing to follow: {metrics}"
+    );
 
     redis.run();
     // The first calls after the restart find the old connection broken and make a new one.
