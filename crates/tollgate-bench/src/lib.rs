@@ -1,0 +1,23 @@
+//! The peers `scripts/bench-server` measures Tollgate against, built like Tollgate (hyper 1.x,
+//! tokio's multi-threaded runtime, release profile): `hello`, a bare hyper server answering
+//! `200 hello`, the ceiling of any server on hyper; and `proxy`, a bare hyper reverse proxy with
+//! a pooled client and no logic, the ceiling of a gateway on hyper.
+//!
+//! ```
+//! let address = tollgate_bench::address(Some("127.0.0.1:0".to_owned())).unwrap();
+//! assert!(address.ip().is_loopback());
+//! ```
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+
+/// The address given on the command line.
+///
+/// # Errors
+/// A missing or malformed address, in words.
+pub fn address(argument: Option<String>) -> Result<SocketAddr, String> {
+    let text = argument.ok_or("usage: ADDRESS, e.g. 127.0.0.1:19001")?;
+    text.parse()
+        .map_err(|error| format!("`{text}` is not an address: {error}"))
+}
