@@ -51,6 +51,7 @@ pub use policy::{
 };
 pub use resolve::{
     HeaderLookup, Headers, Limits, Plan, RefundTicket, RequestFacts, Resolution, is_header_text,
+    same_header,
 };
 use tollgate_core::KeySpace;
 pub use usage::{AccountUsage, ApiUsage, KeyLookup};

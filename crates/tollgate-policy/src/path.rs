@@ -10,7 +10,12 @@
 //!   servers disagree on what they mean, so no meaning is safe to count;
 //! - empty segments (`//`) and `.` are dropped, `..` removes the segment before it (never above
 //!   the root), encoded dots (`%2E`) included; a trailing slash is dropped;
-//! - with `paths.case_insensitive`, the path is lower-cased.
+//! - with `paths.case_insensitive`, the path is case-folded (lower case after upper case, so that
+//!   `ſ` and `K` (Kelvin) fold as `s` and `k`, as `casefold` and `equalsIgnoreCase` have them).
+//!
+//! [`Target::parse_exact`], for the adapters that do not forward (forward-auth, the check API:
+//! the proxy serves the original URI, and an upstream may not resolve dot-segments as Tollgate
+//! does), refuses `.` and `..` segments, raw or encoded, instead of resolving them.
 //!
 //! `/a//b/./c/../d/` and `/a/b/%64` are both `/a/b/d`. The forwarded spelling,
 //! [`Target::encoded_path`], percent-encodes every byte but the unreserved ones and a few
@@ -46,6 +51,9 @@ pub enum PathError {
     /// Longer than [`MAX_PATH`] bytes.
     #[error("the path is longer than 8192 bytes")]
     TooLong,
+    /// A `.` or `..` segment where the path is not forwarded ([`Target::parse_exact`]).
+    #[error("the path has a `.` or `..` segment, which upstreams resolve differently")]
+    DotSegment,
 }
 
 /// The longest path accepted, in bytes as received.
@@ -65,6 +73,20 @@ impl<'a> Target<'a> {
     /// # Errors
     /// The rule that refuses it.
     pub fn parse(raw: &'a str, case_insensitive: bool) -> Result<Self, PathError> {
+        Self::read(raw, case_insensitive, false)
+    }
+
+    /// Like [`parse`](Self::parse), refusing `.` and `..` segments (raw or encoded) instead of
+    /// resolving them: for a path that is not forwarded, so that what the upstream is served,
+    /// decoded once, is what was counted.
+    ///
+    /// # Errors
+    /// The rule that refuses it.
+    pub fn parse_exact(raw: &'a str, case_insensitive: bool) -> Result<Self, PathError> {
+        Self::read(raw, case_insensitive, true)
+    }
+
+    fn read(raw: &'a str, case_insensitive: bool, exact: bool) -> Result<Self, PathError> {
         let raw = raw.split_once('#').map_or(raw, |(before, _)| before);
         let (path, query) = match raw.split_once('?') {
             Some((path, query)) => (path, Some(query)),
@@ -80,6 +102,7 @@ impl<'a> Target<'a> {
             decode_into(raw_segment.as_bytes(), &mut segment)?;
             let text = std::str::from_utf8(&segment).map_err(|_| PathError::NotUtf8)?;
             match text {
+                "." | ".." if exact => return Err(PathError::DotSegment),
                 "" | "." => {}
                 ".." => {
                     let parent = canonical.rfind('/').unwrap_or(0);
@@ -94,8 +117,8 @@ impl<'a> Target<'a> {
         if canonical.is_empty() {
             canonical.push('/');
         }
-        if case_insensitive && canonical.chars().any(char::is_uppercase) {
-            canonical = canonical.to_lowercase();
+        if case_insensitive {
+            canonical = fold_case(&canonical);
         }
         Ok(Self {
             path: canonical,
@@ -119,6 +142,15 @@ impl<'a> Target<'a> {
     #[must_use]
     pub fn encoded_path(&self) -> impl fmt::Display + '_ {
         utf8_percent_encode(&self.path, FORWARDED)
+    }
+}
+
+/// `text` case-folded: ASCII lower-cased, anything else lower-cased after upper-casing.
+pub(crate) fn fold_case(text: &str) -> String {
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        text.to_uppercase().to_lowercase()
     }
 }
 
@@ -264,6 +296,35 @@ mod tests {
         assert_eq!(
             Target::parse("/%48vacs/É", true).unwrap().path(),
             "/hvacs/é"
+        );
+        // Characters whose upper case is ASCII fold as that letter.
+        assert_eq!(
+            Target::parse("/hvac%C5%BF/1", true).unwrap().path(),
+            "/hvacs/1"
+        );
+        assert_eq!(Target::parse("/\u{212A}ey", true).unwrap().path(), "/key");
+    }
+
+    #[test]
+    fn where_nothing_is_forwarded_dot_segments_are_refused() {
+        for raw in [
+            "/a/../b",
+            "/a/./b",
+            "/a/%2e%2e/b",
+            "/a/.%2E/b",
+            "/..",
+            "/a/.",
+        ] {
+            assert_eq!(
+                Target::parse_exact(raw, false),
+                Err(PathError::DotSegment),
+                "{raw}"
+            );
+        }
+        assert_eq!(Target::parse_exact("//a/b/", false).unwrap().path(), "/a/b");
+        assert_eq!(
+            Target::parse_exact("/a/%2E%2Ex/b", false).unwrap().path(),
+            "/a/..x/b"
         );
     }
 }

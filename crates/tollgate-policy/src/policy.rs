@@ -49,6 +49,15 @@ impl Policy {
         crate::Target::parse(raw, self.case_insensitive)
     }
 
+    /// The canonical form of a request target that is not forwarded (forward-auth, the check
+    /// API): dot-segments are refused, not resolved (see [`crate::Target::parse_exact`]).
+    ///
+    /// # Errors
+    /// Why the target is refused (a 400).
+    pub fn target_exact<'a>(&self, raw: &'a str) -> Result<crate::Target<'a>, crate::PathError> {
+        crate::Target::parse_exact(raw, self.case_insensitive)
+    }
+
     /// What responses carry.
     #[must_use]
     pub fn responses(&self) -> &Responses {

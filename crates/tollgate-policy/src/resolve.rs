@@ -49,14 +49,29 @@ pub trait Headers {
     }
 }
 
+/// Whether a header called `sent` is the header `name` (lower case) to some server: the same
+/// name in any case, or with `_` for `-` (CGI and WSGI servers read both as one).
+#[must_use]
+pub fn same_header(sent: &str, name: &str) -> bool {
+    sent.len() == name.len()
+        && sent
+            .bytes()
+            .zip(name.bytes())
+            .all(|(sent, name)| sent.to_ascii_lowercase() == name || (sent == b'_' && name == b'-'))
+}
+
 impl Headers for [(&str, &str)] {
     fn lookup(&self, name: &str) -> HeaderLookup<'_> {
-        let mut found = self
-            .iter()
-            .filter(|(key, _)| key.eq_ignore_ascii_case(name));
+        let mut found = self.iter().filter(|(key, _)| same_header(key, name));
+        // Spelled with `_` for `-`, it is this header to some servers only: never read one way.
+        let aliased = || {
+            self.iter()
+                .any(|(key, _)| key.contains('_') && same_header(key, name))
+        };
         match (found.next(), found.next()) {
             (None, _) => HeaderLookup::Absent,
             (Some(_), Some(_)) => HeaderLookup::Repeated,
+            (Some(_), None) if aliased() => HeaderLookup::Repeated,
             (Some(&(_, value)), None) if is_header_text(value.as_bytes()) => {
                 HeaderLookup::One(value)
             }
@@ -120,6 +135,10 @@ pub struct Plan<'p> {
     pub enforced: Limits<'p>,
     /// Shadow limits: counted and reported, never refusing.
     pub shadow: Limits<'p>,
+    /// For a request with a known key: the limits for unknown keys, at cost 0, to be peeked
+    /// first. While one is spent for the request's partition (guesses came from there), the
+    /// request is refused too, so that the answer never tells a right key from a wrong one.
+    pub guards: Limits<'p>,
     /// Set when the API key is unknown: the limits are the `key = "unknown"` ones, and a
     /// request they admit is still refused as unauthenticated, with this reason.
     pub unauthenticated: Option<&'static str>,
@@ -219,6 +238,13 @@ impl<'p> Context<'p> {
     }
 }
 
+/// Headers by which frameworks let a request claim another method than its own.
+const METHOD_OVERRIDES: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
 /// Why a request with two API keys is refused.
 const REPEATED_KEY: &str = "the API key is sent more than once";
 
@@ -311,13 +337,14 @@ impl Policy {
             path: String::new(),
             enforced: Limits::default(),
             shadow: Limits::default(),
+            guards: Limits::default(),
             unauthenticated: (context.key == KeyState::Unknown).then_some(UNKNOWN_KEY),
         };
         let applicable = self
             .limits
             .iter()
             .enumerate()
-            .filter(|(_, limit)| Self::applies(limit, &context, facts));
+            .filter(|(_, limit)| Self::applies(limit, context.key, &context, facts));
         for (position, limit) in applicable {
             let algorithm = context.numbers(position, limit);
             let request = self.partition(limit, algorithm, &context, facts, context.cost);
@@ -328,6 +355,9 @@ impl Policy {
             };
             target.limits.push(limit);
             target.requests.push(request);
+        }
+        if context.key == KeyState::Present {
+            resolved.guards = self.guess_limits(&context, facts, 0);
         }
         // The keys are made: the normalized path moves into the plan instead of being copied.
         resolved.path = context.path;
@@ -351,7 +381,7 @@ impl Policy {
         };
         self.limits
             .iter()
-            .filter(|limit| Self::applies(limit, &context, facts))
+            .filter(|limit| Self::applies(limit, context.key, &context, facts))
             .map(|limit| {
                 let partition = limit
                     .per
@@ -386,6 +416,15 @@ impl Policy {
         let route = &self.routes.routes[route_index];
         if route.exempt {
             return Err(Stop::Exempt(&self.apis[route.api]));
+        }
+        for name in METHOD_OVERRIDES {
+            if let Some(claimed) = facts.headers.get(name) {
+                if !claimed.trim().eq_ignore_ascii_case(&method) {
+                    return Err(Stop::Ambiguous(
+                        "a method-override header names another method than the request's",
+                    ));
+                }
+            }
         }
         for name in &self.read_headers {
             match facts.headers.lookup(name) {
@@ -482,17 +521,47 @@ impl Policy {
         LimitRequest::new(key, algorithm, cost).with_root(root)
     }
 
-    /// Whether a limit's plans, apis and conditions hold for a request.
+    /// The limits written for unknown keys (`when = { key = "unknown" }`) that a guess made
+    /// like this request would meet, taking `cost`, in the partitions that guess would take.
+    pub(crate) fn guess_limits<'p, H: Headers + ?Sized>(
+        &'p self,
+        context: &Context<'_>,
+        facts: &RequestFacts<'_, H>,
+        cost: u32,
+    ) -> Limits<'p> {
+        let mut limits = Limits::default();
+        let guess = Selection {
+            account: None,
+            pack: None,
+            plan: self.default_plan,
+            api: context.api,
+        };
+        for limit in &self.limits {
+            if limit.when.key == Some(KeyState::Unknown)
+                && Self::applies(limit, KeyState::Unknown, context, facts)
+            {
+                let algorithm = limit.algorithm_for(guess);
+                limits.limits.push(limit);
+                limits
+                    .requests
+                    .push(self.partition(limit, algorithm, context, facts, cost));
+            }
+        }
+        limits
+    }
+
+    /// Whether a limit's plans, apis and conditions hold for a request whose key is `key`.
     pub(crate) fn applies<H: Headers + ?Sized>(
         limit: &Limit,
+        key: KeyState,
         context: &Context<'_>,
         facts: &RequestFacts<'_, H>,
     ) -> bool {
         let plan = context.plan;
         // Requests with an unknown key meet only the limits written for them.
         let key_fits = match limit.when.key {
-            None => context.key != KeyState::Unknown,
-            Some(state) => state == context.key,
+            None => key != KeyState::Unknown,
+            Some(state) => state == key,
         };
         key_fits
             && limit
@@ -582,7 +651,7 @@ impl Policy {
                 let Some(authorization) = facts.headers.get("authorization") else {
                     return Ok(None);
                 };
-                match authorization.trim().split_once(' ') {
+                match authorization.trim().split_once([' ', '\t']) {
                     Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
                         Cow::Borrowed(token)
                     }
@@ -590,11 +659,25 @@ impl Policy {
                 }
             }
             KeySource::Query(name) => {
-                let mut values = facts
-                    .target
-                    .query()
-                    .into_iter()
-                    .flat_map(|query| query.split('&'))
+                // Some parsers also split on `;`, or read `name[]` as `name`: a key found one
+                // of those ways is refused, not read one way of two.
+                let query = facts.target.query().unwrap_or_default();
+                let name_of =
+                    |pair: &'r str| form_decode(pair.split_once('=').map_or(pair, |(key, _)| key));
+                let aliased = query.split(['&', ';']).any(|pair| {
+                    name_of(pair)
+                        .strip_prefix(name.as_str())
+                        .is_some_and(|rest| rest.starts_with('['))
+                });
+                let in_parameter = query
+                    .split('&')
+                    .flat_map(|pair| pair.split(';').skip(1))
+                    .any(|piece| name_of(piece) == name.as_str());
+                if aliased || in_parameter {
+                    return Err(REPEATED_KEY);
+                }
+                let mut values = query
+                    .split('&')
                     .filter(|pair| !pair.is_empty())
                     .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
                     .filter(|(key, _)| form_decode(key) == name.as_str())

@@ -14,8 +14,9 @@ pub enum KeyLookup<'p> {
     Absent,
     /// The key cannot be read one way only: 400.
     Ambiguous(&'static str),
-    /// A known key, the account's.
-    Account(&'p str),
+    /// A known key, the account's, and the limits for unknown keys at cost 0: while one of them
+    /// is spent for the lookup's partition, the lookup is refused like a guess.
+    Account(&'p str, Limits<'p>),
     /// An unknown key: the limits that throttle guesses, to be charged before the 401.
     Unknown(Limits<'p>),
 }
@@ -73,9 +74,6 @@ impl Policy {
             None => directory
                 .and_then(|directory| Some(&directory.accounts[*directory.keys.get(&hash)?])),
         };
-        if let Some(account) = account {
-            return KeyLookup::Account(account.id.as_str());
-        }
         let context = Context {
             key: KeyState::Unknown,
             path: facts.target.path().to_owned(),
@@ -92,18 +90,25 @@ impl Policy {
             company: None,
             ip: facts.client_ip.map(crate::resolve::partition_address),
         };
-        let mut limits = Limits::default();
-        for (position, limit) in self.limits.iter().enumerate() {
-            let for_guesses = limit.when.key == Some(KeyState::Unknown) && limit.apis.is_none();
-            if for_guesses && limit.when.methods.is_empty() && limit.when.headers.is_empty() {
-                let algorithm = context.numbers(position, limit);
-                limits.limits.push(limit);
-                limits
-                    .requests
-                    .push(self.partition(limit, algorithm, &context, facts, 1));
-            }
+        // Limits for guesses that name an api or a method are met through the API only.
+        let unscoped = |limit: &&Limit| {
+            limit.apis.is_none() && limit.when.methods.is_empty() && limit.when.headers.is_empty()
+        };
+        let mut guesses = self.guess_limits(&context, facts, u32::from(account.is_none()));
+        let (limits, requests): (Vec<_>, Vec<_>) = guesses
+            .limits
+            .drain(..)
+            .zip(guesses.requests.drain(..))
+            .filter(|(limit, _)| unscoped(limit))
+            .unzip();
+        let limits = Limits {
+            limits: limits.into_iter().collect(),
+            requests: requests.into_iter().collect(),
+        };
+        match account {
+            Some(account) => KeyLookup::Account(account.id.as_str(), limits),
+            None => KeyLookup::Unknown(limits),
         }
-        KeyLookup::Unknown(limits)
     }
 
     /// The peeks that show account `id`'s standing at `now` (`None`: no such account).
@@ -169,7 +174,7 @@ impl Policy {
                     .limits
                     .iter()
                     .enumerate()
-                    .filter(|(_, limit)| Self::applies(limit, &context, &facts))
+                    .filter(|(_, limit)| Self::applies(limit, context.key, &context, &facts))
                     .filter(unconditional)
                 {
                     let per_account = limit.per.iter().all(|dimension| {

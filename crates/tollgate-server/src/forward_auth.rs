@@ -38,7 +38,8 @@ pub(crate) async fn forward_auth<C: Clock>(
         Ok(original) => original,
         Err(message) => return refused(Verdict::error(400, "bad_request", message)),
     };
-    let target = match policy.target(uri) {
+    // Not forwarded: the proxy serves the original URI, so dot-segments are refused.
+    let target = match policy.target_exact(uri) {
         Ok(target) => target,
         Err(refused_path) => {
             return refused(Verdict::error(400, "bad_path", &refused_path.to_string()));

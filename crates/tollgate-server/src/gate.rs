@@ -211,7 +211,12 @@ impl<C: Clock> Gate<C> {
         let state = self.state.load_full();
         let policy = &state.policy;
         let limits = match policy.key_lookup(Some(&state.directory), facts) {
-            KeyLookup::Account(account) => return Ok(account.to_owned()),
+            KeyLookup::Account(account, guards) => {
+                return match self.guarded(&guards.requests).await {
+                    Some(refused) => Err(refused),
+                    None => Ok(account.to_owned()),
+                };
+            }
             KeyLookup::Absent => {
                 let message = "send your API key to see your quotas";
                 return Err(Verdict::error(401, "unauthenticated", message));
@@ -379,6 +384,9 @@ impl<C: Clock> Gate<C> {
         if let Some(block) = self.blocked(&plan, now) {
             return Verdict::blocked(&block, now);
         }
+        if let Some(refused) = self.guarded(&plan.guards.requests).await {
+            return refused;
+        }
         let (decision, shared) = match self.acquire(&plan.enforced.requests).await {
             Acquired::Decided(decision, shared) => (decision, shared),
             Acquired::Unlimited => {
@@ -460,6 +468,25 @@ impl<C: Clock> Gate<C> {
             explain(&plan, &verdict, &partitions, now);
         }
         verdict
+    }
+
+    /// A refusal while a limit for unknown keys (peeked at cost 0 in `guards`) is spent for the
+    /// request's partition: then a right key is answered like a wrong one, so that guessing
+    /// learns nothing until the limit has room again.
+    async fn guarded(&self, guards: &[LimitRequest<'_>]) -> Option<Verdict> {
+        if guards.is_empty() {
+            return None;
+        }
+        let Acquired::Decided(peek, shared) = self.acquire(guards).await else {
+            return None;
+        };
+        drop(self.hold(peek.leases(), shared));
+        let spent = peek
+            .outcomes()
+            .iter()
+            .find(|outcome| outcome.remaining() == 0)?;
+        let message = "too many unknown API keys from here: try again later";
+        Some(Verdict::throttled(message, spent.reset_at(), peek.at()))
     }
 
     /// Gives back what an admitted request took from limits that refund the upstream's

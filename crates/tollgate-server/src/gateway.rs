@@ -76,7 +76,9 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     parts.version = Version::HTTP_11;
     let forwarded = Request::from_parts(parts, body);
     let answer = tokio::time::timeout(app.upstream_timeout, app.client.request(forwarded)).await;
-    let response = match answer {
+    // Only a status the upstream sent is refunded: after a reset or a timeout it may have done
+    // the work, and a refund would make slow requests free.
+    match answer {
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
@@ -85,7 +87,8 @@ pub(crate) async fn gateway<C: Clock + 'static>(
                 let _held = &held;
                 frame
             });
-            with_headers(Response::from_parts(parts, Body::new(body)), &verdict)
+            let response = with_headers(Response::from_parts(parts, Body::new(body)), &verdict);
+            settled(&app.gate, &verdict, response).await
         }
         Ok(Err(error)) => {
             tracing::warn!(%error, "upstream failed");
@@ -99,8 +102,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
             let message = "the upstream did not answer in time";
             refusal(Verdict::error(504, "gateway_timeout", message))
         }
-    };
-    settled(&app.gate, &verdict, response).await
+    }
 }
 
 /// The response header by which an upstream asks that the function it served (this api on this

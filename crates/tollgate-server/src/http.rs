@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use tollgate_core::{Clock, SystemClock};
-use tollgate_policy::{HeaderLookup, Headers, RequestFacts, Unmatched, is_header_text};
+use tollgate_policy::{
+    HeaderLookup, Headers, RequestFacts, Unmatched, is_header_text, same_header,
+};
 
 use crate::gate::Gate;
 use crate::respond::Verdict;
@@ -83,9 +85,19 @@ pub(crate) struct HttpHeaders<'a>(pub(crate) &'a HeaderMap);
 impl Headers for HttpHeaders<'_> {
     fn lookup(&self, name: &str) -> HeaderLookup<'_> {
         let mut values = self.0.get_all(name).iter();
+        // The same header with `_` for `-` is this one to a CGI-style server: two values then.
+        let aliased = || {
+            name.contains('-')
+                && self
+                    .0
+                    .keys()
+                    .any(|key| key.as_str().contains('_') && same_header(key.as_str(), name))
+        };
         match (values.next(), values.next()) {
+            (None, _) if aliased() => HeaderLookup::Repeated,
             (None, _) => HeaderLookup::Absent,
             (Some(_), Some(_)) => HeaderLookup::Repeated,
+            (Some(_), None) if aliased() => HeaderLookup::Repeated,
             (Some(value), None) => match value.to_str() {
                 Ok(text) if is_header_text(value.as_bytes()) => HeaderLookup::One(text),
                 _ => HeaderLookup::NotText,
@@ -93,6 +105,9 @@ impl Headers for HttpHeaders<'_> {
         }
     }
 }
+
+/// The largest check request body read.
+const MAX_CHECK_BODY: usize = 64 * 1024;
 
 /// `POST /v1/check` body.
 #[derive(Debug, Deserialize)]
@@ -113,11 +128,30 @@ struct CheckRequest {
 async fn check<C: Clock>(
     State(app): State<Arc<App<C>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    // Who may ask is decided before a byte of the body is read; the body is bounded in size
+    // and in time, so that a client cannot hold a connection by never finishing it.
     if !app.gate.policy().server().may_check(peer.ip()) {
         return forbidden();
     }
+    let read = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_CHECK_BODY));
+    let patience = app.gate.policy().server().header_read_timeout;
+    let body = match tokio::time::timeout(patience, read).await {
+        Ok(Ok(body)) => body.to_bytes(),
+        Ok(Err(_)) => {
+            let message = format!(
+                "the check request's body is not read: larger than {MAX_CHECK_BODY} bytes, or cut short"
+            );
+            let error = serde_json::json!({ "error": "bad_request", "message": message });
+            return (StatusCode::BAD_REQUEST, Json(error)).into_response();
+        }
+        Err(_) => {
+            let message = "the check request's body did not arrive in time";
+            let error = serde_json::json!({ "error": "request_timeout", "message": message });
+            return (StatusCode::REQUEST_TIMEOUT, Json(error)).into_response();
+        }
+    };
     // Read as JSON whatever the Content-Type says (`curl -d` sends a form type).
     let request: CheckRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
@@ -133,7 +167,7 @@ async fn check<C: Clock>(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let policy = app.gate.policy();
-    let target = match policy.target(&request.path) {
+    let target = match policy.target_exact(&request.path) {
         Ok(target) => target,
         // What the gateway would answer.
         Err(refused) => {

@@ -69,6 +69,34 @@ impl Limits {
     }
 }
 
+/// Raises the soft limit on open files to the hard one, and warns when it is still below what
+/// two ports full of connections need: past it, accepts fail instead of the cap engaging.
+pub(crate) fn allow_open_files(limits: Limits) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(error) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(%error, "cannot raise the open-file limit");
+        }
+    }
+    let needed = u64::try_from(limits.max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(2)
+        .saturating_add(256);
+    let open_files = getrlimit(Resource::Nofile).current;
+    if open_files.is_some_and(|open_files| open_files < needed) {
+        tracing::warn!(
+            open_files,
+            needed,
+            "the open-file limit is below two ports of max_connections: raise it (ulimit -n, LimitNOFILE=) or lower server.max_connections"
+        );
+    }
+}
+
 /// Serves `router` on `listener` (`port` names it in the log) until `stop` turns true, then
 /// finishes what is in flight and returns once every connection is closed.
 pub(crate) async fn serve(

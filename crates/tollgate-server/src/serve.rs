@@ -184,6 +184,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     tokio::spawn(write_usage_every(Arc::clone(&admin)));
     let admin_for_exit = Arc::clone(&admin);
     let limits = Limits::of(app.gate.policy().server());
+    listen::allow_open_files(limits);
     tokio::join!(
         listen::serve(public, router(app), limits, "public", stopping.clone()),
         listen::serve(private, admin_router(admin), limits, "admin", stopping),

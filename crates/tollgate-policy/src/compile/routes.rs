@@ -87,7 +87,7 @@ fn fold_template(template: &str) -> String {
             if segment.starts_with('{') {
                 segment.to_owned()
             } else {
-                segment.to_lowercase()
+                crate::path::fold_case(segment)
             }
         })
         .collect::<Vec<_>>()

@@ -546,6 +546,16 @@ fn an_identity_read_two_ways_is_refused() {
         .account,
         Some("acme")
     );
+    // A tab after the scheme is the same key, as servers read it; `_` for `-` is a repeat.
+    let tabbed = [("authorization", "Bearer\tacme-key")];
+    assert_eq!(
+        limited(resolve(&policy, "GET", uri, &tabbed)).account,
+        Some("acme")
+    );
+    ambiguous(&[
+        ("authorization", "Bearer acme-key"),
+        ("X_AppId", "invoicer"),
+    ]);
 
     let text = "[identity]\napi_key = { query = \"key\" }\n[[accounts]]\nid = \"acme\"\nkeys = [\"k1\"]\n[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n";
     let policy = Policy::compile(&Source::new("query.toml", text)).unwrap();

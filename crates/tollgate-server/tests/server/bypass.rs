@@ -244,3 +244,105 @@ async fn a_spoofed_forward_auth_pair_changes_nothing() {
         429
     );
 }
+
+#[tokio::test]
+async fn where_nothing_is_forwarded_dot_segments_are_refused_not_resolved() {
+    let tollgate = Tollgate::start(POLICY, None);
+    // Counted as the exempt /healthz, a framework that does not resolve `..` would serve the
+    // resource: forward-auth and the check API refuse the spelling instead.
+    for spelling in [
+        "/hvacs/g1/circuits/c1/../../../../healthz",
+        "/hvacs/g1/circuits/c1/%2e%2e/%2e%2e/%2e%2e/%2e%2e/healthz",
+        "/hvacs/g1/circuits/./c1",
+    ] {
+        let reply = send(
+            tollgate.address,
+            "GET",
+            "/v1/auth",
+            &[
+                KEY,
+                ("X-Original-Method", "GET"),
+                ("X-Original-URI", spelling),
+            ],
+            "",
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{spelling}: {}", reply.body);
+        let body = serde_json::json!({ "method": "GET", "path": spelling, "headers": { "x-api-key": "acme-key" } });
+        let check = send(
+            tollgate.address,
+            "POST",
+            "/v1/check",
+            &[],
+            &body.to_string(),
+        )
+        .await;
+        let answer: serde_json::Value = serde_json::from_str(&check.body).unwrap();
+        assert_eq!(
+            (answer["allowed"].clone(), answer["status"].clone()),
+            (false.into(), 400.into()),
+            "{spelling}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_identity_or_a_method_spelled_for_another_server_is_refused() {
+    let upstream = Upstream::start().await;
+    let tollgate = Tollgate::start(POLICY, Some(upstream.address));
+    let refused = |headers: &'static [(&'static str, &'static str)]| {
+        let address = tollgate.address;
+        async move { send(address, "GET", RESOURCE, headers, "").await.status }
+    };
+    // CGI and WSGI servers read `X_Api_Key` as `X-Api-Key`.
+    assert_eq!(refused(&[("X_Api_Key", "acme-key")]).await, 400);
+    assert_eq!(refused(&[KEY, ("X_API_KEY", "other-key")]).await, 400);
+    // Frameworks honour method overrides: a GET that claims to be a PUT is not counted as a GET.
+    assert_eq!(
+        refused(&[KEY, ("X-HTTP-Method-Override", "PUT")]).await,
+        400
+    );
+    assert_eq!(refused(&[KEY, ("X-Method-Override", "DELETE")]).await, 400);
+    assert_eq!(upstream.hits(), 0);
+    assert_eq!(
+        refused(&[KEY, ("X-HTTP-Method-Override", "get")]).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_query_key_read_another_way_by_some_parser_is_refused() {
+    let policy = POLICY.replace(
+        "api_key = { header = \"X-Api-Key\" }",
+        "api_key = { query = \"api_key\" }",
+    );
+    let tollgate = Tollgate::start(&policy, None);
+    for query in [
+        "x=1;api_key=acme-key",
+        "api_key[]=acme-key",
+        "api_key=acme-key&api_key%5B%5D=x",
+    ] {
+        let reply = send(
+            tollgate.address,
+            "GET",
+            &format!("{RESOURCE}?{query}"),
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{query}: {}", reply.body);
+    }
+    let reply = send(
+        tollgate.address,
+        "GET",
+        &format!("{RESOURCE}?api_key=acme-key"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(
+        reply.status, 502,
+        "admitted, no upstream configured: {}",
+        reply.body
+    );
+}

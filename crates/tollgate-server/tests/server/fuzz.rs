@@ -158,6 +158,7 @@ fn no_fault(response: &Response) -> Result<(), TestCaseError> {
 #[test]
 fn the_check_api_answers_any_body_without_a_fault() {
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     let app = app();
@@ -179,6 +180,7 @@ fn the_check_api_answers_any_body_without_a_fault() {
 #[test]
 fn forward_auth_answers_any_headers_without_a_fault() {
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     let app = app();

@@ -421,3 +421,46 @@ async fn http2_streams_and_heads_are_bounded_and_so_are_http1_heads() {
         String::from_utf8_lossy(&answer)
     );
 }
+
+#[tokio::test]
+async fn a_check_body_that_never_arrives_is_answered_after_the_header_timeout() {
+    let open =
+        "[server]\nheader_read_timeout = \"1s\"\n[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n";
+    let tollgate = Tollgate::start(open, None);
+    let mut stream = tokio::net::TcpStream::connect(tollgate.address)
+        .await
+        .unwrap();
+    stream
+        .write_all(b"POST /v1/check HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n{\"method\"")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut answer),
+    );
+    read.await.expect("answered, not held").unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // A peer that may not check is refused before its body is read.
+    let closed = open.replace("[server]\n", "[server]\ncheck_from = [\"10.0.0.0/8\"]\n");
+    let tollgate = Tollgate::start(&closed, None);
+    let mut stream = tokio::net::TcpStream::connect(tollgate.address)
+        .await
+        .unwrap();
+    stream
+        .write_all(b"POST /v1/check HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    let read = tokio::time::timeout(
+        std::time::Duration::from_millis(900),
+        stream.read_exact(&mut head),
+    );
+    read.await.expect("refused at once").unwrap();
+    assert_eq!(&head, b"HTTP/1.1 403");
+}

@@ -136,6 +136,26 @@ async fn upstream_5xx_gives_the_units_back_where_the_limit_says_so() {
 }
 
 #[tokio::test]
+async fn tollgates_own_504_is_not_refunded() {
+    let upstream = Upstream::start().await;
+    let refunding = POLICY.replace(
+        "per = [\"account\", \"api\"]",
+        "per = [\"account\", \"api\"]\n    refund = [\"5xx\"]",
+    );
+    let refunding = format!("[server]\nupstream_timeout = \"200ms\"\n{refunding}");
+    let tollgate = Tollgate::start(&refunding, Some(upstream.address));
+    // The upstream got the request and may have done the work: a timeout is not free.
+    let slow = send(tollgate.address, "GET", "/machines/hang", &[KEY], "").await;
+    assert_eq!(slow.status, 504);
+    let ok = send(tollgate.address, "GET", "/machines/1", &[KEY], "").await;
+    assert_eq!(
+        (ok.status, ok.header("x-rate-limit-remaining")),
+        (200, Some("0")),
+        "the 504 was charged"
+    );
+}
+
+#[tokio::test]
 async fn an_upstream_block_hint_protects_that_function_on_that_resource() {
     let upstream = Upstream::start().await;
     let tollgate = Tollgate::start(POLICY, Some(upstream.address));
@@ -300,8 +320,11 @@ async fn key_guessing_on_the_quota_page_costs_what_it_costs_through_the_api() {
     )
     .await;
     assert_eq!(api.status, 429, "the same partition through the API");
-    // The customer's own key still sees its quotas; two keys are a 400.
-    assert_eq!(quota("acme-key").await.status, 200);
+    // While guesses from here are throttled, a right key is answered like a wrong one: the
+    // throttle tells nothing. Two keys are a 400.
+    assert_eq!(quota("acme-key").await.status, 429);
+    let right = send(tollgate.address, "GET", "/machines/1", &[KEY], "").await;
+    assert_eq!(right.status, 429, "{}", right.body);
     let two = send(
         tollgate.address,
         "GET",
