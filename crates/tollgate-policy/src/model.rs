@@ -70,6 +70,10 @@ pub struct ServerConfig {
     /// The most partitions the embedded store holds; beyond, the state nearest rest is evicted
     /// (default 10,000,000).
     pub max_partitions: Option<usize>,
+    /// At `max_partitions`: `"refuse"` a new partition (503 `store_unavailable`, the default:
+    /// no spent limit is ever forgotten) or `"evict"` the state nearest rest (never refuses, but
+    /// a flood of new partitions can make a spent one start again).
+    pub when_full: Option<Spanned<String>>,
     /// When long-lived limit state reaches the disk: `"always"` (before the answer, the
     /// default) or an interval such as `"100ms"` (answers do not wait; a crash can forget the
     /// last interval's admissions).

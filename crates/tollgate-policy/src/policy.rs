@@ -291,6 +291,8 @@ pub struct Server {
     pub unmatched: Unmatched,
     /// The most partitions the embedded store holds.
     pub max_partitions: usize,
+    /// What the embedded store does at `max_partitions`.
+    pub when_full: tollgate_core::WhenFull,
     /// How often long-lived state is written down: `None` before every answer that counted it.
     pub durability_interval: Option<std::time::Duration>,
     /// Where limit state lives: `None` for the embedded memory store, else a `redis://` or

@@ -7,7 +7,6 @@ use arc_swap::ArcSwap;
 use tollgate_catalog::Block;
 use tollgate_core::{
     Clock, Decision, Lease, LimitRequest, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, SystemClock,
-    WhenFull,
 };
 use tollgate_policy::{
     ConfigErrors, Directory, DirectoryEntry, Headers, KeyLookup, Limit, Plan, Policy, RequestFacts,
@@ -95,7 +94,7 @@ impl<C: Clock + 'static> Gate<C> {
     fn with_store(policy: Policy, clock: C, journaled: bool, shared: Option<Shared>) -> Self {
         let store = MemoryStore::builder()
             .capacity(policy.server().max_partitions)
-            .when_full(WhenFull::EvictNearestRest)
+            .when_full(policy.server().when_full)
             .journaled(journaled)
             .build();
         let limiter = Arc::new(Limiter::new(store, clock));
@@ -399,7 +398,9 @@ impl<C: Clock> Gate<C> {
                 };
             }
             Acquired::Failed(error) => {
-                if self.shared.is_none() {
+                // A full store is counted in /metrics (refused partitions), not logged per request.
+                let full = matches!(error, tollgate_core::StoreError::Full { .. });
+                if self.shared.is_none() && !full {
                     tracing::error!(%error, "limit store fault; refusing");
                 }
                 return Verdict::error(

@@ -72,6 +72,17 @@ impl Compiler<'_> {
                 },
             },
             max_partitions: file.server.max_partitions.unwrap_or(10_000_000),
+            when_full: match file.server.when_full.as_ref() {
+                None => tollgate_core::WhenFull::RefuseNewKeys,
+                Some(setting) => match setting.get_ref().as_str() {
+                    "refuse" => tollgate_core::WhenFull::RefuseNewKeys,
+                    "evict" => tollgate_core::WhenFull::EvictNearestRest,
+                    other => {
+                        self.fail(setting.span(), format!("unknown when_full `{other}`: use refuse or evict"));
+                        tollgate_core::WhenFull::RefuseNewKeys
+                    }
+                },
+            },
             durability_interval: file.server.durability.as_ref().and_then(|setting| {
                 if setting.get_ref() == "always" {
                     None

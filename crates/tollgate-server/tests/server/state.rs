@@ -74,3 +74,49 @@ async fn reloads_and_catalog_refreshes_never_undo_each_other() {
             .is_none()
     );
 }
+
+/// Spends one path's bucket, floods the store with 3,000 other spent paths, and asks the first
+/// again: what a full store answers then.
+async fn after_a_flood(when_full: &str) -> u16 {
+    let text = format!(
+        "[server]\nmax_partitions = 1000\nwhen_full = \"{when_full}\"\n[[routes]]\napi = \"x\"\nmatch = \"GET /x/{{id}}\"\n[[limits]]\nname = \"per-path\"\ntoken_bucket = {{ rate = \"1/1h\", burst = 2 }}\nper = [\"path\"]\n"
+    );
+    let source = tollgate_policy::Source::new("full.toml", text);
+    let policy = Policy::compile_in(&source, tollgate_core::KeySpace::new([7; 16])).unwrap();
+    let gate = Gate::new(policy, ManualClock::new(1_767_225_600_000_000_000));
+    let ask = |path: String| {
+        let gate = &gate;
+        async move {
+            let target = gate.policy().target(&path).unwrap();
+            let facts = tollgate_policy::RequestFacts {
+                method: "GET",
+                target: &target,
+                headers: &[][..],
+                client_ip: None,
+                cost: None,
+            };
+            gate.decide(&facts).await.status
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(ask("/x/target".into()).await, 200);
+    }
+    assert_eq!(ask("/x/target".into()).await, 429);
+    for junk in 0..3_000 {
+        for _ in 0..2 {
+            ask(format!("/x/junk-{junk}")).await;
+        }
+    }
+    ask("/x/target".into()).await
+}
+
+#[tokio::test]
+async fn a_flood_of_new_partitions_never_makes_a_spent_one_start_again() {
+    assert_eq!(
+        after_a_flood("refuse").await,
+        429,
+        "the spent bucket is still spent"
+    );
+    // With eviction chosen, it may start again: that is what `evict` trades for never refusing.
+    assert_eq!(after_a_flood("evict").await, 200);
+}
