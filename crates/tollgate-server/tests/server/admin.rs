@@ -533,6 +533,49 @@ async fn an_override_raises_one_account_at_once_and_can_be_taken_back() {
 }
 
 #[tokio::test]
+async fn admin_path_blocks_follow_the_policys_path_rules() {
+    let folded = format!("[paths]\ncase_insensitive = true\n{POLICY}");
+    let tollgate = Tollgate::start(&folded, None);
+    let bearer = format!("Bearer {}", token(&tollgate));
+    let auth = [("Authorization", bearer.as_str())];
+    let key = account_with_key(&tollgate, &auth, r#"{"id":"acme","plan":"pro"}"#, "acme").await;
+    let made = send(
+        tollgate.admin,
+        "POST",
+        "/admin/blocks",
+        &auth,
+        r#"{"path":"/MACHINES/%37","seconds":600}"#,
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let block: serde_json::Value = serde_json::from_str(&made.body).unwrap();
+    assert_eq!(
+        block["path"], "/machines/7",
+        "folded and decoded as requests are"
+    );
+    for path in ["/machines/7", "/Machines/7", "/MACHINES/%37"] {
+        let ask =
+            format!(r#"{{"method":"GET","path":"{path}","headers":{{"x-api-key":"{key}"}}}}"#);
+        let answer: serde_json::Value = serde_json::from_str(
+            &send(tollgate.address, "POST", "/v1/check", &[], &ask)
+                .await
+                .body,
+        )
+        .unwrap();
+        assert_eq!(answer["status"], 423, "{path}");
+    }
+    let refused = send(
+        tollgate.admin,
+        "POST",
+        "/admin/blocks",
+        &auth,
+        r#"{"path":"/machines/a%2Fb","seconds":600}"#,
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+}
+
+#[tokio::test]
 async fn blocks_set_by_the_admin_refuse_until_removed() {
     let tollgate = Tollgate::start(POLICY, None);
     let bearer = format!("Bearer {}", token(&tollgate));
