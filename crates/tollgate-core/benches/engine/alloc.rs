@@ -1,4 +1,5 @@
-//! A global allocator that counts live heap bytes while asked to, for bytes-per-key figures.
+//! A global allocator that counts live heap bytes and allocation calls while asked to, for
+//! bytes-per-key figures (and, in the server's bench, allocations per decision).
 //!
 //! The one module of the workspace with `unsafe`: it forwards every call to the system
 //! allocator unchanged and only adds to or subtracts from a counter. Counting is off while
@@ -12,10 +13,14 @@ pub(crate) struct Counting;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static CALLS: AtomicIsize = AtomicIsize::new(0);
 
 fn count(bytes: usize, sign: isize) {
     if COUNTING.load(Ordering::Relaxed) {
         LIVE.fetch_add(sign * bytes as isize, Ordering::Relaxed);
+        if sign > 0 {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -58,10 +63,21 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 /// Heap bytes allocated (and not freed) while `work` runs, and what it returned.
+#[allow(dead_code, reason = "the server's bench counts calls only")]
 pub(crate) fn measure<T>(work: impl FnOnce() -> T) -> (isize, T) {
     LIVE.store(0, Ordering::SeqCst);
     COUNTING.store(true, Ordering::SeqCst);
     let value = work();
     COUNTING.store(false, Ordering::SeqCst);
     (LIVE.load(Ordering::SeqCst), value)
+}
+
+/// Allocations (and reallocations) made while `work` runs, and what it returned.
+#[allow(dead_code, reason = "the engine's bench counts bytes only")]
+pub(crate) fn calls<T>(work: impl FnOnce() -> T) -> (isize, T) {
+    CALLS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let value = work();
+    COUNTING.store(false, Ordering::SeqCst);
+    (CALLS.load(Ordering::SeqCst), value)
 }
