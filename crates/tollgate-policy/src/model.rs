@@ -67,8 +67,8 @@ pub struct ServerConfig {
     /// default: 403 from forward-auth, status 404 in the check API's answer) or `"pass"` (allowed,
     /// counting nothing).
     pub unmatched: Option<Spanned<String>>,
-    /// The most partitions the embedded store holds; beyond, the state nearest rest is evicted
-    /// (default 10,000,000).
+    /// The most partitions the embedded store holds (default 10,000,000); beyond, as
+    /// `when_full` says.
     pub max_partitions: Option<usize>,
     /// At `max_partitions`: `"refuse"` a new partition (503 `store_unavailable`, the default:
     /// no spent limit is ever forgotten) or `"evict"` the state nearest rest (never refuses, but

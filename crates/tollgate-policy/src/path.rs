@@ -49,7 +49,7 @@ pub enum PathError {
     #[error("the path is not UTF-8 once percent-decoded")]
     NotUtf8,
     /// Longer than [`MAX_PATH`] bytes.
-    #[error("the path is longer than 8192 bytes")]
+    #[error("the path is longer than {MAX_PATH} bytes")]
     TooLong,
     /// A `.` or `..` segment where the path is not forwarded ([`Target::parse_exact`]).
     #[error("the path has a `.` or `..` segment, which upstreams resolve differently")]
@@ -60,10 +60,15 @@ pub enum PathError {
 pub const MAX_PATH: usize = 8192;
 
 /// A request target in its one canonical form: the decoded, normalized path, and the query as
-/// received. Made only by [`Target::parse`], so whatever holds one holds the canonical path.
+/// received. Made only by [`Target::parse`] and [`Target::parse_exact`], so whatever holds one
+/// holds the canonical path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target<'a> {
     path: String,
+    /// With `paths.case_insensitive`, the canonical path in the case it came in, when folding
+    /// changed it: what is forwarded (an upstream that folds reads the counted path, and one
+    /// that keeps case for its identifiers is served what the client asked for).
+    cased: Option<String>,
     query: Option<&'a str>,
 }
 
@@ -117,11 +122,18 @@ impl<'a> Target<'a> {
         if canonical.is_empty() {
             canonical.push('/');
         }
-        if case_insensitive {
-            canonical = fold_case(&canonical);
+        let mut cased = None;
+        let foldable =
+            |path: &str| !path.is_ascii() || path.bytes().any(|b| b.is_ascii_uppercase());
+        if case_insensitive && foldable(&canonical) {
+            let folded = fold_case(&canonical);
+            if folded != canonical {
+                cased = Some(std::mem::replace(&mut canonical, folded));
+            }
         }
         Ok(Self {
             path: canonical,
+            cased,
             query,
         })
     }
@@ -138,10 +150,11 @@ impl<'a> Target<'a> {
         self.query
     }
 
-    /// The path as forwarded: percent-encoded so that decoding it once gives [`path`](Self::path).
+    /// The path as forwarded: percent-encoded so that decoding it once gives [`path`](Self::path)
+    /// — in the case it came in, with `paths.case_insensitive`, which the counted path folds.
     #[must_use]
     pub fn encoded_path(&self) -> impl fmt::Display + '_ {
-        utf8_percent_encode(&self.path, FORWARDED)
+        utf8_percent_encode(self.cased.as_deref().unwrap_or(&self.path), FORWARDED)
     }
 }
 
@@ -159,6 +172,7 @@ impl Default for Target<'_> {
     fn default() -> Self {
         Self {
             path: "/".to_owned(),
+            cased: None,
             query: None,
         }
     }

@@ -13,6 +13,9 @@ pub struct Policy {
     /// Every header the policy reads to identify a request or key its limits: a request that
     /// sends one of them twice, or not as text, is refused rather than read one way of two.
     pub(crate) read_headers: Vec<String>,
+    /// Whether some limit is written for unknown keys: then requests with a known key are
+    /// refused like guesses while those limits would refuse a guess.
+    pub(crate) guards_guesses: bool,
     pub(crate) server: Server,
     pub(crate) responses: Responses,
     pub(crate) identity: Identity,

@@ -135,9 +135,10 @@ pub struct Plan<'p> {
     pub enforced: Limits<'p>,
     /// Shadow limits: counted and reported, never refusing.
     pub shadow: Limits<'p>,
-    /// For a request with a known key: the limits for unknown keys, at cost 0, to be peeked
-    /// first. While one is spent for the request's partition (guesses came from there), the
-    /// request is refused too, so that the answer never tells a right key from a wrong one.
+    /// For a request with a known key: the limits for unknown keys, in the partitions and at
+    /// the cost of the same request with a wrong key. While they would refuse that guess, the
+    /// request is refused as the guess would be, so that the answer never tells a right key
+    /// from a wrong one; otherwise what they took is given back at once.
     pub guards: Limits<'p>,
     /// Set when the API key is unknown: the limits are the `key = "unknown"` ones, and a
     /// request they admit is still refused as unauthenticated, with this reason.
@@ -209,6 +210,18 @@ pub struct Limits<'p> {
     pub limits: SmallVec<[&'p Limit; 4]>,
     /// One request per limit, keyed by its partition.
     pub requests: SmallVec<[LimitRequest<'p>; 4]>,
+}
+
+impl Limits<'_> {
+    /// Keeps the limits (and their requests) that `keep` accepts.
+    pub fn retain(&mut self, keep: impl Fn(&Limit) -> bool) {
+        for index in (0..self.limits.len()).rev() {
+            if !keep(self.limits[index]) {
+                self.limits.remove(index);
+                self.requests.remove(index);
+            }
+        }
+    }
 }
 
 impl<'p> Context<'p> {
@@ -344,7 +357,7 @@ impl Policy {
             .limits
             .iter()
             .enumerate()
-            .filter(|(_, limit)| Self::applies(limit, context.key, &context, facts));
+            .filter(|(_, limit)| Self::applies(limit, &context, facts));
         for (position, limit) in applicable {
             let algorithm = context.numbers(position, limit);
             let request = self.partition(limit, algorithm, &context, facts, context.cost);
@@ -356,8 +369,8 @@ impl Policy {
             target.limits.push(limit);
             target.requests.push(request);
         }
-        if context.key == KeyState::Present {
-            resolved.guards = self.guess_limits(&context, facts, 0);
+        if context.key == KeyState::Present && self.guards_guesses {
+            resolved.guards = self.guess_limits(&self.guess_of(&context, facts), facts);
         }
         // The keys are made: the normalized path moves into the plan instead of being copied.
         resolved.path = context.path;
@@ -381,7 +394,7 @@ impl Policy {
         };
         self.limits
             .iter()
-            .filter(|limit| Self::applies(limit, context.key, &context, facts))
+            .filter(|limit| Self::applies(limit, &context, facts))
             .map(|limit| {
                 let partition = limit
                     .per
@@ -413,50 +426,36 @@ impl Policy {
         let Some((route_index, params)) = self.route(&method, &path) else {
             return Err(Stop::NoRoute);
         };
-        let route = &self.routes.routes[route_index];
-        if route.exempt {
-            return Err(Stop::Exempt(&self.apis[route.api]));
-        }
+        // Before the exempt check: a free GET that claims to be a PUT is no free PUT.
         for name in METHOD_OVERRIDES {
-            if let Some(claimed) = facts.headers.get(name) {
-                if !claimed.trim().eq_ignore_ascii_case(&method) {
+            match facts.headers.lookup(name) {
+                HeaderLookup::Absent => {}
+                HeaderLookup::One(claimed) if claimed.trim().eq_ignore_ascii_case(&method) => {}
+                _ => {
                     return Err(Stop::Ambiguous(
                         "a method-override header names another method than the request's",
                     ));
                 }
             }
         }
-        for name in &self.read_headers {
-            match facts.headers.lookup(name) {
-                HeaderLookup::Repeated => {
-                    return Err(Stop::Ambiguous(
-                        "a header that identifies or partitions requests is sent more than once",
-                    ));
-                }
-                HeaderLookup::NotText => {
-                    return Err(Stop::Ambiguous(
-                        "a header that identifies or partitions requests is not visible ASCII text",
-                    ));
-                }
-                HeaderLookup::Absent | HeaderLookup::One(_) => {}
-            }
+        let route = &self.routes.routes[route_index];
+        if route.exempt {
+            return Err(Stop::Exempt(&self.apis[route.api]));
+        }
+        if let Some(reason) = self.unreadable_header(facts) {
+            return Err(Stop::Ambiguous(reason));
         }
         let key = self.api_key(facts).map_err(Stop::Ambiguous)?;
         let (key, account_index, account) = match key.map(|key| digest(&key)) {
             None => (KeyState::Absent, None, None),
-            Some(hash) => match self.keys.get(&hash) {
-                Some(&index) => (KeyState::Present, Some(index), Some(&self.accounts[index])),
-                None => match directory
-                    .and_then(|directory| Some(&directory.accounts[*directory.keys.get(&hash)?]))
-                {
-                    Some(account) => (KeyState::Present, None, Some(account)),
-                    None => (KeyState::Unknown, None, None),
-                },
+            Some(hash) => match self.account_by_key(directory, &hash) {
+                Some((index, account)) => (KeyState::Present, index, Some(account)),
+                None => (KeyState::Unknown, None, None),
             },
         };
         let app = self.app(directory, facts).map_err(Stop::Unauthenticated)?;
         let company = match &self.identity.company_header {
-            Some(header) => facts.headers.get(header).map(str::to_owned),
+            Some(_) => self.header_company(facts),
             None => account.and_then(|account| account.company.clone()),
         };
         Ok(Context {
@@ -521,47 +520,99 @@ impl Policy {
         LimitRequest::new(key, algorithm, cost).with_root(root)
     }
 
-    /// The limits written for unknown keys (`when = { key = "unknown" }`) that a guess made
-    /// like this request would meet, taking `cost`, in the partitions that guess would take.
+    /// Why a header the policy reads to identify or partition cannot be read one way only: sent
+    /// more than once (`_` for `-` in its name counts), or not as text.
+    pub(crate) fn unreadable_header<H: Headers + ?Sized>(
+        &self,
+        facts: &RequestFacts<'_, H>,
+    ) -> Option<&'static str> {
+        self.read_headers
+            .iter()
+            .find_map(|name| match facts.headers.lookup(name) {
+                HeaderLookup::Repeated => Some("a header that identifies or partitions requests is sent more than once (`_` counts as `-` in its name)"),
+                HeaderLookup::NotText => Some("a header that identifies or partitions requests is not visible ASCII text"),
+                HeaderLookup::Absent | HeaderLookup::One(_) => None,
+            })
+    }
+
+    /// The account whose key hashes to `hash`, in the file (with its index) or in `directory`.
+    pub(crate) fn account_by_key<'p>(
+        &'p self,
+        directory: Option<&'p Directory>,
+        hash: &[u8; 32],
+    ) -> Option<(Option<usize>, &'p crate::policy::Account)> {
+        if let Some(&index) = self.keys.get(hash) {
+            return Some((Some(index), &self.accounts[index]));
+        }
+        let directory = directory?;
+        Some((None, &directory.accounts[*directory.keys.get(hash)?]))
+    }
+
+    /// Who the request of `context` would be with a wrong key: no account, the default plan, the
+    /// company only from its header; the same route, path, app and address.
+    fn guess_of<'p, H: Headers + ?Sized>(
+        &self,
+        context: &Context<'p>,
+        facts: &RequestFacts<'_, H>,
+    ) -> Context<'p> {
+        Context {
+            key: KeyState::Unknown,
+            path: context.path.clone(),
+            method: context.method.clone(),
+            params: context.params.clone(),
+            api: context.api,
+            cost: context.cost,
+            account: None,
+            account_index: None,
+            pack: None,
+            file_overrides: None,
+            app: context.app,
+            plan: self.default_plan,
+            company: self.header_company(facts),
+            ip: context.ip.clone(),
+        }
+    }
+
+    /// The company a request names in `identity.company_header`, if the policy reads one.
+    pub(crate) fn header_company<H: Headers + ?Sized>(
+        &self,
+        facts: &RequestFacts<'_, H>,
+    ) -> Option<String> {
+        let header = self.identity.company_header.as_ref()?;
+        facts.headers.get(header).map(str::to_owned)
+    }
+
+    /// The limits written for unknown keys (`when = { key = "unknown" }`) that `guess` meets,
+    /// in its partitions, at its cost.
     pub(crate) fn guess_limits<'p, H: Headers + ?Sized>(
         &'p self,
-        context: &Context<'_>,
+        guess: &Context<'_>,
         facts: &RequestFacts<'_, H>,
-        cost: u32,
     ) -> Limits<'p> {
         let mut limits = Limits::default();
-        let guess = Selection {
-            account: None,
-            pack: None,
-            plan: self.default_plan,
-            api: context.api,
-        };
         for limit in &self.limits {
-            if limit.when.key == Some(KeyState::Unknown)
-                && Self::applies(limit, KeyState::Unknown, context, facts)
-            {
-                let algorithm = limit.algorithm_for(guess);
+            if limit.when.key == Some(KeyState::Unknown) && Self::applies(limit, guess, facts) {
+                let algorithm = limit.algorithm_for(guess.selection());
                 limits.limits.push(limit);
                 limits
                     .requests
-                    .push(self.partition(limit, algorithm, context, facts, cost));
+                    .push(self.partition(limit, algorithm, guess, facts, guess.cost));
             }
         }
         limits
     }
 
-    /// Whether a limit's plans, apis and conditions hold for a request whose key is `key`.
+    /// Whether a limit's plans, apis and conditions hold for a request.
     pub(crate) fn applies<H: Headers + ?Sized>(
         limit: &Limit,
-        key: KeyState,
         context: &Context<'_>,
         facts: &RequestFacts<'_, H>,
     ) -> bool {
         let plan = context.plan;
         // Requests with an unknown key meet only the limits written for them.
         let key_fits = match limit.when.key {
-            None => key != KeyState::Unknown,
-            Some(state) => state == key,
+            None => context.key != KeyState::Unknown,
+            Some(state) => state == context.key,
         };
         key_fits
             && limit

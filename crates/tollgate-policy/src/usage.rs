@@ -14,8 +14,8 @@ pub enum KeyLookup<'p> {
     Absent,
     /// The key cannot be read one way only: 400.
     Ambiguous(&'static str),
-    /// A known key, the account's, and the limits for unknown keys at cost 0: while one of them
-    /// is spent for the lookup's partition, the lookup is refused like a guess.
+    /// A known key, the account's, and the limits for unknown keys the same lookup with a wrong
+    /// key would meet: while they would refuse it, the lookup is refused like it.
     Account(&'p str, Limits<'p>),
     /// An unknown key: the limits that throttle guesses, to be charged before the 401.
     Unknown(Limits<'p>),
@@ -53,28 +53,16 @@ impl Policy {
         directory: Option<&'p Directory>,
         facts: &RequestFacts<'_, H>,
     ) -> KeyLookup<'p> {
-        for name in &self.read_headers {
-            if !matches!(
-                facts.headers.lookup(name),
-                crate::HeaderLookup::Absent | crate::HeaderLookup::One(_)
-            ) {
-                return KeyLookup::Ambiguous(
-                    "a header that identifies requests is sent more than once or not as text",
-                );
-            }
+        if let Some(reason) = self.unreadable_header(facts) {
+            return KeyLookup::Ambiguous(reason);
         }
         let key = match self.api_key(facts) {
             Ok(Some(key)) => key,
             Ok(None) => return KeyLookup::Absent,
             Err(reason) => return KeyLookup::Ambiguous(reason),
         };
-        let hash = crate::compile::digest(&key);
-        let account = match self.keys.get(&hash) {
-            Some(&index) => Some(&self.accounts[index]),
-            None => directory
-                .and_then(|directory| Some(&directory.accounts[*directory.keys.get(&hash)?])),
-        };
-        let context = Context {
+        let account = self.account_by_key(directory, &crate::compile::digest(&key));
+        let guess = Context {
             key: KeyState::Unknown,
             path: facts.target.path().to_owned(),
             method: facts.method.to_ascii_uppercase(),
@@ -87,26 +75,16 @@ impl Policy {
             pack: None,
             app: None,
             plan: self.default_plan,
-            company: None,
+            company: self.header_company(facts),
             ip: facts.client_ip.map(crate::resolve::partition_address),
         };
-        // Limits for guesses that name an api or a method are met through the API only.
-        let unscoped = |limit: &&Limit| {
+        let mut limits = self.guess_limits(&guess, facts);
+        // Limits for guesses that name an api, a method or a header are met through the API.
+        limits.retain(|limit| {
             limit.apis.is_none() && limit.when.methods.is_empty() && limit.when.headers.is_empty()
-        };
-        let mut guesses = self.guess_limits(&context, facts, u32::from(account.is_none()));
-        let (limits, requests): (Vec<_>, Vec<_>) = guesses
-            .limits
-            .drain(..)
-            .zip(guesses.requests.drain(..))
-            .filter(|(limit, _)| unscoped(limit))
-            .unzip();
-        let limits = Limits {
-            limits: limits.into_iter().collect(),
-            requests: requests.into_iter().collect(),
-        };
+        });
         match account {
-            Some(account) => KeyLookup::Account(account.id.as_str(), limits),
+            Some((_, account)) => KeyLookup::Account(account.id.as_str(), limits),
             None => KeyLookup::Unknown(limits),
         }
     }
@@ -174,7 +152,7 @@ impl Policy {
                     .limits
                     .iter()
                     .enumerate()
-                    .filter(|(_, limit)| Self::applies(limit, context.key, &context, &facts))
+                    .filter(|(_, limit)| Self::applies(limit, &context, &facts))
                     .filter(unconditional)
                 {
                     let per_account = limit.per.iter().all(|dimension| {

@@ -33,7 +33,7 @@ pub(crate) async fn forward_auth<C: Clock>(
     if !policy.server().may_check(peer.ip()) {
         return forbidden();
     }
-    let lookup = HttpHeaders(&headers);
+    let lookup = HttpHeaders::new(&headers);
     let (method, uri) = match original_request(&lookup, &policy.server().forward_auth) {
         Ok(original) => original,
         Err(message) => return refused(Verdict::error(400, "bad_request", message)),
@@ -158,7 +158,7 @@ mod tests {
         for (name, value) in pairs {
             map.append(*name, HeaderValue::from_static(value));
         }
-        let headers = HttpHeaders(&map);
+        let headers = HttpHeaders::new(&map);
         original_request(&headers, source).map(|(m, u)| (m.to_owned(), u.to_owned()))
     }
 

@@ -9,8 +9,8 @@ use tollgate_core::{
     Clock, Decision, Lease, LimitRequest, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, SystemClock,
 };
 use tollgate_policy::{
-    ConfigErrors, Directory, DirectoryEntry, Headers, KeyLookup, Limit, Plan, Policy, RequestFacts,
-    Resolution,
+    ConfigErrors, Directory, DirectoryEntry, Headers, KeyLookup, Limit, Limits, Plan, Policy,
+    RequestFacts, Resolution,
 };
 
 use crate::Shared;
@@ -75,7 +75,7 @@ impl State {
 
 impl<C: Clock + 'static> Gate<C> {
     /// A gate enforcing `policy` on an embedded memory store (bounded by the policy's
-    /// `server.max_partitions`, evicting the state nearest rest beyond), reading `clock`.
+    /// `server.max_partitions`, full as `server.when_full` says), reading `clock`.
     pub fn new(policy: Policy, clock: C) -> Self {
         Self::with_store(policy, clock, false, None)
     }
@@ -211,8 +211,8 @@ impl<C: Clock> Gate<C> {
         let policy = &state.policy;
         let limits = match policy.key_lookup(Some(&state.directory), facts) {
             KeyLookup::Account(account, guards) => {
-                return match self.guarded(&guards.requests).await {
-                    Some(refused) => Err(refused),
+                return match self.as_a_guess(&guards.requests).await {
+                    Some(refused) => Err(Self::guess_throttled(&refused)),
                     None => Ok(account.to_owned()),
                 };
             }
@@ -233,9 +233,7 @@ impl<C: Clock> Gate<C> {
         match self.acquire(&limits.requests).await {
             Acquired::Decided(decision, shared) if !decision.allowed() => {
                 drop(self.hold(decision.leases(), shared));
-                let at = decision.retry_at().unwrap_or_else(|| decision.at());
-                let message = "too many unknown API keys: try again later";
-                Err(Verdict::throttled(message, at, decision.at()))
+                Err(Self::guess_throttled(&decision))
             }
             // Counted, not held.
             Acquired::Decided(decision, shared) => {
@@ -383,8 +381,24 @@ impl<C: Clock> Gate<C> {
         if let Some(block) = self.blocked(&plan, now) {
             return Verdict::blocked(&block, now);
         }
-        if let Some(refused) = self.guarded(&plan.guards.requests).await {
-            return refused;
+        if let Some(refused) = self.as_a_guess(&plan.guards.requests).await {
+            // Answered exactly as the same request with a wrong key is.
+            let guess = Plan {
+                account: None,
+                plan: None,
+                enforced: Limits {
+                    limits: plan.guards.limits.clone(),
+                    requests: Default::default(),
+                },
+                shadow: Limits::default(),
+                guards: Limits::default(),
+                unauthenticated: Some("unknown API key"),
+                path: plan.path.clone(),
+                ..plan
+            };
+            let reports = reports(&guess.enforced.limits, &refused, false);
+            let accept = facts_accept(facts);
+            return respond::verdict(policy.responses(), accept, &guess, &refused, reports, now);
         }
         let (decision, shared) = match self.acquire(&plan.enforced.requests).await {
             Acquired::Decided(decision, shared) => (decision, shared),
@@ -471,23 +485,42 @@ impl<C: Clock> Gate<C> {
         verdict
     }
 
-    /// A refusal while a limit for unknown keys (peeked at cost 0 in `guards`) is spent for the
-    /// request's partition: then a right key is answered like a wrong one, so that guessing
-    /// learns nothing until the limit has room again.
-    async fn guarded(&self, guards: &[LimitRequest<'_>]) -> Option<Verdict> {
-        if guards.is_empty() {
+    /// The refusing decision a guess would get from the limits for unknown keys (`guesses`:
+    /// the request's own partitions and cost with a wrong key), or `None` when they would admit
+    /// it — then what they took is given back at once. A right key refused so is answered like
+    /// a wrong one, and guessing learns nothing while it is throttled.
+    async fn as_a_guess(&self, guesses: &[LimitRequest<'_>]) -> Option<Decision> {
+        if guesses.is_empty() {
             return None;
         }
-        let Acquired::Decided(peek, shared) = self.acquire(guards).await else {
+        let Acquired::Decided(decision, shared) = self.acquire(guesses).await else {
             return None;
         };
-        drop(self.hold(peek.leases(), shared));
-        let spent = peek
-            .outcomes()
-            .iter()
-            .find(|outcome| outcome.remaining() == 0)?;
-        let message = "too many unknown API keys from here: try again later";
-        Some(Verdict::throttled(message, spent.reset_at(), peek.at()))
+        drop(self.hold(decision.leases(), shared));
+        if decision.allowed() {
+            self.give_back(decision.at(), guesses, shared).await;
+            return None;
+        }
+        Some(decision)
+    }
+
+    /// The quota page's answer to a throttled guess (a right key's, or a wrong one's).
+    fn guess_throttled(decision: &Decision) -> Verdict {
+        let at = decision.retry_at().unwrap_or_else(|| decision.at());
+        let message = "too many unknown API keys: try again later";
+        Verdict::throttled(message, at, decision.at())
+    }
+
+    /// Gives back what `requests` took at `at`, in the store that took it (`shared`, else the
+    /// embedded one).
+    async fn give_back(&self, at: Nanos, requests: &[LimitRequest<'_>], shared: bool) {
+        let given = match (&self.shared, shared) {
+            (Some(remote), true) => remote.store.refund(at, requests).await,
+            _ => self.limiter.refund(at, requests),
+        };
+        if let Err(error) = given {
+            tracing::warn!(%error, "give-back failed; the units come back with the window");
+        }
     }
 
     /// Gives back what an admitted request took from limits that refund the upstream's
@@ -497,13 +530,10 @@ impl<C: Clock> Gate<C> {
         if requests.is_empty() {
             return;
         }
-        let given = match &self.shared {
-            Some(shared) => shared.store.refund(refund.at, &requests).await,
-            None => self.limiter.refund(refund.at, &requests),
-        };
-        if let Err(error) = given {
-            tracing::warn!(%error, status, "refund failed");
-        }
+        // Only charges the deciding store took are refunded (see `verdict`): the shared one's
+        // when there is one.
+        self.give_back(refund.at, &requests, self.shared.is_some())
+            .await;
     }
 
     /// The shared store and its health, if limits live in one.

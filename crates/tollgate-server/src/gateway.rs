@@ -36,7 +36,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
         .decide(&RequestFacts {
             method: parts.method.as_str(),
             target: &target,
-            headers: &HttpHeaders(&parts.headers),
+            headers: &HttpHeaders::new(&parts.headers),
             client_ip: Some(client_ip),
             cost: None,
         })
@@ -76,8 +76,9 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     parts.version = Version::HTTP_11;
     let forwarded = Request::from_parts(parts, body);
     let answer = tokio::time::timeout(app.upstream_timeout, app.client.request(forwarded)).await;
-    // Only a status the upstream sent is refunded: after a reset or a timeout it may have done
-    // the work, and a refund would make slow requests free.
+    // A status the upstream sent is refunded as the limits say (and so is a request that never
+    // left, above); after a reset or a timeout the upstream may have done the work, and a
+    // refund would make slow requests free.
     match answer {
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();

@@ -32,12 +32,6 @@ impl Held {
             giver: (!leases.is_empty()).then(|| Arc::clone(giver)),
         }
     }
-
-    /// Whether no slot is held.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.leases.is_empty()
-    }
 }
 
 impl Drop for Held {

@@ -14,10 +14,13 @@ use tollgate_core::Nanos;
 /// The most upstream blocks held at once.
 pub const MAX_HINTS: usize = 10_000;
 
+/// The upstream's blocks, by api, then path: until when.
+type Held = HashMap<String, HashMap<String, Nanos>>;
+
 /// The upstream's blocks, by api and path: until when.
 #[derive(Debug, Default)]
 pub(crate) struct BlockHints {
-    until: Mutex<HashMap<(String, String), Nanos>>,
+    until: Mutex<Held>,
     /// How many are held: requests skip the lock while it is 0.
     held: AtomicUsize,
     dropped: AtomicU64,
@@ -28,19 +31,24 @@ impl BlockHints {
     /// bound is reached and the hint is dropped.
     pub(crate) fn insert(&self, api: &str, path: &str, until: Nanos, now: Nanos) -> bool {
         let mut hints = self.lock();
-        if hints.len() >= MAX_HINTS {
-            hints.retain(|_, until| *until > now);
+        let mut held = self.held.load(Ordering::Relaxed);
+        if held >= MAX_HINTS {
+            held = sweep(&mut hints, now);
         }
-        let key = (api.to_owned(), path.to_owned());
-        let kept = if hints.len() < MAX_HINTS || hints.contains_key(&key) {
-            let entry = hints.entry(key).or_insert(until);
+        let known = hints.get(api).is_some_and(|paths| paths.contains_key(path));
+        let kept = if held < MAX_HINTS || known {
+            let paths = hints.entry(api.to_owned()).or_default();
+            let entry = paths.entry(path.to_owned()).or_insert_with(|| {
+                held += 1;
+                until
+            });
             *entry = (*entry).max(until);
             true
         } else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             false
         };
-        self.held.store(hints.len(), Ordering::Relaxed);
+        self.held.store(held, Ordering::Relaxed);
         kept
     }
 
@@ -49,9 +57,7 @@ impl BlockHints {
         if self.held.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        // A lookup by borrowed parts would need a custom key type; hints are rare enough that
-        // building the key only when some are held costs nothing that matters.
-        let until = *self.lock().get(&(api.to_owned(), path.to_owned()))?;
+        let until = *self.lock().get(api)?.get(path)?;
         (until > now).then_some(until)
     }
 
@@ -61,8 +67,8 @@ impl BlockHints {
             return;
         }
         let mut hints = self.lock();
-        hints.retain(|_, until| *until > now);
-        self.held.store(hints.len(), Ordering::Relaxed);
+        let held = sweep(&mut hints, now);
+        self.held.store(held, Ordering::Relaxed);
     }
 
     /// Hints held, and hints dropped at the bound since the start.
@@ -73,11 +79,20 @@ impl BlockHints {
         )
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Nanos>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
         self.until
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Drops the hints that ended by `now`; how many are left.
+fn sweep(hints: &mut Held, now: Nanos) -> usize {
+    hints.retain(|_, paths| {
+        paths.retain(|_, until| *until > now);
+        !paths.is_empty()
+    });
+    hints.values().map(HashMap::len).sum()
 }
 
 #[cfg(test)]

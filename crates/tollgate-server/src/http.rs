@@ -80,16 +80,28 @@ pub fn router<C: Clock + 'static>(app: Arc<App<C>>) -> Router {
 }
 
 /// Request headers seen through the policy's lookup.
-pub(crate) struct HttpHeaders<'a>(pub(crate) &'a HeaderMap);
+pub(crate) struct HttpHeaders<'a> {
+    map: &'a HeaderMap,
+    /// Whether some header name has a `_`: only then are names compared with `_` for `-`.
+    underscored: bool,
+}
+
+impl<'a> HttpHeaders<'a> {
+    pub(crate) fn new(map: &'a HeaderMap) -> Self {
+        let underscored = map.keys().any(|name| name.as_str().contains('_'));
+        Self { map, underscored }
+    }
+}
 
 impl Headers for HttpHeaders<'_> {
     fn lookup(&self, name: &str) -> HeaderLookup<'_> {
-        let mut values = self.0.get_all(name).iter();
+        let mut values = self.map.get_all(name).iter();
         // The same header with `_` for `-` is this one to a CGI-style server: two values then.
         let aliased = || {
-            name.contains('-')
+            self.underscored
+                && name.contains('-')
                 && self
-                    .0
+                    .map
                     .keys()
                     .any(|key| key.as_str().contains('_') && same_header(key.as_str(), name))
         };
@@ -220,7 +232,7 @@ async fn own_quota<C: Clock>(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let lookup = HttpHeaders(&headers);
+    let lookup = HttpHeaders::new(&headers);
     let policy = app.gate.policy();
     let raw = uri.path_and_query().map_or("/", |pq| pq.as_str());
     let target = match policy.target(raw) {

@@ -73,20 +73,22 @@ impl Limits {
 /// two ports full of connections need: past it, accepts fail instead of the cap engaging.
 pub(crate) fn allow_open_files(limits: Limits) {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let needed = u64::try_from(limits.max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(2)
+        .saturating_add(256);
     let limit = getrlimit(Resource::Nofile);
-    if limit.current < limit.maximum {
+    // `None` is unlimited: up to the hard limit, or what is needed under an unlimited one.
+    let wanted = limit.maximum.unwrap_or(needed);
+    if limit.current.is_some_and(|current| current < wanted) {
         let raised = Rlimit {
-            current: limit.maximum,
+            current: Some(wanted),
             maximum: limit.maximum,
         };
         if let Err(error) = setrlimit(Resource::Nofile, raised) {
             tracing::warn!(%error, "cannot raise the open-file limit");
         }
     }
-    let needed = u64::try_from(limits.max_connections)
-        .unwrap_or(u64::MAX)
-        .saturating_mul(2)
-        .saturating_add(256);
     let open_files = getrlimit(Resource::Nofile).current;
     if open_files.is_some_and(|open_files| open_files < needed) {
         tracing::warn!(

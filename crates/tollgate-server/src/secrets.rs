@@ -113,9 +113,12 @@ pub(crate) fn key_seed(dir: &Path) -> Result<[u8; SEED_BYTES], String> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let mut seed = [0u8; SEED_BYTES];
             getrandom::fill(&mut seed).map_err(|error| format!("no randomness: {error}"))?;
-            write_atomically(&path, &seed)
-                .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-            Ok(seed)
+            match write_atomically(&path, &seed, Publish::CreateNew) {
+                Ok(()) => Ok(seed),
+                // Another instance starting on the same directory made one first: use it.
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => key_seed(dir),
+                Err(error) => Err(format!("cannot write {}: {error}", path.display())),
+            }
         }
         Err(error) => Err(format!("cannot read {}: {error}", path.display())),
     }
@@ -162,10 +165,14 @@ pub(crate) fn admin_token(dir: &Path) -> Result<String, String> {
             getrandom::fill(&mut secret)
                 .map_err(|error| format!("no randomness for the admin token: {error}"))?;
             let token: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
-            write_atomically(&path, token.as_bytes())
-                .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-            tracing::info!(file = %path.display(), "admin token generated");
-            Ok(token)
+            match write_atomically(&path, token.as_bytes(), Publish::CreateNew) {
+                Ok(()) => {
+                    tracing::info!(file = %path.display(), "admin token generated");
+                    Ok(token)
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => admin_token(dir),
+                Err(error) => Err(format!("cannot write {}: {error}", path.display())),
+            }
         }
         Err(error) => Err(format!("cannot read {}: {error}", path.display())),
     }
@@ -234,19 +241,37 @@ pub(crate) fn sqlite_private(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// How [`write_atomically`] puts its file in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Publish {
+    /// Over whatever is there (rename).
+    Replace,
+    /// Only where nothing is (hard link): two processes making the same secret at once never
+    /// replace each other's; the second gets `AlreadyExists` and reads the first's.
+    CreateNew,
+}
+
 /// Writes `contents` to `path` so that a crash leaves no file (or the one there before) or a
-/// whole one: a temporary file beside it, mode 0600, written and fsync'ed, renamed into place, and
-/// the directory fsync'ed.
+/// whole one: a temporary file beside it, mode 0600, written and fsync'ed, put in place as
+/// `publish` says, and the directory fsync'ed.
 ///
 /// # Errors
-/// What failed, as an I/O error.
-pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// What failed, as an I/O error (`AlreadyExists` for [`Publish::CreateNew`] over a file).
+pub(crate) fn write_atomically(
+    path: &Path,
+    contents: &[u8],
+    publish: Publish,
+) -> std::io::Result<()> {
     let folder = match path.parent() {
         Some(folder) if !folder.as_os_str().is_empty() => folder,
         _ => Path::new("."),
     };
     let mut name = std::ffi::OsString::from(".");
     name.push(path.file_name().unwrap_or_default());
+    if publish == Publish::CreateNew {
+        // Processes racing to create the file each write their own.
+        name.push(format!(".{}", std::process::id()));
+    }
     name.push(".new");
     let temporary = folder.join(name);
     // Left by a crash before its rename: never in place, so nothing of it counts.
@@ -262,7 +287,15 @@ pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<
         file.write_all(contents)?;
         file.sync_all()
     });
-    if let Err(error) = written.and_then(|()| std::fs::rename(&temporary, path)) {
+    let placed = written.and_then(|()| match publish {
+        Publish::Replace => std::fs::rename(&temporary, path),
+        Publish::CreateNew => {
+            let linked = std::fs::hard_link(&temporary, path);
+            let _ = std::fs::remove_file(&temporary);
+            linked
+        }
+    });
+    if let Err(error) = placed {
         let _ = std::fs::remove_file(&temporary);
         return Err(error);
     }
@@ -312,9 +345,13 @@ mod tests {
         let path = folder.join("admin-token");
         // A temporary file left by a crash is replaced, never taken for the secret.
         std::fs::write(folder.join(".admin-token.new"), "torn").unwrap();
-        write_atomically(&path, b"whole").unwrap();
+        write_atomically(&path, b"whole", Publish::Replace).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"whole");
         assert!(!folder.join(".admin-token.new").exists());
+        // Made once only: a second maker finds the first's file and leaves it.
+        let error = write_atomically(&path, b"other", Publish::CreateNew).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"whole");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

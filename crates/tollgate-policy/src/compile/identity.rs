@@ -90,6 +90,19 @@ impl Compiler<'_> {
                 }
                 found
             });
+            if account
+                .keys
+                .iter()
+                .any(|key| key.is_empty() || !key.bytes().all(|byte| byte.is_ascii_graphic()))
+            {
+                self.fail(
+                    spanned.span(),
+                    format!(
+                        "account `{}` has a key that is not visible ASCII (or is empty): requests could never send it",
+                        account.id.get_ref()
+                    ),
+                );
+            }
             let index = accounts.len();
             let hashes = account.keys.iter().map(|key| Some(digest(key))).chain(
                 account.key_sha256.iter().map(|hex| {

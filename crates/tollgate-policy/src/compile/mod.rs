@@ -170,8 +170,12 @@ impl Compiler<'_> {
         let server = self.server(&file);
         let responses = self.responses(&file.responses);
         let read_headers = read_headers(&identity, &limits);
+        let guards_guesses = limits
+            .iter()
+            .any(|limit| limit.when.key == Some(crate::model::KeyState::Unknown));
         Policy {
             read_headers,
+            guards_guesses,
             server,
             responses,
             identity,

@@ -576,3 +576,11 @@ fn an_identity_read_two_ways_is_refused() {
         Some("acme")
     );
 }
+
+#[test]
+fn a_key_no_request_could_send_is_a_config_error() {
+    let text = "[identity]\napi_key = { header = \"X-Api-Key\" }\n[[accounts]]\nid = \"acme\"\nkeys = [\"a b\"]\n[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n";
+    let errors = Policy::compile(&Source::new("keys.toml", text)).unwrap_err();
+    assert!(errors.to_string().starts_with("keys.toml:3:"), "{errors}");
+    assert!(errors.to_string().contains("not visible ASCII"), "{errors}");
+}

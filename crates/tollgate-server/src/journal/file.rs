@@ -104,17 +104,7 @@ impl Disk for JournalFile {
     }
 
     fn replace(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let temporary = self.path.with_extension("journal.new");
-        {
-            let mut out = private(OpenOptions::new().write(true).create(true).truncate(true))
-                .open(&temporary)?;
-            out.write_all(bytes)?;
-            out.sync_all()?;
-        }
-        std::fs::rename(&temporary, &self.path)?;
-        if let Some(folder) = self.path.parent() {
-            File::open(folder)?.sync_all()?;
-        }
+        crate::secrets::write_atomically(&self.path, bytes, crate::secrets::Publish::Replace)?;
         self.file = OpenOptions::new().append(true).open(&self.path)?;
         Ok(())
     }

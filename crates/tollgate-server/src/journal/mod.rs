@@ -4,7 +4,8 @@
 //! replayed into the store (a torn or corrupted tail is logged and dropped) and the file is
 //! rewritten with the live states only; a flusher thread ([`writer`]) then appends what the store
 //! notes, and compacts the file again in the background whenever it has grown past twice its
-//! last compacted size plus 1 MiB, so that its size follows the live long-lived state, not the
+//! last compacted size plus `server.journal_slack` (1 MiB by default), so that its size follows
+//! the live long-lived state, not the
 //! traffic. A failed write cuts the file back to its last good batch, and the next write rewrites
 //! it whole: a bad batch never hides the good ones after it.
 //!

@@ -203,7 +203,7 @@ async fn a_double_encoding_is_another_resource_to_the_upstream_too() {
     let decoded = percent_encoding::percent_decode_str(received).decode_utf8_lossy();
     assert_eq!(decoded, "/hvacs/%67%31/circuits/c1");
     // And a `%` that reaches the path forwarded is always escaped: the upstream sees what was
-    // counted, the case folded as the policy says.
+    // counted, in the case the client sent (it was counted folded).
     let reply = send(
         tollgate.address,
         "GET",
@@ -212,7 +212,7 @@ async fn a_double_encoding_is_another_resource_to_the_upstream_too() {
         "",
     )
     .await;
-    assert_eq!(reply.body.split(' ').nth(1), Some("/hvacs/%25/circuits/c1"));
+    assert_eq!(reply.body.split(' ').nth(1), Some("/HVACS/%25/circuits/C1"));
 }
 
 #[tokio::test]
@@ -303,6 +303,15 @@ async fn an_identity_or_a_method_spelled_for_another_server_is_refused() {
         400
     );
     assert_eq!(refused(&[KEY, ("X-Method-Override", "DELETE")]).await, 400);
+    // Also on an exempt route: a free GET that claims to be a PUT is no free PUT.
+    let exempt = send(
+        tollgate.address,
+        "GET",
+        "/healthz",
+        &[("X-HTTP-Method-Override", "PUT")],
+        "",
+    );
+    assert_eq!(exempt.await.status, 400);
     assert_eq!(upstream.hits(), 0);
     assert_eq!(
         refused(&[KEY, ("X-HTTP-Method-Override", "get")]).await,

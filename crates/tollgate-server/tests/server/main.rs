@@ -322,9 +322,46 @@ async fn key_guessing_on_the_quota_page_costs_what_it_costs_through_the_api() {
     assert_eq!(api.status, 429, "the same partition through the API");
     // While guesses from here are throttled, a right key is answered like a wrong one: the
     // throttle tells nothing. Two keys are a 400.
-    assert_eq!(quota("acme-key").await.status, 429);
+    let (right_page, wrong_page) = (quota("acme-key").await, quota("guess-6").await);
+    assert_eq!(
+        (right_page.status, &right_page.body),
+        (429, &wrong_page.body)
+    );
     let right = send(tollgate.address, "GET", "/machines/1", &[KEY], "").await;
-    assert_eq!(right.status, 429, "{}", right.body);
+    let wrong = send(
+        tollgate.address,
+        "GET",
+        "/machines/1",
+        &[("X-Api-Key", "guess-7")],
+        "",
+    )
+    .await;
+    assert_eq!(right.status, wrong.status, "{}", right.body);
+    let names = |reply: &support::Reply| {
+        let mut names: Vec<String> = reply.headers.keys().map(|name| name.to_string()).collect();
+        names.retain(|name| name != "date");
+        names.sort();
+        names
+    };
+    assert_eq!(names(&right), names(&wrong), "the same headers");
+    assert_eq!(
+        right.header("ratelimit-policy"),
+        wrong.header("ratelimit-policy")
+    );
+    let fields = |reply: &support::Reply| {
+        let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        (
+            body["error"].clone(),
+            body["limit"].clone(),
+            body["api"].clone(),
+        )
+    };
+    assert_eq!(
+        fields(&right),
+        fields(&wrong),
+        "the same body: {}",
+        right.body
+    );
     let two = send(
         tollgate.address,
         "GET",
