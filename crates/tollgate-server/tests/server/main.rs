@@ -549,26 +549,31 @@ async fn http2_clients_reach_an_http1_upstream() {
     assert!(reply.body.starts_with("GET /machines/4"), "{}", reply.body);
 }
 
-#[tokio::test]
-async fn a_concurrency_slot_is_held_until_the_response_is_done() {
+/// One concurrency slot, held by a request the upstream never answers (within
+/// `upstream_timeout`): the upstream, the instance, and the hanging request's task.
+async fn one_slot_held_by_a_hanging_request(
+    upstream_timeout: &str,
+) -> (Upstream, Tollgate, tokio::task::JoinHandle<support::Reply>) {
     let upstream = Upstream::start().await;
-    let policy = r#"
+    let policy = format!(
+        r#"
         [server]
-        upstream_timeout = "300ms"
+        upstream_timeout = "{upstream_timeout}"
 
         [[routes]]
         api = "machines"
-        match = "GET /machines/{*rest}"
+        match = "GET /machines/{{*rest}}"
 
         [[limits]]
         name = "in-flight"
-        concurrency = { max = 1, lease = "1h" }
-    "#;
-    let tollgate = Tollgate::start(policy, Some(upstream.address));
+        concurrency = {{ max = 1, lease = "1h" }}
+    "#
+    );
+    let tollgate = Tollgate::start(&policy, Some(upstream.address));
     let address = tollgate.address;
     let hanging =
         tokio::spawn(async move { send(address, "GET", "/machines/hang", &[], "").await });
-    // Once the hanging request has reached the upstream, it holds the only slot until its 504.
+    // Once the hanging request has reached the upstream, it holds the only slot.
     for _ in 0..100_000 {
         if upstream.hits() > 0 {
             break;
@@ -578,6 +583,13 @@ async fn a_concurrency_slot_is_held_until_the_response_is_done() {
     assert_eq!(upstream.hits(), 1);
     let refused = send(address, "GET", "/machines/1", &[], "").await;
     assert_eq!(refused.status, 429, "a second request in flight is refused");
+    (upstream, tollgate, hanging)
+}
+
+#[tokio::test]
+async fn a_concurrency_slot_is_held_until_the_response_is_done() {
+    let (_upstream, tollgate, hanging) = one_slot_held_by_a_hanging_request("300ms").await;
+    let address = tollgate.address;
     assert_eq!(hanging.await.unwrap().status, 504);
     assert_eq!(
         send(address, "GET", "/machines/1", &[], "").await.status,
@@ -593,34 +605,8 @@ async fn a_concurrency_slot_is_held_until_the_response_is_done() {
 
 #[tokio::test]
 async fn a_client_that_goes_away_mid_request_gives_its_slot_back_at_once() {
-    let upstream = Upstream::start().await;
-    let policy = r#"
-        [server]
-        upstream_timeout = "1h"
-
-        [[routes]]
-        api = "machines"
-        match = "GET /machines/{*rest}"
-
-        [[limits]]
-        name = "in-flight"
-        concurrency = { max = 1, lease = "1h" }
-    "#;
-    let tollgate = Tollgate::start(policy, Some(upstream.address));
+    let (_upstream, tollgate, hanging) = one_slot_held_by_a_hanging_request("1h").await;
     let address = tollgate.address;
-    let hanging =
-        tokio::spawn(async move { send(address, "GET", "/machines/hang", &[], "").await });
-    for _ in 0..100_000 {
-        if upstream.hits() > 0 {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    assert_eq!(upstream.hits(), 1);
-    assert_eq!(
-        send(address, "GET", "/machines/1", &[], "").await.status,
-        429
-    );
     // The client goes away; its lease (an hour long) must not keep the slot.
     hanging.abort();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
