@@ -100,28 +100,29 @@ impl<'a> Target<'a> {
         if path.len() > MAX_PATH {
             return Err(PathError::TooLong);
         }
-        let mut canonical = String::with_capacity(path.len().max(1));
-        let mut segment = Vec::new();
+        // Decoded in place, one segment after another, into the one buffer the path lives in.
+        let mut out: Vec<u8> = Vec::with_capacity(path.len().max(1));
         for raw_segment in path.split('/') {
-            segment.clear();
-            decode_into(raw_segment.as_bytes(), &mut segment)?;
-            let text = std::str::from_utf8(&segment).map_err(|_| PathError::NotUtf8)?;
-            match text {
+            let start = out.len();
+            out.push(b'/');
+            decode_into(raw_segment.as_bytes(), &mut out)?;
+            let segment = std::str::from_utf8(&out[start + 1..]).map_err(|_| PathError::NotUtf8)?;
+            match segment {
                 "." | ".." if exact => return Err(PathError::DotSegment),
-                "" | "." => {}
+                "" | "." => out.truncate(start),
                 ".." => {
-                    let parent = canonical.rfind('/').unwrap_or(0);
-                    canonical.truncate(parent);
+                    out.truncate(start);
+                    let parent = out.iter().rposition(|&byte| byte == b'/').unwrap_or(0);
+                    out.truncate(parent);
                 }
-                _ => {
-                    canonical.push('/');
-                    canonical.push_str(text);
-                }
+                _ => {}
             }
         }
-        if canonical.is_empty() {
-            canonical.push('/');
+        if out.is_empty() {
+            out.push(b'/');
         }
+        // Every segment was checked as UTF-8 and joined by `/`.
+        let mut canonical = String::from_utf8(out).map_err(|_| PathError::NotUtf8)?;
         let mut cased = None;
         let foldable =
             |path: &str| !path.is_ascii() || path.bytes().any(|b| b.is_ascii_uppercase());

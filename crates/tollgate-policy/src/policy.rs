@@ -177,7 +177,7 @@ impl Policy {
         overrides
             .iter()
             .filter_map(|(name, numbers)| {
-                let position = self.limits.iter().position(|limit| &limit.name == name);
+                let position = self.limits.iter().position(|limit| *limit.name == **name);
                 match position.map(|at| (at, self.numbers_of(&self.limits[at], numbers))) {
                     Some((at, Ok(algorithm))) => Some((at, algorithm)),
                     Some((_, Err(error))) => {
@@ -543,7 +543,7 @@ pub enum Dimension {
 /// A compiled limit.
 #[derive(Debug)]
 pub struct Limit {
-    pub(crate) name: String,
+    pub(crate) name: std::sync::Arc<str>,
     /// A hash of the name and the limit's own numbers: the first part of its partition keys, so
     /// that a reload keeps the counters of limits whose name and numbers did not change.
     pub(crate) identity: u64,
@@ -559,10 +559,10 @@ pub struct Limit {
     pub(crate) when: When,
     pub(crate) shadow: bool,
     pub(crate) status: u16,
-    pub(crate) code: String,
+    pub(crate) code: std::sync::Arc<str>,
     /// The period in words, for messages: `15 minutes`, `day`, `2 seconds`; empty for a
     /// concurrency limit.
-    pub(crate) period: String,
+    pub(crate) period: std::sync::Arc<str>,
     /// A token bucket's rate count, which messages show over `period` (`2 per second`).
     pub(crate) rate_count: Option<u64>,
     /// Inclusive ranges of upstream statuses that give the units back.
@@ -595,6 +595,17 @@ impl Limit {
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The name, the error code and the period in words, shared: each clone counts a
+    /// reference, never copies, so a decision's report costs no allocation.
+    #[must_use]
+    pub fn labels(&self) -> [std::sync::Arc<str>; 3] {
+        [
+            std::sync::Arc::clone(&self.name),
+            std::sync::Arc::clone(&self.code),
+            std::sync::Arc::clone(&self.period),
+        ]
     }
 
     /// What partitions it.

@@ -409,7 +409,7 @@ impl Policy {
                     })
                     .collect::<Vec<_>>()
                     .join(" ");
-                (limit.name.clone(), partition)
+                (limit.name.to_string(), partition)
             })
             .collect()
     }

@@ -580,18 +580,21 @@ fn reports_of<'a>(
     limits
         .iter()
         .zip(decision.outcomes())
-        .map(move |(limit, outcome)| LimitReport {
-            name: limit.name().to_owned(),
-            allowed: outcome.allowed(),
-            limit: outcome.limit(),
-            remaining: outcome.remaining(),
-            reset_at: outcome.reset_at(),
-            retry_at: outcome.retry_at(),
-            shadow,
-            status: limit.status(),
-            code: limit.code().to_owned(),
-            period: limit.period().to_owned(),
-            per_period: limit.rate_count().unwrap_or(outcome.limit()),
+        .map(move |(limit, outcome)| {
+            let [name, code, period] = limit.labels();
+            LimitReport {
+                name,
+                allowed: outcome.allowed(),
+                limit: outcome.limit(),
+                remaining: outcome.remaining(),
+                reset_at: outcome.reset_at(),
+                retry_at: outcome.retry_at(),
+                shadow,
+                status: limit.status(),
+                code,
+                period,
+                per_period: limit.rate_count().unwrap_or(outcome.limit()),
+            }
         })
 }
 
@@ -608,7 +611,7 @@ fn explain(plan: &Plan<'_>, verdict: &Verdict, partitions: &[(String, String)], 
         limit = %refusing.name,
         partition = partitions
             .iter()
-            .find(|(name, _)| *name == refusing.name)
+            .find(|(name, _)| **name == *refusing.name)
             .map_or("-", |(_, partition)| partition.as_str()),
         api = plan.api,
         account = plan.account.unwrap_or("-"),

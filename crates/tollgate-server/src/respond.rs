@@ -8,7 +8,7 @@ use tollgate_policy::{BodyFormat, HeaderFamily, Plan, Responses};
 #[derive(Debug, Clone, Serialize)]
 pub struct LimitReport {
     /// The limit's name.
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     /// Whether it admitted the request.
     pub allowed: bool,
     /// Its capacity.
@@ -26,10 +26,10 @@ pub struct LimitReport {
     pub status: u16,
     /// The error code of a refusal.
     #[serde(skip)]
-    pub code: String,
+    pub code: std::sync::Arc<str>,
     /// The period in words.
     #[serde(skip)]
-    pub period: String,
+    pub period: std::sync::Arc<str>,
     /// The number messages show per period (a bucket's rate count, else the limit).
     #[serde(skip)]
     pub per_period: u64,
@@ -58,7 +58,7 @@ pub struct Verdict {
     /// Every limit consulted.
     pub limits: Vec<LimitReport>,
     /// Headers to add to the response.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(&'static str, String)>,
     /// The refusal body and its content type.
     #[serde(skip)]
     pub body: Option<(&'static str, String)>,
@@ -133,7 +133,7 @@ impl Verdict {
         verdict.retry_after = Some(retry_after);
         verdict
             .headers
-            .push(("retry-after".to_owned(), retry_after.to_string()));
+            .push(("retry-after", retry_after.to_string()));
         verdict
     }
 
@@ -153,7 +153,7 @@ impl Verdict {
         verdict.retry_after = Some(retry_after);
         verdict
             .headers
-            .push(("retry-after".to_owned(), retry_after.to_string()));
+            .push(("retry-after", retry_after.to_string()));
         verdict.body = Some(("application/json", body));
         verdict
     }
@@ -227,7 +227,7 @@ pub(crate) fn verdict(
     // Never: the request's cost exceeds the limit; point at the reset all the same.
     let retry_at = decision.retry_at().unwrap_or(shown.reset_at);
     let retry_after = seconds_until(retry_at, now).max(1);
-    headers.push(("retry-after".to_owned(), retry_after.to_string()));
+    headers.push(("retry-after", retry_after.to_string()));
     let xml = match responses.format {
         BodyFormat::Json => false,
         BodyFormat::Xml => true,
@@ -303,13 +303,13 @@ fn seconds_until(at: Nanos, now: Nanos) -> u64 {
 }
 
 fn add_headers(
-    headers: &mut Vec<(String, String)>,
+    headers: &mut Vec<(&'static str, String)>,
     family: HeaderFamily,
     shown: &LimitReport,
     now: Nanos,
 ) {
     let reset_epoch = shown.reset_at.div_ceil(NANOS_PER_SEC);
-    let mut add = |name: &str, value: String| headers.push((name.to_owned(), value));
+    let mut add = |name: &'static str, value: String| headers.push((name, value));
     match family {
         HeaderFamily::Ietf => {
             add(
@@ -338,7 +338,7 @@ fn add_headers(
                 "x-ratelimit-used",
                 shown.limit.saturating_sub(shown.remaining).to_string(),
             );
-            add("x-ratelimit-resource", shown.name.clone());
+            add("x-ratelimit-resource", shown.name.to_string());
         }
     }
 }

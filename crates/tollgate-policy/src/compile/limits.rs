@@ -117,7 +117,7 @@ impl Compiler<'_> {
             *status.get_ref()
         });
         Limit {
-            name,
+            name: name.into(),
             identity,
             algorithms,
             special,
@@ -145,11 +145,8 @@ impl Compiler<'_> {
             },
             shadow: config.shadow,
             status,
-            code: config
-                .code
-                .clone()
-                .unwrap_or_else(|| "rate_limited".to_owned()),
-            period: period_words(config),
+            code: config.code.as_deref().unwrap_or("rate_limited").into(),
+            period: period_words(config).into(),
             refund: config
                 .refund
                 .iter()
