@@ -159,12 +159,17 @@ impl<'a> Target<'a> {
     }
 }
 
-/// `text` case-folded: ASCII lower-cased, anything else lower-cased after upper-casing.
+/// `text` case-folded, stably (folding twice is folding once): ASCII lower-cased; anything
+/// else lower-cased, upper-cased and lower-cased again (`ẞ`, `ß` and `ss` all fold as `ss`,
+/// `ſ` as `s`, the Kelvin sign as `k`), and the `i` with a combining dot that `İ` gives as `i`.
 pub(crate) fn fold_case(text: &str) -> String {
     if text.is_ascii() {
         text.to_ascii_lowercase()
     } else {
-        text.to_uppercase().to_lowercase()
+        text.to_lowercase()
+            .to_uppercase()
+            .to_lowercase()
+            .replace("i\u{307}", "i")
     }
 }
 
@@ -312,6 +317,16 @@ mod tests {
             Target::parse("/%48vacs/É", true).unwrap().path(),
             "/hvacs/é"
         );
+        // Folding is stable, and spellings that upstreams fold as one fold as one.
+        for (a, b) in [
+            ("/stra\u{1E9E}e", "/straße"),
+            ("/straße", "/strasse"),
+            ("/ad\u{130}n", "/adin"),
+        ] {
+            let fold = |raw| Target::parse(raw, true).unwrap().path().to_owned();
+            assert_eq!(fold(a), fold(b), "{a} {b}");
+            assert_eq!(fold(&fold(a)), fold(a));
+        }
         // Characters whose upper case is ASCII fold as that letter.
         assert_eq!(
             Target::parse("/hvac%C5%BF/1", true).unwrap().path(),

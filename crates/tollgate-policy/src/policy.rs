@@ -61,6 +61,12 @@ impl Policy {
         crate::Target::parse_exact(raw, self.case_insensitive)
     }
 
+    /// The plan of anonymous callers and of accounts that name none, if the file sets one.
+    #[must_use]
+    pub fn default_plan(&self) -> Option<&str> {
+        self.default_plan.map(|plan| self.plans[plan].as_str())
+    }
+
     /// What responses carry.
     #[must_use]
     pub fn responses(&self) -> &Responses {

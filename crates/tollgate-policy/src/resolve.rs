@@ -50,23 +50,25 @@ pub trait Headers {
 }
 
 /// Whether a header called `sent` is the header `name` (lower case) to some server: the same
-/// name in any case, or with `_` for `-` (CGI and WSGI servers read both as one).
+/// name in any case, or with `_` and `-` swapped (CGI and WSGI servers read both as one).
 #[must_use]
 pub fn same_header(sent: &str, name: &str) -> bool {
     sent.len() == name.len()
-        && sent
-            .bytes()
-            .zip(name.bytes())
-            .all(|(sent, name)| sent.to_ascii_lowercase() == name || (sent == b'_' && name == b'-'))
+        && sent.bytes().zip(name.bytes()).all(|(sent, name)| {
+            sent.to_ascii_lowercase() == name
+                || (sent == b'_' && name == b'-')
+                || (sent == b'-' && name == b'_')
+        })
 }
 
 impl Headers for [(&str, &str)] {
     fn lookup(&self, name: &str) -> HeaderLookup<'_> {
         let mut found = self.iter().filter(|(key, _)| same_header(key, name));
         // Spelled with `_` for `-`, it is this header to some servers only: never read one way.
+        // Spelled with `_` for `-` (or back), it is this header to some servers only.
         let aliased = || {
             self.iter()
-                .any(|(key, _)| key.contains('_') && same_header(key, name))
+                .any(|(key, _)| !key.eq_ignore_ascii_case(name) && same_header(key, name))
         };
         match (found.next(), found.next()) {
             (None, _) => HeaderLookup::Absent,
@@ -135,10 +137,11 @@ pub struct Plan<'p> {
     pub enforced: Limits<'p>,
     /// Shadow limits: counted and reported, never refusing.
     pub shadow: Limits<'p>,
-    /// For a request with a known key: the limits for unknown keys, in the partitions and at
-    /// the cost of the same request with a wrong key. While they would refuse that guess, the
-    /// request is refused as the guess would be, so that the answer never tells a right key
-    /// from a wrong one; otherwise what they took is given back at once.
+    /// For a request with a known key: the limits for unknown keys, in the partitions of the
+    /// same request with a wrong key, as peeks (cost 0: they take nothing and answer as the
+    /// one-unit guess would be answered). While they would refuse that guess, the request is
+    /// refused as the guess would be, so that the answer never tells a right key from a wrong
+    /// one.
     pub guards: Limits<'p>,
     /// Set when the API key is unknown: the limits are the `key = "unknown"` ones, and a
     /// request they admit is still refused as unauthenticated, with this reason.
@@ -258,6 +261,14 @@ const METHOD_OVERRIDES: [&str; 3] = [
     "x-method-override",
 ];
 
+/// The method a query claims with `_method` (Express, Symfony, Laravel), if any.
+fn query_method(query: Option<&str>) -> Option<Cow<'_, str>> {
+    query?.split(['&', ';']).find_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (form_decode(name) == "_method").then(|| form_decode(value))
+    })
+}
+
 /// Why a request with two API keys is refused.
 const REPEATED_KEY: &str = "the API key is sent more than once";
 
@@ -360,7 +371,13 @@ impl Policy {
             .filter(|(_, limit)| Self::applies(limit, &context, facts));
         for (position, limit) in applicable {
             let algorithm = context.numbers(position, limit);
-            let request = self.partition(limit, algorithm, &context, facts, context.cost);
+            // A guess costs one unit whatever the route costs: never free, never unaffordable.
+            let cost = if context.key == KeyState::Unknown {
+                1
+            } else {
+                context.cost
+            };
+            let request = self.partition(limit, algorithm, &context, facts, cost);
             let target = if limit.shadow {
                 &mut resolved.shadow
             } else {
@@ -423,10 +440,15 @@ impl Policy {
     ) -> Result<Context<'p>, Stop<'p>> {
         let path = facts.target.path().to_owned();
         let method = facts.method.to_ascii_uppercase();
-        let Some((route_index, params)) = self.route(&method, &path) else {
-            return Err(Stop::NoRoute);
-        };
-        // Before the exempt check: a free GET that claims to be a PUT is no free PUT.
+        // Before routing and the exempt check: a free GET that claims to be a PUT is no free PUT,
+        // and a GET no route has cannot pass as a routed DELETE.
+        if let Some(claimed) = query_method(facts.target.query()) {
+            if !claimed.eq_ignore_ascii_case(&method) {
+                return Err(Stop::Ambiguous(
+                    "a `_method` query parameter names another method than the request's",
+                ));
+            }
+        }
         for name in METHOD_OVERRIDES {
             match facts.headers.lookup(name) {
                 HeaderLookup::Absent => {}
@@ -438,6 +460,9 @@ impl Policy {
                 }
             }
         }
+        let Some((route_index, params)) = self.route(&method, &path) else {
+            return Err(Stop::NoRoute);
+        };
         let route = &self.routes.routes[route_index];
         if route.exempt {
             return Err(Stop::Exempt(&self.apis[route.api]));
@@ -561,7 +586,8 @@ impl Policy {
             method: context.method.clone(),
             params: context.params.clone(),
             api: context.api,
-            cost: context.cost,
+            // A peek: it takes nothing and answers as a one-unit guess would be answered.
+            cost: 0,
             account: None,
             account_index: None,
             pack: None,
@@ -591,7 +617,9 @@ impl Policy {
     ) -> Limits<'p> {
         let mut limits = Limits::default();
         for limit in &self.limits {
-            if limit.when.key == Some(KeyState::Unknown) && Self::applies(limit, guess, facts) {
+            // Shadow limits never refuse a guess, so they never refuse a right key either.
+            let refuses = limit.when.key == Some(KeyState::Unknown) && !limit.shadow;
+            if refuses && Self::applies(limit, guess, facts) {
                 let algorithm = limit.algorithm_for(guess.selection());
                 limits.limits.push(limit);
                 limits
@@ -715,10 +743,25 @@ impl Policy {
                 let query = facts.target.query().unwrap_or_default();
                 let name_of =
                     |pair: &'r str| form_decode(pair.split_once('=').map_or(pair, |(key, _)| key));
+                // PHP also reads `api.key`, `api key` and `api[key` as `api_key`, and ASP.NET
+                // reads names in any case.
+                let spelled = |sent: &str| {
+                    sent != name.as_str()
+                        && sent.len() == name.len()
+                        && sent.bytes().zip(name.bytes()).all(|(sent, name)| {
+                            let sent = match sent.to_ascii_lowercase() {
+                                b'.' | b' ' | b'[' => b'_',
+                                other => other,
+                            };
+                            sent == name
+                        })
+                };
                 let aliased = query.split(['&', ';']).any(|pair| {
-                    name_of(pair)
-                        .strip_prefix(name.as_str())
-                        .is_some_and(|rest| rest.starts_with('['))
+                    let sent = name_of(pair);
+                    spelled(&sent)
+                        || sent
+                            .strip_prefix(name.as_str())
+                            .is_some_and(|rest| rest.starts_with('['))
                 });
                 let in_parameter = query
                     .split('&')

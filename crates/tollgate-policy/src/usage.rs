@@ -68,7 +68,8 @@ impl Policy {
             method: facts.method.to_ascii_uppercase(),
             params: Vec::new(),
             api: 0,
-            cost: 1,
+            // A known key's lookup peeks (cost 0) where a wrong key's guess takes its unit.
+            cost: u32::from(account.is_none()),
             account: None,
             account_index: None,
             file_overrides: None,

@@ -212,8 +212,9 @@ impl<C: Clock> Gate<C> {
         let limits = match policy.key_lookup(Some(&state.directory), facts) {
             KeyLookup::Account(account, guards) => {
                 return match self.as_a_guess(&guards.requests).await {
-                    Some(refused) => Err(Self::guess_throttled(&refused)),
-                    None => Ok(account.to_owned()),
+                    Guess::Refused(refused) => Err(Self::guess_throttled(&refused)),
+                    Guess::Unavailable => Err(Self::unavailable()),
+                    Guess::Admitted => Ok(account.to_owned()),
                 };
             }
             KeyLookup::Absent => {
@@ -240,7 +241,8 @@ impl<C: Clock> Gate<C> {
                 drop(self.hold(decision.leases(), shared));
                 Err(unknown())
             }
-            _ => Err(unknown()),
+            Acquired::Unlimited => Err(unknown()),
+            Acquired::Failed(_) => Err(Self::unavailable()),
         }
     }
 
@@ -381,11 +383,16 @@ impl<C: Clock> Gate<C> {
         if let Some(block) = self.blocked(&plan, now) {
             return Verdict::blocked(&block, now);
         }
-        if let Some(refused) = self.as_a_guess(&plan.guards.requests).await {
+        let refused = match self.as_a_guess(&plan.guards.requests).await {
+            Guess::Admitted => None,
+            Guess::Unavailable => return Self::unavailable(),
+            Guess::Refused(refused) => Some(refused),
+        };
+        if let Some(refused) = refused {
             // Answered exactly as the same request with a wrong key is.
             let guess = Plan {
                 account: None,
-                plan: None,
+                plan: policy.default_plan(),
                 enforced: Limits {
                     limits: plan.guards.limits.clone(),
                     requests: Default::default(),
@@ -417,11 +424,7 @@ impl<C: Clock> Gate<C> {
                 if self.shared.is_none() && !full {
                     tracing::error!(%error, "limit store fault; refusing");
                 }
-                return Verdict::error(
-                    503,
-                    "store_unavailable",
-                    "the limit store cannot decide now",
-                );
+                return Self::unavailable();
             }
         };
         // Held from the moment they are taken: a request cancelled from here on gives them back.
@@ -485,23 +488,27 @@ impl<C: Clock> Gate<C> {
         verdict
     }
 
-    /// The refusing decision a guess would get from the limits for unknown keys (`guesses`:
-    /// the request's own partitions and cost with a wrong key), or `None` when they would admit
-    /// it — then what they took is given back at once. A right key refused so is answered like
-    /// a wrong one, and guessing learns nothing while it is throttled.
-    async fn as_a_guess(&self, guesses: &[LimitRequest<'_>]) -> Option<Decision> {
+    /// What the limits for unknown keys would answer the same request with a wrong key
+    /// (`guesses`: its partitions, as peeks that take nothing). A right key refused so is
+    /// answered like a wrong one, and guessing learns nothing while it is throttled.
+    async fn as_a_guess(&self, guesses: &[LimitRequest<'_>]) -> Guess {
         if guesses.is_empty() {
-            return None;
+            return Guess::Admitted;
         }
-        let Acquired::Decided(decision, shared) = self.acquire(guesses).await else {
-            return None;
-        };
-        drop(self.hold(decision.leases(), shared));
-        if decision.allowed() {
-            self.give_back(decision.at(), guesses, shared).await;
-            return None;
+        match self.acquire(guesses).await {
+            Acquired::Decided(decision, _) if !decision.allowed() => Guess::Refused(decision),
+            Acquired::Decided(..) | Acquired::Unlimited => Guess::Admitted,
+            Acquired::Failed(_) => Guess::Unavailable,
         }
-        Some(decision)
+    }
+
+    /// The answer while the limit store cannot decide.
+    fn unavailable() -> Verdict {
+        Verdict::error(
+            503,
+            "store_unavailable",
+            "the limit store cannot decide now",
+        )
     }
 
     /// The quota page's answer to a throttled guess (a right key's, or a wrong one's).
@@ -562,6 +569,13 @@ impl<C: Clock> Gate<C> {
         let now = self.limiter.clock().now();
         state.policy.explain(Some(&state.directory), now, facts)
     }
+}
+
+/// What the limits for unknown keys would answer a guess: see [`Gate::as_a_guess`].
+enum Guess {
+    Admitted,
+    Refused(Decision),
+    Unavailable,
 }
 
 fn facts_accept<'a, H: Headers + ?Sized>(facts: &RequestFacts<'a, H>) -> Option<&'a str> {

@@ -98,12 +98,11 @@ impl Headers for HttpHeaders<'_> {
         let mut values = self.map.get_all(name).iter();
         // The same header with `_` for `-` is this one to a CGI-style server: two values then.
         let aliased = || {
-            self.underscored
-                && name.contains('-')
+            (self.underscored || name.contains('_'))
                 && self
                     .map
                     .keys()
-                    .any(|key| key.as_str().contains('_') && same_header(key.as_str(), name))
+                    .any(|key| key.as_str() != name && same_header(key.as_str(), name))
         };
         match (values.next(), values.next()) {
             (None, _) if aliased() => HeaderLookup::Repeated,

@@ -116,7 +116,10 @@ pub(crate) fn key_seed(dir: &Path) -> Result<[u8; SEED_BYTES], String> {
             match write_atomically(&path, &seed, Publish::CreateNew) {
                 Ok(()) => Ok(seed),
                 // Another instance starting on the same directory made one first: use it.
-                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => key_seed(dir),
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    made_elsewhere(&path)?;
+                    key_seed(dir)
+                }
                 Err(error) => Err(format!("cannot write {}: {error}", path.display())),
             }
         }
@@ -170,12 +173,27 @@ pub(crate) fn admin_token(dir: &Path) -> Result<String, String> {
                     tracing::info!(file = %path.display(), "admin token generated");
                     Ok(token)
                 }
-                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => admin_token(dir),
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    made_elsewhere(&path)?;
+                    admin_token(dir)
+                }
                 Err(error) => Err(format!("cannot write {}: {error}", path.display())),
             }
         }
         Err(error) => Err(format!("cannot read {}: {error}", path.display())),
     }
+}
+
+/// After a secret's creation found one in place: fine if it can be read now (another instance
+/// made it first), an error if `path` is a link to nothing (which reads as missing and cannot be
+/// created, and would be tried forever).
+fn made_elsewhere(path: &Path) -> Result<(), String> {
+    std::fs::metadata(path).map(drop).map_err(|error| {
+        format!(
+            "{} is there but cannot be read ({error}): a link to nothing? Remove it",
+            path.display()
+        )
+    })
 }
 
 /// `text` without the whitespace around it, if fit for a token; else what is wrong with it,
@@ -269,15 +287,20 @@ pub(crate) fn write_atomically(
     let mut name = std::ffi::OsString::from(".");
     name.push(path.file_name().unwrap_or_default());
     if publish == Publish::CreateNew {
-        // Processes racing to create the file each write their own.
-        name.push(format!(".{}", std::process::id()));
+        // Processes racing to create the file (in containers, often all PID 1) each write their
+        // own, under a name nobody else picks.
+        let mut tag = [0u8; 8];
+        getrandom::fill(&mut tag).map_err(std::io::Error::other)?;
+        name.push(format!(".{}", u64::from_le_bytes(tag)));
     }
     name.push(".new");
     let temporary = folder.join(name);
     // Left by a crash before its rename: never in place, so nothing of it counts.
-    match std::fs::remove_file(&temporary) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
-        _ => {}
+    if publish == Publish::Replace {
+        match std::fs::remove_file(&temporary) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -560,7 +560,10 @@ fn an_identity_read_two_ways_is_refused() {
     let text = "[identity]\napi_key = { query = \"key\" }\n[[accounts]]\nid = \"acme\"\nkeys = [\"k1\"]\n[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n";
     let policy = Policy::compile(&Source::new("query.toml", text)).unwrap();
     for uri in [
-        "/x?key=k1&key=k2",
+        "/x?KEY=k1",
+        "/x?key=k1&Key=k2",
+        "/x?_method=DELETE&key=k1",
+        "/x?key=k1&Key=k2",
         "/x?key=&key=k1",
         "/x?key=k1&k%65y=k2",
         "/x?key=k%00",

@@ -328,6 +328,9 @@ async fn a_query_key_read_another_way_by_some_parser_is_refused() {
     let tollgate = Tollgate::start(&policy, None);
     for query in [
         "x=1;api_key=acme-key",
+        "api.key=acme-key",
+        "API_KEY=acme-key",
+        "api%20key=acme-key",
         "api_key[]=acme-key",
         "api_key=acme-key&api_key%5B%5D=x",
     ] {

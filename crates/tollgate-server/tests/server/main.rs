@@ -362,6 +362,25 @@ async fn key_guessing_on_the_quota_page_costs_what_it_costs_through_the_api() {
         "the same body: {}",
         right.body
     );
+    // The check API, asked for both from the same address, answers alike too.
+    let ask = |key: &str| {
+        format!(
+            r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}},"client_ip":"127.0.0.1"}}"#
+        )
+    };
+    let answer = |body: String| async move {
+        let reply = send(address, "POST", "/v1/check", &[], &body).await;
+        let mut answer: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        answer.as_object_mut().unwrap().remove("retry_after");
+        answer.as_object_mut().unwrap().remove("headers");
+        for limit in answer["limits"].as_array_mut().unwrap() {
+            limit.as_object_mut().unwrap().remove("retry_at");
+        }
+        answer
+    };
+    let (right, wrong) = (answer(ask("acme-key")).await, answer(ask("guess-8")).await);
+    assert_eq!(right, wrong);
+    assert_eq!(right["status"], 429);
     let two = send(
         tollgate.address,
         "GET",
