@@ -153,6 +153,11 @@ impl<C: Clock> Gate<C> {
 
     /// The block in force for a request, the one lasting longest.
     fn blocked(&self, plan: &Plan<'_>, now: Nanos) -> Option<Block> {
+        self.blocked_for(plan.account, plan, now)
+    }
+
+    /// The block in force for a request from `account` (`None`: blocks on no account only).
+    fn blocked_for(&self, account: Option<&str>, plan: &Plan<'_>, now: Nanos) -> Option<Block> {
         let catalog = self.blocks.load();
         let set = catalog
             .iter()
@@ -161,7 +166,7 @@ impl<C: Clock> Gate<C> {
                     && block
                         .account
                         .as_deref()
-                        .is_none_or(|account| plan.account == Some(account))
+                        .is_none_or(|blocked| account == Some(blocked))
                     && block.api.as_deref().is_none_or(|api| plan.api == api)
                     && block.path.as_deref().is_none_or(|path| plan.path == path)
             })
@@ -380,7 +385,9 @@ impl<C: Clock> Gate<C> {
             Resolution::Exempt { api } => return Verdict::exempt(api),
             Resolution::Limited(plan) => plan,
         };
-        if let Some(block) = self.blocked(&plan, now) {
+        // Blocks on no account first, then the guess guard, then the account's blocks: in that
+        // order a right key is answered as a wrong one while guessing is throttled.
+        if let Some(block) = self.blocked_for(None, &plan, now) {
             return Verdict::blocked(&block, now);
         }
         let refused = match self.as_a_guess(&plan.guards.requests).await {
@@ -406,6 +413,9 @@ impl<C: Clock> Gate<C> {
             let reports = reports(&guess.enforced.limits, &refused, false);
             let accept = facts_accept(facts);
             return respond::verdict(policy.responses(), accept, &guess, &refused, reports, now);
+        }
+        if let Some(block) = self.blocked(&plan, now) {
+            return Verdict::blocked(&block, now);
         }
         let (decision, shared) = match self.acquire(&plan.enforced.requests).await {
             Acquired::Decided(decision, shared) => (decision, shared),

@@ -114,9 +114,7 @@ async fn metric(tollgate: &Tollgate, name: &str) -> u64 {
     )
     .await
     .body;
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
+    crate::support::counter(&text, name)
 }
 
 /// Sixteen clients asking at once until `stop` answers have come back (or the process is gone);

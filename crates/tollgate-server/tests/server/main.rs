@@ -381,6 +381,19 @@ async fn key_guessing_on_the_quota_page_costs_what_it_costs_through_the_api() {
     let (right, wrong) = (answer(ask("acme-key")).await, answer(ask("guess-8")).await);
     assert_eq!(right, wrong);
     assert_eq!(right["status"], 429);
+    // A blocked account's right key too: its block shows only once guessing has room again.
+    let bearer = format!("Bearer {}", tollgate.admin_token().trim());
+    let block = send(
+        tollgate.admin,
+        "POST",
+        "/admin/blocks",
+        &[("authorization", &bearer)],
+        r#"{"account":"acme","seconds":600}"#,
+    )
+    .await;
+    assert_eq!(block.status, 201, "{}", block.body);
+    let blocked_right = answer(ask("acme-key")).await;
+    assert_eq!(blocked_right, answer(ask("guess-9")).await);
     let two = send(
         tollgate.address,
         "GET",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::postgres_server::PostgresServer;
 use crate::redis_server::{RedisCluster, RedisServer};
-use crate::support::{Tollgate, send};
+use crate::support::{Tollgate, counter, send};
 
 /// A policy with `server` as its `[server]` table, API keys in `X-Api-Key`, one route
 /// (`machines`), then `rest`: the accounts and limits of one test.
@@ -515,13 +515,6 @@ async fn local_enforces_each_instances_share_while_redis_is_down() {
 }
 
 /// The value of one metric line in Prometheus text.
-fn counter(metrics: &str, name: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
-}
-
 /// The account a key belongs to, as `tollgate` at `address` sees it now.
 async fn account_of(address: SocketAddr, key: &str) -> serde_json::Value {
     check(address, key).await["account"].clone()

@@ -394,3 +394,11 @@ async fn exchange(
         body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
+
+/// The value of the counter or gauge `name` in Prometheus text `metrics`.
+pub(crate) fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+}
