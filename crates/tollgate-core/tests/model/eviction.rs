@@ -13,7 +13,8 @@ use tollgate_core::{
     TokenBucket, WhenFull, Window,
 };
 
-use crate::reference::{Bucket, FixedWindow, Model, Windows};
+use crate::any::AnyModel;
+use crate::reference::{Bucket, FixedWindow, Windows};
 use crate::{START, cost, time_step};
 
 /// A key hash chosen to collide. Most form a crowd on home slot 0 of shard 0 (any table
@@ -55,49 +56,11 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The model of one partition: a token bucket or a quarter-hour window.
-#[derive(Debug, Clone)]
-enum Partition {
-    Bucket(Bucket),
-    Window(FixedWindow),
-}
-
-impl Partition {
-    fn model(&mut self) -> &mut dyn DynModel {
-        match self {
-            Self::Bucket(bucket) => bucket,
-            Self::Window(window) => window,
-        }
-    }
-}
-
-trait DynModel {
-    fn fits(&mut self, now: Nanos, cost: u64) -> bool;
-    fn take(&mut self, now: Nanos, cost: u64);
-    fn remaining(&mut self, now: Nanos) -> u64;
-    fn reset_at(&mut self, now: Nanos) -> Nanos;
-}
-
-impl<M: Model> DynModel for M {
-    fn fits(&mut self, now: Nanos, cost: u64) -> bool {
-        Model::fits(self, now, cost)
-    }
-    fn take(&mut self, now: Nanos, cost: u64) {
-        Model::take(self, now, cost);
-    }
-    fn remaining(&mut self, now: Nanos) -> u64 {
-        self.verdict(now, 1).remaining
-    }
-    fn reset_at(&mut self, now: Nanos) -> Nanos {
-        self.verdict(now, 1).reset_at
-    }
-}
-
 /// What a partition in the state of `model` answers to `cost` units at `now`: whether it
 /// admits, what remains after, and (for an admitted request) when it is whole again; `model`
 /// is charged if it admits.
-fn answer(model: &mut Partition, now: Nanos, cost: u32) -> (bool, u64, Option<Nanos>) {
-    let model = model.model();
+fn answer(model: &mut AnyModel, now: Nanos, cost: u32) -> (bool, u64, Option<Nanos>) {
+    let model = model.get();
     let wanted = u64::from(cost.max(1));
     let allowed = model.fits(now, wanted);
     if allowed && cost > 0 {
@@ -126,8 +89,8 @@ proptest! {
             Window::new(5, Schedule::clock(Duration::from_secs(900)).unwrap()).unwrap().into(),
         ];
         let fresh = [
-            Partition::Bucket(Bucket::new(bucket.interval(), 3)),
-            Partition::Window(FixedWindow::new(5, Windows::Every(900_000_000_000))),
+            AnyModel::Bucket(Bucket::new(bucket.interval(), 3)),
+            AnyModel::Window(FixedWindow::new(5, Windows::Every(900_000_000_000))),
         ];
         // Each key is the partition of one limit, the same one each time it is drawn: mostly the
         // window, whose states stay away from rest for long, so that the store fills up.
@@ -138,7 +101,7 @@ proptest! {
             .collect();
         let mut seen = HashSet::new();
         keys.retain(|&(key, _)| seen.insert(key));
-        let mut models: HashMap<Key, Partition> = HashMap::new();
+        let mut models: HashMap<Key, AnyModel> = HashMap::new();
         let store = MemoryStore::builder()
             .shards(shards)
             .capacity(capacity)

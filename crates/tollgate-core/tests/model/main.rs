@@ -2,6 +2,7 @@
 //! the memory store, checked against the naive reference models of `reference.rs`.
 
 mod algorithms;
+mod any;
 mod eviction;
 mod reference;
 mod store;

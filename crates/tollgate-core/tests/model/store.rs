@@ -10,46 +10,9 @@ use tollgate_core::{
     MemoryStore, Nanos, Rate, Schedule, SlidingWindow, TokenBucket, Window,
 };
 
-use crate::reference::{Bucket, FixedWindow, InFlight, Model, Sliding, Windows};
+use crate::any::AnyModel;
+use crate::reference::{Bucket, FixedWindow, InFlight, Sliding, Windows};
 use crate::{START, cost, time_step};
-
-/// One model partition of any kind.
-#[derive(Debug, Clone)]
-enum AnyModel {
-    Bucket(Bucket),
-    Window(FixedWindow),
-    Sliding(Sliding),
-    InFlight(InFlight),
-}
-
-impl AnyModel {
-    fn get(&mut self) -> &mut dyn ModelDyn {
-        match self {
-            Self::Bucket(m) => m,
-            Self::Window(m) => m,
-            Self::Sliding(m) => m,
-            Self::InFlight(m) => m,
-        }
-    }
-}
-
-trait ModelDyn {
-    fn fits(&mut self, now: Nanos, cost: u64) -> bool;
-    fn take(&mut self, now: Nanos, cost: u64);
-    fn remaining(&mut self, now: Nanos) -> u64;
-}
-
-impl<M: Model> ModelDyn for M {
-    fn fits(&mut self, now: Nanos, cost: u64) -> bool {
-        Model::fits(self, now, cost)
-    }
-    fn take(&mut self, now: Nanos, cost: u64) {
-        Model::take(self, now, cost);
-    }
-    fn remaining(&mut self, now: Nanos) -> u64 {
-        self.verdict(now, 1).remaining
-    }
-}
 
 /// The limits of the test and a model per (limit, partition).
 fn limits() -> (Vec<Algorithm>, Vec<AnyModel>) {
