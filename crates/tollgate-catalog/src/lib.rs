@@ -22,10 +22,23 @@
 
 #![forbid(unsafe_code)]
 
+mod accounts;
+mod apps;
+mod blocks;
 mod catalog;
+mod encoding;
 mod error;
+mod keys;
+mod ledger;
+mod overrides;
 pub mod packs;
 mod schema;
+mod usage;
 
-pub use catalog::{Account, Block, Catalog, KeyedAccount, Override, PackPurchase, key_hash};
+pub use accounts::Account;
+pub use blocks::Block;
+pub use catalog::Catalog;
 pub use error::CatalogError;
+pub use keys::{KeyedAccount, key_hash};
+pub use ledger::PackPurchase;
+pub use overrides::Override;

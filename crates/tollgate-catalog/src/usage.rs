@@ -1,0 +1,66 @@
+//! The usage history: requests admitted and refused per account, api and day.
+
+use sqlx::Row;
+
+use crate::catalog::Catalog;
+use crate::error::CatalogError;
+
+impl Catalog {
+    /// Adds counts to the usage history: `(account, api, day, admitted, refused)`, the day
+    /// numbered from the epoch in UTC.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn add_usage(
+        &self,
+        counts: &[(String, String, i64, u64, u64)],
+    ) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        for (account, api, day, admitted, refused) in counts {
+            sqlx::query(
+                "INSERT INTO usage_days (account_id, api, day, admitted, refused) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (account_id, api, day)
+                 DO UPDATE SET admitted = usage_days.admitted + $4, refused = usage_days.refused + $5",
+            )
+            .bind(account)
+            .bind(api)
+            .bind(*day)
+            .bind(i64::try_from(*admitted).unwrap_or(i64::MAX))
+            .bind(i64::try_from(*refused).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An account's usage history from `first_day` on: `(api, day, admitted, refused)`.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn usage_history(
+        &self,
+        account_id: &str,
+        first_day: i64,
+    ) -> Result<Vec<(String, i64, u64, u64)>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT api, day, admitted, refused FROM usage_days
+             WHERE account_id = $1 AND day >= $2 ORDER BY day, api",
+        )
+        .bind(account_id)
+        .bind(first_day)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let (admitted, refused): (i64, i64) = (row.try_get(2)?, row.try_get(3)?);
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    u64::try_from(admitted).unwrap_or(0),
+                    u64::try_from(refused).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+}
