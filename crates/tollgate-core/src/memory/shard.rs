@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::WhenFull;
 use super::table::Table;
+use super::when_full::WhenFull;
 use crate::algorithm::LeaseSet;
 use crate::{Algorithm, Concurrency, Lease, LimitRequest, Nanos, Outcome, StoreError};
 

@@ -1,0 +1,86 @@
+//! Options for a memory store, and the store they build.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+
+use spin::mutex::SpinMutex;
+
+use super::shard::Shard;
+use super::store::{MemoryStore, Padded};
+use super::when_full::WhenFull;
+
+/// Options for a [`MemoryStore`].
+#[derive(Debug, Clone)]
+pub struct MemoryStoreBuilder {
+    shards: usize,
+    capacity: Option<usize>,
+    when_full: WhenFull,
+    journaled: bool,
+}
+
+impl MemoryStoreBuilder {
+    /// The number of shards, rounded up to a power of two (default 256).
+    #[must_use]
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = shards.max(1).next_power_of_two();
+        self
+    }
+
+    /// The most partitions held, shared evenly among the shards (default: unbounded).
+    #[must_use]
+    pub fn capacity(mut self, partitions: usize) -> Self {
+        self.capacity = Some(partitions);
+        self
+    }
+
+    /// What to do with a new partition at capacity.
+    #[must_use]
+    pub fn when_full(mut self, when_full: WhenFull) -> Self {
+        self.when_full = when_full;
+        self
+    }
+
+    /// Keep the long-lived states written (windows and periods of a minute and more) for a
+    /// journal to take and write down: see [`MemoryStore::take_journal`].
+    #[must_use]
+    pub fn journaled(mut self, journaled: bool) -> Self {
+        self.journaled = journaled;
+        self
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn build(self) -> MemoryStore {
+        let per_shard = self
+            .capacity
+            .map_or(usize::MAX, |capacity| capacity.div_ceil(self.shards).max(1));
+        MemoryStore {
+            shards: (0..self.shards)
+                .map(|_| {
+                    Padded(SpinMutex::new(Shard::new(
+                        per_shard,
+                        self.when_full,
+                        self.journaled,
+                    )))
+                })
+                .collect(),
+            mask: self.shards as u64 - 1,
+            sweep_next: AtomicUsize::new(0),
+            capacity: self.capacity,
+            journal_epoch: AtomicU64::new(0),
+            journaled: self.journaled,
+        }
+    }
+}
+
+impl MemoryStore {
+    /// Options for a store.
+    #[must_use]
+    pub fn builder() -> MemoryStoreBuilder {
+        MemoryStoreBuilder {
+            shards: 256,
+            capacity: None,
+            when_full: WhenFull::default(),
+            journaled: false,
+        }
+    }
+}

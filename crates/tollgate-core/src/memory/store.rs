@@ -1,0 +1,289 @@
+//! The memory store itself: its shards, each under a spin lock, and a request's decision taken
+//! under the locks of every shard its limits touch.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+
+use smallvec::{SmallVec, smallvec};
+use spin::mutex::{SpinMutex, SpinMutexGuard};
+use spin::relax::Yield;
+
+use super::shard::{Shard, Undo};
+use crate::{Decision, Key, Lease, LimitRequest, Nanos, Outcomes, Store, StoreError};
+
+/// Limit state in memory: 16 bytes a slot, sharded under short locks, all-or-nothing across
+/// shards.
+///
+/// Each partition's state is one `u64` in an open-addressing table (concurrency limits keep
+/// their leases beside it). A request's limits are decided under the locks of every shard they
+/// touch, taken in shard order, so a decision is atomic: no limit is charged unless all admit,
+/// and no concurrent decision ever sees half of one. There are no false refusals from races.
+///
+/// State at rest (a full bucket, an ended window) is dropped by sweeps — a full sweep of one
+/// shard when it would otherwise grow, and [`sweep`](Self::sweep) steps that a background task
+/// can call — and dropping it changes no decision. With [`MemoryStoreBuilder::capacity`] the
+/// store holds a bounded number of partitions and does what [`WhenFull`] says beyond that.
+///
+/// ```
+/// use tollgate_core::{Algorithm, KeySpace, LimitRequest, MemoryStore, Store, Window, Schedule};
+/// use std::time::Duration;
+///
+/// let store = MemoryStore::new();
+/// let per_minute: Algorithm = Window::new(2, Schedule::clock(Duration::from_secs(60)).unwrap())
+///     .unwrap()
+///     .into();
+/// let key = KeySpace::random().key(&[b"per-minute", b"acme"]);
+/// let request = [LimitRequest::new(key, &per_minute, 1)];
+/// assert!(store.acquire(0, &request).unwrap().allowed());
+/// assert!(store.acquire(0, &request).unwrap().allowed());
+/// assert!(!store.acquire(0, &request).unwrap().allowed());
+/// ```
+///
+/// [`MemoryStoreBuilder::capacity`]: super::MemoryStoreBuilder::capacity
+/// [`WhenFull`]: super::WhenFull
+#[derive(Debug)]
+pub struct MemoryStore {
+    pub(super) shards: Box<[Padded]>,
+    pub(super) mask: u64,
+    pub(super) sweep_next: AtomicUsize,
+    pub(super) capacity: Option<usize>,
+    /// Counts the journal's takes; see [`take_journal`](Self::take_journal).
+    pub(super) journal_epoch: AtomicU64,
+    pub(super) journaled: bool,
+}
+
+/// A shard on its own cache lines, so that threads on different shards do not share one.
+///
+/// The lock is a spin lock that yields to the scheduler while it waits: a decision holds it
+/// for tens of nanoseconds, and releasing it is a plain store, where a parking mutex pays a
+/// second atomic read-modify-write on every unlock (measured: a fifth of a decision).
+#[derive(Debug)]
+#[repr(align(128))]
+pub(super) struct Padded(pub(super) SpinMutex<Shard, Yield>);
+
+pub(super) type Guard<'a> = SpinMutexGuard<'a, Shard, Yield>;
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An unbounded store with default options.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    fn shard_index(&self, key: Key) -> usize {
+        // The table places keys by their high bits; the shard takes the low ones.
+        (key.get() & self.mask) as usize
+    }
+
+    pub(super) fn lock(&self, key: Key) -> Guard<'_> {
+        self.shards[self.shard_index(key)].0.lock()
+    }
+
+    /// Decides a request with several limits under the locks of all their shards.
+    fn acquire_all(
+        &self,
+        now: Nanos,
+        requests: &[LimitRequest<'_>],
+    ) -> Result<Decision, StoreError> {
+        let mut order: SmallVec<[usize; 8]> = requests
+            .iter()
+            .map(|request| self.shard_index(request.key))
+            .collect();
+        order.sort_unstable();
+        order.dedup();
+        // Locks in ascending shard order: no two decisions can wait on each other.
+        let mut shards: SmallVec<[Guard<'_>; 8]> = order
+            .iter()
+            .map(|&index| self.shards[index].0.lock())
+            .collect();
+        let guard_of = |key: Key| {
+            order
+                .binary_search(&self.shard_index(key))
+                .expect("every shard of the request is locked")
+        };
+        let mut outcomes = Outcomes::with_capacity(requests.len());
+        let mut undo: SmallVec<[(usize, Undo); 4]> = SmallVec::with_capacity(requests.len());
+        let mut fault = None;
+        for request in requests {
+            let guard = guard_of(request.key);
+            match shards[guard].apply(request, now) {
+                Ok((outcome, step)) => {
+                    outcomes.push(outcome);
+                    undo.push((guard, step));
+                }
+                Err(error) => {
+                    fault = Some(error);
+                    break;
+                }
+            }
+        }
+        if fault.is_none() && outcomes.iter().all(|outcome| outcome.allowed()) {
+            let journaled = self.journaled
+                && undo.iter().zip(requests).any(|((_, step), request)| {
+                    matches!(step, Undo::State { .. }) && request.algorithm.is_long_lived()
+                });
+            let leases = undo
+                .into_iter()
+                .filter_map(|(_, step)| match step {
+                    Undo::Lease(lease) => Some(lease),
+                    _ => None,
+                })
+                .collect();
+            return Ok(Decision::new(now, outcomes, leases).journaled(journaled));
+        }
+        for (guard, step) in undo.into_iter().rev() {
+            shards[guard].undo(step);
+        }
+        if let Some(error) = fault {
+            return Err(error);
+        }
+        // The limits that would have admitted report what they hold now that nothing was taken.
+        for (request, outcome) in requests.iter().zip(outcomes.iter_mut()) {
+            if outcome.allowed() {
+                let peek = LimitRequest {
+                    cost: 0,
+                    ..*request
+                };
+                let (now_held, _) = shards[guard_of(request.key)].apply(&peek, now)?;
+                *outcome = outcome.holding(now_held.remaining(), now_held.reset_at());
+            }
+        }
+        Ok(Decision::new(now, outcomes, Vec::new()))
+    }
+}
+
+impl Store for MemoryStore {
+    fn acquire(&self, now: Nanos, requests: &[LimitRequest<'_>]) -> Result<Decision, StoreError> {
+        match requests {
+            [] => Ok(Decision::new(now, SmallVec::new(), Vec::new())),
+            [request] => {
+                let (outcome, step) = self.lock(request.key).apply(request, now)?;
+                let journaled = self.journaled
+                    && matches!(step, Undo::State { .. })
+                    && request.algorithm.is_long_lived();
+                let leases = match step {
+                    Undo::Lease(lease) => vec![lease],
+                    _ => Vec::new(),
+                };
+                Ok(Decision::new(now, smallvec![outcome], leases).journaled(journaled))
+            }
+            requests => self.acquire_all(now, requests),
+        }
+    }
+
+    fn refund(&self, decided_at: Nanos, requests: &[LimitRequest<'_>]) -> Result<(), StoreError> {
+        for request in requests {
+            self.lock(request.key).refund(request, decided_at);
+        }
+        Ok(())
+    }
+
+    fn release(&self, _now: Nanos, lease: &Lease) -> Result<(), StoreError> {
+        self.lock(lease.key).release(lease);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::memory::fixtures::{key, window};
+    use crate::{Algorithm, Concurrency, Rate, TokenBucket};
+
+    #[test]
+    fn a_refusal_charges_no_other_limit() {
+        let store = MemoryStore::new();
+        let (roomy, tight) = (window(10, 60), window(1, 60));
+        let both = [
+            LimitRequest::new(key(1), &roomy, 1),
+            LimitRequest::new(key(2), &tight, 1),
+        ];
+        assert!(store.acquire(0, &both).unwrap().allowed());
+        let refused = store.acquire(0, &both).unwrap();
+        assert!(!refused.allowed());
+        assert_eq!(
+            refused.outcomes()[0].remaining(),
+            9,
+            "reported as uncharged"
+        );
+        assert!(refused.outcomes()[0].allowed());
+        let alone = store.acquire(0, &both[..1]).unwrap();
+        assert_eq!(alone.outcomes()[0].remaining(), 8);
+    }
+
+    #[test]
+    fn the_same_partition_twice_in_one_request_counts_twice() {
+        let store = MemoryStore::new();
+        let limit = window(3, 60);
+        let twice = [
+            LimitRequest::new(key(1), &limit, 2),
+            LimitRequest::new(key(1), &limit, 2),
+        ];
+        let refused = store.acquire(0, &twice).unwrap();
+        assert!(!refused.allowed());
+        let once = store.acquire(0, &twice[..1]).unwrap();
+        assert_eq!(once.outcomes()[0].remaining(), 1);
+    }
+
+    #[test]
+    fn refunds_give_units_back() {
+        let store = MemoryStore::new();
+        let (daily, bucket): (Algorithm, Algorithm) = (
+            window(3, 86_400),
+            TokenBucket::new(Rate::per_second(1), 2).unwrap().into(),
+        );
+        let request = [
+            LimitRequest::new(key(1), &daily, 1),
+            LimitRequest::new(key(2), &bucket, 1),
+        ];
+        assert!(store.acquire(0, &request).unwrap().allowed());
+        store.refund(0, &request).unwrap();
+        let peek = [
+            LimitRequest::new(key(1), &daily, 0),
+            LimitRequest::new(key(2), &bucket, 0),
+        ];
+        let whole = store.acquire(0, &peek).unwrap();
+        assert_eq!(
+            (
+                whole.outcomes()[0].remaining(),
+                whole.outcomes()[1].remaining()
+            ),
+            (3, 2)
+        );
+        // Refunding a partition never charged changes nothing and creates nothing.
+        store
+            .refund(0, &[LimitRequest::new(key(9), &daily, 1)])
+            .unwrap();
+        assert_eq!(store.stats().partitions, 2);
+    }
+
+    #[test]
+    fn a_refused_concurrency_request_gives_its_lease_back() {
+        let store = MemoryStore::new();
+        let in_flight: Algorithm = Concurrency::new(1, Duration::from_secs(5)).unwrap().into();
+        let tight = window(1, 60);
+        let request = [
+            LimitRequest::new(key(1), &in_flight, 1),
+            LimitRequest::new(key(2), &tight, 1),
+        ];
+        let first = store.acquire(0, &request).unwrap();
+        assert_eq!(first.leases().len(), 1);
+        for lease in first.leases() {
+            store.release(1, lease).unwrap();
+        }
+        let refused = store.acquire(2, &request).unwrap();
+        assert!(!refused.allowed());
+        assert_eq!(refused.leases().len(), 0);
+        assert!(
+            store.acquire(3, &request[..1]).unwrap().allowed(),
+            "no slot left taken"
+        );
+    }
+}
