@@ -12,8 +12,8 @@ use redis::{Cmd, ErrorKind, RedisError};
 use tollgate_core::StoreError;
 
 use crate::StoreUrl;
+use crate::fault::{fault, within};
 use crate::script;
-use crate::store::{fault, within};
 
 /// A multiplexed connection (one server) or the cluster client (a connection per node), with
 /// what the cluster's redirections made it do; cloning shares both.

@@ -38,6 +38,7 @@
 #![forbid(unsafe_code)]
 
 mod connection;
+mod fault;
 mod script;
 mod store;
 mod url;

@@ -10,6 +10,7 @@ use tollgate_core::{Algorithm, Decision, Key, Lease, LimitRequest, Nanos, Outcom
 
 use crate::StoreUrl;
 use crate::connection::{Connection, Redirections};
+use crate::fault::{fault, unavailable, within};
 use crate::script::{self, Reply};
 
 /// How often one decision asks again when a calendar window turned between the instance's
@@ -402,26 +403,4 @@ async fn all(
         .into_iter()
         .collect::<Result<(), RedisError>>()
         .map_err(fault)
-}
-
-/// `work`, or a transient fault once `timeout` has passed.
-pub(crate) async fn within<T>(
-    timeout: Duration,
-    work: impl Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    match tokio::time::timeout(timeout, work).await {
-        Ok(result) => result,
-        Err(_) => Err(unavailable(
-            format!("no answer within {} ms", timeout.as_millis()),
-            true,
-        )),
-    }
-}
-
-pub(crate) fn fault(error: RedisError) -> StoreError {
-    unavailable(error.to_string(), true)
-}
-
-fn unavailable(message: String, transient: bool) -> StoreError {
-    StoreError::Unavailable { message, transient }
 }
