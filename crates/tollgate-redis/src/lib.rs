@@ -39,10 +39,13 @@
 
 mod connection;
 mod fault;
+mod redirections;
 mod script;
 mod store;
+mod supports;
 mod url;
 
-pub use connection::Redirections;
-pub use store::{RedisStore, Unsupported};
+pub use redirections::Redirections;
+pub use store::RedisStore;
+pub use supports::Unsupported;
 pub use url::{StoreUrl, UrlError};
