@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use smallvec::SmallVec;
 
-use super::{LimitError, MAX_SPAN};
+use super::error::{LimitError, MAX_SPAN};
 use crate::{Key, Lease, Nanos, Outcome, duration_nanos};
 
 /// At most `max` units in flight at once in a partition.

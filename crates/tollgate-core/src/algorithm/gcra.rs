@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use super::{Divisor, LimitError, MAX_SPAN, Transition};
+use super::divisor::Divisor;
+use super::error::{LimitError, MAX_SPAN};
+use super::transition::Transition;
 use crate::{Nanos, Outcome, duration_nanos};
 
 /// A steady rate: `count` units per `period`.

@@ -6,7 +6,8 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan, Zoned};
 
-use super::{Divisor, LimitError, MAX_SPAN};
+use super::divisor::Divisor;
+use super::error::{LimitError, MAX_SPAN};
 use crate::{NANOS_PER_SEC, Nanos, duration_nanos};
 
 /// A calendar period, in the local time of a time zone.

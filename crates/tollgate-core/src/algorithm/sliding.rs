@@ -15,7 +15,9 @@
 
 use std::time::Duration;
 
-use super::{Divisor, LimitError, MAX_SPAN, Transition};
+use super::divisor::Divisor;
+use super::error::{LimitError, MAX_SPAN};
+use super::transition::Transition;
 use crate::{Nanos, Outcome, duration_nanos};
 
 /// At most about `max` units per rolling `period`; see the module docs for the error bound.

@@ -1,6 +1,8 @@
 //! Fixed windows: at most `max` units per window, the count starting again at each boundary.
 
-use super::{LimitError, Schedule, Transition};
+use super::error::LimitError;
+use super::schedule::Schedule;
+use super::transition::Transition;
 use crate::{Nanos, Outcome};
 
 /// At most `max` units in each window of a [`Schedule`].
