@@ -98,7 +98,7 @@ impl Outcome {
     /// The same outcome with the holdings of the limit replaced (a store reporting a limit that
     /// would have admitted a refused request as it stands, uncharged).
     #[must_use]
-    pub const fn holding(self, remaining: u64, reset_at: Nanos) -> Self {
+    pub(crate) const fn holding(self, remaining: u64, reset_at: Nanos) -> Self {
         Self {
             remaining,
             reset_at,
@@ -150,7 +150,7 @@ impl Decision {
 
     /// Marks the decision as having written state that a journal must make durable.
     #[must_use]
-    pub fn journaled(mut self, journaled: bool) -> Self {
+    pub(crate) fn journaled(mut self, journaled: bool) -> Self {
         self.journaled = journaled;
         self
     }
@@ -194,19 +194,6 @@ impl Decision {
         })
     }
 
-    /// The outcome to show a client: the refusing limit that frees up last, or when admitted
-    /// the limit with the fewest units left (ties: the one that resets last).
-    #[must_use]
-    pub fn most_restrictive(&self) -> Option<&Outcome> {
-        let refusals = self.outcomes.iter().filter(|outcome| !outcome.allowed());
-        if let Some(refusal) = refusals.max_by_key(|o| o.retry_at) {
-            return Some(refusal);
-        }
-        self.outcomes
-            .iter()
-            .min_by_key(|o| (o.remaining(), std::cmp::Reverse(o.reset_at())))
-    }
-
     /// The concurrency leases this decision holds; give them back with
     /// [`Limiter::release`](crate::Limiter::release) when the response is done.
     #[must_use]
@@ -242,7 +229,6 @@ mod tests {
         );
         assert!(!decision.allowed());
         assert_eq!(decision.retry_at(), Some(50));
-        assert_eq!(decision.most_restrictive().unwrap().retry_at(), Some(50));
     }
 
     #[test]
@@ -253,18 +239,16 @@ mod tests {
             Vec::new(),
         );
         assert_eq!(decision.retry_at(), None);
-        assert_eq!(decision.most_restrictive().unwrap().retry_at(), None);
     }
 
     #[test]
-    fn admitted_reports_fewest_remaining() {
+    fn admitted_when_every_limit_admits() {
         let decision = Decision::new(
             100,
             smallvec![outcome(true, 7, Some(1)), outcome(true, 2, Some(1))],
             Vec::new(),
         );
         assert!(decision.allowed());
-        assert_eq!(decision.most_restrictive().unwrap().remaining(), 2);
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl Concurrency {
 
     /// Decides a request of `cost` units at `now` for partition `key`, taking a lease into
     /// `leases` when admitted (a peek, cost 0, takes none).
-    pub fn decide(
+    pub(crate) fn decide(
         &self,
         leases: &mut LeaseSet,
         key: Key,
@@ -84,7 +84,7 @@ impl Concurrency {
 
 /// The leases held in one partition of a concurrency limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LeaseSet {
+pub(crate) struct LeaseSet {
     /// `(expires_at, cost)` of each lease held.
     held: SmallVec<[(Nanos, u32); 4]>,
 }
@@ -92,12 +92,12 @@ pub struct LeaseSet {
 impl LeaseSet {
     /// Whether no lease is held (the partition is at rest).
     #[must_use]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.held.is_empty()
     }
 
     /// Gives back a lease; a lease already expired or released is ignored.
-    pub fn release(&mut self, lease: &Lease) {
+    pub(crate) fn release(&mut self, lease: &Lease) {
         if let Some(at) = self
             .held
             .iter()
@@ -108,7 +108,7 @@ impl LeaseSet {
     }
 
     /// Drops the leases that have expired by `now`.
-    pub fn expire(&mut self, now: Nanos) {
+    pub(crate) fn expire(&mut self, now: Nanos) {
         self.held.retain(|&mut (expires_at, _)| expires_at > now);
     }
 

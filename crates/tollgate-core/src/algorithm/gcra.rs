@@ -32,18 +32,6 @@ impl Rate {
     pub const fn per_second(count: u64) -> Self {
         Self::new(count, Duration::from_secs(1))
     }
-
-    /// The number of units per period.
-    #[must_use]
-    pub const fn count(self) -> u64 {
-        self.count
-    }
-
-    /// The period.
-    #[must_use]
-    pub const fn period(self) -> Duration {
-        self.period
-    }
 }
 
 /// A token bucket: refilled at a [`Rate`], holding at most `burst` tokens, one `u64` of state.
@@ -153,7 +141,7 @@ impl TokenBucket {
     /// Gives back `cost` tokens taken at `charged_at`: the state with the TAT moved back, never
     /// before `charged_at` (a bucket already full stays full).
     #[must_use]
-    pub fn refund(&self, state: u64, charged_at: Nanos, cost: u32) -> u64 {
+    pub(crate) fn refund(&self, state: u64, charged_at: Nanos, cost: u32) -> u64 {
         if state <= charged_at {
             return state;
         }

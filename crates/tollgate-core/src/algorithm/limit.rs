@@ -23,9 +23,7 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// Decides a request for algorithms whose state is one `u64`; `None` for [`Concurrency`],
-    /// whose state is a [`LeaseSet`].
-    ///
-    /// [`LeaseSet`]: super::LeaseSet
+    /// whose state is the set of its leases.
     #[inline]
     #[must_use]
     pub fn decide(&self, state: u64, now: Nanos, cost: u32) -> Option<Transition> {
@@ -43,7 +41,7 @@ impl Algorithm {
     /// longer, a bucket that takes a minute or more to refill): state worth keeping across a
     /// restart.
     #[must_use]
-    pub fn is_long_lived(&self) -> bool {
+    pub(crate) fn is_long_lived(&self) -> bool {
         const MINUTE: Nanos = 60 * crate::NANOS_PER_SEC;
         match self {
             Self::TokenBucket(bucket) => bucket.interval().saturating_mul(bucket.burst()) >= MINUTE,
@@ -56,7 +54,7 @@ impl Algorithm {
     /// Gives back `cost` units that a request admitted at `charged_at` took, for algorithms
     /// whose state is one `u64` (`None` for [`Concurrency`], whose leases are released instead).
     #[must_use]
-    pub fn refund(&self, state: u64, charged_at: Nanos, cost: u32) -> Option<u64> {
+    pub(crate) fn refund(&self, state: u64, charged_at: Nanos, cost: u32) -> Option<u64> {
         match self {
             Self::TokenBucket(bucket) => Some(bucket.refund(state, charged_at, cost)),
             Self::Window(window) => Some(window.refund(state, charged_at, cost)),

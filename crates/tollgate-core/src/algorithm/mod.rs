@@ -18,7 +18,8 @@ mod sliding;
 mod transition;
 mod window;
 
-pub use concurrency::{Concurrency, LeaseSet};
+pub use concurrency::Concurrency;
+pub(crate) use concurrency::LeaseSet;
 pub use error::LimitError;
 pub use gcra::{Rate, TokenBucket};
 pub use limit::Algorithm;

@@ -71,7 +71,7 @@ impl Schedule {
 
     /// The shortest window this schedule produces, in nanoseconds.
     #[must_use]
-    pub fn shortest(&self) -> Nanos {
+    pub(crate) fn shortest(&self) -> Nanos {
         match self {
             Self::Clock(aligned) => aligned.period(),
             // A DST change can shorten a day by an hour (a few zones have moved by a whole day,
@@ -94,7 +94,7 @@ pub struct ClockAligned {
 impl ClockAligned {
     /// The window length in nanoseconds.
     #[must_use]
-    pub fn period(&self) -> Nanos {
+    pub(crate) fn period(&self) -> Nanos {
         self.period.get()
     }
 }
@@ -112,18 +112,6 @@ const LENGTH_BITS: u32 = 22;
 const LENGTH_MASK: u64 = (1 << LENGTH_BITS) - 1;
 
 impl Calendar {
-    /// The unit of the windows.
-    #[must_use]
-    pub fn unit(&self) -> CalendarUnit {
-        self.unit
-    }
-
-    /// The time zone whose local calendar the windows follow.
-    #[must_use]
-    pub fn time_zone(&self) -> &TimeZone {
-        &self.tz
-    }
-
     fn bounds(&self, now: Nanos) -> (Nanos, Nanos) {
         let packed = self.current.load(Ordering::Relaxed);
         let start = (packed >> LENGTH_BITS) * NANOS_PER_SEC;

@@ -120,7 +120,7 @@ impl SlidingWindow {
     /// Gives back `cost` units taken at `charged_at`, from the window that counted them (while
     /// no later window has counted anything).
     #[must_use]
-    pub fn refund(&self, state: u64, charged_at: Nanos, cost: u32) -> u64 {
+    pub(crate) fn refund(&self, state: u64, charged_at: Nanos, cost: u32) -> u64 {
         let end = charged_at - charged_at % self.per_period + self.period;
         // The counts of the window the state was written in sit in its low digits, with the
         // writer's current count lowest.

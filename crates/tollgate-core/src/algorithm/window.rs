@@ -90,7 +90,7 @@ impl Window {
     /// Gives back `cost` units taken at `charged_at`, from the window that held them; once a
     /// later window has counted anything, they are gone with theirs.
     #[must_use]
-    pub fn refund(&self, state: u64, charged_at: Nanos, cost: u32) -> u64 {
+    pub(crate) fn refund(&self, state: u64, charged_at: Nanos, cost: u32) -> u64 {
         let (_, end) = self.schedule.bounds(charged_at);
         if state < end || state > end + self.max {
             return state;

@@ -22,12 +22,6 @@ pub struct MemoryStoreStats {
 }
 
 impl MemoryStore {
-    /// The configured bound on partitions, if any.
-    #[must_use]
-    pub fn capacity(&self) -> Option<usize> {
-        self.capacity
-    }
-
     /// One step of the background sweep: up to `budget` slots of the next shard in turn.
     /// Returns the states dropped. Call it often enough to visit every shard now and then;
     /// each step holds one shard's lock for `budget` slots at most.

@@ -65,7 +65,6 @@ impl MemoryStoreBuilder {
                 .collect(),
             mask: self.shards as u64 - 1,
             sweep_next: AtomicUsize::new(0),
-            capacity: self.capacity,
             journal_epoch: AtomicU64::new(0),
             journaled: self.journaled,
         }

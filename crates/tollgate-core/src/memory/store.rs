@@ -45,7 +45,6 @@ pub struct MemoryStore {
     pub(super) shards: Box<[Padded]>,
     pub(super) mask: u64,
     pub(super) sweep_next: AtomicUsize,
-    pub(super) capacity: Option<usize>,
     /// Counts the journal's takes; see [`take_journal`](Self::take_journal).
     pub(super) journal_epoch: AtomicU64,
     pub(super) journaled: bool,
