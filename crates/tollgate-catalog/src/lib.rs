@@ -31,7 +31,7 @@ mod error;
 mod keys;
 mod ledger;
 mod overrides;
-pub mod packs;
+mod packs;
 mod schema;
 mod usage;
 

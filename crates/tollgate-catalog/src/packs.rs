@@ -8,29 +8,29 @@ use tollgate_core::Nanos;
 
 /// A pack held by an account, as the ledger records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldPack {
+pub(crate) struct HeldPack {
     /// The pack's name.
-    pub pack: String,
+    pub(crate) pack: String,
     /// When it started applying.
-    pub starts_at: Nanos,
+    pub(crate) starts_at: Nanos,
     /// When it stops applying.
-    pub expires_at: Nanos,
+    pub(crate) expires_at: Nanos,
 }
 
 /// What a purchase does to the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Purchase {
+pub(crate) struct Purchase {
     /// The new ledger row's start: now, or the renewed pack's start.
-    pub starts_at: Nanos,
+    pub(crate) starts_at: Nanos,
     /// The new ledger row's expiry.
-    pub expires_at: Nanos,
+    pub(crate) expires_at: Nanos,
     /// Whether the pack held is replaced (a different pack, still valid), from now.
-    pub replaces_held: bool,
+    pub(crate) replaces_held: bool,
 }
 
 /// Buys `pack` for `period` at `now`, given the pack the account holds (if any, even expired).
 #[must_use]
-pub fn purchase(held: Option<&HeldPack>, pack: &str, period: Nanos, now: Nanos) -> Purchase {
+pub(crate) fn purchase(held: Option<&HeldPack>, pack: &str, period: Nanos, now: Nanos) -> Purchase {
     match held {
         // The same pack, still valid: renewed from its expiry.
         Some(held) if held.pack == pack && held.expires_at > now => Purchase {
@@ -55,7 +55,7 @@ pub fn purchase(held: Option<&HeldPack>, pack: &str, period: Nanos, now: Nanos) 
 
 /// The pack in force at `now`, if the one held has not expired.
 #[must_use]
-pub fn in_force(held: Option<&HeldPack>, now: Nanos) -> Option<&HeldPack> {
+pub(crate) fn in_force(held: Option<&HeldPack>, now: Nanos) -> Option<&HeldPack> {
     held.filter(|held| held.starts_at <= now && now < held.expires_at)
 }
 
