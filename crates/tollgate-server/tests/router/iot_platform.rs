@@ -1,0 +1,313 @@
+//! `examples/iot-platform.toml` (seed page 000, an industrial IoT platform) in process: a daily
+//! quota per api on the Shanghai calendar day and a rate per api, plans, third-party apps, upgrade
+//! packs bought through the admin API, and the customer's own view.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::{T0_S, Tollgate, example, pairs};
+
+const ACME: (&str, &str) = ("Authorization", "Bearer acme-key");
+const TINY: (&str, &str) = ("Authorization", "Bearer tiny-key");
+
+fn start() -> Tollgate {
+    Tollgate::start(&example("iot-platform.toml"))
+}
+
+#[tokio::test]
+async fn the_trial_plan_has_5_a_day_per_api_until_midnight_in_shanghai() {
+    let tollgate = start();
+    for _ in 0..5 {
+        assert_eq!(
+            tollgate
+                .auth("GET", "/api/v1/machines", &[TINY])
+                .await
+                .status,
+            200
+        );
+    }
+    let exhausted = tollgate.auth("GET", "/api/v1/machines", &[TINY]).await;
+    assert_eq!(exhausted.status, 429);
+    assert_eq!(
+        exhausted.json(),
+        json!({
+            "error": "daily_quota_exhausted",
+            "api": "machines.list",
+            "message": "daily-quota exceeded for machines.list (5 per day); it resets at 2026-01-01T16:00:00Z",
+            "retry_after": 57600,
+        })
+    );
+    assert_eq!(
+        exhausted.limit_headers(),
+        pairs([
+            ("ratelimit-policy", "\"daily-quota\";q=5"),
+            ("ratelimit", "\"daily-quota\";r=0;t=57600"),
+            ("x-ratelimit-limit", "5"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1767283200"),
+            ("x-ratelimit-used", "5"),
+            ("x-ratelimit-resource", "daily-quota"),
+            ("retry-after", "57600"),
+        ])
+    );
+    assert_eq!(
+        tollgate
+            .auth("GET", "/api/v1/machines/7", &[TINY])
+            .await
+            .status,
+        200,
+        "each api has its own quota"
+    );
+    tollgate.advance(Duration::from_secs(57_600) - Duration::from_nanos(1));
+    assert_eq!(
+        tollgate
+            .auth("GET", "/api/v1/machines", &[TINY])
+            .await
+            .status,
+        429
+    );
+    tollgate.advance_nanos(1);
+    assert_eq!(
+        tollgate
+            .auth("GET", "/api/v1/machines", &[TINY])
+            .await
+            .status,
+        200,
+        "a new day in Shanghai"
+    );
+}
+
+#[tokio::test]
+async fn the_basic_plans_rate_is_one_a_second_per_api() {
+    let tollgate = start();
+    assert_eq!(
+        tollgate
+            .auth("GET", "/api/v1/machines", &[ACME])
+            .await
+            .status,
+        200
+    );
+    let fast = tollgate.auth("GET", "/api/v1/machines", &[ACME]).await;
+    assert_eq!(fast.status, 429);
+    assert_eq!(
+        fast.json(),
+        json!({
+            "error": "rate_limit_exceeded",
+            "api": "machines.list",
+            "message": "rate-limit exceeded for machines.list (1 per second); it resets at 2026-01-01T00:00:01Z",
+            "retry_after": 1,
+        })
+    );
+    assert_eq!(
+        tollgate
+            .auth("GET", "/api/v1/machines/7", &[ACME])
+            .await
+            .status,
+        200,
+        "another api, another rate"
+    );
+    tollgate.advance(Duration::from_secs(1) - Duration::from_nanos(1));
+    assert_eq!(
+        tollgate
+            .auth("GET", "/api/v1/machines", &[ACME])
+            .await
+            .status,
+        429
+    );
+    tollgate.advance_nanos(1);
+    let again = tollgate.auth("GET", "/api/v1/machines", &[ACME]).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        again.limit_headers(),
+        pairs([
+            ("ratelimit-policy", "\"rate-limit\";q=1"),
+            ("ratelimit", "\"rate-limit\";r=0;t=1"),
+            ("x-ratelimit-limit", "1"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1767225602"),
+            ("x-ratelimit-used", "1"),
+            ("x-ratelimit-resource", "rate-limit"),
+        ]),
+        "the limit with the fewest units left: the rate, not the quota's 998"
+    );
+}
+
+#[tokio::test]
+async fn a_third_party_app_spends_the_quota_of_the_account_whose_key_it_sends() {
+    let tollgate = start();
+    let ask = |headers: serde_json::Value| json!({ "method": "GET", "path": "/api/v1/stats/cutting-length", "headers": headers });
+    let by_app = tollgate
+        .check(ask(json!({
+            "authorization": "Bearer acme-key",
+            "x-app-id": "fleetview",
+            "x-app-secret": "fleetview-secret",
+        })))
+        .await;
+    assert_eq!(
+        (
+            &by_app["allowed"],
+            &by_app["account"],
+            &by_app["app"],
+            &by_app["plan"],
+            &by_app["api"]
+        ),
+        (
+            &json!(true),
+            &json!("acme"),
+            &json!("fleetview"),
+            &json!("basic"),
+            &json!("stats.daily-cutting-length")
+        )
+    );
+    assert_eq!(by_app["limits"][0]["remaining"], 999);
+    tollgate.advance(Duration::from_secs(1));
+    let own = tollgate
+        .check(ask(json!({ "authorization": "Bearer acme-key" })))
+        .await;
+    assert_eq!(
+        (&own["app"], &own["limits"][0]["remaining"]),
+        (&json!(null), &json!(998))
+    );
+}
+
+/// Acme's standing on `stats.daily-cutting-length` as its quota page shows it.
+async fn stats(tollgate: &Tollgate) -> serde_json::Value {
+    let view = tollgate.quota(&[ACME]).await.json();
+    view["apis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|api| api["api"] == "stats.daily-cutting-length")
+        .cloned()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_customer_sees_each_apis_quota_and_rate_its_plan_and_pack() {
+    let tollgate = Tollgate::with_admin(&example("iot-platform.toml")).await;
+    tollgate
+        .auth("GET", "/api/v1/stats/cutting-length", &[ACME])
+        .await;
+    let bought = tollgate
+        .admin("POST", "/admin/accounts/acme/packs", r#"{"pack":"plus"}"#)
+        .await;
+    assert_eq!(bought.status, 201, "{}", bought.body);
+    let view = tollgate.quota(&[ACME]).await.json();
+    let year = T0_S + 365 * 86_400;
+    assert_eq!(
+        (&view["account"], &view["plan"], &view["pack"]),
+        (
+            &json!("acme"),
+            &json!("basic"),
+            &json!({
+                "name": "plus",
+                "expires": year,
+                "expires_local": "2027-01-01T00:00:00+00:00[UTC]",
+            })
+        )
+    );
+    let apis: Vec<&str> = view["apis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|api| api["api"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        apis,
+        [
+            "machines.list",
+            "machines.detail",
+            "machines.status",
+            "stats.daily-cutting-length",
+            "tasks.upload"
+        ]
+    );
+    assert_eq!(
+        stats(&tollgate).await["limits"],
+        json!([
+            {
+                "name": "daily-quota",
+                "kind": "quota",
+                "limit": 5000,
+                "used": 1,
+                "remaining": 4999,
+                "reset": 1_767_283_200_u64,
+                "reset_local": "2026-01-01T16:00:00+00:00[UTC]",
+            },
+            {
+                "name": "rate-limit",
+                "kind": "rate",
+                "limit": 1,
+                "used": 1,
+                "remaining": 0,
+                "reset": T0_S + 1,
+                "reset_local": "2026-01-01T00:00:01+00:00[UTC]",
+            },
+        ]),
+        "the pack raised the quota, not the rate"
+    );
+}
+
+#[tokio::test]
+async fn a_pack_applies_until_exactly_its_expiry() {
+    let tollgate = Tollgate::with_admin(&example("iot-platform.toml")).await;
+    let bought = tollgate
+        .admin("POST", "/admin/accounts/acme/packs", r#"{"pack":"plus"}"#)
+        .await;
+    assert_eq!(bought.status, 201, "{}", bought.body);
+    tollgate.advance(Duration::from_secs(365 * 86_400) - Duration::from_nanos(1));
+    assert_eq!(stats(&tollgate).await["limits"][0]["limit"], 5000);
+    tollgate.advance_nanos(1);
+    assert_eq!(stats(&tollgate).await["limits"][0]["limit"], 1000);
+    assert_eq!(tollgate.quota(&[ACME]).await.json()["pack"], json!(null));
+}
+
+#[tokio::test]
+async fn the_same_pack_again_renews_it_and_another_replaces_it_at_once() {
+    let tollgate = Tollgate::with_admin(&example("iot-platform.toml")).await;
+    let buy = |pack: &'static str| {
+        let tollgate = &tollgate;
+        async move {
+            let body = format!(r#"{{"pack":"{pack}"}}"#);
+            let bought = tollgate
+                .admin("POST", "/admin/accounts/acme/packs", &body)
+                .await;
+            assert_eq!(bought.status, 201, "{}", bought.body);
+        }
+    };
+    let pack = || async { tollgate.quota(&[ACME]).await.json()["pack"].clone() };
+    buy("plus").await;
+    tollgate.advance(Duration::from_secs(86_400));
+    buy("plus").await;
+    assert_eq!(
+        pack().await["expires"],
+        T0_S + 2 * 365 * 86_400,
+        "renewed from its expiry, not from now"
+    );
+    tollgate.advance(Duration::from_secs(1));
+    buy("max").await;
+    let max = pack().await;
+    assert_eq!(
+        (&max["name"], &max["expires"]),
+        (&json!("max"), &json!(T0_S + 86_401 + 365 * 86_400)),
+        "a year from now"
+    );
+    assert_eq!(stats(&tollgate).await["limits"][0]["limit"], 20000);
+}
+
+#[tokio::test]
+#[ignore = "bug: pack_purchases is keyed by (account_id, bought_at), so a second purchase \
+            for one account at the same clock reading fails its insert and is answered 503 \
+            catalog_unavailable, the purchase lost"]
+async fn two_purchases_in_the_same_instant_are_both_kept() {
+    let tollgate = Tollgate::with_admin(&example("iot-platform.toml")).await;
+    for pack in ["plus", "max"] {
+        let body = format!(r#"{{"pack":"{pack}"}}"#);
+        let bought = tollgate
+            .admin("POST", "/admin/accounts/acme/packs", &body)
+            .await;
+        assert_eq!(bought.status, 201, "{pack}: {}", bought.body);
+    }
+    assert_eq!(stats(&tollgate).await["limits"][0]["limit"], 20000);
+}
