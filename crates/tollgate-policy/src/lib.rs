@@ -37,6 +37,7 @@ pub mod model;
 pub mod path;
 mod policy;
 mod resolve;
+mod template;
 pub mod units;
 mod usage;
 
@@ -46,13 +47,14 @@ pub use error::{ConfigError, ConfigErrors, Source};
 pub use path::{PathError, Target};
 pub use policy::{
     BodyFormat, DEFAULT_JSON, DEFAULT_XML, Dimension, Directory, DirectoryEntry, FORWARDED_PAIR,
-    ForwardAuth, HeaderFamily, Limit, Numbers, ORIGINAL_PAIR, OnStoreError, Policy, Responses,
-    Server, StoreCheck, Unmatched, any_algorithm,
+    ForwardAuth, HeaderFamily, Limit, Name, Numbers, ORIGINAL_PAIR, OnStoreError, Policy,
+    Responses, Server, StoreCheck, Unmatched, any_algorithm,
 };
 pub use resolve::{
-    HeaderLookup, Headers, Limits, Plan, RefundTicket, RequestFacts, Resolution, is_header_text,
-    same_header,
+    HeaderLookup, Headers, Limits, RefundTicket, RequestFacts, Resolution, Resolved,
+    is_header_text, same_header,
 };
+pub use template::{Field, Template};
 use tollgate_core::KeySpace;
 pub use usage::{AccountUsage, ApiUsage, KeyLookup};
 

@@ -22,6 +22,7 @@
 //! sub-delimiters, so that an upstream decoding it once reads exactly [`Target::path`]: a `%` of
 //! the decoded path goes out as `%25`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -64,7 +65,8 @@ pub const MAX_PATH: usize = 8192;
 /// holds the canonical path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target<'a> {
-    path: String,
+    /// Borrowed from the request when it was canonical as received (the usual case).
+    path: Cow<'a, str>,
     /// With `paths.case_insensitive`, the canonical path in the case it came in, when folding
     /// changed it: what is forwarded (an upstream that folds reads the counted path, and one
     /// that keeps case for its identifiers is served what the client asked for).
@@ -100,6 +102,13 @@ impl<'a> Target<'a> {
         if path.len() > MAX_PATH {
             return Err(PathError::TooLong);
         }
+        if is_canonical(path, case_insensitive) {
+            return Ok(Self {
+                path: Cow::Borrowed(path),
+                cased: None,
+                query,
+            });
+        }
         // Decoded in place, one segment after another, into the one buffer the path lives in.
         let mut out: Vec<u8> = Vec::with_capacity(path.len().max(1));
         for raw_segment in path.split('/') {
@@ -133,7 +142,7 @@ impl<'a> Target<'a> {
             }
         }
         Ok(Self {
-            path: canonical,
+            path: Cow::Owned(canonical),
             cased,
             query,
         })
@@ -177,7 +186,7 @@ impl Default for Target<'_> {
     /// The root, `/`, with no query.
     fn default() -> Self {
         Self {
-            path: "/".to_owned(),
+            path: Cow::Borrowed("/"),
             cased: None,
             query: None,
         }
@@ -203,6 +212,26 @@ const FORWARDED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'=')
     .remove(b':')
     .remove(b'@');
+
+/// Whether `path` is already what decoding and normalizing would make of it: rooted, no empty,
+/// `.` or `..` segment, no trailing slash, only visible ASCII that decodes to itself (no `%`) and
+/// that no rule refuses, and nothing to fold. Such a path is borrowed, not copied.
+fn is_canonical(path: &str, case_insensitive: bool) -> bool {
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/') || (bytes.len() > 1 && bytes.ends_with(b"/")) {
+        return false;
+    }
+    let plain = bytes.iter().all(|&byte| {
+        byte.is_ascii_graphic()
+            && !matches!(byte, b'%' | b'\\' | b';')
+            && !(case_insensitive && byte.is_ascii_uppercase())
+    });
+    plain
+        && (path == "/"
+            || path[1..]
+                .split('/')
+                .all(|segment| !matches!(segment, "" | "." | "..")))
+}
 
 /// Decodes one raw segment into `out`, refusing what the module's rules refuse.
 fn decode_into(raw: &[u8], out: &mut Vec<u8>) -> Result<(), PathError> {
@@ -240,7 +269,19 @@ mod tests {
     use super::*;
 
     fn canonical(raw: &str) -> Result<String, PathError> {
-        Target::parse(raw, false).map(|target| target.path)
+        Target::parse(raw, false).map(|target| target.path.into_owned())
+    }
+
+    #[test]
+    fn a_canonical_path_is_borrowed_and_any_other_is_not() {
+        for raw in ["/", "/a/b", "/hello/world?x=1", "/a.b/c~d"] {
+            let target = Target::parse(raw, false).unwrap();
+            assert!(matches!(target.path, Cow::Borrowed(_)), "{raw}");
+        }
+        for raw in ["/a/", "//a", "/a/./b", "/a/../b", "/a%41", "a", "/A"] {
+            let target = Target::parse(raw, true).unwrap();
+            assert!(matches!(target.path, Cow::Owned(_)), "{raw}");
+        }
     }
 
     #[test]

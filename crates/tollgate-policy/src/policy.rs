@@ -1,10 +1,15 @@
 //! The compiled policy: plain data and matchers, built once, read on every request.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tollgate_core::{Algorithm, KeySpace};
 
 use crate::model::WrongSecret;
+
+/// A name the policy defines (an api, a plan, an account, an app): shared, so that what a
+/// request took can keep the names it was decided under without copying them.
+pub type Name = Arc<str>;
 
 /// A policy ready to decide requests: see [`Policy::load`](crate::Policy::load) and
 /// [`Policy::resolve`](crate::Policy::resolve).
@@ -21,8 +26,8 @@ pub struct Policy {
     pub(crate) identity: Identity,
     pub(crate) case_insensitive: bool,
     pub(crate) routes: Routes,
-    pub(crate) apis: Vec<String>,
-    pub(crate) plans: Vec<String>,
+    pub(crate) apis: Vec<Name>,
+    pub(crate) plans: Vec<Name>,
     /// Pack names and how long a purchase lasts.
     pub(crate) packs: Vec<(String, std::time::Duration)>,
     pub(crate) default_plan: Option<usize>,
@@ -30,7 +35,7 @@ pub struct Policy {
     /// SHA-256 of each API key → account index.
     pub(crate) keys: HashMap<[u8; 32], usize>,
     /// App id → SHA-256 of its secret.
-    pub(crate) apps: HashMap<String, [u8; 32]>,
+    pub(crate) apps: HashMap<Name, [u8; 32]>,
     pub(crate) limits: Vec<Limit>,
     pub(crate) key_space: KeySpace,
     /// What the store holding the limits can keep exactly, checked on every reload too.
@@ -63,8 +68,8 @@ impl Policy {
 
     /// The plan of anonymous callers and of accounts that name none, if the file sets one.
     #[must_use]
-    pub fn default_plan(&self) -> Option<&str> {
-        self.default_plan.map(|plan| self.plans[plan].as_str())
+    pub fn default_plan(&self) -> Option<&Name> {
+        self.default_plan.map(|plan| &self.plans[plan])
     }
 
     /// What responses carry.
@@ -136,7 +141,7 @@ impl Policy {
                 if let Some(index) = self
                     .accounts
                     .iter()
-                    .position(|account| account.id == entry.account)
+                    .position(|account| *account.id == *entry.account)
                 {
                     let numbers = self.bind_overrides(&entry.overrides, &mut unknown);
                     directory.file_overrides.insert(index, numbers);
@@ -151,7 +156,7 @@ impl Policy {
             };
             let index = *by_id.entry(entry.account.clone()).or_insert_with(|| {
                 let plan = entry.plan.as_ref().and_then(|name| {
-                    let found = self.plans.iter().position(|plan| plan == name);
+                    let found = self.plans.iter().position(|plan| **plan == **name);
                     if found.is_none() {
                         unknown.push(name.clone());
                     }
@@ -160,7 +165,7 @@ impl Policy {
                 let pack = self.bind_pack(entry.pack.as_ref(), &mut unknown);
                 let overrides = self.bind_overrides(&entry.overrides, &mut unknown);
                 directory.accounts.push(Account {
-                    id: entry.account.clone(),
+                    id: Name::from(entry.account.as_str()),
                     plan,
                     company: entry.company.clone(),
                     pack,
@@ -226,7 +231,7 @@ impl Policy {
     /// Whether the policy file defines account `id`.
     #[must_use]
     pub fn has_account(&self, id: &str) -> bool {
-        self.accounts.iter().any(|account| account.id == id)
+        self.accounts.iter().any(|account| &*account.id == id)
     }
 
     /// The key space its partitions are keyed in; reload in the same one to keep counters.
@@ -241,12 +246,6 @@ impl Policy {
         self.check
     }
 
-    /// The api names, in the order their routes first appear.
-    #[must_use]
-    pub fn apis(&self) -> &[String] {
-        &self.apis
-    }
-
     /// A pack by name: how long a purchase lasts, if the policy defines it.
     #[must_use]
     pub fn pack_period(&self, name: &str) -> Option<std::time::Duration> {
@@ -258,7 +257,7 @@ impl Policy {
 
     /// The plan names.
     #[must_use]
-    pub fn plans(&self) -> &[String] {
+    pub fn plans(&self) -> &[Name] {
         &self.plans
     }
 
@@ -406,9 +405,9 @@ pub struct Responses {
     /// Refusal body format.
     pub format: BodyFormat,
     /// JSON template.
-    pub json: String,
+    pub json: crate::Template,
     /// XML template.
-    pub xml: String,
+    pub xml: crate::Template,
 }
 
 /// The default JSON refusal body.
@@ -450,7 +449,7 @@ pub struct Directory {
     pub(crate) keys: HashMap<[u8; 32], usize>,
     pub(crate) accounts: Vec<Account>,
     /// App id → SHA-256 of its secret.
-    pub(crate) apps: HashMap<String, [u8; 32]>,
+    pub(crate) apps: HashMap<Name, [u8; 32]>,
     /// Numbers kept outside the file for accounts of the file: account index → limit position.
     pub(crate) file_overrides: HashMap<usize, HashMap<usize, Algorithm>>,
     /// Packs bought by accounts of the file: account index → (pack index, expiry).
@@ -462,7 +461,7 @@ impl Directory {
     pub fn add_apps(&mut self, apps: impl IntoIterator<Item = (String, String)>) {
         for (id, hash) in apps {
             if let Some(hash) = crate::compile::parse_sha256(&hash) {
-                self.apps.insert(id, hash);
+                self.apps.insert(Name::from(id), hash);
             }
         }
     }
@@ -500,7 +499,7 @@ pub struct Numbers {
 
 #[derive(Debug)]
 pub(crate) struct Account {
-    pub(crate) id: String,
+    pub(crate) id: Name,
     pub(crate) plan: Option<usize>,
     pub(crate) company: Option<String>,
     /// A pack held (index) and its expiry.

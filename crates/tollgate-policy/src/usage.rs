@@ -64,9 +64,9 @@ impl Policy {
         let account = self.account_by_key(directory, &crate::compile::digest(&key));
         let guess = Context {
             key: KeyState::Unknown,
-            path: facts.target.path().to_owned(),
-            method: facts.method.to_ascii_uppercase(),
-            params: Vec::new(),
+            path: facts.target.path(),
+            method: std::borrow::Cow::Owned(facts.method.to_ascii_uppercase()),
+            params: smallvec::SmallVec::new(),
             api: 0,
             // A known key's lookup peeks (cost 0) where a wrong key's guess takes its unit.
             cost: u32::from(account.is_none()),
@@ -77,7 +77,7 @@ impl Policy {
             app: None,
             plan: self.default_plan,
             company: self.header_company(facts),
-            ip: facts.client_ip.map(crate::resolve::partition_address),
+            ip: facts.client_ip,
         };
         let mut limits = self.guess_limits(&guess, facts);
         // Limits for guesses that name an api, a method or a header are met through the API.
@@ -85,7 +85,7 @@ impl Policy {
             limit.apis.is_none() && limit.when.methods.is_empty() && limit.when.headers.is_empty()
         });
         match account {
-            Some((_, account)) => KeyLookup::Account(account.id.as_str(), limits),
+            Some((_, account)) => KeyLookup::Account(&account.id, limits),
             None => KeyLookup::Unknown(limits),
         }
     }
@@ -99,14 +99,14 @@ impl Policy {
         now: Nanos,
     ) -> Option<AccountUsage<'p>> {
         let (account_index, account) =
-            match self.accounts.iter().position(|account| account.id == id) {
+            match self.accounts.iter().position(|account| &*account.id == id) {
                 Some(index) => (Some(index), &self.accounts[index]),
                 None => (
                     None,
                     directory?
                         .accounts
                         .iter()
-                        .find(|account| account.id == id)?,
+                        .find(|account| &*account.id == id)?,
                 ),
             };
         let file_pack = account_index.and_then(|index| directory?.file_packs.get(&index).copied());
@@ -123,9 +123,9 @@ impl Policy {
             .map(|api| {
                 let context = Context {
                     key: KeyState::Present,
-                    path: String::new(),
-                    method: String::new(),
-                    params: Vec::new(),
+                    path: "",
+                    method: std::borrow::Cow::Borrowed(""),
+                    params: smallvec::SmallVec::new(),
                     api,
                     cost: 0,
                     account: Some(account),
@@ -136,7 +136,7 @@ impl Policy {
                     pack: pack.map(|(pack, _)| pack),
                     app: None,
                     plan: account.plan.or(self.default_plan),
-                    company: account.company.clone(),
+                    company: account.company.as_deref(),
                     ip: None,
                 };
                 let mut usage = ApiUsage {
@@ -177,7 +177,7 @@ impl Policy {
             plan: account
                 .plan
                 .or(self.default_plan)
-                .map(|plan| self.plans[plan].as_str()),
+                .map(|plan| &*self.plans[plan]),
             pack: pack.map(|(pack, until)| (self.packs[pack].0.as_str(), until)),
             apis,
         })

@@ -62,7 +62,7 @@ fn main() {
                     client_ip: None,
                     cost: None,
                 };
-                assert!(gate.decide(&facts).await.allowed);
+                assert!(gate.admit(&facts).await.is_ok());
             });
         };
         decide();

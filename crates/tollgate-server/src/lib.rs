@@ -9,7 +9,8 @@
 //!   with its body streamed both ways; a refusal never reaches the upstream.
 //!
 //! Every adapter builds the same [`RequestFacts`](tollgate_policy::RequestFacts) and gets back
-//! the same [`Verdict`] from [`Gate::decide`]. Limits live in the embedded memory store, or in
+//! an [`Admission`] (which owns what the request took, and gives it back when settled or
+//! dropped) or a [`Refusal`] from [`Gate::admit`]. Limits live in the embedded memory store, or in
 //! Redis shared by many instances ([`Gate::shared`], [`Shared`]), with a failure policy for
 //! when Redis cannot decide.
 //!
@@ -31,37 +32,32 @@
 //! let gate = Gate::new(policy, ManualClock::new(0));
 //! let facts = RequestFacts { method: "GET", target: &target, headers: &[][..], client_ip: None, cost: None };
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! assert!(gate.decide(&facts).await.allowed);
-//! let refused = gate.decide(&facts).await;
+//! assert!(gate.admit(&facts).await.is_ok());
+//! let refused = gate.admit(&facts).await.unwrap_err();
 //! assert_eq!((refused.status, refused.retry_after), (429, Some(60)));
 //! # });
 //! ```
 
 #![forbid(unsafe_code)]
 
+mod adapters;
 mod admin;
-mod forward_auth;
-mod gate;
-mod gateway;
-mod held;
 mod hints;
 mod history;
-mod http;
 mod journal;
 mod listen;
-mod quota_page;
+mod pipeline;
+mod public;
 mod respond;
 mod secrets;
 mod serve;
-mod shared;
+mod store;
 
 pub use admin::{Admin, admin_router};
-pub use gate::Gate;
-pub use held::Held;
 pub use hints::MAX_HINTS;
 pub use history::{UsageCounter, day_of};
-pub use http::{App, router};
 pub use journal::{DURABILITY_WAIT, Durability, Journal, JournalFigures, NotDurable};
-pub use respond::{LimitReport, Verdict};
+pub use pipeline::{Admission, Families, Gate, LimitReport, Refusal, Report};
+pub use public::{App, PublicPort, router};
 pub use serve::{ServeOptions, redis_check, serve};
-pub use shared::{Shared, SharedHealth};
+pub use store::{Held, Shared, SharedHealth};

@@ -26,12 +26,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use std::convert::Infallible;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
@@ -101,13 +100,19 @@ pub(crate) fn allow_open_files(limits: Limits) {
 
 /// Serves `router` on `listener` (`port` names it in the log) until `stop` turns true, then
 /// finishes what is in flight and returns once every connection is closed.
-pub(crate) async fn serve(
+pub(crate) async fn serve<S>(
     listener: TcpListener,
-    router: Router,
+    router: S,
     limits: Limits,
     port: &'static str,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    S: Service<hyper::Request<Incoming>, Response = axum::response::Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let builder = Arc::new(builder(limits));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut warned: Option<Instant> = None;
@@ -202,15 +207,21 @@ fn is_connection_error(error: &std::io::Error) -> bool {
 }
 
 /// Serves one connection until it closes, it runs past a limit, or the shutdown has finished it.
-async fn connection(
+async fn connection<S>(
     builder: Arc<Builder<TokioExecutor>>,
     stream: TcpStream,
     peer: SocketAddr,
-    router: Router,
+    router: S,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
     _slot: OwnedSemaphorePermit,
-) {
+) where
+    S: Service<hyper::Request<Incoming>, Response = axum::response::Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
         stream,
@@ -221,8 +232,8 @@ async fn connection(
         // What axum's `ConnectInfo<SocketAddr>` extractor reads.
         request.extensions_mut().insert(ConnectInfo(peer));
         let busy = Activity::begin(&requests);
-        // A `Router` is always ready: no `poll_ready` to wait for.
-        let answer = router.clone().call(request.map(Body::new));
+        // Both ports' services are always ready: no `poll_ready` to wait for.
+        let answer = router.clone().call(request);
         async move {
             let response = answer.await;
             drop(busy);

@@ -153,7 +153,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
             durability,
             journal_slack,
         )?;
-        let _ = app.journal.set(journal);
+        app.gate.set_journal(journal);
     }
     let admin = Arc::new(Admin::new(
         Arc::clone(&app),

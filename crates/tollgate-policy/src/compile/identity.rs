@@ -128,7 +128,7 @@ impl Compiler<'_> {
                 }
             }
             accounts.push(Account {
-                id: account.id.get_ref().clone(),
+                id: account.id.get_ref().as_str().into(),
                 plan,
                 company: account.company.clone(),
                 pack: None,

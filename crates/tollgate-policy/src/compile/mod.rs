@@ -181,13 +181,16 @@ impl Compiler<'_> {
             identity,
             case_insensitive: file.paths.case_insensitive,
             routes,
-            apis,
-            plans,
+            apis: apis.into_iter().map(crate::Name::from).collect(),
+            plans: plans.into_iter().map(crate::Name::from).collect(),
             packs,
             default_plan,
             accounts,
             keys,
-            apps,
+            apps: apps
+                .into_iter()
+                .map(|(id, hash)| (crate::Name::from(id), hash))
+                .collect(),
             limits,
             key_space,
             check: self.check,

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::Compiler;
+use crate::Template;
 use crate::model::{ForwardAuthConfig, PolicyFile, ResponsesConfig};
 use crate::policy::{
     BodyFormat, DEFAULT_JSON, DEFAULT_XML, FORWARDED_PAIR, ForwardAuth, HeaderFamily,
@@ -198,11 +199,8 @@ impl Compiler<'_> {
         Responses {
             headers,
             format,
-            json: config
-                .json
-                .clone()
-                .unwrap_or_else(|| DEFAULT_JSON.to_owned()),
-            xml: config.xml.clone().unwrap_or_else(|| DEFAULT_XML.to_owned()),
+            json: Template::compile(config.json.as_deref().unwrap_or(DEFAULT_JSON)),
+            xml: Template::compile(config.xml.as_deref().unwrap_or(DEFAULT_XML)),
         }
     }
 }

@@ -1,27 +1,37 @@
 //! Requests through a compiled policy: who, which route, which limits, which partitions.
 
 use tollgate_core::{Limiter, ManualClock, MemoryStore};
-use tollgate_policy::{Plan, Policy, RequestFacts, Resolution, Source};
+use tollgate_policy::{Policy, RequestFacts, Resolution, Resolved, Source};
 
 use crate::example;
 
+/// Resolves a request; what it borrows is leaked, so that the resolution outlives the call.
 fn resolve<'p>(
     policy: &'p Policy,
     method: &str,
     uri: &str,
     headers: &[(&str, &str)],
 ) -> Resolution<'p> {
-    let target = policy.target(uri).expect("a canonical path");
+    let leak = |text: &str| -> &'static str { Box::leak(text.to_owned().into_boxed_str()) };
+    let target = Box::leak(Box::new(
+        policy.target(leak(uri)).expect("a canonical path"),
+    ));
+    let headers: &'static [(&str, &str)] = Box::leak(
+        headers
+            .iter()
+            .map(|&(name, value)| (leak(name), leak(value)))
+            .collect(),
+    );
     policy.resolve(&RequestFacts {
-        method,
-        target: &target,
+        method: leak(method),
+        target,
         headers,
         client_ip: None,
         cost: None,
     })
 }
 
-fn limited<'p>(resolution: Resolution<'p>) -> Plan<'p> {
+fn limited<'p>(resolution: Resolution<'p>) -> Resolved<'p> {
     match resolution {
         Resolution::Limited(plan) => plan,
         other => panic!("expected limits, got {other:?}"),
@@ -38,7 +48,11 @@ fn accounts_plans_and_limits() {
         &[("X-Api-Key", "alice-key")],
     ));
     assert_eq!(
-        (alice.api, alice.account, alice.plan),
+        (
+            &**alice.api,
+            alice.account.map(|a| &**a),
+            alice.plan.map(|p| &**p)
+        ),
         ("greetings", Some("alice"), Some("free"))
     );
     let names: Vec<&str> = alice.enforced.limits.iter().map(|l| l.name()).collect();
@@ -61,7 +75,10 @@ fn accounts_plans_and_limits() {
 
     // Without a key: the default plan, no account.
     let anonymous = limited(resolve(&policy, "GET", "/hello/x", &[]));
-    assert_eq!((anonymous.account, anonymous.plan), (None, Some("free")));
+    assert_eq!(
+        (anonymous.account, anonymous.plan.map(|p| &**p)),
+        (None, Some("free"))
+    );
 }
 
 #[test]
@@ -81,7 +98,7 @@ fn unknown_keys_missing_routes_and_exempt_routes() {
     ));
     assert!(matches!(
         resolve(&policy, "GET", "/healthz", &[]),
-        Resolution::Exempt { api: "health" }
+        Resolution::Exempt { api } if &**api == "health"
     ));
 }
 
@@ -136,13 +153,13 @@ fn head_uses_get_routes_and_keys_come_from_query_or_any_bearer_spelling() {
         uri,
         &[("authorization", "BEARER acme-key")],
     ));
-    assert_eq!(plan.account, Some("acme"));
+    assert_eq!(plan.account.map(|a| &**a), Some("acme"));
 
     let text = "[identity]\napi_key = { query = \"key\" }\n[[accounts]]\nid = \"acme\"\nkeys = [\"a/b+c\"]\n[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n";
     let policy = Policy::compile(&Source::new("query.toml", text)).unwrap();
     let plan = limited(resolve(&policy, "GET", "/x?other=1&key=a%2Fb%2Bc", &[]));
     assert_eq!(
-        plan.account,
+        plan.account.map(|a| &**a),
         Some("acme"),
         "the query value is percent-decoded"
     );
@@ -230,7 +247,10 @@ fn apps_need_their_secret() {
             ("X-AppSecret", secret),
         ];
         let plan = limited(resolve(&policy, "GET", uri, &headers));
-        (plan.app.map(str::to_owned), plan.enforced.limits.len())
+        (
+            plan.app.map(|app| app.to_string()),
+            plan.enforced.limits.len(),
+        )
     };
     assert_eq!(with("invoicer-secret"), (Some("invoicer".to_owned()), 2));
     assert_eq!(
@@ -543,13 +563,16 @@ fn an_identity_read_two_ways_is_refused() {
             uri,
             &[("authorization", "Bearer acme-key")]
         ))
-        .account,
+        .account
+        .map(|a| &**a),
         Some("acme")
     );
     // A tab after the scheme is the same key, as servers read it; `_` for `-` is a repeat.
     let tabbed = [("authorization", "Bearer\tacme-key")];
     assert_eq!(
-        limited(resolve(&policy, "GET", uri, &tabbed)).account,
+        limited(resolve(&policy, "GET", uri, &tabbed))
+            .account
+            .map(|a| &**a),
         Some("acme")
     );
     ambiguous(&[
@@ -575,7 +598,9 @@ fn an_identity_read_two_ways_is_refused() {
         );
     }
     assert_eq!(
-        limited(resolve(&policy, "GET", "/x?key=k%31", &[])).account,
+        limited(resolve(&policy, "GET", "/x?key=k%31", &[]))
+            .account
+            .map(|a| &**a),
         Some("acme")
     );
 }

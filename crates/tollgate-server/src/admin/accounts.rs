@@ -180,7 +180,7 @@ pub(super) async fn revoke_key<C: Clock>(
     .await
 }
 
-pub(super) async fn usage<C: Clock>(
+pub(super) async fn usage<C: Clock + 'static>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
 ) -> Response {

@@ -23,7 +23,7 @@ use tollgate_catalog::{Catalog, CatalogError};
 use tollgate_core::Clock;
 use tollgate_policy::{DirectoryEntry, Numbers};
 
-use crate::http::App;
+use crate::public::App;
 
 /// What the admin handlers share.
 #[derive(Debug)]
@@ -261,7 +261,7 @@ async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
         "Upstream blocks dropped because the most allowed were held.",
         dropped,
     );
-    if let Some(journal) = admin.app.journal.get() {
+    if let Some(journal) = admin.app.gate.journal() {
         let figures = journal.figures();
         metric(
             "tollgate_journal_bytes",

@@ -95,7 +95,10 @@ async fn after_a_flood(when_full: &str) -> u16 {
                 client_ip: None,
                 cost: None,
             };
-            gate.decide(&facts).await.status
+            match gate.admit(&facts).await {
+                Ok(_) => 200,
+                Err(refusal) => refusal.status,
+            }
         }
     };
     for _ in 0..2 {

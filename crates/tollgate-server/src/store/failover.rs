@@ -1,20 +1,76 @@
 //! The limit store shared by many instances, and what to answer while it cannot be reached.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use smallvec::SmallVec;
-use tollgate_core::{Algorithm, Clock, Decision, LimitRequest, Limiter, MemoryStore, StoreError};
+use tollgate_core::{Algorithm, Clock, LimitRequest, StoreError};
 use tollgate_policy::OnStoreError;
 use tollgate_redis::RedisStore;
 
-/// What the store where limits live said.
-pub(crate) enum Acquired {
-    /// A decision, and whether the shared store took it (else the embedded one).
-    Decided(Decision, bool),
-    /// The shared store failed and its failure policy admits without counting.
-    Unlimited,
-    /// The store failed and the request is refused.
-    Failed(StoreError),
+use super::{Acquired, LimitStore, Local, Remote, taken_by};
+
+/// A shared store wrapped in its failure policy: while it cannot be reached, requests are
+/// refused, admitted uncounted, or decided by the embedded store standing in for it.
+#[derive(Debug)]
+pub(crate) struct Failover<C: Clock> {
+    shared: Arc<Shared>,
+    remote: Arc<Remote>,
+    stand_in: Arc<Local<C>>,
+}
+
+impl<C: Clock> Failover<C> {
+    /// The shared store and its health.
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl<C: Clock + 'static> Failover<C> {
+    /// `shared`, with `stand_in` deciding alone in `local` mode.
+    pub(crate) fn new(shared: Shared, stand_in: Arc<Local<C>>) -> Self {
+        Self {
+            remote: Arc::new(Remote(shared.store.clone())),
+            shared: Arc::new(shared),
+            stand_in,
+        }
+    }
+
+    /// Decides `requests` in the shared store; while it cannot, as `on_store_error` says.
+    pub(crate) async fn acquire(&self, requests: &[LimitRequest<'_>]) -> Acquired {
+        let shared = &self.shared;
+        let error = match self.remote.acquire(requests).await {
+            Ok(decision) => {
+                shared.reached();
+                return Acquired::Decided(taken_by(decision, &self.remote, true));
+            }
+            Err(error) => error,
+        };
+        shared.failed(&error);
+        match shared.on_error {
+            OnStoreError::Deny => Acquired::Failed(error),
+            OnStoreError::Allow => Acquired::Unlimited,
+            OnStoreError::Local => {
+                let shares: SmallVec<[Algorithm; 4]> = requests
+                    .iter()
+                    .map(|request| request.algorithm.share(shared.instances))
+                    .collect();
+                let alone: SmallVec<[LimitRequest<'_>; 4]> = requests
+                    .iter()
+                    .zip(&shares)
+                    .map(|(request, algorithm)| LimitRequest {
+                        algorithm,
+                        ..*request
+                    })
+                    .collect();
+                // Charges taken while standing in are not refunded.
+                match self.stand_in.acquire_now(&alone) {
+                    Ok(decision) => Acquired::Decided(taken_by(decision, &self.stand_in, false)),
+                    Err(error) => Acquired::Failed(error),
+                }
+            }
+        }
+    }
 }
 
 /// A Redis store, the failure policy, and the store's health as decisions found it.
@@ -55,45 +111,6 @@ impl Shared {
             up: AtomicBool::new(true),
             errors: AtomicU64::new(0),
             transitions: AtomicU64::new(0),
-        }
-    }
-
-    /// Decides `requests` in the shared store; while it cannot, as `on_store_error` says, with
-    /// `stand_in` deciding alone in `local` mode.
-    pub(crate) async fn acquire<C: Clock>(
-        &self,
-        requests: &[LimitRequest<'_>],
-        stand_in: &Limiter<MemoryStore, C>,
-    ) -> Acquired {
-        let error = match self.store.acquire(requests).await {
-            Ok(decision) => {
-                self.reached();
-                return Acquired::Decided(decision, true);
-            }
-            Err(error) => error,
-        };
-        self.failed(&error);
-        match self.on_error {
-            OnStoreError::Deny => Acquired::Failed(error),
-            OnStoreError::Allow => Acquired::Unlimited,
-            OnStoreError::Local => {
-                let shares: SmallVec<[Algorithm; 4]> = requests
-                    .iter()
-                    .map(|request| request.algorithm.share(self.instances))
-                    .collect();
-                let alone: SmallVec<[LimitRequest<'_>; 4]> = requests
-                    .iter()
-                    .zip(&shares)
-                    .map(|(request, algorithm)| LimitRequest {
-                        algorithm,
-                        ..*request
-                    })
-                    .collect();
-                match stand_in.acquire(&alone) {
-                    Ok(decision) => Acquired::Decided(decision, false),
-                    Err(error) => Acquired::Failed(error),
-                }
-            }
         }
     }
 

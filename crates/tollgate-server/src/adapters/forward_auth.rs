@@ -7,87 +7,78 @@
 //! set, and no choice between them is safe.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::Response;
 use tollgate_core::Clock;
 use tollgate_policy::{
     FORWARDED_PAIR, ForwardAuth, HeaderLookup, Headers, ORIGINAL_PAIR, RequestFacts, Unmatched,
 };
 
-use crate::http::{App, HttpHeaders, forbidden, forwarded_for, refusal, with_headers};
-use crate::respond::Verdict;
+use super::{HttpHeaders, forwarded_for};
+use crate::pipeline::Refusal;
+use crate::public::App;
+use crate::respond;
 
 /// The header that carries a refusal's body to a proxy that drops the body of its subrequest
 /// (nginx `auth_request`: `auth_request_set $refusal $upstream_http_tollgate_refusal`).
 pub(crate) const REFUSAL_HEADER: HeaderName = HeaderName::from_static("tollgate-refusal");
 
-pub(crate) async fn forward_auth<C: Clock>(
-    State(app): State<Arc<App<C>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+/// Answers whether the request the proxy names may go on.
+pub(crate) async fn forward_auth<C: Clock + 'static>(
+    app: &App<C>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
 ) -> Response {
     let policy = app.gate.policy();
-    if !policy.server().may_check(peer.ip()) {
-        return forbidden();
+    let server = policy.server();
+    if !server.may_check(peer.ip()) {
+        return respond::forbidden();
     }
-    let lookup = HttpHeaders::new(&headers);
-    let (method, uri) = match original_request(&lookup, &policy.server().forward_auth) {
+    let lookup = HttpHeaders::new(headers);
+    let (method, uri) = match original_request(&lookup, &server.forward_auth) {
         Ok(original) => original,
-        Err(message) => return refused(Verdict::error(400, "bad_request", message)),
+        Err(message) => return refused(Refusal::error(400, "bad_request", message)),
     };
     // Not forwarded: the proxy serves the original URI, so dot-segments are refused.
     let target = match policy.target_exact(uri) {
         Ok(target) => target,
-        Err(refused_path) => {
-            return refused(Verdict::error(400, "bad_path", &refused_path.to_string()));
-        }
+        Err(path) => return refused(Refusal::error(400, "bad_path", &path.to_string())),
     };
-    let client_ip = policy.client_ip(peer.ip(), forwarded_for(&headers).as_deref());
-    let mut verdict = app
-        .gate
-        .decide(&RequestFacts {
-            method,
-            target: &target,
-            headers: &lookup,
-            client_ip: Some(client_ip),
-            cost: None,
-        })
-        .await;
-    let durable = app.durable(&verdict).await;
-    // Forward-auth never learns when the request ends: it holds no concurrency slot.
-    drop(std::mem::take(&mut verdict.held));
-    if let Err(refusal) = durable {
-        return refused(refusal);
-    }
-    match (
-        verdict.allowed,
-        verdict.unmatched,
-        policy.server().unmatched,
-    ) {
-        (true, ..) | (false, true, Unmatched::Pass) => {
-            with_headers(StatusCode::OK.into_response(), &verdict)
+    let client_ip = policy.client_ip(peer.ip(), forwarded_for(headers).as_deref());
+    let facts = RequestFacts {
+        method,
+        target: &target,
+        headers: &lookup,
+        client_ip: Some(client_ip),
+        cost: None,
+    };
+    // Forward-auth never learns when the request ends: the admission, and any slot it holds,
+    // goes when this answer is made.
+    match app.gate.admit(&facts).await {
+        Ok(admission) => {
+            let mut response = Response::new(axum::body::Body::empty());
+            respond::add_headers(response.headers_mut(), admission.report(), None);
+            response
         }
-        // 403, which a proxy passes through (nginx turns a 404 into a 500).
-        (false, true, Unmatched::Refuse) => refused(Verdict::error(
-            403,
-            "no_route",
-            "no route matches this method and path",
-        )),
-        (false, false, _) => refused(verdict),
+        Err(refusal) if refusal.no_route => match server.unmatched {
+            Unmatched::Pass => Response::new(axum::body::Body::empty()),
+            // 403, which a proxy passes through (nginx turns a 404 into a 500).
+            Unmatched::Refuse => refused(Refusal::error(
+                403,
+                "no_route",
+                "no route matches this method and path",
+            )),
+        },
+        Err(refusal) => refused(refusal),
     }
 }
 
 /// A refusal, its body also in [`REFUSAL_HEADER`] (line breaks as spaces).
-fn refused(verdict: Verdict) -> Response {
-    let body = verdict
-        .body
-        .as_ref()
-        .map(|(_, body)| body.replace(['\r', '\n'], " "));
-    let mut response = refusal(verdict);
-    if let Some(value) = body.and_then(|body| HeaderValue::from_bytes(body.as_bytes()).ok()) {
+fn refused(refusal: Refusal) -> Response {
+    let body = refusal.body.1.replace(['\r', '\n'], " ");
+    let mut response = respond::refusal(refusal);
+    if let Ok(value) = HeaderValue::from_bytes(body.as_bytes()) {
         response.headers_mut().insert(REFUSAL_HEADER, value);
     }
     response

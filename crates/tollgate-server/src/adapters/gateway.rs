@@ -2,38 +2,41 @@
 //! admitted, forwarded to the upstream with its body streamed both ways.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Uri, Version, header};
 use axum::response::Response;
 use http_body_util::BodyExt;
 use tollgate_core::Clock;
 use tollgate_policy::{Policy, RequestFacts, Target};
 
-use crate::gate::Gate;
-use crate::http::{App, HttpHeaders, forwarded_for, refusal, with_headers};
-use crate::respond::Verdict;
+use super::{HttpHeaders, forwarded_for};
+use crate::pipeline::{Admission, Refusal};
+use crate::public::App;
+use crate::respond;
 
+/// Decides a request and, when admitted, forwards it to the upstream.
 pub(crate) async fn gateway<C: Clock + 'static>(
-    State(app): State<Arc<App<C>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    app: &App<C>,
+    peer: SocketAddr,
+    mut parts: Parts,
+    body: Body,
 ) -> Response {
     let policy = app.gate.policy();
-    let (mut parts, body) = request.into_parts();
     let raw = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     // The one reading of the path: what is routed, counted, blocked and forwarded.
     let target = match policy.target(raw) {
         Ok(target) => target,
-        Err(refused) => return refusal(Verdict::error(400, "bad_path", &refused.to_string())),
+        Err(refused) => {
+            return respond::refusal(Refusal::error(400, "bad_path", &refused.to_string()));
+        }
     };
     let chain = forwarded_for(&parts.headers);
     let client_ip = policy.client_ip(peer.ip(), chain.as_deref());
-    let mut verdict = app
+    let admission = app
         .gate
-        .decide(&RequestFacts {
+        .admit(&RequestFacts {
             method: parts.method.as_str(),
             target: &target,
             headers: &HttpHeaders::new(&parts.headers),
@@ -41,27 +44,25 @@ pub(crate) async fn gateway<C: Clock + 'static>(
             cost: None,
         })
         .await;
-    if !verdict.allowed {
-        return refusal(verdict);
-    }
-    if let Err(refused) = app.durable(&verdict).await {
-        // `verdict` goes, and its slots with it.
-        return refusal(refused);
-    }
-    // Held until the response body is done or dropped.
-    let held = std::mem::take(&mut verdict.held);
-    let Some(target) = app
+    let admission = match admission {
+        Ok(admission) => admission,
+        Err(refusal) => return respond::refusal(refusal),
+    };
+    let Some(upstream) = app
         .upstream
         .as_ref()
         .and_then(|upstream| upstream_uri(upstream, &target))
     else {
-        let error = Verdict::error(
+        let error = Refusal::error(
             502,
             "no_upstream",
             "no upstream is configured, or the target cannot be forwarded",
         );
-        return settled(&app.gate, &verdict, refusal(error)).await;
+        // A request that never left is refunded as the limits say.
+        drop(admission.settle(502).await);
+        return respond::refusal(error);
     };
+    let path = target.path().to_owned();
     let host = parts.headers.get(header::HOST).cloned().or_else(|| {
         parts
             .uri
@@ -71,29 +72,31 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::HOST);
     set_forwarded(&mut parts.headers, &policy, peer.ip(), chain, host);
-    parts.uri = target;
+    parts.uri = upstream;
     // The client to the upstream speaks HTTP/1.1, whatever the client to us spoke.
     parts.version = Version::HTTP_11;
-    let forwarded = Request::from_parts(parts, body);
+    let forwarded = axum::http::Request::from_parts(parts, body);
     let answer = tokio::time::timeout(app.upstream_timeout, app.client.request(forwarded)).await;
-    // A status the upstream sent is refunded as the limits say (and so is a request that never
-    // left, above); after a reset or a timeout the upstream may have done the work, and a
-    // refund would make slow requests free.
+    // A status the upstream sent is refunded as the limits say; after a reset or a timeout
+    // the upstream may have done the work, and a refund would make slow requests free: the
+    // admission is dropped unsettled.
     match answer {
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            block_on_hint(&app.gate, &verdict, &parts.headers);
+            block_on_hint(app, &admission, &path, &parts.headers);
+            respond::add_headers(&mut parts.headers, admission.report(), None);
+            // The slots are held until the response body is done or dropped.
+            let held = admission.settle(parts.status.as_u16()).await;
             let body = body.map_frame(move |frame| {
                 let _held = &held;
                 frame
             });
-            let response = with_headers(Response::from_parts(parts, Body::new(body)), &verdict);
-            settled(&app.gate, &verdict, response).await
+            Response::from_parts(parts, Body::new(body))
         }
         Ok(Err(error)) => {
             tracing::warn!(%error, "upstream failed");
-            refusal(Verdict::error(
+            respond::refusal(Refusal::error(
                 502,
                 "bad_gateway",
                 "the upstream could not be reached",
@@ -101,7 +104,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
         }
         Err(_) => {
             let message = "the upstream did not answer in time";
-            refusal(Verdict::error(504, "gateway_timeout", message))
+            respond::refusal(Refusal::error(504, "gateway_timeout", message))
         }
     }
 }
@@ -111,32 +114,25 @@ pub(crate) async fn gateway<C: Clock + 'static>(
 pub(crate) const BLOCK_HINT: &str = "tollgate-block-for";
 
 /// Honours an upstream's block hint.
-fn block_on_hint<C: Clock>(gate: &Gate<C>, verdict: &Verdict, headers: &HeaderMap) {
+fn block_on_hint<C: Clock>(app: &App<C>, admission: &Admission, path: &str, headers: &HeaderMap) {
     let seconds = headers
         .get(BLOCK_HINT)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
-    if let (Some(seconds), Some(api), Some(path)) = (seconds, &verdict.api, &verdict.path) {
-        if gate.block_for(api, path, seconds) {
-            tracing::info!(api, path, seconds, "upstream asked for a block");
-        } else {
-            tracing::warn!(
-                api,
-                path,
-                seconds,
-                max = crate::MAX_HINTS,
-                "upstream block dropped: too many held"
-            );
-        }
+    let (Some(seconds), Some(api)) = (seconds, admission.report().api.as_deref()) else {
+        return;
+    };
+    if app.gate.block_for(api, path, seconds) {
+        tracing::info!(api, path, seconds, "upstream asked for a block");
+    } else {
+        tracing::warn!(
+            api,
+            path,
+            seconds,
+            max = crate::MAX_HINTS,
+            "upstream block dropped: too many held"
+        );
     }
-}
-
-/// Refunds what limits give back for the response's status, and returns the response.
-async fn settled<C: Clock>(gate: &Gate<C>, verdict: &Verdict, response: Response) -> Response {
-    if let Some(refund) = &verdict.refund {
-        gate.settle(refund, response.status().as_u16()).await;
-    }
-    response
 }
 
 /// The upstream URI for a request: the canonical path, encoded so that the upstream decoding

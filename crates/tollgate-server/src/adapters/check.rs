@@ -1,0 +1,159 @@
+//! The check API, `POST /v1/check`: a request described as JSON, decided as if it had come,
+//! answered as JSON with HTTP 200 whether it would be admitted or refused.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use bytes::Bytes;
+use serde::Deserialize;
+use tollgate_core::Clock;
+use tollgate_policy::{RequestFacts, Unmatched};
+
+use crate::pipeline::{Admission, Refusal, Report};
+use crate::public::App;
+use crate::respond::{self, CheckAnswer};
+
+/// The largest check request body read.
+const MAX_CHECK_BODY: usize = 64 * 1024;
+
+/// `POST /v1/check` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckRequest<'a> {
+    #[serde(borrow)]
+    method: Cow<'a, str>,
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    /// Kept in order, a name given twice included: the policy refuses an identity read two ways.
+    #[serde(default, borrow, deserialize_with = "header_list")]
+    headers: Vec<HeaderEntry<'a>>,
+    client_ip: Option<IpAddr>,
+    cost: Option<u32>,
+    /// Add each limit's partition to the answer.
+    #[serde(default)]
+    explain: bool,
+}
+
+/// A header name and value, borrowed from the body where they have no escapes.
+type HeaderEntry<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// Decides the request a check body describes.
+pub(crate) async fn check<C, B>(app: &App<C>, peer: SocketAddr, body: B) -> Response
+where
+    C: Clock + 'static,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let policy = app.gate.policy();
+    // Who may ask is decided before a byte of the body is read; the body is bounded in size
+    // and in time, so that a client cannot hold a connection by never finishing it.
+    if !policy.server().may_check(peer.ip()) {
+        return respond::forbidden();
+    }
+    let read = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_CHECK_BODY));
+    let patience = policy.server().header_read_timeout;
+    let body = match tokio::time::timeout(patience, read).await {
+        Ok(Ok(body)) => body.to_bytes(),
+        Ok(Err(_)) => {
+            let message = format!(
+                "the check request's body is not read: larger than {MAX_CHECK_BODY} bytes, or cut short"
+            );
+            return error(StatusCode::BAD_REQUEST, "bad_request", &message);
+        }
+        Err(_) => {
+            let message = "the check request's body did not arrive in time";
+            return error(StatusCode::REQUEST_TIMEOUT, "request_timeout", message);
+        }
+    };
+    // Read as JSON whatever the Content-Type says (`curl -d` sends a form type).
+    let request: CheckRequest<'_> = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(problem) => {
+            let message = format!("invalid check request: {problem}");
+            return error(StatusCode::BAD_REQUEST, "bad_request", &message);
+        }
+    };
+    let headers: Vec<(&str, &str)> = request
+        .headers
+        .iter()
+        .map(|(name, value)| (&**name, &**value))
+        .collect();
+    let target = match policy.target_exact(&request.path) {
+        Ok(target) => target,
+        // What the gateway would answer.
+        Err(refused) => {
+            let refusal = Refusal::error(400, "bad_path", &refused.to_string());
+            return respond::json(StatusCode::OK, &CheckAnswer::refused(&refusal));
+        }
+    };
+    let facts = RequestFacts {
+        method: &request.method,
+        target: &target,
+        headers: headers.as_slice(),
+        client_ip: request.client_ip,
+        cost: request.cost,
+    };
+    // A check holds no concurrency slot: nothing tells when its request ends. The admission
+    // goes (and its slots with it) once answered.
+    let decided = match app.gate.admit(&facts).await {
+        Err(refusal) if refusal.no_route && policy.server().unmatched == Unmatched::Pass => {
+            Ok(Admission::uncounted(Report::default()))
+        }
+        decided => decided,
+    };
+    let answer = match &decided {
+        Ok(admission) => CheckAnswer::admitted(admission),
+        Err(refusal) => CheckAnswer::refused(refusal),
+    };
+    let answer = if request.explain {
+        answer.with_partitions(app.gate.explain(&facts))
+    } else {
+        answer
+    };
+    respond::json(StatusCode::OK, &answer)
+}
+
+/// An error of the check request itself.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    respond::json(
+        status,
+        &serde_json::json!({ "error": code, "message": message }),
+    )
+}
+
+/// A JSON object's entries in order, a name given twice kept twice (a map would keep one).
+fn header_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<HeaderEntry<'de>>, D::Error> {
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = Vec<HeaderEntry<'de>>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("an object of header names and string values")
+        }
+        fn visit_map<M: serde::de::MapAccess<'de>>(
+            self,
+            mut map: M,
+        ) -> Result<Self::Value, M::Error> {
+            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some((name, value)) = map.next_entry::<Borrowed<'de>, Borrowed<'de>>()? {
+                entries.push((name.0, value.0));
+            }
+            Ok(entries)
+        }
+    }
+    deserializer.deserialize_map(Entries)
+}
+
+/// A string borrowed from the body where it has no escapes.
+struct Borrowed<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Borrowed<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+        Text::deserialize(deserializer).map(|text| Self(text.0))
+    }
+}

@@ -1,0 +1,70 @@
+//! The adapters of the public port: each turns what its caller sends into
+//! [`RequestFacts`](tollgate_policy::RequestFacts), and an admission or a refusal into its own
+//! reply.
+//!
+//! - `forward_auth.rs` — `GET /v1/auth`, for nginx, Traefik and Caddy;
+//! - `check.rs` — `POST /v1/check`, the decision as JSON;
+//! - `gateway.rs` — every other path, forwarded to the upstream when admitted;
+//! - `quota.rs` and `quota_page.rs` — a customer's own quotas, as JSON or a page.
+
+pub(crate) mod check;
+pub(crate) mod forward_auth;
+pub(crate) mod gateway;
+pub(crate) mod quota;
+mod quota_page;
+
+use axum::http::HeaderMap;
+use tollgate_policy::{HeaderLookup, Headers, is_header_text, same_header};
+
+/// Request headers seen through the policy's lookup.
+pub(crate) struct HttpHeaders<'a> {
+    map: &'a HeaderMap,
+    /// Whether some header name has a `_`: only then are names compared with `_` for `-`.
+    underscored: bool,
+}
+
+impl<'a> HttpHeaders<'a> {
+    pub(crate) fn new(map: &'a HeaderMap) -> Self {
+        let underscored = map.keys().any(|name| name.as_str().contains('_'));
+        Self { map, underscored }
+    }
+}
+
+impl Headers for HttpHeaders<'_> {
+    fn lookup(&self, name: &str) -> HeaderLookup<'_> {
+        let mut values = self.map.get_all(name).iter();
+        // The same header with `_` for `-` is this one to a CGI-style server: two values then.
+        let aliased = || {
+            (self.underscored || name.contains('_'))
+                && self
+                    .map
+                    .keys()
+                    .any(|key| key.as_str() != name && same_header(key.as_str(), name))
+        };
+        match (values.next(), values.next()) {
+            (None, _) if aliased() => HeaderLookup::Repeated,
+            (None, _) => HeaderLookup::Absent,
+            (Some(_), Some(_)) => HeaderLookup::Repeated,
+            (Some(_), None) if aliased() => HeaderLookup::Repeated,
+            (Some(value), None) => match value.to_str() {
+                Ok(text) if is_header_text(value.as_bytes()) => HeaderLookup::One(text),
+                _ => HeaderLookup::NotText,
+            },
+        }
+    }
+}
+
+/// Every `X-Forwarded-For` line, in order, as one comma-separated chain.
+pub(crate) fn forwarded_for(headers: &HeaderMap) -> Option<String> {
+    let mut lines = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok());
+    let first = lines.next()?;
+    let mut chain = first.to_owned();
+    for line in lines {
+        chain.push_str(", ");
+        chain.push_str(line);
+    }
+    Some(chain)
+}

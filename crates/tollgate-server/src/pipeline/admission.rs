@@ -1,0 +1,71 @@
+//! A request admitted, as a value that owns everything it took: the slots it holds, the
+//! charges some limits give back for some upstream statuses, and the store that decided. It
+//! gives them back by itself: slots when it (or what [`Admission::settle`] returns) is
+//! dropped, refunds when it is settled. No adapter hands anything back by hand.
+
+use std::sync::Arc;
+
+use tollgate_core::Nanos;
+use tollgate_policy::RefundTicket;
+
+use super::report::Report;
+use crate::store::{Held, Taker};
+
+/// An admitted request: what its answer shows, and what it took.
+#[derive(Debug)]
+pub struct Admission {
+    report: Report,
+    held: Held,
+    refund: Option<Settlement>,
+}
+
+/// The charges to give back if the upstream answers with a status a limit refunds.
+#[derive(Debug)]
+struct Settlement {
+    ticket: RefundTicket,
+    /// When they were taken, by the store's clock.
+    at: Nanos,
+    /// The store that took them.
+    to: Arc<dyn Taker>,
+}
+
+impl Admission {
+    /// Admitted, holding `held`, refunding `ticket` (taken at `at`) to `to` as the limits say.
+    pub(crate) fn new(
+        report: Report,
+        held: Held,
+        refund: Option<(RefundTicket, Nanos, Arc<dyn Taker>)>,
+    ) -> Self {
+        Self {
+            report,
+            held,
+            refund: refund.map(|(ticket, at, to)| Settlement { ticket, at, to }),
+        }
+    }
+
+    /// Admitted without counting anything (an exempt route, or a store whose failure policy
+    /// admits), for `report`.
+    pub(crate) fn uncounted(report: Report) -> Self {
+        Self::new(report, Held::default(), None)
+    }
+
+    /// What the answer shows.
+    #[must_use]
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// The request's work is done upstream with `status`: gives back what the limits refund for
+    /// it, and returns the slots, to be held until the response's body is done.
+    pub async fn settle(mut self, status: u16) -> Held {
+        if let Some(refund) = self.refund.take() {
+            let requests = refund.ticket.refunds(status);
+            if !requests.is_empty() {
+                if let Err(error) = refund.to.refund(refund.at, &requests).await {
+                    tracing::warn!(%error, "give-back failed; the units come back with the window");
+                }
+            }
+        }
+        std::mem::take(&mut self.held)
+    }
+}

@@ -1,0 +1,254 @@
+//! The one code path every adapter takes: facts in, an [`Admission`] or a [`Refusal`] out.
+//! Resolve, check blocks and the guess guard, take from the store, report, wait for the
+//! journal where the state must outlive a crash. Nothing here knows HTTP.
+
+use std::sync::atomic::Ordering;
+
+use tollgate_core::{Clock, Decision, LimitRequest, NANOS_PER_SEC};
+use tollgate_policy::{Headers, Limits, OnStoreError, RequestFacts, Resolution, Resolved};
+
+use super::admission::Admission;
+use super::gate::{Gate, State};
+use super::refusal::Refusal;
+use super::report::Report;
+use crate::NotDurable;
+use crate::store::{Acquired, Taken};
+
+/// What the limits for unknown keys would answer a guess: see [`Gate::as_a_guess`].
+pub(super) enum Guess {
+    Admitted,
+    Refused(Decision),
+    Unavailable,
+}
+
+impl<C: Clock + 'static> Gate<C> {
+    /// Decides one request: admitted, with what it took, or refused, with why.
+    ///
+    /// # Errors
+    /// The refusal, whatever refused it (a limit, a block, the request itself, the store).
+    pub async fn admit<H: Headers + Sync + ?Sized>(
+        &self,
+        facts: &RequestFacts<'_, H>,
+    ) -> Result<Admission, Refusal> {
+        let answer = self.decide(facts).await;
+        let counted = match &answer {
+            Ok(_) => 0,
+            Err(refusal) if refusal.status == 503 => 2,
+            Err(_) => 1,
+        };
+        self.decisions[counted].fetch_add(1, Ordering::Relaxed);
+        answer
+    }
+
+    async fn decide<H: Headers + Sync + ?Sized>(
+        &self,
+        facts: &RequestFacts<'_, H>,
+    ) -> Result<Admission, Refusal> {
+        let state = self.state.load_full();
+        let State {
+            policy, directory, ..
+        } = &*state;
+        let now = self.limiter().clock().now();
+        let resolved = match policy.resolve_in(Some(directory), now, facts) {
+            Resolution::NoRoute => return Err(Refusal::no_route()),
+            Resolution::Ambiguous(reason) => {
+                return Err(Refusal::error(400, "bad_request", reason));
+            }
+            Resolution::Unauthenticated(reason) => return Err(unauthenticated(&state, reason)),
+            Resolution::Exempt { api } => {
+                return Ok(Admission::uncounted(Report::uncounted(Some(api), now)));
+            }
+            Resolution::Limited(resolved) => resolved,
+        };
+        // Blocks on no account first, then the guess guard, then the account's blocks: in that
+        // order a right key is answered as a wrong one while guessing is throttled.
+        if let Some(block) = self.blocked_for(None, &resolved, now) {
+            return Err(Refusal::blocked(&block, now));
+        }
+        match self.as_a_guess(&resolved.guards.requests).await {
+            Guess::Admitted => {}
+            Guess::Unavailable => return Err(Refusal::unavailable()),
+            // Answered exactly as the same request with a wrong key is.
+            Guess::Refused(refused) => {
+                let report = Report {
+                    account: None,
+                    app: resolved.app.cloned(),
+                    plan: policy.default_plan().cloned(),
+                    ..Report::of(
+                        &resolved,
+                        &resolved.guards.limits,
+                        &refused,
+                        &policy.responses().headers,
+                    )
+                };
+                return Err(Refusal::limited(
+                    policy.responses(),
+                    facts.headers.get("accept"),
+                    report,
+                    &refused,
+                ));
+            }
+        }
+        if let Some(block) = self.blocked_for(resolved.account.map(|a| &**a), &resolved, now) {
+            return Err(Refusal::blocked(&block, now));
+        }
+        let Taken {
+            decision,
+            held,
+            refunds_to,
+        } = match self.stores.acquire(&resolved.enforced.requests).await {
+            Acquired::Decided(taken) => taken,
+            // Uncounted, but an unknown key stays unknown.
+            Acquired::Unlimited => {
+                return match resolved.unauthenticated {
+                    Some(reason) => Err(unauthenticated(&state, reason)),
+                    None => Ok(Admission::uncounted(Report::uncounted(
+                        Some(resolved.api),
+                        now,
+                    ))),
+                };
+            }
+            Acquired::Failed(error) => {
+                // A full store is counted in /metrics (refused partitions), not logged per
+                // request; a shared store's outage is logged once by its failure policy.
+                let full = matches!(error, tollgate_core::StoreError::Full { .. });
+                if self.stores.shared().is_none() && !full {
+                    tracing::error!(%error, "limit store fault; refusing");
+                }
+                return Err(Refusal::unavailable());
+            }
+        };
+        if let (true, Some(reason)) = (decision.allowed(), resolved.unauthenticated) {
+            // An unknown key that its throttle admits is still refused (`held` goes back).
+            return Err(unauthenticated(&state, reason));
+        }
+        if let Some(account) = resolved.account {
+            self.usage
+                .record(account, resolved.api, decision.at(), decision.allowed());
+        }
+        let mut report = Report::of(
+            &resolved,
+            &resolved.enforced.limits,
+            &decision,
+            &policy.responses().headers,
+        );
+        if !decision.allowed() {
+            let refusal = Refusal::limited(
+                policy.responses(),
+                facts.headers.get("accept"),
+                report,
+                &decision,
+            );
+            if tracing::enabled!(tracing::Level::INFO) {
+                self.log_refusal(&state, &resolved, &refusal, facts);
+            }
+            return Err(refusal);
+        }
+        self.count_shadow(&resolved, &resolved.shadow, &mut report)
+            .await;
+        if decision.needs_journal() {
+            self.durable().await?;
+        }
+        let refund = refunds_to.and_then(|to| {
+            let ticket = resolved.refund_ticket()?;
+            Some((ticket, decision.at(), to))
+        });
+        Ok(Admission::new(report, held, refund))
+    }
+
+    /// Counts the shadow limits of an admitted request and reports them; they never refuse,
+    /// and hold nothing.
+    async fn count_shadow(
+        &self,
+        resolved: &Resolved<'_>,
+        shadow: &Limits<'_>,
+        report: &mut Report,
+    ) {
+        if shadow.requests.is_empty() {
+            return;
+        }
+        match self.stores.acquire(&shadow.requests).await {
+            Acquired::Decided(taken) => {
+                if !taken.decision.allowed() {
+                    tracing::info!(
+                        api = &**resolved.api,
+                        account = resolved.account.map(|a| &**a),
+                        "a shadow limit would have refused"
+                    );
+                }
+                report.add(&shadow.limits, &taken.decision, true);
+            }
+            Acquired::Unlimited => {}
+            Acquired::Failed(error) => tracing::warn!(%error, "shadow limits not counted"),
+        }
+    }
+
+    /// Waits until what was just counted is on disk, when the journal says answers wait; the
+    /// failure answer (`on_store_error`: 503 under `deny`, the default) when it cannot be.
+    async fn durable(&self) -> Result<(), Refusal> {
+        let Some(journal) = self.journal.get() else {
+            return Ok(());
+        };
+        let epoch = self.limiter().store().journal_epoch();
+        match journal.written(epoch).await {
+            Ok(()) => Ok(()),
+            Err(NotDurable) => match self.policy().server().on_store_error {
+                OnStoreError::Deny => Err(Refusal::error(
+                    503,
+                    "store_unavailable",
+                    "the limit store cannot keep this decision now",
+                )),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// What the limits for unknown keys would answer the same request with a wrong key
+    /// (`guesses`: its partitions, as peeks that take nothing). A right key refused so is
+    /// answered like a wrong one, and guessing learns nothing while it is throttled.
+    pub(super) async fn as_a_guess(&self, guesses: &[LimitRequest<'_>]) -> Guess {
+        if guesses.is_empty() {
+            return Guess::Admitted;
+        }
+        match self.stores.acquire(guesses).await {
+            Acquired::Decided(taken) if !taken.decision.allowed() => Guess::Refused(taken.decision),
+            Acquired::Decided(_) | Acquired::Unlimited => Guess::Admitted,
+            Acquired::Failed(_) => Guess::Unavailable,
+        }
+    }
+
+    /// The log line of a refusal: which limit, whose partition (no key, no secret), the
+    /// numbers. Re-deriving the partitions in words costs a second resolution: only when logged.
+    fn log_refusal<H: Headers + ?Sized>(
+        &self,
+        state: &State,
+        resolved: &Resolved<'_>,
+        refusal: &Refusal,
+        facts: &RequestFacts<'_, H>,
+    ) {
+        let Some(refusing) = refusal.report.refusing() else {
+            return;
+        };
+        let now = refusal.report.at;
+        let partitions = state.policy.explain(Some(&state.directory), now, facts);
+        tracing::info!(
+            limit = %refusing.name,
+            partition = partitions
+                .iter()
+                .find(|(name, _)| **name == *refusing.name)
+                .map_or("-", |(_, partition)| partition.as_str()),
+            api = &**resolved.api,
+            account = resolved.account.map_or("-", |a| &**a),
+            app = resolved.app.map_or("-", |a| &**a),
+            max = refusing.limit,
+            remaining = refusing.remaining,
+            retry_after_s = refusing.retry_at.map(|at| at.saturating_sub(now).div_ceil(NANOS_PER_SEC)),
+            "refused"
+        );
+    }
+}
+
+/// An unknown key's refusal, with the status the policy sets.
+fn unauthenticated(state: &State, reason: &str) -> Refusal {
+    Refusal::error(state.policy.unknown_key_status(), "unauthenticated", reason)
+}

@@ -1,0 +1,269 @@
+//! The gate: a policy, the store where its limits live, and the catalog's accounts and
+//! blocks, all replaceable while serving. Building and replacing its state is here; deciding
+//! a request is `admit.rs`.
+
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
+
+use arc_swap::ArcSwap;
+use tollgate_catalog::Block;
+use tollgate_core::{Clock, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, SystemClock};
+use tollgate_policy::{ConfigErrors, Directory, DirectoryEntry, Policy, Resolved};
+
+use crate::Journal;
+use crate::hints::BlockHints;
+use crate::history::UsageCounter;
+use crate::store::{Failover, Local, Shared, Stores};
+
+/// A policy and the limiter that enforces it; the policy and the catalog's accounts can be
+/// replaced while serving.
+#[derive(Debug)]
+pub struct Gate<C: Clock = SystemClock> {
+    pub(super) state: ArcSwap<State>,
+    /// Held by whoever replaces `state` (see [`Gate::reload`] and [`Gate::set_accounts`]).
+    writes: std::sync::Mutex<()>,
+    /// The embedded store: where limits live, or with a shared store, the fallback of
+    /// `on_store_error = "local"`.
+    pub(super) local: Arc<Local<C>>,
+    /// Where limits live.
+    pub(super) stores: Stores<C>,
+    /// Where the embedded store's long-lived state is written down, once started: an admission
+    /// that counted such state waits until it is on disk.
+    pub(super) journal: OnceLock<Journal>,
+    /// Blocks of the catalog (set by the admin API), and those the upstream asked for.
+    blocks: ArcSwap<Vec<Block>>,
+    hints: BlockHints,
+    /// Decisions per account, api and day, not yet written down.
+    pub(super) usage: UsageCounter,
+    /// Decisions since the start: admitted, refused, and refused because the store could not
+    /// decide.
+    pub(super) decisions: [AtomicU64; 3],
+}
+
+/// The policy and the accounts kept outside it, bound to its plans: swapped together so that
+/// no decision sees one without the other.
+#[derive(Debug)]
+pub(super) struct State {
+    pub(super) policy: Arc<Policy>,
+    pub(super) directory: Directory,
+    entries: Vec<DirectoryEntry>,
+    apps: Vec<(String, String)>,
+}
+
+impl State {
+    fn new(policy: Arc<Policy>, entries: Vec<DirectoryEntry>, apps: Vec<(String, String)>) -> Self {
+        let (mut directory, unknown_plans) = policy.directory(entries.iter().cloned());
+        directory.add_apps(apps.iter().cloned());
+        for plan in unknown_plans {
+            tracing::warn!(
+                plan,
+                "a catalog account names a plan the policy does not define"
+            );
+        }
+        Self {
+            policy,
+            directory,
+            entries,
+            apps,
+        }
+    }
+}
+
+impl<C: Clock + 'static> Gate<C> {
+    /// A gate enforcing `policy` on an embedded memory store (bounded by the policy's
+    /// `server.max_partitions`, full as `server.when_full` says), reading `clock`.
+    pub fn new(policy: Policy, clock: C) -> Self {
+        Self::with_store(policy, clock, false, None)
+    }
+
+    /// A gate whose store notes long-lived state for a journal (see [`Gate::set_journal`]).
+    pub fn journaled(policy: Policy, clock: C) -> Self {
+        Self::with_store(policy, clock, true, None)
+    }
+
+    /// A gate whose limits live in a store shared with other instances; the embedded store
+    /// only stands in for it while it cannot be reached, as `shared` says.
+    pub fn shared(policy: Policy, clock: C, shared: Shared) -> Self {
+        Self::with_store(policy, clock, false, Some(shared))
+    }
+
+    fn with_store(policy: Policy, clock: C, journaled: bool, shared: Option<Shared>) -> Self {
+        let store = MemoryStore::builder()
+            .capacity(policy.server().max_partitions)
+            .when_full(policy.server().when_full)
+            .journaled(journaled)
+            .build();
+        let local = Arc::new(Local::new(Arc::new(Limiter::new(store, clock))));
+        let stores = match shared {
+            Some(shared) => Stores::Shared(Failover::new(shared, Arc::clone(&local))),
+            None => Stores::Local(Arc::clone(&local)),
+        };
+        Self {
+            state: ArcSwap::from_pointee(State::new(Arc::new(policy), Vec::new(), Vec::new())),
+            writes: std::sync::Mutex::new(()),
+            local,
+            stores,
+            journal: OnceLock::new(),
+            blocks: ArcSwap::from_pointee(Vec::new()),
+            hints: BlockHints::default(),
+            usage: UsageCounter::default(),
+            decisions: Default::default(),
+        }
+    }
+}
+
+impl<C: Clock> Gate<C> {
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.state.load().policy)
+    }
+
+    /// Counts of decisions per account, api and day, to be taken and written down.
+    pub fn usage_counter(&self) -> &UsageCounter {
+        &self.usage
+    }
+
+    /// Where the embedded store's long-lived state is written down: from now on an admission
+    /// that counted such state is answered once it is on disk. Set once; later calls are
+    /// ignored.
+    pub fn set_journal(&self, journal: Journal) {
+        let _ = self.journal.set(journal);
+    }
+
+    /// The journal, once set.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.get()
+    }
+
+    /// Replaces the blocks of the catalog.
+    pub fn set_blocks(&self, blocks: Vec<Block>) {
+        self.blocks.store(Arc::new(blocks));
+    }
+
+    /// Refuses requests to `api` on `path` (any account) for `seconds`, as the upstream asked
+    /// (kept in memory: an appliance's protection outlasts no restart). False when the bound
+    /// on such blocks is reached and this one is dropped.
+    pub fn block_for(&self, api: &str, path: &str, seconds: u64) -> bool {
+        let now = self.limiter().clock().now();
+        let until = now.saturating_add(seconds.saturating_mul(NANOS_PER_SEC));
+        self.hints.insert(api, path, until, now)
+    }
+
+    /// Drops the upstream's blocks that have ended.
+    pub fn sweep_hints(&self) {
+        self.hints.sweep(self.limiter().clock().now());
+    }
+
+    /// Upstream blocks held, and those dropped at the bound since the start.
+    pub fn hint_figures(&self) -> (usize, u64) {
+        self.hints.figures()
+    }
+
+    /// The block in force for a request from `account` (`None`: blocks on no account only),
+    /// the one lasting longest.
+    pub(super) fn blocked_for(
+        &self,
+        account: Option<&str>,
+        resolved: &Resolved<'_>,
+        now: Nanos,
+    ) -> Option<Block> {
+        let catalog = self.blocks.load();
+        let (api, path) = (&**resolved.api, resolved.path);
+        let set = catalog
+            .iter()
+            .filter(|block| {
+                block.until > now
+                    && block
+                        .account
+                        .as_deref()
+                        .is_none_or(|blocked| account == Some(blocked))
+                    && block.api.as_deref().is_none_or(|blocked| api == blocked)
+                    && block.path.as_deref().is_none_or(|blocked| path == blocked)
+            })
+            .max_by_key(|block| block.until);
+        let hinted = self.hints.until(api, path, now);
+        match (set, hinted) {
+            (Some(block), None) => Some(block.clone()),
+            (Some(block), Some(until)) if block.until >= until => Some(block.clone()),
+            (_, Some(until)) => Some(Block {
+                id: format!("upstream:{api}:{path}"),
+                account: None,
+                api: Some(api.to_owned()),
+                path: Some(path.to_owned()),
+                until,
+                reason: "blocked by the appliance".to_owned(),
+                set_by: "upstream".to_owned(),
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// Replaces the accounts, keys and apps kept outside the policy file (the catalog's).
+    pub fn set_accounts(&self, entries: Vec<DirectoryEntry>, apps: Vec<(String, String)>) {
+        // One writer at a time: a reload between this load and store would be undone.
+        let _writing = self.writing();
+        let policy = self.policy();
+        self.state
+            .store(Arc::new(State::new(policy, entries, apps)));
+    }
+
+    /// The right to replace the state: reloads and catalog refreshes each read the state and
+    /// store a new one built from it, so they take turns.
+    fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Replaces the policy with the file at `path`, compiled in the same key space so that
+    /// limits whose name and numbers are unchanged keep their counters. An invalid file changes
+    /// nothing. Returns the new policy's summary.
+    ///
+    /// # Errors
+    /// Every problem found in the file.
+    pub fn reload(&self, path: &Path) -> Result<String, ConfigErrors> {
+        let _writing = self.writing();
+        let current = self.state.load();
+        let policy = Policy::load_for(
+            path,
+            current.policy.key_space().clone(),
+            current.policy.store_check(),
+        )?;
+        let summary = policy.summary();
+        self.state.store(Arc::new(State::new(
+            Arc::new(policy),
+            current.entries.clone(),
+            current.apps.clone(),
+        )));
+        Ok(summary)
+    }
+
+    /// The embedded store's limiter, for background sweeps, the journal and figures.
+    pub fn limiter(&self) -> &Limiter<MemoryStore, C> {
+        self.local.limiter()
+    }
+
+    /// Decisions since the start: admitted, refused, and refused because the limit store could
+    /// not decide (503).
+    pub fn decisions(&self) -> [u64; 3] {
+        self.decisions
+            .each_ref()
+            .map(|count| count.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The shared store and its health, if limits live in one.
+    pub fn shared_store(&self) -> Option<&Shared> {
+        self.stores.shared()
+    }
+
+    /// Each applicable limit's name and partition in words, header values masked.
+    pub fn explain<H: tollgate_policy::Headers + ?Sized>(
+        &self,
+        facts: &tollgate_policy::RequestFacts<'_, H>,
+    ) -> Vec<(String, String)> {
+        let state = self.state.load();
+        let now = self.limiter().clock().now();
+        state.policy.explain(Some(&state.directory), now, facts)
+    }
+}

@@ -1,0 +1,21 @@
+//! Facts in, [`Admission`] or [`Refusal`] out: the one straight line every adapter takes.
+//!
+//! - `gate.rs` — the [`Gate`]: policy, stores, catalog state, all replaceable while serving;
+//! - `admit.rs` — deciding one request;
+//! - `admission.rs` — an admitted request, owning what it took until settled or dropped;
+//! - `refusal.rs` — a refused request and its body;
+//! - `report.rs` — what either tells the client;
+//! - `quota.rs` — the customer's own quota lookups.
+
+mod admission;
+mod admit;
+mod gate;
+mod quota;
+mod refusal;
+mod report;
+
+pub use admission::Admission;
+pub use gate::Gate;
+pub use refusal::Refusal;
+pub(crate) use refusal::seconds_until;
+pub use report::{Families, LimitReport, Report};

@@ -1,0 +1,167 @@
+//! A request refused, as a value: its status, what the limits said, and its body. The
+//! adapters shape it for their transport (see `crate::respond`).
+
+use tollgate_catalog::Block;
+use tollgate_core::{Decision, NANOS_PER_SEC, Nanos};
+use tollgate_policy::{BodyFormat, Field, Responses};
+
+use super::report::{LimitReport, Report};
+
+/// Why a request was refused, and everything its answer shows.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The status: 429 for a limit (or the limit's own), 400, 401, 403, 404, 423, 503…
+    pub status: u16,
+    /// Seconds until the same request would be admitted, when that is known.
+    pub retry_after: Option<u64>,
+    /// What the limits said, when they were consulted.
+    pub report: Report,
+    /// The body's content type and text.
+    pub body: (&'static str, String),
+    /// Set when no route matched: forward-auth and the check API answer as `server.unmatched`
+    /// says, the gateway 404.
+    pub no_route: bool,
+}
+
+impl Refusal {
+    /// A refusal before any limit: a bad request, an unknown key, a store fault.
+    pub fn error(status: u16, code: &str, message: &str) -> Self {
+        let body = serde_json::json!({ "error": code, "message": message }).to_string();
+        Self {
+            status,
+            retry_after: None,
+            report: Report::default(),
+            body: ("application/json", body),
+            no_route: false,
+        }
+    }
+
+    /// No route matches this method and path.
+    pub fn no_route() -> Self {
+        Self {
+            no_route: true,
+            ..Self::error(404, "no_route", "no route matches this method and path")
+        }
+    }
+
+    /// The answer while the limit store cannot decide.
+    pub fn unavailable() -> Self {
+        Self::error(
+            503,
+            "store_unavailable",
+            "the limit store cannot decide now",
+        )
+    }
+
+    /// A refusal by limits no api owns (guessing keys on the quota page): 429 with
+    /// `Retry-After` for `retry_at`, seen at `now`.
+    pub fn throttled(message: &str, retry_at: Nanos, now: Nanos) -> Self {
+        Self {
+            retry_after: Some(seconds_until(retry_at, now).max(1)),
+            ..Self::error(429, "rate_limited", message)
+        }
+    }
+
+    /// A request refused by a block: 423 with `Retry-After` and the block's reason.
+    pub fn blocked(block: &Block, now: Nanos) -> Self {
+        let until = jiff::Timestamp::from_nanosecond(i128::from(block.until))
+            .map(|at| at.to_string())
+            .unwrap_or_default();
+        let body = serde_json::json!({
+            "error": "blocked",
+            "message": format!("{} until {until}", block.reason),
+            "until": block.until.div_ceil(NANOS_PER_SEC),
+        })
+        .to_string();
+        Self {
+            status: 423,
+            retry_after: Some(seconds_until(block.until, now).max(1)),
+            report: Report::default(),
+            body: ("application/json", body),
+            no_route: false,
+        }
+    }
+
+    /// A refusal by the limits of `report` (`decision` refused), with the policy's body in
+    /// the format `accept` asks for.
+    pub(crate) fn limited(
+        responses: &Responses,
+        accept: Option<&str>,
+        report: Report,
+        decision: &Decision,
+    ) -> Self {
+        let shown = report
+            .shown()
+            .cloned()
+            .unwrap_or_else(|| unreachable_report(&report));
+        // Never: the request's cost exceeds the limit; point at the reset all the same.
+        let retry_at = decision.retry_at().unwrap_or(shown.reset_at);
+        let retry_after = seconds_until(retry_at, report.at).max(1);
+        let xml = match responses.format {
+            BodyFormat::Json => false,
+            BodyFormat::Xml => true,
+            BodyFormat::Accept => accept.is_some_and(|accept| accept.contains("xml")),
+        };
+        let (content_type, template) = if xml {
+            ("application/xml", &responses.xml)
+        } else {
+            ("application/json", &responses.json)
+        };
+        let api = report.api.as_deref().unwrap_or_default();
+        let mut body = String::with_capacity(template.text().len() + 64);
+        template.render(&mut body, |field, out| {
+            use std::fmt::Write;
+            let _ = match field {
+                Field::Quota if shown.period.is_empty() => {
+                    write!(out, "{} in flight", shown.per_period)
+                }
+                Field::Quota => write!(out, "{} per {}", shown.per_period, shown.period),
+                Field::Limit => write!(out, "{}", shown.per_period),
+                Field::Period => out.write_str(&shown.period),
+                Field::Api => out.write_str(api),
+                Field::Reset => write!(out, "{}", shown.reset_at.div_ceil(NANOS_PER_SEC)),
+                Field::ResetAt => out.write_str(&rfc3339(shown.reset_at)),
+                Field::RetryAfter => write!(out, "{retry_after}"),
+                Field::Name => out.write_str(&shown.name),
+                Field::Code => out.write_str(&shown.code),
+                _ => Ok(()),
+            };
+        });
+        Self {
+            status: shown.status,
+            retry_after: Some(retry_after),
+            report,
+            body: (content_type, body),
+            no_route: false,
+        }
+    }
+}
+
+/// A refusal always has a refusing limit; should it not, the first one stands for it.
+fn unreachable_report(report: &Report) -> LimitReport {
+    report.limits.first().cloned().unwrap_or(LimitReport {
+        name: "limit".into(),
+        allowed: false,
+        limit: 0,
+        remaining: 0,
+        reset_at: report.at,
+        retry_at: None,
+        shadow: false,
+        status: 429,
+        code: "rate_limited".into(),
+        period: "".into(),
+        per_period: 0,
+    })
+}
+
+/// An instant as RFC 3339 in UTC, to the second.
+fn rfc3339(at: Nanos) -> String {
+    jiff::Timestamp::from_second(i64::try_from(at.div_ceil(NANOS_PER_SEC)).unwrap_or(i64::MAX))
+        .map(|instant| instant.to_string())
+        .unwrap_or_default()
+}
+
+/// Whole seconds from `now` until `at`, rounded up.
+pub(crate) fn seconds_until(at: Nanos, now: Nanos) -> u64 {
+    at.saturating_sub(now).div_ceil(NANOS_PER_SEC)
+}

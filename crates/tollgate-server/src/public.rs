@@ -1,0 +1,134 @@
+//! The public port: the check API, forward-auth, the quota page and the gateway, over one
+//! [`Gate`], dispatched by path without a framework (the hot path carries no router's
+//! overhead: two comparisons of the path choose the adapter).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Method, Request, StatusCode, Uri, header};
+use axum::response::Response;
+use bytes::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tollgate_core::{Clock, SystemClock};
+
+use crate::adapters::{check, forward_auth, gateway, quota};
+use crate::pipeline::Gate;
+
+/// What the public port's adapters share.
+#[derive(Debug)]
+pub struct App<C: Clock = SystemClock> {
+    /// The policy and its limiter.
+    pub gate: Gate<C>,
+    /// The API admitted requests are forwarded to.
+    pub upstream: Option<Uri>,
+    /// How long the upstream may take to send its response headers.
+    pub upstream_timeout: Duration,
+    pub(crate) client: Client<HttpConnector, Body>,
+}
+
+impl<C: Clock> App<C> {
+    /// Adapters over `gate`, forwarding to `upstream` when given.
+    pub fn new(gate: Gate<C>, upstream: Option<Uri>, upstream_timeout: Duration) -> Self {
+        Self {
+            gate,
+            upstream,
+            upstream_timeout,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+}
+
+impl<C: Clock + 'static> App<C> {
+    /// Answers one request of the public port, from `peer`.
+    async fn answer<B>(&self, peer: SocketAddr, request: Request<B>) -> Response
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        let (parts, body) = request.into_parts();
+        match parts.uri.path() {
+            "/v1/auth" => match parts.method {
+                Method::GET | Method::HEAD => {
+                    forward_auth::forward_auth(self, peer, &parts.headers).await
+                }
+                _ => not_allowed("GET,HEAD"),
+            },
+            "/v1/check" => match parts.method {
+                Method::POST => check::check(self, peer, body).await,
+                _ => not_allowed("POST"),
+            },
+            "/_tollgate/quota" => match parts.method {
+                Method::GET | Method::HEAD => {
+                    quota::own_quota(self, peer, &parts.uri, &parts.headers).await
+                }
+                _ => not_allowed("GET,HEAD"),
+            },
+            _ => gateway::gateway(self, peer, parts, Body::new(body)).await,
+        }
+    }
+}
+
+/// 405 for a method a Tollgate path does not serve.
+fn not_allowed(allow: &'static str) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// The public port as a service: see [`router`].
+#[derive(Debug)]
+pub struct PublicPort<C: Clock = SystemClock> {
+    app: Arc<App<C>>,
+}
+
+impl<C: Clock> Clone for PublicPort<C> {
+    fn clone(&self) -> Self {
+        Self {
+            app: Arc::clone(&self.app),
+        }
+    }
+}
+
+/// The public port's service: `POST /v1/check`, `GET /v1/auth`, `GET /_tollgate/quota`, and
+/// the gateway for every other path. The peer's address is read from the request's
+/// [`ConnectInfo`] extension (the listener sets it); without one, the request is taken to come
+/// from an unspecified address, which no `server.check_from` admits.
+pub fn router<C: Clock + 'static>(app: Arc<App<C>>) -> PublicPort<C> {
+    PublicPort { app }
+}
+
+impl<C, B> tower_service::Service<Request<B>> for PublicPort<C>
+where
+    C: Clock + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let app = Arc::clone(&self.app);
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |info| info.0);
+        Box::pin(async move { Ok(app.answer(peer, request).await) })
+    }
+}
