@@ -1,0 +1,316 @@
+//! Compiling the files' models into the lookup tree, with the checks that span a level or the
+//! files: duplicate descriptors and domains, units, counts and `replaces`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tollgate_core::{KeyBuilder, KeySpace};
+use tollgate_policy::{ConfigError, Source};
+
+use crate::Unit;
+use crate::config::{Level, Map, TreeNode};
+use crate::read::{DescriptorModel, FileModel, RateLimitModel, Reader, Text, one_of};
+use crate::rule::{Location, Rule, RuleLimit};
+use crate::wildcard::Pattern;
+use crate::yaml::{self, Pos};
+
+/// Builds the tree of every domain, collecting every error.
+pub(crate) struct Compiler<'k> {
+    key_space: &'k KeySpace,
+    pub(crate) domains: Map<Box<str>, Level>,
+    domain_locations: HashMap<String, Location>,
+    pub(crate) nodes: Vec<TreeNode>,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) errors: Vec<ConfigError>,
+}
+
+/// The file being compiled and its errors.
+struct FileContext {
+    name: Arc<str>,
+    errors: Vec<ConfigError>,
+}
+
+impl FileContext {
+    fn fail(&mut self, at: Pos, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: self.name.to_string(),
+            line: at.line,
+            column: at.column,
+            message: message.into(),
+        });
+    }
+
+    fn location(&self, at: Pos) -> Location {
+        Location {
+            file: self.name.clone(),
+            line: at.line,
+            column: at.column,
+        }
+    }
+}
+
+impl<'k> Compiler<'k> {
+    pub(crate) fn new(key_space: &'k KeySpace) -> Self {
+        Self {
+            key_space,
+            domains: Map::default(),
+            domain_locations: HashMap::new(),
+            nodes: Vec::new(),
+            rules: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Compiles one file, adding its errors in the order of their positions.
+    pub(crate) fn file(&mut self, source: &Source) {
+        let mut file = FileContext {
+            name: source.name().into(),
+            errors: Vec::new(),
+        };
+        match yaml::parse(source.text()) {
+            Ok(root) => {
+                let model = Reader {
+                    file: source.name(),
+                    errors: &mut file.errors,
+                }
+                .file(root);
+                self.domain(&mut file, model);
+            }
+            Err(syntax) => file.fail(syntax.at, syntax.message),
+        }
+        file.errors.sort_by_key(|error| (error.line, error.column));
+        self.errors.append(&mut file.errors);
+    }
+
+    fn domain(&mut self, file: &mut FileContext, model: FileModel) {
+        let domain = match model.domain {
+            None => {
+                if !model.damaged {
+                    file.fail(
+                        model.at,
+                        "missing `domain`: every file names the domain of its descriptors",
+                    );
+                }
+                String::new()
+            }
+            Some(Text { text, at }) => {
+                if text.is_empty() {
+                    file.fail(at, "`domain` must not be empty");
+                } else if let Some(first) = self.domain_locations.get(&text) {
+                    file.fail(
+                        at,
+                        format!("domain `{text}` is already defined at {first}: each domain is in one file"),
+                    );
+                } else {
+                    self.domain_locations
+                        .insert(text.clone(), file.location(at));
+                }
+                text
+            }
+        };
+        let mut identity = self.key_space.builder();
+        identity.push(domain.as_bytes());
+        let root = self.level(file, &domain, &identity, model.descriptors);
+        if file.errors.is_empty() {
+            self.domains.insert(domain.into(), root);
+        }
+    }
+
+    /// One level of descriptors; `path` is the statistics name of the level's parent and
+    /// `identity` holds its place in the tree.
+    fn level(
+        &mut self,
+        file: &mut FileContext,
+        path: &str,
+        identity: &KeyBuilder<'k>,
+        descriptors: Vec<DescriptorModel>,
+    ) -> Level {
+        let mut level = Level::default();
+        let mut seen: HashMap<(String, Option<String>), Pos> = HashMap::new();
+        for mut descriptor in descriptors {
+            let key = match descriptor.key.take() {
+                Some(key) if !key.text.is_empty() => key,
+                Some(key) => {
+                    file.fail(key.at, "`key` must not be empty");
+                    continue;
+                }
+                None => {
+                    if !descriptor.damaged {
+                        file.fail(descriptor.at, "a descriptor needs a `key`");
+                    }
+                    continue;
+                }
+            };
+            let value = descriptor.value.take().map(|value| value.text);
+            if let Some(first) = seen.get(&(key.text.clone(), value.clone())) {
+                let which = match &value {
+                    Some(value) => format!("with key `{}` and value `{value}`", key.text),
+                    None => format!("with key `{}` and no value", key.text),
+                };
+                file.fail(
+                    descriptor.at,
+                    format!(
+                        "a descriptor {which} is already defined at line {} of this list",
+                        first.line
+                    ),
+                );
+                continue;
+            }
+            seen.insert((key.text.clone(), value.clone()), descriptor.at);
+
+            let path = match &value {
+                Some(value) => format!("{path}.{}_{value}", key.text),
+                None => format!("{path}.{}", key.text),
+            };
+            let mut identity = identity.clone();
+            identity.push(key.text.as_bytes());
+            match &value {
+                Some(value) => identity.push_u64(1).push(value.as_bytes()),
+                None => identity.push_u64(0),
+            };
+            let pattern = value.as_deref().and_then(Pattern::new);
+            if let Some(at) = descriptor.share_threshold {
+                if pattern.is_none() {
+                    file.fail(
+                        at,
+                        "`share_threshold` needs a wildcard value (one with a `*`) to share",
+                    );
+                }
+            }
+            let share = descriptor
+                .share_threshold
+                .and(pattern.as_ref())
+                .and(value.as_deref())
+                .map(Box::from);
+            let rule = descriptor
+                .rate_limit
+                .take()
+                .and_then(|limit| self.rule(file, &descriptor, limit, &path, &identity));
+            let children = self.level(file, &path, &identity, descriptor.descriptors);
+            let id = self.nodes.len();
+            self.nodes.push(TreeNode {
+                rule,
+                share,
+                children,
+            });
+            let candidates = level.0.entry(key.text.into()).or_default();
+            match value {
+                None => candidates.any = Some(id),
+                Some(value) => {
+                    if let Some(pattern) = pattern {
+                        candidates.wildcards.push((pattern, id));
+                    }
+                    candidates.values.insert(value.into(), id);
+                }
+            }
+        }
+        level
+    }
+
+    fn rule(
+        &mut self,
+        file: &mut FileContext,
+        descriptor: &DescriptorModel,
+        limit: RateLimitModel,
+        path: &str,
+        identity: &KeyBuilder<'k>,
+    ) -> Option<usize> {
+        let errors_before = file.errors.len();
+        let name = limit
+            .name
+            .map(|name| name.text)
+            .filter(|name| !name.is_empty());
+        let unit_text = limit.unit.as_ref().filter(|unit| !unit.text.is_empty());
+        let unit = match unit_text.map(|text| (text, Unit::parse(&text.text))) {
+            None => None,
+            Some((text, None)) => {
+                file.fail(text.at, unknown_unit(&text.text));
+                None
+            }
+            Some((text, Some(_))) if limit.unlimited => {
+                file.fail(text.at, "an unlimited rate_limit takes no `unit`");
+                None
+            }
+            Some((_, Some(unit))) => Some(unit),
+        };
+        let requests_per_unit = limit.requests_per_unit.map_or(0, |(count, _)| count);
+        let rule_limit = if limit.unlimited {
+            RuleLimit::Unlimited
+        } else {
+            if unit_text.is_none() && !limit.damaged {
+                file.fail(
+                    limit.at,
+                    format!(
+                        "`rate_limit` needs a `unit` ({}) or `unlimited: true`",
+                        one_of(&Unit::ALL.map(Unit::as_str))
+                    ),
+                );
+            }
+            if limit.requests_per_unit.is_none() && !limit.damaged {
+                file.fail(
+                    limit.at,
+                    "`rate_limit` needs `requests_per_unit` (envoyproxy/ratelimit reads a \
+                     missing one as 0, which refuses every request: write \
+                     `requests_per_unit: 0` for that)",
+                );
+            }
+            match (unit, limit.requests_per_unit) {
+                (Some(unit), Some((count, at))) if count > 0 => match unit.window(count) {
+                    Ok(window) => RuleLimit::Limited(window.into()),
+                    Err(error) => {
+                        file.fail(
+                            at,
+                            format!("`requests_per_unit` is too large for a {unit}: {error}"),
+                        );
+                        RuleLimit::Blocked
+                    }
+                },
+                // Zero, or an error reported above.
+                _ => RuleLimit::Blocked,
+            }
+        };
+        for replaced in &limit.replaces {
+            if replaced.text.is_empty() {
+                file.fail(replaced.at, "an entry of `replaces` needs a `name`");
+            } else if name.as_deref() == Some(replaced.text.as_str()) {
+                file.fail(
+                    replaced.at,
+                    format!(
+                        "a rate_limit cannot replace itself: its `name` is `{}`",
+                        replaced.text
+                    ),
+                );
+            }
+        }
+        if file.errors.len() > errors_before {
+            return None;
+        }
+        let mut keyed = identity.clone();
+        keyed.push_u64(unit.map_or(0, |unit| u64::from(unit.proto_number().unsigned_abs())));
+        self.rules.push(Rule {
+            path: path.into(),
+            name: name.map(Box::from),
+            limit: rule_limit,
+            unit,
+            requests_per_unit,
+            shadow_mode: descriptor.shadow_mode,
+            quota_mode: descriptor.quota_mode,
+            detailed_metric: descriptor.detailed_metric,
+            replaces: limit
+                .replaces
+                .into_iter()
+                .map(|replaced| Box::from(replaced.text))
+                .collect(),
+            identity: keyed.finish().get(),
+            location: file.location(limit.at),
+        });
+        Some(self.rules.len() - 1)
+    }
+}
+
+fn unknown_unit(text: &str) -> String {
+    format!(
+        "unknown unit `{text}`: use {}",
+        one_of(&Unit::ALL.map(Unit::as_str))
+    )
+}

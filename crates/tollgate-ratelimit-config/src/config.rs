@@ -1,0 +1,195 @@
+//! A directory of envoyproxy/ratelimit files, compiled into one lookup tree per domain.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use foldhash::fast::FixedState;
+use tollgate_core::KeySpace;
+use tollgate_policy::{ConfigError, ConfigErrors, Source};
+
+use crate::compile::Compiler;
+use crate::rule::Rule;
+use crate::wildcard::Pattern;
+
+/// Tables built once and read on every request: keys come from the files, never from requests,
+/// so a fixed fast hash is enough.
+pub(crate) type Map<K, V> = HashMap<K, V, FixedState>;
+
+/// Every domain of a set of envoyproxy/ratelimit configuration files, ready to match requests.
+///
+/// Built by [`load_dir`](Self::load_dir) or [`compile`](Self::compile); matched with
+/// [`find`](Self::find).
+#[derive(Debug)]
+pub struct RateLimitConfig {
+    pub(crate) domains: Map<Box<str>, Level>,
+    pub(crate) nodes: Vec<TreeNode>,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) key_space: KeySpace,
+}
+
+/// The descriptors of one level, by key.
+#[derive(Debug, Default)]
+pub(crate) struct Level(pub(crate) Map<Box<str>, Candidates>);
+
+/// The descriptors of one level that share a key, in the order a request's value tries them.
+#[derive(Debug, Default)]
+pub(crate) struct Candidates {
+    /// Valued descriptors by their value as written (wildcard ones too: a request whose value is
+    /// the pattern itself finds it first, as in envoyproxy/ratelimit).
+    pub(crate) values: Map<Box<str>, usize>,
+    /// Descriptors whose value has a `*`, in file order: the first that matches wins.
+    pub(crate) wildcards: Vec<(Pattern, usize)>,
+    /// The descriptor without a value: one counter per value sent.
+    pub(crate) any: Option<usize>,
+}
+
+/// One descriptor of the tree.
+#[derive(Debug)]
+pub(crate) struct TreeNode {
+    pub(crate) rule: Option<usize>,
+    /// With `share_threshold`, the wildcard value that every matching value is counted as.
+    pub(crate) share: Option<Box<str>>,
+    pub(crate) children: Level,
+}
+
+impl RateLimitConfig {
+    /// Reads and compiles every `*.yaml` and `*.yml` file directly in `dir` (not in its
+    /// subdirectories), in the order of their names, with a fresh random key space.
+    ///
+    /// # Errors
+    /// The directory or a file cannot be read, the directory holds no such file, or everything
+    /// wrong in the files, each as `FILE:LINE:COL: message`.
+    pub fn load_dir(dir: &Path) -> Result<Self, ConfigErrors> {
+        Self::load_dir_in(dir, KeySpace::random())
+    }
+
+    /// Reads and compiles a directory as [`load_dir`](Self::load_dir) does, keying partitions
+    /// in `key_space`: a configuration reloaded in the same key space finds the counters of
+    /// every rule that kept its place in the tree and its unit.
+    ///
+    /// # Errors
+    /// As [`load_dir`](Self::load_dir).
+    pub fn load_dir_in(dir: &Path, key_space: KeySpace) -> Result<Self, ConfigErrors> {
+        Self::compile_in(&read_dir(dir)?, key_space)
+    }
+
+    /// Compiles configuration files given as text, in order, with a fresh random key space.
+    ///
+    /// # Errors
+    /// Everything wrong in the files, each as `FILE:LINE:COL: message`, file by file in the
+    /// order given and by position within a file.
+    pub fn compile(files: &[Source]) -> Result<Self, ConfigErrors> {
+        Self::compile_in(files, KeySpace::random())
+    }
+
+    /// Compiles configuration files given as text, keying partitions in `key_space` (see
+    /// [`load_dir_in`](Self::load_dir_in)).
+    ///
+    /// # Errors
+    /// As [`compile`](Self::compile).
+    pub fn compile_in(files: &[Source], key_space: KeySpace) -> Result<Self, ConfigErrors> {
+        let mut compiler = Compiler::new(&key_space);
+        for file in files {
+            compiler.file(file);
+        }
+        if !compiler.errors.is_empty() {
+            return Err(ConfigErrors(compiler.errors));
+        }
+        let Compiler {
+            domains,
+            nodes,
+            rules,
+            ..
+        } = compiler;
+        Ok(Self {
+            domains,
+            nodes,
+            rules,
+            key_space,
+        })
+    }
+
+    /// The domains, in no particular order.
+    pub fn domains(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.domains.keys().map(|domain| &**domain)
+    }
+
+    /// Every rule, in the order of the files and of their text.
+    #[must_use]
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The key space partitions are keyed in.
+    #[must_use]
+    pub fn key_space(&self) -> &KeySpace {
+        &self.key_space
+    }
+
+    /// One line for a start-up log: `2 domains, 5 rate limits`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        format!(
+            "{} domains, {} rate limits",
+            self.domains.len(),
+            self.rules.len()
+        )
+    }
+}
+
+/// The configuration files of `dir`: its `*.yaml` and `*.yml` files (any case), by name.
+fn read_dir(dir: &Path) -> Result<Vec<Source>, ConfigErrors> {
+    let at_dir = |message: String| {
+        ConfigErrors(vec![ConfigError {
+            file: dir.display().to_string(),
+            line: 1,
+            column: 1,
+            message,
+        }])
+    };
+    let entries = std::fs::read_dir(dir)
+        .map_err(|error| at_dir(format!("cannot read the directory: {error}")))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|error| at_dir(format!("cannot read the directory: {error}")))?
+            .path();
+        let yaml = path.extension().is_some_and(|extension| {
+            extension.eq_ignore_ascii_case("yaml") || extension.eq_ignore_ascii_case("yml")
+        });
+        // `is_file` follows links: a Kubernetes ConfigMap's files are links into `..data/`.
+        if yaml && path.is_file() {
+            paths.push(path);
+        }
+    }
+    if paths.is_empty() {
+        return Err(at_dir("no .yaml or .yml file in this directory".to_owned()));
+    }
+    paths.sort();
+    let mut sources = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        let name = path.display().to_string();
+        let failure = match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    sources.push(Source::new(name, text));
+                    continue;
+                }
+                Err(_) => "the file is not UTF-8 text".to_owned(),
+            },
+            Err(error) => format!("cannot read the file: {error}"),
+        };
+        errors.push(ConfigError {
+            file: name,
+            line: 1,
+            column: 1,
+            message: failure,
+        });
+    }
+    if errors.is_empty() {
+        Ok(sources)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
