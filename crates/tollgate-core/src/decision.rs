@@ -126,14 +126,14 @@ pub struct Lease {
 /// limits are held without a heap allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    outcomes: SmallVec<[Outcome; 3]>,
+    outcomes: SmallVec<[Outcome; 4]>,
     leases: Vec<Lease>,
     at: Nanos,
     journaled: bool,
 }
 
 /// The outcomes of a decision, one per limit.
-pub type Outcomes = SmallVec<[Outcome; 3]>;
+pub type Outcomes = SmallVec<[Outcome; 4]>;
 
 impl Decision {
     /// A decision taken at `at` (the store's clock), made of the outcomes of each limit in
