@@ -103,8 +103,8 @@ impl<C: Clock> Clone for PublicPort<C> {
 
 /// The public port's service: `POST /v1/check`, `GET /v1/auth`, `GET /_tollgate/quota`, and
 /// the gateway for every other path. The peer's address is read from the request's
-/// [`ConnectInfo`] extension (the listener sets it); without one, the request is taken to come
-/// from an unspecified address, which no `server.check_from` admits.
+/// [`ConnectInfo`] extension (the listener sets it); without one, the answer is a 500: every
+/// client would otherwise share one address's limits.
 pub fn router<C: Clock + 'static>(app: Arc<App<C>>) -> PublicPort<C> {
     PublicPort { app }
 }
@@ -128,7 +128,19 @@ where
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
-            .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |info| info.0);
-        Box::pin(async move { Ok(app.answer(peer, request).await) })
+            .map(|info| info.0);
+        Box::pin(async move {
+            Ok(match peer {
+                Some(peer) => app.answer(peer, request).await,
+                None => {
+                    tracing::error!(
+                        "a request without its peer's address: serve the port with ConnectInfo"
+                    );
+                    let mut response = Response::new(Body::empty());
+                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    response
+                }
+            })
+        })
     }
 }

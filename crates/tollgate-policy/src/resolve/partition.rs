@@ -123,31 +123,38 @@ impl Policy {
     }
 }
 
-/// The address a client is partitioned by, as bytes: IPv4 whole (an IPv4-mapped IPv6 address
-/// as the IPv4 one), IPv6 by its /64 (one subscriber's network, within which addresses are
-/// free to rotate). The lengths differ, so no IPv4 address keys as an IPv6 network.
+/// The address a client is partitioned by, keyed as the bytes of its text (as the keys of
+/// earlier versions were, so counters survive an upgrade), written on the stack: IPv4 whole (an
+/// IPv4-mapped IPv6 address as the IPv4 one), IPv6 by its /64 (one subscriber's network, within
+/// which addresses are free to rotate).
 fn push_address(key: &mut KeyBuilder<'_>, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => key.push(&v4.octets()),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => key.push(&v4.octets()),
-            None => key.push(&v6.octets()[..8]),
-        },
-    };
+    let mut text = [0u8; 64];
+    let mut cursor = &mut text[..];
+    // At most 42 bytes (`xxxx:…:xxxx/64`): the buffer never fills.
+    let _ = write_address(&mut cursor, ip);
+    let written = 64 - cursor.len();
+    key.push(&text[..written]);
 }
 
-/// The partitioned address in words: `192.0.2.7`, `2001:db8:1:2::/64`.
-fn address_text(ip: IpAddr) -> String {
+/// Writes the partitioned address in words: `192.0.2.7`, `2001:db8:1:2::/64`.
+fn write_address(out: &mut impl std::io::Write, ip: IpAddr) -> std::io::Result<()> {
     match ip {
-        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V4(v4) => write!(out, "{v4}"),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
+            Some(v4) => write!(out, "{v4}"),
             None => {
                 let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                format!("{}/64", Ipv6Addr::from(prefix))
+                write!(out, "{}/64", Ipv6Addr::from(prefix))
             }
         },
     }
+}
+
+/// The partitioned address in words, for logs.
+fn address_text(ip: IpAddr) -> String {
+    let mut text = Vec::new();
+    let _ = write_address(&mut text, ip);
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// A header value for a log: its first two characters, the rest hidden.
@@ -161,4 +168,33 @@ fn push(key: &mut KeyBuilder<'_>, value: Option<&str>) {
         Some(value) => key.push(value.as_bytes()),
         None => key.push_u64(ABSENT),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use tollgate_core::KeySpace;
+
+    use super::*;
+
+    #[test]
+    fn an_address_is_keyed_as_its_text_as_before() {
+        let space = KeySpace::new([3; 16]);
+        let keyed = |ip: &str| {
+            let mut key = space.builder();
+            push_address(&mut key, ip.parse().unwrap());
+            key.finish()
+        };
+        let text = |text: &str| {
+            let mut key = space.builder();
+            key.push(text.as_bytes());
+            key.finish()
+        };
+        assert_eq!(keyed("192.0.2.7"), text("192.0.2.7"));
+        assert_eq!(keyed("::ffff:192.0.2.7"), text("192.0.2.7"));
+        assert_eq!(keyed("2001:db8:1:2:3:4:5:6"), text("2001:db8:1:2::/64"));
+        assert_eq!(
+            keyed("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            text("ffff:ffff:ffff:ffff::/64")
+        );
+    }
 }

@@ -75,6 +75,8 @@ where
             return error(StatusCode::BAD_REQUEST, "bad_request", &message);
         }
     };
+    // The policy in force now: one may have been loaded while the body arrived.
+    let policy = app.gate.policy();
     let headers: Vec<(&str, &str)> = request
         .headers
         .iter()

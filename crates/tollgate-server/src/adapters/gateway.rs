@@ -119,7 +119,10 @@ fn block_on_hint<C: Clock>(app: &App<C>, admission: &Admission, path: &str, head
         .get(BLOCK_HINT)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
-    let (Some(seconds), Some(api)) = (seconds, admission.report().api.as_deref()) else {
+    // Only a function whose requests are counted can be blocked: an exempt route's hint would
+    // block the limited routes of its path, and fill the table of hints.
+    let report = admission.report();
+    let (Some(seconds), Some(api), true) = (seconds, report.api.as_deref(), report.counted) else {
         return;
     };
     if app.gate.block_for(api, path, seconds) {

@@ -59,6 +59,9 @@ pub struct Report {
     pub families: Families,
     /// When it was decided, by the store's clock.
     pub at: Nanos,
+    /// Whether limits counted the request (not an exempt route, nor a store whose failure
+    /// policy admitted it uncounted).
+    pub counted: bool,
 }
 
 impl Report {
@@ -87,6 +90,7 @@ impl Report {
             shown: None,
             families: families.iter().copied().collect(),
             at: decision.at(),
+            counted: true,
         };
         report.add(limits, decision, false);
         report.shown = most_restrictive(&report.limits);

@@ -37,10 +37,10 @@ impl<'a> CheckAnswer<'a> {
 
     fn of(allowed: bool, status: u16, retry_after: Option<u64>, report: &'a Report) -> Self {
         let mut headers = BTreeMap::new();
+        // As the gateway sends them, bytes past ASCII (a limit named `café`) included.
         super::headers::each(report, retry_after, |name, value| {
-            if let Ok(value) = value.to_str() {
-                headers.insert(name.as_str().to_owned(), value.to_owned());
-            }
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            headers.insert(name.as_str().to_owned(), value);
         });
         Self {
             allowed,

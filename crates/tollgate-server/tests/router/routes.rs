@@ -114,3 +114,52 @@ async fn head_is_served_by_a_get_route() {
     let head = tollgate.auth("HEAD", "/healthz", &[]).await;
     assert_eq!(head.status, 200, "GET /healthz serves HEAD");
 }
+
+#[tokio::test]
+async fn tollgate_paths_answer_their_methods_only_and_others_reach_the_gateway() {
+    let tollgate = Tollgate::start(POLICY);
+    let send = |method: &str, path: &str| {
+        let request = crate::support::request(method, path, &[ACME], axum::body::Body::empty());
+        tollgate.send(request)
+    };
+    for (method, path, allow) in [
+        ("POST", "/v1/auth", "GET,HEAD"),
+        ("DELETE", "/v1/auth", "GET,HEAD"),
+        ("GET", "/v1/check", "POST"),
+        ("POST", "/_tollgate/quota", "GET,HEAD"),
+    ] {
+        let reply = send(method, path).await;
+        assert_eq!(
+            (reply.status, reply.header("allow")),
+            (405, Some(allow)),
+            "{method} {path}"
+        );
+    }
+    // HEAD is forward-auth too: a proxy asking without a URI gets forward-auth's 400.
+    assert_eq!(send("HEAD", "/v1/auth").await.status, 400);
+    // Other spellings are no Tollgate path: the gateway finds no route for them.
+    for path in ["/v1/auth/", "//v1/auth", "/v1/%61uth", "/V1/auth"] {
+        assert_eq!(send("GET", path).await.status, 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_request_without_its_peer_address_is_a_500_not_a_shared_address() {
+    use tower::ServiceExt;
+    let app = std::sync::Arc::new(tollgate_server::App::new(
+        tollgate_server::Gate::new(
+            crate::support::policy(POLICY),
+            tollgate_core::ManualClock::new(crate::support::T0),
+        ),
+        None,
+        std::time::Duration::from_secs(1),
+    ));
+    let request = crate::support::request(
+        "GET",
+        "/v1/auth",
+        &[("x-forwarded-method", "GET"), ("x-forwarded-uri", "/x")],
+        axum::body::Body::empty(),
+    );
+    let reply = tollgate_server::router(app).oneshot(request).await.unwrap();
+    assert_eq!(reply.status(), 500);
+}

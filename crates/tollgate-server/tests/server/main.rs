@@ -759,3 +759,43 @@ fn check_config_prints_errors_or_a_summary() {
         )
     );
 }
+
+#[tokio::test]
+async fn an_exempt_route_cannot_block_the_limited_routes_of_its_path() {
+    let upstream = Upstream::start().await;
+    let text = r#"
+        [[routes]]
+        api = "appliance"
+        match = "GET /protect/{id}"
+        exempt = true
+
+        [[routes]]
+        api = "appliance"
+        match = "POST /protect/{id}"
+
+        [[limits]]
+        name = "hourly"
+        window = { max = 10, every = "1h" }
+    "#;
+    let tollgate = Tollgate::start(text, Some(upstream.address));
+    // The upstream asks for a block on every /protect answer; only a counted request's is kept.
+    assert_eq!(
+        send(tollgate.address, "GET", "/protect/1", &[], "")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(tollgate.address, "POST", "/protect/1", &[], "")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(tollgate.address, "POST", "/protect/1", &[], "")
+            .await
+            .status,
+        423,
+        "the counted POST's hint blocks its function"
+    );
+}
