@@ -15,6 +15,10 @@ use crate::NotDurable;
 use crate::store::{Acquired, Taken};
 
 /// What the limits for unknown keys would answer a guess: see [`Gate::as_a_guess`].
+#[allow(
+    clippy::large_enum_variant,
+    reason = "lives on the stack for one call; boxing would allocate per request"
+)]
 pub(super) enum Guess {
     Admitted,
     Refused(Decision),

@@ -79,6 +79,10 @@ pub(crate) struct Taken {
 
 /// What the store where limits live answered.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "almost every answer is `Decided`; boxing it would allocate on each"
+)]
 pub(crate) enum Acquired {
     /// A decision.
     Decided(Taken),
