@@ -60,7 +60,7 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
-    /// A clock that reads `now` until it is advanced.
+    /// A clock that reads `now` until it is advanced or set.
     #[must_use]
     pub fn new(now: Nanos) -> Self {
         Self {
@@ -71,6 +71,11 @@ impl ManualClock {
     /// Moves the time forward by `by`.
     pub fn advance(&self, by: Duration) {
         self.now.fetch_add(duration_nanos(by), Ordering::SeqCst);
+    }
+
+    /// Sets the time to `now`, forwards or backwards.
+    pub fn set(&self, now: Nanos) {
+        self.now.store(now, Ordering::SeqCst);
     }
 }
 
@@ -102,6 +107,8 @@ mod tests {
         let other = clock.clone();
         other.advance(Duration::from_secs(1));
         assert_eq!(clock.now(), 10 + NANOS_PER_SEC);
+        clock.set(3);
+        assert_eq!(other.now(), 3);
     }
 
     #[test]
