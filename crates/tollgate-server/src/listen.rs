@@ -98,6 +98,57 @@ pub(crate) fn allow_open_files(limits: Limits) {
     }
 }
 
+/// A port's service, made for each connection from its peer's address.
+pub(crate) trait Port: Clone + Send + 'static {
+    /// The service of one connection.
+    type Connection: Service<
+            hyper::Request<Incoming>,
+            Response = axum::response::Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static;
+
+    /// The service for a connection from `peer`.
+    fn for_peer(&self, peer: SocketAddr) -> Self::Connection;
+}
+
+impl<C: tollgate_core::Clock + 'static> Port for crate::PublicPort<C> {
+    type Connection = Self;
+
+    fn for_peer(&self, peer: SocketAddr) -> Self {
+        self.serving(peer)
+    }
+}
+
+impl Port for axum::Router {
+    type Connection = WithPeer;
+
+    fn for_peer(&self, peer: SocketAddr) -> WithPeer {
+        WithPeer(self.clone(), peer)
+    }
+}
+
+/// A router whose requests carry their peer's address as axum's `ConnectInfo` reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct WithPeer(axum::Router, SocketAddr);
+
+impl Service<hyper::Request<Incoming>> for WithPeer {
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = <axum::Router as Service<hyper::Request<Incoming>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<hyper::Request<Incoming>>::poll_ready(&mut self.0, cx)
+    }
+
+    fn call(&mut self, mut request: hyper::Request<Incoming>) -> Self::Future {
+        request.extensions_mut().insert(ConnectInfo(self.1));
+        self.0.call(request)
+    }
+}
+
 /// Serves `router` on `listener` (`port` names it in the log) until `stop` turns true, then
 /// finishes what is in flight and returns once every connection is closed.
 pub(crate) async fn serve<S>(
@@ -107,11 +158,7 @@ pub(crate) async fn serve<S>(
     port: &'static str,
     mut stop: watch::Receiver<bool>,
 ) where
-    S: Service<hyper::Request<Incoming>, Response = axum::response::Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: Port,
 {
     let builder = Arc::new(builder(limits));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -216,11 +263,7 @@ async fn connection<S>(
     mut stop: watch::Receiver<bool>,
     _slot: OwnedSemaphorePermit,
 ) where
-    S: Service<hyper::Request<Incoming>, Response = axum::response::Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: Port,
 {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
@@ -228,9 +271,8 @@ async fn connection<S>(
         activity: Arc::clone(&activity),
     });
     let requests = Arc::clone(&activity);
-    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        // What axum's `ConnectInfo<SocketAddr>` extractor reads.
-        request.extensions_mut().insert(ConnectInfo(peer));
+    let router = router.for_peer(peer);
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let busy = Activity::begin(&requests);
         // Both ports' services are always ready: no `poll_ready` to wait for.
         let answer = router.clone().call(request);

@@ -47,32 +47,36 @@ impl<C: Clock> App<C> {
     }
 }
 
+/// A response on its way, boxed: each adapter's future is boxed alone, at its own size.
+type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
 impl<C: Clock + 'static> App<C> {
-    /// Answers one request of the public port, from `peer`.
-    async fn answer<B>(&self, peer: SocketAddr, request: Request<B>) -> Response
+    /// Chooses the adapter of one request of the public port, from `peer`.
+    fn dispatch<B>(app: Arc<Self>, peer: SocketAddr, request: Request<B>) -> Answer
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
     {
         let (parts, body) = request.into_parts();
-        match parts.uri.path() {
-            "/v1/auth" => match parts.method {
-                Method::GET | Method::HEAD => {
-                    forward_auth::forward_auth(self, peer, &parts.headers).await
-                }
-                _ => not_allowed("GET,HEAD"),
-            },
-            "/v1/check" => match parts.method {
-                Method::POST => check::check(self, peer, body).await,
-                _ => not_allowed("POST"),
-            },
-            "/_tollgate/quota" => match parts.method {
-                Method::GET | Method::HEAD => {
-                    quota::own_quota(self, peer, &parts.uri, &parts.headers).await
-                }
-                _ => not_allowed("GET,HEAD"),
-            },
-            _ => gateway::gateway(self, peer, parts, Body::new(body)).await,
+        let refused = |allow| -> Answer { Box::pin(std::future::ready(Ok(not_allowed(allow)))) };
+        match (parts.uri.path(), &parts.method) {
+            ("/v1/auth", &Method::GET | &Method::HEAD) => {
+                Box::pin(
+                    async move { Ok(forward_auth::forward_auth(&app, peer, &parts.headers).await) },
+                )
+            }
+            ("/v1/auth", _) => refused("GET,HEAD"),
+            ("/v1/check", &Method::POST) => {
+                Box::pin(async move { Ok(check::check(&app, peer, body).await) })
+            }
+            ("/v1/check", _) => refused("POST"),
+            ("/_tollgate/quota", &Method::GET | &Method::HEAD) => Box::pin(async move {
+                Ok(quota::own_quota(&app, peer, &parts.uri, &parts.headers).await)
+            }),
+            ("/_tollgate/quota", _) => refused("GET,HEAD"),
+            _ => Box::pin(
+                async move { Ok(gateway::gateway(&app, peer, parts, Body::new(body)).await) },
+            ),
         }
     }
 }
@@ -91,12 +95,26 @@ fn not_allowed(allow: &'static str) -> Response {
 #[derive(Debug)]
 pub struct PublicPort<C: Clock = SystemClock> {
     app: Arc<App<C>>,
+    /// The peer of the connection this port serves, when made for one; else each request's
+    /// [`ConnectInfo`] says.
+    peer: Option<SocketAddr>,
 }
 
 impl<C: Clock> Clone for PublicPort<C> {
     fn clone(&self) -> Self {
         Self {
             app: Arc::clone(&self.app),
+            peer: self.peer,
+        }
+    }
+}
+
+impl<C: Clock> PublicPort<C> {
+    /// The port for one connection from `peer` (no extension per request).
+    pub(crate) fn serving(&self, peer: SocketAddr) -> Self {
+        Self {
+            app: Arc::clone(&self.app),
+            peer: Some(peer),
         }
     }
 }
@@ -106,7 +124,7 @@ impl<C: Clock> Clone for PublicPort<C> {
 /// [`ConnectInfo`] extension (the listener sets it); without one, the answer is a 500: every
 /// client would otherwise share one address's limits.
 pub fn router<C: Clock + 'static>(app: Arc<App<C>>) -> PublicPort<C> {
-    PublicPort { app }
+    PublicPort { app, peer: None }
 }
 
 impl<C, B> tower_service::Service<Request<B>> for PublicPort<C>
@@ -117,7 +135,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = Answer;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -125,22 +143,20 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let app = Arc::clone(&self.app);
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0);
-        Box::pin(async move {
-            Ok(match peer {
-                Some(peer) => app.answer(peer, request).await,
-                None => {
-                    tracing::error!(
-                        "a request without its peer's address: serve the port with ConnectInfo"
-                    );
-                    let mut response = Response::new(Body::empty());
-                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                    response
-                }
-            })
-        })
+        let peer = self.peer.or_else(|| {
+            request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0)
+        });
+        let Some(peer) = peer else {
+            tracing::error!(
+                "a request without its peer's address: serve the port with ConnectInfo"
+            );
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            return Box::pin(std::future::ready(Ok(response)));
+        };
+        App::dispatch(app, peer, request)
     }
 }

@@ -31,25 +31,29 @@ impl<'a> HttpHeaders<'a> {
 }
 
 impl Headers for HttpHeaders<'_> {
+    /// One pass over the request's few headers, comparing names (lower case in a `HeaderMap`)
+    /// without hashing them: cheaper than the map's lookup for the handful a request has.
     fn lookup(&self, name: &str) -> HeaderLookup<'_> {
-        let mut values = self.map.get_all(name).iter();
         // The same header with `_` for `-` is this one to a CGI-style server: two values then.
-        let aliased = || {
-            (self.underscored || name.contains('_'))
-                && self
-                    .map
-                    .keys()
-                    .any(|key| key.as_str() != name && same_header(key.as_str(), name))
-        };
-        match (values.next(), values.next()) {
-            (None, _) if aliased() => HeaderLookup::Repeated,
-            (None, _) => HeaderLookup::Absent,
-            (Some(_), Some(_)) => HeaderLookup::Repeated,
-            (Some(_), None) if aliased() => HeaderLookup::Repeated,
-            (Some(value), None) => match value.to_str() {
+        let aliases = self.underscored || name.contains('_');
+        let mut found = None;
+        let mut count = 0;
+        for (key, value) in self.map {
+            let key = key.as_str();
+            if key == name {
+                found = Some(value);
+                count += 1;
+            } else if aliases && same_header(key, name) {
+                count += 2;
+            }
+        }
+        match (found, count) {
+            (None, 0) => HeaderLookup::Absent,
+            (Some(value), 1) => match value.to_str() {
                 Ok(text) if is_header_text(value.as_bytes()) => HeaderLookup::One(text),
                 _ => HeaderLookup::NotText,
             },
+            _ => HeaderLookup::Repeated,
         }
     }
 }
