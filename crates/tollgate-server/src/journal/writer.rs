@@ -159,9 +159,15 @@ impl Journal {
             return Ok(());
         }
         {
+            // Only the first answer to want the disk since the flusher last looked wakes it (a
+            // wake is a system call); the others find the flag set and wait with it.
             let (wanted, wake) = &*self.wanted;
-            *wanted.lock().unwrap_or_else(PoisonError::into_inner) = true;
-            wake.notify_one();
+            let mut flag = wanted.lock().unwrap_or_else(PoisonError::into_inner);
+            if !*flag {
+                *flag = true;
+                drop(flag);
+                wake.notify_one();
+            }
         }
         let mut progress = self.progress.clone();
         let settled = progress.wait_for(|done| done.flushed > epoch || done.failed > epoch);
