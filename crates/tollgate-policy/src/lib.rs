@@ -32,27 +32,38 @@
 #![forbid(unsafe_code)]
 
 mod compile;
+mod directory;
 mod error;
+mod limit;
 pub mod model;
 pub mod path;
 mod policy;
 mod resolve;
+mod secret;
+mod settings;
 mod template;
 pub mod units;
 mod usage;
 
 use std::path::Path;
+use std::sync::Arc;
+
+pub use directory::{Directory, DirectoryEntry, Numbers};
+/// A name the policy defines (an api, a plan, an account, an app): shared, so that what a
+/// request took can keep the names it was decided under without copying them.
+pub type Name = Arc<str>;
 
 pub use error::{ConfigError, ConfigErrors, Source};
+pub use limit::{Dimension, Limit};
 pub use path::{PathError, Target};
-pub use policy::{
-    BodyFormat, DEFAULT_JSON, DEFAULT_XML, Dimension, Directory, DirectoryEntry, FORWARDED_PAIR,
-    ForwardAuth, HeaderFamily, Limit, Name, Numbers, ORIGINAL_PAIR, OnStoreError, Policy,
-    Responses, Server, StoreCheck, Unmatched, any_algorithm,
-};
+pub use policy::Policy;
 pub use resolve::{
     HeaderLookup, Headers, Limits, RefundTicket, RequestFacts, Resolution, Resolved,
     is_header_text, same_header,
+};
+pub use settings::{
+    BodyFormat, DEFAULT_JSON, DEFAULT_XML, FORWARDED_PAIR, ForwardAuth, HeaderFamily,
+    ORIGINAL_PAIR, OnStoreError, Responses, Server, StoreCheck, Unmatched, any_algorithm,
 };
 pub use template::{Field, Template};
 use tollgate_core::KeySpace;

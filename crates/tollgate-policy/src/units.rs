@@ -84,7 +84,7 @@ pub fn in_words(duration: Duration) -> String {
 /// SHA-256 of a secret in hex: the form in which keys are written in policies and catalogs.
 #[must_use]
 pub fn sha256_hex(secret: &str) -> String {
-    crate::compile::digest(secret)
+    crate::secret::digest(secret)
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()

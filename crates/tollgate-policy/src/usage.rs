@@ -61,7 +61,7 @@ impl Policy {
             Ok(None) => return KeyLookup::Absent,
             Err(reason) => return KeyLookup::Ambiguous(reason),
         };
-        let account = self.account_by_key(directory, &crate::compile::digest(&key));
+        let account = self.account_by_key(directory, &crate::secret::digest(&key));
         let guess = Context {
             key: KeyState::Unknown,
             path: facts.target.path(),

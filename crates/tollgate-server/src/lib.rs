@@ -42,6 +42,7 @@
 
 mod adapters;
 mod admin;
+mod app;
 mod hints;
 mod history;
 mod journal;
@@ -54,10 +55,11 @@ mod serve;
 mod store;
 
 pub use admin::{Admin, admin_router};
+pub use app::App;
 pub use hints::MAX_HINTS;
 pub use history::{UsageCounter, day_of};
 pub use journal::{DURABILITY_WAIT, Durability, Journal, JournalFigures, NotDurable};
 pub use pipeline::{Admission, Families, Gate, LimitReport, Refusal, Report};
-pub use public::{App, PublicPort, router};
+pub use public::{PublicPort, router};
 pub use serve::{ServeOptions, redis_check, serve};
 pub use store::{Held, Shared, SharedHealth};

@@ -1,5 +1,5 @@
 //! The public port: the check API, forward-auth, the quota page and the gateway, over one
-//! [`Gate`], dispatched by path without a framework (the hot path carries no router's
+//! [`Gate`](crate::Gate), dispatched by path without a framework (the hot path carries no router's
 //! overhead: two comparisons of the path choose the adapter).
 
 use std::convert::Infallible;
@@ -8,44 +8,16 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderValue, Method, Request, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tollgate_core::{Clock, SystemClock};
 
 use crate::adapters::{check, forward_auth, gateway, quota};
-use crate::pipeline::Gate;
-
-/// What the public port's adapters share.
-#[derive(Debug)]
-pub struct App<C: Clock = SystemClock> {
-    /// The policy and its limiter.
-    pub gate: Gate<C>,
-    /// The API admitted requests are forwarded to.
-    pub upstream: Option<Uri>,
-    /// How long the upstream may take to send its response headers.
-    pub upstream_timeout: Duration,
-    pub(crate) client: Client<HttpConnector, Body>,
-}
-
-impl<C: Clock> App<C> {
-    /// Adapters over `gate`, forwarding to `upstream` when given.
-    pub fn new(gate: Gate<C>, upstream: Option<Uri>, upstream_timeout: Duration) -> Self {
-        Self {
-            gate,
-            upstream,
-            upstream_timeout,
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        }
-    }
-}
+use crate::app::App;
 
 /// A response on its way, boxed: each adapter's future is boxed alone, at its own size.
 type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;

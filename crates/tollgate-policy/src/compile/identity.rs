@@ -4,9 +4,10 @@ use std::collections::{HashMap, HashSet};
 
 use toml::Spanned;
 
-use super::{Compiler, digest, known};
+use super::{Compiler, known};
 use crate::model::PolicyFile;
 use crate::policy::{Account, AppSource, Identity, KeySource};
+use crate::secret::{digest, parse_sha256};
 
 impl Compiler<'_> {
     pub(super) fn identity(&mut self, file: &PolicyFile) -> Identity {
@@ -191,15 +192,4 @@ impl Compiler<'_> {
             })
             .ok()
     }
-}
-
-pub(crate) fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut bytes = [0u8; 32];
-    for (index, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(index * 2..index * 2 + 2)?, 16).ok()?;
-    }
-    Some(bytes)
 }

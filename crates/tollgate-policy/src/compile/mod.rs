@@ -5,7 +5,6 @@
 
 mod identity;
 
-pub(crate) use identity::parse_sha256;
 mod limits;
 mod routes;
 mod server;
@@ -15,7 +14,6 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use sha2::{Digest, Sha256};
 use tollgate_core::KeySpace;
 
 use crate::error::{ConfigError, ConfigErrors, Source};
@@ -56,11 +54,6 @@ struct Compiler<'a> {
     errors: Vec<ConfigError>,
     /// What the store that will hold the limits can keep exactly.
     check: StoreCheck,
-}
-
-/// SHA-256 of a secret: how keys and app secrets are held.
-pub(crate) fn digest(secret: &str) -> [u8; 32] {
-    Sha256::digest(secret.as_bytes()).into()
 }
 
 impl Compiler<'_> {

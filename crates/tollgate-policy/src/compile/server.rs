@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::Compiler;
 use crate::Template;
 use crate::model::{ForwardAuthConfig, PolicyFile, ResponsesConfig};
-use crate::policy::{
+use crate::settings::{
     BodyFormat, DEFAULT_JSON, DEFAULT_XML, FORWARDED_PAIR, ForwardAuth, HeaderFamily,
     ORIGINAL_PAIR, OnStoreError, Responses, Server, Unmatched,
 };

@@ -8,9 +8,9 @@ use percent_encoding::percent_decode_str;
 use subtle::ConstantTimeEq;
 
 use super::facts::{HeaderLookup, Headers, RequestFacts};
-use crate::compile::digest;
 use crate::model::WrongSecret;
 use crate::policy::{Account, Directory, KeySource, Policy};
+use crate::secret::digest;
 
 /// Headers by which frameworks let a request claim another method than its own.
 pub(crate) const METHOD_OVERRIDES: [&str; 3] = [

@@ -11,9 +11,9 @@ use tollgate_core::{Algorithm, LimitRequest, Nanos};
 use super::facts::{HeaderLookup, Headers, RequestFacts};
 use super::identify::{METHOD_OVERRIDES, query_method};
 use crate::Name;
-use crate::compile::digest;
 use crate::model::KeyState;
 use crate::policy::{Account, Directory, Limit, Policy, Selection};
+use crate::secret::digest;
 
 /// What the policy says about a request before any limit is consulted.
 #[derive(Debug)]

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use tollgate_core::Clock;
 use tollgate_policy::{RequestFacts, Unmatched};
 
+use crate::app::App;
 use crate::pipeline::{Admission, Refusal, Report};
-use crate::public::App;
 use crate::respond::{self, CheckAnswer};
 
 /// The largest check request body read.

@@ -16,8 +16,8 @@ use tollgate_policy::{
 };
 
 use super::{HttpHeaders, forwarded_for};
+use crate::app::App;
 use crate::pipeline::Refusal;
-use crate::public::App;
 use crate::respond;
 
 /// The header that carries a refusal's body to a proxy that drops the body of its subrequest

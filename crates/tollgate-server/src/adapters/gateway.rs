@@ -12,8 +12,8 @@ use tollgate_core::Clock;
 use tollgate_policy::{Policy, RequestFacts, Target};
 
 use super::{HttpHeaders, forwarded_for};
+use crate::app::App;
 use crate::pipeline::{Admission, Refusal};
-use crate::public::App;
 use crate::respond;
 
 /// Decides a request and, when admitted, forwards it to the upstream.

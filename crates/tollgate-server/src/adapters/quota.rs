@@ -9,8 +9,8 @@ use tollgate_core::Clock;
 use tollgate_policy::{Headers, RequestFacts};
 
 use super::{HttpHeaders, forwarded_for, quota_page};
+use crate::app::App;
 use crate::pipeline::Refusal;
-use crate::public::App;
 use crate::respond;
 
 /// The quotas of the account whose key the request carries.

@@ -23,7 +23,7 @@ use tollgate_catalog::{Catalog, CatalogError};
 use tollgate_core::Clock;
 use tollgate_policy::{DirectoryEntry, Numbers};
 
-use crate::public::App;
+use crate::app::App;
 
 /// What the admin handlers share.
 #[derive(Debug)]

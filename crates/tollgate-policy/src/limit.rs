@@ -1,0 +1,232 @@
+//! A compiled limit: its numbers (per plan, pack, account and api), what partitions it, when
+//! it applies, and how its refusals read.
+
+use std::collections::HashMap;
+
+use tollgate_core::Algorithm;
+
+use crate::Numbers;
+
+/// What partitions a limit: each dimension's value is part of the partition's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dimension {
+    /// The account of the API key.
+    Account,
+    /// The verified app, if any.
+    App,
+    /// The company (tenant).
+    Company,
+    /// The client's IP address.
+    Ip,
+    /// The api the route belongs to.
+    Api,
+    /// The request method.
+    Method,
+    /// The concrete, normalized path.
+    Path,
+    /// A path parameter of the route, by name.
+    Param(String),
+    /// A request header, by lower-case name.
+    Header(String),
+}
+
+/// A compiled limit.
+#[derive(Debug)]
+pub struct Limit {
+    pub(crate) name: std::sync::Arc<str>,
+    /// A hash of the name and the limit's own numbers: the first part of its partition keys, so
+    /// that a reload keeps the counters of limits whose name and numbers did not change.
+    pub(crate) identity: u64,
+    /// One algorithm per plan (index = plan index), then the limit's own numbers last.
+    pub(crate) algorithms: Vec<Algorithm>,
+    /// Numbers for one api of one plan, and for one account, which win over the plan's.
+    pub(crate) special: HashMap<Selector, Algorithm>,
+    pub(crate) per: Vec<Dimension>,
+    /// Plans it applies to (`None`: all).
+    pub(crate) plans: Option<Vec<usize>>,
+    /// Apis it applies to (`None`: all).
+    pub(crate) apis: Option<Vec<usize>>,
+    pub(crate) when: When,
+    pub(crate) shadow: bool,
+    pub(crate) status: u16,
+    pub(crate) code: std::sync::Arc<str>,
+    /// The period in words, for messages: `15 minutes`, `day`, `2 seconds`; empty for a
+    /// concurrency limit.
+    pub(crate) period: std::sync::Arc<str>,
+    /// A token bucket's rate count, which messages show over `period` (`2 per second`).
+    pub(crate) rate_count: Option<u64>,
+    /// Inclusive ranges of upstream statuses that give the units back.
+    pub(crate) refund: Vec<(u16, u16)>,
+}
+
+impl Limit {
+    /// The period in words, e.g. `15 minutes`.
+    #[must_use]
+    pub fn period(&self) -> &str {
+        &self.period
+    }
+
+    /// Whether an upstream answer with `status` gives this limit's units back.
+    #[must_use]
+    pub fn refunds(&self, status: u16) -> bool {
+        self.refund
+            .iter()
+            .any(|&(low, high)| (low..=high).contains(&status))
+    }
+
+    /// What messages show as the number per [`period`](Self::period): a token bucket's rate
+    /// count, or `None` for the limit's own capacity.
+    #[must_use]
+    pub fn rate_count(&self) -> Option<u64> {
+        self.rate_count
+    }
+
+    /// Its name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name, the error code and the period in words, shared: each clone counts a
+    /// reference, never copies, so a decision's report costs no allocation.
+    #[must_use]
+    pub fn labels(&self) -> [std::sync::Arc<str>; 3] {
+        [
+            std::sync::Arc::clone(&self.name),
+            std::sync::Arc::clone(&self.code),
+            std::sync::Arc::clone(&self.period),
+        ]
+    }
+
+    /// What partitions it.
+    #[must_use]
+    pub fn per(&self) -> &[Dimension] {
+        &self.per
+    }
+
+    /// Whether it is counted and reported but never refuses.
+    #[must_use]
+    pub fn shadow(&self) -> bool {
+        self.shadow
+    }
+
+    /// The status of a refusal.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The error code of a refusal.
+    #[must_use]
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The algorithm for a plan (by index), or the limit's own numbers.
+    #[must_use]
+    pub fn algorithm(&self, plan: Option<usize>) -> &Algorithm {
+        let own = self.algorithms.len() - 1;
+        &self.algorithms[plan.unwrap_or(own).min(own)]
+    }
+
+    /// The same limit with other numbers.
+    ///
+    /// # Errors
+    /// Numbers that do not fit the algorithm, or that it refuses.
+    pub fn with_numbers(&self, numbers: &Numbers) -> Result<Algorithm, String> {
+        let own = self.algorithm(None);
+        let refuse = |what: &str| {
+            Err(format!(
+                "a {what} takes {}",
+                match what {
+                    "token bucket" => "rate and burst",
+                    _ => "max",
+                }
+            ))
+        };
+        let built = match own {
+            Algorithm::TokenBucket(bucket) => {
+                if numbers.max.is_some() {
+                    return refuse("token bucket");
+                }
+                let rate = match &numbers.rate {
+                    Some(text) => {
+                        let (count, period) = crate::units::parse_rate(text)?;
+                        tollgate_core::Rate::new(count, period)
+                    }
+                    None => tollgate_core::Rate::new(
+                        1,
+                        std::time::Duration::from_nanos(bucket.interval()),
+                    ),
+                };
+                tollgate_core::TokenBucket::new(rate, numbers.burst.unwrap_or(bucket.burst()))
+                    .map(Algorithm::from)
+            }
+            _ if numbers.rate.is_some() || numbers.burst.is_some() => return refuse("window"),
+            Algorithm::Window(window) => tollgate_core::Window::new(
+                numbers.max.unwrap_or(window.max()),
+                window.schedule().clone(),
+            )
+            .map(Algorithm::from),
+            Algorithm::Sliding(sliding) => tollgate_core::SlidingWindow::new(
+                numbers.max.unwrap_or(sliding.max()),
+                std::time::Duration::from_nanos(sliding.period()),
+            )
+            .map(Algorithm::from),
+            Algorithm::Concurrency(limit) => tollgate_core::Concurrency::new(
+                numbers.max.unwrap_or(limit.max()),
+                std::time::Duration::from_nanos(limit.lease_ttl()),
+            )
+            .map(Algorithm::from),
+        };
+        built.map_err(|error| error.to_string())
+    }
+
+    /// The numbers that apply to a request: the account's override, else its pack's, else its
+    /// plan's numbers for the api, else the plan's, else the limit's own.
+    pub(crate) fn algorithm_for(&self, chosen: Selection) -> &Algorithm {
+        if self.special.is_empty() {
+            return self.algorithm(chosen.plan);
+        }
+        let special = |selector| self.special.get(&selector);
+        chosen
+            .account
+            .and_then(|account| special(Selector::Account(account)))
+            .or_else(|| chosen.pack.and_then(|pack| special(Selector::Pack(pack))))
+            .or_else(|| {
+                chosen
+                    .plan
+                    .and_then(|plan| special(Selector::PlanApi(plan, chosen.api)))
+            })
+            .unwrap_or_else(|| self.algorithm(chosen.plan))
+    }
+}
+
+/// Whose special numbers: one api of one plan, a pack, or one account (by index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Selector {
+    PlanApi(usize, usize),
+    Pack(usize),
+    Account(usize),
+}
+
+/// What chooses a limit's numbers for a request: the policy account (for overrides), the pack
+/// in force, the plan and the api (indices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Selection {
+    pub(crate) account: Option<usize>,
+    pub(crate) pack: Option<usize>,
+    pub(crate) plan: Option<usize>,
+    pub(crate) api: usize,
+}
+
+/// `when` conditions, compiled.
+#[derive(Debug, Default)]
+pub(crate) struct When {
+    pub(crate) key: Option<crate::model::KeyState>,
+    pub(crate) app: Option<bool>,
+    /// Upper-case methods.
+    pub(crate) methods: Vec<String>,
+    /// Lower-case header name → value.
+    pub(crate) headers: Vec<(String, String)>,
+}

@@ -1,0 +1,138 @@
+//! The settings of `[server]` and `[responses]`, compiled: where the server listens and what
+//! it trusts, and what its answers carry.
+
+use tollgate_core::Algorithm;
+
+/// `[server]`, compiled.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// The public address.
+    pub listen: Option<String>,
+    /// The upstream base URL.
+    pub upstream: Option<String>,
+    /// How long the upstream may take to send its response headers.
+    pub upstream_timeout: std::time::Duration,
+    /// Peers allowed to call the check API and forward-auth.
+    pub check_from: Vec<ipnet::IpNet>,
+    /// Where forward-auth reads the original request.
+    pub forward_auth: ForwardAuth,
+    /// What forward-auth and the check API answer for a path no route matches.
+    pub unmatched: Unmatched,
+    /// The most partitions the embedded store holds.
+    pub max_partitions: usize,
+    /// What the embedded store does at `max_partitions`.
+    pub when_full: tollgate_core::WhenFull,
+    /// How often long-lived state is written down: `None` before every answer that counted it.
+    pub durability_interval: Option<std::time::Duration>,
+    /// Where limit state lives: `None` for the embedded memory store, else a `redis://` or
+    /// `redis+cluster://` address.
+    pub store: Option<String>,
+    /// How long a shared store may take to decide.
+    pub store_timeout: std::time::Duration,
+    /// What to answer while the shared store cannot decide.
+    pub on_store_error: OnStoreError,
+    /// How many instances share the store (for [`OnStoreError::Local`]).
+    pub instances: u64,
+    /// The catalog database's URL, if the file names one.
+    pub catalog: Option<String>,
+    /// How long a client may take to send a request's head (and a connection its first request).
+    pub header_read_timeout: std::time::Duration,
+    /// How long a connection may stay open with no request in flight.
+    pub idle_timeout: std::time::Duration,
+    /// The most connections open at once on each port.
+    pub max_connections: usize,
+    /// Bytes the journal may grow past twice its live state before it is compacted.
+    pub journal_slack: u64,
+}
+
+/// Where forward-auth reads the original method and URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardAuth {
+    /// Either pair (`X-Forwarded-*` or `X-Original-*`); both present and disagreeing is a 400.
+    Either,
+    /// Only these headers (lower case): method, URI. The other standard pair, present and
+    /// disagreeing, is a 400.
+    Headers(String, String),
+}
+
+/// The standard header pairs: Traefik's and Caddy's, then nginx's.
+pub const FORWARDED_PAIR: (&str, &str) = ("x-forwarded-method", "x-forwarded-uri");
+/// nginx's `auth_request` pair, as the README's configuration sets it.
+pub const ORIGINAL_PAIR: (&str, &str) = ("x-original-method", "x-original-uri");
+
+/// What forward-auth and the check API answer for a path no route matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmatched {
+    /// Refused: 403 from forward-auth (a proxy passes it through), 404 in the check API.
+    Refuse,
+    /// Allowed, counting nothing.
+    Pass,
+}
+
+/// Whether the store that will hold a limit can keep its numbers exactly; why not, in words.
+pub type StoreCheck = fn(&Algorithm) -> Result<(), String>;
+
+/// The check of a store that keeps every algorithm exactly (the embedded one).
+pub fn any_algorithm(_: &Algorithm) -> Result<(), String> {
+    Ok(())
+}
+
+/// What to answer while a shared limit store cannot decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStoreError {
+    /// Refuse with 503 `store_unavailable`: no request goes uncounted.
+    Deny,
+    /// Admit without counting: the API stays open, unlimited, until the store is back.
+    Allow,
+    /// Decide on this instance alone, with 1/instances of every limit.
+    Local,
+}
+
+impl Server {
+    /// Whether `peer` may call the check API and forward-auth.
+    #[must_use]
+    pub fn may_check(&self, peer: std::net::IpAddr) -> bool {
+        self.check_from.iter().any(|net| net.contains(&peer))
+    }
+}
+
+/// A family of rate-limit response headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderFamily {
+    /// `RateLimit-Policy` and `RateLimit`, IETF httpapi draft 11.
+    Ietf,
+    /// `X-Rate-Limit-Remaining` and `X-Rate-Limit-Reset` (epoch seconds).
+    XRateLimitDashed,
+    /// `X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds), `-Used`, `-Resource`.
+    XRateLimit,
+}
+
+/// The format of a refusal's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `application/json`.
+    Json,
+    /// `application/xml`.
+    Xml,
+    /// XML when the request's `Accept` names XML, JSON otherwise.
+    Accept,
+}
+
+/// `[responses]`, compiled.
+#[derive(Debug, Clone)]
+pub struct Responses {
+    /// Header families added to every limited response.
+    pub headers: Vec<HeaderFamily>,
+    /// Refusal body format.
+    pub format: BodyFormat,
+    /// JSON template.
+    pub json: crate::Template,
+    /// XML template.
+    pub xml: crate::Template,
+}
+
+/// The default JSON refusal body.
+pub const DEFAULT_JSON: &str = r#"{"error":"{code}","message":"Maximum number of requests ({quota}) reached. Try again in {retry_after} seconds.","limit":"{name}","api":"{api}","retry_after":{retry_after}}"#;
+
+/// The default XML refusal body.
+pub const DEFAULT_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><errors><error>Maximum number of requests ({quota}) reached. Try again in {retry_after} seconds.</error></errors>"#;
