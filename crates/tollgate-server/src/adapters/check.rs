@@ -52,9 +52,16 @@ where
     if !policy.server().may_check(peer.ip()) {
         return respond::forbidden();
     }
-    let read = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_CHECK_BODY));
-    let patience = policy.server().header_read_timeout;
-    let body = match tokio::time::timeout(patience, read).await {
+    let mut read = std::pin::pin!(http_body_util::BodyExt::collect(
+        http_body_util::Limited::new(body, MAX_CHECK_BODY)
+    ));
+    // A body that came with its head is read without a timer; one still on its way is given
+    // the header read timeout.
+    let arrived = match futures_util::FutureExt::now_or_never(read.as_mut()) {
+        Some(read) => Ok(read),
+        None => tokio::time::timeout(policy.server().header_read_timeout, read).await,
+    };
+    let body = match arrived {
         Ok(Ok(body)) => body.to_bytes(),
         Ok(Err(_)) => {
             let message = format!(

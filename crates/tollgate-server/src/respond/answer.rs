@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use axum::http::{HeaderName, HeaderValue};
 use serde::Serialize;
+use serde::ser::SerializeMap;
+use smallvec::SmallVec;
 
 use crate::pipeline::{Admission, LimitReport, Refusal, Report};
 
@@ -18,7 +21,7 @@ pub(crate) struct CheckAnswer<'a> {
     plan: Option<&'a str>,
     limits: &'a [LimitReport],
     /// The headers the gateway would add.
-    headers: BTreeMap<String, String>,
+    headers: HeadersJson,
     /// Each limit's partition in words, when asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     partitions: Option<BTreeMap<String, String>>,
@@ -36,11 +39,9 @@ impl<'a> CheckAnswer<'a> {
     }
 
     fn of(allowed: bool, status: u16, retry_after: Option<u64>, report: &'a Report) -> Self {
-        let mut headers = BTreeMap::new();
-        // As the gateway sends them, bytes past ASCII (a limit named `café`) included.
+        let mut headers = HeadersJson(SmallVec::new());
         super::headers::each(report, retry_after, |name, value| {
-            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            headers.insert(name.as_str().to_owned(), value);
+            headers.0.push((name, value));
         });
         Self {
             allowed,
@@ -60,5 +61,20 @@ impl<'a> CheckAnswer<'a> {
     pub(crate) fn with_partitions(mut self, partitions: Vec<(String, String)>) -> Self {
         self.partitions = Some(partitions.into_iter().collect());
         self
+    }
+}
+
+/// Headers as a JSON object, written as the gateway sends them (bytes past ASCII, as in a limit
+/// named `café`, included), without copying them first.
+#[derive(Debug)]
+struct HeadersJson(SmallVec<[(HeaderName, HeaderValue); 8]>);
+
+impl Serialize for HeadersJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name.as_str(), &String::from_utf8_lossy(value.as_bytes()))?;
+        }
+        map.end()
     }
 }
