@@ -5,8 +5,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Uri, Version, header};
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, Version, header};
 use axum::response::Response;
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use tollgate_core::Clock;
 use tollgate_policy::{Policy, RequestFacts, Target};
@@ -62,7 +64,9 @@ pub(crate) async fn gateway<C: Clock + 'static>(
         drop(admission.settle(502).await);
         return respond::refusal(error);
     };
-    let path = target.path().to_owned();
+    // Kept (a reference count, not a copy) to read the counted path again should the upstream
+    // ask for a block.
+    let asked = parts.uri.clone();
     let host = parts.headers.get(header::HOST).cloned().or_else(|| {
         parts
             .uri
@@ -84,7 +88,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            block_on_hint(app, &admission, &path, &parts.headers);
+            block_on_hint(app, &policy, &admission, &asked, &parts.headers);
             respond::add_headers(&mut parts.headers, admission.report(), None);
             // The slots are held until the response body is done or dropped.
             let held = admission.settle(parts.status.as_u16()).await;
@@ -113,8 +117,14 @@ pub(crate) async fn gateway<C: Clock + 'static>(
 /// path) be refused for a number of seconds, to protect what is behind it.
 pub(crate) const BLOCK_HINT: &str = "tollgate-block-for";
 
-/// Honours an upstream's block hint.
-fn block_on_hint<C: Clock>(app: &App<C>, admission: &Admission, path: &str, headers: &HeaderMap) {
+/// Honours an upstream's block hint, on the path as `policy` counted it.
+fn block_on_hint<C: Clock>(
+    app: &App<C>,
+    policy: &Policy,
+    admission: &Admission,
+    asked: &Uri,
+    headers: &HeaderMap,
+) {
     let seconds = headers
         .get(BLOCK_HINT)
         .and_then(|value| value.to_str().ok())
@@ -125,6 +135,12 @@ fn block_on_hint<C: Clock>(app: &App<C>, admission: &Admission, path: &str, head
     let (Some(seconds), Some(api), true) = (seconds, report.api.as_deref(), report.counted) else {
         return;
     };
+    // The path as counted: the one reading of the target, made again from what was asked.
+    let raw = asked.path_and_query().map_or("/", |pq| pq.as_str());
+    let Ok(target) = policy.target(raw) else {
+        return;
+    };
+    let path = target.path();
     if app.gate.block_for(api, path, seconds) {
         tracing::info!(api, path, seconds, "upstream asked for a block");
     } else {
@@ -139,40 +155,58 @@ fn block_on_hint<C: Clock>(app: &App<C>, admission: &Admission, path: &str, head
 }
 
 /// The upstream URI for a request: the canonical path, encoded so that the upstream decoding
-/// it once reads the very path that was counted, and the query as received.
+/// it once reads the very path that was counted, and the query as received, after the
+/// upstream's own path (its trailing slash dropped).
 fn upstream_uri(upstream: &Uri, target: &Target<'_>) -> Option<Uri> {
-    let base = upstream.to_string();
-    let mut uri = format!("{}{}", base.trim_end_matches('/'), target.encoded_path());
-    if let Some(query) = target.query() {
-        uri.push('?');
-        uri.push_str(query);
+    use std::fmt::Write;
+    let prefix = upstream.path().trim_end_matches('/');
+    let query = target.query();
+    let capacity = prefix.len() + target.path().len() * 3 + query.map_or(0, |q| q.len() + 1);
+    let mut path = String::with_capacity(capacity);
+    path.push_str(prefix);
+    write!(path, "{}", target.encoded_path()).ok()?;
+    if let Some(query) = query {
+        path.push('?');
+        path.push_str(query);
     }
-    uri.parse().ok()
+    let mut parts = upstream.clone().into_parts();
+    parts.path_and_query = Some(PathAndQuery::from_maybe_shared(Bytes::from(path)).ok()?);
+    Uri::from_parts(parts).ok()
 }
 
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+/// Headers of one hop only, never forwarded.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Removes hop-by-hop headers, those the `Connection` header names included.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|name| name.trim().to_ascii_lowercase())
-        .filter(|name| !name.is_empty())
-        .collect();
-    for name in named.iter().map(String::as_str).chain(HOP_BY_HOP) {
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<String> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(|name| name.trim().to_ascii_lowercase())
+            .filter(|name| !name.is_empty())
+            .collect();
+        for name in &named {
+            headers.remove(name.as_str());
+        }
+    }
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }
@@ -187,21 +221,21 @@ fn set_forwarded(
     host: Option<HeaderValue>,
 ) {
     let chain = match chain {
-        Some(earlier) => format!("{earlier}, {peer}"),
-        None => peer.to_string(),
+        Some(earlier) => respond::header_value(format_args!("{earlier}, {peer}")),
+        None => respond::header_value(format_args!("{peer}")),
     };
-    if let Ok(value) = HeaderValue::from_str(&chain) {
-        headers.insert("x-forwarded-for", value);
+    if let Some(chain) = chain {
+        headers.insert(X_FORWARDED_FOR, chain);
     }
     if !policy.trusts(peer) {
-        headers.remove("x-forwarded-proto");
-        headers.remove("x-forwarded-host");
+        headers.remove(X_FORWARDED_PROTO);
+        headers.remove(X_FORWARDED_HOST);
     }
-    if !headers.contains_key("x-forwarded-proto") {
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if !headers.contains_key(X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     }
-    if let (false, Some(host)) = (headers.contains_key("x-forwarded-host"), host) {
-        headers.insert("x-forwarded-host", host);
+    if let (false, Some(host)) = (headers.contains_key(X_FORWARDED_HOST), host) {
+        headers.insert(X_FORWARDED_HOST, host);
     }
 }
 
@@ -233,6 +267,28 @@ mod tests {
             forwarded("/hvacs/%2567%2531"),
             "http://127.0.0.1:9000/hvacs/%2567%2531"
         );
+    }
+
+    #[test]
+    fn an_upstream_path_is_kept_before_the_forwarded_one() {
+        let target = Target::parse("/x/y?q=1", false).unwrap();
+        for (upstream, expected) in [
+            (
+                "http://127.0.0.1:9000/api/",
+                "http://127.0.0.1:9000/api/x/y?q=1",
+            ),
+            (
+                "http://127.0.0.1:9000/api",
+                "http://127.0.0.1:9000/api/x/y?q=1",
+            ),
+            ("http://upstream:80", "http://upstream:80/x/y?q=1"),
+        ] {
+            let upstream: Uri = upstream.parse().unwrap();
+            assert_eq!(
+                upstream_uri(&upstream, &target).unwrap().to_string(),
+                expected
+            );
+        }
     }
 
     #[test]
