@@ -86,6 +86,15 @@ impl Catalog {
         })
         .transpose()?;
         let bought = purchase(held.as_ref().map(|(held, _)| held), pack, period, now);
+        // The ledger is keyed by the account and the instant of purchase: a second purchase in
+        // the same nanosecond (a fast client, a coarse clock) is written a nanosecond after the
+        // last one, never lost to the key.
+        let latest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(bought_at) FROM pack_purchases WHERE account_id = $1")
+                .bind(account_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let bought_at = latest.map_or(nanos(now), |latest| nanos(now).max(latest + 1));
         if let Some((held, bought_at)) = &held {
             // Renewed or replaced from now; an expired pack stays as it ended.
             if held.expires_at > now {
@@ -106,7 +115,7 @@ impl Catalog {
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(account_id)
-        .bind(nanos(now))
+        .bind(bought_at)
         .bind(pack)
         .bind(bought_by)
         .bind(nanos(bought.starts_at))
@@ -117,7 +126,7 @@ impl Catalog {
         Ok(PackPurchase {
             pack: pack.to_owned(),
             bought_by: bought_by.to_owned(),
-            bought_at: now,
+            bought_at: from_nanos(bought_at),
             starts_at: bought.starts_at,
             expires_at: bought.expires_at,
             superseded: None,

@@ -119,7 +119,15 @@ impl Policy {
             client_ip: None,
             cost: Some(0),
         };
+        // An api whose every route is exempt is never limited: it has nothing to show.
+        let limited = |api: &usize| {
+            self.routes
+                .routes
+                .iter()
+                .any(|route| route.api == *api && !route.exempt)
+        };
         let apis = (0..self.apis.len())
+            .filter(limited)
             .map(|api| {
                 let context = Context {
                     key: KeyState::Present,

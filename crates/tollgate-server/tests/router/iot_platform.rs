@@ -297,9 +297,6 @@ async fn the_same_pack_again_renews_it_and_another_replaces_it_at_once() {
 }
 
 #[tokio::test]
-#[ignore = "bug: pack_purchases is keyed by (account_id, bought_at), so a second purchase \
-            for one account at the same clock reading fails its insert and is answered 503 \
-            catalog_unavailable, the purchase lost"]
 async fn two_purchases_in_the_same_instant_are_both_kept() {
     let tollgate = Tollgate::with_admin(&example("iot-platform.toml")).await;
     for pack in ["plus", "max"] {

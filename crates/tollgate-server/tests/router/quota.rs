@@ -197,8 +197,6 @@ async fn guesses_on_the_quota_page_cost_what_they_cost_through_the_api() {
 }
 
 #[tokio::test]
-#[ignore = "bug: the quota page lists the limits of every api, an api whose only route is exempt \
-            included: a customer reads `hourly` 2 of 2 on `health`, which is never limited"]
 async fn an_exempt_api_shows_no_limit_on_the_quota_page() {
     let tollgate = Tollgate::start(POLICY);
     let quota = tollgate.quota(&[ACME]).await.json();
