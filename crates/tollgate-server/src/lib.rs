@@ -54,6 +54,7 @@ mod secrets;
 mod serve;
 mod store;
 
+pub use adapters::edge;
 pub use admin::{Admin, admin_router};
 pub use app::App;
 pub use hints::MAX_HINTS;

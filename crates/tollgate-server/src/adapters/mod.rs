@@ -5,9 +5,11 @@
 //! - `forward_auth.rs` — `GET /v1/auth`, for nginx, Traefik and Caddy;
 //! - `check.rs` — `POST /v1/check`, the decision as JSON;
 //! - `gateway.rs` — every other path, forwarded to the upstream when admitted;
-//! - `quota.rs` and `quota_page.rs` — a customer's own quotas, as JSON or a page.
+//! - `quota.rs` and `quota_page.rs` — a customer's own quotas, as JSON or a page;
+//! - `edge.rs` — the same reading of a request for an embedder (the tower layer).
 
 pub(crate) mod check;
+pub mod edge;
 pub(crate) mod forward_auth;
 pub(crate) mod gateway;
 pub(crate) mod quota;

@@ -1,0 +1,57 @@
+//! The HTTP edge for an embedder (the `tollgate-tower` layer): an `http` request read as the
+//! gateway reads it — the one canonical target, the headers through one lookup, the client
+//! address as `identity.trusted_proxies` says — and decided by the same pipeline; an admission's
+//! headers and a refusal's response as the gateway writes them.
+
+use std::net::IpAddr;
+
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Response};
+use tollgate_core::Clock;
+use tollgate_policy::{RequestFacts, Unmatched};
+
+use super::{HttpHeaders, forwarded_for};
+use crate::pipeline::{Admission, Gate, Refusal, Report};
+use crate::respond;
+
+/// Decides the request whose head is `parts`, from `peer` when known (without it, limits
+/// partitioned by address see no address). A request no route matches is refused as the
+/// gateway refuses it (404) unless `server.unmatched = "pass"`, which admits it uncounted.
+///
+/// # Errors
+/// The refusal as a response: its status, headers and body, as the gateway answers it.
+pub async fn admit<C: Clock + 'static>(
+    gate: &Gate<C>,
+    parts: &Parts,
+    peer: Option<IpAddr>,
+) -> Result<Admission, Response<axum::body::Body>> {
+    let policy = gate.policy();
+    let raw = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let target = match policy.target(raw) {
+        Ok(target) => target,
+        Err(refused) => {
+            let refusal = Refusal::error(400, "bad_path", &refused.to_string());
+            return Err(respond::refusal(refusal));
+        }
+    };
+    let client_ip =
+        peer.map(|peer| policy.client_ip(peer, forwarded_for(&parts.headers).as_deref()));
+    let facts = RequestFacts {
+        method: parts.method.as_str(),
+        target: &target,
+        headers: &HttpHeaders::new(&parts.headers),
+        client_ip,
+        cost: None,
+    };
+    match gate.admit(&facts).await {
+        Err(refusal) if refusal.no_route && policy.server().unmatched == Unmatched::Pass => {
+            Ok(Admission::uncounted(Report::default()))
+        }
+        decided => decided.map_err(respond::refusal),
+    }
+}
+
+/// Adds the rate-limit headers of `admission` to a response's `headers`.
+pub fn add_headers(admission: &Admission, headers: &mut HeaderMap) {
+    respond::add_headers(headers, admission.report(), None);
+}
