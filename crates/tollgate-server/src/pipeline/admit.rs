@@ -15,6 +15,9 @@ use crate::NotDurable;
 use crate::store::{Acquired, Taken};
 
 /// What the limits for unknown keys would answer a guess: see [`Gate::as_a_guess`].
+// Moved once per request, never stored: boxing the decision would cost an allocation on the
+// hot path to save a copy.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Guess {
     Admitted,
     Refused(Decision),

@@ -78,6 +78,9 @@ pub(crate) struct Taken {
 }
 
 /// What the store where limits live answered.
+// Moved once per decision, never stored: boxing the decision would cost an allocation on the
+// hot path to save a copy.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Acquired {
     /// A decision.
