@@ -1,13 +1,15 @@
-//! The adapters of the public port: each turns what its caller sends into
+//! The adapters of the public port (and of the gRPC port): each turns what its caller sends into
 //! [`RequestFacts`](tollgate_policy::RequestFacts), and an admission or a refusal into its own
 //! reply.
 //!
 //! - `forward_auth.rs` — `GET /v1/auth`, for nginx, Traefik and Caddy;
 //! - `check.rs` — `POST /v1/check`, the decision as JSON;
 //! - `gateway.rs` — every other path, forwarded to the upstream when admitted;
-//! - `quota.rs` and `quota_page.rs` — a customer's own quotas, as JSON or a page.
+//! - `quota.rs` and `quota_page.rs` — a customer's own quotas, as JSON or a page;
+//! - `envoy.rs` — Envoy's gRPC rate-limit service and gRPC health, on their own port.
 
 pub(crate) mod check;
+pub(crate) mod envoy;
 pub(crate) mod forward_auth;
 pub(crate) mod gateway;
 pub(crate) mod quota;
