@@ -52,6 +52,7 @@ mod history;
 mod journal;
 mod listen;
 mod pipeline;
+mod ports;
 mod public;
 mod respond;
 mod secrets;

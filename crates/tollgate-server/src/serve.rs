@@ -15,6 +15,7 @@ use tollgate_redis::{RedisStore, StoreUrl};
 
 use crate::adapters::envoy::grpc_router;
 use crate::listen::{self, Limits};
+use crate::ports::{Addresses, Listeners, serve_if};
 use crate::secrets;
 use crate::{Admin, App, Durability, Gate, Journal, Shared, admin_router, router};
 
@@ -84,8 +85,8 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         .map_err(|errors| format!("{errors}"))
     };
     let mut policy = load(seed, tollgate_policy::any_algorithm)?;
-    // The gRPC port is asked before anything is opened: it needs the rate-limit files.
-    let grpc_listen = grpc_address(&options, policy.server())?;
+    // Checked before anything is opened (the gRPC port needs the rate-limit files).
+    let addresses = Addresses::of(&options, policy.server())?;
     let shared = match options
         .store
         .clone()
@@ -110,22 +111,6 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
                 .map_err(|errors| format!("{errors}"))?,
         ),
     };
-    // Without a policy file only the ports named by flags are opened (a drop-in for
-    // envoyproxy/ratelimit serves gRPC alone, and its usual ports are not taken by surprise).
-    let with_policy = options.config.is_some();
-    let listen = options.listen.or_else(|| {
-        with_policy.then(|| {
-            policy
-                .server()
-                .listen
-                .as_ref()
-                .and_then(|text| text.parse().ok())
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)))
-        })
-    });
-    let admin_listen = options
-        .admin_listen
-        .or_else(|| with_policy.then(|| SocketAddr::from(([127, 0, 0, 1], 8081))));
     let upstream = match options
         .upstream
         .clone()
@@ -203,23 +188,27 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         signalled.await;
         let _ = stop.send(true);
     });
-    let public = bind_if(listen).await?;
-    let private = bind_if(admin_listen).await?;
-    let grpc = bind_if(grpc_listen).await?;
+    let listeners = addresses.bind().await?;
+    let ports = listeners.count();
+    let Listeners {
+        public,
+        admin: private,
+        grpc,
+    } = listeners;
     if let Some(config) = &options.config {
         tracing::info!(config = %config.display(), %summary, "policy loaded");
     }
     if let (Some(dir), Some(summary)) = (&options.ratelimit_config, &ratelimit_summary) {
         tracing::info!(ratelimit_config = %dir.display(), %summary, "envoyproxy/ratelimit configuration loaded");
     }
-    if let Some((public, listen)) = public.as_ref().zip(listen) {
-        tracing::info!(address = %public.local_addr().unwrap_or(listen), upstream = ?app.upstream.as_ref().map(ToString::to_string), "listening");
+    if let Some(address) = public.as_ref().and_then(|port| port.local_addr().ok()) {
+        tracing::info!(%address, upstream = ?app.upstream.as_ref().map(ToString::to_string), "listening");
     }
-    if let Some((private, admin_listen)) = private.as_ref().zip(admin_listen) {
-        tracing::info!(admin = %private.local_addr().unwrap_or(admin_listen), data_dir = %data_dir.display(), "admin listening");
+    if let Some(admin) = private.as_ref().and_then(|port| port.local_addr().ok()) {
+        tracing::info!(%admin, data_dir = %data_dir.display(), "admin listening");
     }
-    if let Some((grpc, grpc_listen)) = grpc.as_ref().zip(grpc_listen) {
-        tracing::info!(grpc = %grpc.local_addr().unwrap_or(grpc_listen), "gRPC rate-limit service listening");
+    if let Some(grpc) = grpc.as_ref().and_then(|port| port.local_addr().ok()) {
+        tracing::info!(%grpc, "gRPC rate-limit service listening");
     }
 
     tokio::spawn(sweep(Arc::clone(&app)));
@@ -228,8 +217,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     tokio::spawn(write_usage_every(Arc::clone(&admin)));
     let admin_for_exit = Arc::clone(&admin);
     let limits = Limits::of(app.gate.policy().server());
-    let ports = [public.is_some(), private.is_some(), grpc.is_some()];
-    listen::allow_open_files(limits, ports.into_iter().map(u64::from).sum());
+    listen::allow_open_files(limits, ports);
     let grpc_router = grpc_router(Arc::clone(&app)).await;
     tokio::join!(
         serve_if(public, router(app), limits, "public", stopping.clone()),
@@ -273,62 +261,6 @@ async fn connect_shared(
 /// served with `store = "redis://…"`.
 pub fn redis_check(algorithm: &tollgate_core::Algorithm) -> Result<(), String> {
     RedisStore::supports(algorithm).map_err(|unsupported| unsupported.to_string())
-}
-
-/// The address of the gRPC port, if served: it decides by envoyproxy/ratelimit's files, so
-/// each needs the other.
-fn grpc_address(
-    options: &ServeOptions,
-    server: &tollgate_policy::Server,
-) -> Result<Option<SocketAddr>, String> {
-    let address = options.grpc_listen.or_else(|| {
-        server
-            .grpc_listen
-            .as_ref()
-            .and_then(|text| text.parse().ok())
-    });
-    match (address, &options.ratelimit_config) {
-        (Some(_), Some(_)) | (None, None) => Ok(address),
-        (None, Some(_)) => Err(
-            "--ratelimit-config needs the gRPC port: --grpc-listen ADDR or server.grpc_listen"
-                .to_owned(),
-        ),
-        (Some(_), None) => Err(
-            "the gRPC rate-limit service decides by envoyproxy/ratelimit's files: give --ratelimit-config DIR"
-                .to_owned(),
-        ),
-    }
-}
-
-/// A listener on `address`, when there is one to open.
-async fn bind_if(address: Option<SocketAddr>) -> Result<Option<tokio::net::TcpListener>, String> {
-    match address {
-        None => Ok(None),
-        Some(address) => tokio::net::TcpListener::bind(address)
-            .await
-            .map(Some)
-            .map_err(|error| format!("cannot listen on {address}: {error}")),
-    }
-}
-
-/// Serves `router` on `listener` until `stop`, when the port is open.
-async fn serve_if(
-    listener: Option<tokio::net::TcpListener>,
-    router: impl tower_service::Service<
-        hyper::Request<hyper::body::Incoming>,
-        Response = axum::response::Response,
-        Error = std::convert::Infallible,
-        Future: Send + 'static,
-    > + Clone
-    + Send
-    + 'static,
-    limits: Limits,
-    port: &'static str,
-    stop: tokio::sync::watch::Receiver<bool>,
-) {
-    if let Some(listener) = listener {
-        listen::serve(listener, router, limits, port, stop).await;
-    }
 }
 
 /// Drops limit state at rest, a little at a time.
