@@ -52,6 +52,9 @@ pub struct PolicyFile {
 pub struct ServerConfig {
     /// Address of the public port (check API, forward-auth, gateway), e.g. `127.0.0.1:8080`.
     pub listen: Option<Spanned<String>>,
+    /// Address of Envoy's gRPC rate-limit service (`envoy.service.ratelimit.v3`) and its
+    /// `grpc.health.v1`, e.g. `127.0.0.1:8083`; unset, it is not served.
+    pub grpc_listen: Option<Spanned<String>>,
     /// The API to forward admitted requests to, e.g. `http://127.0.0.1:9000`.
     pub upstream: Option<Spanned<String>>,
     /// How long the upstream may take to send its response headers (default `30s`).

@@ -8,6 +8,8 @@ use tollgate_core::Algorithm;
 pub struct Server {
     /// The public address.
     pub listen: Option<String>,
+    /// The address of Envoy's gRPC rate-limit service, if served.
+    pub grpc_listen: Option<String>,
     /// The upstream base URL.
     pub upstream: Option<String>,
     /// How long the upstream may take to send its response headers.

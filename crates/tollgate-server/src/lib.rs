@@ -1,4 +1,5 @@
-//! The `tollgate` server: one compiled policy, one code path, three ways in.
+//! The `tollgate` server: one compiled policy, one code path, three ways in over HTTP, and
+//! Envoy's rate-limit service over gRPC.
 //!
 //! - **Check API** — `POST /v1/check` with `{"method", "path", "headers", "client_ip"?, "cost"?}`
 //!   answers the decision as JSON with HTTP 200, allowed or not.
@@ -7,6 +8,10 @@
 //!   `X-Original-URI` (nginx `auth_request`) and answers 200 or the refusal, with the headers.
 //! - **Gateway** — every other path is decided and, when admitted, forwarded to the upstream
 //!   with its body streamed both ways; a refusal never reaches the upstream.
+//! - **Envoy** — `envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit` and
+//!   `grpc.health.v1` on their own port ([`grpc_router`]), deciding Envoy's descriptors by
+//!   envoyproxy/ratelimit's own YAML files ([`Gate::should_rate_limit`]): every descriptor of a
+//!   request at once, all or nothing, with a status per descriptor.
 //!
 //! Every adapter builds the same [`RequestFacts`](tollgate_policy::RequestFacts) and gets back
 //! an [`Admission`] (which owns what the request took, and gives it back when settled or
@@ -48,6 +53,7 @@ mod history;
 mod journal;
 mod listen;
 mod pipeline;
+mod ports;
 mod public;
 mod respond;
 mod secrets;
@@ -55,12 +61,16 @@ mod serve;
 mod store;
 
 pub use adapters::edge;
+pub use adapters::envoy::grpc_router;
 pub use admin::{Admin, admin_router};
 pub use app::App;
 pub use hints::MAX_HINTS;
 pub use history::{UsageCounter, day_of};
 pub use journal::{DURABILITY_WAIT, Durability, Journal, JournalFigures, NotDurable};
-pub use pipeline::{Admission, Families, Gate, LimitReport, Refusal, Report};
+pub use pipeline::{
+    Admission, CurrentLimit, Descriptor, DescriptorStatus, Families, Gate, LimitReport, NotDecided,
+    Refusal, Report, Verdict,
+};
 pub use public::{PublicPort, router};
 pub use serve::{ServeOptions, redis_check, serve};
 pub use store::{Held, Shared, SharedHealth};

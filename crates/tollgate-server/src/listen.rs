@@ -69,12 +69,12 @@ impl Limits {
 }
 
 /// Raises the soft limit on open files to the hard one, and warns when it is still below what
-/// two ports full of connections need: past it, accepts fail instead of the cap engaging.
-pub(crate) fn allow_open_files(limits: Limits) {
+/// `ports` ports full of connections need: past it, accepts fail instead of the cap engaging.
+pub(crate) fn allow_open_files(limits: Limits, ports: u64) {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let needed = u64::try_from(limits.max_connections)
         .unwrap_or(u64::MAX)
-        .saturating_mul(2)
+        .saturating_mul(ports)
         .saturating_add(256);
     let limit = getrlimit(Resource::Nofile);
     // `None` is unlimited: up to the hard limit, or what is needed under an unlimited one.
@@ -93,7 +93,8 @@ pub(crate) fn allow_open_files(limits: Limits) {
         tracing::warn!(
             open_files,
             needed,
-            "the open-file limit is below two ports of max_connections: raise it (ulimit -n, LimitNOFILE=) or lower server.max_connections"
+            ports,
+            "the open-file limit is below max_connections on every port: raise it (ulimit -n, LimitNOFILE=) or lower server.max_connections"
         );
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! tollgate check-config FILE
+//! tollgate check-config --ratelimit-config DIR      (or a directory as FILE)
 //! tollgate serve --config FILE [--listen ADDR] [--admin-listen ADDR] [--upstream URL]
 //!                [--data-dir DIR] [--store URL] [--catalog URL]
+//!                [--grpc-listen ADDR --ratelimit-config DIR]
+//! tollgate serve --ratelimit-config DIR --grpc-listen ADDR [--data-dir DIR] [--store URL]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -12,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tollgate_core::KeySpace;
 use tollgate_policy::{ConfigErrors, Policy};
+use tollgate_ratelimit_config::RateLimitConfig;
 use tollgate_server::{ServeOptions, redis_check, serve};
 
 /// Rate limits and quotas in front of an HTTP API, from one policy file.
@@ -24,10 +28,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Validate a policy file: `FILE:LINE:COL: message` per error, or a one-line summary.
+    /// Validate a policy file, or a directory of envoyproxy/ratelimit YAML files:
+    /// `FILE:LINE:COL: message` per error, or a one-line summary.
     CheckConfig {
-        /// The policy file.
-        file: PathBuf,
+        /// The policy file (a directory is read as envoyproxy/ratelimit's files).
+        #[arg(required_unless_present = "ratelimit_config")]
+        file: Option<PathBuf>,
+        /// A directory of envoyproxy/ratelimit YAML files.
+        #[arg(long, value_name = "DIR")]
+        ratelimit_config: Option<PathBuf>,
     },
     /// Serve the check API, forward-auth and the gateway, and the admin API.
     Serve(ServeOptions),
@@ -35,7 +44,20 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::CheckConfig { file } => check_config(&file),
+        Command::CheckConfig {
+            file,
+            ratelimit_config,
+        } => {
+            let mut code = ExitCode::SUCCESS;
+            let dir = ratelimit_config.or_else(|| file.clone().filter(|file| file.is_dir()));
+            if let Some(file) = file.filter(|file| !file.is_dir()) {
+                code = check_config(&file);
+            }
+            match dir {
+                Some(dir) if code == ExitCode::SUCCESS => check_ratelimit_config(&dir),
+                _ => code,
+            }
+        }
         Command::Serve(options) => run(options),
     }
 }
@@ -71,6 +93,21 @@ fn check_config(file: &Path) -> ExitCode {
     }
 }
 
+/// Validates envoyproxy/ratelimit's files in `dir`.
+fn check_ratelimit_config(dir: &Path) -> ExitCode {
+    match RateLimitConfig::load_dir(dir) {
+        Ok(config) => {
+            println!("{}: ok: {}", dir.display(), config.summary());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{}: {} error(s)", dir.display(), errors.0.len());
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn run(options: ServeOptions) -> ExitCode {
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
@@ -78,7 +115,7 @@ fn run(options: ServeOptions) -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    if let Err(code) = load(&options.config) {
+    if let Some(Err(code)) = options.config.as_deref().map(load) {
         return code;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

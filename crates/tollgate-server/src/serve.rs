@@ -7,12 +7,15 @@ use std::time::Duration;
 
 use axum::http::Uri;
 use tollgate_catalog::Catalog;
-use tollgate_core::{Clock, SystemClock};
-use tollgate_policy::Policy;
+use tollgate_core::{Clock, KeySpace, SystemClock};
+use tollgate_policy::{Policy, Source};
+use tollgate_ratelimit_config::RateLimitConfig;
 
 use tollgate_redis::{RedisStore, StoreUrl};
 
+use crate::adapters::envoy::grpc_router;
 use crate::listen::{self, Limits};
+use crate::ports::{Addresses, Listeners, serve_if};
 use crate::secrets;
 use crate::{Admin, App, Durability, Gate, Journal, Shared, admin_router, router};
 
@@ -20,15 +23,24 @@ use crate::{Admin, App, Durability, Gate, Journal, Shared, admin_router, router}
 /// `[server]`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeOptions {
-    /// The policy file.
-    #[arg(long)]
-    pub config: PathBuf,
+    /// The policy file (optional with --ratelimit-config: an empty policy then, and only the
+    /// ports named by flags are opened).
+    #[arg(long, required_unless_present = "ratelimit_config")]
+    pub config: Option<PathBuf>,
     /// Address of the public port (overrides `server.listen`; default 127.0.0.1:8080).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
     /// Address of the admin port (default 127.0.0.1:8081).
     #[arg(long)]
     pub admin_listen: Option<SocketAddr>,
+    /// Address of Envoy's gRPC rate-limit service and `grpc.health.v1` (overrides
+    /// `server.grpc_listen`; needs --ratelimit-config).
+    #[arg(long)]
+    pub grpc_listen: Option<SocketAddr>,
+    /// A directory of envoyproxy/ratelimit YAML files, which Envoy's descriptors are decided by
+    /// (needs a gRPC address).
+    #[arg(long, value_name = "DIR")]
+    pub ratelimit_config: Option<PathBuf>,
     /// The API to forward admitted requests to (overrides `server.upstream`).
     #[arg(long)]
     pub upstream: Option<String>,
@@ -65,10 +77,16 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     // An unfit token refuses the start before anything else is opened.
     let token = secrets::admin_token(&data_dir)?;
     let load = |seed, check| {
-        Policy::load_for(&options.config, tollgate_core::KeySpace::new(seed), check)
-            .map_err(|errors| format!("{errors}"))
+        let key_space = KeySpace::new(seed);
+        match &options.config {
+            Some(file) => Policy::load_for(file, key_space, check),
+            None => Policy::compile_for(&Source::new("(no policy file)", ""), key_space, check),
+        }
+        .map_err(|errors| format!("{errors}"))
     };
     let mut policy = load(seed, tollgate_policy::any_algorithm)?;
+    // Checked before anything is opened (the gRPC port needs the rate-limit files).
+    let addresses = Addresses::of(&options, policy.server())?;
     let shared = match options
         .store
         .clone()
@@ -85,19 +103,14 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
             Some(shared)
         }
     };
-    let listen = options
-        .listen
-        .or_else(|| {
-            policy
-                .server()
-                .listen
-                .as_ref()
-                .and_then(|text| text.parse().ok())
-        })
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let admin_listen = options
-        .admin_listen
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8081)));
+    // In the policy's key space: a restart (or another instance) finds the counters.
+    let ratelimit = match &options.ratelimit_config {
+        None => None,
+        Some(dir) => Some(
+            RateLimitConfig::load_dir_in(dir, policy.key_space().clone())
+                .map_err(|errors| format!("{errors}"))?,
+        ),
+    };
     let upstream = match options
         .upstream
         .clone()
@@ -141,6 +154,11 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         Some(shared) => Gate::shared(policy, SystemClock, shared),
         None => Gate::journaled(policy, SystemClock),
     };
+    let ratelimit_summary = ratelimit.map(|config| {
+        let summary = config.summary();
+        gate.set_ratelimit_config(config);
+        summary
+    });
     let app = Arc::new(App::new(gate, upstream, upstream_timeout));
     if app.gate.shared_store().is_none() {
         // The embedded store's long-lived state outlives the process in the journal.
@@ -155,12 +173,10 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         )?;
         app.gate.set_journal(journal);
     }
-    let admin = Arc::new(Admin::new(
-        Arc::clone(&app),
-        catalog,
-        options.config.clone(),
-        token,
-    ));
+    let admin = Arc::new(
+        Admin::new(Arc::clone(&app), catalog, PathBuf::new(), token)
+            .reloading(options.config.clone(), options.ratelimit_config.clone()),
+    );
     admin
         .refresh_if_changed()
         .await
@@ -172,22 +188,47 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         signalled.await;
         let _ = stop.send(true);
     });
-    let public = bind(listen).await?;
-    let private = bind(admin_listen).await?;
-    tracing::info!(config = %options.config.display(), %summary, "policy loaded");
-    tracing::info!(address = %public.local_addr().unwrap_or(listen), upstream = ?app.upstream.as_ref().map(ToString::to_string), "listening");
-    tracing::info!(admin = %private.local_addr().unwrap_or(admin_listen), data_dir = %data_dir.display(), "admin listening");
+    let listeners = addresses.bind().await?;
+    let ports = listeners.count();
+    let Listeners {
+        public,
+        admin: private,
+        grpc,
+    } = listeners;
+    if let Some(config) = &options.config {
+        tracing::info!(config = %config.display(), %summary, "policy loaded");
+    }
+    if let (Some(dir), Some(summary)) = (&options.ratelimit_config, &ratelimit_summary) {
+        tracing::info!(ratelimit_config = %dir.display(), %summary, "envoyproxy/ratelimit configuration loaded");
+    }
+    if let Some(address) = public.as_ref().and_then(|port| port.local_addr().ok()) {
+        tracing::info!(%address, upstream = ?app.upstream.as_ref().map(ToString::to_string), "listening");
+    }
+    if let Some(admin) = private.as_ref().and_then(|port| port.local_addr().ok()) {
+        tracing::info!(%admin, data_dir = %data_dir.display(), "admin listening");
+    }
+    if let Some(grpc) = grpc.as_ref().and_then(|port| port.local_addr().ok()) {
+        tracing::info!(%grpc, "gRPC rate-limit service listening");
+    }
 
     tokio::spawn(sweep(Arc::clone(&app)));
-    tokio::spawn(reload_on_hangup(Arc::clone(&app), options.config.clone()));
+    tokio::spawn(reload_on_hangup(Arc::clone(&admin)));
     tokio::spawn(refresh_catalog(Arc::clone(&admin)));
     tokio::spawn(write_usage_every(Arc::clone(&admin)));
     let admin_for_exit = Arc::clone(&admin);
     let limits = Limits::of(app.gate.policy().server());
-    listen::allow_open_files(limits);
+    listen::allow_open_files(limits, ports);
+    let grpc_router = grpc_router(Arc::clone(&app)).await;
     tokio::join!(
-        listen::serve(public, router(app), limits, "public", stopping.clone()),
-        listen::serve(private, admin_router(admin), limits, "admin", stopping),
+        serve_if(public, router(app), limits, "public", stopping.clone()),
+        serve_if(
+            private,
+            admin_router(admin),
+            limits,
+            "admin",
+            stopping.clone()
+        ),
+        serve_if(grpc, grpc_router, limits, "grpc", stopping),
     );
     write_usage(&admin_for_exit).await;
     tracing::info!("stopped");
@@ -220,12 +261,6 @@ async fn connect_shared(
 /// served with `store = "redis://…"`.
 pub fn redis_check(algorithm: &tollgate_core::Algorithm) -> Result<(), String> {
     RedisStore::supports(algorithm).map_err(|unsupported| unsupported.to_string())
-}
-
-async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, String> {
-    tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|error| format!("cannot listen on {address}: {error}"))
 }
 
 /// Drops limit state at rest, a little at a time.
@@ -276,8 +311,9 @@ async fn write_usage<C: Clock>(admin: &Admin<C>) {
     }
 }
 
-/// Reloads the policy file on each SIGHUP; an invalid file is logged and the old policy stays.
-async fn reload_on_hangup<C: Clock>(app: Arc<App<C>>, config: PathBuf) {
+/// Reloads the policy file and envoyproxy/ratelimit's files on each SIGHUP; invalid files are
+/// logged and what was loaded before stays.
+async fn reload_on_hangup<C: Clock>(admin: Arc<Admin<C>>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -285,10 +321,8 @@ async fn reload_on_hangup<C: Clock>(app: Arc<App<C>>, config: PathBuf) {
             return;
         };
         while hangups.recv().await.is_some() {
-            match app.gate.reload(&config) {
-                Ok(summary) => {
-                    tracing::info!(config = %config.display(), %summary, "policy reloaded")
-                }
+            match admin.reload_files() {
+                Ok(summary) => tracing::info!(%summary, "policy reloaded"),
                 Err(errors) => {
                     for error in &errors.0 {
                         tracing::error!(%error, "policy not reloaded");
@@ -298,7 +332,7 @@ async fn reload_on_hangup<C: Clock>(app: Arc<App<C>>, config: PathBuf) {
         }
     }
     #[cfg(not(unix))]
-    let _ = (app, config);
+    let _ = admin;
 }
 
 /// Resolves on SIGTERM or Ctrl-C: stop accepting, finish what is in flight. The signals are

@@ -25,6 +25,12 @@ impl Compiler<'_> {
                 }
                 listen.get_ref().clone()
             }),
+            grpc_listen: file.server.grpc_listen.as_ref().map(|listen| {
+                if listen.get_ref().parse::<std::net::SocketAddr>().is_err() {
+                    self.fail(listen.span(), format!("`{}` is not an address such as 127.0.0.1:8083", listen.get_ref()));
+                }
+                listen.get_ref().clone()
+            }),
             upstream: file.server.upstream.as_ref().map(|upstream| {
                 let url = upstream.get_ref();
                 if !url.starts_with("http://") || url.len() <= "http://".len() {

@@ -171,11 +171,13 @@ fn crlf_line_ends_and_a_byte_order_mark() {
 fn the_example_of_docs_envoy_md_loads() {
     let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/envoy.md"))
         .expect("docs/envoy.md");
+    // The configuration section's example, among the page's YAML blocks.
     let example = page
         .split("```yaml\n")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
-        .expect("a YAML example");
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .find(|block| block.starts_with("domain: messaging"))
+        .expect("the messaging example");
     let config = compile_one(example);
     let marketing = rule(
         &config,

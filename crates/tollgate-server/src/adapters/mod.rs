@@ -1,4 +1,4 @@
-//! The adapters of the public port: each turns what its caller sends into
+//! The adapters of the public port (and of the gRPC port): each turns what its caller sends into
 //! [`RequestFacts`](tollgate_policy::RequestFacts), and an admission or a refusal into its own
 //! reply.
 //!
@@ -6,10 +6,12 @@
 //! - `check.rs` — `POST /v1/check`, the decision as JSON;
 //! - `gateway.rs` — every other path, forwarded to the upstream when admitted;
 //! - `quota.rs` and `quota_page.rs` — a customer's own quotas, as JSON or a page;
-//! - `edge.rs` — the same reading of a request for an embedder (the tower layer).
+//! - `edge.rs` — the same reading of a request for an embedder (the tower layer);
+//! - `envoy.rs` — Envoy's gRPC rate-limit service and gRPC health, on their own port.
 
 pub(crate) mod check;
 pub mod edge;
+pub(crate) mod envoy;
 pub(crate) mod forward_auth;
 pub(crate) mod gateway;
 pub(crate) mod quota;

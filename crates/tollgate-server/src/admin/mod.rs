@@ -21,7 +21,7 @@ use axum::{Json, Router};
 use subtle::ConstantTimeEq;
 use tollgate_catalog::{Catalog, CatalogError};
 use tollgate_core::Clock;
-use tollgate_policy::{DirectoryEntry, Numbers};
+use tollgate_policy::{ConfigErrors, DirectoryEntry, Numbers};
 
 use crate::app::App;
 
@@ -32,8 +32,10 @@ pub struct Admin<C: Clock> {
     pub app: Arc<App<C>>,
     /// The durable catalog.
     pub catalog: Catalog,
-    /// The policy file, for reloads.
-    pub config: PathBuf,
+    /// The policy file, for reloads (none: an empty policy, serving Envoy's rate-limit service).
+    pub config: Option<PathBuf>,
+    /// envoyproxy/ratelimit's configuration directory, for reloads.
+    pub ratelimit_config: Option<PathBuf>,
     token: String,
     /// One refresh at a time: a refresh that read the catalog before a change must not store
     /// its older view after the refresh that follows the change.
@@ -43,15 +45,54 @@ pub struct Admin<C: Clock> {
 }
 
 impl<C: Clock> Admin<C> {
-    /// Admin handlers guarded by `token`.
+    /// Admin handlers guarded by `token`; `config` is the policy file reloads read.
     pub fn new(app: Arc<App<C>>, catalog: Catalog, config: PathBuf, token: String) -> Self {
         Self {
             app,
             catalog,
-            config,
+            config: Some(config),
+            ratelimit_config: None,
             token,
             refreshing: tokio::sync::Mutex::new(()),
             loaded_version: std::sync::atomic::AtomicI64::new(-1),
+        }
+    }
+
+    /// The same, reloads reading the policy file `config` (none: the policy stays as it is)
+    /// and envoyproxy/ratelimit's files in `ratelimit_config`.
+    #[must_use]
+    pub fn reloading(mut self, config: Option<PathBuf>, ratelimit_config: Option<PathBuf>) -> Self {
+        self.config = config;
+        self.ratelimit_config = ratelimit_config;
+        self
+    }
+
+    /// Reloads the policy file and envoyproxy/ratelimit's files, each on its own (invalid files
+    /// keep what was loaded from them before), and returns their summaries.
+    ///
+    /// # Errors
+    /// Every problem found in either, each as `FILE:LINE:COL: message`.
+    pub fn reload_files(&self) -> Result<String, ConfigErrors> {
+        let mut summaries = Vec::new();
+        let mut errors = Vec::new();
+        let reloads = [
+            self.config
+                .as_deref()
+                .map(|file| self.app.gate.reload(file)),
+            self.ratelimit_config
+                .as_deref()
+                .map(|dir| self.app.gate.reload_ratelimit_config(dir)),
+        ];
+        for reloaded in reloads.into_iter().flatten() {
+            match reloaded {
+                Ok(summary) => summaries.push(summary),
+                Err(found) => errors.extend(found.0),
+            }
+        }
+        if errors.is_empty() {
+            Ok(summaries.join("; "))
+        } else {
+            Err(ConfigErrors(errors))
         }
     }
 
@@ -463,7 +504,7 @@ async fn refreshed<C: Clock>(admin: &Admin<C>) {
 }
 
 async fn reload<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
-    match admin.app.gate.reload(&admin.config) {
+    match admin.reload_files() {
         Ok(summary) => {
             Json(serde_json::json!({ "reloaded": true, "summary": summary })).into_response()
         }

@@ -189,7 +189,7 @@ impl<C: Clock + 'static> Gate<C> {
 
     /// Waits until what was just counted is on disk, when the journal says answers wait; the
     /// failure answer (`on_store_error`: 503 under `deny`, the default) when it cannot be.
-    async fn durable(&self) -> Result<(), Refusal> {
+    pub(super) async fn durable(&self) -> Result<(), Refusal> {
         let Some(journal) = self.journal.get() else {
             return Ok(());
         };

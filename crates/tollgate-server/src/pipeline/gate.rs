@@ -6,10 +6,11 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use tollgate_catalog::Block;
 use tollgate_core::{Clock, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, SystemClock};
 use tollgate_policy::{ConfigErrors, Directory, DirectoryEntry, Policy, Resolved};
+use tollgate_ratelimit_config::RateLimitConfig;
 
 use crate::Journal;
 use crate::hints::BlockHints;
@@ -39,6 +40,9 @@ pub struct Gate<C: Clock = SystemClock> {
     /// Decisions since the start: admitted, refused, and refused because the store could not
     /// decide.
     pub(super) decisions: [AtomicU64; 3],
+    /// envoyproxy/ratelimit's configuration, which Envoy's descriptors are decided by
+    /// (`--ratelimit-config`), replaceable while serving.
+    pub(super) ratelimit: ArcSwapOption<RateLimitConfig>,
 }
 
 /// The policy and the accounts kept outside it, bound to its plans: swapped together so that
@@ -109,6 +113,7 @@ impl<C: Clock + 'static> Gate<C> {
             hints: BlockHints::default(),
             usage: UsageCounter::default(),
             decisions: Default::default(),
+            ratelimit: ArcSwapOption::empty(),
         }
     }
 }
@@ -236,6 +241,38 @@ impl<C: Clock> Gate<C> {
             current.entries.clone(),
             current.apps.clone(),
         )));
+        Ok(summary)
+    }
+
+    /// Decides Envoy's descriptors by `config` (envoyproxy/ratelimit's files) from now on.
+    pub fn set_ratelimit_config(&self, config: RateLimitConfig) {
+        self.ratelimit.store(Some(Arc::new(config)));
+    }
+
+    /// envoyproxy/ratelimit's configuration in force, if one was set.
+    pub fn ratelimit_config(&self) -> Option<Arc<RateLimitConfig>> {
+        self.ratelimit.load_full()
+    }
+
+    /// Replaces envoyproxy/ratelimit's configuration with the files of `dir`, compiled in the
+    /// same key space so that rules that kept their place in the tree and their unit keep their
+    /// counters. Invalid files change nothing. Returns the new configuration's summary.
+    ///
+    /// # Errors
+    /// Every problem found in the files; also when no configuration was set before.
+    pub fn reload_ratelimit_config(&self, dir: &Path) -> Result<String, ConfigErrors> {
+        let _writing = self.writing();
+        let Some(current) = self.ratelimit.load_full() else {
+            return Err(ConfigErrors(vec![tollgate_policy::ConfigError {
+                file: dir.display().to_string(),
+                line: 1,
+                column: 1,
+                message: "no envoyproxy/ratelimit configuration is served".to_owned(),
+            }]));
+        };
+        let config = RateLimitConfig::load_dir_in(dir, current.key_space().clone())?;
+        let summary = config.summary();
+        self.ratelimit.store(Some(Arc::new(config)));
         Ok(summary)
     }
 

@@ -2,6 +2,7 @@
 //!
 //! - `gate.rs` — the [`Gate`]: policy, stores, catalog state, all replaceable while serving;
 //! - `admit.rs` — deciding one request;
+//! - `descriptors.rs` — deciding Envoy's descriptors by envoyproxy/ratelimit's configuration;
 //! - `admission.rs` — an admitted request, owning what it took until settled or dropped;
 //! - `refusal.rs` — a refused request and its body;
 //! - `report.rs` — what either tells the client;
@@ -9,12 +10,14 @@
 
 mod admission;
 mod admit;
+mod descriptors;
 mod gate;
 mod quota;
 mod refusal;
 mod report;
 
 pub use admission::Admission;
+pub use descriptors::{CurrentLimit, Descriptor, DescriptorStatus, NotDecided, Verdict};
 pub use gate::Gate;
 pub use refusal::Refusal;
 pub(crate) use refusal::seconds_until;

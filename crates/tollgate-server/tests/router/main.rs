@@ -3,11 +3,13 @@
 //! stays with the real binary in `tests/server`.
 //!
 //! One file per subject: forward-auth, the check API, aligned and calendar windows, identity and
-//! the guess guard, routes, blocks, the quota page, and the three shipped example policies
-//! (`invoicing`, `heating_partner`, `iot_platform`).
+//! the guess guard, routes, blocks, the quota page, the three shipped example policies
+//! (`invoicing`, `heating_partner`, `iot_platform`), and Envoy's gRPC rate-limit service
+//! (`envoy_rls`, the gRPC router with no socket).
 
 mod blocks;
 mod check;
+mod envoy_rls;
 mod forward_auth;
 mod heating_partner;
 mod identity;

@@ -2,7 +2,10 @@
 
 mod admin;
 mod bypass;
+mod drop_in;
 mod durable;
+mod envoy;
+mod envoy_proxy;
 mod examples;
 mod faults;
 mod fuzz;

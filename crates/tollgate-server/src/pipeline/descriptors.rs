@@ -1,0 +1,344 @@
+//! Envoy's question — a domain and descriptors, each a list of `(key, value)` entries — decided
+//! by envoyproxy/ratelimit's configuration: every descriptor of a request at once, all or
+//! nothing, in one store call. Nothing here knows gRPC: the adapter maps protobuf in and out.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use smallvec::SmallVec;
+use tollgate_core::{Clock, LimitRequest, Nanos, Outcome};
+use tollgate_ratelimit_config::{Match, Rule, Unit};
+
+use super::gate::Gate;
+use super::seconds_until;
+use crate::store::Acquired;
+
+/// One descriptor of a request: its entries in order, and the hits it adds when it overrides
+/// the request's (`Some(0)` looks without counting).
+#[derive(Debug, Clone, Default)]
+pub struct Descriptor<'a> {
+    /// The `(key, value)` entries, in order.
+    pub entries: Vec<(&'a str, &'a str)>,
+    /// The descriptor's own `hits_addend`, overriding the request's.
+    pub hits: Option<u64>,
+}
+
+/// The answer to a request: overall and per descriptor, in request order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Whether an enforced rule refused the request (`OVER_LIMIT`); nothing was counted then.
+    pub over_limit: bool,
+    /// One status per descriptor, in the order they were sent.
+    pub statuses: Vec<DescriptorStatus>,
+}
+
+/// What one descriptor's rule says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescriptorStatus {
+    /// Whether this descriptor is over its limit (never for a `shadow_mode` rule).
+    pub over_limit: bool,
+    /// The rule's numbers; `None` when no rule counts it (none matches, it is replaced, it is
+    /// unlimited, or the store is down and `on_store_error = "allow"` admits uncounted).
+    pub limit: Option<CurrentLimit>,
+    /// Units left in the window (after this request's hits when it was admitted; untouched when
+    /// refused); `u32::MAX` for an unlimited rule, 0 where no rule counts.
+    pub remaining: u32,
+    /// Time until the window ends, in whole seconds rounded up.
+    pub reset_in: Option<Duration>,
+}
+
+/// A rule's `rate_limit`, as a status reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentLimit {
+    /// `requests_per_unit`.
+    pub requests_per_unit: u32,
+    /// `unit`.
+    pub unit: Unit,
+    /// The `rate_limit`'s `name`, if it has one.
+    pub name: Option<Box<str>>,
+}
+
+/// Why a request was not decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotDecided {
+    /// The request itself is wrong (no domain, no descriptor).
+    Invalid(&'static str),
+    /// The limit store could not decide and `on_store_error = "deny"`.
+    Unavailable,
+}
+
+impl std::fmt::Display for NotDecided {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Invalid(reason) => f.write_str(reason),
+            Self::Unavailable => f.write_str("the limit store cannot decide now"),
+        }
+    }
+}
+
+impl std::error::Error for NotDecided {}
+
+/// What one descriptor comes to before the store is asked.
+enum Slot<'c> {
+    /// No rule applies (none matches, or another matched rule `replaces` it).
+    Free,
+    /// `unlimited: true`.
+    Unlimited,
+    /// `requests_per_unit: 0`: always over.
+    Blocked { rule: &'c Rule, shadow: bool },
+    /// A window to count in.
+    Counted {
+        rule: &'c Rule,
+        request: LimitRequest<'c>,
+        shadow: bool,
+    },
+}
+
+impl<C: Clock + 'static> Gate<C> {
+    /// Decides Envoy's rate-limit request for `domain`: each descriptor finds its rule in the
+    /// envoyproxy/ratelimit configuration set with [`Gate::set_ratelimit_config`], and all the
+    /// enforced ones are counted in one store call, all or nothing: a refusal by one takes
+    /// nothing from the others. `hits` is the request's `hits_addend` (0, protobuf's default,
+    /// is 1); a descriptor's own hits override it, and 0 there looks without counting.
+    /// `shadow_mode` rules are counted once the request is admitted and never refuse.
+    ///
+    /// # Errors
+    /// An invalid request, or a store that cannot decide under `on_store_error = "deny"`.
+    pub async fn should_rate_limit(
+        &self,
+        domain: &str,
+        descriptors: &[Descriptor<'_>],
+        hits: u32,
+    ) -> Result<Verdict, NotDecided> {
+        if domain.is_empty() {
+            return Err(NotDecided::Invalid(
+                "the rate limit domain must not be empty",
+            ));
+        }
+        if descriptors.is_empty() {
+            return Err(NotDecided::Invalid(
+                "the rate limit descriptor list must not be empty",
+            ));
+        }
+        let answer = self.decide_descriptors(domain, descriptors, hits).await;
+        let counted = match &answer {
+            Ok(verdict) if !verdict.over_limit => 0,
+            Ok(_) => 1,
+            Err(_) => 2,
+        };
+        self.decisions[counted].fetch_add(1, Ordering::Relaxed);
+        answer
+    }
+
+    async fn decide_descriptors(
+        &self,
+        domain: &str,
+        descriptors: &[Descriptor<'_>],
+        hits: u32,
+    ) -> Result<Verdict, NotDecided> {
+        let config = self.ratelimit.load_full();
+        let matches: SmallVec<[Option<Match<'_>>; 4]> = descriptors
+            .iter()
+            .map(|descriptor| {
+                config
+                    .as_deref()?
+                    .find(domain, descriptor.entries.iter().copied())
+            })
+            .collect();
+        let slots: SmallVec<[Slot<'_>; 4]> = matches
+            .iter()
+            .zip(descriptors)
+            .map(|(found, descriptor)| {
+                let cost = descriptor
+                    .hits
+                    .map_or(hits.max(1), |own| u32::try_from(own).unwrap_or(u32::MAX));
+                slot(found.as_ref(), &matches, cost)
+            })
+            .collect();
+        let mut outcomes: SmallVec<[Option<Outcome>; 4]> = slots.iter().map(|_| None).collect();
+        let mut at = self.limiter().clock().now();
+        let blocked = slots
+            .iter()
+            .any(|slot| matches!(slot, Slot::Blocked { shadow: false, .. }));
+        let mut admitted = !blocked;
+        let mut journaled = false;
+
+        // The enforced rules: one call, all or nothing.
+        let enforced = counted(&slots, |shadow| !shadow, |request| request.cost);
+        if admitted && !enforced.is_empty() {
+            let requests: SmallVec<[LimitRequest<'_>; 4]> =
+                enforced.iter().map(|&(_, request)| request).collect();
+            match self.stores.acquire(&requests).await {
+                Acquired::Decided(taken) => {
+                    admitted = taken.decision.allowed();
+                    journaled = taken.decision.needs_journal();
+                    at = taken.decision.at();
+                    for (&(index, _), outcome) in enforced.iter().zip(taken.decision.outcomes()) {
+                        outcomes[index] = Some(*outcome);
+                    }
+                }
+                // The store is down and its failure policy admits: nothing is counted.
+                Acquired::Unlimited => {}
+                Acquired::Failed(error) => {
+                    if self.stores.shared().is_none() {
+                        tracing::error!(%error, "limit store fault; answering UNAVAILABLE");
+                    }
+                    return Err(NotDecided::Unavailable);
+                }
+            }
+        }
+
+        // Then the shadow rules, counted only for an admitted request, and the enforced rules
+        // of a request that a `requests_per_unit: 0` rule refused, looked at only.
+        let rest = counted(
+            &slots,
+            |shadow| shadow || blocked,
+            |request| if admitted { request.cost } else { 0 },
+        );
+        if !rest.is_empty() {
+            let requests: SmallVec<[LimitRequest<'_>; 4]> =
+                rest.iter().map(|&(_, request)| request).collect();
+            match self.stores.acquire(&requests).await {
+                Acquired::Decided(taken) => {
+                    journaled |= admitted && taken.decision.needs_journal();
+                    for (&(index, _), outcome) in rest.iter().zip(taken.decision.outcomes()) {
+                        outcomes[index] = Some(*outcome);
+                    }
+                }
+                Acquired::Unlimited => {}
+                Acquired::Failed(error) => tracing::warn!(%error, "shadow rules not counted"),
+            }
+        }
+        if admitted && journaled && self.durable().await.is_err() {
+            return Err(NotDecided::Unavailable);
+        }
+        let statuses = slots
+            .iter()
+            .zip(&outcomes)
+            .map(|(slot, outcome)| status(slot, outcome.as_ref(), at))
+            .collect();
+        if !admitted && tracing::enabled!(tracing::Level::INFO) {
+            log_refusal(domain, &slots, &outcomes);
+        }
+        Ok(Verdict {
+            over_limit: !admitted,
+            statuses,
+        })
+    }
+}
+
+/// What a descriptor's match comes to, charging `cost`.
+fn slot<'c>(found: Option<&Match<'c>>, matches: &[Option<Match<'_>>], cost: u32) -> Slot<'c> {
+    let Some(found) = found.filter(|found| !found.is_replaced(matches)) else {
+        return Slot::Free;
+    };
+    let rule = found.rule();
+    let shadow = rule.shadow_mode();
+    match found.request(cost) {
+        Some(request) => Slot::Counted {
+            rule,
+            request,
+            shadow,
+        },
+        None if rule.is_unlimited() => Slot::Unlimited,
+        None => Slot::Blocked { rule, shadow },
+    }
+}
+
+/// The counted slots whose shadow flag passes `which`, with their index and the cost `cost`
+/// gives their request.
+fn counted<'c>(
+    slots: &[Slot<'c>],
+    which: impl Fn(bool) -> bool,
+    cost: impl Fn(&LimitRequest<'c>) -> u32,
+) -> SmallVec<[(usize, LimitRequest<'c>); 4]> {
+    slots
+        .iter()
+        .enumerate()
+        .filter_map(|(index, slot)| match slot {
+            Slot::Counted {
+                request, shadow, ..
+            } if which(*shadow) => Some((
+                index,
+                LimitRequest {
+                    cost: cost(request),
+                    ..*request
+                },
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A descriptor's status, from its slot and what the store said of it (decided at `at`).
+fn status(slot: &Slot<'_>, outcome: Option<&Outcome>, at: Nanos) -> DescriptorStatus {
+    let uncounted = |remaining| DescriptorStatus {
+        over_limit: false,
+        limit: None,
+        remaining,
+        reset_in: None,
+    };
+    match (slot, outcome) {
+        (Slot::Free, _) => uncounted(0),
+        (Slot::Unlimited, _) => uncounted(u32::MAX),
+        (Slot::Blocked { rule, shadow }, _) => DescriptorStatus {
+            over_limit: !shadow,
+            limit: current_limit(rule),
+            remaining: 0,
+            reset_in: rule
+                .unit()
+                .map(|unit| until(unit.schedule().bounds(at).1, at)),
+        },
+        (Slot::Counted { rule, shadow, .. }, Some(outcome)) => DescriptorStatus {
+            over_limit: !outcome.allowed() && !shadow,
+            limit: current_limit(rule),
+            remaining: u32::try_from(outcome.remaining()).unwrap_or(u32::MAX),
+            reset_in: Some(until(outcome.reset_at(), at)),
+        },
+        // The store is down and admits uncounted.
+        (Slot::Counted { .. }, None) => uncounted(0),
+    }
+}
+
+/// The rule's numbers, for a rule that has a unit.
+fn current_limit(rule: &Rule) -> Option<CurrentLimit> {
+    Some(CurrentLimit {
+        requests_per_unit: rule.requests_per_unit(),
+        unit: rule.unit()?,
+        name: rule.name().map(Box::from),
+    })
+}
+
+/// From `at` to `until`, in whole seconds rounded up (a client told to wait that long is never
+/// early).
+fn until(end: Nanos, at: Nanos) -> Duration {
+    Duration::from_secs(seconds_until(end, at))
+}
+
+/// The log line of a refusal: the domain and the path of every refusing rule.
+fn log_refusal(domain: &str, slots: &[Slot<'_>], outcomes: &[Option<Outcome>]) {
+    let refusing: Vec<&str> = slots
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(slot, outcome)| match (slot, outcome) {
+            (
+                Slot::Blocked {
+                    rule,
+                    shadow: false,
+                },
+                _,
+            ) => Some(rule.path()),
+            (
+                Slot::Counted {
+                    rule,
+                    shadow: false,
+                    ..
+                },
+                Some(outcome),
+            ) if !outcome.allowed() => Some(rule.path()),
+            _ => None,
+        })
+        .collect();
+    tracing::info!(domain, rules = ?refusing, "refused");
+}

@@ -1,0 +1,184 @@
+//! `tollgate` as a drop-in for envoyproxy/ratelimit, through its command line: `check-config`
+//! on a directory of its YAML files, `serve --ratelimit-config DIR --grpc-listen ADDR` answered
+//! by the envoy-types gRPC client over a real connection, and a `SIGHUP` reload.
+
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
+use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
+use envoy_types::pb::envoy::service::ratelimit::v3::RateLimitRequest;
+use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::Code;
+use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_client::RateLimitServiceClient;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::envoy_proxy::DropIn;
+use crate::support::TempDir;
+
+const RULES: &str = "domain: edge\ndescriptors:\n  - key: user\n    rate_limit:\n      unit: hour\n      requests_per_unit: 2\n";
+
+fn tollgate(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_config_validates_a_directory_of_ratelimit_files() {
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("edge.yaml"), RULES).unwrap();
+    let path = dir.0.display().to_string();
+    for args in [
+        ["check-config", "--ratelimit-config", &path].as_slice(),
+        ["check-config", &path].as_slice(),
+    ] {
+        let output = tollgate(args);
+        assert!(output.status.success(), "{args:?}");
+        assert_eq!(
+            String::from_utf8(output.stdout).unwrap(),
+            format!("{path}: ok: 1 domains, 1 rate limits\n")
+        );
+    }
+    std::fs::write(
+        dir.0.join("edge.yaml"),
+        RULES.replace("unit: hour", "unit: fortnight"),
+    )
+    .unwrap();
+    let output = tollgate(&["check-config", "--ratelimit-config", &path]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        format!(
+            "{path}/edge.yaml:5:13: unknown unit `fortnight`: use second, minute, hour, day, week, month or year\n{path}: 1 error(s)\n"
+        )
+    );
+}
+
+#[test]
+fn serve_needs_both_the_grpc_port_and_the_ratelimit_files() {
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("edge.yaml"), RULES).unwrap();
+    std::fs::write(dir.0.join("policy.toml"), "").unwrap();
+    let data = dir.0.join("data").display().to_string();
+    let config = dir.0.display().to_string();
+    let policy = dir.0.join("policy.toml").display().to_string();
+    let without_grpc = ["serve", "--ratelimit-config", &config, "--data-dir", &data];
+    let output = tollgate(&without_grpc);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "tollgate: --ratelimit-config needs the gRPC port: --grpc-listen ADDR or server.grpc_listen\n"
+    );
+    let without_files = [
+        "serve",
+        "--config",
+        &policy,
+        "--grpc-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        &data,
+    ];
+    let output = tollgate(&without_files);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "tollgate: the gRPC rate-limit service decides by envoyproxy/ratelimit's files: give --ratelimit-config DIR\n"
+    );
+    // Neither a policy file nor rate-limit files: clap says what is missing.
+    let output = tollgate(&["serve", "--grpc-listen", "127.0.0.1:0"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("--config <CONFIG>")
+    );
+}
+
+/// `user=value` asked of `client`: the overall code and the descriptor's remaining.
+async fn ask(client: &mut RateLimitServiceClient<Channel>, user: &str) -> (Code, u32) {
+    let request = RateLimitRequest {
+        domain: "edge".to_owned(),
+        descriptors: vec![RateLimitDescriptor {
+            entries: vec![Entry {
+                key: "user".to_owned(),
+                value: user.to_owned(),
+            }],
+            ..RateLimitDescriptor::default()
+        }],
+        hits_addend: 0,
+    };
+    let response = client
+        .should_rate_limit(request)
+        .await
+        .unwrap()
+        .into_inner();
+    (
+        response.overall_code(),
+        response.statuses[0].limit_remaining,
+    )
+}
+
+fn hour() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 3_600
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_drop_in_answers_over_grpc_and_reloads_its_files_on_sighup() {
+    let tollgate = DropIn::start(RULES);
+    let channel = Channel::from_shared(format!("http://{}", tollgate.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel.clone());
+    let serving = health
+        .check(HealthCheckRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(serving.status(), ServingStatus::Serving);
+
+    let mut client = RateLimitServiceClient::new(channel);
+    // Judged only when no hour turned during the run (then run again with another user).
+    for run in 0..2 {
+        let start = hour();
+        let user = format!("ann-{run}");
+        std::fs::write(tollgate.config.join("edge.yaml"), RULES).unwrap();
+        if run > 0 {
+            tollgate.signal("HUP");
+            tollgate.wait_for("policy reloaded");
+        }
+        let before = [ask(&mut client, &user).await, ask(&mut client, &user).await];
+        let refused = ask(&mut client, &user).await;
+        // Five an hour from now on; the two counted stay counted.
+        std::fs::write(
+            tollgate.config.join("edge.yaml"),
+            RULES.replace("requests_per_unit: 2", "requests_per_unit: 5"),
+        )
+        .unwrap();
+        tollgate.signal("HUP");
+        tollgate.wait_for("policy reloaded");
+        let after = ask(&mut client, &user).await;
+        if hour() != start {
+            continue;
+        }
+        assert_eq!(before, [(Code::Ok, 1), (Code::Ok, 0)]);
+        assert_eq!(refused, (Code::OverLimit, 0));
+        assert_eq!(after, (Code::Ok, 2));
+        // An invalid file is logged and the rules loaded before stay.
+        std::fs::write(tollgate.config.join("edge.yaml"), "domain: [").unwrap();
+        tollgate.signal("HUP");
+        tollgate.wait_for("policy not reloaded");
+        assert_eq!(ask(&mut client, &user).await, (Code::Ok, 1));
+        return;
+    }
+    panic!("two runs each straddled the turn of an hour");
+}
