@@ -1,7 +1,8 @@
 //! The peers `scripts/bench-server` measures Tollgate against, built like Tollgate (hyper 1.x,
 //! tokio's multi-threaded runtime, release profile): `hello`, a bare hyper server answering
 //! `200 hello`, the ceiling of any server on hyper; and `proxy`, a bare hyper reverse proxy with
-//! a pooled client and no logic, the ceiling of a gateway on hyper.
+//! a pooled client and no logic, the ceiling of a gateway on hyper; and `grpc_load`, a load
+//! generator for Envoy's gRPC rate-limit protocol (wrk speaks no gRPC).
 //!
 //! ```
 //! let address = tollgate_bench::address(Some("127.0.0.1:0".to_owned())).unwrap();
