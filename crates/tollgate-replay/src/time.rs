@@ -25,7 +25,11 @@ pub fn parse_text(text: &str) -> Option<Nanos> {
         } else {
             fraction.parse::<Nanos>().ok()? * 10u64.pow(9 - fraction.len() as u32)
         };
-        return whole.parse::<Nanos>().ok()?.checked_mul(NANOS_PER_SEC)?.checked_add(nanos);
+        return whole
+            .parse::<Nanos>()
+            .ok()?
+            .checked_mul(NANOS_PER_SEC)?
+            .checked_add(nanos);
     }
     let at: jiff::Timestamp = text.parse().ok()?;
     Nanos::try_from(at.as_nanosecond()).ok()

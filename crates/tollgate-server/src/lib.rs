@@ -49,6 +49,7 @@ mod journal;
 mod listen;
 mod pipeline;
 mod public;
+pub mod replay;
 mod respond;
 mod secrets;
 mod serve;

@@ -4,6 +4,8 @@
 //! tollgate check-config FILE
 //! tollgate serve --config FILE [--listen ADDR] [--admin-listen ADDR] [--upstream URL]
 //!                [--data-dir DIR] [--store URL] [--catalog URL]
+//! tollgate replay --config FILE --log FILE... [--json] [--html OUT] [--key-header NAME]
+//! tollgate diff OLD NEW --log FILE... [--json] [--key-header NAME]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -31,12 +33,18 @@ enum Command {
     },
     /// Serve the check API, forward-auth and the gateway, and the admin API.
     Serve(ServeOptions),
+    /// Replay access logs through a policy on a simulated clock and report what it refuses.
+    Replay(tollgate_server::replay::ReplayOptions),
+    /// Replay access logs through two policies: who gains and who loses refusals.
+    Diff(tollgate_server::replay::DiffOptions),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::CheckConfig { file } => check_config(&file),
         Command::Serve(options) => run(options),
+        Command::Replay(options) => tollgate_server::replay::replay_command(&options),
+        Command::Diff(options) => tollgate_server::replay::diff_command(&options),
     }
 }
 
