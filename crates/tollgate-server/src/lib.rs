@@ -60,7 +60,10 @@ pub use app::App;
 pub use hints::MAX_HINTS;
 pub use history::{UsageCounter, day_of};
 pub use journal::{DURABILITY_WAIT, Durability, Journal, JournalFigures, NotDurable};
-pub use pipeline::{Admission, Families, Gate, LimitReport, Refusal, Report};
+pub use pipeline::{
+    ACCOUNTS_PER_HOUR, Admission, Families, Gate, LimitReport, Refusal, Report, SHADOW_HOURS,
+    ShadowAccount, ShadowLimit, ShadowLog, ShadowReport,
+};
 pub use public::{PublicPort, router};
 pub use serve::{ServeOptions, redis_check, serve};
 pub use store::{Held, Shared, SharedHealth};

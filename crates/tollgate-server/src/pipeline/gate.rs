@@ -39,6 +39,8 @@ pub struct Gate<C: Clock = SystemClock> {
     /// Decisions since the start: admitted, refused, and refused because the store could not
     /// decide.
     pub(super) decisions: [AtomicU64; 3],
+    /// What shadow limits would have refused.
+    pub(super) shadow: super::shadow::ShadowLog,
 }
 
 /// The policy and the accounts kept outside it, bound to its plans: swapped together so that
@@ -109,6 +111,7 @@ impl<C: Clock + 'static> Gate<C> {
             hints: BlockHints::default(),
             usage: UsageCounter::default(),
             decisions: Default::default(),
+            shadow: super::shadow::ShadowLog::default(),
         }
     }
 }
@@ -122,6 +125,11 @@ impl<C: Clock> Gate<C> {
     /// Counts of decisions per account, api and day, to be taken and written down.
     pub fn usage_counter(&self) -> &UsageCounter {
         &self.usage
+    }
+
+    /// What shadow limits would have refused, by limit, hour and account.
+    pub fn shadow(&self) -> &super::shadow::ShadowLog {
+        &self.shadow
     }
 
     /// Where the embedded store's long-lived state is written down: from now on an admission
