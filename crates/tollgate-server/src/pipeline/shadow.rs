@@ -159,7 +159,7 @@ impl ShadowLog {
                 }
             })
             .collect();
-        limits.sort_by(|a, b| b.refused.cmp(&a.refused));
+        limits.sort_by_key(|limit| std::cmp::Reverse(limit.refused));
         let since = jiff::Timestamp::from_second(i64::try_from(since / NANOS_PER_SEC).unwrap_or(0))
             .map(|at| at.to_string())
             .unwrap_or_default();
