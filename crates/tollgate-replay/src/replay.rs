@@ -146,12 +146,13 @@ impl<'p, P: Pipeline> Replay<'p, P> {
         while let Some(line) = reader.next_line()? {
             self.tally.lines += 1;
             let parsed = line.and_then(|line| self.reading.parse(line, &mut self.record));
-            if let Err(reason) = parsed {
-                let (name, number) = (reader.name().to_owned(), reader.line());
-                self.tally.malformed.add(&name, number, reason);
-                continue;
+            match parsed {
+                Ok(()) => self.one().await,
+                Err(reason) => {
+                    let (name, number) = (reader.name().to_owned(), reader.line());
+                    self.tally.malformed.add(&name, number, reason);
+                }
             }
-            self.one().await;
             if self.every > 0 && self.tally.lines % self.every == 0 {
                 let progress = Progress {
                     lines: self.tally.lines,

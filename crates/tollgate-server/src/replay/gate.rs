@@ -45,6 +45,8 @@ impl ReplayGate {
             let store = self.gate.limiter().store();
             store.sweep(now, 4_096);
             self.gate.sweep_hints();
+            // The usage history the server writes to the catalog: nothing keeps it here.
+            drop(self.gate.usage_counter().take());
         }
     }
 }
