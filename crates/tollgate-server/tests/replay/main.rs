@@ -2,9 +2,11 @@
 //! gate ([`ReplayGate`]) on a manual clock, moved to each line's time. No sleep: a day of log
 //! replays in microseconds.
 //!
-//! One file per subject: time (calendar days across DST, clock-aligned windows, out-of-order
-//! lines), logs (formats, malformed lines, refunds from statuses, shadow limits), and diffs.
+//! One file per subject: the binary's subcommands (`cli`), time (calendar days across DST,
+//! clock-aligned windows, out-of-order lines), logs (formats, malformed lines, refunds from
+//! statuses, shadow limits), and diffs.
 
+mod cli;
 mod diff;
 mod logs;
 mod time;
