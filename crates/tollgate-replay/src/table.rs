@@ -9,6 +9,9 @@ use crate::summary::Summary;
 /// Rows of long lists shown in the terminal.
 pub const ROWS: usize = 20;
 
+/// Hours of profile shown hour by hour in the terminal; longer logs are shown day by day.
+pub const HOURS: usize = 48;
+
 /// Columns aligned under their headings: text to the left, numbers to the right.
 fn columns(out: &mut String, headings: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headings
@@ -23,11 +26,9 @@ fn columns(out: &mut String, headings: &[&str], rows: &[Vec<String>]) {
     let numeric: Vec<bool> = (0..headings.len())
         .map(|at| {
             !rows.is_empty()
-                && rows.iter().all(|row| {
-                    row[at]
-                        .bytes()
-                        .all(|byte| byte.is_ascii_digit() || byte == b'+' || byte == b'-')
-                })
+                && rows
+                    .iter()
+                    .all(|row| row[at].trim_start_matches('+').parse::<i128>().is_ok())
         })
         .collect();
     let mut line = |cells: &[String]| {
@@ -130,18 +131,7 @@ pub fn summary(summary: &Summary) -> String {
         );
     }
     out.push('\n');
-    let rows: Vec<Vec<String>> = summary
-        .hours
-        .iter()
-        .map(|hour| {
-            vec![
-                hour.hour.clone(),
-                hour.requests.to_string(),
-                hour.refused.to_string(),
-            ]
-        })
-        .collect();
-    columns(&mut out, &["hour (UTC)", "requests", "refused"], &rows);
+    profile(&mut out, summary);
     if summary.malformed.count > 0 {
         let _ = writeln!(
             out,
@@ -153,6 +143,36 @@ pub fn summary(summary: &Summary) -> String {
         }
     }
     out
+}
+
+/// Requests and refusals per hour; per day past [`HOURS`] hours (the JSON keeps the hours).
+fn profile(out: &mut String, summary: &Summary) {
+    let by_day = summary.hours.len() > HOURS;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut totals = (String::new(), 0, 0);
+    for hour in &summary.hours {
+        let label = if by_day {
+            &hour.hour[..10]
+        } else {
+            &hour.hour[..]
+        };
+        if label != totals.0 && !totals.0.is_empty() {
+            rows.push(vec![
+                totals.0.clone(),
+                totals.1.to_string(),
+                totals.2.to_string(),
+            ]);
+            totals = (String::new(), 0, 0);
+        }
+        label.clone_into(&mut totals.0);
+        totals.1 += hour.requests;
+        totals.2 += hour.refused;
+    }
+    if !totals.0.is_empty() {
+        rows.push(vec![totals.0, totals.1.to_string(), totals.2.to_string()]);
+    }
+    let heading = if by_day { "day (UTC)" } else { "hour (UTC)" };
+    columns(out, &[heading, "requests", "refused"], &rows);
 }
 
 /// A diff for the terminal.
@@ -219,6 +239,30 @@ pub fn diff(diff: &Diff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_profile_is_shown_by_day() {
+        let hours = (0..72)
+            .map(|hour| crate::HourSummary {
+                hour: format!("2026-01-{:02}T{:02}:00:00Z", 1 + hour / 24, hour % 24),
+                requests: 2,
+                refused: 1,
+            })
+            .collect();
+        let mut out = String::new();
+        profile(
+            &mut out,
+            &Summary {
+                hours,
+                ..Summary::default()
+            },
+        );
+        assert_eq!(
+            out,
+            "day (UTC)   requests  refused\n2026-01-01        48       24\n\
+             2026-01-02        48       24\n2026-01-03        48       24\n"
+        );
+    }
 
     #[test]
     fn columns_align_numbers_to_the_right() {
