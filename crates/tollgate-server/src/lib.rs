@@ -55,6 +55,7 @@ mod listen;
 mod pipeline;
 mod ports;
 mod public;
+pub mod replay;
 mod respond;
 mod secrets;
 mod serve;
@@ -68,8 +69,9 @@ pub use hints::MAX_HINTS;
 pub use history::{UsageCounter, day_of};
 pub use journal::{DURABILITY_WAIT, Durability, Journal, JournalFigures, NotDurable};
 pub use pipeline::{
-    Admission, CurrentLimit, Descriptor, DescriptorStatus, Families, Gate, LimitReport, NotDecided,
-    Refusal, Report, Verdict,
+    ACCOUNTS_PER_HOUR, Admission, CurrentLimit, Descriptor, DescriptorStatus, Families, Gate,
+    LimitReport, NotDecided, Refusal, Report, SHADOW_HOURS, ShadowAccount, ShadowLimit, ShadowLog,
+    ShadowReport, Verdict,
 };
 pub use public::{PublicPort, router};
 pub use serve::{ServeOptions, redis_check, serve};

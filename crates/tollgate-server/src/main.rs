@@ -7,6 +7,8 @@
 //!                [--data-dir DIR] [--store URL] [--catalog URL]
 //!                [--grpc-listen ADDR --ratelimit-config DIR]
 //! tollgate serve --ratelimit-config DIR --grpc-listen ADDR [--data-dir DIR] [--store URL]
+//! tollgate replay --config FILE --log FILE... [--json] [--html OUT] [--key-header NAME]
+//! tollgate diff OLD NEW --log FILE... [--json] [--key-header NAME]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -40,6 +42,10 @@ enum Command {
     },
     /// Serve the check API, forward-auth and the gateway, and the admin API.
     Serve(ServeOptions),
+    /// Replay access logs through a policy on a simulated clock and report what it refuses.
+    Replay(tollgate_server::replay::ReplayOptions),
+    /// Replay access logs through two policies: who gains and who loses refusals.
+    Diff(tollgate_server::replay::DiffOptions),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +65,8 @@ fn main() -> ExitCode {
             }
         }
         Command::Serve(options) => run(options),
+        Command::Replay(options) => tollgate_server::replay::replay_command(&options),
+        Command::Diff(options) => tollgate_server::replay::diff_command(&options),
     }
 }
 

@@ -2,11 +2,12 @@
 //! Every route but `/healthz` needs `Authorization: Bearer <token>`.
 //!
 //! Handlers by subject: accounts, keys, usage and history (`accounts`); packs and overrides
-//! (`deals`); apps and blocks (`guards`).
+//! (`deals`); apps and blocks (`guards`); shadow limits' would-be refusals (`shadow`).
 
 mod accounts;
 mod deals;
 mod guards;
+mod shadow;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -214,6 +215,7 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         )
         .route("/admin/reload", post(reload::<C>))
         .route("/metrics", get(metrics::<C>))
+        .route("/admin/shadow", get(shadow::report::<C>))
         .route(
             "/admin/blocks",
             post(guards::add_block::<C>).get(guards::list_blocks::<C>),
@@ -371,6 +373,7 @@ async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
             followed.moved, followed.asked, followed.retried
         ));
     }
+    shadow::metrics(&admin, &mut text);
     let [admitted, refused, unavailable] = admin.app.gate.decisions();
     text.push_str(&format!(
         "# HELP tollgate_decisions_total Decisions since the start, by outcome (unavailable: 503, the limit store could not decide).\n\

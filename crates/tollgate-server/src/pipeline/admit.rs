@@ -179,6 +179,12 @@ impl<C: Clock + 'static> Gate<C> {
                         account = resolved.account.map(|a| &**a),
                         "a shadow limit would have refused"
                     );
+                    let outcomes = shadow.limits.iter().zip(taken.decision.outcomes());
+                    for (limit, _) in outcomes.filter(|(_, outcome)| !outcome.allowed()) {
+                        let [name, ..] = limit.labels();
+                        self.shadow
+                            .record(taken.decision.at(), &name, resolved.account);
+                    }
                 }
                 report.add(&shadow.limits, &taken.decision, true);
             }

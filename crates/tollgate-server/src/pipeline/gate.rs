@@ -43,6 +43,8 @@ pub struct Gate<C: Clock = SystemClock> {
     /// envoyproxy/ratelimit's configuration, which Envoy's descriptors are decided by
     /// (`--ratelimit-config`), replaceable while serving.
     pub(super) ratelimit: ArcSwapOption<RateLimitConfig>,
+    /// What shadow limits would have refused.
+    pub(super) shadow: super::shadow::ShadowLog,
 }
 
 /// The policy and the accounts kept outside it, bound to its plans: swapped together so that
@@ -114,6 +116,7 @@ impl<C: Clock + 'static> Gate<C> {
             usage: UsageCounter::default(),
             decisions: Default::default(),
             ratelimit: ArcSwapOption::empty(),
+            shadow: super::shadow::ShadowLog::default(),
         }
     }
 }
@@ -127,6 +130,11 @@ impl<C: Clock> Gate<C> {
     /// Counts of decisions per account, api and day, to be taken and written down.
     pub fn usage_counter(&self) -> &UsageCounter {
         &self.usage
+    }
+
+    /// What shadow limits would have refused, by limit, hour and account.
+    pub fn shadow(&self) -> &super::shadow::ShadowLog {
+        &self.shadow
     }
 
     /// Where the embedded store's long-lived state is written down: from now on an admission

@@ -6,7 +6,8 @@
 //! - `admission.rs` — an admitted request, owning what it took until settled or dropped;
 //! - `refusal.rs` — a refused request and its body;
 //! - `report.rs` — what either tells the client;
-//! - `quota.rs` — the customer's own quota lookups.
+//! - `quota.rs` — the customer's own quota lookups;
+//! - `shadow.rs` — what shadow limits would have refused, by hour, limit and account.
 
 mod admission;
 mod admit;
@@ -15,6 +16,7 @@ mod gate;
 mod quota;
 mod refusal;
 mod report;
+mod shadow;
 
 pub use admission::Admission;
 pub use descriptors::{CurrentLimit, Descriptor, DescriptorStatus, NotDecided, Verdict};
@@ -22,3 +24,6 @@ pub use gate::Gate;
 pub use refusal::Refusal;
 pub(crate) use refusal::seconds_until;
 pub use report::{Families, LimitReport, Report};
+pub use shadow::{
+    ACCOUNTS_PER_HOUR, SHADOW_HOURS, ShadowAccount, ShadowLimit, ShadowLog, ShadowReport,
+};

@@ -17,6 +17,7 @@ mod invoicing;
 mod iot_platform;
 mod quota;
 mod routes;
+mod shadow;
 mod support;
 mod windows;
 

@@ -1,0 +1,205 @@
+//! The replay loop: each line of each log, in order, decided by a [`Pipeline`] at the line's
+//! time, and counted in a [`Tally`].
+//!
+//! Time never goes back: a line older than one already replayed is replayed at the latest time
+//! seen (and counted as `late`), as a server that received it then would have decided it. The
+//! logs are read one line at a time; memory follows the live partitions of the pipeline's store
+//! and the accounts seen, not the size of the logs.
+
+use std::future::Future;
+use std::io::{self, BufRead};
+use std::path::Path;
+
+use tollgate_core::Nanos;
+use tollgate_policy::{Headers, Name, PathError, RequestFacts, Target};
+
+use crate::record::Record;
+use crate::source::{LogReader, Reading};
+use crate::summary::Summary;
+use crate::tally::Tally;
+
+/// What decides a request: in `tollgate replay`, the server's own gate on a manual clock
+/// (`tollgate_server::replay::ReplayGate`), so that the replay runs the very pipeline that
+/// serves.
+pub trait Pipeline {
+    /// The canonical form of a request target, as the policy reads it.
+    ///
+    /// # Errors
+    /// A target the policy's path rules refuse (answered 400).
+    fn target<'a>(&self, raw: &'a str) -> Result<Target<'a>, PathError>;
+
+    /// Decides `facts` at `at` (never earlier than the time of the call before), and, when
+    /// admitted with an upstream `status`, settles the admission with it so that refunds
+    /// apply. Writes what happened into `verdict` (cleared by the caller).
+    fn decide<H: Headers + Sync + ?Sized>(
+        &self,
+        at: Nanos,
+        facts: &RequestFacts<'_, H>,
+        status: Option<u16>,
+        verdict: &mut Verdict,
+    ) -> impl Future<Output = ()>;
+}
+
+/// What a pipeline decided for one request.
+#[derive(Debug, Clone, Default)]
+pub struct Verdict {
+    /// `None` when admitted; the refusal's status otherwise (429 for a limit, 401, 423…).
+    pub refused: Option<u16>,
+    /// The route's api, when one matched.
+    pub api: Option<Name>,
+    /// The account of the request's key.
+    pub account: Option<Name>,
+    /// Every limit consulted, shadow ones included.
+    pub limits: Vec<LimitOutcome>,
+}
+
+impl Verdict {
+    /// Empties the verdict for the next request, keeping its buffer.
+    pub fn clear(&mut self) {
+        self.refused = None;
+        self.api = None;
+        self.account = None;
+        self.limits.clear();
+    }
+}
+
+/// What one limit said of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitOutcome {
+    /// The limit's name.
+    pub name: Name,
+    /// Whether it admitted the request.
+    pub allowed: bool,
+    /// Whether it is a shadow limit (counted, never refusing).
+    pub shadow: bool,
+}
+
+/// Where a replay is, for a progress line.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Lines read so far.
+    pub lines: u64,
+    /// Requests refused so far.
+    pub refused: u64,
+    /// The latest time replayed.
+    pub at: Nanos,
+}
+
+/// Logs replayed through one pipeline.
+pub struct Replay<'p, P> {
+    pipeline: &'p P,
+    reading: Reading,
+    tally: Tally,
+    latest: Nanos,
+    record: Record,
+    verdict: Verdict,
+    every: u64,
+    progress: Option<Box<dyn FnMut(Progress) + 'p>>,
+}
+
+impl<P> std::fmt::Debug for Replay<'_, P> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Replay")
+            .field("latest", &self.latest)
+            .field("lines", &self.tally.lines)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'p, P: Pipeline> Replay<'p, P> {
+    /// A replay through `pipeline`, reading lines as `reading` says.
+    pub fn new(pipeline: &'p P, reading: Reading) -> Self {
+        Self {
+            pipeline,
+            reading,
+            tally: Tally::default(),
+            latest: 0,
+            record: Record::default(),
+            verdict: Verdict::default(),
+            every: 0,
+            progress: None,
+        }
+    }
+
+    /// Calls `report` every `every` lines.
+    #[must_use]
+    pub fn with_progress(mut self, every: u64, report: impl FnMut(Progress) + 'p) -> Self {
+        self.every = every.max(1);
+        self.progress = Some(Box::new(report));
+        self
+    }
+
+    /// Replays the log at `path`.
+    ///
+    /// # Errors
+    /// It cannot be opened or read (malformed lines are counted, never an error).
+    pub async fn file(&mut self, path: &Path) -> io::Result<()> {
+        self.reader(LogReader::open(path)?).await
+    }
+
+    /// Replays the lines of `reader`.
+    ///
+    /// # Errors
+    /// It cannot be read.
+    pub async fn reader<R: BufRead>(&mut self, mut reader: LogReader<R>) -> io::Result<()> {
+        self.tally.files.push(reader.name().to_owned());
+        while let Some(line) = reader.next_line()? {
+            self.tally.lines += 1;
+            let parsed = line.and_then(|line| self.reading.parse(line, &mut self.record));
+            match parsed {
+                Ok(()) => self.one().await,
+                Err(reason) => {
+                    let (name, number) = (reader.name().to_owned(), reader.line());
+                    self.tally.malformed.add(&name, number, reason);
+                }
+            }
+            if self.every > 0 && self.tally.lines % self.every == 0 {
+                let progress = Progress {
+                    lines: self.tally.lines,
+                    refused: self.tally.refused,
+                    at: self.latest,
+                };
+                if let Some(report) = &mut self.progress {
+                    report(progress);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides the request in `self.record`.
+    async fn one(&mut self) {
+        let at = if self.record.at < self.latest {
+            self.tally.late += 1;
+            self.latest
+        } else {
+            self.latest = self.record.at;
+            self.record.at
+        };
+        self.verdict.clear();
+        match self.pipeline.target(&self.record.path) {
+            Ok(target) => {
+                let facts = RequestFacts {
+                    method: &self.record.method,
+                    target: &target,
+                    headers: &self.record.headers,
+                    client_ip: self.record.client_ip,
+                    cost: None,
+                };
+                self.pipeline
+                    .decide(at, &facts, self.record.status, &mut self.verdict)
+                    .await;
+            }
+            // The server answers it 400 before any limit.
+            Err(_) => self.verdict.refused = Some(400),
+        }
+        self.tally.add(at, &self.verdict);
+    }
+
+    /// What the replay found.
+    #[must_use]
+    pub fn finish(self) -> Summary {
+        self.tally.summary()
+    }
+}

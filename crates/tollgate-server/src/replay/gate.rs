@@ -1,0 +1,97 @@
+//! The server's gate as a replay's pipeline: each request decided by [`Gate::admit`] at its
+//! log time on a [`ManualClock`], and settled with the logged upstream status so that refunds
+//! apply, exactly as the gateway does.
+
+use tollgate_core::{Clock, ManualClock, NANOS_PER_SEC, Nanos};
+use tollgate_policy::{Headers, PathError, Policy, RequestFacts, Target};
+use tollgate_replay::{LimitOutcome, Pipeline, Verdict};
+
+use crate::{Gate, Report};
+
+/// States at rest are swept from the store a step (4,096 slots of one shard) per simulated
+/// second, as the server does in the background (a step every 50 ms): memory follows the live
+/// partitions, not the log.
+const SWEEP_EVERY: Nanos = NANOS_PER_SEC;
+
+/// A [`Gate`] over a [`ManualClock`] that a replay moves to each line's time.
+#[derive(Debug)]
+pub struct ReplayGate {
+    gate: Gate<ManualClock>,
+    clock: ManualClock,
+    swept_at: std::cell::Cell<Nanos>,
+}
+
+impl ReplayGate {
+    /// A gate enforcing `policy` on an embedded store (no journal: nothing is written).
+    #[must_use]
+    pub fn new(policy: Policy) -> Self {
+        let clock = ManualClock::new(0);
+        Self {
+            gate: Gate::new(policy, clock.clone()),
+            clock,
+            swept_at: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The gate, for its figures.
+    #[must_use]
+    pub fn gate(&self) -> &Gate<ManualClock> {
+        &self.gate
+    }
+
+    fn sweep(&self, now: Nanos) {
+        if now.saturating_sub(self.swept_at.get()) >= SWEEP_EVERY {
+            self.swept_at.set(now);
+            let store = self.gate.limiter().store();
+            store.sweep(now, 4_096);
+            self.gate.sweep_hints();
+            // The usage history the server writes to the catalog: nothing keeps it here.
+            drop(self.gate.usage_counter().take());
+        }
+    }
+}
+
+/// The limits of `report` into `verdict`.
+fn outcomes(report: &Report, verdict: &mut Verdict) {
+    verdict.api.clone_from(&report.api);
+    verdict.account.clone_from(&report.account);
+    verdict
+        .limits
+        .extend(report.limits.iter().map(|limit| LimitOutcome {
+            name: limit.name.clone(),
+            allowed: limit.allowed,
+            shadow: limit.shadow,
+        }));
+}
+
+impl Pipeline for ReplayGate {
+    fn target<'a>(&self, raw: &'a str) -> Result<Target<'a>, PathError> {
+        self.gate.policy().target(raw)
+    }
+
+    async fn decide<H: Headers + Sync + ?Sized>(
+        &self,
+        at: Nanos,
+        facts: &RequestFacts<'_, H>,
+        status: Option<u16>,
+        verdict: &mut Verdict,
+    ) {
+        if at > self.clock.now() {
+            self.clock.set(at);
+        }
+        self.sweep(at);
+        match self.gate.admit(facts).await {
+            Ok(admission) => {
+                outcomes(admission.report(), verdict);
+                // Concurrency slots go back at once: a replayed request takes no time.
+                if let Some(status) = status {
+                    drop(admission.settle(status).await);
+                }
+            }
+            Err(refusal) => {
+                verdict.refused = Some(refusal.status);
+                outcomes(&refusal.report, verdict);
+            }
+        }
+    }
+}
