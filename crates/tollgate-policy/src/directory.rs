@@ -37,7 +37,7 @@ pub(crate) struct AppSource {
 }
 
 /// Accounts and keys kept outside the policy file (the catalog), bound to a policy's plans:
-/// see [`Policy::directory`]. Keys in the file win over keys here.
+/// see [`Policy::directory`](crate::Policy::directory). Keys in the file win over keys here.
 #[derive(Debug, Default)]
 pub struct Directory {
     pub(crate) keys: HashMap<[u8; 32], usize>,
