@@ -52,6 +52,7 @@ mod hints;
 mod history;
 mod journal;
 mod listen;
+mod observe;
 mod pipeline;
 mod ports;
 mod public;

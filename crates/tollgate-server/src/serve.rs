@@ -219,16 +219,26 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     let limits = Limits::of(app.gate.policy().server());
     listen::allow_open_files(limits, ports);
     let grpc_router = grpc_router(Arc::clone(&app)).await;
+    let [public_open, admin_open, grpc_open] =
+        ["public", "admin", "grpc"].map(|port| app.gate.metrics().connections(port));
     tokio::join!(
-        serve_if(public, router(app), limits, "public", stopping.clone()),
+        serve_if(
+            public,
+            router(app),
+            limits,
+            "public",
+            public_open,
+            stopping.clone()
+        ),
         serve_if(
             private,
             admin_router(admin),
             limits,
             "admin",
+            admin_open,
             stopping.clone()
         ),
-        serve_if(grpc, grpc_router, limits, "grpc", stopping),
+        serve_if(grpc, grpc_router, limits, "grpc", grpc_open, stopping),
     );
     write_usage(&admin_for_exit).await;
     tracing::info!("stopped");

@@ -15,6 +15,7 @@ use tollgate_ratelimit_config::RateLimitConfig;
 use crate::Journal;
 use crate::hints::BlockHints;
 use crate::history::UsageCounter;
+use crate::observe::Metrics;
 use crate::store::{Failover, Local, Shared, Stores};
 
 /// A policy and the limiter that enforces it; the policy and the catalog's accounts can be
@@ -43,6 +44,8 @@ pub struct Gate<C: Clock = SystemClock> {
     /// envoyproxy/ratelimit's configuration, which Envoy's descriptors are decided by
     /// (`--ratelimit-config`), replaceable while serving.
     pub(super) ratelimit: ArcSwapOption<RateLimitConfig>,
+    /// What `/metrics` adds to the stores' figures: decisions by api and limit, latency.
+    pub(super) metrics: Metrics,
 }
 
 /// The policy and the accounts kept outside it, bound to its plans: swapped together so that
@@ -114,6 +117,7 @@ impl<C: Clock + 'static> Gate<C> {
             usage: UsageCounter::default(),
             decisions: Default::default(),
             ratelimit: ArcSwapOption::empty(),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -228,6 +232,12 @@ impl<C: Clock> Gate<C> {
     /// # Errors
     /// Every problem found in the file.
     pub fn reload(&self, path: &Path) -> Result<String, ConfigErrors> {
+        let reloaded = self.reload_policy(path);
+        self.metrics.reloaded(reloaded.is_ok());
+        reloaded
+    }
+
+    fn reload_policy(&self, path: &Path) -> Result<String, ConfigErrors> {
         let _writing = self.writing();
         let current = self.state.load();
         let policy = Policy::load_for(
@@ -261,6 +271,12 @@ impl<C: Clock> Gate<C> {
     /// # Errors
     /// Every problem found in the files; also when no configuration was set before.
     pub fn reload_ratelimit_config(&self, dir: &Path) -> Result<String, ConfigErrors> {
+        let reloaded = self.reload_ratelimit_files(dir);
+        self.metrics.reloaded(reloaded.is_ok());
+        reloaded
+    }
+
+    fn reload_ratelimit_files(&self, dir: &Path) -> Result<String, ConfigErrors> {
         let _writing = self.writing();
         let Some(current) = self.ratelimit.load_full() else {
             return Err(ConfigErrors(vec![tollgate_policy::ConfigError {
@@ -287,6 +303,11 @@ impl<C: Clock> Gate<C> {
         self.decisions
             .each_ref()
             .map(|count| count.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// What `/metrics` adds to the stores' figures.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The shared store and its health, if limits live in one.
