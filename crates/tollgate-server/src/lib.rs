@@ -68,6 +68,7 @@ pub use app::App;
 pub use hints::MAX_HINTS;
 pub use history::{UsageCounter, day_of};
 pub use journal::{DURABILITY_WAIT, Durability, Journal, JournalFigures, NotDurable};
+pub use observe::{LogFormat, init_logs};
 pub use pipeline::{
     Admission, CurrentLimit, Descriptor, DescriptorStatus, Families, Gate, LimitReport, NotDecided,
     Refusal, Report, Verdict,

@@ -17,7 +17,7 @@ use crate::adapters::envoy::grpc_router;
 use crate::listen::{self, Limits};
 use crate::ports::{Addresses, Listeners, serve_if};
 use crate::secrets;
-use crate::{Admin, App, Durability, Gate, Journal, Shared, admin_router, router};
+use crate::{Admin, App, Durability, Gate, Journal, LogFormat, Shared, admin_router, router};
 
 /// What `tollgate serve` was told (its command-line flags); flags win over the policy file's
 /// `[server]`.
@@ -56,6 +56,9 @@ pub struct ServeOptions {
     /// (overrides `server.catalog`).
     #[arg(long)]
     pub catalog: Option<String>,
+    /// How log lines are written: text (default) or json (one object a line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// How often the catalog's accounts and keys are read into the gate.
