@@ -225,6 +225,9 @@ pub struct AccountConfig {
     /// Limit name → this account's own numbers ("talk to us" deals), above its plan's.
     #[serde(default)]
     pub overrides: BTreeMap<String, Spanned<NumbersConfig>>,
+    /// The IANA time zone its quota views show times in (default: the zone of the first
+    /// calendar-aligned limit it meets, else UTC).
+    pub time_zone: Option<Spanned<String>>,
 }
 
 /// `[[apps]]`.

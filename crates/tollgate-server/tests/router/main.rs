@@ -19,6 +19,7 @@ mod metrics;
 mod quota;
 mod routes;
 mod support;
+mod time_zones;
 mod windows;
 
 /// Two requests per hour per account and api (a bucket that refills once an hour), XML or
