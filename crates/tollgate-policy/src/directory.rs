@@ -100,4 +100,6 @@ pub(crate) struct Account {
     pub(crate) pack: Option<(usize, tollgate_core::Nanos)>,
     /// Numbers of its own for limits (by position), for accounts kept outside the file.
     pub(crate) overrides: HashMap<usize, Algorithm>,
+    /// The zone its quota views show times in, if the policy file sets one.
+    pub(crate) time_zone: Option<jiff::tz::TimeZone>,
 }

@@ -106,6 +106,9 @@ pub struct ServerConfig {
     /// Bytes the limit-state journal may grow past twice its live state before it is compacted
     /// (default 1,048,576; at least 1,024).
     pub journal_slack: Option<Spanned<u64>>,
+    /// Whether `/metrics` labels decisions with the account too (default `false`: one series
+    /// per account is unbounded; turn it on only for a few accounts).
+    pub metrics_per_account: Option<bool>,
 }
 
 /// `server.forward_auth`: a proxy's name, or the two header names.
@@ -222,6 +225,9 @@ pub struct AccountConfig {
     /// Limit name → this account's own numbers ("talk to us" deals), above its plan's.
     #[serde(default)]
     pub overrides: BTreeMap<String, Spanned<NumbersConfig>>,
+    /// The IANA time zone its quota views show times in (default: the zone of the first
+    /// calendar-aligned limit it meets, else UTC).
+    pub time_zone: Option<Spanned<String>>,
 }
 
 /// `[[apps]]`.

@@ -170,6 +170,7 @@ impl Policy {
                     company: entry.company.clone(),
                     pack,
                     overrides,
+                    time_zone: None,
                 });
                 directory.accounts.len() - 1
             });

@@ -45,6 +45,8 @@ pub struct Server {
     pub max_connections: usize,
     /// Bytes the journal may grow past twice its live state before it is compacted.
     pub journal_slack: u64,
+    /// Whether `/metrics` labels decisions with the account.
+    pub metrics_per_account: bool,
 }
 
 /// Where forward-auth reads the original method and URI.

@@ -52,6 +52,7 @@ mod hints;
 mod history;
 mod journal;
 mod listen;
+mod observe;
 mod pipeline;
 mod ports;
 mod public;
@@ -68,6 +69,7 @@ pub use app::App;
 pub use hints::MAX_HINTS;
 pub use history::{UsageCounter, day_of};
 pub use journal::{DURABILITY_WAIT, Durability, Journal, JournalFigures, NotDurable};
+pub use observe::{LogFormat, init_logs};
 pub use pipeline::{
     ACCOUNTS_PER_HOUR, Admission, CurrentLimit, Descriptor, DescriptorStatus, Families, Gate,
     LimitReport, NotDecided, Refusal, Report, SHADOW_HOURS, ShadowAccount, ShadowLimit, ShadowLog,

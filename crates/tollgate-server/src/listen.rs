@@ -37,6 +37,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tower_service::Service;
 
+use crate::observe::{ConnectionGauge, OpenConnection};
+
 /// The largest request head (HTTP/1) or header list (HTTP/2) taken, in bytes.
 const MAX_HEAD: usize = 64 * 1024;
 /// Concurrent streams an HTTP/2 client may open on one connection.
@@ -157,6 +159,7 @@ pub(crate) async fn serve<S>(
     router: S,
     limits: Limits,
     port: &'static str,
+    open: ConnectionGauge,
     mut stop: watch::Receiver<bool>,
 ) where
     S: Port,
@@ -210,7 +213,7 @@ pub(crate) async fn serve<S>(
             router.clone(),
             limits,
             stop.clone(),
-            slot,
+            (slot, open.open()),
         ));
     }
     drop(listener);
@@ -262,7 +265,7 @@ async fn connection<S>(
     router: S,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
-    _slot: OwnedSemaphorePermit,
+    _held: (OwnedSemaphorePermit, OpenConnection),
 ) where
     S: Port,
 {

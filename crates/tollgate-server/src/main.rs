@@ -5,7 +5,7 @@
 //! tollgate check-config --ratelimit-config DIR      (or a directory as FILE)
 //! tollgate serve --config FILE [--listen ADDR] [--admin-listen ADDR] [--upstream URL]
 //!                [--data-dir DIR] [--store URL] [--catalog URL]
-//!                [--grpc-listen ADDR --ratelimit-config DIR]
+//!                [--grpc-listen ADDR --ratelimit-config DIR] [--log-format text|json]
 //! tollgate serve --ratelimit-config DIR --grpc-listen ADDR [--data-dir DIR] [--store URL]
 //! tollgate replay --config FILE --log FILE... [--json] [--html OUT] [--key-header NAME]
 //! tollgate diff OLD NEW --log FILE... [--json] [--key-header NAME]
@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 use tollgate_core::KeySpace;
 use tollgate_policy::{ConfigErrors, Policy};
 use tollgate_ratelimit_config::RateLimitConfig;
-use tollgate_server::{ServeOptions, redis_check, serve};
+use tollgate_server::{ServeOptions, init_logs, redis_check, serve};
 
 /// Rate limits and quotas in front of an HTTP API, from one policy file.
 #[derive(Debug, Parser)]
@@ -117,12 +117,7 @@ fn check_ratelimit_config(dir: &Path) -> ExitCode {
 }
 
 fn run(options: ServeOptions) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    init_logs(options.log_format);
     if let Some(Err(code)) = options.config.as_deref().map(load) {
         return code;
     }

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::ServeOptions;
 use crate::listen::{self, Limits};
+use crate::observe::ConnectionGauge;
 
 /// Where each port listens; `None`: not opened.
 #[derive(Debug, Clone, Copy)]
@@ -109,11 +110,12 @@ pub(crate) async fn serve_if<S>(
     router: S,
     limits: Limits,
     port: &'static str,
+    open: ConnectionGauge,
     stop: watch::Receiver<bool>,
 ) where
     S: listen::Port,
 {
     if let Some(listener) = listener {
-        listen::serve(listener, router, limits, port, stop).await;
+        listen::serve(listener, router, limits, port, open, stop).await;
     }
 }

@@ -17,7 +17,7 @@ use crate::adapters::envoy::grpc_router;
 use crate::listen::{self, Limits};
 use crate::ports::{Addresses, Listeners, serve_if};
 use crate::secrets;
-use crate::{Admin, App, Durability, Gate, Journal, Shared, admin_router, router};
+use crate::{Admin, App, Durability, Gate, Journal, LogFormat, Shared, admin_router, router};
 
 /// What `tollgate serve` was told (its command-line flags); flags win over the policy file's
 /// `[server]`.
@@ -56,6 +56,9 @@ pub struct ServeOptions {
     /// (overrides `server.catalog`).
     #[arg(long)]
     pub catalog: Option<String>,
+    /// How log lines are written: text (default) or json (one object a line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// How often the catalog's accounts and keys are read into the gate.
@@ -219,16 +222,26 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     let limits = Limits::of(app.gate.policy().server());
     listen::allow_open_files(limits, ports);
     let grpc_router = grpc_router(Arc::clone(&app)).await;
+    let [public_open, admin_open, grpc_open] =
+        ["public", "admin", "grpc"].map(|port| app.gate.metrics().connections(port));
     tokio::join!(
-        serve_if(public, router(app), limits, "public", stopping.clone()),
+        serve_if(
+            public,
+            router(app),
+            limits,
+            "public",
+            public_open,
+            stopping.clone()
+        ),
         serve_if(
             private,
             admin_router(admin),
             limits,
             "admin",
+            admin_open,
             stopping.clone()
         ),
-        serve_if(grpc, grpc_router, limits, "grpc", stopping),
+        serve_if(grpc, grpc_router, limits, "grpc", grpc_open, stopping),
     );
     write_usage(&admin_for_exit).await;
     tracing::info!("stopped");

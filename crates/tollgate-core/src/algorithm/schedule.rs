@@ -112,6 +112,12 @@ const LENGTH_BITS: u32 = 22;
 const LENGTH_MASK: u64 = (1 << LENGTH_BITS) - 1;
 
 impl Calendar {
+    /// The time zone its windows follow.
+    #[must_use]
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
     fn bounds(&self, now: Nanos) -> (Nanos, Nanos) {
         let packed = self.current.load(Ordering::Relaxed);
         let start = (packed >> LENGTH_BITS) * NANOS_PER_SEC;

@@ -128,12 +128,26 @@ impl Compiler<'_> {
                     );
                 }
             }
+            let time_zone = account.time_zone.as_ref().and_then(|name| {
+                let zone = jiff::tz::TimeZone::get(name.get_ref()).ok();
+                if zone.is_none() {
+                    self.fail(
+                        name.span(),
+                        format!(
+                            "`{}` is not an IANA time zone (e.g. Europe/Berlin, Asia/Shanghai)",
+                            name.get_ref()
+                        ),
+                    );
+                }
+                zone
+            });
             accounts.push(Account {
                 id: account.id.get_ref().as_str().into(),
                 plan,
                 company: account.company.clone(),
                 pack: None,
                 overrides: HashMap::new(),
+                time_zone,
             });
         }
         (accounts, keys)

@@ -165,6 +165,7 @@ impl Compiler<'_> {
                     1 << 20
                 }
             },
+            metrics_per_account: file.server.metrics_per_account.unwrap_or(false),
         }
     }
 

@@ -40,7 +40,7 @@ pub(crate) async fn own_quota<C: Clock + 'static>(
         Ok(account) => account,
         Err(refused) => return respond::refusal(refused),
     };
-    let Some(usage) = app.gate.usage(&account, &jiff::tz::TimeZone::UTC).await else {
+    let Some(usage) = app.gate.usage(&account, None).await else {
         let error = serde_json::json!({ "error": "unknown_account" });
         return respond::json(StatusCode::NOT_FOUND, &error);
     };

@@ -184,14 +184,15 @@ pub(super) async fn usage<C: Clock + 'static>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
 ) -> Response {
-    // The account's time zone, from the catalog; accounts of the policy file report in UTC.
+    // The account's time zone: the catalog's, when set to other than its default (UTC); else
+    // the policy's (the account's `time_zone`, or its first calendar-aligned limit's zone).
     let time_zone = match admin.catalog.account(&id).await {
         Ok(account) => account
-            .and_then(|account| jiff::tz::TimeZone::get(&account.time_zone).ok())
-            .unwrap_or(jiff::tz::TimeZone::UTC),
+            .filter(|account| account.time_zone != "UTC")
+            .and_then(|account| jiff::tz::TimeZone::get(&account.time_zone).ok()),
         Err(failure) => return fault(failure),
     };
-    match admin.app.gate.usage(&id, &time_zone).await {
+    match admin.app.gate.usage(&id, time_zone.as_ref()).await {
         Some(usage) => Json(usage).into_response(),
         None => fault(CatalogError::UnknownAccount(id)),
     }

@@ -7,6 +7,7 @@
 mod accounts;
 mod deals;
 mod guards;
+mod metrics;
 mod shadow;
 
 use std::path::PathBuf;
@@ -214,7 +215,7 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
             post(deals::buy_pack::<C>).get(deals::list_packs::<C>),
         )
         .route("/admin/reload", post(reload::<C>))
-        .route("/metrics", get(metrics::<C>))
+        .route("/metrics", get(metrics::metrics::<C>))
         .route("/admin/shadow", get(shadow::report::<C>))
         .route(
             "/admin/blocks",
@@ -242,154 +243,6 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         .merge(guarded)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin route") })
         .with_state(admin)
-}
-
-/// `GET /metrics`: the embedded store's figures in Prometheus' text format.
-async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
-    let store = admin.app.gate.limiter().store();
-    let stats = store.stats();
-    let mut text = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        ));
-    };
-    let count = |value: usize| u64::try_from(value).unwrap_or(u64::MAX);
-    metric(
-        "tollgate_partitions",
-        "gauge",
-        "Limit partitions held in memory.",
-        count(stats.partitions),
-    );
-    metric(
-        "tollgate_state_bytes",
-        "gauge",
-        "Bytes allocated for limit state.",
-        count(stats.bytes),
-    );
-    metric(
-        "tollgate_swept_total",
-        "counter",
-        "States dropped at rest by sweeps.",
-        stats.swept,
-    );
-    metric(
-        "tollgate_evicted_total",
-        "counter",
-        "States evicted at capacity.",
-        stats.evicted,
-    );
-    metric(
-        "tollgate_refused_partitions_total",
-        "counter",
-        "New partitions refused at capacity.",
-        stats.refused,
-    );
-    metric(
-        "tollgate_journal_takes_total",
-        "counter",
-        "Times the journal took long-lived state to write.",
-        store.journal_epoch(),
-    );
-    let (hints, dropped) = admin.app.gate.hint_figures();
-    metric(
-        "tollgate_block_hints",
-        "gauge",
-        "Blocks an upstream asked for (Tollgate-Block-For), held now.",
-        count(hints),
-    );
-    metric(
-        "tollgate_block_hints_dropped_total",
-        "counter",
-        "Upstream blocks dropped because the most allowed were held.",
-        dropped,
-    );
-    if let Some(journal) = admin.app.gate.journal() {
-        let figures = journal.figures();
-        metric(
-            "tollgate_journal_bytes",
-            "gauge",
-            "Size of the limit-state journal file.",
-            figures.bytes,
-        );
-        metric(
-            "tollgate_journal_compactions_total",
-            "counter",
-            "Times the journal was rewritten with the live state only.",
-            figures.compactions,
-        );
-        metric(
-            "tollgate_journal_write_errors_total",
-            "counter",
-            "Journal writes that failed (answers waiting on them got the failure answer).",
-            figures.write_errors,
-        );
-        metric(
-            "tollgate_journal_up",
-            "gauge",
-            "0 while the journal cannot be written, 1 otherwise.",
-            u64::from(!figures.failing),
-        );
-        metric(
-            "tollgate_journal_fsyncs_total",
-            "counter",
-            "Journal writes made durable.",
-            figures.fsyncs,
-        );
-        metric(
-            "tollgate_journal_fsync_nanoseconds_total",
-            "counter",
-            "Time spent making journal writes durable, in nanoseconds.",
-            figures.fsync_nanos,
-        );
-    }
-    if let Some(shared) = admin.app.gate.shared_store() {
-        let health = shared.health();
-        metric(
-            "tollgate_shared_store_up",
-            "gauge",
-            "1 while the shared limit store answers, 0 while on_store_error applies.",
-            u64::from(health.up),
-        );
-        metric(
-            "tollgate_shared_store_errors_total",
-            "counter",
-            "Calls to the shared limit store that failed or timed out.",
-            health.errors,
-        );
-        metric(
-            "tollgate_shared_store_transitions_total",
-            "counter",
-            "Changes between reachable and unreachable.",
-            health.transitions,
-        );
-        let followed = shared.store.redirections();
-        text.push_str(&format!(
-            "# HELP tollgate_shared_store_redirections_total Redis Cluster answers followed: MOVED, ASK, and calls retried (TRYAGAIN, CLUSTERDOWN).\n\
-             # TYPE tollgate_shared_store_redirections_total counter\n\
-             tollgate_shared_store_redirections_total{{kind=\"moved\"}} {}\n\
-             tollgate_shared_store_redirections_total{{kind=\"asked\"}} {}\n\
-             tollgate_shared_store_redirections_total{{kind=\"retried\"}} {}\n",
-            followed.moved, followed.asked, followed.retried
-        ));
-    }
-    shadow::metrics(&admin, &mut text);
-    let [admitted, refused, unavailable] = admin.app.gate.decisions();
-    text.push_str(&format!(
-        "# HELP tollgate_decisions_total Decisions since the start, by outcome (unavailable: 503, the limit store could not decide).\n\
-         # TYPE tollgate_decisions_total counter\n\
-         tollgate_decisions_total{{outcome=\"admitted\"}} {admitted}\n\
-         tollgate_decisions_total{{outcome=\"refused\"}} {refused}\n\
-         tollgate_decisions_total{{outcome=\"unavailable\"}} {unavailable}\n"
-    ));
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        text,
-    )
-        .into_response()
 }
 
 /// A JSON error with a stable code.

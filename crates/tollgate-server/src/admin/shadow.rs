@@ -2,7 +2,6 @@
 //! refused, by limit and account, over the last N hours (default 24, at most a week), and
 //! `/metrics` counts each shadow limit's would-be refusals since the start.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Json;
@@ -11,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use tollgate_core::Clock;
 
 use super::Admin;
+use crate::observe::Exposition;
 
 /// The query of `GET /admin/shadow`.
 #[derive(Debug, serde::Deserialize)]
@@ -30,7 +30,7 @@ pub(super) async fn report<C: Clock>(
 
 /// `tollgate_shadow_refusals_total{limit}`: every shadow limit of the policy, at zero until it
 /// would refuse, and any other that did before a reload.
-pub(super) fn metrics<C: Clock>(admin: &Admin<C>, text: &mut String) {
+pub(super) fn metrics<C: Clock>(admin: &Admin<C>, page: &mut Exposition) {
     let mut totals = admin.app.gate.shadow().totals();
     let policy = admin.app.gate.policy();
     for limit in policy.limits().iter().filter(|limit| limit.shadow()) {
@@ -42,18 +42,13 @@ pub(super) fn metrics<C: Clock>(admin: &Admin<C>, text: &mut String) {
         return;
     }
     totals.sort();
-    text.push_str(
-        "# HELP tollgate_shadow_refusals_total Requests a shadow limit would have refused, since the start.\n\
-         # TYPE tollgate_shadow_refusals_total counter\n",
+    let name = "tollgate_shadow_refusals_total";
+    page.family(
+        name,
+        "counter",
+        "Requests a shadow limit would have refused, since the start.",
     );
     for (limit, count) in totals {
-        let label = limit
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n");
-        let _ = writeln!(
-            text,
-            "tollgate_shadow_refusals_total{{limit=\"{label}\"}} {count}"
-        );
+        page.sample(name, &[("limit", &limit)], count);
     }
 }

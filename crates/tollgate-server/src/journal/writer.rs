@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tollgate_core::{Clock, MemoryStore, Nanos};
 
 use super::file::{Disk, JournalFile, encode};
+use crate::observe::Histogram;
 
 /// When journaled state reaches the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,7 @@ struct Figures {
     failing: AtomicBool,
     fsyncs: AtomicU64,
     fsync_nanos: AtomicU64,
+    fsync_latency: Histogram,
 }
 
 /// A copy of the journal's figures.
@@ -175,6 +177,11 @@ impl Journal {
             Ok(Ok(done)) if done.flushed > epoch => Ok(()),
             _ => Err(NotDurable),
         }
+    }
+
+    /// The time each write took to be made durable.
+    pub(crate) fn fsync_latency(&self) -> &Histogram {
+        &self.figures.fsync_latency
     }
 
     /// What the journal has done so far.
@@ -305,6 +312,7 @@ impl<D: Disk> Flusher<D> {
         let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.figures.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.figures.fsync_nanos.fetch_add(took, Ordering::Relaxed);
+        self.figures.fsync_latency.observe(took);
     }
 
     /// After a failed write: what may have been left past the valid bytes is cut off, the

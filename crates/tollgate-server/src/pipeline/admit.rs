@@ -34,7 +34,12 @@ impl<C: Clock + 'static> Gate<C> {
         &self,
         facts: &RequestFacts<'_, H>,
     ) -> Result<Admission, Refusal> {
+        let clock = self.limiter().clock();
+        let started = clock.now();
         let answer = self.decide(facts).await;
+        let per_account = self.state.load().policy.server().metrics_per_account;
+        let took = clock.now().saturating_sub(started);
+        self.metrics.decided(&answer, per_account, took);
         let counted = match &answer {
             Ok(_) => 0,
             Err(refusal) if refusal.status == 503 => 2,

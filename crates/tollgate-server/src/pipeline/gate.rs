@@ -15,6 +15,7 @@ use tollgate_ratelimit_config::RateLimitConfig;
 use crate::Journal;
 use crate::hints::BlockHints;
 use crate::history::UsageCounter;
+use crate::observe::Metrics;
 use crate::store::{Failover, Local, Shared, Stores};
 
 /// A policy and the limiter that enforces it; the policy and the catalog's accounts can be
@@ -45,6 +46,8 @@ pub struct Gate<C: Clock = SystemClock> {
     pub(super) ratelimit: ArcSwapOption<RateLimitConfig>,
     /// What shadow limits would have refused.
     pub(super) shadow: super::shadow::ShadowLog,
+    /// What `/metrics` adds to the stores' figures: decisions by api and limit, latency.
+    pub(super) metrics: Metrics,
 }
 
 /// The policy and the accounts kept outside it, bound to its plans: swapped together so that
@@ -117,6 +120,7 @@ impl<C: Clock + 'static> Gate<C> {
             decisions: Default::default(),
             ratelimit: ArcSwapOption::empty(),
             shadow: super::shadow::ShadowLog::default(),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -236,6 +240,12 @@ impl<C: Clock> Gate<C> {
     /// # Errors
     /// Every problem found in the file.
     pub fn reload(&self, path: &Path) -> Result<String, ConfigErrors> {
+        let reloaded = self.reload_policy(path);
+        self.metrics.reloaded(reloaded.is_ok());
+        reloaded
+    }
+
+    fn reload_policy(&self, path: &Path) -> Result<String, ConfigErrors> {
         let _writing = self.writing();
         let current = self.state.load();
         let policy = Policy::load_for(
@@ -269,6 +279,12 @@ impl<C: Clock> Gate<C> {
     /// # Errors
     /// Every problem found in the files; also when no configuration was set before.
     pub fn reload_ratelimit_config(&self, dir: &Path) -> Result<String, ConfigErrors> {
+        let reloaded = self.reload_ratelimit_files(dir);
+        self.metrics.reloaded(reloaded.is_ok());
+        reloaded
+    }
+
+    fn reload_ratelimit_files(&self, dir: &Path) -> Result<String, ConfigErrors> {
         let _writing = self.writing();
         let Some(current) = self.ratelimit.load_full() else {
             return Err(ConfigErrors(vec![tollgate_policy::ConfigError {
@@ -295,6 +311,11 @@ impl<C: Clock> Gate<C> {
         self.decisions
             .each_ref()
             .map(|count| count.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// What `/metrics` adds to the stores' figures.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The shared store and its health, if limits live in one.

@@ -55,20 +55,19 @@ impl<C: Clock + 'static> Gate<C> {
     }
 
     /// Account `id`'s standing on every api, as JSON: each limit's numbers now, reset times in
-    /// epoch seconds and in `time_zone`; `None` if no such account. Looking costs nothing.
+    /// epoch seconds and in the account's zone (`time_zone` if given, else the policy's: see
+    /// [`AccountUsage::time_zone`](tollgate_policy::AccountUsage)), as RFC 3339 with the
+    /// offset, to the second; `None` if no such account. Looking costs nothing.
     pub async fn usage(
         &self,
         id: &str,
-        time_zone: &jiff::tz::TimeZone,
+        time_zone: Option<&jiff::tz::TimeZone>,
     ) -> Option<serde_json::Value> {
         let state = self.state.load_full();
         let now = self.limiter().clock().now();
         let usage = state.policy.usage(Some(&state.directory), id, now)?;
-        let local = |at: Nanos| {
-            jiff::Timestamp::from_nanosecond(i128::from(at))
-                .map(|instant| instant.to_zoned(time_zone.clone()).to_string())
-                .unwrap_or_default()
-        };
+        let zone = time_zone.unwrap_or(&usage.time_zone);
+        let local = |at: Nanos| local_time(at, zone);
         let mut apis = Vec::with_capacity(usage.apis.len());
         for api in &usage.apis {
             let requests: Vec<_> = api.limits.iter().map(|(_, request)| *request).collect();
@@ -104,6 +103,7 @@ impl<C: Clock + 'static> Gate<C> {
         }
         Some(serde_json::json!({
             "account": id,
+            "time_zone": zone.iana_name().unwrap_or("UTC"),
             "plan": usage.plan,
             "pack": usage.pack.map(|(pack, until)| serde_json::json!({
                 "name": pack,
@@ -113,6 +113,20 @@ impl<C: Clock + 'static> Gate<C> {
             "apis": apis,
         }))
     }
+}
+
+/// `at` in `zone` as RFC 3339 with its offset, rounded up to the second (as the epoch-second
+/// fields are): `2026-03-29T00:00:00+01:00`.
+pub(crate) fn local_time(at: Nanos, zone: &jiff::tz::TimeZone) -> String {
+    let seconds = i64::try_from(at.div_ceil(NANOS_PER_SEC)).unwrap_or(i64::MAX);
+    jiff::Timestamp::from_second(seconds)
+        .map(|instant| {
+            instant
+                .to_zoned(zone.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 /// The quota page's answer to a throttled guess (a right key's, or a wrong one's).

@@ -9,6 +9,7 @@ use tollgate_policy::OnStoreError;
 use tollgate_redis::RedisStore;
 
 use super::{Acquired, LimitStore, Local, Remote, taken_by};
+use crate::observe::{Histogram, store_error_kind};
 
 /// A shared store wrapped in its failure policy: while it cannot be reached, requests are
 /// refused, admitted uncounted, or decided by the embedded store standing in for it.
@@ -39,7 +40,11 @@ impl<C: Clock + 'static> Failover<C> {
     /// Decides `requests` in the shared store; while it cannot, as `on_store_error` says.
     pub(crate) async fn acquire(&self, requests: &[LimitRequest<'_>]) -> Acquired {
         let shared = &self.shared;
-        let error = match self.remote.acquire(requests).await {
+        let started = tokio::time::Instant::now();
+        let answer = self.remote.acquire(requests).await;
+        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        shared.latency.observe(took);
+        let error = match answer {
             Ok(decision) => {
                 shared.reached();
                 return Acquired::Decided(taken_by(decision, &self.remote, true));
@@ -86,6 +91,10 @@ pub struct Shared {
     up: AtomicBool,
     errors: AtomicU64,
     transitions: AtomicU64,
+    /// Time each decision's call took, answered or not.
+    pub(crate) latency: Histogram,
+    /// Failed calls by kind (see `observe::STORE_ERROR_KINDS`).
+    pub(crate) errors_by_kind: [AtomicU64; 4],
 }
 
 /// What `/metrics` tells of the shared store.
@@ -111,6 +120,8 @@ impl Shared {
             up: AtomicBool::new(true),
             errors: AtomicU64::new(0),
             transitions: AtomicU64::new(0),
+            latency: Histogram::default(),
+            errors_by_kind: Default::default(),
         }
     }
 
@@ -135,6 +146,7 @@ impl Shared {
     /// Notes a call that failed; logs the outage once.
     fn failed(&self, error: &StoreError) {
         self.errors.fetch_add(1, Ordering::Relaxed);
+        self.errors_by_kind[store_error_kind(error)].fetch_add(1, Ordering::Relaxed);
         if self.up.swap(false, Ordering::Relaxed) {
             self.transitions.fetch_add(1, Ordering::Relaxed);
             let policy = match self.on_error {

@@ -203,7 +203,7 @@ async fn the_customer_sees_each_apis_quota_and_rate_its_plan_and_pack() {
             &json!({
                 "name": "plus",
                 "expires": year,
-                "expires_local": "2027-01-01T00:00:00+00:00[UTC]",
+                "expires_local": "2027-01-01T08:00:00+08:00",
             })
         )
     );
@@ -233,7 +233,7 @@ async fn the_customer_sees_each_apis_quota_and_rate_its_plan_and_pack() {
                 "used": 1,
                 "remaining": 4999,
                 "reset": 1_767_283_200_u64,
-                "reset_local": "2026-01-01T16:00:00+00:00[UTC]",
+                "reset_local": "2026-01-02T00:00:00+08:00",
             },
             {
                 "name": "rate-limit",
@@ -242,7 +242,7 @@ async fn the_customer_sees_each_apis_quota_and_rate_its_plan_and_pack() {
                 "used": 1,
                 "remaining": 0,
                 "reset": T0_S + 1,
-                "reset_local": "2026-01-01T00:00:01+00:00[UTC]",
+                "reset_local": "2026-01-01T08:00:01+08:00",
             },
         ]),
         "the pack raised the quota, not the rate"

@@ -5,7 +5,7 @@
 //! One file per subject: forward-auth, the check API, aligned and calendar windows, identity and
 //! the guess guard, routes, blocks, the quota page, the three shipped example policies
 //! (`invoicing`, `heating_partner`, `iot_platform`), and Envoy's gRPC rate-limit service
-//! (`envoy_rls`, the gRPC router with no socket).
+//! (`envoy_rls`, the gRPC router with no socket), and `/metrics` scraped (`metrics`).
 
 mod blocks;
 mod check;
@@ -15,10 +15,12 @@ mod heating_partner;
 mod identity;
 mod invoicing;
 mod iot_platform;
+mod metrics;
 mod quota;
 mod routes;
 mod shadow;
 mod support;
+mod time_zones;
 mod windows;
 
 /// Two requests per hour per account and api (a bucket that refills once an hour), XML or

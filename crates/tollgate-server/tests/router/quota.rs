@@ -39,7 +39,7 @@ async fn the_quota_page_shows_each_apis_limits_as_json() {
                 "used": 1,
                 "remaining": 1,
                 "reset": T0_S + 3600,
-                "reset_local": "2026-01-01T01:00:00+00:00[UTC]",
+                "reset_local": "2026-01-01T01:00:00+00:00",
             }],
             "per_request": [],
         })

@@ -359,11 +359,13 @@ async fn usage_shows_every_api_in_the_account_time_zone_and_costs_nothing() {
             ),
             (Some(3), Some(2), Some(1))
         );
-        assert!(
-            daily["reset_local"]
-                .as_str()
-                .unwrap()
-                .ends_with("[Asia/Shanghai]"),
+        // The catalog's zone: the offset, to the second.
+        assert_eq!(usage["time_zone"], "Asia/Shanghai", "{usage}");
+        let reset_local = daily["reset_local"].as_str().unwrap();
+        assert!(reset_local.ends_with("+08:00"), "{daily}");
+        assert_eq!(
+            reset_local.len(),
+            "2026-01-01T00:00:00+08:00".len(),
             "{daily}"
         );
     }

@@ -10,6 +10,7 @@ mod examples;
 mod faults;
 mod fuzz;
 mod hostile;
+mod logs;
 mod nginx;
 #[path = "../../../tollgate-catalog/tests/support/postgres_server.rs"]
 #[allow(dead_code, unreachable_pub)]

@@ -63,13 +63,14 @@ async fn reloads_and_catalog_refreshes_never_undo_each_other() {
     let last_limit = format!("limit-{ROUNDS}");
     assert_eq!(gate.policy().limits()[0].name(), last_limit);
     let utc = jiff::tz::TimeZone::UTC;
+    let utc = Some(&utc);
     assert!(
-        gate.usage(&format!("account-{ROUNDS}"), &utc)
+        gate.usage(&format!("account-{ROUNDS}"), utc)
             .await
             .is_some()
     );
     assert!(
-        gate.usage(&format!("account-{}", ROUNDS - 1), &utc)
+        gate.usage(&format!("account-{}", ROUNDS - 1), utc)
             .await
             .is_none()
     );

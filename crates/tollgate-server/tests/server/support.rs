@@ -41,6 +41,16 @@ impl Tollgate {
     }
 
     pub(crate) fn start_in(dir: TempDir, policy: &str, upstream: Option<SocketAddr>) -> Self {
+        Self::start_with(dir, policy, upstream, &[])
+    }
+
+    /// Like [`start_in`](Self::start_in), with more flags for `tollgate serve`.
+    pub(crate) fn start_with(
+        dir: TempDir,
+        policy: &str,
+        upstream: Option<SocketAddr>,
+        flags: &[&str],
+    ) -> Self {
         let config = dir.0.join("policy.toml");
         std::fs::write(&config, policy).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
@@ -59,6 +69,7 @@ impl Tollgate {
         if let Some(upstream) = upstream {
             command.arg("--upstream").arg(format!("http://{upstream}"));
         }
+        command.args(flags);
         let mut child = command
             .env("RUST_LOG", "info")
             .env_remove("TOLLGATE_ADMIN_TOKEN")
@@ -87,25 +98,22 @@ impl Tollgate {
             seen: std::sync::Mutex::new(Vec::new()),
             _dir: dir,
         };
-        let line = tollgate.wait_for("address=");
-        let address = line
-            .split("address=")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap();
-        tollgate.address = address.parse().unwrap();
-        let line = tollgate.wait_for("admin=");
-        let admin = line
-            .split("admin=")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap();
-        tollgate.admin = admin.parse().unwrap();
+        tollgate.address = tollgate.logged_address("address");
+        tollgate.admin = tollgate.logged_address("admin");
         tollgate
+    }
+
+    /// The address logged as `field`, in text (`field=ADDR`) or JSON (`"field":"ADDR"`) lines.
+    fn logged_address(&self, field: &str) -> SocketAddr {
+        let (text, json) = (format!("{field}="), format!("\"{field}\":\""));
+        let line = self.wait_for_any(&[&text, &json]);
+        let value = if let Some((_, rest)) = line.split_once(&text) {
+            rest.split_whitespace().next()
+        } else {
+            line.split_once(&json)
+                .and_then(|(_, rest)| rest.split('"').next())
+        };
+        value.unwrap().parse().unwrap()
     }
 
     /// Stops the process (SIGTERM) and starts it again on the same policy and data directory.
@@ -139,15 +147,25 @@ impl Tollgate {
         earlier.unwrap_or_else(|| self.wait_for(needle))
     }
 
+    /// Every log line read so far.
+    pub(crate) fn logged_lines(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+
     /// Waits (at most 20 s) for a log line containing `needle`, and returns it.
     pub(crate) fn wait_for(&self, needle: &str) -> String {
+        self.wait_for_any(&[needle])
+    }
+
+    /// Waits (at most 20 s) for a log line containing one of `needles`, and returns it.
+    fn wait_for_any(&self, needles: &[&str]) -> String {
         loop {
             let line = self
                 .lines
                 .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("no log line with `{needle}`"));
+                .unwrap_or_else(|_| panic!("no log line with {needles:?}"));
             self.seen.lock().unwrap().push(line.clone());
-            if line.contains(needle) {
+            if needles.iter().any(|needle| line.contains(needle)) {
                 return line;
             }
         }

@@ -1,0 +1,454 @@
+//! The figures `/metrics` adds to the stores' own: decisions by api, limit and outcome,
+//! admissions near a limit, decision latency, reloads and open connections. Everything on the
+//! hot path is an atomic add; the series of a new api or limit are added copy-on-write under a
+//! lock, at most [`MAX_SERIES`] of them (api and limit names come from the policy, so they are
+//! bounded; accounts are labelled only when `server.metrics_per_account` is on; past the bound,
+//! `_other` takes the counts).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
+use tollgate_core::StoreError;
+
+use super::Exposition;
+use crate::pipeline::{Admission, Refusal};
+
+/// The most api and limit series held; past it, new ones are counted as `_other`.
+pub(crate) const MAX_SERIES: usize = 10_000;
+
+/// Upper bounds of the latency histograms' buckets, in nanoseconds: 10 µs to 1 s.
+const BOUNDS: [u64; 16] = [
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+];
+
+/// The same bounds in seconds, as the `le` label writes them.
+const LE: [&str; 17] = [
+    "0.00001", "0.000025", "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
+    "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "+Inf",
+];
+
+/// A latency histogram with the fixed buckets above.
+#[derive(Debug, Default)]
+pub(crate) struct Histogram {
+    /// Observations per bucket (not cumulative; the last one is past every bound).
+    buckets: [AtomicU64; 17],
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    /// Counts one observation of `nanos`.
+    pub(crate) fn observe(&self, nanos: u64) {
+        let at = BOUNDS.partition_point(|&bound| bound < nanos);
+        self.buckets[at].fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Observations so far.
+    #[cfg(test)]
+    fn count(&self) -> u64 {
+        self.buckets
+            .iter()
+            .map(|bucket| bucket.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Writes the samples of family `name` (started by the caller) with `labels`, in seconds:
+    /// `_bucket` (cumulative, `_count` always equal to the `+Inf` one), `_sum`, `_count`.
+    pub(crate) fn write(&self, page: &mut Exposition, name: &str, labels: &[(&str, &str)]) {
+        let bucket = format!("{name}_bucket");
+        let mut with_le: Vec<(&str, &str)> = labels.to_vec();
+        with_le.push(("le", ""));
+        let mut total = 0;
+        for (count, le) in self.buckets.iter().zip(LE) {
+            total += count.load(Ordering::Relaxed);
+            if let Some(last) = with_le.last_mut() {
+                last.1 = le;
+            }
+            page.sample(&bucket, &with_le, total);
+        }
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "a sum in seconds; nanoseconds past 2^53 lose nothing that matters"
+        )]
+        let seconds = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        page.sample_text(&format!("{name}_sum"), labels, format_args!("{seconds}"));
+        page.sample(&format!("{name}_count"), labels, total);
+    }
+}
+
+/// The outcomes of a decision, as `tollgate_decisions_total` counts them.
+const OUTCOMES: [&str; 3] = ["admitted", "refused", "unavailable"];
+
+/// What a limit did in a decision: counted an admitted request, refused it, had room while
+/// another limit refused, or (a shadow limit) would have refused it.
+const LIMIT_OUTCOMES: [&str; 4] = ["admitted", "refused", "passed", "shadow_refused"];
+
+/// Counts of one limit (for one api, and one account when labelled): by outcome, then the
+/// admissions that left it at 80 % used or more.
+type LimitCounters = [AtomicU64; 5];
+const NEAR: usize = 4;
+
+/// One api's series.
+#[derive(Debug, Clone, Default)]
+struct ApiSeries {
+    outcomes: Arc<[AtomicU64; 3]>,
+    /// By limit, then account (empty when accounts are not labelled).
+    limits: HashMap<String, HashMap<String, Arc<LimitCounters>>>,
+}
+
+/// Where a decision's counts go.
+enum Found<'a> {
+    Api(&'a ApiSeries),
+    Limit(&'a LimitCounters),
+}
+
+/// The figures of the pipeline and the ports.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    /// Time `Gate::admit` took, by the gate's clock.
+    pub(crate) latency: Histogram,
+    /// By api name ("-": none was routed).
+    apis: ArcSwap<HashMap<String, ApiSeries>>,
+    series: AtomicUsize,
+    adding: Mutex<()>,
+    /// Counts past [`MAX_SERIES`].
+    other: ApiSeries,
+    other_limit: Arc<LimitCounters>,
+    /// Policy reloads: succeeded, failed.
+    reloads: [AtomicU64; 2],
+    /// Connections open per port.
+    connections: [(&'static str, ConnectionGauge); 3],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            latency: Histogram::default(),
+            apis: ArcSwap::default(),
+            series: AtomicUsize::new(0),
+            adding: Mutex::new(()),
+            other: ApiSeries::default(),
+            other_limit: Arc::default(),
+            reloads: Default::default(),
+            connections: ["public", "admin", "grpc"].map(|port| (port, ConnectionGauge::default())),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts the answer of one decision that took `nanos`; `per_account` labels the limits'
+    /// counts with the account.
+    pub(crate) fn decided(
+        &self,
+        answer: &Result<Admission, Refusal>,
+        per_account: bool,
+        nanos: u64,
+    ) {
+        self.latency.observe(nanos);
+        let (report, outcome) = match answer {
+            Ok(admission) => (admission.report(), 0),
+            Err(refusal) if refusal.status == 503 => (&refusal.report, 2),
+            Err(refusal) => (&refusal.report, 1),
+        };
+        let api = report.api.as_deref().unwrap_or("-");
+        self.with(api, None, |found| {
+            if let Found::Api(series) = found {
+                series.outcomes[outcome].fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let account = match (per_account, report.account.as_deref()) {
+            (false, _) => "",
+            (true, account) => account.unwrap_or("-"),
+        };
+        for limit in &report.limits {
+            let counted = match (outcome, limit.allowed, limit.shadow) {
+                (0, true, _) => 0,
+                (0, false, _) => 3,
+                (_, false, false) => 1,
+                (_, _, _) => 2,
+            };
+            let near = outcome == 0
+                && !limit.shadow
+                && limit.limit > 0
+                && u128::from(limit.limit.saturating_sub(limit.remaining)) * 5
+                    >= u128::from(limit.limit) * 4;
+            self.with(api, Some((&limit.name, account)), |found| {
+                if let Found::Limit(counters) = found {
+                    counters[counted].fetch_add(1, Ordering::Relaxed);
+                    if near {
+                        counters[NEAR].fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    }
+
+    /// Calls `count` with the series of `api` (and of `limit` for `account`, if given), added
+    /// if new: lock-free when it exists.
+    fn with(&self, api: &str, limit: Option<(&str, &str)>, count: impl FnOnce(Found<'_>)) {
+        let apis = self.apis.load();
+        if let Some(found) = find(&apis, api, limit) {
+            return count(found);
+        }
+        drop(apis);
+        let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
+        let apis = self.apis.load_full();
+        if let Some(found) = find(&apis, api, limit) {
+            return count(found);
+        }
+        if self.series.load(Ordering::Relaxed) >= MAX_SERIES {
+            return count(match limit {
+                None => Found::Api(&self.other),
+                Some(_) => Found::Limit(&self.other_limit),
+            });
+        }
+        let mut grown = (*apis).clone();
+        let series = grown.entry(api.to_owned()).or_insert_with(|| {
+            self.series.fetch_add(1, Ordering::Relaxed);
+            ApiSeries::default()
+        });
+        if let Some((limit, account)) = limit {
+            series
+                .limits
+                .entry(limit.to_owned())
+                .or_default()
+                .entry(account.to_owned())
+                .or_insert_with(|| {
+                    self.series.fetch_add(1, Ordering::Relaxed);
+                    Arc::default()
+                });
+        }
+        let grown = Arc::new(grown);
+        self.apis.store(Arc::clone(&grown));
+        if let Some(found) = find(&grown, api, limit) {
+            count(found);
+        }
+    }
+
+    /// Counts a reload of the policy or of envoyproxy/ratelimit's files.
+    pub(crate) fn reloaded(&self, succeeded: bool) {
+        self.reloads[usize::from(!succeeded)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The gauge of connections open on `port` (`public`, `admin`, `grpc`).
+    pub(crate) fn connections(&self, port: &str) -> ConnectionGauge {
+        self.connections
+            .iter()
+            .find(|(name, _)| *name == port)
+            .map(|(_, gauge)| gauge.clone())
+            .unwrap_or_default()
+    }
+
+    /// Writes every figure held here.
+    pub(crate) fn write(&self, page: &mut Exposition) {
+        let apis = self.apis.load();
+        let mut names: Vec<&String> = apis.keys().collect();
+        names.sort_unstable();
+        let mut every: Vec<(&str, &ApiSeries)> = names
+            .iter()
+            .map(|name| (name.as_str(), &apis[*name]))
+            .collect();
+        let others = self
+            .other
+            .outcomes
+            .iter()
+            .any(|n| n.load(Ordering::Relaxed) > 0);
+        if others {
+            every.push(("_other", &self.other));
+        }
+        let name = "tollgate_api_decisions_total";
+        page.family(
+            name,
+            "counter",
+            "Decisions by api (\"-\": no route matched) and outcome.",
+        );
+        for (api, series) in &every {
+            for (outcome, count) in OUTCOMES.iter().zip(series.outcomes.iter()) {
+                let labels = [("api", *api), ("outcome", *outcome)];
+                page.sample(name, &labels, count.load(Ordering::Relaxed));
+            }
+        }
+        let mut limits: Vec<(&str, &str, &str, &LimitCounters)> = Vec::new();
+        for (api, series) in &every {
+            for (limit, accounts) in &series.limits {
+                for (account, counters) in accounts {
+                    limits.push((api, limit, account, counters));
+                }
+            }
+        }
+        limits.sort_unstable_by_key(|&(api, limit, account, _)| (api, limit, account));
+        if self
+            .other_limit
+            .iter()
+            .any(|n| n.load(Ordering::Relaxed) > 0)
+        {
+            limits.push(("_other", "_other", "", &self.other_limit));
+        }
+        let name = "tollgate_limit_decisions_total";
+        page.family(
+            name,
+            "counter",
+            "What each limit did per decision, by api and limit: admitted (counted an admitted request), refused (refused it), passed (had room while another refused), shadow_refused (a shadow limit would have refused).",
+        );
+        for (api, limit, account, counters) in &limits {
+            for (outcome, count) in LIMIT_OUTCOMES.iter().zip(counters.iter()) {
+                let labels = limit_labels(api, limit, account, Some(outcome));
+                page.sample(name, &labels, count.load(Ordering::Relaxed));
+            }
+        }
+        let name = "tollgate_near_limit_total";
+        page.family(
+            name,
+            "counter",
+            "Admissions that left a limit at 80 % used or more, by api and limit.",
+        );
+        for (api, limit, account, counters) in &limits {
+            let labels = limit_labels(api, limit, account, None);
+            page.sample(name, &labels, counters[NEAR].load(Ordering::Relaxed));
+        }
+        let name = "tollgate_decision_seconds";
+        page.family(
+            name,
+            "histogram",
+            "Time to decide one request (Gate::admit), in seconds.",
+        );
+        self.latency.write(page, name, &[]);
+        let name = "tollgate_reloads_total";
+        page.family(
+            name,
+            "counter",
+            "Reloads of the policy (and envoyproxy/ratelimit's files), by result.",
+        );
+        for (result, count) in ["ok", "error"].iter().zip(&self.reloads) {
+            page.sample(name, &[("result", result)], count.load(Ordering::Relaxed));
+        }
+        let name = "tollgate_open_connections";
+        page.family(name, "gauge", "Connections open now, by port.");
+        for (port, gauge) in &self.connections {
+            page.sample(name, &[("port", port)], gauge.0.load(Ordering::Relaxed));
+        }
+    }
+}
+
+/// The labels of a limit's series: api, limit, account (when labelled), outcome (if any).
+fn limit_labels<'a>(
+    api: &'a str,
+    limit: &'a str,
+    account: &'a str,
+    outcome: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut labels = vec![("api", api), ("limit", limit)];
+    if !account.is_empty() {
+        labels.push(("account", account));
+    }
+    if let Some(outcome) = outcome {
+        labels.push(("outcome", outcome));
+    }
+    labels
+}
+
+/// The series of `api`, or of its `limit` for an account, if held.
+fn find<'a>(
+    apis: &'a HashMap<String, ApiSeries>,
+    api: &str,
+    limit: Option<(&str, &str)>,
+) -> Option<Found<'a>> {
+    let series = apis.get(api)?;
+    match limit {
+        None => Some(Found::Api(series)),
+        Some((limit, account)) => series
+            .limits
+            .get(limit)?
+            .get(account)
+            .map(|counters| Found::Limit(counters)),
+    }
+}
+
+/// Connections open on one port; each [`OpenConnection`] counts one while it lives.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConnectionGauge(Arc<AtomicU64>);
+
+impl ConnectionGauge {
+    /// Counts a connection open until the value returned is dropped.
+    pub(crate) fn open(&self) -> OpenConnection {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self.clone())
+    }
+}
+
+/// One open connection, counted until dropped.
+#[derive(Debug)]
+pub(crate) struct OpenConnection(ConnectionGauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The kinds of store errors `tollgate_store_errors_total` counts.
+pub(crate) const STORE_ERROR_KINDS: [&str; 4] = ["full", "timeout", "unreachable", "fault"];
+
+/// Which of [`STORE_ERROR_KINDS`] `error` is.
+pub(crate) fn store_error_kind(error: &StoreError) -> usize {
+    match error {
+        StoreError::Full { .. } => 0,
+        StoreError::Unavailable { message, .. } if message.starts_with("no answer within") => 1,
+        StoreError::Unavailable {
+            transient: true, ..
+        } => 2,
+        _ => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_count_is_the_last() {
+        let histogram = Histogram::default();
+        for nanos in [0, 10_000, 10_001, 2_000_000_000] {
+            histogram.observe(nanos);
+        }
+        let mut page = Exposition::default();
+        histogram.write(&mut page, "h", &[]);
+        let text = page.into_text();
+        assert!(text.starts_with("h_bucket{le=\"0.00001\"} 2\nh_bucket{le=\"0.000025\"} 3\n"));
+        assert!(text.contains("h_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 4\n"));
+        assert!(text.ends_with("h_sum 2.000020001\nh_count 4\n"));
+        assert_eq!(histogram.count(), 4);
+    }
+
+    #[test]
+    fn store_errors_by_kind() {
+        let kind = |message: &str, transient| {
+            STORE_ERROR_KINDS[store_error_kind(&StoreError::Unavailable {
+                message: message.to_owned(),
+                transient,
+            })]
+        };
+        assert_eq!(kind("no answer within 50 ms", true), "timeout");
+        assert_eq!(kind("connection refused", true), "unreachable");
+        assert_eq!(kind("damaged answer", false), "fault");
+        let full = StoreError::Full { capacity: 1 };
+        assert_eq!(STORE_ERROR_KINDS[store_error_kind(&full)], "full");
+    }
+}
