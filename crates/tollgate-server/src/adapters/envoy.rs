@@ -25,6 +25,9 @@ pub(crate) struct Envoy<C: Clock> {
     app: Arc<App<C>>,
 }
 
+/// The largest `ShouldRateLimit` request decoded, in bytes.
+const MAX_MESSAGE: usize = 64 * 1024;
+
 /// The gRPC port's services over `app`'s gate: `ShouldRateLimit` (see
 /// [`Gate::should_rate_limit`](crate::Gate::should_rate_limit)) and `grpc.health.v1`
 /// (`SERVING` for the server as a whole and for `envoy.service.ratelimit.v3.RateLimitService`),
@@ -35,7 +38,9 @@ pub async fn grpc_router<C: Clock + 'static>(app: Arc<App<C>>) -> axum::Router {
     health
         .set_serving::<RateLimitServiceServer<Envoy<C>>>()
         .await;
-    tonic::service::Routes::new(RateLimitServiceServer::new(Envoy { app }))
+    // Envoy's requests are a few hundred bytes: a larger one is refused before it is decoded.
+    let service = RateLimitServiceServer::new(Envoy { app }).max_decoding_message_size(MAX_MESSAGE);
+    tonic::service::Routes::new(service)
         .add_service(health_service)
         .into_axum_router()
 }

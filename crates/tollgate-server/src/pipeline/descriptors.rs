@@ -13,6 +13,13 @@ use super::gate::Gate;
 use super::seconds_until;
 use crate::store::Acquired;
 
+/// The most descriptors one request may carry: Envoy sends one per rate-limit action of a
+/// route, a handful; a request of thousands would make one decision of thousands of partitions.
+const MAX_DESCRIPTORS: usize = 64;
+
+/// The most entries one descriptor may carry.
+const MAX_ENTRIES: usize = 32;
+
 /// One descriptor of a request: its entries in order, and the hits it adds when it overrides
 /// the request's (`Some(0)` looks without counting).
 #[derive(Debug, Clone, Default)]
@@ -119,6 +126,15 @@ impl<C: Clock + 'static> Gate<C> {
         if descriptors.is_empty() {
             return Err(NotDecided::Invalid(
                 "the rate limit descriptor list must not be empty",
+            ));
+        }
+        if descriptors.len() > MAX_DESCRIPTORS
+            || descriptors
+                .iter()
+                .any(|descriptor| descriptor.entries.len() > MAX_ENTRIES)
+        {
+            return Err(NotDecided::Invalid(
+                "at most 64 descriptors of at most 32 entries each are decided in one request",
             ));
         }
         let answer = self.decide_descriptors(domain, descriptors, hits).await;

@@ -367,6 +367,23 @@ async fn a_request_without_domain_or_descriptors_is_invalid() {
         .await
         .unwrap_err();
     assert_eq!(no_domain.code(), tonic::Code::InvalidArgument);
+    // Bounded: a request of thousands of descriptors would be one decision of thousands of
+    // partitions.
+    let one: Entries<'_> = &[("user", "alice")];
+    let many: Vec<_> = (0..65).map(|_| (one, None)).collect();
+    let refused = rls.ask(&many, 1).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    let within: Vec<_> = (0..64).map(|_| (one, None)).collect();
+    assert!(rls.ask(&within, 0).await.is_ok());
+    let long: Vec<(&str, &str)> = (0..33).map(|_| ("user", "alice")).collect();
+    let refused = rls.ask(&[(&long[..], None)], 1).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    let huge = "x".repeat(100 * 1024);
+    let refused = rls
+        .ask(&[(&[("user", huge.as_str())], None)], 1)
+        .await
+        .unwrap_err();
+    assert_ne!(refused.code(), tonic::Code::Ok);
 }
 
 #[tokio::test]
