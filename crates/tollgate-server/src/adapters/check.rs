@@ -93,7 +93,7 @@ where
         Ok(target) => target,
         // What the gateway would answer.
         Err(refused) => {
-            let refusal = Refusal::error(400, "bad_path", &refused.to_string());
+            let refusal = Refusal::bad_path(&refused);
             return respond::json(StatusCode::OK, &CheckAnswer::refused(&refusal));
         }
     };

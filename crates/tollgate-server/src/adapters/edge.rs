@@ -8,9 +8,9 @@ use std::net::IpAddr;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Response};
 use tollgate_core::Clock;
-use tollgate_policy::{RequestFacts, Unmatched};
+use tollgate_policy::Unmatched;
 
-use super::{HttpHeaders, forwarded_for};
+use super::Head;
 use crate::pipeline::{Admission, Gate, Refusal, Report};
 use crate::respond;
 
@@ -26,24 +26,9 @@ pub async fn admit<C: Clock + 'static>(
     peer: Option<IpAddr>,
 ) -> Result<Admission, Response<axum::body::Body>> {
     let policy = gate.policy();
-    let raw = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let target = match policy.target(raw) {
-        Ok(target) => target,
-        Err(refused) => {
-            let refusal = Refusal::error(400, "bad_path", &refused.to_string());
-            return Err(respond::refusal(refusal));
-        }
-    };
-    let client_ip =
-        peer.map(|peer| policy.client_ip(peer, forwarded_for(&parts.headers).as_deref()));
-    let facts = RequestFacts {
-        method: parts.method.as_str(),
-        target: &target,
-        headers: &HttpHeaders::new(&parts.headers),
-        client_ip,
-        cost: None,
-    };
-    match gate.admit(&facts).await {
+    let head = Head::read(&policy, parts, peer)
+        .map_err(|refused| respond::refusal(Refusal::bad_path(&refused)))?;
+    match gate.admit(&head.facts()).await {
         Err(refusal) if refusal.no_route && policy.server().unmatched == Unmatched::Pass => {
             Ok(Admission::uncounted(Report::default()))
         }

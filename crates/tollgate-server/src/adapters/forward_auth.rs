@@ -43,7 +43,7 @@ pub(crate) async fn forward_auth<C: Clock + 'static>(
     // Not forwarded: the proxy serves the original URI, so dot-segments are refused.
     let target = match policy.target_exact(uri) {
         Ok(target) => target,
-        Err(path) => return refused(Refusal::error(400, "bad_path", &path.to_string())),
+        Err(path) => return refused(Refusal::bad_path(&path)),
     };
     let client_ip = policy.client_ip(peer.ip(), forwarded_for(headers).as_deref());
     let facts = RequestFacts {

@@ -11,9 +11,9 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use tollgate_core::Clock;
-use tollgate_policy::{Policy, RequestFacts, Target};
+use tollgate_policy::{Policy, Target};
 
-use super::{HttpHeaders, forwarded_for};
+use super::Head;
 use crate::app::App;
 use crate::pipeline::{Admission, Refusal};
 use crate::respond;
@@ -26,26 +26,12 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     body: Body,
 ) -> Response {
     let policy = app.gate.policy();
-    let raw = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    // The one reading of the path: what is routed, counted, blocked and forwarded.
-    let target = match policy.target(raw) {
-        Ok(target) => target,
-        Err(refused) => {
-            return respond::refusal(Refusal::error(400, "bad_path", &refused.to_string()));
-        }
+    // The one reading of the head: what is routed, counted, blocked and forwarded.
+    let head = match Head::read(&policy, &parts, Some(peer.ip())) {
+        Ok(head) => head,
+        Err(refused) => return respond::refusal(Refusal::bad_path(&refused)),
     };
-    let chain = forwarded_for(&parts.headers);
-    let client_ip = policy.client_ip(peer.ip(), chain.as_deref());
-    let admission = app
-        .gate
-        .admit(&RequestFacts {
-            method: parts.method.as_str(),
-            target: &target,
-            headers: &HttpHeaders::new(&parts.headers),
-            client_ip: Some(client_ip),
-            cost: None,
-        })
-        .await;
+    let admission = app.gate.admit(&head.facts()).await;
     let admission = match admission {
         Ok(admission) => admission,
         Err(refusal) => return respond::refusal(refusal),
@@ -53,7 +39,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     let Some(upstream) = app
         .upstream
         .as_ref()
-        .and_then(|upstream| upstream_uri(upstream, &target))
+        .and_then(|upstream| upstream_uri(upstream, &head.target))
     else {
         let error = Refusal::error(
             502,
@@ -64,6 +50,8 @@ pub(crate) async fn gateway<C: Clock + 'static>(
         drop(admission.settle(502).await);
         return respond::refusal(error);
     };
+    // The head's reading is done: the chain goes on, extended, to the upstream.
+    let chain = head.chain;
     // Kept (a reference count, not a copy) to read the counted path again should the upstream
     // ask for a block.
     let asked = parts.uri.clone();

@@ -17,8 +17,13 @@ pub(crate) mod gateway;
 pub(crate) mod quota;
 mod quota_page;
 
+use std::net::IpAddr;
+
 use axum::http::HeaderMap;
-use tollgate_policy::{HeaderLookup, Headers, is_header_text, same_header};
+use axum::http::request::Parts;
+use tollgate_policy::{
+    HeaderLookup, Headers, PathError, Policy, RequestFacts, Target, is_header_text, same_header,
+};
 
 /// Request headers seen through the policy's lookup.
 pub(crate) struct HttpHeaders<'a> {
@@ -75,4 +80,50 @@ pub(crate) fn forwarded_for(headers: &HeaderMap) -> Option<String> {
         chain.push_str(line);
     }
     Some(chain)
+}
+
+/// A forwarded request's head as the limits read it, once: its canonical target (what is
+/// routed, counted, blocked and forwarded), the `X-Forwarded-For` chain, and the client address
+/// read from it as `identity.trusted_proxies` says. The gateway and an embedder read it so.
+pub(crate) struct Head<'a> {
+    pub(crate) target: Target<'a>,
+    pub(crate) chain: Option<String>,
+    pub(crate) client_ip: Option<IpAddr>,
+    headers: HttpHeaders<'a>,
+    method: &'a str,
+}
+
+impl<'a> Head<'a> {
+    /// Reads `parts` from `peer` (when known) under `policy`'s path rules.
+    ///
+    /// # Errors
+    /// The rule that refuses the target (a 400: `Refusal::bad_path`).
+    pub(crate) fn read(
+        policy: &Policy,
+        parts: &'a Parts,
+        peer: Option<IpAddr>,
+    ) -> Result<Self, PathError> {
+        let raw = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let target = policy.target(raw)?;
+        let chain = forwarded_for(&parts.headers);
+        let client_ip = peer.map(|peer| policy.client_ip(peer, chain.as_deref()));
+        Ok(Self {
+            target,
+            chain,
+            client_ip,
+            headers: HttpHeaders::new(&parts.headers),
+            method: parts.method.as_str(),
+        })
+    }
+
+    /// What the pipeline decides on.
+    pub(crate) fn facts(&self) -> RequestFacts<'_, HttpHeaders<'a>> {
+        RequestFacts {
+            method: self.method,
+            target: &self.target,
+            headers: &self.headers,
+            client_ip: self.client_ip,
+            cost: None,
+        }
+    }
 }

@@ -26,7 +26,7 @@ pub(crate) async fn own_quota<C: Clock + 'static>(
     let target = match policy.target(raw) {
         Ok(target) => target,
         Err(refused) => {
-            return respond::refusal(Refusal::error(400, "bad_path", &refused.to_string()));
+            return respond::refusal(Refusal::bad_path(&refused));
         }
     };
     let facts = RequestFacts {

@@ -36,6 +36,11 @@ impl Refusal {
         }
     }
 
+    /// A target the path rules refuse.
+    pub fn bad_path(refused: &tollgate_policy::PathError) -> Self {
+        Self::error(400, "bad_path", &refused.to_string())
+    }
+
     /// No route matches this method and path.
     pub fn no_route() -> Self {
         Self {
