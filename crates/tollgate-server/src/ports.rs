@@ -52,21 +52,17 @@ impl Addresses {
             .admin_listen
             .or_else(|| with_policy.then(|| SocketAddr::from(([127, 0, 0, 1], 8081))));
         let grpc = options.grpc_listen.or_else(|| parsed(&server.grpc_listen));
-        match (grpc, &options.ratelimit_config) {
-            (Some(_), Some(_)) | (None, None) => Ok(Self {
-                public,
-                admin,
-                grpc,
-            }),
-            (None, Some(_)) => Err(
+        if grpc.is_none() && options.ratelimit_config.is_some() {
+            return Err(
                 "--ratelimit-config needs the gRPC port: --grpc-listen ADDR or server.grpc_listen"
                     .to_owned(),
-            ),
-            (Some(_), None) => Err(
-                "the gRPC rate-limit service decides by envoyproxy/ratelimit's files: give --ratelimit-config DIR"
-                    .to_owned(),
-            ),
+            );
         }
+        Ok(Self {
+            public,
+            admin,
+            grpc,
+        })
     }
 
     /// Binds every port to be opened.

@@ -34,7 +34,8 @@ pub struct ServeOptions {
     #[arg(long)]
     pub admin_listen: Option<SocketAddr>,
     /// Address of Envoy's gRPC rate-limit service and `grpc.health.v1` (overrides
-    /// `server.grpc_listen`; needs --ratelimit-config).
+    /// `server.grpc_listen`): Envoy's descriptors are decided by --ratelimit-config's files when
+    /// given, else by the policy file.
     #[arg(long)]
     pub grpc_listen: Option<SocketAddr>,
     /// A directory of envoyproxy/ratelimit YAML files, which Envoy's descriptors are decided by
@@ -88,7 +89,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         .map_err(|errors| format!("{errors}"))
     };
     let mut policy = load(seed, tollgate_policy::any_algorithm)?;
-    // Checked before anything is opened (the gRPC port needs the rate-limit files).
+    // Checked before anything is opened (the rate-limit files need the gRPC port).
     let addresses = Addresses::of(&options, policy.server())?;
     let shared = match options
         .store

@@ -7,7 +7,8 @@
 //! - `gateway.rs` — every other path, forwarded to the upstream when admitted;
 //! - `quota.rs` and `quota_page.rs` — a customer's own quotas, as JSON or a page;
 //! - `edge.rs` — the same reading of a request for an embedder (the tower layer);
-//! - `envoy.rs` — Envoy's gRPC rate-limit service and gRPC health, on their own port.
+//! - `envoy/` — Envoy's gRPC rate-limit service and gRPC health, on their own port, decided by
+//!   the policy file or by envoyproxy/ratelimit's files.
 
 pub(crate) mod check;
 pub mod edge;

@@ -113,6 +113,21 @@ struct ApiSeries {
     limits: HashMap<String, HashMap<String, Arc<LimitCounters>>>,
 }
 
+/// What one limit said in a decision, as the metrics count it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LimitSeen<'a> {
+    /// The limit's name (a rule's name, or its descriptor path).
+    pub(crate) name: &'a str,
+    /// Whether it had room.
+    pub(crate) allowed: bool,
+    /// Whether it only reports.
+    pub(crate) shadow: bool,
+    /// Its capacity.
+    pub(crate) limit: u64,
+    /// Units left after the decision.
+    pub(crate) remaining: u64,
+}
+
 /// Where a decision's counts go.
 enum Found<'a> {
     Api(&'a ApiSeries),
@@ -168,16 +183,46 @@ impl Metrics {
             Err(refusal) => (&refusal.report, 1),
         };
         let api = report.api.as_deref().unwrap_or("-");
+        let account = match (per_account, report.account.as_deref()) {
+            (false, _) => "",
+            (true, account) => account.unwrap_or("-"),
+        };
+        let limits = report.limits.iter().map(|limit| LimitSeen {
+            name: &limit.name,
+            allowed: limit.allowed,
+            shadow: limit.shadow,
+            limit: limit.limit,
+            remaining: limit.remaining,
+        });
+        self.count(api, outcome, account, limits);
+    }
+
+    /// Counts Envoy's request decided by envoyproxy/ratelimit's rules: `domain` stands for the
+    /// api (`-` when no rule matched, so that a client's domains add no series), each counted
+    /// rule for a limit; `outcome` indexes [`OUTCOMES`].
+    pub(crate) fn decided_rules<'a>(
+        &self,
+        domain: &str,
+        outcome: usize,
+        rules: impl Iterator<Item = LimitSeen<'a>>,
+    ) {
+        self.count(domain, outcome, "", rules);
+    }
+
+    /// Counts a decision's `outcome` for `api`, and what each of its limits did.
+    fn count<'a>(
+        &self,
+        api: &str,
+        outcome: usize,
+        account: &str,
+        limits: impl Iterator<Item = LimitSeen<'a>>,
+    ) {
         self.with(api, None, |found| {
             if let Found::Api(series) = found {
                 series.outcomes[outcome].fetch_add(1, Ordering::Relaxed);
             }
         });
-        let account = match (per_account, report.account.as_deref()) {
-            (false, _) => "",
-            (true, account) => account.unwrap_or("-"),
-        };
-        for limit in &report.limits {
+        for limit in limits {
             let counted = match (outcome, limit.allowed, limit.shadow) {
                 (0, true, _) => 0,
                 (0, false, _) => 3,
@@ -189,7 +234,7 @@ impl Metrics {
                 && limit.limit > 0
                 && u128::from(limit.limit.saturating_sub(limit.remaining)) * 5
                     >= u128::from(limit.limit) * 4;
-            self.with(api, Some((&limit.name, account)), |found| {
+            self.with(api, Some((limit.name, account)), |found| {
                 if let Found::Limit(counters) = found {
                     counters[counted].fetch_add(1, Ordering::Relaxed);
                     if near {

@@ -8,5 +8,6 @@ mod metrics;
 pub(crate) use exposition::Exposition;
 pub use logs::{LogFormat, init_logs};
 pub(crate) use metrics::{
-    ConnectionGauge, Histogram, Metrics, OpenConnection, STORE_ERROR_KINDS, store_error_kind,
+    ConnectionGauge, Histogram, LimitSeen, Metrics, OpenConnection, STORE_ERROR_KINDS,
+    store_error_kind,
 };

@@ -11,6 +11,7 @@ use tollgate_ratelimit_config::{Match, Rule, Unit};
 
 use super::gate::Gate;
 use super::seconds_until;
+use crate::observe::LimitSeen;
 use crate::store::Acquired;
 
 /// The most descriptors one request may carry: Envoy sends one per rate-limit action of a
@@ -102,6 +103,33 @@ enum Slot<'c> {
     },
 }
 
+/// Checks what every `ShouldRateLimit` request must be, whichever configuration decides it: a
+/// domain, and between 1 and 64 descriptors of at most 32 entries each.
+///
+/// # Errors
+/// [`NotDecided::Invalid`], saying which.
+pub(crate) fn validate(domain: &str, descriptors: &[Descriptor<'_>]) -> Result<(), NotDecided> {
+    let too_many = descriptors.len() > MAX_DESCRIPTORS
+        || descriptors
+            .iter()
+            .any(|descriptor| descriptor.entries.len() > MAX_ENTRIES);
+    if domain.is_empty() {
+        Err(NotDecided::Invalid(
+            "the rate limit domain must not be empty",
+        ))
+    } else if descriptors.is_empty() {
+        Err(NotDecided::Invalid(
+            "the rate limit descriptor list must not be empty",
+        ))
+    } else if too_many {
+        Err(NotDecided::Invalid(
+            "at most 64 descriptors of at most 32 entries each are decided in one request",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 impl<C: Clock + 'static> Gate<C> {
     /// Decides Envoy's rate-limit request for `domain`: each descriptor finds its rule in the
     /// envoyproxy/ratelimit configuration set with [`Gate::set_ratelimit_config`], and all the
@@ -118,26 +146,16 @@ impl<C: Clock + 'static> Gate<C> {
         descriptors: &[Descriptor<'_>],
         hits: u32,
     ) -> Result<Verdict, NotDecided> {
-        if domain.is_empty() {
-            return Err(NotDecided::Invalid(
-                "the rate limit domain must not be empty",
-            ));
-        }
-        if descriptors.is_empty() {
-            return Err(NotDecided::Invalid(
-                "the rate limit descriptor list must not be empty",
-            ));
-        }
-        if descriptors.len() > MAX_DESCRIPTORS
-            || descriptors
-                .iter()
-                .any(|descriptor| descriptor.entries.len() > MAX_ENTRIES)
-        {
-            return Err(NotDecided::Invalid(
-                "at most 64 descriptors of at most 32 entries each are decided in one request",
-            ));
-        }
+        validate(domain, descriptors)?;
+        let clock = self.limiter().clock();
+        let started = clock.now();
         let answer = self.decide_descriptors(domain, descriptors, hits).await;
+        self.metrics
+            .latency
+            .observe(clock.now().saturating_sub(started));
+        if answer.is_err() {
+            self.metrics.decided_rules("-", 2, std::iter::empty());
+        }
         let counted = match &answer {
             Ok(verdict) if !verdict.over_limit => 0,
             Ok(_) => 1,
@@ -237,6 +255,16 @@ impl<C: Clock + 'static> Gate<C> {
         if !admitted && tracing::enabled!(tracing::Level::INFO) {
             log_refusal(domain, &slots, &outcomes);
         }
+        // The domain labels the series only when the files know it: a client's domains add none.
+        let known = matches.iter().any(Option::is_some);
+        self.metrics.decided_rules(
+            if known { domain } else { "-" },
+            usize::from(!admitted),
+            slots
+                .iter()
+                .zip(&outcomes)
+                .filter_map(|(slot, outcome)| seen(slot, outcome.as_ref())),
+        );
         Ok(Verdict {
             over_limit: !admitted,
             statuses,
@@ -314,6 +342,28 @@ fn status(slot: &Slot<'_>, outcome: Option<&Outcome>, at: Nanos) -> DescriptorSt
         },
         // The store is down and admits uncounted.
         (Slot::Counted { .. }, None) => uncounted(0),
+    }
+}
+
+/// What a counted or blocking rule said, for the metrics (labelled by its name, else its path).
+fn seen<'c>(slot: &Slot<'c>, outcome: Option<&Outcome>) -> Option<LimitSeen<'c>> {
+    let label = |rule: &'c Rule| rule.name().unwrap_or_else(|| rule.path());
+    match (slot, outcome) {
+        (Slot::Counted { rule, shadow, .. }, Some(outcome)) => Some(LimitSeen {
+            name: label(rule),
+            allowed: outcome.allowed(),
+            shadow: *shadow,
+            limit: outcome.limit(),
+            remaining: outcome.remaining(),
+        }),
+        (Slot::Blocked { rule, shadow }, _) => Some(LimitSeen {
+            name: label(rule),
+            allowed: false,
+            shadow: *shadow,
+            limit: 0,
+            remaining: 0,
+        }),
+        _ => None,
     }
 }
 

@@ -19,6 +19,7 @@ mod report;
 mod shadow;
 
 pub use admission::Admission;
+pub(crate) use descriptors::validate;
 pub use descriptors::{CurrentLimit, Descriptor, DescriptorStatus, NotDecided, Verdict};
 pub use gate::Gate;
 pub use refusal::Refusal;

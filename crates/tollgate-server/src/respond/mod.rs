@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 pub(crate) use headers::add as add_headers;
+pub(crate) use headers::each as header_fields;
 pub(crate) use values::value as header_value;
 
 use crate::pipeline::Refusal;

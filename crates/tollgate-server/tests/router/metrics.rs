@@ -398,3 +398,100 @@ async fn the_docs_and_the_dashboard_name_only_real_series() {
         }
     }
 }
+
+/// Envoy's requests are counted too: decided by the policy file, as any request of its api;
+/// decided by envoyproxy/ratelimit's files, under the domain (for a domain the files know) and
+/// each rule's name, or its path as envoyproxy/ratelimit's statistics name it (`edge.user`).
+#[tokio::test]
+async fn envoy_decisions_by_policy_and_by_rules() {
+    use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
+    use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
+    use envoy_types::pb::envoy::service::ratelimit::v3::RateLimitRequest;
+
+    let request = |domain: &str, entries: &[(&str, &str)]| RateLimitRequest {
+        domain: domain.to_owned(),
+        descriptors: vec![RateLimitDescriptor {
+            entries: entries
+                .iter()
+                .map(|(key, value)| Entry {
+                    key: (*key).to_owned(),
+                    value: (*value).to_owned(),
+                })
+                .collect(),
+            ..RateLimitDescriptor::default()
+        }],
+        hits_addend: 0,
+    };
+    let tollgate = Tollgate::with_admin(POLICY).await;
+    let mut grpc = tollgate.grpc().await;
+    let acme = [
+        ("path", "/reports"),
+        ("method", "GET"),
+        ("x-api-key", "acme-key"),
+    ];
+    for _ in 0..8 {
+        grpc.should_rate_limit(request("any", &acme)).await.unwrap();
+    }
+    let samples = scrape(&tollgate).await;
+    let reports = |outcome: &str| {
+        let series = format!(
+            r#"tollgate_limit_decisions_total{{api="reports",limit="hourly",outcome="{outcome}"}}"#
+        );
+        value(&samples, &series)
+    };
+    // Five an hour: five admitted, three refused.
+    assert_eq!((reports("admitted"), reports("refused")), (5.0, 3.0));
+
+    let rules = "domain: edge\ndescriptors:\n  - key: user\n    rate_limit: { unit: hour, requests_per_unit: 2 }\n  - key: team\n    rate_limit: { name: teams, unit: hour, requests_per_unit: 9 }\n";
+    let config =
+        tollgate_ratelimit_config::RateLimitConfig::compile(&[tollgate_policy::Source::new(
+            "edge.yaml",
+            rules,
+        )])
+        .unwrap_or_else(|errors| panic!("{errors}"));
+    tollgate.gate().set_ratelimit_config(config);
+    for _ in 0..3 {
+        grpc.should_rate_limit(request("edge", &[("user", "ann")]))
+            .await
+            .unwrap();
+    }
+    grpc.should_rate_limit(request("edge", &[("team", "red")]))
+        .await
+        .unwrap();
+    grpc.should_rate_limit(request("elsewhere", &[("user", "ann")]))
+        .await
+        .unwrap();
+    let samples = scrape(&tollgate).await;
+    let expected: &[(&str, f64)] = &[
+        (
+            r#"tollgate_api_decisions_total{api="edge",outcome="admitted"}"#,
+            3.0,
+        ),
+        (
+            r#"tollgate_api_decisions_total{api="edge",outcome="refused"}"#,
+            1.0,
+        ),
+        (
+            r#"tollgate_limit_decisions_total{api="edge",limit="edge.user",outcome="admitted"}"#,
+            2.0,
+        ),
+        (
+            r#"tollgate_limit_decisions_total{api="edge",limit="edge.user",outcome="refused"}"#,
+            1.0,
+        ),
+        (r#"tollgate_near_limit_total{api="edge",limit="edge.user"}"#, 1.0),
+        (
+            r#"tollgate_limit_decisions_total{api="edge",limit="teams",outcome="admitted"}"#,
+            1.0,
+        ),
+        // An unknown domain matched no rule: admitted, under "-", with no series of its own.
+        (
+            r#"tollgate_api_decisions_total{api="-",outcome="admitted"}"#,
+            1.0,
+        ),
+    ];
+    for (series, count) in expected {
+        assert_eq!(value(&samples, series), *count, "{series}");
+    }
+    assert!(!samples.keys().any(|series| series.contains("elsewhere")));
+}

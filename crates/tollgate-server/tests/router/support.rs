@@ -124,6 +124,19 @@ impl Tollgate {
         self.clock.advance(Duration::from_nanos(nanos));
     }
 
+    /// The gate, to set what the routers serve by (envoyproxy/ratelimit's files).
+    pub(crate) fn gate(&self) -> &Gate<ManualClock> {
+        &self.app.gate
+    }
+
+    /// A gRPC client of Envoy's rate-limit service over the same app, with no socket.
+    pub(crate) async fn grpc(
+        &self,
+    ) -> envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_client::RateLimitServiceClient<axum::Router>{
+        let router = tollgate_server::grpc_router(Arc::clone(&self.app)).await;
+        envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_client::RateLimitServiceClient::new(router)
+    }
+
     /// Replaces the catalog's blocks.
     pub(crate) fn set_blocks(&self, blocks: Vec<Block>) {
         self.app.gate.set_blocks(blocks);

@@ -59,34 +59,17 @@ fn check_config_validates_a_directory_of_ratelimit_files() {
 }
 
 #[test]
-fn serve_needs_both_the_grpc_port_and_the_ratelimit_files() {
+fn the_ratelimit_files_need_the_grpc_port() {
     let dir = TempDir::new();
     std::fs::write(dir.0.join("edge.yaml"), RULES).unwrap();
-    std::fs::write(dir.0.join("policy.toml"), "").unwrap();
     let data = dir.0.join("data").display().to_string();
     let config = dir.0.display().to_string();
-    let policy = dir.0.join("policy.toml").display().to_string();
     let without_grpc = ["serve", "--ratelimit-config", &config, "--data-dir", &data];
     let output = tollgate(&without_grpc);
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         String::from_utf8(output.stderr).unwrap(),
         "tollgate: --ratelimit-config needs the gRPC port: --grpc-listen ADDR or server.grpc_listen\n"
-    );
-    let without_files = [
-        "serve",
-        "--config",
-        &policy,
-        "--grpc-listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        &data,
-    ];
-    let output = tollgate(&without_files);
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8(output.stderr).unwrap(),
-        "tollgate: the gRPC rate-limit service decides by envoyproxy/ratelimit's files: give --ratelimit-config DIR\n"
     );
     // Neither a policy file nor rate-limit files: clap says what is missing.
     let output = tollgate(&["serve", "--grpc-listen", "127.0.0.1:0"]);

@@ -30,15 +30,16 @@ pub(crate) fn envoy_binary() -> Option<PathBuf> {
     })
 }
 
-/// The fenced YAML block of `docs/envoy.md` whose first line is `first_line`.
+/// The fenced block (YAML or TOML) of `docs/envoy.md` whose first line is `first_line`.
 pub(crate) fn doc_block(first_line: &str) -> String {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/envoy.md"))
         .unwrap();
-    doc.split("```yaml\n")
+    doc.split("```")
         .skip(1)
-        .filter_map(|rest| rest.split("```").next())
+        .step_by(2)
+        .filter_map(|block| block.split_once('\n').map(|(_, text)| text))
         .find(|block| block.starts_with(first_line))
-        .unwrap_or_else(|| panic!("docs/envoy.md has no yaml block starting `{first_line}`"))
+        .unwrap_or_else(|| panic!("docs/envoy.md has no block starting `{first_line}`"))
         .to_owned()
 }
 

@@ -5,6 +5,7 @@ mod bypass;
 mod drop_in;
 mod durable;
 mod envoy;
+mod envoy_policy;
 mod envoy_proxy;
 mod examples;
 mod faults;

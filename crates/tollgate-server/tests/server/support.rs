@@ -104,7 +104,7 @@ impl Tollgate {
     }
 
     /// The address logged as `field`, in text (`field=ADDR`) or JSON (`"field":"ADDR"`) lines.
-    fn logged_address(&self, field: &str) -> SocketAddr {
+    pub(crate) fn logged_address(&self, field: &str) -> SocketAddr {
         let (text, json) = (format!("{field}="), format!("\"{field}\":\""));
         let line = self.wait_for_any(&[&text, &json]);
         let value = if let Some((_, rest)) = line.split_once(&text) {

@@ -1,23 +1,25 @@
 //! Envoy's rate-limit service, `envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit`,
-//! and `grpc.health.v1`, on the gRPC port. This file only maps protobuf in and out: the
-//! decision is [`Gate::should_rate_limit`].
+//! and `grpc.health.v1`, on the gRPC port. These files only map protobuf in and out:
+//!
+//! - `rules.rs` — with `--ratelimit-config`, envoyproxy/ratelimit's files decide
+//!   ([`Gate::should_rate_limit`]);
+//! - `policy.rs` — without, the descriptors describe one request that the policy file's
+//!   pipeline decides, as the check API would.
+
+mod policy;
+mod rules;
 
 use std::sync::Arc;
 
-use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit as ProtoUnit;
-use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{
-    Code, DescriptorStatus as ProtoStatus, RateLimit,
-};
+use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::Code;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::{
     RateLimitService, RateLimitServiceServer,
 };
 use envoy_types::pb::envoy::service::ratelimit::v3::{RateLimitRequest, RateLimitResponse};
-use envoy_types::pb::google::protobuf::Duration as ProtoDuration;
 use tollgate_core::Clock;
-use tollgate_ratelimit_config::Unit;
 
 use crate::App;
-use crate::pipeline::{Descriptor, DescriptorStatus, NotDecided, Verdict};
+use crate::pipeline::{Descriptor, NotDecided, validate};
 
 /// The rate-limit service over the public port's [`App`] (its gate, its store).
 #[derive(Debug)]
@@ -64,64 +66,34 @@ impl<C: Clock + 'static> RateLimitService for Envoy<C> {
                 hits: descriptor.hits_addend.as_ref().map(|hits| hits.value),
             })
             .collect();
-        let decided = self
-            .app
-            .gate
-            .should_rate_limit(&request.domain, &descriptors, request.hits_addend)
-            .await;
-        match decided {
-            Ok(verdict) => Ok(tonic::Response::new(response(verdict))),
-            Err(NotDecided::Invalid(reason)) => Err(tonic::Status::invalid_argument(reason)),
-            // Envoy's `failure_mode_deny` decides what the request gets.
-            Err(NotDecided::Unavailable) => Err(tonic::Status::unavailable(
-                "the limit store cannot decide now",
-            )),
-        }
+        validate(&request.domain, &descriptors).map_err(status)?;
+        let decided = if self.app.gate.ratelimit_config().is_some() {
+            self.app
+                .gate
+                .should_rate_limit(&request.domain, &descriptors, request.hits_addend)
+                .await
+                .map(rules::response)
+        } else {
+            policy::decide(&self.app, &descriptors, request.hits_addend).await
+        };
+        decided.map(tonic::Response::new).map_err(status)
     }
 }
 
-/// The response Envoy reads: the overall code and one status per descriptor, in order.
-fn response(verdict: Verdict) -> RateLimitResponse {
-    RateLimitResponse {
-        overall_code: code(verdict.over_limit),
-        statuses: verdict.statuses.into_iter().map(status).collect(),
-        ..RateLimitResponse::default()
+/// The gRPC status of a request not decided.
+fn status(not_decided: NotDecided) -> tonic::Status {
+    match not_decided {
+        NotDecided::Invalid(reason) => tonic::Status::invalid_argument(reason),
+        // Envoy's `failure_mode_deny` decides what the request gets.
+        NotDecided::Unavailable => tonic::Status::unavailable("the limit store cannot decide now"),
     }
 }
 
-fn status(status: DescriptorStatus) -> ProtoStatus {
-    ProtoStatus {
-        code: code(status.over_limit),
-        current_limit: status.limit.map(|limit| RateLimit {
-            name: limit.name.map(String::from).unwrap_or_default(),
-            requests_per_unit: limit.requests_per_unit,
-            unit: unit(limit.unit) as i32,
-        }),
-        limit_remaining: status.remaining,
-        duration_until_reset: status.reset_in.map(|reset| ProtoDuration {
-            seconds: i64::try_from(reset.as_secs()).unwrap_or(i64::MAX),
-            nanos: 0,
-        }),
-        quota: None,
-    }
-}
-
+/// A status code: `OVER_LIMIT` or `OK`.
 fn code(over_limit: bool) -> i32 {
     if over_limit {
         Code::OverLimit as i32
     } else {
         Code::Ok as i32
-    }
-}
-
-fn unit(unit: Unit) -> ProtoUnit {
-    match unit {
-        Unit::Second => ProtoUnit::Second,
-        Unit::Minute => ProtoUnit::Minute,
-        Unit::Hour => ProtoUnit::Hour,
-        Unit::Day => ProtoUnit::Day,
-        Unit::Week => ProtoUnit::Week,
-        Unit::Month => ProtoUnit::Month,
-        Unit::Year => ProtoUnit::Year,
     }
 }
