@@ -21,6 +21,8 @@ pub struct KeyedAccount {
     pub company: Option<String>,
     /// The pack it bought last and when that expires (it may have expired already).
     pub pack: Option<(String, Nanos)>,
+    /// Its IANA time zone (`UTC` unless one was given).
+    pub time_zone: String,
 }
 
 impl Catalog {
@@ -99,7 +101,7 @@ impl Catalog {
     /// Only for database faults.
     pub async fn keyed_accounts(&self) -> Result<Vec<KeyedAccount>, CatalogError> {
         let rows = sqlx::query(
-            "SELECT k.key_sha256, a.id, a.plan, a.company,
+            "SELECT k.key_sha256, a.id, a.plan, a.company, a.time_zone,
                 (SELECT p.pack FROM pack_purchases p WHERE p.account_id = a.id
                  AND p.superseded_at IS NULL ORDER BY p.bought_at DESC LIMIT 1) AS pack,
                 (SELECT p.expires_at FROM pack_purchases p WHERE p.account_id = a.id
@@ -110,13 +112,14 @@ impl Catalog {
         .await?;
         rows.into_iter()
             .map(|row| {
-                let pack: Option<String> = row.try_get(4)?;
-                let expires_at: Option<i64> = row.try_get(5)?;
+                let pack: Option<String> = row.try_get(5)?;
+                let expires_at: Option<i64> = row.try_get(6)?;
                 Ok(KeyedAccount {
                     key_sha256: row.try_get(0)?,
                     account: row.try_get(1)?,
                     plan: row.try_get(2)?,
                     company: row.try_get(3)?,
+                    time_zone: row.try_get(4)?,
                     pack: pack.zip(expires_at.map(from_nanos)),
                 })
             })

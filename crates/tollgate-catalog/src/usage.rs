@@ -1,4 +1,5 @@
-//! The usage history: requests admitted and refused per account, api and day.
+//! The usage history: requests admitted and refused per account, api and day (the account's
+//! calendar day, numbered from 1970-01-01), kept for a number of days and then pruned.
 
 use sqlx::Row;
 
@@ -7,7 +8,7 @@ use crate::error::CatalogError;
 
 impl Catalog {
     /// Adds counts to the usage history: `(account, api, day, admitted, refused)`, the day
-    /// numbered from the epoch in UTC.
+    /// numbered from 1970-01-01 of the account's calendar.
     ///
     /// # Errors
     /// Only for database faults.
@@ -34,21 +35,24 @@ impl Catalog {
         Ok(())
     }
 
-    /// An account's usage history from `first_day` on: `(api, day, admitted, refused)`.
+    /// An account's usage history from day `first` to day `last`, both included:
+    /// `(api, day, admitted, refused)`, by day then api.
     ///
     /// # Errors
     /// Only for database faults.
     pub async fn usage_history(
         &self,
         account_id: &str,
-        first_day: i64,
+        first: i64,
+        last: i64,
     ) -> Result<Vec<(String, i64, u64, u64)>, CatalogError> {
         let rows = sqlx::query(
             "SELECT api, day, admitted, refused FROM usage_days
-             WHERE account_id = $1 AND day >= $2 ORDER BY day, api",
+             WHERE account_id = $1 AND day >= $2 AND day <= $3 ORDER BY day, api",
         )
         .bind(account_id)
-        .bind(first_day)
+        .bind(first)
+        .bind(last)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -62,5 +66,17 @@ impl Catalog {
                 ))
             })
             .collect()
+    }
+
+    /// Forgets the usage of every day before day `first`; returns how many rows went.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn prune_usage(&self, first: i64) -> Result<u64, CatalogError> {
+        let done = sqlx::query("DELETE FROM usage_days WHERE day < $1")
+            .bind(first)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 }

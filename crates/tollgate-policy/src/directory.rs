@@ -77,6 +77,8 @@ pub struct DirectoryEntry {
     pub pack: Option<(String, tollgate_core::Nanos)>,
     /// Its own numbers for some limits ("talk to us" deals): limit name → numbers.
     pub overrides: Vec<(String, Numbers)>,
+    /// The IANA zone its times are shown and its days counted in; `None`: the policy's.
+    pub time_zone: Option<String>,
 }
 
 /// Numbers that replace a limit's own: a window's or a concurrency limit's `max`, a bucket's
@@ -100,6 +102,6 @@ pub(crate) struct Account {
     pub(crate) pack: Option<(usize, tollgate_core::Nanos)>,
     /// Numbers of its own for limits (by position), for accounts kept outside the file.
     pub(crate) overrides: HashMap<usize, Algorithm>,
-    /// The zone its quota views show times in, if the policy file sets one.
+    /// The zone its times are shown and its days counted in, if it names one.
     pub(crate) time_zone: Option<jiff::tz::TimeZone>,
 }

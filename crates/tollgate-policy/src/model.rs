@@ -109,6 +109,9 @@ pub struct ServerConfig {
     /// Whether `/metrics` labels decisions with the account too (default `false`: one series
     /// per account is unbounded; turn it on only for a few accounts).
     pub metrics_per_account: Option<bool>,
+    /// Days of usage history kept per account (default 400; 1 to 36,600): older days are
+    /// pruned from the catalog.
+    pub usage_history_days: Option<Spanned<u64>>,
 }
 
 /// `server.forward_auth`: a proxy's name, or the two header names.

@@ -32,6 +32,8 @@ pub struct Policy {
     pub(crate) packs: Vec<(String, std::time::Duration)>,
     pub(crate) default_plan: Option<usize>,
     pub(crate) accounts: Vec<Account>,
+    /// The zone of accounts that name none: the first calendar-aligned window's, else UTC.
+    pub(crate) default_zone: jiff::tz::TimeZone,
     /// SHA-256 of each API key → account index.
     pub(crate) keys: HashMap<[u8; 32], usize>,
     /// App id → SHA-256 of its secret.
@@ -119,6 +121,38 @@ impl Policy {
             .unwrap_or(peer)
     }
 
+    /// The zone account `id` (of the policy file, or of `directory`) sees its times and counts
+    /// its days in: its own, else the policy's default (the zone of the first calendar-aligned
+    /// window, else UTC); `None` for an account there is not.
+    #[must_use]
+    pub fn account_zone(
+        &self,
+        directory: Option<&Directory>,
+        id: &str,
+    ) -> Option<jiff::tz::TimeZone> {
+        let account = self
+            .accounts
+            .iter()
+            .chain(
+                directory
+                    .into_iter()
+                    .flat_map(|directory| &directory.accounts),
+            )
+            .find(|account| &*account.id == id)?;
+        Some(
+            account
+                .time_zone
+                .clone()
+                .unwrap_or_else(|| self.default_zone.clone()),
+        )
+    }
+
+    /// The zone of accounts that name none: the first calendar-aligned window's, else UTC.
+    #[must_use]
+    pub fn default_zone(&self) -> &jiff::tz::TimeZone {
+        &self.default_zone
+    }
+
     /// The status for an API key no account has.
     #[must_use]
     pub fn unknown_key_status(&self) -> u16 {
@@ -170,7 +204,10 @@ impl Policy {
                     company: entry.company.clone(),
                     pack,
                     overrides,
-                    time_zone: None,
+                    time_zone: entry
+                        .time_zone
+                        .as_deref()
+                        .and_then(|name| jiff::tz::TimeZone::get(name).ok()),
                 });
                 directory.accounts.len() - 1
             });

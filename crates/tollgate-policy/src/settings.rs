@@ -47,6 +47,8 @@ pub struct Server {
     pub journal_slack: u64,
     /// Whether `/metrics` labels decisions with the account.
     pub metrics_per_account: bool,
+    /// Days of usage history kept per account.
+    pub usage_history_days: u32,
 }
 
 /// Where forward-auth reads the original method and URI.

@@ -1,7 +1,7 @@
 //! An account's quotas as they stand: the store requests that peek at every limit an account
 //! meets on every api, for the admin API's usage and the customer's own quota view.
 
-use tollgate_core::{Algorithm, LimitRequest, Nanos, Schedule};
+use tollgate_core::{LimitRequest, Nanos};
 
 use crate::model::KeyState;
 use crate::policy::{Dimension, Directory, Limit, Policy};
@@ -41,8 +41,8 @@ pub struct AccountUsage<'p> {
     pub pack: Option<(&'p str, Nanos)>,
     /// Per api, in the policy's order.
     pub apis: Vec<ApiUsage<'p>>,
-    /// The zone its times are shown in: the account's own (`time_zone` in the policy file),
-    /// else that of the first calendar-aligned limit it meets, else UTC.
+    /// The zone its times are shown in: the account's own (`time_zone` in the policy file or
+    /// the catalog), else the policy's (see [`Policy::account_zone`]).
     pub time_zone: jiff::tz::TimeZone,
 }
 
@@ -184,21 +184,10 @@ impl Policy {
                 usage
             })
             .collect::<Vec<ApiUsage<'p>>>();
-        let calendar =
-            apis.iter()
-                .flat_map(|api| &api.limits)
-                .find_map(|(_, request)| match request.algorithm {
-                    Algorithm::Window(window) => match window.schedule() {
-                        Schedule::Calendar(calendar) => Some(calendar.time_zone().clone()),
-                        Schedule::Clock(_) => None,
-                    },
-                    _ => None,
-                });
         let time_zone = account
             .time_zone
             .clone()
-            .or(calendar)
-            .unwrap_or(jiff::tz::TimeZone::UTC);
+            .unwrap_or_else(|| self.default_zone.clone());
         Some(AccountUsage {
             time_zone,
             plan: account

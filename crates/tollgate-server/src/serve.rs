@@ -304,11 +304,32 @@ async fn refresh_catalog<C: Clock>(admin: Arc<Admin<C>>) {
 /// How often the usage history is written down.
 const USAGE_WRITES: Duration = Duration::from_secs(5);
 
+/// How often days past `server.usage_history_days` are pruned.
+const USAGE_PRUNES: Duration = Duration::from_secs(3_600);
+
 async fn write_usage_every<C: Clock>(admin: Arc<Admin<C>>) {
     let mut tick = tokio::time::interval(USAGE_WRITES);
+    let mut pruned: Option<tokio::time::Instant> = None;
     loop {
         tick.tick().await;
         write_usage(&admin).await;
+        if pruned.is_none_or(|at| at.elapsed() >= USAGE_PRUNES) {
+            pruned = Some(tokio::time::Instant::now());
+            prune_usage(&admin).await;
+        }
+    }
+}
+
+/// Forgets the usage history's days past `server.usage_history_days`. Days are the accounts'
+/// own, up to 14 hours from UTC's: one more day is kept, so that none is cut short.
+async fn prune_usage<C: Clock>(admin: &Admin<C>) {
+    let kept = admin.app.gate.policy().server().usage_history_days;
+    let now = admin.app.gate.limiter().clock().now();
+    let first = crate::history::day_of(now, &jiff::tz::TimeZone::UTC) - i64::from(kept);
+    match admin.catalog.prune_usage(first).await {
+        Ok(0) => {}
+        Ok(rows) => tracing::info!(rows, kept_days = kept, "usage history pruned"),
+        Err(error) => tracing::warn!(%error, "usage history not pruned; trying again later"),
     }
 }
 

@@ -192,3 +192,45 @@ async fn packs_renew_replace_and_expire(url: &str) {
         "every purchase is kept; an expired pack is not marked superseded"
     );
 }
+
+/// The usage history over a range of days, and pruned before a day, in both databases.
+async fn usage_is_read_by_range_and_pruned(url: &str) {
+    let catalog = Catalog::open(url).await.unwrap();
+    catalog.create_account(&account("acme"), 0).await.unwrap();
+    let row = |api: &str, day, admitted, refused| {
+        ("acme".to_owned(), api.to_owned(), day, admitted, refused)
+    };
+    catalog
+        .add_usage(&[
+            row("a", 10, 1, 0),
+            row("a", 11, 2, 1),
+            row("b", 11, 3, 0),
+            row("a", 12, 4, 0),
+        ])
+        .await
+        .unwrap();
+    // Added to, not replaced.
+    catalog.add_usage(&[row("a", 11, 1, 1)]).await.unwrap();
+    let read = catalog.usage_history("acme", 11, 12).await.unwrap();
+    let expected = [("a", 11, 3, 2), ("b", 11, 3, 0), ("a", 12, 4, 0)]
+        .map(|(api, day, admitted, refused)| (api.to_owned(), day, admitted, refused));
+    assert_eq!(read, expected);
+    assert_eq!(catalog.prune_usage(12).await.unwrap(), 3);
+    assert_eq!(
+        catalog.usage_history("acme", 0, 100).await.unwrap(),
+        expected[2..]
+    );
+    assert_eq!(catalog.prune_usage(12).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn sqlite_usage_is_read_by_range_and_pruned() {
+    let scratch = Scratch::new("usage");
+    usage_is_read_by_range_and_pruned(&scratch.url()).await;
+}
+
+#[tokio::test]
+async fn postgres_usage_is_read_by_range_and_pruned() {
+    let server = postgres_server::PostgresServer::start();
+    usage_is_read_by_range_and_pruned(&server.url()).await;
+}

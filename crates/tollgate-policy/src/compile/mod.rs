@@ -166,7 +166,9 @@ impl Compiler<'_> {
         let guards_guesses = limits
             .iter()
             .any(|limit| limit.when.key == Some(crate::model::KeyState::Unknown));
+        let default_zone = default_zone(&limits);
         Policy {
+            default_zone,
             read_headers,
             guards_guesses,
             server,
@@ -233,4 +235,20 @@ fn known(names: &[String]) -> String {
     } else {
         format!("defined are {}", names.join(", "))
     }
+}
+
+/// The zone of the first calendar-aligned window of `limits` (any plan's numbers), else UTC:
+/// where accounts that name no zone see their times and count their days.
+fn default_zone(limits: &[crate::Limit]) -> jiff::tz::TimeZone {
+    limits
+        .iter()
+        .flat_map(|limit| limit.algorithms.iter())
+        .find_map(|algorithm| match algorithm {
+            tollgate_core::Algorithm::Window(window) => match window.schedule() {
+                tollgate_core::Schedule::Calendar(calendar) => Some(calendar.time_zone().clone()),
+                tollgate_core::Schedule::Clock(_) => None,
+            },
+            _ => None,
+        })
+        .unwrap_or(jiff::tz::TimeZone::UTC)
 }

@@ -166,6 +166,16 @@ impl Compiler<'_> {
                 }
             },
             metrics_per_account: file.server.metrics_per_account.unwrap_or(false),
+            usage_history_days: match &file.server.usage_history_days {
+                None => 400,
+                Some(days) => match u32::try_from(*days.get_ref()) {
+                    Ok(days @ 1..=36_600) => days,
+                    _ => {
+                        self.fail(days.span(), format!("usage_history_days must be 1 to 36600, not {}", days.get_ref()));
+                        400
+                    }
+                },
+            },
         }
     }
 

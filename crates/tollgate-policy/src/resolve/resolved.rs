@@ -46,6 +46,8 @@ pub struct Resolved<'a> {
     pub api: &'a Name,
     /// The account of the API key.
     pub account: Option<&'a Name>,
+    /// The zone the account counts its days in (see [`Policy::account_zone`]).
+    pub time_zone: &'a jiff::tz::TimeZone,
     /// The verified app.
     pub app: Option<&'a Name>,
     /// The account's pricing plan (or the default plan).
@@ -187,6 +189,10 @@ impl Policy {
         let mut resolved = Resolved {
             api: &self.apis[context.api],
             account: context.account.map(|account| &account.id),
+            time_zone: context
+                .account
+                .and_then(|account| account.time_zone.as_ref())
+                .unwrap_or(&self.default_zone),
             app: context.app,
             plan: context.plan.map(|plan| &self.plans[plan]),
             path: context.path,

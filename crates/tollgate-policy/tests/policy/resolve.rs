@@ -493,6 +493,7 @@ fn a_pack_raises_quotas_until_it_expires() {
         company: None,
         pack: Some(("plus".into(), until)),
         overrides: Vec::new(),
+        time_zone: None,
     };
     let (directory, unknown) = policy.directory([entry]);
     assert!(unknown.is_empty());

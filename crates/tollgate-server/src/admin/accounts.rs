@@ -184,62 +184,142 @@ pub(super) async fn usage<C: Clock + 'static>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
 ) -> Response {
-    // The account's time zone: the catalog's, when set to other than its default (UTC); else
-    // the policy's (the account's `time_zone`, or its first calendar-aligned limit's zone).
-    let time_zone = match admin.catalog.account(&id).await {
-        Ok(account) => account
-            .filter(|account| account.time_zone != "UTC")
-            .and_then(|account| jiff::tz::TimeZone::get(&account.time_zone).ok()),
-        Err(failure) => return fault(failure),
-    };
-    match admin.app.gate.usage(&id, time_zone.as_ref()).await {
+    // In the account's zone: the catalog's or the policy file's, else the policy's default.
+    match admin.app.gate.usage(&id, None).await {
         Some(usage) => Json(usage).into_response(),
         None => fault(CatalogError::UnknownAccount(id)),
     }
 }
 
-/// `?days=N` of `GET /admin/accounts/{id}/history`.
+/// The range of a usage history: `?from=&to=` (dates in the account's zone, both included;
+/// `to` defaults to today, `from` to 29 days before `to`), or `?days=N` ending today.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct HistoryQuery {
     days: Option<u32>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
-pub(super) async fn history<C: Clock>(
+/// The most days one history answer covers.
+const MAX_DAYS: i64 = 3_660;
+
+/// `GET /admin/accounts/{id}/usage/history?from=&to=`: admitted and refused calls per api and
+/// day, the days being the account's own (its time zone), with the range and the zone.
+pub(super) async fn usage_history<C: Clock + 'static>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
-    axum::extract::Query(query): axum::extract::Query<HistoryQuery>,
+    query: Result<axum::extract::Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    match admin.catalog.account(&id).await {
-        Ok(Some(_)) => {}
-        Ok(None) if admin.app.gate.policy().usage(None, &id, 0).is_some() => {}
-        Ok(None) => return fault(CatalogError::UnknownAccount(id)),
-        Err(failure) => return fault(failure),
+    match read_history(&admin, &id, query).await {
+        Ok(history) => Json(serde_json::json!({
+            "account": id,
+            "time_zone": history.zone.iana_name().unwrap_or("UTC"),
+            "from": date(history.first),
+            "to": date(history.last),
+            "kept_days": admin.app.gate.policy().server().usage_history_days,
+            "days": history.rows,
+        }))
+        .into_response(),
+        Err(response) => response,
+    }
+}
+
+/// `GET /admin/accounts/{id}/history?days=N`: the same rows alone, as a list.
+pub(super) async fn history<C: Clock + 'static>(
+    State(admin): State<Arc<Admin<C>>>,
+    Path(id): Path<String>,
+    query: Result<axum::extract::Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    match read_history(&admin, &id, query).await {
+        Ok(history) => Json(history.rows).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// An account's history over a range of its days.
+struct History {
+    zone: jiff::tz::TimeZone,
+    first: i64,
+    last: i64,
+    rows: Vec<serde_json::Value>,
+}
+
+async fn read_history<C: Clock + 'static>(
+    admin: &Admin<C>,
+    id: &str,
+    query: Result<axum::extract::Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<History, Response> {
+    let bad = |message: &str| error(StatusCode::BAD_REQUEST, "bad_range", message);
+    let Ok(axum::extract::Query(query)) = query else {
+        return Err(bad(
+            "the query takes `from` and `to` (YYYY-MM-DD), or `days`",
+        ));
+    };
+    let policy_zone = admin.app.gate.account_zone(id);
+    let zone = match (policy_zone, admin.catalog.account(id).await) {
+        (Some(zone), _) => zone,
+        (None, Ok(Some(account))) => jiff::tz::TimeZone::get(&account.time_zone)
+            .ok()
+            .filter(|_| account.time_zone != "UTC")
+            .unwrap_or_else(|| admin.app.gate.default_zone()),
+        (None, Ok(None)) => return Err(fault(CatalogError::UnknownAccount(id.to_owned()))),
+        (None, Err(failure)) => return Err(fault(failure)),
+    };
+    let today = crate::history::day_of(admin.app.gate.limiter().clock().now(), &zone);
+    let parse = |text: &Option<String>, name: &str| match text {
+        None => Ok(None),
+        Some(text) => text
+            .parse::<jiff::civil::Date>()
+            .map(|date| Some(crate::history::day_number(date)))
+            .map_err(|_| format!("`{name}` must be a date, YYYY-MM-DD")),
+    };
+    let (from, to) = match (parse(&query.from, "from"), parse(&query.to, "to")) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(message), _) | (_, Err(message)) => return Err(bad(&message)),
+    };
+    let last = to.unwrap_or(today);
+    let first = match (from, query.days) {
+        (Some(_), Some(_)) => return Err(bad("give `from` or `days`, not both")),
+        (Some(first), None) => first,
+        (None, days) => last - i64::from(days.unwrap_or(30).clamp(1, 3_660)) + 1,
+    };
+    if first > last {
+        return Err(bad("`from` is after `to`"));
+    }
+    if last - first >= MAX_DAYS {
+        return Err(bad(&format!("a history covers at most {MAX_DAYS} days")));
     }
     // What was counted since the last write is written first, so the answer is current.
     let counter = admin.app.gate.usage_counter();
     let pending = counter.take();
     if let Err(failure) = admin.catalog.add_usage(&pending).await {
         counter.put_back(pending);
-        return fault(failure);
+        return Err(fault(failure));
     }
-    let today = crate::day_of(admin.app.gate.limiter().clock().now());
-    let first = today - i64::from(query.days.unwrap_or(30).clamp(1, 3_660)) + 1;
-    match admin.catalog.usage_history(&id, first).await {
-        Ok(rows) => {
-            let rows: Vec<serde_json::Value> = rows
-                .into_iter()
-                .map(|(api, day, admitted, refused)| {
-                    let date = jiff::civil::date(1970, 1, 1)
-                        .checked_add(jiff::Span::new().days(day))
-                        .map(|date| date.to_string())
-                        .unwrap_or_default();
-                    serde_json::json!({ "api": api, "date": date, "admitted": admitted, "refused": refused })
-                })
-                .collect();
-            Json(rows).into_response()
-        }
-        Err(failure) => fault(failure),
-    }
+    let rows = admin
+        .catalog
+        .usage_history(id, first, last)
+        .await
+        .map_err(fault)?
+        .into_iter()
+        .map(|(api, day, admitted, refused)| {
+            serde_json::json!({ "api": api, "date": date(day), "admitted": admitted, "refused": refused })
+        })
+        .collect();
+    Ok(History {
+        zone,
+        first,
+        last,
+        rows,
+    })
+}
+
+/// Day number `day` as `YYYY-MM-DD`.
+fn date(day: i64) -> String {
+    crate::history::date_of(day)
+        .map(|date| date.to_string())
+        .unwrap_or_default()
 }
 
 fn account_json(account: &Account) -> serde_json::Value {

@@ -148,6 +148,8 @@ impl<C: Clock> Admin<C> {
                 plan: keyed.plan,
                 company: keyed.company,
                 pack: keyed.pack,
+                // The catalog's default, UTC, leaves the account in the policy's zone.
+                time_zone: Some(keyed.time_zone).filter(|zone| zone != "UTC"),
             })
             .collect();
         // Packs and overrides of accounts of the policy file travel as entries without a key.
@@ -173,6 +175,7 @@ impl<C: Clock> Admin<C> {
                     company: None,
                     pack: packs.remove(&account),
                     overrides: overrides.remove(&account).unwrap_or_default(),
+                    time_zone: None,
                     account,
                 }),
         );
@@ -206,6 +209,10 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         )
         .route("/admin/accounts/{id}/usage", get(accounts::usage::<C>))
         .route("/admin/accounts/{id}/history", get(accounts::history::<C>))
+        .route(
+            "/admin/accounts/{id}/usage/history",
+            get(accounts::usage_history::<C>),
+        )
         .route(
             "/admin/accounts/{id}/overrides/{limit}",
             axum::routing::put(deals::set_override::<C>).delete(deals::clear_override::<C>),

@@ -132,8 +132,9 @@ impl<C: Clock + 'static> Gate<C> {
             return Err(unauthenticated(&state, reason));
         }
         if let Some(account) = resolved.account {
+            let day = crate::history::day_of(decision.at(), resolved.time_zone);
             self.usage
-                .record(account, resolved.api, decision.at(), decision.allowed());
+                .record(account, resolved.api, day, decision.allowed());
         }
         let mut report = Report::of(
             &resolved,

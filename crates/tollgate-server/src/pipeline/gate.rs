@@ -131,6 +131,19 @@ impl<C: Clock> Gate<C> {
         Arc::clone(&self.state.load().policy)
     }
 
+    /// The zone account `id` sees its times and counts its days in (see
+    /// [`Policy::account_zone`]); `None` for an account neither the policy nor the catalog's
+    /// keyed accounts have.
+    pub fn account_zone(&self, id: &str) -> Option<jiff::tz::TimeZone> {
+        let state = self.state.load();
+        state.policy.account_zone(Some(&state.directory), id)
+    }
+
+    /// The zone of accounts that name none (see [`Policy::default_zone`]).
+    pub fn default_zone(&self) -> jiff::tz::TimeZone {
+        self.state.load().policy.default_zone().clone()
+    }
+
     /// Counts of decisions per account, api and day, to be taken and written down.
     pub fn usage_counter(&self) -> &UsageCounter {
         &self.usage

@@ -479,7 +479,10 @@ async fn envoy_decisions_by_policy_and_by_rules() {
             r#"tollgate_limit_decisions_total{api="edge",limit="edge.user",outcome="refused"}"#,
             1.0,
         ),
-        (r#"tollgate_near_limit_total{api="edge",limit="edge.user"}"#, 1.0),
+        (
+            r#"tollgate_near_limit_total{api="edge",limit="edge.user"}"#,
+            1.0,
+        ),
         (
             r#"tollgate_limit_decisions_total{api="edge",limit="teams",outcome="admitted"}"#,
             1.0,

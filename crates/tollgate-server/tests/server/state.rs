@@ -23,6 +23,7 @@ fn account(version: usize) -> DirectoryEntry {
         company: None,
         pack: None,
         overrides: Vec::new(),
+        time_zone: None,
     }
 }
 
