@@ -137,6 +137,15 @@ pub struct Responses {
     pub xml: crate::Template,
 }
 
+impl Responses {
+    /// Whether a refusal body explains itself (`{explanation}` in a template): then the
+    /// refusing limit's partition is worked out for the body.
+    #[must_use]
+    pub fn explains(&self) -> bool {
+        self.json.uses(crate::Field::Explanation) || self.xml.uses(crate::Field::Explanation)
+    }
+}
+
 /// The default JSON refusal body.
 pub const DEFAULT_JSON: &str = r#"{"error":"{code}","message":"Maximum number of requests ({quota}) reached. Try again in {retry_after} seconds.","limit":"{name}","api":"{api}","retry_after":{retry_after}}"#;
 

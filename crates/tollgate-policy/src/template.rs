@@ -24,9 +24,12 @@ pub enum Field {
     Name,
     /// `{code}`: the refusing limit's error code.
     Code,
+    /// `{explanation}`: which limit refused, in which partition (header values masked), its
+    /// numbers and when it is whole again, in words, escaped for the body's format.
+    Explanation,
 }
 
-const FIELDS: [(&str, Field); 9] = [
+const FIELDS: [(&str, Field); 10] = [
     ("{quota}", Field::Quota),
     ("{limit}", Field::Limit),
     ("{period}", Field::Period),
@@ -36,6 +39,7 @@ const FIELDS: [(&str, Field); 9] = [
     ("{retry_after}", Field::RetryAfter),
     ("{name}", Field::Name),
     ("{code}", Field::Code),
+    ("{explanation}", Field::Explanation),
 ];
 
 /// A template: text, with placeholders found when it was compiled. Any other `{…}` is text.
@@ -74,6 +78,12 @@ impl Template {
     #[must_use]
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Whether the template has `field`.
+    #[must_use]
+    pub fn uses(&self, field: Field) -> bool {
+        self.fields.iter().any(|&(_, _, used)| used == field)
     }
 
     /// Writes the template into `out`, each placeholder as `value` writes it.

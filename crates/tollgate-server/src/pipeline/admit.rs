@@ -90,11 +90,13 @@ impl<C: Clock + 'static> Gate<C> {
                         &policy.responses().headers,
                     )
                 };
+                // No partition in words: it would tell whose key this is.
                 return Err(Refusal::limited(
                     policy.responses(),
                     facts.headers.get("accept"),
                     report,
                     &refused,
+                    None,
                 ));
             }
         }
@@ -143,11 +145,25 @@ impl<C: Clock + 'static> Gate<C> {
             &policy.responses().headers,
         );
         if !decision.allowed() {
+            // The partition in words, for `{explanation}`: never for an unknown key, whose
+            // answer must read as a right key's throttled guess does.
+            let partition = (policy.responses().explains() && resolved.unauthenticated.is_none())
+                .then(|| {
+                    let refusing = report.shown()?;
+                    state
+                        .policy
+                        .explain(Some(&state.directory), report.at, facts)
+                        .into_iter()
+                        .find(|(name, _)| **name == *refusing.name)
+                        .map(|(_, partition)| partition)
+                })
+                .flatten();
             let refusal = Refusal::limited(
                 policy.responses(),
                 facts.headers.get("accept"),
                 report,
                 &decision,
+                partition.as_deref(),
             );
             if tracing::enabled!(tracing::Level::INFO) {
                 self.log_refusal(&state, &resolved, &refusal, facts);

@@ -89,11 +89,14 @@ impl Refusal {
 
     /// A refusal by the limits of `report` (`decision` refused), with the policy's body in
     /// the format `accept` asks for.
+    /// A refusal by a limit, with the body the policy's template makes of `report`; `partition`
+    /// (the refusing limit's, in words) goes into `{explanation}` where it is known.
     pub(crate) fn limited(
         responses: &Responses,
         accept: Option<&str>,
         report: Report,
         decision: &Decision,
+        partition: Option<&str>,
     ) -> Self {
         let shown = report
             .shown()
@@ -129,6 +132,11 @@ impl Refusal {
                 Field::RetryAfter => write!(out, "{retry_after}"),
                 Field::Name => out.write_str(&shown.name),
                 Field::Code => out.write_str(&shown.code),
+                Field::Explanation => {
+                    let text = explanation(&shown, partition);
+                    escape_into(out, &text, xml);
+                    Ok(())
+                }
                 _ => Ok(()),
             };
         });
@@ -139,6 +147,47 @@ impl Refusal {
             body: (content_type, body),
             no_route: false,
         }
+    }
+}
+
+/// The refusal in words: `per-minute (account=acme api=machines): 2 of 2 used, 2 per minute;
+/// whole again at 2026-01-01T00:01:00Z`.
+fn explanation(shown: &LimitReport, partition: Option<&str>) -> String {
+    let mut text = shown.name.to_string();
+    if let Some(partition) = partition.filter(|partition| !partition.is_empty()) {
+        text = format!("{text} ({partition})");
+    }
+    let used = shown.limit.saturating_sub(shown.remaining);
+    let rate = if shown.period.is_empty() {
+        format!("{} in flight", shown.per_period)
+    } else {
+        format!("{} per {}", shown.per_period, shown.period)
+    };
+    format!(
+        "{text}: {used} of {} used, {rate}; whole again at {}",
+        shown.limit,
+        rfc3339(shown.reset_at)
+    )
+}
+
+/// Writes `text` escaped for a JSON string or for XML text: client-made values (paths,
+/// parameters) never break out of the body's syntax.
+fn escape_into(out: &mut String, text: &str, xml: bool) {
+    use std::fmt::Write;
+    for c in text.chars() {
+        let _ = match (xml, c) {
+            (true, '&') => out.write_str("&amp;"),
+            (true, '<') => out.write_str("&lt;"),
+            (true, '>') => out.write_str("&gt;"),
+            (true, '"') => out.write_str("&quot;"),
+            (true, '\'') => out.write_str("&apos;"),
+            (false, '"') => out.write_str("\\\""),
+            (false, '\\') => out.write_str("\\\\"),
+            // XML 1.0 has no way to write most control characters: they are left out.
+            (true, c) if c.is_control() => Ok(()),
+            (false, c) if c.is_control() => write!(out, "\\u{:04x}", u32::from(c)),
+            (_, c) => out.write_char(c),
+        };
     }
 }
 
