@@ -100,6 +100,9 @@ pub struct ServerConfig {
     pub header_read_timeout: Option<Spanned<String>>,
     /// How long a connection may stay open with no request in flight (default `60s`).
     pub idle_timeout: Option<Spanned<String>>,
+    /// How long a shutdown waits for the connections still open (default `30s`): past it,
+    /// those still sending or receiving are closed.
+    pub shutdown_timeout: Option<Spanned<String>>,
     /// The most connections open at once on each port (default 10,000); beyond, new
     /// connections wait in the kernel's backlog while established ones keep being served.
     pub max_connections: Option<Spanned<u64>>,

@@ -41,6 +41,8 @@ pub struct Server {
     pub header_read_timeout: std::time::Duration,
     /// How long a connection may stay open with no request in flight.
     pub idle_timeout: std::time::Duration,
+    /// How long a shutdown waits for the connections still open.
+    pub shutdown_timeout: std::time::Duration,
     /// The most connections open at once on each port.
     pub max_connections: usize,
     /// Bytes the journal may grow past twice its live state before it is compacted.

@@ -39,7 +39,9 @@ async fn main() -> Result<(), String> {
         let stream = tokio::net::TcpStream::connect(address)
             .await
             .map_err(|error| format!("cannot reach {address}: {error}"))?;
-        stream.set_nodelay(true).map_err(|error| error.to_string())?;
+        stream
+            .set_nodelay(true)
+            .map_err(|error| error.to_string())?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|error| error.to_string())?;

@@ -147,6 +147,12 @@ impl Compiler<'_> {
                 .as_ref()
                 .and_then(|timeout| self.parse(timeout, |text| parse_duration(text).and_then(|duration| if duration.is_zero() { Err("idle_timeout must be longer than 0".to_owned()) } else { Ok(duration) })))
                 .unwrap_or(Duration::from_secs(60)),
+            shutdown_timeout: file
+                .server
+                .shutdown_timeout
+                .as_ref()
+                .and_then(|timeout| self.parse(timeout, parse_duration))
+                .unwrap_or(Duration::from_secs(30)),
             max_connections: match &file.server.max_connections {
                 None => 10_000,
                 Some(max) => match usize::try_from(*max.get_ref()) {

@@ -54,18 +54,28 @@ pub(super) async fn connection<S>(
     let mut connection = pin!(builder.serve_connection_with_upgrades(io, service));
     // Once shut down gracefully: when to look whether anything still moves.
     let mut stall_check: Option<Instant> = None;
+    // Once the server stops: when the connection is closed, whatever still moves.
+    let mut closing: Option<Instant> = None;
     loop {
         let deadline = stall_check.unwrap_or_else(|| activity.deadline(limits));
+        let deadline = closing.map_or(deadline, |closing| deadline.min(closing));
         tokio::select! {
             _ = connection.as_mut() => break,
             () = activity.changed.notified() => {}
-            () = stopped(&mut stop), if stall_check.is_none() => {
-                connection.as_mut().graceful_shutdown();
-                activity.moved.store(false, Ordering::Relaxed);
-                stall_check = Some(Instant::now() + limits.idle_timeout);
+            () = stopped(&mut stop), if closing.is_none() => {
+                let now = Instant::now();
+                closing = Some(now + limits.shutdown_timeout);
+                if stall_check.is_none() {
+                    connection.as_mut().graceful_shutdown();
+                    activity.moved.store(false, Ordering::Relaxed);
+                    stall_check = Some(now + limits.idle_timeout);
+                }
             }
             () = tokio::time::sleep_until(deadline) => {
                 let now = Instant::now();
+                if closing.is_some_and(|closing| now >= closing) {
+                    break;
+                }
                 if stall_check.is_some() {
                     let moved = activity.moved.swap(false, Ordering::Relaxed);
                     if !moved && activity.in_flight.load(Ordering::SeqCst) == 0 {
@@ -252,6 +262,7 @@ mod tests {
         header_read_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
         max_connections: 10,
+        shutdown_timeout: Duration::from_secs(30),
     };
 
     #[tokio::test(start_paused = true)]

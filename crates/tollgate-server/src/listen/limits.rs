@@ -11,6 +11,8 @@ pub(crate) struct Limits {
     pub(crate) idle_timeout: Duration,
     /// Connections open at once on the port.
     pub(crate) max_connections: usize,
+    /// Time a shutdown gives a connection before it is closed.
+    pub(crate) shutdown_timeout: Duration,
 }
 
 impl Limits {
@@ -20,6 +22,7 @@ impl Limits {
             header_read_timeout: server.header_read_timeout,
             idle_timeout: server.idle_timeout,
             max_connections: server.max_connections.max(1),
+            shutdown_timeout: server.shutdown_timeout,
         }
     }
 }

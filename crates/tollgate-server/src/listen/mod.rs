@@ -17,7 +17,8 @@
 //!   (HTTP/1 heads too), a ping after 20 s of silence that must be answered within 20 s.
 //!
 //! On shutdown the loop stops accepting, every connection is shut down gracefully (requests in
-//! flight are answered), and [`serve`] returns once all are closed.
+//! flight are answered), and [`serve`] returns once all are closed: at most
+//! `server.shutdown_timeout` (30 s) later, when those still moving bytes are closed.
 
 mod accept;
 mod connection;

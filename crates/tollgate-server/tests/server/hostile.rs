@@ -355,6 +355,38 @@ async fn sigterm_answers_the_requests_in_flight_before_stopping() {
     assert!(tollgate.terminate().success());
 }
 
+#[tokio::test]
+async fn a_client_that_never_finishes_its_body_does_not_hold_the_shutdown() {
+    // The body read has an hour; the shutdown a second.
+    let server = "header_read_timeout = \"1h\"\nshutdown_timeout = \"1s\"";
+    let tollgate = Tollgate::start(&policy(server), None);
+    let mut stream = TcpStream::connect(tollgate.address).await.unwrap();
+    stream
+        .write_all(b"POST /v1/check HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .await
+        .unwrap();
+    // A byte of body every 100 ms for up to a minute: the connection always moves.
+    let trickle = tokio::spawn(async move {
+        for _ in 0..600 {
+            if stream.write_all(b"1\r\n \r\n").await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    });
+    tollgate.signal("TERM");
+    tollgate.wait_for("shutting down");
+    // Stopped a second after, not a minute: the trickling client found its connection closed.
+    let stopped = tokio::task::spawn_blocking(move || tollgate.terminate());
+    let status = tokio::time::timeout(Duration::from_secs(20), stopped)
+        .await
+        .expect("the shutdown did not wait for the trickling client")
+        .unwrap();
+    assert!(status.success());
+    assert!(trickle.await.unwrap(), "the connection was closed");
+}
+
 #[test]
 fn connection_limits_are_checked_with_file_line_and_column() {
     let dir = crate::support::TempDir::new();
