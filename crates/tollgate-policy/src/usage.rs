@@ -47,21 +47,36 @@ pub struct AccountUsage<'p> {
 }
 
 impl Policy {
+    /// Whether a request carries an API key of its own (a key it sends twice or cannot spell
+    /// counts: the lookup says what is wrong with it).
+    pub fn carries_key<H: crate::Headers + ?Sized>(&self, facts: &RequestFacts<'_, H>) -> bool {
+        !matches!(self.api_key(facts), Ok(None))
+    }
+
     /// Whose API key a request carries (in the policy file or `directory`), for a lookup that
     /// is no api call (the customer's quota page): an unknown key meets the limits written for
     /// unknown keys (`when = { key = "unknown" }`) that name no api, in the partitions the same
     /// guess would take through the API, so that guessing keys costs the same there.
+    /// `signed_in` is the key a browser keeps for the customer's page (its cookie): read only
+    /// when the request carries no key of its own, and held to the same rules.
     pub fn key_lookup<'p, H: crate::Headers + ?Sized>(
         &'p self,
         directory: Option<&'p Directory>,
         facts: &RequestFacts<'_, H>,
+        signed_in: Option<&str>,
     ) -> KeyLookup<'p> {
         if let Some(reason) = self.unreadable_header(facts) {
             return KeyLookup::Ambiguous(reason);
         }
         let key = match self.api_key(facts) {
             Ok(Some(key)) => key,
-            Ok(None) => return KeyLookup::Absent,
+            Ok(None) => match signed_in.map(|key| key.trim_matches([' ', '\t'])) {
+                Some("") | None => return KeyLookup::Absent,
+                Some(key) if key.bytes().all(|byte| byte.is_ascii_graphic()) => {
+                    std::borrow::Cow::Borrowed(key)
+                }
+                Some(_) => return KeyLookup::Ambiguous("the API key must be visible ASCII"),
+            },
             Err(reason) => return KeyLookup::Ambiguous(reason),
         };
         let account = self.account_by_key(directory, &crate::secret::digest(&key));

@@ -1,4 +1,5 @@
-//! What the public port's adapters share: the gate, the upstream and the client that reaches it.
+//! What the public port's adapters share: the gate, the upstream and the client that reaches it,
+//! and the catalog the customer's page reads history from.
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use axum::http::Uri;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tollgate_catalog::Catalog;
 use tollgate_core::{Clock, SystemClock};
 
 use crate::pipeline::Gate;
@@ -20,6 +22,8 @@ pub struct App<C: Clock = SystemClock> {
     pub upstream: Option<Uri>,
     /// How long the upstream may take to send its response headers.
     pub upstream_timeout: Duration,
+    /// Where the customer's page reads its usage history (the admin API's catalog).
+    pub(crate) catalog: Option<Catalog>,
     pub(crate) client: Client<HttpConnector, Body>,
 }
 
@@ -30,7 +34,15 @@ impl<C: Clock> App<C> {
             gate,
             upstream,
             upstream_timeout,
+            catalog: None,
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
+    }
+
+    /// The same, showing customers their usage history from `catalog`.
+    #[must_use]
+    pub fn with_catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = Some(catalog);
+        self
     }
 }

@@ -58,6 +58,26 @@ pub(crate) fn day_number(date: jiff::civil::Date) -> i64 {
     )
 }
 
+/// An account's usage history from day `first` to day `last`, current: the counts not yet
+/// written are written first (and kept for the next write if that fails).
+///
+/// # Errors
+/// Only for database faults.
+pub(crate) async fn read(
+    counter: &UsageCounter,
+    catalog: &tollgate_catalog::Catalog,
+    id: &str,
+    first: i64,
+    last: i64,
+) -> Result<Vec<(String, i64, u64, u64)>, tollgate_catalog::CatalogError> {
+    let pending = counter.take();
+    if let Err(failure) = catalog.add_usage(&pending).await {
+        counter.put_back(pending);
+        return Err(failure);
+    }
+    catalog.usage_history(id, first, last).await
+}
+
 impl UsageCounter {
     /// Counts one decision on `day` (see [`day_of`]); allocates only for an account, api or day
     /// not seen since the last take.

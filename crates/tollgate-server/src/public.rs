@@ -16,7 +16,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use tollgate_core::{Clock, SystemClock};
 
-use crate::adapters::{check, forward_auth, gateway, quota};
+use crate::adapters::{check, forward_auth, gateway, portal};
 use crate::app::App;
 
 /// A response on its way, boxed: each adapter's future is boxed alone, at its own size.
@@ -42,10 +42,17 @@ impl<C: Clock + 'static> App<C> {
                 Box::pin(async move { Ok(check::check(&app, peer, body).await) })
             }
             ("/v1/check", _) => refused("POST"),
-            ("/_tollgate/quota", &Method::GET | &Method::HEAD) => Box::pin(async move {
-                Ok(quota::own_quota(&app, peer, &parts.uri, &parts.headers).await)
+            (portal::PAGE, &Method::GET | &Method::HEAD) => Box::pin(async move {
+                Ok(portal::own_quota(&app, peer, &parts.uri, &parts.headers).await)
             }),
-            ("/_tollgate/quota", _) => refused("GET,HEAD"),
+            (portal::PAGE, _) => refused("GET,HEAD"),
+            (portal::SIGN_IN, &Method::POST) => {
+                Box::pin(async move { Ok(portal::sign_in(&app, peer, &parts.headers, body).await) })
+            }
+            (portal::SIGN_OUT, &Method::POST) => {
+                Box::pin(std::future::ready(Ok(portal::sign_out(&parts.headers))))
+            }
+            (portal::SIGN_IN | portal::SIGN_OUT, _) => refused("POST"),
             _ => Box::pin(
                 async move { Ok(gateway::gateway(&app, peer, parts, Body::new(body)).await) },
             ),

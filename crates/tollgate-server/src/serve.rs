@@ -163,7 +163,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         gate.set_ratelimit_config(config);
         summary
     });
-    let app = Arc::new(App::new(gate, upstream, upstream_timeout));
+    let app = Arc::new(App::new(gate, upstream, upstream_timeout).with_catalog(catalog.clone()));
     if app.gate.shared_store().is_none() {
         // The embedded store's long-lived state outlives the process in the journal.
         let taker = Arc::clone(&app);

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use tollgate_core::Clock;
 use tollgate_policy::{RequestFacts, Unmatched};
 
+use super::body::{self, Unread};
 use crate::app::App;
 use crate::pipeline::{Admission, Refusal, Report};
 use crate::respond::{self, CheckAnswer};
@@ -52,24 +53,16 @@ where
     if !policy.server().may_check(peer.ip()) {
         return respond::forbidden();
     }
-    let mut read = std::pin::pin!(http_body_util::BodyExt::collect(
-        http_body_util::Limited::new(body, MAX_CHECK_BODY)
-    ));
-    // A body that came with its head is read without a timer; one still on its way is given
-    // the header read timeout.
-    let arrived = match futures_util::FutureExt::now_or_never(read.as_mut()) {
-        Some(read) => Ok(read),
-        None => tokio::time::timeout(policy.server().header_read_timeout, read).await,
-    };
-    let body = match arrived {
-        Ok(Ok(body)) => body.to_bytes(),
-        Ok(Err(_)) => {
+    // A body still on its way is given the header read timeout.
+    let body = match body::read(body, MAX_CHECK_BODY, policy.server().header_read_timeout).await {
+        Ok(body) => body,
+        Err(Unread::TooLarge) => {
             let message = format!(
                 "the check request's body is not read: larger than {MAX_CHECK_BODY} bytes, or cut short"
             );
             return error(StatusCode::BAD_REQUEST, "bad_request", &message);
         }
-        Err(_) => {
+        Err(Unread::Late) => {
             let message = "the check request's body did not arrive in time";
             return error(StatusCode::REQUEST_TIMEOUT, "request_timeout", message);
         }

@@ -5,18 +5,19 @@
 //! - `forward_auth.rs` — `GET /v1/auth`, for nginx, Traefik and Caddy;
 //! - `check.rs` — `POST /v1/check`, the decision as JSON;
 //! - `gateway.rs` — every other path, forwarded to the upstream when admitted;
-//! - `quota.rs` and `quota_page.rs` — a customer's own quotas, as JSON or a page;
+//! - `portal/` — a customer's own quotas, as JSON or a page with a sign-in form;
 //! - `edge.rs` — the same reading of a request for an embedder (the tower layer);
 //! - `envoy/` — Envoy's gRPC rate-limit service and gRPC health, on their own port, decided by
-//!   the policy file or by envoyproxy/ratelimit's files.
+//!   the policy file or by envoyproxy/ratelimit's files;
+//! - `body.rs` — a request body read whole, bounded in size and time.
 
+mod body;
 pub(crate) mod check;
 pub mod edge;
 pub(crate) mod envoy;
 pub(crate) mod forward_auth;
 pub(crate) mod gateway;
-pub(crate) mod quota;
-mod quota_page;
+pub(crate) mod portal;
 
 use std::net::IpAddr;
 

@@ -290,16 +290,8 @@ async fn read_history<C: Clock + 'static>(
     if last - first >= MAX_DAYS {
         return Err(bad(&format!("a history covers at most {MAX_DAYS} days")));
     }
-    // What was counted since the last write is written first, so the answer is current.
     let counter = admin.app.gate.usage_counter();
-    let pending = counter.take();
-    if let Err(failure) = admin.catalog.add_usage(&pending).await {
-        counter.put_back(pending);
-        return Err(fault(failure));
-    }
-    let rows = admin
-        .catalog
-        .usage_history(id, first, last)
+    let rows = crate::history::read(counter, &admin.catalog, id, first, last)
         .await
         .map_err(fault)?
         .into_iter()

@@ -19,10 +19,11 @@ impl<C: Clock + 'static> Gate<C> {
     pub async fn key_holder<H: Headers + ?Sized>(
         &self,
         facts: &RequestFacts<'_, H>,
+        signed_in: Option<&str>,
     ) -> Result<String, Refusal> {
         let state = self.state.load_full();
         let policy = &state.policy;
-        let limits = match policy.key_lookup(Some(&state.directory), facts) {
+        let limits = match policy.key_lookup(Some(&state.directory), facts, signed_in) {
             KeyLookup::Account(account, guards) => {
                 return match self.as_a_guess(&guards.requests).await {
                     Guess::Refused(refused) => Err(guess_throttled(&refused)),
@@ -88,6 +89,10 @@ impl<C: Clock + 'static> Gate<C> {
                     serde_json::json!({
                         "name": limit.name(),
                         "kind": kind,
+                        // What the limit allows in words: `per_period` per `period` (a
+                        // bucket's rate; a window's max), or `limit` at once (concurrency).
+                        "per_period": limit.rate_count().unwrap_or(outcome.limit()),
+                        "period": limit.period(),
                         "limit": outcome.limit(),
                         "used": outcome.limit().saturating_sub(outcome.remaining()),
                         "remaining": outcome.remaining(),

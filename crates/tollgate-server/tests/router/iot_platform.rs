@@ -229,6 +229,8 @@ async fn the_customer_sees_each_apis_quota_and_rate_its_plan_and_pack() {
             {
                 "name": "daily-quota",
                 "kind": "quota",
+                "per_period": 5000,
+                "period": "day",
                 "limit": 5000,
                 "used": 1,
                 "remaining": 4999,
@@ -238,6 +240,8 @@ async fn the_customer_sees_each_apis_quota_and_rate_its_plan_and_pack() {
             {
                 "name": "rate-limit",
                 "kind": "rate",
+                "per_period": 1,
+                "period": "second",
                 "limit": 1,
                 "used": 1,
                 "remaining": 0,

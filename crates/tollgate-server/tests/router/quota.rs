@@ -35,6 +35,8 @@ async fn the_quota_page_shows_each_apis_limits_as_json() {
             "limits": [{
                 "name": "hourly",
                 "kind": "rate",
+                "per_period": 1,
+                "period": "hour",
                 "limit": 2,
                 "used": 1,
                 "remaining": 1,
@@ -131,9 +133,16 @@ async fn a_browser_gets_the_quota_page_as_html() {
         page.header("content-type"),
         Some("text/html; charset=utf-8")
     );
+    assert_eq!(page.header("cache-control"), Some("no-store"));
     assert!(page.body.starts_with("<!doctype html>"), "{}", page.body);
     assert!(
-        page.body.contains("<h1>Quotas of acme</h1>"),
+        page.body.contains("Account <strong>acme</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("0 of 2 used"), "{}", page.body);
+    assert!(
+        page.body.contains("1 per hour, bursts of 2 · nothing used"),
         "{}",
         page.body
     );
