@@ -3,7 +3,7 @@
 //! stays with the real binary in `tests/server`.
 //!
 //! One file per subject: forward-auth, the check API, aligned and calendar windows, identity and
-//! the guess guard, refusals that explain themselves (`explanation`), routes, blocks, the quota page, the three shipped example policies
+//! the guess guard, refusals that explain themselves (`explanation`), routes, blocks, the quota page and the customer's page with its sign-in (`portal`), the three shipped example policies
 //! (`invoicing`, `heating_partner`, `iot_platform`), and Envoy's gRPC rate-limit service
 //! (`envoy_rls`, the gRPC router with no socket, over envoyproxy/ratelimit's files; `envoy_policy`,
 //! over a policy file), and `/metrics` scraped (`metrics`).
@@ -19,6 +19,7 @@ mod identity;
 mod invoicing;
 mod iot_platform;
 mod metrics;
+mod portal;
 mod quota;
 mod routes;
 mod shadow;
