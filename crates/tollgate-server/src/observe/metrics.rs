@@ -179,7 +179,7 @@ impl Metrics {
         self.latency.observe(nanos);
         let (report, outcome) = match answer {
             Ok(admission) => (admission.report(), 0),
-            Err(refusal) if refusal.status == 503 => (&refusal.report, 2),
+            Err(refusal) if refusal.store_fault => (&refusal.report, 2),
             Err(refusal) => (&refusal.report, 1),
         };
         let api = report.api.as_deref().unwrap_or("-");

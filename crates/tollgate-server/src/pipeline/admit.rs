@@ -42,7 +42,7 @@ impl<C: Clock + 'static> Gate<C> {
         self.metrics.decided(&answer, per_account, took);
         let counted = match &answer {
             Ok(_) => 0,
-            Err(refusal) if refusal.status == 503 => 2,
+            Err(refusal) if refusal.store_fault => 2,
             Err(_) => 1,
         };
         self.decisions[counted].fetch_add(1, Ordering::Relaxed);
@@ -225,9 +225,7 @@ impl<C: Clock + 'static> Gate<C> {
         match journal.written(epoch).await {
             Ok(()) => Ok(()),
             Err(NotDurable) => match self.policy().server().on_store_error {
-                OnStoreError::Deny => Err(Refusal::error(
-                    503,
-                    "store_unavailable",
+                OnStoreError::Deny => Err(Refusal::store_fault(
                     "the limit store cannot keep this decision now",
                 )),
                 _ => Ok(()),

@@ -21,6 +21,9 @@ pub struct Refusal {
     /// Set when no route matched: forward-auth and the check API answer as `server.unmatched`
     /// says, the gateway 404.
     pub no_route: bool,
+    /// Set when the limit store (or the journal) could not decide: no doing of the client's,
+    /// whatever the status (a limit may refuse with 503 too).
+    pub store_fault: bool,
 }
 
 impl Refusal {
@@ -33,6 +36,7 @@ impl Refusal {
             report: Report::default(),
             body: ("application/json", body),
             no_route: false,
+            store_fault: false,
         }
     }
 
@@ -45,17 +49,22 @@ impl Refusal {
     pub fn no_route() -> Self {
         Self {
             no_route: true,
+            store_fault: false,
             ..Self::error(404, "no_route", "no route matches this method and path")
         }
     }
 
     /// The answer while the limit store cannot decide.
     pub fn unavailable() -> Self {
-        Self::error(
-            503,
-            "store_unavailable",
-            "the limit store cannot decide now",
-        )
+        Self::store_fault("the limit store cannot decide now")
+    }
+
+    /// 503 `store_unavailable` with `message`: the store (or the journal) could not decide.
+    pub fn store_fault(message: &str) -> Self {
+        Self {
+            store_fault: true,
+            ..Self::error(503, "store_unavailable", message)
+        }
     }
 
     /// A refusal by limits no api owns (guessing keys on the quota page): 429 with
@@ -84,6 +93,7 @@ impl Refusal {
             report: Report::default(),
             body: ("application/json", body),
             no_route: false,
+            store_fault: false,
         }
     }
 
@@ -146,6 +156,7 @@ impl Refusal {
             report,
             body: (content_type, body),
             no_route: false,
+            store_fault: false,
         }
     }
 }
@@ -183,8 +194,9 @@ fn escape_into(out: &mut String, text: &str, xml: bool) {
             (true, '\'') => out.write_str("&apos;"),
             (false, '"') => out.write_str("\\\""),
             (false, '\\') => out.write_str("\\\\"),
-            // XML 1.0 has no way to write most control characters: they are left out.
-            (true, c) if c.is_control() => Ok(()),
+            // XML 1.0 has no way to write most control characters, nor U+FFFE and U+FFFF:
+            // they are left out.
+            (true, c) if c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}') => Ok(()),
             (false, c) if c.is_control() => write!(out, "\\u{:04x}", u32::from(c)),
             (_, c) => out.write_char(c),
         };

@@ -301,3 +301,24 @@ async fn a_store_that_cannot_decide_is_unavailable_and_bounds_hold() {
     let status = rls.try_ask(&many, 0).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn a_limit_that_refuses_with_503_is_over_limit_not_a_store_fault() {
+    // A load-shedding limit may answer 503; to Envoy that is a refusal, never UNAVAILABLE
+    // (which its default failure mode would let through).
+    let shedding = POLICY.replace(
+        "name = \"per-minute\"",
+        "name = \"per-minute\"\n    status = 503",
+    );
+    let mut rls = Rls::start(&shedding).await;
+    for _ in 0..2 {
+        assert_eq!(
+            rls.ask(&acme("/machines/1"), 0).await.overall_code(),
+            Code::Ok
+        );
+    }
+    let refused = rls.ask(&acme("/machines/1"), 0).await;
+    assert_eq!(refused.overall_code(), Code::OverLimit);
+    let body: serde_json::Value = serde_json::from_slice(&refused.raw_body).unwrap();
+    assert_eq!(body["error"], "rate_limited");
+}

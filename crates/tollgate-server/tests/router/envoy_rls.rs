@@ -378,7 +378,7 @@ async fn a_request_without_domain_or_descriptors_is_invalid() {
     let long: Vec<(&str, &str)> = (0..33).map(|_| ("user", "alice")).collect();
     let refused = rls.ask(&[(&long[..], None)], 1).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
-    let huge = "x".repeat(100 * 1024);
+    let huge = "x".repeat(2 * 1024 * 1024);
     let refused = rls
         .ask(&[(&[("user", huge.as_str())], None)], 1)
         .await

@@ -74,6 +74,17 @@ async fn envoy_enforces_the_policy_file_with_its_body_and_headers() {
     assert_eq!(dotted.status, 429);
     let body: serde_json::Value = serde_json::from_str(&dotted.body).unwrap();
     assert_eq!(body["error"], "bad_path");
+    // A key spelled with an underscore, which an upstream might read as `X-Api-Key` unseen by
+    // the descriptors, is refused by Envoy as the snippet configures it.
+    let underscored = send(
+        envoy.address,
+        "GET",
+        "/machines/4",
+        &[("x_api_key", "acme-key")],
+        "",
+    )
+    .await;
+    assert_eq!(underscored.status, 400);
     // Only the two admitted calls reached the upstream.
     assert_eq!(upstream.hits(), 2);
 }

@@ -13,6 +13,7 @@ mod fuzz;
 mod hostile;
 mod logs;
 mod nginx;
+mod portal;
 #[path = "../../../tollgate-catalog/tests/support/postgres_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod postgres_server;

@@ -28,7 +28,9 @@ pub(crate) struct Envoy<C: Clock> {
 }
 
 /// The largest `ShouldRateLimit` request decoded, in bytes.
-const MAX_MESSAGE: usize = 64 * 1024;
+/// Envoy copies request headers (60 KiB at most by default) into descriptors, a path or a key
+/// into several: room for that, and a bound all the same.
+const MAX_MESSAGE: usize = 1024 * 1024;
 
 /// The gRPC port's services over `app`'s gate: `ShouldRateLimit` (see
 /// [`Gate::should_rate_limit`](crate::Gate::should_rate_limit)) and `grpc.health.v1`
@@ -40,7 +42,7 @@ pub async fn grpc_router<C: Clock + 'static>(app: Arc<App<C>>) -> axum::Router {
     health
         .set_serving::<RateLimitServiceServer<Envoy<C>>>()
         .await;
-    // Envoy's requests are a few hundred bytes: a larger one is refused before it is decoded.
+    // Envoy's requests are a few hundred bytes: one past the bound is refused undecoded.
     let service = RateLimitServiceServer::new(Envoy { app }).max_decoding_message_size(MAX_MESSAGE);
     tonic::service::Routes::new(service)
         .add_service(health_service)

@@ -122,7 +122,7 @@ pub(super) async fn decide<C: Clock + 'static>(
         Err(refusal) if refusal.no_route && policy.server().unmatched == Unmatched::Pass => {
             Ok(answer(true, &Report::default(), None, descriptors.len()))
         }
-        Err(refusal) if refusal.status == 503 => Err(NotDecided::Unavailable),
+        Err(refusal) if refusal.store_fault => Err(NotDecided::Unavailable),
         Err(refusal) => refused(refusal),
     }
 }

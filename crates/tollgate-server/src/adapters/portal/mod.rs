@@ -208,7 +208,9 @@ fn refused(refusal: &Refusal, from_cookie: bool, headers: &HeaderMap) -> Respons
             words::wait(seconds)
         ),
         (400, _) => "That key cannot be read: paste it exactly as it was given to you.".to_owned(),
-        (503, _) => "Your quotas cannot be looked up just now: try again in a moment.".to_owned(),
+        (_, _) if refusal.store_fault => {
+            "Your quotas cannot be looked up just now: try again in a moment.".to_owned()
+        }
         _ => "That API key is not known.".to_owned(),
     };
     let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::UNAUTHORIZED);
@@ -218,7 +220,7 @@ fn refused(refusal: &Refusal, from_cookie: bool, headers: &HeaderMap) -> Respons
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
     }
-    if from_cookie && refusal.status != 429 && refusal.status != 503 {
+    if from_cookie && refusal.status != 429 && !refusal.store_fault {
         response.headers_mut().insert(
             header::SET_COOKIE,
             cookie::sign_out(cookie::secure(headers)),
@@ -264,7 +266,8 @@ fn see_page() -> Response {
     response
 }
 
-/// An HTML page, never cached, never framed, with no script.
+/// An HTML page, never cached, never framed, with no script. The referrer goes to this site
+/// only (`same-origin`; with `no-referrer` a browser sends its forms with `Origin: null`).
 fn html(status: StatusCode, page: String) -> Response {
     let mut response = Response::new(Body::from(page));
     *response.status_mut() = status;
@@ -280,7 +283,7 @@ fn html(status: StatusCode, page: String) -> Response {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     response
 }

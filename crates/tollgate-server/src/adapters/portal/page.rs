@@ -43,7 +43,8 @@ label{font-weight:600}input{font:inherit;padding:.5rem;border:1px solid var(--mu
 button{font:inherit;padding:.45rem 1rem;border-radius:.35rem;border:1px solid var(--ok);background:var(--ok);color:#fff;cursor:pointer}\
 header button{background:#fff;color:var(--ok)}\
 .error{color:var(--full);font-weight:600}\
-:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}";
+:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}\
+@media (max-width:480px){.chart text{font-size:20px}main{padding:.75rem}}";
 
 /// A whole page around `body`.
 fn layout(title: &str, body: &str) -> String {

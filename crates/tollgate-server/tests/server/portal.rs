@@ -1,0 +1,454 @@
+//! The customer's page in a real browser: Debian's headless Chromium, driven through the
+//! DevTools protocol, signs in through the form of a real `tollgate serve`, reads the page —
+//! the numbers, the account's zone, the pack's days left, the chart — at desktop and at phone
+//! width, signs out, and leaves screenshots in the target directory for a person to look at
+//! (`portal.png`, `portal-phone.png`).
+//!
+//! The fixture: acme, in Asia/Shanghai, with a bought pack; 8 of 10 calls of its daily quota on
+//! machines (amber), all 10 on reports and 2 refused (red), and 29 earlier days of history
+//! written to the catalog before the server starts.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{TempDir, Tollgate, send};
+
+const POLICY: &str = r#"
+[identity]
+api_key = { header = "X-Api-Key" }
+
+[[accounts]]
+id = "acme"
+plan = "basic"
+keys = ["acme-key"]
+time_zone = "Asia/Shanghai"
+
+[[routes]]
+api = "machines"
+match = "GET /machines/{id}"
+
+[[routes]]
+api = "reports"
+match = "GET /reports"
+
+[[limits]]
+name = "daily"
+window = { max = 10, every = "day", align = "calendar", tz = "Asia/Shanghai" }
+per = ["account", "api"]
+
+[[limits]]
+name = "per-second"
+token_bucket = { rate = "50/s", burst = 100 }
+per = ["account"]
+
+[plans.basic]
+
+[packs.plus]
+period = "30d"
+limits.per-second = { burst = 200 }
+"#;
+
+/// Headless Chromium with the DevTools protocol on a page, stopped on drop.
+struct Chromium {
+    child: Child,
+    page: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next: u64,
+    _profile: TempDir,
+}
+
+impl Chromium {
+    /// Starts it, or `None` when there is no `chromium` (allowed only outside CI).
+    async fn start() -> Option<Self> {
+        let profile = TempDir::new();
+        let spawned = Command::new("chromium")
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                "--hide-scrollbars",
+                "--force-color-profile=srgb",
+            ])
+            .arg(format!("--user-data-dir={}", profile.0.display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(error) if std::env::var_os("CI").is_none() => {
+                eprintln!(
+                    "SKIPPED: no chromium ({error}): `apt-get install chromium` (scripts/test does)"
+                );
+                return None;
+            }
+            Err(error) => panic!("chromium is needed in CI: {error}"),
+        };
+        // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/…", within 30 s.
+        let stderr = child.stderr.take().unwrap();
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = sender.send(line);
+            }
+        });
+        let port = loop {
+            let line = lines
+                .recv_timeout(Duration::from_secs(30))
+                .expect("chromium said where DevTools listen");
+            if let Some(rest) = line.split("ws://127.0.0.1:").nth(1) {
+                break rest.split('/').next().unwrap().parse::<u16>().unwrap();
+            }
+        };
+        let devtools = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let targets = send(devtools, "GET", "/json/list", &[], "").await;
+        let targets: Value = serde_json::from_str(&targets.body).unwrap();
+        let url = targets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|target| target["type"] == "page")
+            .and_then(|target| target["webSocketDebuggerUrl"].as_str())
+            .expect("a page to drive")
+            .to_owned();
+        let (page, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut chromium = Self {
+            child,
+            page,
+            next: 0,
+            _profile: profile,
+        };
+        chromium.call("Page.enable", json!({})).await;
+        Some(chromium)
+    }
+
+    /// Calls `method` and returns its result (events on the way are passed over).
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let message = json!({ "id": id, "method": method, "params": params }).to_string();
+        self.page.send(Message::text(message)).await.unwrap();
+        loop {
+            let reply = self.read().await;
+            if reply["id"] == id {
+                assert!(reply["error"].is_null(), "{method}: {reply}");
+                return reply["result"].clone();
+            }
+        }
+    }
+
+    /// The next message, within 30 s.
+    async fn read(&mut self) -> Value {
+        let message = tokio::time::timeout(Duration::from_secs(30), self.page.next())
+            .await
+            .expect("chromium answered within 30 s")
+            .expect("the DevTools connection is open")
+            .unwrap();
+        serde_json::from_str(message.to_text().unwrap()).unwrap()
+    }
+
+    /// Runs `script` until the page it starts has loaded (`Page.loadEventFired`).
+    async fn and_load(&mut self, method: &str, params: Value) {
+        self.call(method, params).await;
+        loop {
+            if self.read().await["method"] == "Page.loadEventFired" {
+                return;
+            }
+        }
+    }
+
+    /// The value of a JavaScript expression on the page.
+    async fn eval(&mut self, expression: &str) -> Value {
+        let params = json!({ "expression": expression, "returnByValue": true });
+        let result = self.call("Runtime.evaluate", params).await;
+        if !result["exceptionDetails"].is_null() {
+            let text = self
+                .call(
+                    "Runtime.evaluate",
+                    json!({ "expression": "document.body.innerText", "returnByValue": true }),
+                )
+                .await;
+            panic!(
+                "{expression}: {}\non a page reading:\n{}",
+                result["exceptionDetails"], text["result"]["value"]
+            );
+        }
+        result["result"]["value"].clone()
+    }
+
+    /// The page `width` pixels wide (a phone's, with `mobile`).
+    async fn width(&mut self, width: u32, mobile: bool) {
+        let params =
+            json!({ "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile });
+        self.call("Emulation.setDeviceMetricsOverride", params)
+            .await;
+    }
+
+    /// A screenshot of the whole page, saved as `name` in the target directory.
+    async fn screenshot(&mut self, name: &str) -> std::path::PathBuf {
+        let params = json!({ "format": "png", "captureBeyondViewport": true });
+        let data = self.call("Page.captureScreenshot", params).await["data"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap();
+        let dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+            std::path::PathBuf::from,
+        );
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the page shows, read from its DOM.
+const READ_PAGE: &str = r"JSON.stringify({
+    who: document.querySelector('.who').innerText,
+    pack: document.querySelector('.pack').innerText,
+    apis: [...document.querySelectorAll('section')].map(section => ({
+        name: section.querySelector('h2').innerText,
+        limits: [...section.querySelectorAll('.limit')].map(limit => ({
+            class: limit.className,
+            numbers: limit.querySelector('.numbers').innerText,
+            now: limit.querySelector('.bar').getAttribute('aria-valuenow'),
+            max: limit.querySelector('.bar').getAttribute('aria-valuemax'),
+            detail: limit.querySelector('.detail').innerText,
+        })),
+        chart: section.querySelector('svg.chart desc').textContent,
+        bars: section.querySelectorAll('svg.chart g.day').length,
+        today: [...section.querySelectorAll('svg.chart g.day title')].pop().textContent,
+    })),
+    wide: document.documentElement.scrollWidth,
+})";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_signs_in_and_reads_its_page_in_chromium() {
+    let Some(mut chromium) = Chromium::start().await else {
+        return;
+    };
+    // 29 earlier days of history, in acme's days, before the server starts.
+    let dir = TempDir::new();
+    let data = dir.0.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let shanghai = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let now = u64::try_from(jiff::Timestamp::now().as_nanosecond()).unwrap();
+    let today = tollgate_server::day_of(now, &shanghai);
+    let catalog_url = format!("sqlite://{}", data.join("catalog.db").display());
+    let catalog = tollgate_catalog::Catalog::open(&catalog_url).await.unwrap();
+    let earlier: Vec<(String, String, i64, u64, u64)> = (1..30)
+        .flat_map(|back| {
+            let day = today - back;
+            let busy = u64::try_from(back).unwrap() * 7 % 40 + 20;
+            [
+                (
+                    "acme".to_owned(),
+                    "machines".to_owned(),
+                    day,
+                    busy,
+                    busy / 10,
+                ),
+                ("acme".to_owned(), "reports".to_owned(), day, busy / 4, 0),
+            ]
+        })
+        .collect();
+    catalog.add_usage(&earlier).await.unwrap();
+    drop(catalog);
+
+    let tollgate = Tollgate::start_in(dir, POLICY, None);
+    let admin = tollgate.admin_token();
+    let bought = send(
+        tollgate.admin,
+        "POST",
+        "/admin/accounts/acme/packs",
+        &[
+            ("Authorization", &format!("Bearer {admin}")),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"pack":"plus"}"#,
+    )
+    .await;
+    assert_eq!(bought.status, 201, "{}", bought.body);
+    let key = [("X-Api-Key", "acme-key")];
+    for _ in 0..8 {
+        let reply = send(
+            tollgate.address,
+            "GET",
+            "/v1/auth",
+            &[
+                key[0],
+                ("X-Forwarded-Method", "GET"),
+                ("X-Forwarded-Uri", "/machines/1"),
+            ],
+            "",
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let mut refused = 0;
+    for _ in 0..12 {
+        let reply = send(
+            tollgate.address,
+            "GET",
+            "/v1/auth",
+            &[
+                key[0],
+                ("X-Forwarded-Method", "GET"),
+                ("X-Forwarded-Uri", "/reports"),
+            ],
+            "",
+        )
+        .await;
+        refused += usize::from(reply.status == 429);
+    }
+    assert_eq!(refused, 2);
+
+    // The sign-in form, filled and sent as a person would.
+    chromium.width(1000, false).await;
+    let page = format!("http://{}/_tollgate/quota", tollgate.address);
+    chromium
+        .and_load("Page.navigate", json!({ "url": page }))
+        .await;
+    assert_eq!(
+        chromium
+            .eval("document.querySelector('label[for=key]').innerText")
+            .await,
+        "Your API key"
+    );
+    let submit = "document.getElementById('key').value = 'acme-key'; \
+                  document.querySelector('form.sign-in').requestSubmit(); true";
+    chromium
+        .and_load("Runtime.evaluate", json!({ "expression": submit }))
+        .await;
+    // The cookie is the browser's, not the page's: no script reads it.
+    assert_eq!(chromium.eval("document.cookie").await, "");
+
+    let seen: Value =
+        serde_json::from_str(chromium.eval(READ_PAGE).await.as_str().unwrap()).unwrap();
+    let who = seen["who"].as_str().unwrap();
+    assert!(
+        who.contains("acme") && who.contains("basic") && who.contains("Asia/Shanghai"),
+        "{who}"
+    );
+    let pack = seen["pack"].as_str().unwrap();
+    assert!(
+        pack.starts_with("Pack plus until ") && pack.ends_with("(30 days left)"),
+        "{pack}"
+    );
+    let apis = seen["apis"].as_array().unwrap();
+    let (machines, reports) = (&apis[0], &apis[1]);
+    assert_eq!(machines["name"], "machines");
+    let daily = &machines["limits"][0];
+    assert_eq!(
+        (&daily["class"], &daily["numbers"]),
+        (
+            &json!("limit warn"),
+            &json!("8 of 10 used · near the limit")
+        )
+    );
+    assert_eq!((&daily["now"], &daily["max"]), (&json!("8"), &json!("10")));
+    let detail = daily["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("10 per day · resets at 00:00 (Asia/Shanghai), in "),
+        "{detail}"
+    );
+    let rate = &machines["limits"][1];
+    assert!(
+        rate["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("50 per second, bursts of 200"),
+        "{rate}"
+    );
+    let full = &reports["limits"][0];
+    assert_eq!(
+        (&full["class"], &full["numbers"]),
+        (&json!("limit full"), &json!("10 of 10 used · used up"))
+    );
+    // Thirty days per api, today's with today's calls.
+    assert_eq!(
+        (&machines["bars"], &reports["bars"]),
+        (&json!(30), &json!(30))
+    );
+    let today_title = machines["today"].as_str().unwrap();
+    assert!(
+        today_title.ends_with(": 8 admitted, 0 refused"),
+        "{today_title}"
+    );
+    let reports_today = reports["today"].as_str().unwrap();
+    assert!(
+        reports_today.ends_with(": 10 admitted, 2 refused"),
+        "{reports_today}"
+    );
+    let earlier_machines: u64 = (1..30_u64).map(|back| back * 7 % 40 + 20).sum();
+    let refused_machines: u64 = (1..30_u64).map(|back| (back * 7 % 40 + 20) / 10).sum();
+    // The busiest: 59 admitted and 5 refused, 17 days ago.
+    assert_eq!(
+        machines["chart"],
+        format!(
+            "{} admitted and {} refused in all; the busiest day had 64.",
+            with_commas(earlier_machines + 8),
+            refused_machines
+        )
+    );
+    assert!(seen["wide"].as_u64().unwrap() <= 1000);
+    let desktop = chromium.screenshot("portal.png").await;
+
+    // At a phone's width nothing is wider than the screen.
+    chromium.width(375, true).await;
+    let wide = chromium.eval("document.documentElement.scrollWidth").await;
+    assert!(wide.as_u64().unwrap() <= 375, "{wide} px wide at 375");
+    let phone = chromium.screenshot("portal-phone.png").await;
+    eprintln!("screenshots: {} and {}", desktop.display(), phone.display());
+
+    // Signing out forgets the key: the form again.
+    let out = "document.querySelector('header form button').click(); true";
+    chromium
+        .and_load("Runtime.evaluate", json!({ "expression": out }))
+        .await;
+    assert_eq!(
+        chromium.eval("!!document.getElementById('key')").await,
+        true
+    );
+    chromium.and_load("Page.reload", json!({})).await;
+    assert_eq!(
+        chromium.eval("!!document.getElementById('key')").await,
+        true
+    );
+}
+
+/// `12345` as `12,345`.
+fn with_commas(number: u64) -> String {
+    let digits = number.to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
