@@ -13,6 +13,24 @@
 
 use std::net::SocketAddr;
 
+/// Prints what `scripts/bench-server` reads of wrk: `Requests/sec:` over `seconds`, the `50%`
+/// and `99%` of `latencies`, and the `failed` answers.
+pub fn report(mut latencies: Vec<std::time::Duration>, seconds: u64, failed: u64) {
+    latencies.sort_unstable();
+    let at = |share: f64| {
+        let index =
+            ((latencies.len() as f64 * share) as usize).min(latencies.len().saturating_sub(1));
+        latencies.get(index).copied().unwrap_or_default()
+    };
+    let rate = latencies.len() as f64 / seconds as f64;
+    println!("Requests/sec: {rate:.2}");
+    println!("     50%  {:.2}us", at(0.50).as_secs_f64() * 1e6);
+    println!("     99%  {:.2}us", at(0.99).as_secs_f64() * 1e6);
+    if failed > 0 {
+        println!("Non-2xx or 3xx responses: {failed}");
+    }
+}
+
 /// The address given on the command line.
 ///
 /// # Errors

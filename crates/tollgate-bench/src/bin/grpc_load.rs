@@ -64,20 +64,7 @@ async fn main() -> Result<(), String> {
     for worker in workers {
         latencies.extend(worker.await.map_err(|error| error.to_string())?);
     }
-    latencies.sort_unstable();
-    let at = |share: f64| {
-        let index =
-            ((latencies.len() as f64 * share) as usize).min(latencies.len().saturating_sub(1));
-        latencies.get(index).copied().unwrap_or_default()
-    };
-    let rate = latencies.len() as f64 / seconds as f64;
-    println!("Requests/sec: {rate:.2}");
-    println!("     50%  {:.2}us", at(0.50).as_secs_f64() * 1e6);
-    println!("     99%  {:.2}us", at(0.99).as_secs_f64() * 1e6);
-    let refused = over_limit.load(Ordering::Relaxed);
-    if refused > 0 {
-        println!("Non-2xx or 3xx responses: {refused}");
-    }
+    tollgate_bench::report(latencies, seconds, over_limit.load(Ordering::Relaxed));
     Ok(())
 }
 

@@ -84,18 +84,6 @@ async fn main() -> Result<(), String> {
         latencies.extend(some);
         failed += failures;
     }
-    latencies.sort_unstable();
-    let at = |share: f64| {
-        let index =
-            ((latencies.len() as f64 * share) as usize).min(latencies.len().saturating_sub(1));
-        latencies.get(index).copied().unwrap_or_default()
-    };
-    let rate = latencies.len() as f64 / seconds as f64;
-    println!("Requests/sec: {rate:.2}");
-    println!("     50%  {:.2}us", at(0.50).as_secs_f64() * 1e6);
-    println!("     99%  {:.2}us", at(0.99).as_secs_f64() * 1e6);
-    if failed > 0 {
-        println!("Non-2xx or 3xx responses: {failed}");
-    }
+    tollgate_bench::report(latencies, seconds, failed);
     Ok(())
 }

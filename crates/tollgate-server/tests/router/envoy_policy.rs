@@ -5,17 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
-use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
+use envoy_types::pb::envoy::service::ratelimit::v3::RateLimitResponse;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::Code;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_client::RateLimitServiceClient;
-use envoy_types::pb::envoy::service::ratelimit::v3::{RateLimitRequest, RateLimitResponse};
-use envoy_types::pb::google::protobuf::UInt64Value;
 use tollgate_core::ManualClock;
 use tollgate_server::{App, Gate, grpc_router};
 
-use crate::support::{T0, T0_S, policy};
+use crate::support::{T0, T0_S, policy, rls_request};
 
 /// Two calls a minute per account and api, three a second per client address; Envoy is sent
 /// the `X-RateLimit-*` family.
@@ -83,24 +80,10 @@ impl Rls {
         descriptors: &[Asked<'_>],
         hits: u32,
     ) -> Result<RateLimitResponse, tonic::Status> {
-        let request = RateLimitRequest {
-            domain: "anything".to_owned(),
-            descriptors: descriptors
-                .iter()
-                .map(|(entries, own)| RateLimitDescriptor {
-                    entries: entries
-                        .iter()
-                        .map(|(key, value)| Entry {
-                            key: (*key).to_owned(),
-                            value: (*value).to_owned(),
-                        })
-                        .collect(),
-                    hits_addend: own.map(|value| UInt64Value { value }),
-                    ..RateLimitDescriptor::default()
-                })
-                .collect(),
-            hits_addend: hits,
-        };
+        let descriptors = descriptors
+            .iter()
+            .map(|(entries, own)| (entries.as_slice(), *own));
+        let request = rls_request("anything", descriptors, hits);
         self.client
             .should_rate_limit(request)
             .await

@@ -11,7 +11,6 @@ use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::rate_li
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{Code, RateLimit};
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_client::RateLimitServiceClient;
 use envoy_types::pb::envoy::service::ratelimit::v3::{RateLimitRequest, RateLimitResponse};
-use envoy_types::pb::google::protobuf::UInt64Value;
 use tollgate_core::{ManualClock, Nanos};
 use tollgate_policy::Source;
 use tollgate_ratelimit_config::RateLimitConfig;
@@ -20,7 +19,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::support::{T0, policy};
+use crate::support::{T0, policy, rls_request};
 
 /// envoyproxy/ratelimit's own format, every kind of rule once.
 const RULES: &str = r"
@@ -90,24 +89,7 @@ impl Rls {
         descriptors: &[(Entries<'_>, Option<u64>)],
         hits: u32,
     ) -> Result<RateLimitResponse, tonic::Status> {
-        let request = RateLimitRequest {
-            domain: "edge".to_owned(),
-            descriptors: descriptors
-                .iter()
-                .map(|(entries, own)| RateLimitDescriptor {
-                    entries: entries
-                        .iter()
-                        .map(|(key, value)| Entry {
-                            key: (*key).to_owned(),
-                            value: (*value).to_owned(),
-                        })
-                        .collect(),
-                    hits_addend: own.map(|value| UInt64Value { value }),
-                    ..RateLimitDescriptor::default()
-                })
-                .collect(),
-            hits_addend: hits,
-        };
+        let request = rls_request("edge", descriptors.iter().copied(), hits);
         self.client
             .should_rate_limit(request)
             .await

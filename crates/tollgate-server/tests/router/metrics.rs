@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::support::Tollgate;
+use crate::support::{Tollgate, rls_request};
 
 /// Two apis, each limited per account and api (5 an hour) and per account (7 a day).
 const POLICY: &str = r#"
@@ -404,24 +404,8 @@ async fn the_docs_and_the_dashboard_name_only_real_series() {
 /// each rule's name, or its path as envoyproxy/ratelimit's statistics name it (`edge.user`).
 #[tokio::test]
 async fn envoy_decisions_by_policy_and_by_rules() {
-    use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
-    use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
-    use envoy_types::pb::envoy::service::ratelimit::v3::RateLimitRequest;
-
-    let request = |domain: &str, entries: &[(&str, &str)]| RateLimitRequest {
-        domain: domain.to_owned(),
-        descriptors: vec![RateLimitDescriptor {
-            entries: entries
-                .iter()
-                .map(|(key, value)| Entry {
-                    key: (*key).to_owned(),
-                    value: (*value).to_owned(),
-                })
-                .collect(),
-            ..RateLimitDescriptor::default()
-        }],
-        hits_addend: 0,
-    };
+    let request =
+        |domain: &str, entries: &[(&str, &str)]| rls_request(domain, [(entries, None)], 0);
     let tollgate = Tollgate::with_admin(POLICY).await;
     let mut grpc = tollgate.grpc().await;
     let acme = [

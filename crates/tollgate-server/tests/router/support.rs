@@ -15,6 +15,10 @@ use axum::BoxError;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, Response};
+use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
+use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
+use envoy_types::pb::envoy::service::ratelimit::v3::RateLimitRequest;
+use envoy_types::pb::google::protobuf::UInt64Value;
 use http_body_util::BodyExt;
 use tollgate_catalog::{Block, Catalog};
 use tollgate_core::{ManualClock, NANOS_PER_SEC, Nanos};
@@ -190,6 +194,33 @@ impl Tollgate {
         ];
         let request = request(method, path, &headers, Body::from(body.to_owned()));
         exchange(routes, request, self.peer).await
+    }
+}
+
+/// Envoy's rate-limit request for `domain`: each descriptor its `(key, value)` entries and its
+/// own `hits_addend`, and the request's `hits`.
+pub(crate) fn rls_request<'a>(
+    domain: &str,
+    descriptors: impl IntoIterator<Item = (&'a [(&'a str, &'a str)], Option<u64>)>,
+    hits: u32,
+) -> RateLimitRequest {
+    RateLimitRequest {
+        domain: domain.to_owned(),
+        descriptors: descriptors
+            .into_iter()
+            .map(|(entries, own)| RateLimitDescriptor {
+                entries: entries
+                    .iter()
+                    .map(|(key, value)| Entry {
+                        key: (*key).to_owned(),
+                        value: (*value).to_owned(),
+                    })
+                    .collect(),
+                hits_addend: own.map(|value| UInt64Value { value }),
+                ..RateLimitDescriptor::default()
+            })
+            .collect(),
+        hits_addend: hits,
     }
 }
 

@@ -227,7 +227,9 @@ async fn customers_see_their_own_quota_for_free() {
             .starts_with("text/html")
     );
     assert!(
-        page.body.contains("<h1>Quotas of acme</h1>"),
+        page.body.contains("Account <strong>acme</strong>")
+            && page.body.contains("1 of 2 used")
+            && page.body.contains("1 admitted and 0 refused in all"),
         "{}",
         page.body
     );
