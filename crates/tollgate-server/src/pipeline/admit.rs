@@ -36,8 +36,11 @@ impl<C: Clock + 'static> Gate<C> {
     ) -> Result<Admission, Refusal> {
         let clock = self.limiter().clock();
         let started = clock.now();
-        let answer = self.decide(facts).await;
-        let per_account = self.state.load().policy.server().metrics_per_account;
+        // One reading of the state for the decision and its counting: a reload in between
+        // changes neither.
+        let state = self.state.load_full();
+        let answer = self.decide(&state, facts).await;
+        let per_account = state.policy.server().metrics_per_account;
         let took = clock.now().saturating_sub(started);
         self.metrics.decided(&answer, per_account, took);
         let counted = match &answer {
@@ -51,19 +54,19 @@ impl<C: Clock + 'static> Gate<C> {
 
     async fn decide<H: Headers + Sync + ?Sized>(
         &self,
+        state: &State,
         facts: &RequestFacts<'_, H>,
     ) -> Result<Admission, Refusal> {
-        let state = self.state.load_full();
         let State {
             policy, directory, ..
-        } = &*state;
+        } = state;
         let now = self.limiter().clock().now();
         let resolved = match policy.resolve_in(Some(directory), now, facts) {
             Resolution::NoRoute => return Err(Refusal::no_route()),
             Resolution::Ambiguous(reason) => {
                 return Err(Refusal::error(400, "bad_request", reason));
             }
-            Resolution::Unauthenticated(reason) => return Err(unauthenticated(&state, reason)),
+            Resolution::Unauthenticated(reason) => return Err(unauthenticated(state, reason)),
             Resolution::Exempt { api } => {
                 return Ok(Admission::uncounted(Report::uncounted(Some(api), now)));
             }
@@ -112,7 +115,7 @@ impl<C: Clock + 'static> Gate<C> {
             // Uncounted, but an unknown key stays unknown.
             Acquired::Unlimited => {
                 return match resolved.unauthenticated {
-                    Some(reason) => Err(unauthenticated(&state, reason)),
+                    Some(reason) => Err(unauthenticated(state, reason)),
                     None => Ok(Admission::uncounted(Report::uncounted(
                         Some(resolved.api),
                         now,
@@ -131,7 +134,7 @@ impl<C: Clock + 'static> Gate<C> {
         };
         if let (true, Some(reason)) = (decision.allowed(), resolved.unauthenticated) {
             // An unknown key that its throttle admits is still refused (`held` goes back).
-            return Err(unauthenticated(&state, reason));
+            return Err(unauthenticated(state, reason));
         }
         if let Some(account) = resolved.account {
             let day = crate::history::day_of(decision.at(), resolved.time_zone);
@@ -166,7 +169,7 @@ impl<C: Clock + 'static> Gate<C> {
                 partition.as_deref(),
             );
             if tracing::enabled!(tracing::Level::INFO) {
-                self.log_refusal(&state, &resolved, &refusal, facts);
+                self.log_refusal(state, &resolved, &refusal, facts);
             }
             return Err(refusal);
         }
