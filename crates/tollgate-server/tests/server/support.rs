@@ -1,12 +1,10 @@
 //! A real `tollgate` process and a real upstream, both on loopback, both stopped on drop.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -18,9 +16,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-/// A running `tollgate serve`.
+use crate::process::Process;
+
+/// A running `tollgate serve`: the process (its log, its signals) and where it listens.
 pub(crate) struct Tollgate {
-    child: Child,
+    process: Process,
     pub(crate) address: SocketAddr,
     /// The admin port.
     pub(crate) admin: SocketAddr,
@@ -28,10 +28,15 @@ pub(crate) struct Tollgate {
     pub(crate) data_dir: PathBuf,
     /// The policy file it serves, to rewrite before a reload.
     pub(crate) config: PathBuf,
-    lines: std::sync::mpsc::Receiver<String>,
-    /// Every line read so far.
-    seen: std::sync::Mutex<Vec<String>>,
     _dir: TempDir,
+}
+
+impl std::ops::Deref for Tollgate {
+    type Target = Process;
+
+    fn deref(&self) -> &Process {
+        &self.process
+    }
 }
 
 impl Tollgate {
@@ -70,50 +75,17 @@ impl Tollgate {
             command.arg("--upstream").arg(format!("http://{upstream}"));
         }
         command.args(flags);
-        let mut child = command
-            .env("RUST_LOG", "info")
-            .env_remove("TOLLGATE_ADMIN_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                eprintln!("tollgate: {line}");
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut tollgate = Self {
-            child,
-            address: SocketAddr::from(([127, 0, 0, 1], 0)),
-            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
+        let process = Process::spawn(&mut command);
+        let address = process.logged_address("address");
+        let admin = process.logged_address("admin");
+        Self {
+            process,
+            address,
+            admin,
             data_dir,
             config,
-            lines,
-            seen: std::sync::Mutex::new(Vec::new()),
             _dir: dir,
-        };
-        tollgate.address = tollgate.logged_address("address");
-        tollgate.admin = tollgate.logged_address("admin");
-        tollgate
-    }
-
-    /// The address logged as `field`, in text (`field=ADDR`) or JSON (`"field":"ADDR"`) lines.
-    pub(crate) fn logged_address(&self, field: &str) -> SocketAddr {
-        let (text, json) = (format!("{field}="), format!("\"{field}\":\""));
-        let line = self.wait_for_any(&[&text, &json]);
-        let value = if let Some((_, rest)) = line.split_once(&text) {
-            rest.split_whitespace().next()
-        } else {
-            line.split_once(&json)
-                .and_then(|(_, rest)| rest.split('"').next())
-        };
-        value.unwrap().parse().unwrap()
+        }
     }
 
     /// Stops the process (SIGTERM) and starts it again on the same policy and data directory.
@@ -128,59 +100,10 @@ impl Tollgate {
     }
 
     fn restart_after(mut self, signal: &str) -> Self {
-        self.signal(signal);
-        self.child.wait().unwrap();
+        self.process.stop_with(signal);
         let dir = std::mem::replace(&mut self._dir, TempDir::empty());
         let policy = std::fs::read_to_string(&self.config).unwrap();
         Self::start_in(dir, &policy, None)
-    }
-
-    /// Like [`wait_for`](Self::wait_for), for a line logged before now or later.
-    pub(crate) fn wait_for_logged(&self, needle: &str) -> String {
-        let earlier = self
-            .seen
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|line| line.contains(needle))
-            .cloned();
-        earlier.unwrap_or_else(|| self.wait_for(needle))
-    }
-
-    /// Every log line read so far.
-    pub(crate) fn logged_lines(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    /// Waits (at most 20 s) for a log line containing `needle`, and returns it.
-    pub(crate) fn wait_for(&self, needle: &str) -> String {
-        self.wait_for_any(&[needle])
-    }
-
-    /// Waits (at most 20 s) for a log line containing one of `needles`, and returns it.
-    fn wait_for_any(&self, needles: &[&str]) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("no log line with {needles:?}"));
-            self.seen.lock().unwrap().push(line.clone());
-            if needles.iter().any(|needle| line.contains(needle)) {
-                return line;
-            }
-        }
-    }
-
-    /// Sends a signal (`HUP`, `TERM`) to the process.
-    pub(crate) fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args([&format!("-{name}"), &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
     }
 
     /// The admin token it generated in its data directory.
@@ -190,15 +113,7 @@ impl Tollgate {
 
     /// Sends SIGTERM and waits for the exit status.
     pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
-        self.signal("TERM");
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Tollgate {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.stop_with("TERM")
     }
 }
 
