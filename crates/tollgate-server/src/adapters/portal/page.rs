@@ -182,6 +182,8 @@ fn limit_row(body: &mut String, limit: &Value, seen: &Seen<'_>, zone: &str) {
         .saturating_mul(100)
         .checked_div(of)
         .map_or(100, |share| share.min(100));
+    // A little use shows as a sliver, not as nothing.
+    let width = if used > 0 { share.max(1) } else { 0 };
     let (class, state) = match share {
         100.. => ("limit full", " · used up"),
         80.. => ("limit warn", " · near the limit"),
@@ -218,7 +220,7 @@ fn limit_row(body: &mut String, limit: &Value, seen: &Seen<'_>, zone: &str) {
          <span class=\"numbers\">{used_words}<span class=\"state\">{state}</span></span></div>\
          <div class=\"bar\" role=\"progressbar\" aria-label=\"{name}: {used_words}\" \
          aria-valuemin=\"0\" aria-valuemax=\"{of}\" aria-valuenow=\"{used}\">\
-         <span style=\"width:{share}%\"></span></div>\
+         <span style=\"width:{width}%\"></span></div>\
          <p class=\"detail\">{allows} · {reset}</p></div>",
         reset = if used == 0 {
             "nothing used".to_owned()
@@ -304,6 +306,8 @@ mod tests {
                       "reset_local": "2026-11-27T00:00:00+08:00" },
                     { "name": "per-second", "kind": "rate", "per_period": 1, "period": "second", "limit": 3,
                       "used": 3, "remaining": 0, "reset": 1_003, "reset_local": "2026-11-26T20:00:03+08:00" },
+                    { "name": "monthly", "kind": "quota", "per_period": 100_000, "period": "month", "limit": 100_000,
+                      "used": 7, "remaining": 99_993, "reset": 1_000 + 5 * 86_400, "reset_local": "2026-12-01T00:00:00+08:00" },
                 ],
                 "per_request": ["per-ip"],
             }],
@@ -329,6 +333,14 @@ mod tests {
         assert!(page.contains("<div class=\"limit full\">"));
         assert!(
             page.contains("1 per second, bursts of 3 · resets at 20:00 (Asia/Shanghai), in 3 s")
+        );
+        // A little use is a sliver; a reset days away names its date.
+        assert!(page.contains("aria-valuenow=\"7\"><span style=\"width:1%\">"));
+        assert!(page.contains("7 of 100,000 used"));
+        assert!(
+            page.contains(
+                "100,000 per month · resets on 1 Dec at 00:00 (Asia/Shanghai), in 5 days"
+            )
         );
         assert!(page.contains("Also limited per call (by address, path or header): per-ip"));
         // Thirty days in the chart; the day 40 days ago is not among them.

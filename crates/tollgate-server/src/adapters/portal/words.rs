@@ -26,10 +26,11 @@ pub(super) fn wait(seconds: u64) -> String {
 /// What a limit allows in words: `1 per second, bursts of 3` (a bucket), `300 per 15 minutes`
 /// (a window), `10 at once` (concurrency).
 pub(super) fn allowance(kind: &str, per_period: u64, period: &str, limit: u64) -> String {
+    let (per_period, capacity) = (count(per_period), count(limit));
     match kind {
-        "concurrency" => format!("{limit} at once"),
-        "rate" if limit != per_period => {
-            format!("{per_period} per {period}, bursts of {limit}")
+        "concurrency" => format!("{capacity} at once"),
+        "rate" if capacity != per_period => {
+            format!("{per_period} per {period}, bursts of {capacity}")
         }
         _ => format!("{per_period} per {period}"),
     }
@@ -96,6 +97,10 @@ mod tests {
             "300 per 15 minutes"
         );
         assert_eq!(allowance("concurrency", 10, "", 10), "10 at once");
+        assert_eq!(
+            allowance("quota", 100_000, "month", 100_000),
+            "100,000 per month"
+        );
     }
 
     #[test]
