@@ -50,7 +50,7 @@ impl Policy {
     /// Whether a request carries an API key of its own (a key it sends twice or cannot spell
     /// counts: the lookup says what is wrong with it).
     pub fn carries_key<H: crate::Headers + ?Sized>(&self, facts: &RequestFacts<'_, H>) -> bool {
-        !matches!(self.api_key(facts), Ok(None))
+        self.unreadable_header(facts).is_some() || !matches!(self.api_key(facts), Ok(None))
     }
 
     /// Whose API key a request carries (in the policy file or `directory`), for a lookup that
@@ -97,11 +97,17 @@ impl Policy {
             company: self.header_company(facts),
             ip: facts.client_ip,
         };
-        let mut limits = self.guess_limits(&guess, facts);
-        // Limits for guesses that name an api, a method or a header are met through the API.
-        limits.retain(|limit| {
+        // Limits for guesses that name an api, a method or a header are met through the API;
+        // when every one of them does, the lookup meets them all (their conditions aside), so
+        // that guessing is never free here.
+        let unconditional = |limit: &crate::Limit| {
             limit.apis.is_none() && limit.when.methods.is_empty() && limit.when.headers.is_empty()
-        });
+        };
+        let mut limits = self.guess_limits(&guess, facts);
+        limits.retain(unconditional);
+        if limits.limits.is_empty() {
+            limits = self.guess_limits_where(&guess, facts, |_| true);
+        }
         match account {
             Some((_, account)) => KeyLookup::Account(&account.id, limits),
             None => KeyLookup::Unknown(limits),

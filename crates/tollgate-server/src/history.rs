@@ -58,6 +58,28 @@ pub(crate) fn day_number(date: jiff::civil::Date) -> i64 {
     )
 }
 
+/// An account's usage history from day `first` to day `last` as the catalog has it, with the
+/// counts not yet written added: current, and nothing written (a customer's page view).
+///
+/// # Errors
+/// Only for database faults.
+pub(crate) async fn peek(
+    counter: &UsageCounter,
+    catalog: &tollgate_catalog::Catalog,
+    id: &str,
+    first: i64,
+    last: i64,
+) -> Result<Vec<(String, i64, u64, u64)>, tollgate_catalog::CatalogError> {
+    let mut rows = catalog.usage_history(id, first, last).await?;
+    rows.extend(
+        counter
+            .pending(id)
+            .into_iter()
+            .filter(|(_, day, _, _)| (first..=last).contains(day)),
+    );
+    Ok(rows)
+}
+
 /// An account's usage history from day `first` to day `last`, current: the counts not yet
 /// written are written first (and kept for the next write if that fails).
 ///
@@ -100,6 +122,24 @@ impl UsageCounter {
         } else {
             counts.1 += 1;
         }
+    }
+
+    /// The counts of `account` not yet written, `(api, day, admitted, refused)`, left in place.
+    pub fn pending(&self, account: &str) -> Vec<(String, i64, u64, u64)> {
+        let shard = self.hasher.hash_one(account) as usize % SHARDS;
+        let accounts = self.shards[shard]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        accounts
+            .get(account)
+            .into_iter()
+            .flat_map(|apis| {
+                apis.iter().flat_map(|(api, days)| {
+                    days.iter()
+                        .map(|(&day, &(admitted, refused))| (api.clone(), day, admitted, refused))
+                })
+            })
+            .collect()
     }
 
     /// Takes every count so far: `(account, api, day, admitted, refused)`.
@@ -165,6 +205,17 @@ mod tests {
         );
         assert!(counter.take().is_empty());
         counter.put_back(taken);
+        let mut pending = counter.pending("acme");
+        pending.sort();
+        assert_eq!(
+            pending,
+            [
+                ("machines".into(), 3, 1, 1),
+                ("machines".into(), 4, 1, 0),
+                ("tasks".into(), 3, 1, 0),
+            ]
+        );
+        assert!(counter.pending("globex").is_empty());
         assert_eq!(counter.take().len(), 3);
     }
 

@@ -46,12 +46,12 @@ impl<C: Clock + 'static> App<C> {
                 Ok(portal::own_quota(&app, peer, &parts.uri, &parts.headers).await)
             }),
             (portal::PAGE, _) => refused("GET,HEAD"),
-            (portal::SIGN_IN, &Method::POST) => {
-                Box::pin(async move { Ok(portal::sign_in(&app, peer, &parts.headers, body).await) })
-            }
-            (portal::SIGN_OUT, &Method::POST) => {
-                Box::pin(std::future::ready(Ok(portal::sign_out(&parts.headers))))
-            }
+            (portal::SIGN_IN, &Method::POST) => Box::pin(async move {
+                Ok(portal::sign_in(&app, peer, &parts.uri, &parts.headers, body).await)
+            }),
+            (portal::SIGN_OUT, &Method::POST) => Box::pin(std::future::ready(Ok(
+                portal::sign_out(&parts.uri, &parts.headers),
+            ))),
             (portal::SIGN_IN | portal::SIGN_OUT, _) => refused("POST"),
             _ => Box::pin(
                 async move { Ok(gateway::gateway(&app, peer, parts, Body::new(body)).await) },

@@ -344,11 +344,22 @@ impl Policy {
         guess: &Context<'_>,
         facts: &RequestFacts<'_, H>,
     ) -> Limits<'p> {
+        self.guess_limits_where(guess, facts, |limit| Self::applies(limit, guess, facts))
+    }
+
+    /// The limits written for unknown keys that `meets` accepts, in `guess`'s partitions, at
+    /// its cost.
+    pub(crate) fn guess_limits_where<'p, H: Headers + ?Sized>(
+        &'p self,
+        guess: &Context<'_>,
+        facts: &RequestFacts<'_, H>,
+        meets: impl Fn(&Limit) -> bool,
+    ) -> Limits<'p> {
         let mut limits = Limits::default();
         for limit in &self.limits {
             // Shadow limits never refuse a guess, so they never refuse a right key either.
             let refuses = limit.when.key == Some(KeyState::Unknown) && !limit.shadow;
-            if refuses && Self::applies(limit, guess, facts) {
+            if refuses && meets(limit) {
                 let algorithm = limit.algorithm_for(guess.selection());
                 limits.limits.push(limit);
                 limits

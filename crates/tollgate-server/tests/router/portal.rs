@@ -227,3 +227,66 @@ async fn a_form_from_another_site_is_refused_and_other_methods_are_405() {
         assert_eq!((get.status, get.header("allow")), (405, Some("POST")));
     }
 }
+
+#[tokio::test]
+async fn the_request_s_own_key_is_read_first_and_the_form_s_key_alone_signs_in() {
+    let tollgate = Tollgate::start(POLICY);
+    // A key of its own, sent twice, is that request's problem: a 400, not the form.
+    let twice = page(&tollgate, &[ACME, ("X-Api-Key", "globex-key")]).await;
+    assert_eq!(twice.status, 400, "{}", twice.body);
+    // With a key of its own, a broken cookie is not even read.
+    let shown = page(
+        &tollgate,
+        &[ACME, ("Cookie", "tollgate_key=a; tollgate_key=b")],
+    )
+    .await;
+    assert!(
+        shown.body.contains("Account <strong>acme</strong>"),
+        "{}",
+        shown.body
+    );
+    // Signing in with the form's key while sending another would keep an unchecked key.
+    let mixed = post(
+        &tollgate,
+        "/_tollgate/quota/sign-in",
+        "key=anything",
+        &[ACME],
+    )
+    .await;
+    assert_eq!(mixed.status, 400);
+    assert_eq!(mixed.header("set-cookie"), None);
+    // Every answer of the lookup is one account's: never cached.
+    for reply in [
+        tollgate.quota(&[ACME]).await,
+        tollgate.quota(&[("X-Api-Key", "guess")]).await,
+        page(&tollgate, &[ACME]).await,
+    ] {
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
+    }
+}
+
+#[tokio::test]
+async fn guessing_on_the_page_is_charged_even_when_every_guess_limit_names_an_api() {
+    let scoped = format!(
+        "{POLICY}
+    [[limits]]
+    name = \"guessing\"
+    window = {{ max = 2, every = \"1h\" }}
+    per = [\"ip\"]
+    apis = [\"machines\"]
+    when = {{ key = \"unknown\" }}
+"
+    );
+    let tollgate = Tollgate::start(&scoped);
+    for _ in 0..2 {
+        let wrong = post(&tollgate, "/_tollgate/quota/sign-in", "key=guess", &[]).await;
+        assert_eq!(wrong.status, 401);
+    }
+    let wrong = post(&tollgate, "/_tollgate/quota/sign-in", "key=guess", &[]).await;
+    assert_eq!(wrong.status, 429, "{}", wrong.body);
+    // And through the API the same partition is spent.
+    let api = tollgate
+        .auth("GET", "/machines/1", &[("X-Api-Key", "guess")])
+        .await;
+    assert_eq!(api.status, 429);
+}

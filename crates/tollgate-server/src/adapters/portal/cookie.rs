@@ -20,16 +20,18 @@ const ENCODED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// The key a request's cookie holds: `Ok(None)` without one, `Err` when it cannot be read one
-/// way (sent twice, too long, not text, not percent-encoded UTF-8).
+/// way (sent twice, too long, not percent-encoded UTF-8). Other cookies (the API's own, in
+/// whatever bytes) are passed over.
 pub(super) fn key(headers: &HeaderMap) -> Result<Option<String>, &'static str> {
     let mut found = None;
     for value in headers.get_all(header::COOKIE) {
-        let text = value.to_str().map_err(|_| "the cookie is not text")?;
-        for pair in text.split(';') {
-            let Some((name, value)) = pair.trim().split_once('=') else {
+        for pair in value.as_bytes().split(|&byte| byte == b';') {
+            let pair = pair.trim_ascii();
+            let Some(at) = pair.iter().position(|&byte| byte == b'=') else {
                 continue;
             };
-            if name.trim() != NAME {
+            let (name, value) = (pair[..at].trim_ascii(), pair[at + 1..].trim_ascii());
+            if name != NAME.as_bytes() {
                 continue;
             }
             if found.is_some() {
@@ -38,9 +40,10 @@ pub(super) fn key(headers: &HeaderMap) -> Result<Option<String>, &'static str> {
             if value.len() > MAX_VALUE {
                 return Err("the sign-in cookie is too long");
             }
-            let decoded = percent_decode_str(value.trim())
-                .decode_utf8()
-                .map_err(|_| "the sign-in cookie is not readable")?;
+            let decoded = std::str::from_utf8(value)
+                .ok()
+                .and_then(|value| percent_decode_str(value).decode_utf8().ok())
+                .ok_or("the sign-in cookie is not readable")?;
             found = Some(decoded.into_owned());
         }
     }
@@ -122,6 +125,13 @@ mod tests {
         assert!(key(&with_cookies(&["tollgate_key=a; tollgate_key=b"])).is_err());
         assert!(key(&with_cookies(&["tollgate_key=a", "tollgate_key=a"])).is_err());
         assert!(key(&with_cookies(&["tollgate_key=%FF"])).is_err());
+        // Another cookie in raw bytes is none of the page's business.
+        let mut headers = with_cookies(&[]);
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_bytes(b"pref=caf\xc3\xa9; tollgate_key=k").unwrap(),
+        );
+        assert_eq!(key(&headers), Ok(Some("k".to_owned())));
         let long = format!("tollgate_key={}", "a".repeat(2_000));
         assert!(key(&with_cookies(&[&long])).is_err());
     }

@@ -55,7 +55,18 @@ pub(crate) async fn own_quota<C: Clock + 'static>(
     let wants_page = HttpHeaders::new(headers)
         .get("accept")
         .is_some_and(|accept| accept.contains("text/html"));
+    let lookup = HttpHeaders::new(headers);
+    let policy = app.gate.policy();
+    let raw = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let target = match policy.target(raw) {
+        Ok(target) => target,
+        Err(refused) => return no_store(respond::refusal(Refusal::bad_path(&refused))),
+    };
+    let facts = facts(&policy, &target, &lookup, peer, headers);
+    // The cookie is read only when the request carries no key of its own.
+    let carries_key = policy.carries_key(&facts);
     let signed_in = match cookie::key(headers) {
+        _ if carries_key => None,
         Ok(key) => key,
         Err(problem) if wants_page => {
             let mut response = html(StatusCode::BAD_REQUEST, page::sign_in(Some(problem)));
@@ -65,30 +76,28 @@ pub(crate) async fn own_quota<C: Clock + 'static>(
             );
             return response;
         }
-        Err(problem) => return respond::refusal(Refusal::error(400, "bad_request", problem)),
+        Err(problem) => {
+            return no_store(respond::refusal(Refusal::error(
+                400,
+                "bad_request",
+                problem,
+            )));
+        }
     };
-    let lookup = HttpHeaders::new(headers);
-    let policy = app.gate.policy();
-    let raw = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let target = match policy.target(raw) {
-        Ok(target) => target,
-        Err(refused) => return respond::refusal(Refusal::bad_path(&refused)),
-    };
-    let facts = facts(&policy, &target, &lookup, peer, headers);
-    if wants_page && signed_in.is_none() && !policy.carries_key(&facts) {
+    if wants_page && signed_in.is_none() && !carries_key {
         return html(StatusCode::OK, page::sign_in(None));
     }
     let account = match app.gate.key_holder(&facts, signed_in.as_deref()).await {
         Ok(account) => account,
         Err(refusal) if wants_page => return refused(&refusal, signed_in.is_some(), headers),
-        Err(refusal) => return respond::refusal(refusal),
+        Err(refusal) => return no_store(respond::refusal(refusal)),
     };
     let Some(usage) = app.gate.usage(&account, None).await else {
         let error = serde_json::json!({ "error": "unknown_account" });
-        return respond::json(StatusCode::NOT_FOUND, &error);
+        return no_store(respond::json(StatusCode::NOT_FOUND, &error));
     };
     if !wants_page {
-        return respond::json(StatusCode::OK, &usage);
+        return no_store(respond::json(StatusCode::OK, &usage));
     }
     let now = app.gate.limiter().clock().now();
     let zone = app
@@ -99,9 +108,10 @@ pub(crate) async fn own_quota<C: Clock + 'static>(
     let history = match &app.catalog {
         None => Vec::new(),
         Some(catalog) => {
+            // Read, never written: a page view costs the catalog one query.
             let counter = app.gate.usage_counter();
             let first = today - page::DAYS + 1;
-            crate::history::read(counter, catalog, &account, first, today)
+            crate::history::peek(counter, catalog, &account, first, today)
                 .await
                 .unwrap_or_else(|error| {
                     tracing::warn!(%error, "usage history not read for the customer's page");
@@ -124,6 +134,7 @@ pub(crate) async fn own_quota<C: Clock + 'static>(
 pub(crate) async fn sign_in<C, B>(
     app: &App<C>,
     peer: SocketAddr,
+    uri: &Uri,
     headers: &HeaderMap,
     body: B,
 ) -> Response
@@ -132,7 +143,7 @@ where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    if !same_origin(headers) {
+    if !same_origin(uri, headers) {
         let problem = "sign in from this site's own page";
         return html(StatusCode::FORBIDDEN, page::sign_in(Some(problem)));
     }
@@ -155,6 +166,11 @@ where
     let lookup = HttpHeaders::new(headers);
     let target = Target::default();
     let facts = facts(&policy, &target, &lookup, peer, headers);
+    // The form's key is the one checked and kept: a request carrying another is refused.
+    if policy.carries_key(&facts) {
+        let problem = "sign in with the form's key alone";
+        return html(StatusCode::BAD_REQUEST, page::sign_in(Some(problem)));
+    }
     match app.gate.key_holder(&facts, Some(&key)).await {
         Ok(_) => {
             let mut response = see_page();
@@ -169,8 +185,8 @@ where
 }
 
 /// `POST /_tollgate/quota/sign-out`: forgets the cookie, back to the form.
-pub(crate) fn sign_out(headers: &HeaderMap) -> Response {
-    if !same_origin(headers) {
+pub(crate) fn sign_out(uri: &Uri, headers: &HeaderMap) -> Response {
+    if !same_origin(uri, headers) {
         let problem = "sign out from this site's own page";
         return html(StatusCode::FORBIDDEN, page::sign_in(Some(problem)));
     }
@@ -239,21 +255,35 @@ fn form_key(form: &[u8]) -> Result<String, &'static str> {
     }
 }
 
-/// Whether a form was sent from this site's own page: a browser's `Origin`, when it sends one,
-/// names the host the request went to.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// Whether a form was sent from this site's own page: a browser that says where the request
+/// comes from (`Sec-Fetch-Site`) says this site, and its `Origin`, when it sends one, names the
+/// host the request went to (`Host`, or HTTP/2's authority).
+fn same_origin(uri: &Uri, headers: &HeaderMap) -> bool {
+    let site = headers.get("sec-fetch-site").map(|site| site.as_bytes());
+    if !matches!(site, None | Some(b"same-origin" | b"none")) {
+        return false;
+    }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
     let host = headers
         .get(header::HOST)
-        .and_then(|host| host.to_str().ok());
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| uri.authority().map(axum::http::uri::Authority::as_str));
     let origin_host = origin
         .to_str()
         .ok()
         .and_then(|origin| origin.split_once("://"))
         .map(|(_, host)| host);
     matches!((origin_host, host), (Some(origin), Some(host)) if origin.eq_ignore_ascii_case(host))
+}
+
+/// `response`, never cached: it is one account's, at an address every account shares.
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// 303 to the page.
@@ -320,6 +350,7 @@ mod tests {
 
     #[test]
     fn a_form_from_another_site_is_refused() {
+        let uri = Uri::from_static("/_tollgate/quota/sign-in");
         let headers = |pairs: &[(&str, &str)]| {
             let mut map = HeaderMap::new();
             for (name, value) in pairs {
@@ -330,19 +361,25 @@ mod tests {
             }
             map
         };
-        assert!(same_origin(&headers(&[("host", "api.example.com")])));
-        assert!(same_origin(&headers(&[
-            ("host", "api.example.com"),
-            ("origin", "https://api.example.com")
-        ])));
-        assert!(!same_origin(&headers(&[
-            ("host", "api.example.com"),
-            ("origin", "https://evil.example")
-        ])));
-        assert!(!same_origin(&headers(&[
-            ("host", "api.example.com"),
-            ("origin", "null")
-        ])));
+        let same = |pairs: &[(&str, &str)]| same_origin(&uri, &headers(pairs));
+        let host = ("host", "api.example.com");
+        assert!(same(&[host]));
+        assert!(same(&[host, ("origin", "https://api.example.com")]));
+        assert!(same(&[
+            host,
+            ("origin", "https://api.example.com"),
+            ("sec-fetch-site", "same-origin")
+        ]));
+        assert!(!same(&[host, ("origin", "https://evil.example")]));
+        assert!(!same(&[host, ("origin", "null")]));
+        assert!(!same(&[host, ("sec-fetch-site", "cross-site")]));
+        assert!(!same(&[host, ("sec-fetch-site", "same-site")]));
+        // HTTP/2 has no Host: its authority stands for it.
+        let h2 = Uri::from_static("https://api.example.com/_tollgate/quota/sign-in");
+        assert!(same_origin(
+            &h2,
+            &headers(&[("origin", "https://api.example.com")])
+        ));
     }
 
     #[test]

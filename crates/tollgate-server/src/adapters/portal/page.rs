@@ -43,7 +43,7 @@ label{font-weight:600}input{font:inherit;padding:.5rem;border:1px solid var(--mu
 button{font:inherit;padding:.45rem 1rem;border-radius:.35rem;border:1px solid var(--ok);background:var(--ok);color:#fff;cursor:pointer}\
 header button{background:#fff;color:var(--ok)}\
 .error{color:var(--full);font-weight:600}\
-:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}\
+:focus-visible{outline:3px solid #b45309;outline-offset:2px}\
 @media (max-width:480px){.chart text{font-size:20px}main{padding:.75rem}}";
 
 /// A whole page around `body`.
@@ -194,12 +194,12 @@ fn limit_row(body: &mut String, limit: &Value, seen: &Seen<'_>, zone: &str) {
     } else {
         format!("{} of {} used", words::count(used), words::count(of))
     };
-    let allows = words::allowance(
+    let allows = escape(&words::allowance(
         kind,
         number("per_period"),
         limit["period"].as_str().unwrap_or_default(),
         of,
-    );
+    ));
     let reset = number("reset");
     let at = limit["reset_local"].as_str().unwrap_or_default();
     // Within a day the time says it; further off, the date too.
