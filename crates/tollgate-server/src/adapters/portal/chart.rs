@@ -91,14 +91,20 @@ pub(super) fn svg(api: &str, id: usize, days: &[Day]) -> String {
         }
         out.push_str("</g>");
     }
-    // Dates under the first, the middle and the last bar.
+    // Dates under the first bar (from its left edge), the middle one and the last one (to its
+    // right edge): none runs off the drawing, whatever the font's size.
     let last = days.len().saturating_sub(1);
-    for index in [0, last / 2, last] {
+    for (index, anchor) in [(0, "start"), (last / 2, "middle"), (last, "end")] {
         if let Some(&(date, _, _)) = days.get(index) {
-            let x = LEFT + 2 + slot * u32::try_from(index).unwrap_or(0) + bar / 2;
+            let left = LEFT + 2 + slot * u32::try_from(index).unwrap_or(0);
+            let x = match anchor {
+                "start" => left,
+                "end" => left + bar,
+                _ => left + bar / 2,
+            };
             let _ = write!(
                 out,
-                "<text class=\"date\" x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                "<text class=\"date\" x=\"{x}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
                 HEIGHT - 6,
                 date.strftime("%-d %b")
             );
@@ -131,6 +137,9 @@ mod tests {
         assert!(svg.contains("height=\"103\""), "{svg}");
         assert!(svg.contains("class=\"refused\"") && svg.contains("height=\"34\""));
         assert!(svg.contains("height=\"69\""));
+        // The dates: the first from its bar's left edge, the last to its bar's right edge.
+        assert!(svg.contains("text-anchor=\"start\">24 Nov</text>"), "{svg}");
+        assert!(svg.contains("text-anchor=\"end\">26 Nov</text>"), "{svg}");
         // A day without calls draws no bar, only its title.
         assert_eq!(svg.matches("<rect").count(), 3);
         assert!(svg.ends_with("</svg>"));
