@@ -50,7 +50,22 @@ fn populated<S: Subject>(subject: S, keys: &Keys) -> S {
     subject
 }
 
-/// Prints the paired ratios for 1,000 and 1,000,000 keys on 1 and 2 threads.
+/// The thread counts to compare on: `PAIRED_THREADS` (e.g. `1,2,4,8,16` on a larger machine),
+/// else 1 and 2.
+fn thread_counts() -> Vec<usize> {
+    std::env::var("PAIRED_THREADS")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .filter(|counts: &Vec<usize>| !counts.is_empty())
+        .unwrap_or_else(|| vec![1, 2])
+}
+
+/// Prints the paired ratios for 1,000 and 1,000,000 keys on 1 and 2 threads (or
+/// `PAIRED_THREADS`).
 pub(crate) fn report() {
     println!("decisions/s ratios, median of {ROUNDS} paired rounds:");
     for count in [1_000usize, 1_000_000] {
@@ -60,7 +75,7 @@ pub(crate) fn report() {
         let governor_strings = populated(GovernorString::new(), &keys);
         let governor_numbers = populated(GovernorU64::new(), &keys);
         let limitador = populated(Limitador::new(2 * count as u64), &keys);
-        for threads in [1, 2] {
+        for &threads in &thread_counts() {
             let fast = 2_000_000;
             compare(
                 "tollgate-string / governor-string",
