@@ -48,14 +48,22 @@ pub(crate) struct Tollgate {
     string_keys: bool,
 }
 
+/// The store measured: the default, or with `TOLLGATE_SHARDS` shards (to compare counts).
+fn store() -> MemoryStore {
+    match std::env::var("TOLLGATE_SHARDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        Some(shards) => MemoryStore::builder().shards(shards).build(),
+        None => MemoryStore::new(),
+    }
+}
+
 impl Tollgate {
     pub(crate) fn new(string_keys: bool) -> Self {
         let bucket = TokenBucket::new(Rate::new(1, Duration::from_nanos(1)), u64::from(BURST));
         Self {
-            limiter: Limiter::new(
-                MemoryStore::new(),
-                ManualClock::new(1_767_225_600_000_000_000),
-            ),
+            limiter: Limiter::new(store(), ManualClock::new(1_767_225_600_000_000_000)),
             space: KeySpace::new([42; 16]),
             bucket: bucket.expect("valid bucket").into(),
             string_keys,
