@@ -7,8 +7,10 @@ use std::fmt::Write as _;
 
 use crate::summary::Summary;
 
-/// Text safe inside HTML elements and attributes.
-fn escape(text: &str) -> String {
+/// Text safe inside HTML elements and quoted attributes (the server's customer page uses it
+/// too).
+#[must_use]
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for character in text.chars() {
         match character {

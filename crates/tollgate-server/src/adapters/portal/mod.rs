@@ -22,6 +22,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use tollgate_core::{Clock, NANOS_PER_SEC};
 use tollgate_policy::{Headers, RequestFacts, Target};
+// Text escaped for HTML: the replay report's escaping, shared.
+use tollgate_replay::html::escape;
 
 use super::body::{self, Unread};
 use super::{HttpHeaders, forwarded_for};
@@ -316,22 +318,6 @@ fn html(status: StatusCode, page: String) -> Response {
         HeaderValue::from_static("same-origin"),
     );
     response
-}
-
-/// Text escaped for HTML (element content and quoted attributes).
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
