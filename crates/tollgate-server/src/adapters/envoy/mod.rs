@@ -68,7 +68,6 @@ impl<C: Clock + 'static> RateLimitService for Envoy<C> {
                 hits: descriptor.hits_addend.as_ref().map(|hits| hits.value),
             })
             .collect();
-        validate(&request.domain, &descriptors).map_err(status)?;
         let decided = if self.app.gate.ratelimit_config().is_some() {
             self.app
                 .gate
@@ -76,6 +75,8 @@ impl<C: Clock + 'static> RateLimitService for Envoy<C> {
                 .await
                 .map(rules::response)
         } else {
+            // `should_rate_limit` checks the same on its own.
+            validate(&request.domain, &descriptors).map_err(status)?;
             policy::decide(&self.app, &descriptors, request.hits_addend).await
         };
         decided.map(tonic::Response::new).map_err(status)

@@ -50,9 +50,7 @@ impl<'a> Described<'a> {
                 "method" => &mut described.method,
                 "remote_address" => &mut described.remote_address,
                 _ => {
-                    if !described.headers.contains(&(key, value)) {
-                        described.headers.push((key, value));
-                    }
+                    described.headers.push((key, value));
                     continue;
                 }
             };
@@ -63,6 +61,9 @@ impl<'a> Described<'a> {
                 _ => *one = Some(value),
             }
         }
+        // Once each, in O(n log n): up to 64 × 32 entries must not cost a quadratic search.
+        described.headers.sort_unstable();
+        described.headers.dedup();
         let mut own = descriptors.iter().filter_map(|d| d.hits);
         described.cost = match own.next() {
             Some(first) if own.all(|other| other == first) => {
