@@ -35,6 +35,7 @@ mod compile;
 mod directory;
 mod error;
 mod limit;
+mod param;
 pub mod model;
 pub mod path;
 mod policy;

@@ -297,6 +297,11 @@ pub struct RouteConfig {
     /// Counts nothing and is never refused (webhooks, health checks).
     #[serde(default)]
     pub exempt: bool,
+    /// Path parameters typed by a regular expression their whole value must match, by name
+    /// (`params = { sku = "[A-Z]{3}-[0-9]{4}" }`); `{name:int}`, `{name:uuid}` and
+    /// `{name:token}` in the template type the others.
+    #[serde(default)]
+    pub params: BTreeMap<String, Spanned<String>>,
 }
 
 /// `[[limits]]`: a name, exactly one algorithm, and what partitions and selects it.

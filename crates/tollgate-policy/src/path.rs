@@ -160,6 +160,23 @@ impl<'a> Target<'a> {
         self.query
     }
 
+    /// Replaces whole segments (by index, 1 for the first after the root) of the path, and of
+    /// the cased path forwarded with `paths.case_insensitive`: typed path parameters in their
+    /// canonical form.
+    pub(crate) fn rewrite_segments(&mut self, rewrites: &[(usize, String)]) {
+        let rewrite = |path: &str| {
+            let mut segments: Vec<&str> = path.split('/').collect();
+            for (index, value) in rewrites {
+                if let Some(segment) = segments.get_mut(*index) {
+                    *segment = value;
+                }
+            }
+            segments.join("/")
+        };
+        self.cased = self.cased.as_deref().map(rewrite);
+        self.path = Cow::Owned(rewrite(&self.path));
+    }
+
     /// The path as forwarded: percent-encoded so that decoding it once gives [`path`](Self::path)
     /// — in the case it came in, with `paths.case_insensitive`, which the counted path folds.
     #[must_use]

@@ -1,10 +1,14 @@
 //! The compiled policy: plain data and matchers, built once, read on every request.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+
+use smallvec::SmallVec;
 
 use tollgate_core::{Algorithm, KeySpace};
 
 pub(crate) use crate::Name;
+use crate::Target;
 pub(crate) use crate::directory::{
     Account, AppSource, Directory, DirectoryEntry, Identity, KeySource, Numbers,
 };
@@ -42,6 +46,8 @@ pub struct Policy {
     pub(crate) key_space: KeySpace,
     /// What the store holding the limits can keep exactly, checked on every reload too.
     pub(crate) check: StoreCheck,
+    /// What is valid but unsafe: see [`Policy::warnings`].
+    pub(crate) warnings: Vec<crate::ConfigError>,
 }
 
 impl Policy {
@@ -51,12 +57,19 @@ impl Policy {
         &self.server
     }
 
-    /// The canonical form of a request target (path and query) under this policy's path rules.
+    /// The canonical form of a request target (path and query) for `method` under this
+    /// policy's path rules, its typed path parameters in their canonical form (see
+    /// [`Routes::canonical`]).
     ///
     /// # Errors
     /// Why the target is refused (a 400).
-    pub fn target<'a>(&self, raw: &'a str) -> Result<crate::Target<'a>, crate::PathError> {
-        crate::Target::parse(raw, self.case_insensitive)
+    pub fn target<'a>(
+        &self,
+        method: &str,
+        raw: &'a str,
+    ) -> Result<crate::Target<'a>, crate::PathError> {
+        let target = crate::Target::parse(raw, self.case_insensitive)?;
+        Ok(self.routes.canonical(&routed_method(method), target))
     }
 
     /// The canonical form of a request target that is not forwarded (forward-auth, the check
@@ -64,8 +77,21 @@ impl Policy {
     ///
     /// # Errors
     /// Why the target is refused (a 400).
-    pub fn target_exact<'a>(&self, raw: &'a str) -> Result<crate::Target<'a>, crate::PathError> {
-        crate::Target::parse_exact(raw, self.case_insensitive)
+    pub fn target_exact<'a>(
+        &self,
+        method: &str,
+        raw: &'a str,
+    ) -> Result<crate::Target<'a>, crate::PathError> {
+        let target = crate::Target::parse_exact(raw, self.case_insensitive)?;
+        Ok(self.routes.canonical(&routed_method(method), target))
+    }
+
+    /// What the policy file says that is valid but unsafe (a limit partitioned by what a
+    /// client spells freely), each with its file, line and column: `check-config` prints them,
+    /// `serve` logs them.
+    #[must_use]
+    pub fn warnings(&self) -> &[crate::ConfigError] {
+        &self.warnings
     }
 
     /// The plan of anonymous callers and of accounts that name none, if the file sets one.
@@ -80,9 +106,11 @@ impl Policy {
         &self.responses
     }
 
-    /// Whether `peer` is one of `identity.trusted_proxies`.
+    /// Whether `peer` is one of `identity.trusted_proxies` (an IPv4-mapped IPv6 address, as a
+    /// dual-stack listener sees IPv4 peers, as its IPv4 address).
     #[must_use]
     pub fn trusts(&self, peer: std::net::IpAddr) -> bool {
+        let peer = peer.to_canonical();
         self.identity
             .trusted_proxies
             .iter()
@@ -90,19 +118,15 @@ impl Policy {
     }
 
     /// The client's address: the peer's, or when the peer is a trusted proxy, the last address
-    /// in `X-Forwarded-For` that is not one.
+    /// in `X-Forwarded-For` that is not one; IPv4-mapped IPv6 addresses as IPv4 ones.
     #[must_use]
     pub fn client_ip(
         &self,
         peer: std::net::IpAddr,
         forwarded_for: Option<&str>,
     ) -> std::net::IpAddr {
-        let trusted = |ip: &std::net::IpAddr| {
-            self.identity
-                .trusted_proxies
-                .iter()
-                .any(|net| net.contains(ip))
-        };
+        let peer = peer.to_canonical();
+        let trusted = |ip: &std::net::IpAddr| self.trusts(*ip);
         if !trusted(&peer) {
             return peer;
         }
@@ -116,6 +140,7 @@ impl Policy {
                     .parse::<std::net::IpAddr>()
                     .or_else(|_| entry.parse::<std::net::SocketAddr>().map(|at| at.ip()))
                     .ok()
+                    .map(|ip| ip.to_canonical())
             })
             .find(|ip| !trusted(ip))
             .unwrap_or(peer)
@@ -327,9 +352,77 @@ pub(crate) struct Routes {
     pub(crate) routes: Vec<Route>,
 }
 
+impl Routes {
+    /// The route for `method` (as [`routed_method`] gives it) and a canonical path, with the
+    /// path's parameters, whatever their types say.
+    pub(crate) fn matched<'r>(
+        &'r self,
+        method: &str,
+        path: &'r str,
+    ) -> Option<(usize, matchit::Params<'r, 'r>)> {
+        let found = self
+            .by_method
+            .get(method)
+            .and_then(|router| router.at(path).ok())
+            .or_else(|| self.any_method.at(path).ok())?;
+        Some((*found.value, found.params))
+    }
+
+    /// `target` with the values of its route's typed parameters in their canonical form
+    /// (`/circuits/007` → `/circuits/7`); a value that is not of its type is left as it is,
+    /// and the route does not match it.
+    pub(crate) fn canonical<'a>(&self, method: &str, mut target: Target<'a>) -> Target<'a> {
+        let rewrites: SmallVec<[(usize, String); 2]> = {
+            let path = target.path();
+            let Some((index, params)) = self.matched(method, path) else {
+                return target;
+            };
+            self.routes[index]
+                .typed
+                .iter()
+                .filter_map(|(name, ty)| {
+                    let value = params.get(name)?;
+                    match ty.canonical(value)? {
+                        Cow::Owned(canonical) => Some((segment_of(path, value), canonical)),
+                        Cow::Borrowed(_) => None,
+                    }
+                })
+                .collect()
+        };
+        if !rewrites.is_empty() {
+            target.rewrite_segments(&rewrites);
+        }
+        target
+    }
+}
+
+/// The index of the `/`-separated segment of `path` that `value` (a whole segment, borrowed
+/// from `path`) is: 1 for the first after the root.
+fn segment_of(path: &str, value: &str) -> usize {
+    let offset = (value.as_ptr() as usize).saturating_sub(path.as_ptr() as usize);
+    path.as_bytes()[..offset.min(path.len())]
+        .iter()
+        .filter(|&&byte| byte == b'/')
+        .count()
+}
+
+/// The method routes and limits see: upper case, and `HEAD` as `GET` (RFC 9110 §9.3.2: a
+/// server answers HEAD with its GET handler, so HEAD spends what GET spends).
+pub(crate) fn routed_method(method: &str) -> Cow<'_, str> {
+    if method.eq_ignore_ascii_case("HEAD") {
+        Cow::Borrowed("GET")
+    } else if method.bytes().any(|byte| byte.is_ascii_lowercase()) {
+        Cow::Owned(method.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(method)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Route {
     pub(crate) api: usize,
     pub(crate) cost: u32,
     pub(crate) exempt: bool,
+    /// Typed path parameters, by name: a value not in its canonical form does not match.
+    pub(crate) typed: Vec<(String, crate::param::ParamType)>,
 }

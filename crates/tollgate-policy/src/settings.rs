@@ -100,6 +100,7 @@ impl Server {
     /// Whether `peer` may call the check API and forward-auth.
     #[must_use]
     pub fn may_check(&self, peer: std::net::IpAddr) -> bool {
+        let peer = peer.to_canonical();
         self.check_from.iter().any(|net| net.contains(&peer))
     }
 }

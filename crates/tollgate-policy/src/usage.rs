@@ -83,7 +83,7 @@ impl Policy {
         let guess = Context {
             key: KeyState::Unknown,
             path: facts.target.path(),
-            method: std::borrow::Cow::Owned(facts.method.to_ascii_uppercase()),
+            method: crate::policy::routed_method(facts.method),
             params: smallvec::SmallVec::new(),
             api: 0,
             // A known key's lookup peeks (cost 0) where a wrong key's guess takes its unit.
@@ -142,6 +142,7 @@ impl Policy {
             headers: &[][..],
             client_ip: None,
             cost: Some(0),
+            from_trusted_proxy: false,
         };
         // An api whose every route is exempt is never limited: it has nothing to show.
         let limited = |api: &usize| {

@@ -27,8 +27,8 @@
 //! struct NoPosts(Policy);
 //!
 //! impl Pipeline for NoPosts {
-//!     fn target<'a>(&self, raw: &'a str) -> Result<Target<'a>, PathError> {
-//!         self.0.target(raw)
+//!     fn target<'a>(&self, method: &str, raw: &'a str) -> Result<Target<'a>, PathError> {
+//!         self.0.target(method, raw)
 //!     }
 //!     async fn decide<H: Headers + Sync + ?Sized>(
 //!         &self, _at: Nanos, facts: &RequestFacts<'_, H>, _status: Option<u16>, verdict: &mut Verdict,

@@ -26,7 +26,7 @@ pub trait Pipeline {
     ///
     /// # Errors
     /// A target the policy's path rules refuse (answered 400).
-    fn target<'a>(&self, raw: &'a str) -> Result<Target<'a>, PathError>;
+    fn target<'a>(&self, method: &str, raw: &'a str) -> Result<Target<'a>, PathError>;
 
     /// Decides `facts` at `at` (never earlier than the time of the call before), and, when
     /// admitted with an upstream `status`, settles the admission with it so that refunds
@@ -178,7 +178,7 @@ impl<'p, P: Pipeline> Replay<'p, P> {
             self.record.at
         };
         self.verdict.clear();
-        match self.pipeline.target(&self.record.path) {
+        match self.pipeline.target(&self.record.method, &self.record.path) {
             Ok(target) => {
                 let facts = RequestFacts {
                     method: &self.record.method,
@@ -186,6 +186,8 @@ impl<'p, P: Pipeline> Replay<'p, P> {
                     headers: &self.record.headers,
                     client_ip: self.record.client_ip,
                     cost: None,
+                    // A log holds what reached the service, through the proxies it trusts.
+                    from_trusted_proxy: true,
                 };
                 self.pipeline
                     .decide(at, &facts, self.record.status, &mut self.verdict)

@@ -54,13 +54,14 @@ fn main() {
         let headers = [("x-api-key", "acme-key")];
         let decide = || {
             runtime.block_on(async {
-                let target = gate.policy().target_exact("/hello/world").expect("a path");
+                let target = gate.policy().target_exact("GET", "/hello/world").expect("a path");
                 let facts = RequestFacts {
                     method: "GET",
                     target: &target,
                     headers: &headers[..],
                     client_ip: None,
                     cost: None,
+                    from_trusted_proxy: false,
                 };
                 assert!(gate.admit(&facts).await.is_ok());
             });

@@ -33,9 +33,9 @@
 //!     name = "global"
 //!     window = { max = 1, every = "1m" }
 //! "#)).unwrap();
-//! let target = policy.target("/hello").unwrap();
+//! let target = policy.target("GET", "/hello").unwrap();
 //! let gate = Gate::new(policy, ManualClock::new(0));
-//! let facts = RequestFacts { method: "GET", target: &target, headers: &[][..], client_ip: None, cost: None };
+//! let facts = RequestFacts { method: "GET", target: &target, headers: &[][..], client_ip: None, cost: None, from_trusted_proxy: false };
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! assert!(gate.admit(&facts).await.is_ok());
 //! let refused = gate.admit(&facts).await.unwrap_err();

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tollgate_core::KeySpace;
-use tollgate_policy::{ConfigErrors, Policy};
+use tollgate_policy::{ConfigError, ConfigErrors, Policy};
 use tollgate_ratelimit_config::RateLimitConfig;
 use tollgate_server::{ServeOptions, init_logs, redis_check, serve};
 
@@ -94,6 +94,15 @@ fn check_config(file: &Path) -> ExitCode {
     });
     match checked {
         Ok(policy) => {
+            for warning in policy.warnings() {
+                let ConfigError {
+                    file,
+                    line,
+                    column,
+                    message,
+                } = warning;
+                eprintln!("{file}:{line}:{column}: warning: {message}");
+            }
             println!("{}: ok: {}", file.display(), policy.summary());
             ExitCode::SUCCESS
         }

@@ -54,7 +54,7 @@ impl<C: Clock + 'static> App<C> {
             ))),
             (portal::SIGN_IN | portal::SIGN_OUT, _) => refused("POST"),
             _ => Box::pin(
-                async move { Ok(gateway::gateway(&app, peer, parts, Body::new(body)).await) },
+                async move { Ok(gateway::gateway(app, peer, parts, Body::new(body)).await) },
             ),
         }
     }

@@ -89,6 +89,9 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         .map_err(|errors| format!("{errors}"))
     };
     let mut policy = load(seed, tollgate_policy::any_algorithm)?;
+    for warning in policy.warnings() {
+        tracing::warn!(%warning, "policy warning");
+    }
     // Checked before anything is opened (the rate-limit files need the gRPC port).
     let addresses = Addresses::of(&options, policy.server())?;
     let shared = match options

@@ -11,7 +11,7 @@ use tollgate_core::{
 use toml::Spanned;
 
 use super::{Compiler, known};
-use crate::model::{Align, LimitConfig, NumbersConfig, PolicyFile};
+use crate::model::{Align, LimitConfig, NumbersConfig, PolicyFile, RouteConfig};
 use crate::policy::{Dimension, Limit, Selector, When};
 use crate::units::{in_words, parse_duration, parse_rate};
 
@@ -74,10 +74,15 @@ impl Compiler<'_> {
                 }
             }
         }
+        for method in &config.when.method {
+            if method.get_ref().eq_ignore_ascii_case("HEAD") {
+                self.fail(method.span(), "HEAD requests are GET requests to routes and limits (RFC 9110 §9.3.2): name GET");
+            }
+        }
         let per = config
             .per
             .iter()
-            .filter_map(|dimension| self.dimension(dimension, file))
+            .filter_map(|dimension| self.dimension(dimension, config, file))
             .collect();
         let mut resolve =
             |names: &[Spanned<String>], known_names: &[String], what: &str| -> Option<Vec<usize>> {
@@ -175,9 +180,11 @@ impl Compiler<'_> {
     pub(super) fn dimension(
         &mut self,
         dimension: &Spanned<String>,
+        limit: &LimitConfig,
         file: &PolicyFile,
     ) -> Option<Dimension> {
         let text = dimension.get_ref();
+        self.warn_of_spellings(dimension, limit, file);
         let parsed = match text.as_str() {
             "account" => Dimension::Account,
             "app" => Dimension::App,
@@ -192,11 +199,11 @@ impl Compiler<'_> {
                 }
                 Some(("param", name)) if !name.is_empty() => {
                     let placeholder = format!("{{{name}}}");
-                    let catch_all = format!("{{*{name}}}");
-                    if !file.routes.iter().any(|route| {
-                        let pattern = route.get_ref().pattern.get_ref();
-                        pattern.contains(&placeholder) || pattern.contains(&catch_all)
-                    }) {
+                    if !file
+                        .routes
+                        .iter()
+                        .any(|route| route_params(route.get_ref()).any(|(param, _)| param == name))
+                    {
                         self.fail(
                             dimension.span(),
                             format!("no route has a path parameter `{placeholder}`"),
@@ -215,6 +222,42 @@ impl Compiler<'_> {
             },
         };
         Some(parsed)
+    }
+
+    /// Warns when `dimension` partitions `limit` by something a client spells freely: a path
+    /// parameter without a type, or the path where a route the limit meets has one (or a
+    /// catch-all). Each spelling is a bucket of its own, which only a limit per account (or
+    /// per client) bounds.
+    fn warn_of_spellings(&mut self, dimension: &Spanned<String>, limit: &LimitConfig, file: &PolicyFile) {
+        let text = dimension.get_ref().as_str();
+        let wanted = |route: &RouteConfig| {
+            !route.exempt
+                && (limit.apis.is_empty()
+                    || limit.apis.iter().any(|api| api.get_ref() == route.api.get_ref()))
+        };
+        let untyped: Vec<String> = file
+            .routes
+            .iter()
+            .map(Spanned::get_ref)
+            .filter(|route| wanted(route))
+            .flat_map(|route| {
+                route_params(route)
+                    .filter(|(name, typed)| !typed && !route.params.contains_key(*name))
+                    .map(|(name, _)| name.to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let message = match text.split_once(':') {
+            None if text == "path" && !untyped.is_empty() => format!(
+                "partitioned by `path`, where a route has untyped parameters ({}): every spelling of a value is a bucket of its own; type them (`{{id:int}}`, `uuid`, `token`, or a pattern in `params`)",
+                untyped.join(", ")
+            ),
+            Some(("param", name)) if untyped.iter().any(|param| param == name) => format!(
+                "partitioned by the untyped parameter `{name}`: every spelling of a value is a bucket of its own; type it (`{{{name}:int}}`, `uuid`, `token`, or a pattern in `params`)"
+            ),
+            _ => return,
+        };
+        self.warn(dimension.span(), message);
     }
 
     /// The algorithm of a limit, with a plan's numbers applied when given.
@@ -380,4 +423,18 @@ fn parse_statuses(text: &str) -> Option<(u16, u16)> {
     }
     let status: u16 = text.parse().ok().filter(|s| (100..=599).contains(s))?;
     Some((status, status))
+}
+
+/// A route's parameters, named as in its template (a catch-all without its `*`), each with
+/// whether the template types it.
+fn route_params(route: &RouteConfig) -> impl Iterator<Item = (&str, bool)> {
+    route
+        .pattern
+        .get_ref()
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|inner| {
+            let (name, typed) = inner.split_once(':').map_or((inner, false), |(name, _)| (name, true));
+            (name.trim_start_matches('*'), typed)
+        })
 }

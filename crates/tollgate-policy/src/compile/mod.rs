@@ -36,10 +36,15 @@ pub(crate) fn compile(
     let mut compiler = Compiler {
         source,
         errors: Vec::new(),
+        warnings: Vec::new(),
         check,
     };
-    let policy = compiler.policy(file, key_space);
+    let mut policy = compiler.policy(file, key_space);
     if compiler.errors.is_empty() {
+        compiler
+            .warnings
+            .sort_by_key(|warning| (warning.line, warning.column));
+        policy.warnings = compiler.warnings;
         Ok(policy)
     } else {
         compiler
@@ -52,6 +57,8 @@ pub(crate) fn compile(
 struct Compiler<'a> {
     source: &'a Source,
     errors: Vec<ConfigError>,
+    /// What is valid but unsafe, for `check-config` and the start-up log.
+    warnings: Vec<ConfigError>,
     /// What the store that will hold the limits can keep exactly.
     check: StoreCheck,
 }
@@ -59,6 +66,10 @@ struct Compiler<'a> {
 impl Compiler<'_> {
     fn fail(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.errors.push(self.source.error(span, message));
+    }
+
+    fn warn(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.warnings.push(self.source.error(span, message));
     }
 
     fn policy(&mut self, file: PolicyFile, key_space: KeySpace) -> Policy {
@@ -189,6 +200,7 @@ impl Compiler<'_> {
             limits,
             key_space,
             check: self.check,
+            warnings: Vec::new(),
         }
     }
 

@@ -1,9 +1,10 @@
-//! Routes: method and path template → api, in matchit routers.
+//! Routes: method and path template → api, in matchit routers, with their typed parameters.
 
 use toml::Spanned;
 
 use super::Compiler;
 use crate::model::RouteConfig;
+use crate::param::ParamType;
 use crate::policy::{Route, Routes};
 
 impl Compiler<'_> {
@@ -27,6 +28,14 @@ impl Compiler<'_> {
                 self.fail(pattern.span(), format!("`{method}` is not an HTTP method"));
                 continue;
             }
+            if method == "HEAD" {
+                self.fail(pattern.span(), "HEAD requests are GET requests to routes and limits (RFC 9110 §9.3.2): write the route for GET");
+                continue;
+            }
+            let Some((template, typed)) = self.typed_params(route, template) else {
+                continue;
+            };
+            let template = template.as_str();
             let normal = match crate::path::Target::parse(template, false) {
                 Ok(target) if target.path() == template => target.path().to_owned(),
                 Ok(target) => {
@@ -73,9 +82,67 @@ impl Compiler<'_> {
                 api,
                 cost: route.cost.unwrap_or(1),
                 exempt: route.exempt,
+                typed,
             });
         }
         (routes, apis)
+    }
+
+    /// The template with its parameters' types taken out (`{id:int}` → `{id}`, as the router
+    /// reads it), and the typed parameters: inline types and the route's `params` patterns.
+    fn typed_params(
+        &mut self,
+        route: &RouteConfig,
+        template: &str,
+    ) -> Option<(String, Vec<(String, ParamType)>)> {
+        let span = route.pattern.span();
+        let mut typed = Vec::new();
+        let mut names = Vec::new();
+        let mut segments = Vec::new();
+        for segment in template.split('/') {
+            let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+                if segment.contains(':') && segment.contains('{') {
+                    self.fail(span, format!("`{segment}`: a typed parameter is a whole segment, `{{name:int}}`"));
+                    return None;
+                }
+                segments.push(segment.to_owned());
+                continue;
+            };
+            let (name, ty) = match inner.split_once(':') {
+                Some((name, ty)) => (name, Some(ty)),
+                None => (inner, None),
+            };
+            names.push(name.to_owned());
+            if let Some(ty) = ty {
+                if name.starts_with('*') {
+                    self.fail(span, format!("`{segment}`: a catch-all parameter cannot be typed"));
+                    return None;
+                }
+                let Some(ty) = ParamType::named(ty) else {
+                    self.fail(span, format!("`{segment}`: `{ty}` is not a parameter type: use int, uuid or token, or a pattern in `params`"));
+                    return None;
+                };
+                typed.push((name.to_owned(), ty));
+            }
+            segments.push(format!("{{{name}}}"));
+        }
+        for (name, pattern) in &route.params {
+            let inline = typed.iter().any(|(typed, _)| typed == name);
+            if inline || !names.iter().any(|known| known == name) {
+                let why = if inline { "is typed in the template already" } else { "is not a parameter of this route" };
+                self.fail(pattern.span(), format!("`{name}` {why}"));
+                return None;
+            }
+            match ParamType::pattern(pattern.get_ref()) {
+                Ok(ty) => typed.push((name.clone(), ty)),
+                Err(error) => {
+                    let message = error.to_string().replace('\n', " ");
+                    self.fail(pattern.span(), format!("`{name}` is not a regular expression: {message}"));
+                    return None;
+                }
+            }
+        }
+        Some((segments.join("/"), typed))
     }
 }
 

@@ -86,4 +86,8 @@ pub struct RequestFacts<'a, H: Headers + ?Sized> {
     pub client_ip: Option<IpAddr>,
     /// Units to take instead of the route's cost.
     pub cost: Option<u32>,
+    /// Whether the request came from one of `identity.trusted_proxies` (the connection's peer,
+    /// or the caller of the check API or forward-auth): headers that choose whose bucket is
+    /// spent (`identity.company_header`) are believed only then.
+    pub from_trusted_proxy: bool,
 }

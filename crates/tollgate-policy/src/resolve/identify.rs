@@ -68,12 +68,17 @@ impl Policy {
         Some((None, &directory.accounts[*directory.keys.get(hash)?]))
     }
 
-    /// The company a request names in `identity.company_header`, if the policy reads one.
+    /// The company a request names in `identity.company_header`, if the policy reads one and
+    /// the request came from a trusted proxy: from anyone else the header would let a client
+    /// split its own buckets or spend another customer's.
     pub(crate) fn header_company<'a, H: Headers + ?Sized>(
         &self,
         facts: &RequestFacts<'a, H>,
     ) -> Option<&'a str> {
         let header = self.identity.company_header.as_ref()?;
+        if !facts.from_trusted_proxy {
+            return None;
+        }
         facts.headers.get(header)
     }
 

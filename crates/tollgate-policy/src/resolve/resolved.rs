@@ -121,7 +121,7 @@ impl<'a> From<Stop<'a>> for Resolution<'a> {
 pub(crate) struct Context<'a> {
     pub(crate) key: KeyState,
     pub(crate) path: &'a str,
-    /// Upper case: borrowed unless the request spelled it otherwise.
+    /// Upper case, HEAD as GET: borrowed unless the request spelled it otherwise.
     pub(crate) method: Cow<'a, str>,
     pub(crate) params: Params<'a>,
     pub(crate) api: usize,
@@ -240,15 +240,10 @@ impl Policy {
         facts: &RequestFacts<'a, H>,
     ) -> Result<Context<'a>, Stop<'a>> {
         let path = facts.target.path();
-        let method = if facts.method.bytes().any(|byte| byte.is_ascii_lowercase()) {
-            Cow::Owned(facts.method.to_ascii_uppercase())
-        } else {
-            Cow::Borrowed(facts.method)
-        };
         // Before routing and the exempt check: a free GET that claims to be a PUT is no free PUT,
         // and a GET no route has cannot pass as a routed DELETE.
         if let Some(claimed) = query_method(facts.target.query()) {
-            if !claimed.eq_ignore_ascii_case(&method) {
+            if !claimed.eq_ignore_ascii_case(facts.method) {
                 return Err(Stop::Ambiguous(
                     "a `_method` query parameter names another method than the request's",
                 ));
@@ -257,7 +252,7 @@ impl Policy {
         for name in METHOD_OVERRIDES {
             match facts.headers.lookup(name) {
                 HeaderLookup::Absent => {}
-                HeaderLookup::One(claimed) if claimed.trim().eq_ignore_ascii_case(&method) => {}
+                HeaderLookup::One(claimed) if claimed.trim().eq_ignore_ascii_case(facts.method) => {}
                 _ => {
                     return Err(Stop::Ambiguous(
                         "a method-override header names another method than the request's",
@@ -265,6 +260,8 @@ impl Policy {
                 }
             }
         }
+        // HEAD is GET from here on: for routes, `when.method` and the `method` dimension.
+        let method = crate::policy::routed_method(facts.method);
         let Some((route_index, params)) = self.route(&method, path) else {
             return Err(Stop::NoRoute);
         };
@@ -284,10 +281,10 @@ impl Policy {
             },
         };
         let app = self.app(directory, facts).map_err(Stop::Unauthenticated)?;
-        let company = match &self.identity.company_header {
-            Some(_) => self.header_company(facts),
-            None => account.and_then(|account| account.company.as_deref()),
-        };
+        // A company header is believed from a trusted proxy only; else the account's own.
+        let company = self
+            .header_company(facts)
+            .or_else(|| account.and_then(|account| account.company.as_deref()));
         Ok(Context {
             key,
             path,
@@ -408,18 +405,14 @@ impl Policy {
                 .all(|(name, value)| facts.headers.get(name) == Some(value))
     }
 
-    /// The route for a method and canonical path, and the path parameters, borrowed.
+    /// The route for a method (HEAD as GET) and canonical path, and the path parameters,
+    /// borrowed; none when a typed parameter's value is not in its canonical form.
     fn route<'a>(&'a self, method: &str, path: &'a str) -> Option<(usize, Params<'a>)> {
-        let by_method = |method: &str| {
-            self.routes
-                .by_method
-                .get(method)
-                .and_then(|router| router.at(path).ok())
-        };
-        // HEAD is served by GET routes unless a route names HEAD.
-        let found = by_method(method)
-            .or_else(|| (method == "HEAD").then(|| by_method("GET")).flatten())
-            .or_else(|| self.routes.any_method.at(path).ok())?;
-        Some((*found.value, found.params.iter().collect()))
+        let (index, params) = self.routes.matched(method, path)?;
+        let typed_fit = self.routes.routes[index]
+            .typed
+            .iter()
+            .all(|(name, ty)| params.get(name).is_some_and(|value| ty.is_canonical(value)));
+        typed_fit.then(|| (index, params.iter().collect()))
     }
 }

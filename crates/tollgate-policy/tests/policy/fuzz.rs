@@ -83,9 +83,9 @@ proptest! {
         headers in prop::collection::vec((prop::sample::select(vec!["authorization", "Authorization", "x-appid", "X-AppSecret", "accept", "x-other"]), hostile_text()), 0..4),
     ) {
         let policy = Policy::load(&example("heating-partner.toml")).unwrap();
-        let Ok(target) = policy.target(&raw) else { return Ok(()) };
+        let Ok(target) = policy.target(method, &raw) else { return Ok(()) };
         let headers: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
-        let facts = RequestFacts { method, target: &target, headers: headers.as_slice(), client_ip: None, cost: None };
+        let facts = RequestFacts { method, target: &target, headers: headers.as_slice(), client_ip: None, cost: None, from_trusted_proxy: false };
         let resolution = policy.resolve(&facts);
         let repeated = headers.iter().enumerate().any(|(i, (name, _))| {
             ["authorization", "x-appid", "x-appsecret"].contains(&name.to_ascii_lowercase().as_str())

@@ -14,7 +14,7 @@ fn resolve<'p>(
 ) -> Resolution<'p> {
     let leak = |text: &str| -> &'static str { Box::leak(text.to_owned().into_boxed_str()) };
     let target = Box::leak(Box::new(
-        policy.target(leak(uri)).expect("a canonical path"),
+        policy.target(method, leak(uri)).expect("a canonical path"),
     ));
     let headers: &'static [(&str, &str)] = Box::leak(
         headers
@@ -28,6 +28,7 @@ fn resolve<'p>(
         headers,
         client_ip: None,
         cost: None,
+        from_trusted_proxy: false,
     })
 }
 
@@ -170,13 +171,14 @@ fn ipv6_clients_are_partitioned_by_their_64() {
     let text = "[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n[[limits]]\nname = \"per-ip\"\nwindow = { max = 5, every = \"1m\" }\nper = [\"ip\"]\n";
     let policy = Policy::compile(&Source::new("ip.toml", text)).unwrap();
     let key = |ip: &str| {
-        let target = policy.target("/x").unwrap();
+        let target = policy.target("GET", "/x").unwrap();
         let facts = RequestFacts {
             method: "GET",
             target: &target,
             headers: &[][..],
             client_ip: Some(ip.parse().unwrap()),
             cost: None,
+            from_trusted_proxy: false,
         };
         limited(policy.resolve(&facts)).enforced.requests[0].key
     };
@@ -502,13 +504,14 @@ fn a_pack_raises_quotas_until_it_expires() {
         ManualClock::new(1_767_225_600_000_000_000),
     );
     let limits_at = |now| {
-        let target = policy.target("/machines").unwrap();
+        let target = policy.target("GET", "/machines").unwrap();
         let facts = RequestFacts {
             method: "GET",
             target: &target,
             headers: &[("X-Api-Key", "acme-key")][..],
             client_ip: None,
             cost: None,
+            from_trusted_proxy: false,
         };
         let plan = limited(policy.resolve_in(Some(&directory), now, &facts));
         let decision = limiter.acquire(&plan.enforced.requests).unwrap();

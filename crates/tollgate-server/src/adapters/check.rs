@@ -82,7 +82,7 @@ where
         .iter()
         .map(|(name, value)| (&**name, &**value))
         .collect();
-    let target = match policy.target_exact(&request.path) {
+    let target = match policy.target_exact(&request.method, &request.path) {
         Ok(target) => target,
         // What the gateway would answer.
         Err(refused) => {
@@ -96,6 +96,9 @@ where
         headers: headers.as_slice(),
         client_ip: request.client_ip,
         cost: request.cost,
+        // The caller writes the headers; the company among them is believed only from a
+        // caller that is a trusted proxy.
+        from_trusted_proxy: policy.trusts(peer.ip()),
     };
     // A check holds no concurrency slot: nothing tells when its request ends. The admission
     // goes (and its slots with it) once answered.

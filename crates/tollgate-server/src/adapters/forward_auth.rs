@@ -41,7 +41,7 @@ pub(crate) async fn forward_auth<C: Clock + 'static>(
         Err(message) => return refused(Refusal::error(400, "bad_request", message)),
     };
     // Not forwarded: the proxy serves the original URI, so dot-segments are refused.
-    let target = match policy.target_exact(uri) {
+    let target = match policy.target_exact(method, uri) {
         Ok(target) => target,
         Err(path) => return refused(Refusal::bad_path(&path)),
     };
@@ -52,6 +52,7 @@ pub(crate) async fn forward_auth<C: Clock + 'static>(
         headers: &lookup,
         client_ip: Some(client_ip),
         cost: None,
+        from_trusted_proxy: policy.trusts(peer.ip()),
     };
     // Forward-auth never learns when the request ends: the admission, and any slot it holds,
     // goes when this answer is made.

@@ -2,25 +2,26 @@
 //! admitted, forwarded to the upstream with its body streamed both ways.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::uri::PathAndQuery;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, Version, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version, header};
 use axum::response::Response;
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use tollgate_core::Clock;
 use tollgate_policy::{Policy, Target};
 
 use super::Head;
+use super::upstream_body::UpstreamBody;
 use crate::app::App;
 use crate::pipeline::{Admission, Refusal};
 use crate::respond;
 
 /// Decides a request and, when admitted, forwards it to the upstream.
 pub(crate) async fn gateway<C: Clock + 'static>(
-    app: &App<C>,
+    app: Arc<App<C>>,
     peer: SocketAddr,
     mut parts: Parts,
     body: Body,
@@ -52,9 +53,9 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     };
     // The head's reading is done: the chain goes on, extended, to the upstream.
     let chain = head.chain;
-    // Kept (a reference count, not a copy) to read the counted path again should the upstream
+    // Kept (reference counts, not copies) to read the counted path again should the upstream
     // ask for a block.
-    let asked = parts.uri.clone();
+    let asked = (parts.method.clone(), parts.uri.clone());
     let host = parts.headers.get(header::HOST).cloned().or_else(|| {
         parts
             .uri
@@ -68,6 +69,32 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     // The client to the upstream speaks HTTP/1.1, whatever the client to us spoke.
     parts.version = Version::HTTP_11;
     let forwarded = axum::http::Request::from_parts(parts, body);
+    if !admission.holds_slots() {
+        return exchange(&app, &policy, admission, forwarded, &asked).await;
+    }
+    // A slot bounds the upstream's work, not the client's patience: the exchange runs on a
+    // task of its own, which a client hanging up (an HTTP/1 close, an HTTP/2 RST_STREAM) does
+    // not cancel, and the slot goes back when the upstream is done.
+    let task = tokio::spawn(async move { exchange(&app, &policy, admission, forwarded, &asked).await });
+    task.await.unwrap_or_else(|_| {
+        respond::refusal(Refusal::error(
+            502,
+            "bad_gateway",
+            "the upstream exchange failed",
+        ))
+    })
+}
+
+/// Sends `forwarded` to the upstream and answers with its response, `admission` settled by its
+/// status and held (its slots) until the response body is done — or, when the client leaves
+/// first, until the upstream has sent the rest of it (see [`UpstreamBody`]).
+async fn exchange<C: Clock + 'static>(
+    app: &App<C>,
+    policy: &Policy,
+    admission: Admission,
+    forwarded: axum::http::Request<Body>,
+    asked: &(Method, Uri),
+) -> Response {
     let answer = tokio::time::timeout(app.upstream_timeout, app.client.request(forwarded)).await;
     // A status the upstream sent is refunded as the limits say; after a reset or a timeout
     // the upstream may have done the work, and a refund would make slow requests free: the
@@ -76,14 +103,10 @@ pub(crate) async fn gateway<C: Clock + 'static>(
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            block_on_hint(app, &policy, &admission, &asked, &parts.headers);
+            block_on_hint(app, policy, &admission, asked, &parts.headers);
             respond::add_headers(&mut parts.headers, admission.report(), None);
-            // The slots are held until the response body is done or dropped.
             let held = admission.settle(parts.status.as_u16()).await;
-            let body = body.map_frame(move |frame| {
-                let _held = &held;
-                frame
-            });
+            let body = UpstreamBody::new(body, held, app.upstream_timeout);
             Response::from_parts(parts, Body::new(body))
         }
         Ok(Err(error)) => {
@@ -110,7 +133,7 @@ fn block_on_hint<C: Clock>(
     app: &App<C>,
     policy: &Policy,
     admission: &Admission,
-    asked: &Uri,
+    (method, asked): &(Method, Uri),
     headers: &HeaderMap,
 ) {
     let seconds = headers
@@ -125,7 +148,7 @@ fn block_on_hint<C: Clock>(
     };
     // The path as counted: the one reading of the target, made again from what was asked.
     let raw = asked.path_and_query().map_or("/", |pq| pq.as_str());
-    let Ok(target) = policy.target(raw) else {
+    let Ok(target) = policy.target(method.as_str(), raw) else {
         return;
     };
     let path = target.path();

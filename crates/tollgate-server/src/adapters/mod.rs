@@ -9,7 +9,9 @@
 //! - `edge.rs` — the same reading of a request for an embedder (the tower layer);
 //! - `envoy/` — Envoy's gRPC rate-limit service and gRPC health, on their own port, decided by
 //!   the policy file or by envoyproxy/ratelimit's files;
-//! - `body.rs` — a request body read whole, bounded in size and time.
+//! - `body.rs` — a request body read whole, bounded in size and time;
+//! - `upstream_body.rs` — an upstream's response body, holding the request's slots until the
+//!   upstream has sent it all.
 
 mod body;
 pub(crate) mod check;
@@ -18,6 +20,7 @@ pub(crate) mod envoy;
 pub(crate) mod forward_auth;
 pub(crate) mod gateway;
 pub(crate) mod portal;
+mod upstream_body;
 
 use std::net::IpAddr;
 
@@ -91,6 +94,8 @@ pub(crate) struct Head<'a> {
     pub(crate) target: Target<'a>,
     pub(crate) chain: Option<String>,
     pub(crate) client_ip: Option<IpAddr>,
+    /// Whether the peer is one of `identity.trusted_proxies`.
+    from_trusted_proxy: bool,
     headers: HttpHeaders<'a>,
     method: &'a str,
 }
@@ -106,13 +111,14 @@ impl<'a> Head<'a> {
         peer: Option<IpAddr>,
     ) -> Result<Self, PathError> {
         let raw = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let target = policy.target(raw)?;
+        let target = policy.target(parts.method.as_str(), raw)?;
         let chain = forwarded_for(&parts.headers);
         let client_ip = peer.map(|peer| policy.client_ip(peer, chain.as_deref()));
         Ok(Self {
             target,
             chain,
             client_ip,
+            from_trusted_proxy: peer.is_some_and(|peer| policy.trusts(peer)),
             headers: HttpHeaders::new(&parts.headers),
             method: parts.method.as_str(),
         })
@@ -126,6 +132,7 @@ impl<'a> Head<'a> {
             headers: &self.headers,
             client_ip: self.client_ip,
             cost: None,
+            from_trusted_proxy: self.from_trusted_proxy,
         }
     }
 }

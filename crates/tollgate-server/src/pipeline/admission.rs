@@ -49,6 +49,13 @@ impl Admission {
         Self::new(report, Held::default(), None)
     }
 
+    /// Whether it holds concurrency slots, which go back when it (or what
+    /// [`settle`](Self::settle) returns) is dropped.
+    #[must_use]
+    pub fn holds_slots(&self) -> bool {
+        !self.held.is_empty()
+    }
+
     /// What the answer shows.
     #[must_use]
     pub fn report(&self) -> &Report {

@@ -65,8 +65,8 @@ fn outcomes(report: &Report, verdict: &mut Verdict) {
 }
 
 impl Pipeline for ReplayGate {
-    fn target<'a>(&self, raw: &'a str) -> Result<Target<'a>, PathError> {
-        self.gate.policy().target(raw)
+    fn target<'a>(&self, method: &str, raw: &'a str) -> Result<Target<'a>, PathError> {
+        self.gate.policy().target(method, raw)
     }
 
     async fn decide<H: Headers + Sync + ?Sized>(

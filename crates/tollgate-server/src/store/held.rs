@@ -34,6 +34,14 @@ impl Held {
     }
 }
 
+impl Held {
+    /// Whether no slot is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.leases.is_empty()
+    }
+}
+
 impl Drop for Held {
     fn drop(&mut self) {
         if let Some(giver) = self.giver.take() {

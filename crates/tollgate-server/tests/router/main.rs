@@ -23,6 +23,7 @@ mod portal;
 mod quota;
 mod routes;
 mod shadow;
+mod spellings;
 mod support;
 mod time_zones;
 mod windows;

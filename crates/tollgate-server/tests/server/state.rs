@@ -89,13 +89,14 @@ async fn after_a_flood(when_full: &str) -> u16 {
     let ask = |path: String| {
         let gate = &gate;
         async move {
-            let target = gate.policy().target(&path).unwrap();
+            let target = gate.policy().target("GET", &path).unwrap();
             let facts = tollgate_policy::RequestFacts {
                 method: "GET",
                 target: &target,
                 headers: &[][..],
                 client_ip: None,
                 cost: None,
+                from_trusted_proxy: false,
             };
             match gate.admit(&facts).await {
                 Ok(_) => 200,

@@ -55,6 +55,7 @@ impl<C: Clock + 'static> RateLimitService for Envoy<C> {
         &self,
         request: tonic::Request<RateLimitRequest>,
     ) -> Result<tonic::Response<RateLimitResponse>, tonic::Status> {
+        let peer = request.remote_addr().map(|peer| peer.ip());
         let request = request.into_inner();
         let descriptors: Vec<Descriptor<'_>> = request
             .descriptors
@@ -77,7 +78,7 @@ impl<C: Clock + 'static> RateLimitService for Envoy<C> {
         } else {
             // `should_rate_limit` checks the same on its own.
             validate(&request.domain, &descriptors).map_err(status)?;
-            policy::decide(&self.app, &descriptors, request.hits_addend).await
+            policy::decide(&self.app, peer, &descriptors, request.hits_addend).await
         };
         decided.map(tonic::Response::new).map_err(status)
     }

@@ -82,6 +82,7 @@ impl<'a> Described<'a> {
 /// never let through by an error.
 pub(super) async fn decide<C: Clock + 'static>(
     app: &App<C>,
+    peer: Option<std::net::IpAddr>,
     descriptors: &[Descriptor<'_>],
     hits: u32,
 ) -> Result<RateLimitResponse, NotDecided> {
@@ -98,7 +99,8 @@ pub(super) async fn decide<C: Clock + 'static>(
         Err(reason) => return refused(Refusal::error(400, "bad_descriptors", reason)),
     };
     let policy = app.gate.policy();
-    let target = match policy.target_exact(described.path.unwrap_or("/")) {
+    let method = described.method.unwrap_or("GET");
+    let target = match policy.target_exact(method, described.path.unwrap_or("/")) {
         Ok(target) => target,
         Err(error) => return refused(Refusal::bad_path(&error)),
     };
@@ -111,11 +113,14 @@ pub(super) async fn decide<C: Clock + 'static>(
         }
     };
     let facts = RequestFacts {
-        method: described.method.unwrap_or("GET"),
+        method,
         target: &target,
         headers: described.headers.as_slice(),
         client_ip,
         cost: described.cost,
+        // Envoy is the peer: its descriptors' headers are the client's, believed for the
+        // company only where Envoy is a trusted proxy.
+        from_trusted_proxy: peer.is_some_and(|peer| policy.trusts(peer)),
     };
     // Envoy tells nothing of the response: a concurrency slot is returned once answered.
     match app.gate.admit(&facts).await {

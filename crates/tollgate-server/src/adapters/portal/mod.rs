@@ -60,7 +60,7 @@ pub(crate) async fn own_quota<C: Clock + 'static>(
     let lookup = HttpHeaders::new(headers);
     let policy = app.gate.policy();
     let raw = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let target = match policy.target(raw) {
+    let target = match policy.target("GET", raw) {
         Ok(target) => target,
         Err(refused) => return no_store(respond::refusal(Refusal::bad_path(&refused))),
     };
@@ -214,6 +214,7 @@ fn facts<'a>(
         headers: lookup,
         client_ip: Some(policy.client_ip(peer.ip(), forwarded_for(headers).as_deref())),
         cost: Some(0),
+        from_trusted_proxy: policy.trusts(peer.ip()),
     }
 }
 

@@ -1,0 +1,204 @@
+//! What is counted is what the upstream serves: HEAD is GET, typed path parameters have one
+//! spelling, a company header is believed from trusted proxies only, and an IPv4 client on a
+//! dual-stack listener is the IPv4 client it is. Each test failed before its rule existed.
+
+use serde_json::json;
+
+use crate::support::{Tollgate, example, policy};
+
+const ACME: (&str, &str) = ("Authorization", "Bearer acme-key");
+const GLOBEX: (&str, &str) = ("Authorization", "Bearer globex-key");
+
+/// Two GETs a minute, counted per method.
+const GETS: &str = r#"
+    [[routes]]
+    api = "items"
+    match = "GET /items/{id:int}"
+
+    [[limits]]
+    name = "gets"
+    window = { max = 2, every = "1m" }
+    per = ["method", "path"]
+    when = { method = ["GET"] }
+"#;
+
+#[tokio::test]
+async fn head_spends_what_get_spends() {
+    let tollgate = Tollgate::start(GETS);
+    assert_eq!(tollgate.auth("GET", "/items/1", &[]).await.status, 200);
+    assert_eq!(tollgate.auth("HEAD", "/items/1", &[]).await.status, 200);
+    // The same bucket for both, by `when.method` and by the `method` dimension alike.
+    assert_eq!(tollgate.auth("HEAD", "/items/1", &[]).await.status, 429);
+    assert_eq!(tollgate.auth("GET", "/items/1", &[]).await.status, 429);
+    assert_eq!(tollgate.auth("head", "/items/1", &[]).await.status, 429);
+}
+
+#[test]
+fn head_is_no_method_of_its_own_in_a_policy() {
+    for (text, expected) in [
+        (
+            "[[routes]]\napi = \"x\"\nmatch = \"HEAD /x\"\n",
+            "policy.toml:3:9: HEAD requests are GET requests",
+        ),
+        (
+            "[[routes]]\napi = \"x\"\nmatch = \"GET /x\"\n[[limits]]\nname = \"l\"\nwindow = { max = 1, every = \"1m\" }\nwhen = { method = [\"head\"] }\n",
+            "policy.toml:7:20: HEAD requests are GET requests",
+        ),
+    ] {
+        let errors = tollgate_policy::Policy::compile(&tollgate_policy::Source::new(
+            "policy.toml",
+            text,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(errors.starts_with(expected), "{errors}");
+    }
+}
+
+#[tokio::test]
+async fn a_typed_id_has_one_bucket_whatever_its_spelling() {
+    let tollgate = Tollgate::start(&example("heating-partner.toml"));
+    // Burst 3: three spellings of circuit 1 spend it, the canonical one is then refused.
+    for spelling in [
+        "/hvacs/7/heatingCircuits/01",
+        "/hvacs/007/heatingCircuits/1",
+        "/hvacs/7/heatingCircuits/%30%31",
+    ] {
+        assert_eq!(tollgate.auth("GET", spelling, &[ACME]).await.status, 200);
+    }
+    assert_eq!(
+        tollgate
+            .auth("GET", "/hvacs/7/heatingCircuits/1", &[ACME])
+            .await
+            .status,
+        429
+    );
+    // Spellings that are no number of the type match no route: never counted, never passed.
+    for spelling in [
+        "/hvacs/7/heatingCircuits/+1",
+        "/hvacs/7/heatingCircuits/-1",
+        "/hvacs/7/heatingCircuits/1.0",
+        "/hvacs/7/heatingCircuits/0x1",
+        "/hvacs/7/heatingCircuits/%201",
+        "/hvacs/7/heatingCircuits/%D9%A1",
+        "/hvacs/g7/heatingCircuits/1",
+    ] {
+        let reply = tollgate.auth("GET", spelling, &[ACME]).await;
+        assert_eq!(reply.status, 403, "{spelling}: {}", reply.body);
+    }
+    // The check API reads it the same way, and says which bucket it spends.
+    let answer = tollgate
+        .check(json!({
+            "method": "GET",
+            "path": "/hvacs/0007/heatingCircuits/00001",
+            "headers": {"authorization": "Bearer acme-key"},
+        }))
+        .await;
+    assert_eq!(answer["allowed"], false, "{answer}");
+}
+
+#[test]
+fn check_config_warns_of_a_limit_by_what_a_client_spells() {
+    let text = r#"
+        [[routes]]
+        api = "files"
+        match = "GET /files/{name}"
+
+        [[routes]]
+        api = "items"
+        match = "GET /items/{id:uuid}"
+
+        [[limits]]
+        name = "per-file"
+        window = { max = 1, every = "1m" }
+        per = ["param:name"]
+
+        [[limits]]
+        name = "per-item"
+        window = { max = 1, every = "1m" }
+        per = ["path", "param:id"]
+        apis = ["items"]
+    "#;
+    let warnings: Vec<String> = policy(text)
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("policy.toml:13:16: partitioned by the untyped parameter `name`"),
+        "{warnings:?}"
+    );
+}
+
+/// The heating partner's policy, the company read from `X-Company` where a proxy at
+/// 10.0.0.1 sets it.
+fn with_company_header() -> String {
+    example("heating-partner.toml").replace(
+        "[identity]\n",
+        "[server]\ncheck_from = [\"127.0.0.1/32\", \"10.0.0.1/32\"]\n\n[identity]\ncompany_header = \"X-Company\"\ntrusted_proxies = [\"10.0.0.1/32\"]\n",
+    )
+}
+
+#[tokio::test]
+async fn a_company_header_from_a_client_chooses_no_bucket() {
+    let tollgate = Tollgate::start(&with_company_header());
+    let circuit = "/hvacs/7/heatingCircuits/1";
+    // Six companies named by one client: one bucket, its account's company's (burst 3).
+    let statuses = {
+        let mut statuses = Vec::new();
+        for company in ["x1", "x2", "x3", "x4", "x5", "x6"] {
+            let reply = tollgate
+                .auth("GET", circuit, &[ACME, ("X-Company", company)])
+                .await;
+            statuses.push(reply.status);
+        }
+        statuses
+    };
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
+    // Naming another customer's company spent nothing of its bucket.
+    for _ in 0..3 {
+        assert_eq!(tollgate.auth("GET", circuit, &[GLOBEX]).await.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn a_company_header_from_a_trusted_proxy_is_believed() {
+    let tollgate = Tollgate::start(&with_company_header()).with_peer("10.0.0.1:40000");
+    let circuit = "/hvacs/7/heatingCircuits/1";
+    let via = |company| [ACME, ("X-Company", company), ("X-Forwarded-For", "203.0.113.9")];
+    for _ in 0..3 {
+        assert_eq!(tollgate.auth("GET", circuit, &via("x1")).await.status, 200);
+    }
+    assert_eq!(tollgate.auth("GET", circuit, &via("x1")).await.status, 429);
+    assert_eq!(tollgate.auth("GET", circuit, &via("x2")).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_ipv4_mapped_peer_is_its_ipv4_address() {
+    let text = r#"
+        [server]
+        check_from = ["10.0.0.0/8"]
+
+        [identity]
+        trusted_proxies = ["10.0.0.1/32"]
+
+        [[routes]]
+        api = "x"
+        match = "GET /x"
+
+        [[limits]]
+        name = "per-ip"
+        window = { max = 1, every = "1m" }
+        per = ["ip"]
+    "#;
+    // A dual-stack listener sees the IPv4 proxy as ::ffff:10.0.0.1: still allowed to ask,
+    // still trusted for X-Forwarded-For.
+    let mapped = Tollgate::start(text).with_peer("[::ffff:10.0.0.1]:40000");
+    let client = [("X-Forwarded-For", "203.0.113.9")];
+    assert_eq!(mapped.auth("GET", "/x", &client).await.status, 200);
+    let answer = mapped.auth("GET", "/x", &client).await;
+    assert_eq!(answer.status, 429, "{}", answer.body);
+    let other = [("X-Forwarded-For", "203.0.113.10")];
+    assert_eq!(mapped.auth("GET", "/x", &other).await.status, 200);
+}
