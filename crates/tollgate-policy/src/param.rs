@@ -140,7 +140,18 @@ mod tests {
         let max = u64::MAX.to_string();
         assert_eq!(canonical(&int, &max), Some(max.clone()));
         for refused in [
-            "", "+7", "-7", " 7", "7 ", "7.0", "7e0", "0x7", "٧", "７", "7a", "18446744073709551616",
+            "",
+            "+7",
+            "-7",
+            " 7",
+            "7 ",
+            "7.0",
+            "7e0",
+            "0x7",
+            "٧",
+            "７",
+            "7a",
+            "18446744073709551616",
         ] {
             assert_eq!(canonical(&int, refused), None, "{refused:?}");
         }

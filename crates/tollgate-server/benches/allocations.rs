@@ -54,7 +54,10 @@ fn main() {
         let headers = [("x-api-key", "acme-key")];
         let decide = || {
             runtime.block_on(async {
-                let target = gate.policy().target_exact("GET", "/hello/world").expect("a path");
+                let target = gate
+                    .policy()
+                    .target_exact("GET", "/hello/world")
+                    .expect("a path");
                 let facts = RequestFacts {
                     method: "GET",
                     target: &target,

@@ -193,33 +193,33 @@ impl Compiler<'_> {
             "api" => Dimension::Api,
             "method" => Dimension::Method,
             "path" => Dimension::Path,
-            other => match other.split_once(':') {
-                Some(("header", name)) if !name.is_empty() => {
-                    Dimension::Header(name.to_ascii_lowercase())
-                }
-                Some(("param", name)) if !name.is_empty() => {
-                    let placeholder = format!("{{{name}}}");
-                    if !file
-                        .routes
-                        .iter()
-                        .any(|route| route_params(route.get_ref()).any(|(param, _)| param == name))
-                    {
-                        self.fail(
-                            dimension.span(),
-                            format!("no route has a path parameter `{placeholder}`"),
-                        );
-                        return None;
+            other => {
+                match other.split_once(':') {
+                    Some(("header", name)) if !name.is_empty() => {
+                        Dimension::Header(name.to_ascii_lowercase())
                     }
-                    Dimension::Param(name.to_owned())
-                }
-                _ => {
-                    self.fail(
+                    Some(("param", name)) if !name.is_empty() => {
+                        let placeholder = format!("{{{name}}}");
+                        if !file.routes.iter().any(|route| {
+                            route_params(route.get_ref()).any(|(param, _)| param == name)
+                        }) {
+                            self.fail(
+                                dimension.span(),
+                                format!("no route has a path parameter `{placeholder}`"),
+                            );
+                            return None;
+                        }
+                        Dimension::Param(name.to_owned())
+                    }
+                    _ => {
+                        self.fail(
                         dimension.span(),
                         format!("unknown dimension `{other}`: use account, app, company, ip, api, method, path, param:NAME or header:NAME"),
                     );
-                    return None;
+                        return None;
+                    }
                 }
-            },
+            }
         };
         Some(parsed)
     }
@@ -228,12 +228,20 @@ impl Compiler<'_> {
     /// parameter without a type, or the path where a route the limit meets has one (or a
     /// catch-all). Each spelling is a bucket of its own, which only a limit per account (or
     /// per client) bounds.
-    fn warn_of_spellings(&mut self, dimension: &Spanned<String>, limit: &LimitConfig, file: &PolicyFile) {
+    fn warn_of_spellings(
+        &mut self,
+        dimension: &Spanned<String>,
+        limit: &LimitConfig,
+        file: &PolicyFile,
+    ) {
         let text = dimension.get_ref().as_str();
         let wanted = |route: &RouteConfig| {
             !route.exempt
                 && (limit.apis.is_empty()
-                    || limit.apis.iter().any(|api| api.get_ref() == route.api.get_ref()))
+                    || limit
+                        .apis
+                        .iter()
+                        .any(|api| api.get_ref() == route.api.get_ref()))
         };
         let untyped: Vec<String> = file
             .routes
@@ -434,7 +442,9 @@ fn route_params(route: &RouteConfig) -> impl Iterator<Item = (&str, bool)> {
         .split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
         .map(|inner| {
-            let (name, typed) = inner.split_once(':').map_or((inner, false), |(name, _)| (name, true));
+            let (name, typed) = inner
+                .split_once(':')
+                .map_or((inner, false), |(name, _)| (name, true));
             (name.trim_start_matches('*'), typed)
         })
 }

@@ -102,7 +102,12 @@ impl Compiler<'_> {
         for segment in template.split('/') {
             let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
                 if segment.contains(':') && segment.contains('{') {
-                    self.fail(span, format!("`{segment}`: a typed parameter is a whole segment, `{{name:int}}`"));
+                    self.fail(
+                        span,
+                        format!(
+                            "`{segment}`: a typed parameter is a whole segment, `{{name:int}}`"
+                        ),
+                    );
                     return None;
                 }
                 segments.push(segment.to_owned());
@@ -115,7 +120,10 @@ impl Compiler<'_> {
             names.push(name.to_owned());
             if let Some(ty) = ty {
                 if name.starts_with('*') {
-                    self.fail(span, format!("`{segment}`: a catch-all parameter cannot be typed"));
+                    self.fail(
+                        span,
+                        format!("`{segment}`: a catch-all parameter cannot be typed"),
+                    );
                     return None;
                 }
                 let Some(ty) = ParamType::named(ty) else {
@@ -129,7 +137,11 @@ impl Compiler<'_> {
         for (name, pattern) in &route.params {
             let inline = typed.iter().any(|(typed, _)| typed == name);
             if inline || !names.iter().any(|known| known == name) {
-                let why = if inline { "is typed in the template already" } else { "is not a parameter of this route" };
+                let why = if inline {
+                    "is typed in the template already"
+                } else {
+                    "is not a parameter of this route"
+                };
                 self.fail(pattern.span(), format!("`{name}` {why}"));
                 return None;
             }
@@ -137,7 +149,10 @@ impl Compiler<'_> {
                 Ok(ty) => typed.push((name.clone(), ty)),
                 Err(error) => {
                     let message = error.to_string().replace('\n', " ");
-                    self.fail(pattern.span(), format!("`{name}` is not a regular expression: {message}"));
+                    self.fail(
+                        pattern.span(),
+                        format!("`{name}` is not a regular expression: {message}"),
+                    );
                     return None;
                 }
             }

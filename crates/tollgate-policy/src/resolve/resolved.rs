@@ -252,7 +252,8 @@ impl Policy {
         for name in METHOD_OVERRIDES {
             match facts.headers.lookup(name) {
                 HeaderLookup::Absent => {}
-                HeaderLookup::One(claimed) if claimed.trim().eq_ignore_ascii_case(facts.method) => {}
+                HeaderLookup::One(claimed) if claimed.trim().eq_ignore_ascii_case(facts.method) => {
+                }
                 _ => {
                     return Err(Stop::Ambiguous(
                         "a method-override header names another method than the request's",

@@ -75,7 +75,8 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     // A slot bounds the upstream's work, not the client's patience: the exchange runs on a
     // task of its own, which a client hanging up (an HTTP/1 close, an HTTP/2 RST_STREAM) does
     // not cancel, and the slot goes back when the upstream is done.
-    let task = tokio::spawn(async move { exchange(&app, &policy, admission, forwarded, &asked).await });
+    let task =
+        tokio::spawn(async move { exchange(&app, &policy, admission, forwarded, &asked).await });
     task.await.unwrap_or_else(|_| {
         respond::refusal(Refusal::error(
             502,

@@ -80,9 +80,7 @@ impl Drop for UpstreamBody {
         };
         let drain_for = self.drain_for;
         runtime.spawn(async move {
-            let rest = async {
-                while let Some(Ok(_)) = body.frame().await {}
-            };
+            let rest = async { while let Some(Ok(_)) = body.frame().await {} };
             // Past the deadline the connection is closed, and the slots go back.
             let _ = tokio::time::timeout(drain_for, rest).await;
             drop(held);

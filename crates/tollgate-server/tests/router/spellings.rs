@@ -45,12 +45,10 @@ fn head_is_no_method_of_its_own_in_a_policy() {
             "policy.toml:7:20: HEAD requests are GET requests",
         ),
     ] {
-        let errors = tollgate_policy::Policy::compile(&tollgate_policy::Source::new(
-            "policy.toml",
-            text,
-        ))
-        .unwrap_err()
-        .to_string();
+        let errors =
+            tollgate_policy::Policy::compile(&tollgate_policy::Source::new("policy.toml", text))
+                .unwrap_err()
+                .to_string();
         assert!(errors.starts_with(expected), "{errors}");
     }
 }
@@ -166,7 +164,13 @@ async fn a_company_header_from_a_client_chooses_no_bucket() {
 async fn a_company_header_from_a_trusted_proxy_is_believed() {
     let tollgate = Tollgate::start(&with_company_header()).with_peer("10.0.0.1:40000");
     let circuit = "/hvacs/7/heatingCircuits/1";
-    let via = |company| [ACME, ("X-Company", company), ("X-Forwarded-For", "203.0.113.9")];
+    let via = |company| {
+        [
+            ACME,
+            ("X-Company", company),
+            ("X-Forwarded-For", "203.0.113.9"),
+        ]
+    };
     for _ in 0..3 {
         assert_eq!(tollgate.auth("GET", circuit, &via("x1")).await.status, 200);
     }

@@ -108,7 +108,7 @@ const SPELLINGS: [&str; 48] = [
 const KEY: (&str, &str) = ("X-Api-Key", "acme-key");
 
 /// Sends `target` on a raw request line, so that no client library respells it; the status.
-async fn raw_status(address: SocketAddr, target: &str) -> u16 {
+pub(crate) async fn raw_status(address: SocketAddr, target: &str) -> u16 {
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let request = format!(
         "GET {target} HTTP/1.1\r\nHost: tollgate\r\nX-Api-Key: acme-key\r\nConnection: close\r\n\r\n"

@@ -26,6 +26,7 @@ mod shared;
 mod slots;
 mod state;
 mod support;
+mod typed_ids;
 
 use std::process::Command;
 

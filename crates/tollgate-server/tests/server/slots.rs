@@ -45,7 +45,11 @@ impl SlowUpstream {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         let (finish, finished) = watch::channel(false);
-        let counters = (Arc::clone(&arrived), Arc::clone(&in_flight), Arc::clone(&most));
+        let counters = (
+            Arc::clone(&arrived),
+            Arc::clone(&in_flight),
+            Arc::clone(&most),
+        );
         let app = Router::new().fallback(move || {
             let (arrived, in_flight, most) = counters.clone();
             let mut finished = finished.clone();
@@ -119,7 +123,11 @@ where
             let _ = client.await;
         }
     }
-    assert_eq!(upstream.arrived(), 2, "only two requests reached the upstream");
+    assert_eq!(
+        upstream.arrived(),
+        2,
+        "only two requests reached the upstream"
+    );
     assert_eq!(refused, 8);
     assert!(upstream.most.load(Ordering::SeqCst) <= 2);
     // The clients are gone, the work is not: the slots are still held.
@@ -133,7 +141,9 @@ where
     .await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let status = send(tollgate.address, "GET", "/work/100", &[], "").await.status;
+        let status = send(tollgate.address, "GET", "/work/100", &[], "")
+            .await
+            .status;
         if status == 200 {
             break;
         }
@@ -149,7 +159,9 @@ async fn http1_clients_that_hang_up_keep_the_upstream_within_its_slots() {
     let tollgate = Tollgate::start(POLICY, Some(upstream.address));
     let address = tollgate.address;
     ten_clients_hang_up(&upstream, &tollgate, |n| async move {
-        send(address, "GET", &format!("/work/{n}"), &[], "").await.status
+        send(address, "GET", &format!("/work/{n}"), &[], "")
+            .await
+            .status
     })
     .await;
 }
@@ -159,7 +171,9 @@ async fn http2_streams_reset_keep_the_upstream_within_its_slots() {
     let upstream = SlowUpstream::start().await;
     let tollgate = Tollgate::start(POLICY, Some(upstream.address));
     // One HTTP/2 connection; each request is a stream, reset when its client task is aborted.
-    let stream = tokio::net::TcpStream::connect(tollgate.address).await.unwrap();
+    let stream = tokio::net::TcpStream::connect(tollgate.address)
+        .await
+        .unwrap();
     let (sender, connection) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await
@@ -173,7 +187,12 @@ async fn http2_streams_reset_keep_the_upstream_within_its_slots() {
                 .body(Body::empty())
                 .unwrap();
             sender.ready().await.unwrap();
-            sender.send_request(request).await.unwrap().status().as_u16()
+            sender
+                .send_request(request)
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
         }
     })
     .await;
