@@ -34,6 +34,14 @@ pub(super) async fn create_account<C: Clock>(
     if let Some(refusal) = bad_id(&new.id, "account") {
         return refusal;
     }
+    let policy = admin.app.gate.policy();
+    if policy.has_account(&new.id) {
+        let message = format!("account `{}` is defined in the policy file", new.id);
+        return error(StatusCode::CONFLICT, "duplicate_account", &message);
+    }
+    if let Some(refusal) = unknown_plan(&policy, new.plan.as_deref()) {
+        return refusal;
+    }
     let time_zone = new.time_zone.unwrap_or_else(|| "UTC".to_owned());
     if jiff::tz::TimeZone::get(&time_zone).is_err() {
         return error(
@@ -53,6 +61,18 @@ pub(super) async fn create_account<C: Clock>(
         Ok(()) => (StatusCode::CREATED, Json(account_json(&account))).into_response(),
         Err(failure) => fault(failure),
     }
+}
+
+/// `400 unknown_plan` for a plan the policy lacks, which an account would silently fall back
+/// from to the default plan.
+fn unknown_plan(policy: &tollgate_policy::Policy, plan: Option<&str>) -> Option<Response> {
+    let plan = plan?;
+    if policy.plans().iter().any(|known| &**known == plan) {
+        return None;
+    }
+    let known: Vec<&str> = policy.plans().iter().map(|known| &**known).collect();
+    let message = format!("no plan `{plan}` in the policy: {}", known.join(", "));
+    Some(error(StatusCode::BAD_REQUEST, "unknown_plan", &message))
 }
 
 pub(super) async fn get_account<C: Clock>(
@@ -97,6 +117,9 @@ pub(super) async fn update_account<C: Clock>(
         Ok(changes) => changes,
         Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
     };
+    if let Some(refusal) = unknown_plan(&admin.app.gate.policy(), changes.plan.as_ref().and_then(Option::as_deref)) {
+        return refusal;
+    }
     if let Some(time_zone) = &changes.time_zone {
         if jiff::tz::TimeZone::get(time_zone).is_err() {
             let message = format!("`{time_zone}` is not an IANA time zone");

@@ -312,3 +312,31 @@ async fn two_purchases_in_the_same_instant_are_both_kept() {
     }
     assert_eq!(stats(&tollgate).await["limits"][0]["limit"], 20000);
 }
+
+#[tokio::test]
+async fn the_admin_api_refuses_a_file_account_s_id_and_a_plan_the_policy_lacks() {
+    let tollgate = Tollgate::with_admin(&example("iot-platform.toml")).await;
+    let taken = tollgate
+        .admin("POST", "/admin/accounts", r#"{"id":"acme"}"#)
+        .await;
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert_eq!(taken.json()["code"], "duplicate_account");
+    let unknown = tollgate
+        .admin("POST", "/admin/accounts", r#"{"id":"initech","plan":"platinum"}"#)
+        .await;
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    assert_eq!(unknown.json()["code"], "unknown_plan");
+    let created = tollgate
+        .admin("POST", "/admin/accounts", r#"{"id":"initech","plan":"pro"}"#)
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let changed = tollgate
+        .admin("PATCH", "/admin/accounts/initech", r#"{"plan":"platinum"}"#)
+        .await;
+    assert_eq!(changed.status, 400, "{}", changed.body);
+    assert_eq!(changed.json()["code"], "unknown_plan");
+    let cleared = tollgate
+        .admin("PATCH", "/admin/accounts/initech", r#"{"plan":null}"#)
+        .await;
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+}

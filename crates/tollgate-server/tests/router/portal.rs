@@ -290,3 +290,23 @@ async fn guessing_on_the_page_is_charged_even_when_every_guess_limit_names_an_ap
         .await;
     assert_eq!(api.status, 429);
 }
+
+#[tokio::test]
+async fn another_cookie_s_bytes_are_passed_over() {
+    let tollgate = Tollgate::start(POLICY);
+    let signed = post(&tollgate, "/_tollgate/quota/sign-in", "key=acme-key", &[]).await;
+    let cookie = cookie_of(&signed);
+    for other in [&b"theme=\xff\xfe"[..], b"a=\tb\x80", b"x=\"\xc0\"", b"\xe9t\xe9=1"] {
+        let mut value = other.to_vec();
+        value.extend_from_slice(b"; ");
+        value.extend_from_slice(cookie.as_bytes());
+        let mut asked = request("GET", "/_tollgate/quota", &[HOST, PAGE], Body::empty());
+        asked.headers_mut().insert(
+            "cookie",
+            axum::http::HeaderValue::from_bytes(&value).unwrap(),
+        );
+        let reply = tollgate.send(asked).await;
+        assert_eq!(reply.status, 200, "{other:?}: {}", reply.body);
+        assert!(reply.body.contains("acme"), "{other:?}");
+    }
+}
