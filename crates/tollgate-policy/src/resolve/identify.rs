@@ -22,6 +22,13 @@ pub(crate) const METHOD_OVERRIDES: [&str; 3] = [
 /// Why a request with two API keys is refused.
 const REPEATED_KEY: &str = "the API key is sent more than once";
 
+/// The query parameter of a bearer token (RFC 6750 §2.3).
+const ACCESS_TOKEN: &str = "access_token";
+
+/// Why a request with a bearer token in its header and its query is refused.
+const TWO_TOKENS: &str =
+    "the bearer token is sent both in Authorization and as the access_token query parameter";
+
 /// The method a query claims with `_method` (Express, Symfony, Laravel), if any.
 pub(crate) fn query_method(query: Option<&str>) -> Option<Cow<'_, str>> {
     query?.split(['&', ';']).find_map(|pair| {
@@ -102,14 +109,21 @@ impl Policy {
                 None => return Ok(None),
             },
             KeySource::Bearer => {
-                let Some(authorization) = facts.headers.get("authorization") else {
-                    return Ok(None);
-                };
-                match authorization.trim().split_once([' ', '\t']) {
-                    Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                        Cow::Borrowed(token)
-                    }
-                    _ => return Ok(None),
+                let header =
+                    facts.headers.get("authorization").and_then(
+                        |authorization| match authorization.trim().split_once([' ', '\t']) {
+                            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                                Some(Cow::Borrowed(token))
+                            }
+                            _ => None,
+                        },
+                    );
+                // RFC 6750 §2.3: the token may come as the `access_token` query parameter,
+                // which an upstream reads too.
+                match (header, query_key(facts.target.query(), ACCESS_TOKEN)?) {
+                    (Some(_), Some(_)) => return Err(TWO_TOKENS),
+                    (Some(token), None) | (None, Some(token)) => token,
+                    (None, None) => return Ok(None),
                 }
             }
             KeySource::Query(name) => match query_key(facts.target.query(), name)? {

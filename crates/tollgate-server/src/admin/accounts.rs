@@ -117,7 +117,10 @@ pub(super) async fn update_account<C: Clock>(
         Ok(changes) => changes,
         Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
     };
-    if let Some(refusal) = unknown_plan(&admin.app.gate.policy(), changes.plan.as_ref().and_then(Option::as_deref)) {
+    if let Some(refusal) = unknown_plan(
+        &admin.app.gate.policy(),
+        changes.plan.as_ref().and_then(Option::as_deref),
+    ) {
         return refusal;
     }
     if let Some(time_zone) = &changes.time_zone {

@@ -322,12 +322,20 @@ async fn the_admin_api_refuses_a_file_account_s_id_and_a_plan_the_policy_lacks()
     assert_eq!(taken.status, 409, "{}", taken.body);
     assert_eq!(taken.json()["code"], "duplicate_account");
     let unknown = tollgate
-        .admin("POST", "/admin/accounts", r#"{"id":"initech","plan":"platinum"}"#)
+        .admin(
+            "POST",
+            "/admin/accounts",
+            r#"{"id":"initech","plan":"platinum"}"#,
+        )
         .await;
     assert_eq!(unknown.status, 400, "{}", unknown.body);
     assert_eq!(unknown.json()["code"], "unknown_plan");
     let created = tollgate
-        .admin("POST", "/admin/accounts", r#"{"id":"initech","plan":"pro"}"#)
+        .admin(
+            "POST",
+            "/admin/accounts",
+            r#"{"id":"initech","plan":"pro"}"#,
+        )
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let changed = tollgate

@@ -296,7 +296,12 @@ async fn another_cookie_s_bytes_are_passed_over() {
     let tollgate = Tollgate::start(POLICY);
     let signed = post(&tollgate, "/_tollgate/quota/sign-in", "key=acme-key", &[]).await;
     let cookie = cookie_of(&signed);
-    for other in [&b"theme=\xff\xfe"[..], b"a=\tb\x80", b"x=\"\xc0\"", b"\xe9t\xe9=1"] {
+    for other in [
+        &b"theme=\xff\xfe"[..],
+        b"a=\tb\x80",
+        b"x=\"\xc0\"",
+        b"\xe9t\xe9=1",
+    ] {
         let mut value = other.to_vec();
         value.extend_from_slice(b"; ");
         value.extend_from_slice(cookie.as_bytes());

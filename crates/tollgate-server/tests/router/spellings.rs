@@ -206,3 +206,40 @@ async fn an_ipv4_mapped_peer_is_its_ipv4_address() {
     let other = [("X-Forwarded-For", "203.0.113.10")];
     assert_eq!(mapped.auth("GET", "/x", &other).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_bearer_token_in_the_query_is_the_same_key() {
+    let tollgate = Tollgate::start(&example("heating-partner.toml"));
+    let circuit = "/hvacs/7/heatingCircuits/1";
+    let in_query = "/hvacs/7/heatingCircuits/1?access_token=acme-key";
+    for _ in 0..3 {
+        assert_eq!(tollgate.auth("GET", circuit, &[ACME]).await.status, 200);
+    }
+    // RFC 6750's `access_token` is acme's key: its spent bucket, not an anonymous one.
+    let reply = tollgate.auth("GET", in_query, &[]).await;
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    assert_eq!(
+        tollgate
+            .auth(
+                "GET",
+                "/hvacs/7/heatingCircuits/2?access_token=globex-key",
+                &[ACME]
+            )
+            .await
+            .status,
+        400,
+        "a token both ways is read one way only"
+    );
+    assert_eq!(
+        tollgate
+            .auth("GET", "/hvacs/7/heatingCircuits/2?access_token=", &[ACME])
+            .await
+            .status,
+        400,
+        "an empty one beside a real one too"
+    );
+    let wrong = tollgate
+        .auth("GET", "/hvacs/7/heatingCircuits/2?access_token=nobody", &[])
+        .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+}
