@@ -263,6 +263,9 @@ impl<C: Clock + 'static> Gate<C> {
             return;
         };
         let now = refusal.report.at;
+        if !self.refusal_lines.may_log(&refusing.name, now) {
+            return;
+        }
         let partitions = state.policy.explain(Some(&state.directory), now, facts);
         tracing::info!(
             limit = %refusing.name,

@@ -252,11 +252,16 @@ impl<C: Clock + 'static> Gate<C> {
             .zip(&outcomes)
             .map(|(slot, outcome)| status(slot, outcome.as_ref(), at))
             .collect();
-        if !admitted && tracing::enabled!(tracing::Level::INFO) {
+        // The domain labels the series (and counts log lines) only when the files know it: a
+        // client's domains add none.
+        let known = matches.iter().any(Option::is_some);
+        let budget = if known { domain } else { "-" };
+        if !admitted
+            && tracing::enabled!(tracing::Level::INFO)
+            && self.refusal_lines.may_log(budget, at)
+        {
             log_refusal(domain, &slots, &outcomes);
         }
-        // The domain labels the series only when the files know it: a client's domains add none.
-        let known = matches.iter().any(Option::is_some);
         self.metrics.decided_rules(
             if known { domain } else { "-" },
             usize::from(!admitted),

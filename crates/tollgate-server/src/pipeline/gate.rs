@@ -15,7 +15,7 @@ use tollgate_ratelimit_config::RateLimitConfig;
 use crate::Journal;
 use crate::hints::BlockHints;
 use crate::history::UsageCounter;
-use crate::observe::Metrics;
+use crate::observe::{Metrics, RefusalLines};
 use crate::store::{Failover, Local, Shared, Stores};
 
 /// A policy and the limiter that enforces it; the policy and the catalog's accounts can be
@@ -48,6 +48,8 @@ pub struct Gate<C: Clock = SystemClock> {
     pub(super) shadow: super::shadow::ShadowLog,
     /// What `/metrics` adds to the stores' figures: decisions by api and limit, latency.
     pub(super) metrics: Metrics,
+    /// How many refusals are logged, per limit and second.
+    pub(super) refusal_lines: RefusalLines,
 }
 
 /// The policy and the accounts kept outside it, bound to its plans: swapped together so that
@@ -121,6 +123,7 @@ impl<C: Clock + 'static> Gate<C> {
             ratelimit: ArcSwapOption::empty(),
             shadow: super::shadow::ShadowLog::default(),
             metrics: Metrics::default(),
+            refusal_lines: RefusalLines::default(),
         }
     }
 }
