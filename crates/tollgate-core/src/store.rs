@@ -15,6 +15,10 @@ pub struct LimitRequest<'a> {
     pub algorithm: &'a Algorithm,
     /// Units to take; 0 peeks (reports the outcome of a cost-1 request, takes nothing).
     pub cost: u32,
+    /// Made for a request of no known identity: a bounded store creates such partitions only
+    /// within its anonymous share (see `MemoryStoreBuilder::anonymous_share`), so that
+    /// anonymous traffic never crowds out the partitions of known callers.
+    pub anonymous: bool,
 }
 
 impl<'a> LimitRequest<'a> {
@@ -26,6 +30,7 @@ impl<'a> LimitRequest<'a> {
             root: key,
             algorithm,
             cost,
+            anonymous: false,
         }
     }
 
@@ -33,6 +38,12 @@ impl<'a> LimitRequest<'a> {
     #[must_use]
     pub const fn with_root(self, root: Key) -> Self {
         Self { root, ..self }
+    }
+
+    /// The same request, made for a caller of no known identity when `anonymous`.
+    #[must_use]
+    pub const fn anonymous(self, anonymous: bool) -> Self {
+        Self { anonymous, ..self }
     }
 }
 

@@ -73,6 +73,10 @@ pub struct ServerConfig {
     /// The most partitions the embedded store holds (default 10,000,000); beyond, as
     /// `when_full` says.
     pub max_partitions: Option<usize>,
+    /// The share of `max_partitions` that requests of no known identity (no account, no app)
+    /// may fill with new partitions (default 0.5): past it theirs are refused (503), so that
+    /// anonymous traffic never crowds out known accounts.
+    pub anonymous_share: Option<Spanned<f64>>,
     /// At `max_partitions`: `"refuse"` a new partition (503 `store_unavailable`, the default:
     /// no spent limit is ever forgotten) or `"evict"` the state nearest rest (never refuses, but
     /// a flood of new partitions can make a spent one start again).

@@ -22,6 +22,8 @@ pub struct Server {
     pub unmatched: Unmatched,
     /// The most partitions the embedded store holds.
     pub max_partitions: usize,
+    /// The share of `max_partitions` that anonymous requests may fill with new partitions.
+    pub anonymous_share: f64,
     /// What the embedded store does at `max_partitions`.
     pub when_full: tollgate_core::WhenFull,
     /// How often long-lived state is written down: `None` before every answer that counted it.

@@ -91,6 +91,37 @@ mod tests {
     }
 
     #[test]
+    fn anonymous_partitions_fill_their_share_only() {
+        let store = MemoryStore::builder()
+            .shards(1)
+            .capacity(8)
+            .anonymous_share(0.25)
+            .when_full(WhenFull::EvictNearestRest)
+            .build();
+        let limit = window(5, 1);
+        let anonymous = |n| LimitRequest::new(key(n), &limit, 1).anonymous(true);
+        assert!(store.acquire(0, &[anonymous(0)]).is_ok());
+        assert!(store.acquire(0, &[anonymous(1)]).is_ok());
+        // Two of eight: anonymous requests make no more, evicting nothing ...
+        let full = store.acquire(0, &[anonymous(2)]).unwrap_err();
+        assert_eq!(full, StoreError::Full { capacity: 2 });
+        // ... though they go on deciding in the partitions there are.
+        assert!(store.acquire(0, &[anonymous(0)]).unwrap().allowed());
+        // Known callers have the rest.
+        for n in 10..16 {
+            assert!(
+                store
+                    .acquire(0, &[LimitRequest::new(key(n), &limit, 1)])
+                    .is_ok()
+            );
+        }
+        let stats = store.stats();
+        assert_eq!((stats.partitions, stats.refused, stats.evicted), (8, 1, 0));
+        // Once states rest, anonymous requests have room again.
+        assert!(store.acquire(3 * SEC, &[anonymous(2)]).is_ok());
+    }
+
+    #[test]
     fn evicts_the_state_nearest_rest_at_capacity() {
         let store = MemoryStore::builder()
             .shards(1)

@@ -13,6 +13,8 @@ use super::when_full::WhenFull;
 pub struct MemoryStoreBuilder {
     shards: usize,
     capacity: Option<usize>,
+    /// Of `capacity`, what anonymous requests may fill with new partitions.
+    anonymous_share: f64,
     when_full: WhenFull,
     journaled: bool,
 }
@@ -29,6 +31,21 @@ impl MemoryStoreBuilder {
     #[must_use]
     pub fn capacity(mut self, partitions: usize) -> Self {
         self.capacity = Some(partitions);
+        self
+    }
+
+    /// The share of the capacity that requests of no known identity
+    /// ([`LimitRequest::anonymous`](crate::LimitRequest::anonymous)) may fill with new
+    /// partitions (default 1, all of it): past it they are refused
+    /// ([`StoreError::Full`](crate::StoreError::Full)) while others go on to the capacity, so
+    /// anonymous traffic never crowds out known callers. Clamped to 0..=1.
+    #[must_use]
+    pub fn anonymous_share(mut self, share: f64) -> Self {
+        self.anonymous_share = if share.is_nan() {
+            1.0
+        } else {
+            share.clamp(0.0, 1.0)
+        };
         self
     }
 
@@ -53,14 +70,23 @@ impl MemoryStoreBuilder {
         let per_shard = self
             .capacity
             .map_or(usize::MAX, |capacity| capacity.div_ceil(self.shards).max(1));
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss,
+            reason = "a share of a count, rounded down; beyond 2^53 partitions no table fits"
+        )]
+        let anonymous_per_shard = if self.anonymous_share >= 1.0 {
+            per_shard
+        } else {
+            (per_shard as f64 * self.anonymous_share) as usize
+        };
         MemoryStore {
             shards: (0..self.shards)
                 .map(|_| {
-                    Padded(SpinMutex::new(Shard::new(
-                        per_shard,
-                        self.when_full,
-                        self.journaled,
-                    )))
+                    let mut shard = Shard::new(per_shard, self.when_full, self.journaled);
+                    shard.anonymous_max = anonymous_per_shard;
+                    Padded(SpinMutex::new(shard))
                 })
                 .collect(),
             mask: self.shards as u64 - 1,
@@ -78,6 +104,7 @@ impl MemoryStore {
         MemoryStoreBuilder {
             shards: 256,
             capacity: None,
+            anonymous_share: 1.0,
             when_full: WhenFull::default(),
             journaled: false,
         }

@@ -33,6 +33,8 @@ pub(super) struct Shard {
     rest_floor: u64,
     cursor: usize,
     max_len: usize,
+    /// New partitions of anonymous requests are refused once the table holds this many.
+    pub(super) anonymous_max: usize,
     when_full: WhenFull,
     pub(super) stats: ShardStats,
     /// Long-lived states written since the journal last took them (`None`: not journaled).
@@ -55,6 +57,7 @@ impl Shard {
             rest_floor: u64::MAX,
             cursor: 0,
             max_len,
+            anonymous_max: max_len,
             when_full,
             stats: ShardStats::default(),
             journal: journaled.then(Vec::new),
@@ -91,6 +94,9 @@ impl Shard {
         }
         match slot {
             Ok(index) => self.table.set_state_at(index, transition.state),
+            Err(index) if request.anonymous => {
+                self.insert_anonymous(key, transition.state, now, index)?;
+            }
             Err(index) => self.insert(key, transition.state, now, index)?,
         }
         self.record(request, key, transition.state);
@@ -178,6 +184,30 @@ impl Shard {
                 self.leases.remove(&key);
             }
         }
+    }
+
+    /// Inserts a key of an anonymous request: as [`insert`](Self::insert), within the
+    /// anonymous share only (states at rest swept first), never evicting.
+    #[inline(never)]
+    fn insert_anonymous(
+        &mut self,
+        key: u64,
+        state: u64,
+        now: Nanos,
+        empty: usize,
+    ) -> Result<(), StoreError> {
+        if self.table.len() >= self.anonymous_max {
+            self.sweep_all(now);
+            if self.table.len() >= self.anonymous_max {
+                self.stats.refused += 1;
+                return Err(StoreError::Full {
+                    capacity: self.anonymous_max,
+                });
+            }
+            let empty = self.table.probe(key).expect_err("the key is new");
+            return self.insert(key, state, now, empty);
+        }
+        self.insert(key, state, now, empty)
     }
 
     /// Inserts a key the table lacks, `empty` being the slot a probe found for it. Out of line:

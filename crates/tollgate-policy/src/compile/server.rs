@@ -79,6 +79,14 @@ impl Compiler<'_> {
                 },
             },
             max_partitions: file.server.max_partitions.unwrap_or(10_000_000),
+            anonymous_share: match &file.server.anonymous_share {
+                None => 0.5,
+                Some(share) if *share.get_ref() > 0.0 && *share.get_ref() <= 1.0 => *share.get_ref(),
+                Some(share) => {
+                    self.fail(share.span(), "anonymous_share is a share of max_partitions: more than 0, at most 1");
+                    0.5
+                }
+            },
             when_full: match file.server.when_full.as_ref() {
                 None => tollgate_core::WhenFull::RefuseNewKeys,
                 Some(setting) => match setting.get_ref().as_str() {

@@ -56,7 +56,11 @@ impl Policy {
                 push(&mut root, self.value(context, facts, dimension));
                 root.finish()
             });
-        LimitRequest::new(key, algorithm, cost).with_root(root)
+        // Partitions made by callers of no known identity have a share of the store of their own.
+        let anonymous = context.account.is_none() && context.app.is_none();
+        LimitRequest::new(key, algorithm, cost)
+            .with_root(root)
+            .anonymous(anonymous)
     }
 
     /// The value of one dimension for a request, as text; an address is keyed as bytes (see

@@ -102,6 +102,7 @@ impl<C: Clock + 'static> Gate<C> {
     fn with_store(policy: Policy, clock: C, journaled: bool, shared: Option<Shared>) -> Self {
         let store = MemoryStore::builder()
             .capacity(policy.server().max_partitions)
+            .anonymous_share(policy.server().anonymous_share)
             .when_full(policy.server().when_full)
             .journaled(journaled)
             .build();

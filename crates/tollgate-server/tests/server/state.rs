@@ -126,3 +126,80 @@ async fn a_flood_of_new_partitions_never_makes_a_spent_one_start_again() {
     // With eviction chosen, it may start again: that is what `evict` trades for never refusing.
     assert_eq!(after_a_flood("evict").await, 200);
 }
+
+/// 30,000 requests without a key on distinct paths against a store of 10,000 partitions, then
+/// a known account on 50 paths of its own: the statuses the account gets, and how many of the
+/// anonymous requests were refused as over the store's room.
+async fn known_after_an_anonymous_flood(share: &str) -> (Vec<u16>, usize) {
+    let text = format!(
+        r#"
+        [server]
+        max_partitions = 10000
+        anonymous_share = {share}
+
+        [identity]
+        api_key = {{ header = "X-Api-Key" }}
+
+        [[accounts]]
+        id = "acme"
+        keys = ["acme-key"]
+
+        [[routes]]
+        api = "x"
+        match = "GET /x/{{id}}"
+
+        [[limits]]
+        name = "per-path-daily"
+        window = {{ max = 100, every = "day", align = "calendar" }}
+        per = ["path"]
+        "#
+    );
+    let source = tollgate_policy::Source::new("anonymous.toml", text);
+    let policy = Policy::compile_in(&source, tollgate_core::KeySpace::new([7; 16])).unwrap();
+    let gate = Gate::new(policy, ManualClock::new(1_767_225_600_000_000_000));
+    let ask = |path: String, key: Option<&'static str>| {
+        let gate = &gate;
+        async move {
+            let target = gate.policy().target("GET", &path).unwrap();
+            let with_key = [("x-api-key", key.unwrap_or_default())];
+            let headers: &[(&str, &str)] = if key.is_some() { &with_key } else { &[] };
+            let facts = tollgate_policy::RequestFacts {
+                method: "GET",
+                target: &target,
+                headers,
+                client_ip: None,
+                cost: None,
+                from_trusted_proxy: false,
+            };
+            match gate.admit(&facts).await {
+                Ok(_) => 200,
+                Err(refusal) => refusal.status,
+            }
+        }
+    };
+    let mut refused = 0;
+    for n in 0..30_000 {
+        if ask(format!("/x/anonymous-{n}"), None).await == 503 {
+            refused += 1;
+        }
+    }
+    let mut known = Vec::new();
+    for n in 0..50 {
+        known.push(ask(format!("/x/acme-{n}"), Some("acme-key")).await);
+    }
+    (known, refused)
+}
+
+#[tokio::test]
+async fn anonymous_traffic_never_crowds_out_a_known_account() {
+    let (known, refused) = known_after_an_anonymous_flood("0.5").await;
+    assert_eq!(known, vec![200; 50], "the account is served");
+    assert!(
+        refused >= 24_000,
+        "anonymous requests past their share: {refused}"
+    );
+    // With the whole store open to anonymous requests, the flood fills it: the account gets
+    // 503 (as every release before the share did).
+    let (known, _) = known_after_an_anonymous_flood("1.0").await;
+    assert!(known.contains(&503), "{known:?}");
+}
