@@ -187,7 +187,8 @@ impl Shard {
     }
 
     /// Inserts a key of an anonymous request: as [`insert`](Self::insert), within the
-    /// anonymous share only (states at rest swept first), never evicting.
+    /// anonymous share only (states at rest swept first), never evicting for it. A share of
+    /// the whole table is no share: then as any other key.
     #[inline(never)]
     fn insert_anonymous(
         &mut self,
@@ -196,7 +197,7 @@ impl Shard {
         now: Nanos,
         empty: usize,
     ) -> Result<(), StoreError> {
-        if self.table.len() >= self.anonymous_max {
+        if self.table.len() >= self.anonymous_max && self.anonymous_max < self.max_len {
             self.sweep_all(now);
             if self.table.len() >= self.anonymous_max {
                 self.stats.refused += 1;

@@ -245,8 +245,9 @@ async fn heating_partner_buckets_per_concrete_path_time_programs_and_appliance_b
         200
     );
 
-    // The appliance protects itself: its Tollgate-Block-For answer blocks that function there.
-    let protected = "/hvacs/2/heatingCircuits/protect/timePrograms/1";
+    // The appliance protects itself: its Tollgate-Block-For answer (to `?protect`) blocks that
+    // function there, for every spelling of its ids.
+    let protected = "/hvacs/2/heatingCircuits/7/timePrograms/1?protect";
     assert_eq!(
         send(tollgate.address, "PUT", protected, &acme, "{}")
             .await
@@ -254,7 +255,8 @@ async fn heating_partner_buckets_per_concrete_path_time_programs_and_appliance_b
         200
     );
     let hits = upstream.hits();
-    let blocked = send(tollgate.address, "PUT", protected, &globex, "{}").await;
+    let respelled = "/hvacs/002/heatingCircuits/07/timePrograms/001";
+    let blocked = send(tollgate.address, "PUT", respelled, &globex, "{}").await;
     assert_eq!(blocked.status, 423);
     assert!(
         blocked.body.contains("blocked by the appliance until"),

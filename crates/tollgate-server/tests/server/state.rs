@@ -78,10 +78,10 @@ async fn reloads_and_catalog_refreshes_never_undo_each_other() {
 }
 
 /// Spends one path's bucket, floods the store with 3,000 other spent paths, and asks the first
-/// again: what a full store answers then.
+/// again: what a full store answers then. The requests are anonymous, and may fill all of it.
 async fn after_a_flood(when_full: &str) -> u16 {
     let text = format!(
-        "[server]\nmax_partitions = 1000\nwhen_full = \"{when_full}\"\n[[routes]]\napi = \"x\"\nmatch = \"GET /x/{{id}}\"\n[[limits]]\nname = \"per-path\"\ntoken_bucket = {{ rate = \"1/1h\", burst = 2 }}\nper = [\"path\"]\n"
+        "[server]\nmax_partitions = 1000\nanonymous_share = 1.0\nwhen_full = \"{when_full}\"\n[[routes]]\napi = \"x\"\nmatch = \"GET /x/{{id}}\"\n[[limits]]\nname = \"per-path\"\ntoken_bucket = {{ rate = \"1/1h\", burst = 2 }}\nper = [\"path\"]\n"
     );
     let source = tollgate_policy::Source::new("full.toml", text);
     let policy = Policy::compile_in(&source, tollgate_core::KeySpace::new([7; 16])).unwrap();

@@ -146,7 +146,8 @@ impl Drop for TempDir {
     }
 }
 
-/// An upstream that echoes what it received, counting requests.
+/// An upstream that echoes what it received, counting requests; it hangs on `/hang`, answers
+/// 503 to `/fail`, and asks for a block of 60 s on `/protect` or a query naming `protect`.
 pub(crate) struct Upstream {
     pub(crate) address: SocketAddr,
     pub(crate) hits: Arc<AtomicUsize>,
@@ -188,11 +189,12 @@ impl Upstream {
                     forwarded,
                     String::from_utf8_lossy(&body)
                 );
-                let hint = if parts.uri.path().contains("/protect") {
-                    "60"
-                } else {
-                    ""
-                };
+                let protect = parts.uri.path().contains("/protect")
+                    || parts
+                        .uri
+                        .query()
+                        .is_some_and(|query| query.contains("protect"));
+                let hint = if protect { "60" } else { "" };
                 let mut response = (status, [("x-upstream", "yes")], echo).into_response();
                 if !hint.is_empty() {
                     response
