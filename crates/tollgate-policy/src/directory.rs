@@ -25,7 +25,10 @@ pub(crate) enum KeySource {
     /// Lower-case header name.
     Header(String),
     Query(String),
-    Bearer,
+    /// `Authorization: Bearer`, and the `access_token` query parameter when it is read.
+    Bearer {
+        access_token: bool,
+    },
 }
 
 #[derive(Debug)]

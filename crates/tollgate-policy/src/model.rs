@@ -73,9 +73,9 @@ pub struct ServerConfig {
     /// The most partitions the embedded store holds (default 10,000,000); beyond, as
     /// `when_full` says.
     pub max_partitions: Option<usize>,
-    /// The share of `max_partitions` that requests of no known identity (no account, no app)
-    /// may fill with new partitions (default 0.5): past it theirs are refused (503), so that
-    /// anonymous traffic never crowds out known accounts.
+    /// Requests of no known identity (no account, no app) make new partitions only while the
+    /// store holds less than this share of `max_partitions` (default 0.5): past it theirs are
+    /// refused (503), so that anonymous traffic never crowds out known accounts.
     pub anonymous_share: Option<Spanned<f64>>,
     /// At `max_partitions`: `"refuse"` a new partition (503 `store_unavailable`, the default:
     /// no spent limit is ever forgotten) or `"evict"` the state nearest rest (never refuses, but
@@ -180,6 +180,11 @@ pub struct KeySourceConfig {
     /// `Authorization: Bearer <key>`.
     #[serde(default)]
     pub bearer: bool,
+    /// With `bearer = true`: the token may also come as RFC 6750's `access_token` query
+    /// parameter. Without it, a request carrying that parameter is refused (400), since an
+    /// upstream may read it where Tollgate would count the request as anonymous.
+    #[serde(default)]
+    pub access_token: bool,
 }
 
 /// `identity.app`: an app id header and a secret header.

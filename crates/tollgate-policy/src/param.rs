@@ -42,12 +42,16 @@ impl ParamType {
         }
     }
 
-    /// A pattern type: `pattern` anchored at both ends.
+    /// A pattern type: `pattern` anchored at both ends; matching in any case when the policy's
+    /// paths are (the value it sees is folded).
     ///
     /// # Errors
     /// Why `pattern` is not a regular expression.
-    pub(crate) fn pattern(pattern: &str) -> Result<Self, regex::Error> {
-        regex::Regex::new(&format!("^(?:{pattern})$")).map(Self::Pattern)
+    pub(crate) fn pattern(pattern: &str, case_insensitive: bool) -> Result<Self, regex::Error> {
+        regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+            .case_insensitive(case_insensitive)
+            .build()
+            .map(Self::Pattern)
     }
 
     /// `value` in its canonical form, or `None` when it is not of this type.
@@ -194,15 +198,15 @@ mod tests {
 
     #[test]
     fn a_pattern_matches_whole_values_only() {
-        let sku = ParamType::pattern("[A-Z]{3}-[0-9]{4}").unwrap();
+        let sku = ParamType::pattern("[A-Z]{3}-[0-9]{4}", false).unwrap();
         assert!(sku.is_canonical("ABC-1234"));
         for refused in ["abc-1234", "ABC-12345", "xABC-1234", "ABC-1234\n"] {
             assert_eq!(canonical(&sku, refused), None, "{refused:?}");
         }
         // An alternation is anchored as a whole.
-        let either = ParamType::pattern("a|b").unwrap();
+        let either = ParamType::pattern("a|b", false).unwrap();
         assert!(either.is_canonical("a"));
         assert!(!either.is_canonical("ab"));
-        assert!(ParamType::pattern("(").is_err());
+        assert!(ParamType::pattern("(", false).is_err());
     }
 }

@@ -160,6 +160,11 @@ impl<'a> Target<'a> {
         self.query
     }
 
+    /// Whether the forwarded path keeps a case that the counted one folds.
+    pub(crate) fn is_cased(&self) -> bool {
+        self.cased.is_some()
+    }
+
     /// Replaces whole segments (by index, 1 for the first after the root) of the path, and of
     /// the cased path forwarded with `paths.case_insensitive`: typed path parameters in their
     /// canonical form.

@@ -58,8 +58,8 @@ impl Policy {
     }
 
     /// The canonical form of a request target (path and query) for `method` under this
-    /// policy's path rules, its typed path parameters in their canonical form (see
-    /// [`Routes::canonical`]).
+    /// policy's path rules, the values of its route's typed path parameters in their canonical
+    /// form (`{id:int}`: `/circuits/007` is `/circuits/7`).
     ///
     /// # Errors
     /// Why the target is refused (a 400).
@@ -84,6 +84,28 @@ impl Policy {
     ) -> Result<crate::Target<'a>, crate::PathError> {
         let target = crate::Target::parse_exact(raw, self.case_insensitive)?;
         Ok(self.routes.canonical(&routed_method(method), target))
+    }
+
+    /// The canonical form of a path that a block names, whatever the method: its typed
+    /// parameters as the first route (by method name, then `*`) whose types rewrite it reads
+    /// them, so that a block of `/hvacs/007/reboot` holds for the `PUT /hvacs/{id:int}/reboot`
+    /// that counts `/hvacs/7/reboot`.
+    ///
+    /// # Errors
+    /// Why the path is refused (a 400).
+    pub fn block_target<'a>(&self, raw: &'a str) -> Result<crate::Target<'a>, crate::PathError> {
+        let mut target = crate::Target::parse(raw, self.case_insensitive)?;
+        let mut methods: Vec<&str> = self.routes.by_method.keys().map(String::as_str).collect();
+        methods.sort_unstable();
+        methods.push("*");
+        for method in methods {
+            let before = target.path().to_owned();
+            target = self.routes.canonical(method, target);
+            if target.path() != before {
+                break;
+            }
+        }
+        Ok(target)
     }
 
     /// What the policy file says that is valid but unsafe (a limit partitioned by what a
@@ -372,6 +394,9 @@ impl Routes {
     /// (`/circuits/007` → `/circuits/7`); a value that is not of its type is left as it is,
     /// and the route does not match it.
     pub(crate) fn canonical<'a>(&self, method: &str, mut target: Target<'a>) -> Target<'a> {
+        // With `paths.case_insensitive`, the forwarded path keeps the client's case: a typed
+        // value is forwarded in its canonical form all the same.
+        let cased = target.is_cased();
         let rewrites: SmallVec<[(usize, String); 2]> = {
             let path = target.path();
             let Some((index, params)) = self.matched(method, path) else {
@@ -384,6 +409,9 @@ impl Routes {
                     let value = params.get(name)?;
                     match ty.canonical(value)? {
                         Cow::Owned(canonical) => Some((segment_of(path, value), canonical)),
+                        Cow::Borrowed(value) if cased => {
+                            Some((segment_of(path, value), value.to_owned()))
+                        }
                         Cow::Borrowed(_) => None,
                     }
                 })
@@ -400,6 +428,10 @@ impl Routes {
 /// from `path`) is: 1 for the first after the root.
 fn segment_of(path: &str, value: &str) -> usize {
     let offset = (value.as_ptr() as usize).saturating_sub(path.as_ptr() as usize);
+    debug_assert!(
+        offset > 0 && offset + value.len() <= path.len(),
+        "a route parameter is a slice of the path it was matched in"
+    );
     path.as_bytes()[..offset.min(path.len())]
         .iter()
         .filter(|&&byte| byte == b'/')

@@ -34,11 +34,12 @@ impl MemoryStoreBuilder {
         self
     }
 
-    /// The share of the capacity that requests of no known identity
-    /// ([`LimitRequest::anonymous`](crate::LimitRequest::anonymous)) may fill with new
-    /// partitions (default 1, all of it): past it they are refused
-    /// ([`StoreError::Full`](crate::StoreError::Full)) while others go on to the capacity, so
-    /// anonymous traffic never crowds out known callers. Clamped to 0..=1.
+    /// Requests of no known identity
+    /// ([`LimitRequest::anonymous`](crate::LimitRequest::anonymous)) make new partitions only
+    /// while a shard holds less than this share of its capacity (default 1, all of it; rounded
+    /// up, at least one): past it theirs are refused ([`StoreError::Full`](crate::StoreError::Full))
+    /// while others go on to the capacity, so anonymous traffic never crowds out known callers.
+    /// Clamped to 0..=1.
     #[must_use]
     pub fn anonymous_share(mut self, share: f64) -> Self {
         self.anonymous_share = if share.is_nan() {
@@ -74,12 +75,12 @@ impl MemoryStoreBuilder {
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,
             clippy::cast_precision_loss,
-            reason = "a share of a count, rounded down; beyond 2^53 partitions no table fits"
+            reason = "a share of a count, rounded up; beyond 2^53 partitions no table fits"
         )]
         let anonymous_per_shard = if self.anonymous_share >= 1.0 {
             per_shard
         } else {
-            (per_shard as f64 * self.anonymous_share) as usize
+            ((per_shard as f64 * self.anonymous_share).ceil() as usize).max(1)
         };
         MemoryStore {
             shards: (0..self.shards)

@@ -21,7 +21,14 @@ impl Compiler<'_> {
                 given.push(KeySource::Query(query.clone()));
             }
             if config.bearer {
-                given.push(KeySource::Bearer);
+                given.push(KeySource::Bearer {
+                    access_token: config.access_token,
+                });
+            } else if config.access_token {
+                self.fail(
+                    source.span(),
+                    "identity.api_key.access_token reads a bearer token: it needs `bearer = true`",
+                );
             }
             if given.len() != 1 {
                 self.fail(

@@ -221,7 +221,7 @@ fn read_headers(identity: &Identity, limits: &[Limit]) -> Vec<String> {
     if let Some(KeySource::Header(name)) = &identity.api_key {
         names.push(name.clone());
     }
-    if let Some(KeySource::Bearer) = &identity.api_key {
+    if let Some(KeySource::Bearer { .. }) = &identity.api_key {
         names.push("authorization".to_owned());
     }
     if let Some(app) = &identity.app {

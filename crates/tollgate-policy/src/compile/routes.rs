@@ -32,7 +32,8 @@ impl Compiler<'_> {
                 self.fail(pattern.span(), "HEAD requests are GET requests to routes and limits (RFC 9110 §9.3.2): write the route for GET");
                 continue;
             }
-            let Some((template, typed)) = self.typed_params(route, template) else {
+            let Some((template, typed)) = self.typed_params(route, template, case_insensitive)
+            else {
                 continue;
             };
             let template = template.as_str();
@@ -94,6 +95,7 @@ impl Compiler<'_> {
         &mut self,
         route: &RouteConfig,
         template: &str,
+        case_insensitive: bool,
     ) -> Option<(String, Vec<(String, ParamType)>)> {
         let span = route.pattern.span();
         let mut typed = Vec::new();
@@ -117,7 +119,17 @@ impl Compiler<'_> {
                 Some((name, ty)) => (name, Some(ty)),
                 None => (inner, None),
             };
-            names.push(name.to_owned());
+            // A name given twice is read as its first value here and maybe as its last by the
+            // upstream (Express does): one of them would go unchecked.
+            let bare = name.trim_start_matches('*');
+            if names.iter().any(|known: &(String, bool)| known.0 == bare) {
+                self.fail(
+                    span,
+                    format!("`{{{bare}}}` is a parameter of this route already"),
+                );
+                return None;
+            }
+            names.push((bare.to_owned(), name.starts_with('*')));
             if let Some(ty) = ty {
                 if name.starts_with('*') {
                     self.fail(
@@ -136,16 +148,26 @@ impl Compiler<'_> {
         }
         for (name, pattern) in &route.params {
             let inline = typed.iter().any(|(typed, _)| typed == name);
-            if inline || !names.iter().any(|known| known == name) {
-                let why = if inline {
-                    "is typed in the template already"
-                } else {
-                    "is not a parameter of this route"
-                };
+            let why = match names.iter().find(|(known, _)| known == name) {
+                _ if inline => Some("is typed in the template already"),
+                None => Some("is not a parameter of this route"),
+                Some((_, true)) => Some("is a catch-all, which cannot be typed"),
+                Some((_, false)) => None,
+            };
+            if let Some(why) = why {
                 self.fail(pattern.span(), format!("`{name}` {why}"));
                 return None;
             }
-            match ParamType::pattern(pattern.get_ref()) {
+            // Unicode classes match every script's digits and letters, which servers read as
+            // other values: `٧` is 7 to many.
+            if ["\\d", "\\w"]
+                .iter()
+                .any(|class| pattern.get_ref().contains(class))
+            {
+                self.fail(pattern.span(), format!("`{name}`: `\\d` and `\\w` match every script's digits and letters, which upstreams read as other values: write `[0-9]` or `[A-Za-z0-9_]`"));
+                return None;
+            }
+            match ParamType::pattern(pattern.get_ref(), case_insensitive) {
                 Ok(ty) => typed.push((name.clone(), ty)),
                 Err(error) => {
                     let message = error.to_string().replace('\n', " ");

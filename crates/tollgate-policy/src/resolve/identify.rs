@@ -25,6 +25,9 @@ const REPEATED_KEY: &str = "the API key is sent more than once";
 /// The query parameter of a bearer token (RFC 6750 §2.3).
 const ACCESS_TOKEN: &str = "access_token";
 
+/// Why a request with a bearer token in its query is refused where the policy does not read it.
+const QUERY_TOKEN: &str = "the bearer token is read from Authorization only: an access_token query parameter is refused (identity.api_key.access_token = true reads it)";
+
 /// Why a request with a bearer token in its header and its query is refused.
 const TWO_TOKENS: &str =
     "the bearer token is sent both in Authorization and as the access_token query parameter";
@@ -108,7 +111,7 @@ impl Policy {
                 Some(value) => Cow::Borrowed(value),
                 None => return Ok(None),
             },
-            KeySource::Bearer => {
+            KeySource::Bearer { access_token } => {
                 let header =
                     facts.headers.get("authorization").and_then(
                         |authorization| match authorization.trim().split_once([' ', '\t']) {
@@ -119,8 +122,9 @@ impl Policy {
                         },
                     );
                 // RFC 6750 §2.3: the token may come as the `access_token` query parameter,
-                // which an upstream reads too.
+                // which an upstream reads too: read where the policy says so, else refused.
                 match (header, query_key(facts.target.query(), ACCESS_TOKEN)?) {
+                    (_, Some(_)) if !access_token => return Err(QUERY_TOKEN),
                     (Some(_), Some(_)) => return Err(TWO_TOKENS),
                     (Some(token), None) | (None, Some(token)) => token,
                     (None, None) => return Ok(None),

@@ -56,8 +56,12 @@ impl Policy {
                 push(&mut root, self.value(context, facts, dimension));
                 root.finish()
             });
-        // Partitions made by callers of no known identity have a share of the store of their own.
-        let anonymous = context.account.is_none() && context.app.is_none();
+        // Partitions made by callers of no known identity have a share of the store of their own;
+        // not those of the limits for unknown keys, which throttle guessing and must always be
+        // there to (they are partitioned by the guesser's address or app).
+        let anonymous = context.account.is_none()
+            && context.app.is_none()
+            && context.key != crate::model::KeyState::Unknown;
         LimitRequest::new(key, algorithm, cost)
             .with_root(root)
             .anonymous(anonymous)

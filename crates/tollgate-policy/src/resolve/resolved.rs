@@ -93,6 +93,9 @@ impl Limits<'_> {
 /// Route parameters, name and value, borrowed from the policy and the path.
 pub(crate) type Params<'a> = SmallVec<[(&'a str, &'a str); 4]>;
 
+/// Why a request whose typed path parameter has another value is refused.
+const NOT_OF_ITS_TYPE: &str = "a path parameter is not a value of its type (the route's `{name:int}`, `uuid`, `token` or pattern)";
+
 /// Why a request with an unknown key is refused.
 const UNKNOWN_KEY: &str = "unknown API key";
 
@@ -263,9 +266,7 @@ impl Policy {
         }
         // HEAD is GET from here on: for routes, `when.method` and the `method` dimension.
         let method = crate::policy::routed_method(facts.method);
-        let Some((route_index, params)) = self.route(&method, path) else {
-            return Err(Stop::NoRoute);
-        };
+        let (route_index, params) = self.route(&method, path)?;
         let route = &self.routes.routes[route_index];
         if route.exempt {
             return Err(Stop::Exempt(&self.apis[route.api]));
@@ -407,13 +408,18 @@ impl Policy {
     }
 
     /// The route for a method (HEAD as GET) and canonical path, and the path parameters,
-    /// borrowed; none when a typed parameter's value is not in its canonical form.
-    fn route<'a>(&'a self, method: &str, path: &'a str) -> Option<(usize, Params<'a>)> {
-        let (index, params) = self.routes.matched(method, path)?;
+    /// borrowed. A typed parameter whose value is not of its type (or not in its canonical
+    /// form) is refused as ambiguous, whatever `server.unmatched` says of unrouted paths: the
+    /// upstream may well read `+7` as `7`.
+    fn route<'a>(&'a self, method: &str, path: &'a str) -> Result<(usize, Params<'a>), Stop<'a>> {
+        let (index, params) = self.routes.matched(method, path).ok_or(Stop::NoRoute)?;
         let typed_fit = self.routes.routes[index]
             .typed
             .iter()
             .all(|(name, ty)| params.get(name).is_some_and(|value| ty.is_canonical(value)));
-        typed_fit.then(|| (index, params.iter().collect()))
+        if !typed_fit {
+            return Err(Stop::Ambiguous(NOT_OF_ITS_TYPE));
+        }
+        Ok((index, params.iter().collect()))
     }
 }

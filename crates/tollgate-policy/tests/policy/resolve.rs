@@ -616,3 +616,49 @@ fn a_key_no_request_could_send_is_a_config_error() {
     assert!(errors.to_string().starts_with("keys.toml:3:"), "{errors}");
     assert!(errors.to_string().contains("not visible ASCII"), "{errors}");
 }
+
+#[test]
+fn typed_values_are_counted_and_forwarded_in_their_canonical_form() {
+    let text = r#"
+        [paths]
+        case_insensitive = true
+
+        [[routes]]
+        api = "things"
+        match = "GET /Things/{id:token}/parts/{n:int}"
+
+        [[routes]]
+        api = "skus"
+        match = "PUT /skus/{sku}"
+        params = { sku = "[A-Z]{3}-[0-9]{2}" }
+    "#;
+    let policy = Policy::compile(&Source::new("typed.toml", text)).unwrap();
+    // Folded for counting, and the typed values forwarded canonical (not in the client's case,
+    // nor as `ſ`, which folds as `s`); literal segments keep the client's case.
+    let target = policy
+        .target("GET", "/THINGS/Gear%C5%BF/Parts/007?x=1")
+        .unwrap();
+    assert_eq!(target.path(), "/things/gears/parts/7");
+    assert_eq!(target.encoded_path().to_string(), "/THINGS/gears/Parts/7");
+    assert_eq!(target.query(), Some("x=1"));
+    // A pattern matches in any case where paths do, on the folded value.
+    let target = policy.target("PUT", "/skus/abc-12").unwrap();
+    assert_eq!(target.path(), "/skus/abc-12");
+    assert!(matches!(
+        resolve(&policy, "PUT", "/skus/ABC-12", &[]),
+        Resolution::Limited(_)
+    ));
+    assert!(matches!(
+        resolve(&policy, "PUT", "/skus/ABC-123", &[]),
+        Resolution::Ambiguous(_)
+    ));
+    // Another method's routes do not rewrite; a block names the path whatever the method.
+    assert_eq!(
+        policy.target("POST", "/things/g/parts/007").unwrap().path(),
+        "/things/g/parts/007"
+    );
+    assert_eq!(
+        policy.block_target("/things/G/parts/007").unwrap().path(),
+        "/things/g/parts/7"
+    );
+}

@@ -103,14 +103,14 @@ pub(super) async fn add_block<C: Clock>(
             "a block names an account, an api or a path",
         );
     }
-    // The path in the form requests are counted in, the policy's case rule and a GET's typed
+    // The path in the form requests are counted in, the policy's case rule and typed
     // parameters included.
     let path = match new.path.as_deref().map(|path| {
         admin
             .app
             .gate
             .policy()
-            .target("GET", path)
+            .block_target(path)
             .map(|t| t.path().to_owned())
     }) {
         None => None,

@@ -71,7 +71,7 @@ async fn a_typed_id_has_one_bucket_whatever_its_spelling() {
             .status,
         429
     );
-    // Spellings that are no number of the type match no route: never counted, never passed.
+    // Spellings that are no number of the type are refused: never counted, never passed.
     for spelling in [
         "/hvacs/7/heatingCircuits/+1",
         "/hvacs/7/heatingCircuits/-1",
@@ -82,7 +82,7 @@ async fn a_typed_id_has_one_bucket_whatever_its_spelling() {
         "/hvacs/g7/heatingCircuits/1",
     ] {
         let reply = tollgate.auth("GET", spelling, &[ACME]).await;
-        assert_eq!(reply.status, 403, "{spelling}: {}", reply.body);
+        assert_eq!(reply.status, 400, "{spelling}: {}", reply.body);
     }
     // The check API reads it the same way, and says which bucket it spends.
     let answer = tollgate
@@ -93,6 +93,79 @@ async fn a_typed_id_has_one_bucket_whatever_its_spelling() {
         }))
         .await;
     assert_eq!(answer["allowed"], false, "{answer}");
+}
+
+#[tokio::test]
+async fn a_value_not_of_its_type_is_refused_even_where_unrouted_paths_pass() {
+    let text = r#"
+        [server]
+        unmatched = "pass"
+
+        [[routes]]
+        api = "items"
+        match = "GET /items/{id:int}"
+
+        [[limits]]
+        name = "one"
+        window = { max = 1, every = "1m" }
+    "#;
+    let tollgate = Tollgate::start(text);
+    assert_eq!(tollgate.auth("GET", "/items/7", &[]).await.status, 200);
+    assert_eq!(tollgate.auth("GET", "/items/7", &[]).await.status, 429);
+    // An unrouted path passes, uncounted; `+7`, which the upstream may read as 7, does not.
+    assert_eq!(tollgate.auth("GET", "/other", &[]).await.status, 200);
+    for spelling in ["/items/+7", "/items/%D9%A7", "/items/7.0"] {
+        assert_eq!(
+            tollgate.auth("GET", spelling, &[]).await.status,
+            400,
+            "{spelling}"
+        );
+        let answer = tollgate
+            .check(json!({"method": "GET", "path": spelling, "headers": {}}))
+            .await;
+        assert_eq!(
+            (answer["allowed"].clone(), answer["status"].clone()),
+            (json!(false), json!(400)),
+            "{spelling}"
+        );
+    }
+}
+
+#[test]
+fn typed_parameters_are_checked_when_the_policy_loads() {
+    for (route, expected) in [
+        (
+            "match = \"GET /a/{id:int}/b/{id}\"",
+            "`{id}` is a parameter of this route already",
+        ),
+        (
+            "match = \"GET /a/{id:number}\"",
+            "`number` is not a parameter type",
+        ),
+        (
+            "match = \"GET /a/{*rest:int}\"",
+            "a catch-all parameter cannot be typed",
+        ),
+        (
+            "match = \"GET /a/{*rest}\"\nparams = { rest = \".*\" }",
+            "`rest` is a catch-all, which cannot be typed",
+        ),
+        (
+            "match = \"GET /a/{id}\"\nparams = { id = '\\d+' }",
+            "match every script's digits",
+        ),
+        (
+            "match = \"GET /a/{id}\"\nparams = { other = \"x\" }",
+            "`other` is not a parameter of this route",
+        ),
+    ] {
+        let text = format!("[[routes]]\napi = \"a\"\n{route}\n");
+        let errors =
+            tollgate_policy::Policy::compile(&tollgate_policy::Source::new("p.toml", text))
+                .unwrap_err()
+                .to_string();
+        assert!(errors.contains(expected), "{route}: {errors}");
+    }
 }
 
 #[test]
@@ -208,37 +281,47 @@ async fn an_ipv4_mapped_peer_is_its_ipv4_address() {
 }
 
 #[tokio::test]
-async fn a_bearer_token_in_the_query_is_the_same_key() {
-    let tollgate = Tollgate::start(&example("heating-partner.toml"));
+async fn a_bearer_token_in_the_query_is_refused_or_read_as_the_policy_says() {
     let circuit = "/hvacs/7/heatingCircuits/1";
     let in_query = "/hvacs/7/heatingCircuits/1?access_token=acme-key";
+    // By default the token is read from Authorization only: one in the query, which an
+    // upstream may read, is refused rather than counted as anonymous.
+    let refusing = Tollgate::start(&example("heating-partner.toml"));
+    let reply = refusing.auth("GET", in_query, &[]).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("access_token"), "{}", reply.body);
+
+    let reading = Tollgate::start(&example("heating-partner.toml").replace(
+        "api_key = { bearer = true }",
+        "api_key = { bearer = true, access_token = true }",
+    ));
     for _ in 0..3 {
-        assert_eq!(tollgate.auth("GET", circuit, &[ACME]).await.status, 200);
+        assert_eq!(reading.auth("GET", circuit, &[ACME]).await.status, 200);
     }
     // RFC 6750's `access_token` is acme's key: its spent bucket, not an anonymous one.
-    let reply = tollgate.auth("GET", in_query, &[]).await;
+    let reply = reading.auth("GET", in_query, &[]).await;
     assert_eq!(reply.status, 429, "{}", reply.body);
-    assert_eq!(
-        tollgate
-            .auth(
-                "GET",
-                "/hvacs/7/heatingCircuits/2?access_token=globex-key",
-                &[ACME]
-            )
-            .await
-            .status,
-        400,
-        "a token both ways is read one way only"
-    );
-    assert_eq!(
-        tollgate
-            .auth("GET", "/hvacs/7/heatingCircuits/2?access_token=", &[ACME])
-            .await
-            .status,
-        400,
-        "an empty one beside a real one too"
-    );
-    let wrong = tollgate
+    for (uri, why) in [
+        (
+            "/hvacs/7/heatingCircuits/2?access_token=globex-key",
+            "a token both ways",
+        ),
+        (
+            "/hvacs/7/heatingCircuits/2?access_token=",
+            "an empty one beside a real one",
+        ),
+        (
+            "/hvacs/7/heatingCircuits/2?access_token=a&access_token=b",
+            "two",
+        ),
+        (
+            "/hvacs/7/heatingCircuits/2?ACCESS_TOKEN=acme-key",
+            "another spelling",
+        ),
+    ] {
+        assert_eq!(reading.auth("GET", uri, &[ACME]).await.status, 400, "{why}");
+    }
+    let wrong = reading
         .auth("GET", "/hvacs/7/heatingCircuits/2?access_token=nobody", &[])
         .await;
     assert_eq!(wrong.status, 401, "{}", wrong.body);

@@ -128,9 +128,10 @@ async fn a_flood_of_new_partitions_never_makes_a_spent_one_start_again() {
 }
 
 /// 30,000 requests without a key on distinct paths against a store of 10,000 partitions, then
-/// a known account on 50 paths of its own: the statuses the account gets, and how many of the
-/// anonymous requests were refused as over the store's room.
-async fn known_after_an_anonymous_flood(share: &str) -> (Vec<u16>, usize) {
+/// a known account on 50 paths of its own, then three guesses of a key from one address: the
+/// statuses the account and the guesses get, and how many of the anonymous requests were
+/// refused as over the store's room.
+async fn known_after_an_anonymous_flood(share: &str) -> (Vec<u16>, Vec<u16>, usize) {
     let text = format!(
         r#"
         [server]
@@ -152,6 +153,12 @@ async fn known_after_an_anonymous_flood(share: &str) -> (Vec<u16>, usize) {
         name = "per-path-daily"
         window = {{ max = 100, every = "day", align = "calendar" }}
         per = ["path"]
+
+        [[limits]]
+        name = "guesses"
+        window = {{ max = 2, every = "1h" }}
+        per = ["ip"]
+        when = {{ key = "unknown" }}
         "#
     );
     let source = tollgate_policy::Source::new("anonymous.toml", text);
@@ -167,7 +174,7 @@ async fn known_after_an_anonymous_flood(share: &str) -> (Vec<u16>, usize) {
                 method: "GET",
                 target: &target,
                 headers,
-                client_ip: None,
+                client_ip: Some([192, 0, 2, 7].into()),
                 cost: None,
                 from_trusted_proxy: false,
             };
@@ -187,19 +194,25 @@ async fn known_after_an_anonymous_flood(share: &str) -> (Vec<u16>, usize) {
     for n in 0..50 {
         known.push(ask(format!("/x/acme-{n}"), Some("acme-key")).await);
     }
-    (known, refused)
+    let mut guesses = Vec::new();
+    for n in 0..3 {
+        guesses.push(ask(format!("/x/guess-{n}"), Some("not-a-key")).await);
+    }
+    (known, guesses, refused)
 }
 
 #[tokio::test]
 async fn anonymous_traffic_never_crowds_out_a_known_account() {
-    let (known, refused) = known_after_an_anonymous_flood("0.5").await;
+    let (known, guesses, refused) = known_after_an_anonymous_flood("0.5").await;
     assert_eq!(known, vec![200; 50], "the account is served");
     assert!(
         refused >= 24_000,
         "anonymous requests past their share: {refused}"
     );
+    // Guessing keys is still throttled: its partitions are not held to the anonymous share.
+    assert_eq!(guesses, [401, 401, 429]);
     // With the whole store open to anonymous requests, the flood fills it: the account gets
     // 503 (as every release before the share did).
-    let (known, _) = known_after_an_anonymous_flood("1.0").await;
+    let (known, _, _) = known_after_an_anonymous_flood("1.0").await;
     assert!(known.contains(&503), "{known:?}");
 }
