@@ -372,6 +372,8 @@ pub(crate) struct Routes {
     pub(crate) by_method: HashMap<String, matchit::Router<usize>>,
     pub(crate) any_method: matchit::Router<usize>,
     pub(crate) routes: Vec<Route>,
+    /// Whether some route types a parameter.
+    pub(crate) typed: bool,
 }
 
 impl Routes {
@@ -394,6 +396,10 @@ impl Routes {
     /// (`/circuits/007` → `/circuits/7`); a value that is not of its type is left as it is,
     /// and the route does not match it.
     pub(crate) fn canonical<'a>(&self, method: &str, mut target: Target<'a>) -> Target<'a> {
+        // Most policies type nothing: then no second lookup.
+        if !self.typed {
+            return target;
+        }
         // With `paths.case_insensitive`, the forwarded path keeps the client's case: a typed
         // value is forwarded in its canonical form all the same.
         let cased = target.is_cased();

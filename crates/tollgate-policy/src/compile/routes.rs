@@ -79,6 +79,7 @@ impl Compiler<'_> {
                 );
                 continue;
             }
+            routes.typed |= !typed.is_empty();
             routes.routes.push(Route {
                 api,
                 cost: route.cost.unwrap_or(1),
