@@ -1,31 +1,12 @@
 //! Blocks: requests refused until a time, by account, api or path.
 
 use sqlx::Row;
+pub use tollgate_core::Block;
 use tollgate_core::Nanos;
 
 use crate::catalog::Catalog;
 use crate::encoding::{from_nanos, hex, nanos};
 use crate::error::CatalogError;
-
-/// Requests refused until a time: those of an account, an api, a concrete path, or any
-/// combination (every field given must match).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Block {
-    /// Its id, for removal.
-    pub id: String,
-    /// Only this account's requests.
-    pub account: Option<String>,
-    /// Only requests to this api.
-    pub api: Option<String>,
-    /// Only requests to this normalized path.
-    pub path: Option<String>,
-    /// Refused until then.
-    pub until: Nanos,
-    /// Why, for the refusal's message.
-    pub reason: String,
-    /// Who set it.
-    pub set_by: String,
-}
 
 impl Catalog {
     /// Adds a block; its id is made here and returned.

@@ -25,8 +25,11 @@ impl Catalog {
             Some(path) if !path.contains('?') => format!("sqlite://{path}?mode=rwc"),
             _ => url.to_owned(),
         };
-        // Each connection to an in-memory SQLite database is a database of its own.
-        let connections = if url.contains(":memory:") { 1 } else { 4 };
+        // SQLite writes one at a time, and two of its connections whose transactions read and
+        // then write can deadlock, one answered "database is locked" at once, whatever the busy
+        // timeout: one connection serializes them (and each connection to an in-memory database
+        // is a database of its own). PostgreSQL takes four.
+        let connections = if url.starts_with("sqlite:") { 1 } else { 4 };
         let pool = AnyPoolOptions::new()
             .max_connections(connections)
             .connect(&url)

@@ -43,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 pub mod algorithm;
+mod block;
 mod clock;
 mod decision;
 mod key;
@@ -54,6 +55,7 @@ pub use algorithm::{
     Algorithm, CalendarUnit, Concurrency, LimitError, Rate, Schedule, SlidingWindow, TokenBucket,
     Transition, Window,
 };
+pub use block::Block;
 pub use clock::{Clock, ManualClock, NANOS_PER_SEC, Nanos, SystemClock, duration_nanos};
 pub use decision::{Decision, Lease, Outcome, Outcomes};
 pub use key::{Key, KeyBuilder, KeySpace};

@@ -57,6 +57,7 @@
 
 pub mod combined;
 mod diff;
+mod gate;
 pub mod html;
 pub mod json;
 mod record;
@@ -68,6 +69,7 @@ mod tally;
 pub mod time;
 
 pub use diff::{Change, Diff};
+pub use gate::ReplayGate;
 pub use record::{LogHeaders, Record};
 pub use replay::{LimitOutcome, Pipeline, Progress, Replay, Verdict};
 pub use source::{BadLine, FIRST_MALFORMED, Format, LogReader, Malformed, Reading};

@@ -19,7 +19,7 @@ use crate::summary::Summary;
 use crate::tally::Tally;
 
 /// What decides a request: in `tollgate replay`, the server's own gate on a manual clock
-/// (`tollgate_server::replay::ReplayGate`), so that the replay runs the very pipeline that
+/// ([`ReplayGate`](crate::ReplayGate)), so that the replay runs the very pipeline that
 /// serves.
 pub trait Pipeline {
     /// The canonical form of a request target, as the policy reads it.

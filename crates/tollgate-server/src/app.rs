@@ -11,7 +11,7 @@ use hyper_util::rt::TokioExecutor;
 use tollgate_catalog::Catalog;
 use tollgate_core::{Clock, SystemClock};
 
-use crate::pipeline::Gate;
+use tollgate_gate::Gate;
 
 /// What the public port's adapters share.
 #[derive(Debug)]

@@ -13,16 +13,17 @@
 //!   envoyproxy/ratelimit's own YAML files ([`Gate::should_rate_limit`]): every descriptor of a
 //!   request at once, all or nothing, with a status per descriptor.
 //!
-//! Every adapter builds the same [`RequestFacts`](tollgate_policy::RequestFacts) and gets back
-//! an [`Admission`] (which owns what the request took, and gives it back when settled or
-//! dropped) or a [`Refusal`] from [`Gate::admit`]. Limits live in the embedded memory store, or in
-//! Redis shared by many instances ([`Gate::shared`], [`Shared`]), with a failure policy for
-//! when Redis cannot decide.
+//! Every adapter reads its request through `tollgate-http` (or, for Envoy, its descriptors),
+//! builds the same [`RequestFacts`](tollgate_policy::RequestFacts) and gets back an
+//! [`Admission`] (which owns what the request took, and gives it back when settled or dropped)
+//! or a [`Refusal`] from [`Gate::admit`] — the pipeline of the `tollgate-gate` crate, which the
+//! `tollgate-tower` layer and `tollgate replay` run too. This crate wires the ports, the
+//! adapters, the admin API, the catalog and start-up around it.
 //!
 //! ```
 //! use tollgate_core::ManualClock;
 //! use tollgate_policy::{Policy, RequestFacts, Source};
-//! use tollgate_server::Gate;
+//! use tollgate_gate::Gate;
 //!
 //! let policy = Policy::compile(&Source::new("p.toml", r#"
 //!     [[routes]]
@@ -48,33 +49,26 @@
 mod adapters;
 mod admin;
 mod app;
-mod hints;
 mod history;
-mod journal;
 mod listen;
 mod observe;
-mod pipeline;
 mod ports;
 mod public;
 pub mod replay;
 mod respond;
 mod secrets;
 mod serve;
-mod store;
 
-pub use adapters::edge;
 pub use adapters::envoy::grpc_router;
 pub use admin::{Admin, admin_router};
 pub use app::App;
-pub use hints::MAX_HINTS;
-pub use history::{UsageCounter, day_of};
-pub use journal::{DURABILITY_WAIT, Durability, Journal, JournalFigures, NotDurable};
 pub use observe::{LogFormat, init_logs};
-pub use pipeline::{
-    ACCOUNTS_PER_HOUR, Admission, CurrentLimit, Descriptor, DescriptorStatus, Families, Gate,
-    LimitReport, NotDecided, Refusal, Report, SHADOW_HOURS, ShadowAccount, ShadowLimit, ShadowLog,
-    ShadowReport, Verdict,
-};
 pub use public::{PublicPort, router};
 pub use serve::{ServeOptions, redis_check, serve};
-pub use store::{Held, Shared, SharedHealth};
+pub use tollgate_gate::{
+    ACCOUNTS_PER_HOUR, Admission, CurrentLimit, DURABILITY_WAIT, Descriptor, DescriptorStatus,
+    Durability, Families, Gate, Held, Journal, JournalFigures, LimitReport, MAX_HINTS, NotDecided,
+    NotDurable, Refusal, Report, SHADOW_HOURS, ShadowAccount, ShadowLimit, ShadowLog, ShadowReport,
+    Shared, SharedHealth, UsageCounter, Verdict, day_of,
+};
+pub use tollgate_http::edge;

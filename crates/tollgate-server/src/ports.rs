@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::ServeOptions;
 use crate::listen::{self, Limits};
-use crate::observe::ConnectionGauge;
+use tollgate_gate::ConnectionGauge;
 
 /// Where each port listens; `None`: not opened.
 #[derive(Debug, Clone, Copy)]

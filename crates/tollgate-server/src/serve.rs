@@ -328,7 +328,7 @@ async fn write_usage_every<C: Clock>(admin: Arc<Admin<C>>) {
 async fn prune_usage<C: Clock>(admin: &Admin<C>) {
     let kept = admin.app.gate.policy().server().usage_history_days;
     let now = admin.app.gate.limiter().clock().now();
-    let first = crate::history::day_of(now, &jiff::tz::TimeZone::UTC) - i64::from(kept);
+    let first = tollgate_gate::day_of(now, &jiff::tz::TimeZone::UTC) - i64::from(kept);
     match admin.catalog.prune_usage(first).await {
         Ok(0) => {}
         Ok(rows) => tracing::info!(rows, kept_days = kept, "usage history pruned"),

@@ -9,8 +9,8 @@ use axum::http::Request;
 use axum::routing::get;
 use criterion::Criterion;
 use tollgate_core::SystemClock;
+use tollgate_gate::Gate;
 use tollgate_policy::{Policy, Source};
-use tollgate_server::Gate;
 use tollgate_tower::RateLimitLayer;
 use tower::ServiceExt;
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use tollgate_core::SystemClock;
+use tollgate_gate::Gate;
 use tollgate_policy::{Policy, Source};
-use tollgate_server::Gate;
 use tollgate_tower::RateLimitLayer;
 
 const POLICY: &str = r#"

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tollgate_core::{Clock, SystemClock};
-use tollgate_server::Gate;
+use tollgate_gate::Gate;
 
 use crate::RateLimit;
 

@@ -14,7 +14,7 @@
 //! use axum::{Router, routing::get};
 //! use tollgate_core::ManualClock;
 //! use tollgate_policy::{Policy, Source};
-//! use tollgate_server::Gate;
+//! use tollgate_gate::Gate;
 //! use tollgate_tower::RateLimitLayer;
 //! use tower::ServiceExt;
 //!
@@ -47,4 +47,4 @@ mod service;
 
 pub use layer::RateLimitLayer;
 pub use service::RateLimit;
-pub use tollgate_server::Gate;
+pub use tollgate_gate::Gate;

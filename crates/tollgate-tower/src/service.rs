@@ -11,7 +11,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
 use http_body_util::BodyExt;
 use tollgate_core::{Clock, SystemClock};
-use tollgate_server::{Gate, edge};
+use tollgate_gate::Gate;
+use tollgate_http::edge;
 
 /// A service whose requests pass a Tollgate policy first: see the [crate] docs.
 #[derive(Debug)]

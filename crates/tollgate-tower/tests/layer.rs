@@ -12,8 +12,8 @@ use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use http_body_util::BodyExt;
 use tollgate_core::ManualClock;
+use tollgate_gate::Gate;
 use tollgate_policy::{Policy, Source};
-use tollgate_server::Gate;
 use tollgate_tower::RateLimitLayer;
 use tower::ServiceExt;
 

@@ -13,8 +13,8 @@ use tollgate_policy::{RequestFacts, Unmatched};
 
 use super::body::{self, Unread};
 use crate::app::App;
-use crate::pipeline::{Admission, Refusal, Report};
 use crate::respond::{self, CheckAnswer};
+use tollgate_gate::{Admission, Refusal, Report};
 
 /// The largest check request body read.
 const MAX_CHECK_BODY: usize = 64 * 1024;

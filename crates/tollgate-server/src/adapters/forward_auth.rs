@@ -17,8 +17,8 @@ use tollgate_policy::{
 
 use super::{HttpHeaders, forwarded_for};
 use crate::app::App;
-use crate::pipeline::Refusal;
 use crate::respond;
+use tollgate_gate::Refusal;
 
 /// The header that carries a refusal's body to a proxy that drops the body of its subrequest
 /// (nginx `auth_request`: `auth_request_set $refusal $upstream_http_tollgate_refusal`).

@@ -16,8 +16,8 @@ use tollgate_policy::{Policy, Target};
 use super::Head;
 use super::upstream_body::UpstreamBody;
 use crate::app::App;
-use crate::pipeline::{Admission, Refusal};
 use crate::respond;
+use tollgate_gate::{Admission, Refusal};
 
 /// Decides a request and, when admitted, forwards it to the upstream.
 pub(crate) async fn gateway<C: Clock + 'static>(
@@ -160,7 +160,7 @@ fn block_on_hint<C: Clock>(
             api,
             path,
             seconds,
-            max = crate::MAX_HINTS,
+            max = tollgate_gate::MAX_HINTS,
             "upstream block dropped: too many held"
         );
     }

@@ -12,7 +12,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use crate::store::Held;
+use tollgate_gate::Held;
 
 /// A response body from the upstream, and the slots its request holds.
 #[derive(Debug)]

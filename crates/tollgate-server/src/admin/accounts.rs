@@ -292,12 +292,12 @@ async fn read_history<C: Clock + 'static>(
         (None, Ok(None)) => return Err(fault(CatalogError::UnknownAccount(id.to_owned()))),
         (None, Err(failure)) => return Err(fault(failure)),
     };
-    let today = crate::history::day_of(admin.app.gate.limiter().clock().now(), &zone);
+    let today = tollgate_gate::day_of(admin.app.gate.limiter().clock().now(), &zone);
     let parse = |text: &Option<String>, name: &str| match text {
         None => Ok(None),
         Some(text) => text
             .parse::<jiff::civil::Date>()
-            .map(|date| Some(crate::history::day_number(date)))
+            .map(|date| Some(tollgate_gate::day_number(date)))
             .map_err(|_| format!("`{name}` must be a date, YYYY-MM-DD")),
     };
     let (from, to) = match (parse(&query.from, "from"), parse(&query.to, "to")) {
@@ -335,7 +335,7 @@ async fn read_history<C: Clock + 'static>(
 
 /// Day number `day` as `YYYY-MM-DD`.
 fn date(day: i64) -> String {
-    crate::history::date_of(day)
+    tollgate_gate::date_of(day)
         .map(|date| date.to_string())
         .unwrap_or_default()
 }

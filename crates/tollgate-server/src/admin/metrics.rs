@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use tollgate_core::Clock;
 
 use super::Admin;
-use crate::observe::{Exposition, STORE_ERROR_KINDS};
+use tollgate_gate::{Exposition, STORE_ERROR_KINDS};
 
 /// `GET /metrics`.
 pub(super) async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
@@ -120,8 +120,7 @@ pub(super) async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Res
     )
     .sample(errors, &[("store", "memory"), ("kind", "full")], stats.refused);
     if let Some(shared) = gate.shared_store() {
-        for (kind, failed) in STORE_ERROR_KINDS.iter().zip(&shared.errors_by_kind) {
-            let failed = failed.load(std::sync::atomic::Ordering::Relaxed);
+        for (kind, failed) in STORE_ERROR_KINDS.iter().zip(shared.errors_by_kind()) {
             page.sample(errors, &[("store", "shared"), ("kind", kind)], failed);
         }
         let health = shared.health();
@@ -150,9 +149,9 @@ pub(super) async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Res
             "Time each decision's call to the shared limit store took, answered or not, in seconds.",
         );
         shared
-            .latency
+            .latency()
             .write(&mut page, name, &[("store", "shared")]);
-        let followed = shared.store.redirections();
+        let followed = shared.store().redirections();
         let name = "tollgate_shared_store_redirections_total";
         page.family(
             name,

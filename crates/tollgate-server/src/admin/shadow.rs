@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use tollgate_core::Clock;
 
 use super::Admin;
-use crate::observe::Exposition;
+use tollgate_gate::Exposition;
 
 /// The query of `GET /admin/shadow`.
 #[derive(Debug, serde::Deserialize)]

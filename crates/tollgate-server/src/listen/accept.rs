@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-use crate::observe::ConnectionGauge;
+use tollgate_gate::ConnectionGauge;
 
 use super::connection::connection;
 use super::{Limits, Port};

@@ -17,7 +17,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, watch};
 use tokio::time::Instant;
 use tower_service::Service;
 
-use crate::observe::OpenConnection;
+use tollgate_gate::OpenConnection;
 
 use super::accept::stopped;
 use super::{Limits, Port};

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use tollgate_policy::Policy;
 use tollgate_replay::{Diff, Format, Progress, Reading, Replay, Summary, html, table, time};
 
-use super::gate::ReplayGate;
+use tollgate_replay::ReplayGate;
 
 /// How to read the logs (both subcommands).
 #[derive(Debug, Clone, clap::Args)]

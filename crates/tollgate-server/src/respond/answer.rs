@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 use smallvec::SmallVec;
 
-use crate::pipeline::{Admission, LimitReport, Refusal, Report};
+use tollgate_gate::{Admission, LimitReport, Refusal, Report};
 
 /// The JSON shape of a decision (`POST /v1/check`).
 #[derive(Debug, Serialize)]
@@ -40,7 +40,7 @@ impl<'a> CheckAnswer<'a> {
 
     fn of(allowed: bool, status: u16, retry_after: Option<u64>, report: &'a Report) -> Self {
         let mut headers = HeadersJson(SmallVec::new());
-        super::headers::each(report, retry_after, |name, value| {
+        tollgate_http::header_fields(report, retry_after, |name, value| {
             headers.0.push((name, value));
         });
         Self {

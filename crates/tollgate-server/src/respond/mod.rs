@@ -2,30 +2,12 @@
 //! into a reused buffer), refusal bodies, and the check API's JSON.
 
 mod answer;
-mod headers;
-mod values;
 
 pub(crate) use answer::CheckAnswer;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-pub(crate) use headers::add as add_headers;
-pub(crate) use headers::each as header_fields;
-pub(crate) use values::value as header_value;
-
-use crate::pipeline::Refusal;
-
-/// A refusal as a response: its status, headers and body.
-pub(crate) fn refusal(refusal: Refusal) -> Response {
-    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
-    let (content_type, body) = refusal.body;
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    add_headers(headers, &refusal.report, refusal.retry_after);
-    response
-}
+pub(crate) use tollgate_http::{add_headers, header_fields, header_value, refusal};
 
 /// A JSON value as a response with `status`.
 pub(crate) fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {

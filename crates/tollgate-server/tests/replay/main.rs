@@ -12,8 +12,8 @@ mod logs;
 mod time;
 
 use tollgate_policy::{Policy, Source};
+use tollgate_replay::ReplayGate;
 use tollgate_replay::{Format, LogReader, Reading, Replay, Summary};
-use tollgate_server::replay::ReplayGate;
 
 /// A policy from TOML text; panics with its errors.
 fn policy(text: &str) -> Policy {

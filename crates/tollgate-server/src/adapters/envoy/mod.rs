@@ -19,7 +19,7 @@ use envoy_types::pb::envoy::service::ratelimit::v3::{RateLimitRequest, RateLimit
 use tollgate_core::Clock;
 
 use crate::App;
-use crate::pipeline::{Descriptor, NotDecided, validate};
+use tollgate_gate::{Descriptor, NotDecided, validate};
 
 /// The rate-limit service over the public port's [`App`] (its gate, its store).
 #[derive(Debug)]

@@ -20,8 +20,8 @@ use tollgate_policy::{RequestFacts, Unmatched};
 
 use super::code;
 use crate::app::App;
-use crate::pipeline::{Descriptor, NotDecided, Refusal, Report, seconds_until};
 use crate::respond;
+use tollgate_gate::{Descriptor, NotDecided, Refusal, Report, seconds_until};
 
 /// The facts Envoy's descriptors give, borrowed from them.
 #[derive(Debug, Default)]

@@ -10,7 +10,7 @@ use envoy_types::pb::google::protobuf::Duration as ProtoDuration;
 use tollgate_ratelimit_config::Unit;
 
 use super::code;
-use crate::pipeline::{DescriptorStatus, Verdict};
+use tollgate_gate::{DescriptorStatus, Verdict};
 
 /// The response Envoy reads: the overall code and one status per descriptor, in order.
 pub(super) fn response(verdict: Verdict) -> RateLimitResponse {

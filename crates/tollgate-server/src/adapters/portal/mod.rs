@@ -28,8 +28,8 @@ use tollgate_replay::html::escape;
 use super::body::{self, Unread};
 use super::{HttpHeaders, forwarded_for};
 use crate::app::App;
-use crate::pipeline::Refusal;
 use crate::respond;
+use tollgate_gate::Refusal;
 
 /// The page.
 pub(crate) const PAGE: &str = "/_tollgate/quota";
@@ -106,7 +106,7 @@ pub(crate) async fn own_quota<C: Clock + 'static>(
         .gate
         .account_zone(&account)
         .unwrap_or_else(|| app.gate.default_zone());
-    let today = crate::history::day_of(now, &zone);
+    let today = tollgate_gate::day_of(now, &zone);
     let history = match &app.catalog {
         None => Vec::new(),
         Some(catalog) => {

@@ -111,7 +111,7 @@ pub(super) fn quotas(seen: &Seen<'_>) -> String {
          <form method=\"post\" action=\"{SIGN_OUT}\"><button type=\"submit\">Sign out</button></form></header>",
         escape(zone)
     );
-    let today = crate::history::date_of(seen.today);
+    let today = tollgate_gate::date_of(seen.today);
     if let (Some(pack), Some(today)) = (usage["pack"].as_object(), today) {
         let until = pack["expires_local"]
             .as_str()
@@ -278,7 +278,7 @@ fn by_api(seen: &Seen<'_>) -> BTreeMap<String, Vec<chart::Day>> {
             let series = (first..=seen.today)
                 .filter_map(|day| {
                     let (admitted, refused) = days.get(&day).copied().unwrap_or_default();
-                    Some((crate::history::date_of(day)?, admitted, refused))
+                    Some((tollgate_gate::date_of(day)?, admitted, refused))
                 })
                 .collect();
             (api.to_owned(), series)
@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn the_page_says_the_numbers_in_words_and_escapes() {
-        let today = crate::history::day_number("2026-11-26".parse().unwrap());
+        let today = tollgate_gate::day_number("2026-11-26".parse().unwrap());
         let usage = serde_json::json!({
             "account": "<acme>",
             "time_zone": "Asia/Shanghai",

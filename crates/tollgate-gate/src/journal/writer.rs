@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tollgate_core::{Clock, MemoryStore, Nanos};
 
 use super::file::{Disk, JournalFile, encode};
-use crate::observe::Histogram;
+use crate::metrics::Histogram;
 
 /// When journaled state reaches the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +180,7 @@ impl Journal {
     }
 
     /// The time each write took to be made durable.
-    pub(crate) fn fsync_latency(&self) -> &Histogram {
+    pub fn fsync_latency(&self) -> &Histogram {
         &self.figures.fsync_latency
     }
 

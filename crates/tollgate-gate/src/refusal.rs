@@ -1,7 +1,7 @@
 //! A request refused, as a value: its status, what the limits said, and its body. The
-//! adapters shape it for their transport (see `crate::respond`).
+//! adapters shape it for their transport (the `tollgate-http` crate writes it as a response).
 
-use tollgate_catalog::Block;
+use tollgate_core::Block;
 use tollgate_core::{Decision, NANOS_PER_SEC, Nanos};
 use tollgate_policy::{BodyFormat, Field, Responses};
 
@@ -228,6 +228,6 @@ fn rfc3339(at: Nanos) -> String {
 }
 
 /// Whole seconds from `now` until `at`, rounded up.
-pub(crate) fn seconds_until(at: Nanos, now: Nanos) -> u64 {
+pub fn seconds_until(at: Nanos, now: Nanos) -> u64 {
     at.saturating_sub(now).div_ceil(NANOS_PER_SEC)
 }

@@ -4,8 +4,8 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use tollgate_policy::HeaderFamily;
 
-use super::values::value;
-use crate::pipeline::{Report, seconds_until};
+use crate::values::header_value as value;
+use tollgate_gate::{Report, seconds_until};
 
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
@@ -20,7 +20,7 @@ const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
 
 /// Calls `add` with each header of an answer showing `report`, refused for `retry_after`
 /// seconds when set.
-pub(crate) fn each(
+pub fn header_fields(
     report: &Report,
     retry_after: Option<u64>,
     mut add: impl FnMut(HeaderName, HeaderValue),
@@ -67,8 +67,8 @@ pub(crate) fn each(
 }
 
 /// Adds the headers of an answer showing `report` to `headers`.
-pub(crate) fn add(headers: &mut HeaderMap, report: &Report, retry_after: Option<u64>) {
-    each(report, retry_after, |name, value| {
+pub fn add_headers(headers: &mut HeaderMap, report: &Report, retry_after: Option<u64>) {
+    header_fields(report, retry_after, |name, value| {
         headers.insert(name, value);
     });
 }

@@ -1,12 +1,12 @@
-//! The server's gate as a replay's pipeline: each request decided by [`Gate::admit`] at its
+//! The gate (`tollgate-gate`, the very pipeline the server runs) as a replay's pipeline: each request decided by [`Gate::admit`] at its
 //! log time on a [`ManualClock`], and settled with the logged upstream status so that refunds
 //! apply, exactly as the gateway does.
 
 use tollgate_core::{Clock, ManualClock, NANOS_PER_SEC, Nanos};
+use tollgate_gate::{Gate, Report};
 use tollgate_policy::{Headers, PathError, Policy, RequestFacts, Target};
-use tollgate_replay::{LimitOutcome, Pipeline, Verdict};
 
-use crate::{Gate, Report};
+use crate::{LimitOutcome, Pipeline, Verdict};
 
 /// States at rest are swept from the store a step (4,096 slots of one shard) per simulated
 /// second, as the server does in the background (a step every 50 ms): memory follows the live

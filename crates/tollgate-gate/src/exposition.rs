@@ -5,24 +5,24 @@ use std::fmt::Write;
 
 /// A `/metrics` page being written.
 #[derive(Debug, Default)]
-pub(crate) struct Exposition {
+pub struct Exposition {
     text: String,
 }
 
 impl Exposition {
     /// Starts the family `name` of `kind` (`counter`, `gauge`, `histogram`).
-    pub(crate) fn family(&mut self, name: &str, kind: &str, help: &str) -> &mut Self {
+    pub fn family(&mut self, name: &str, kind: &str, help: &str) -> &mut Self {
         let _ = write!(self.text, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
         self
     }
 
     /// One sample of the family just started: `labels` as name and value pairs.
-    pub(crate) fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) -> &mut Self {
+    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) -> &mut Self {
         self.sample_text(name, labels, format_args!("{value}"))
     }
 
     /// One sample whose value is written by `value` (a float, for a histogram's sum).
-    pub(crate) fn sample_text(
+    pub fn sample_text(
         &mut self,
         name: &str,
         labels: &[(&str, &str)],
@@ -47,12 +47,12 @@ impl Exposition {
     }
 
     /// A family of one sample with no labels.
-    pub(crate) fn single(&mut self, name: &str, kind: &str, help: &str, value: u64) -> &mut Self {
+    pub fn single(&mut self, name: &str, kind: &str, help: &str, value: u64) -> &mut Self {
         self.family(name, kind, help).sample(name, &[], value)
     }
 
     /// The page.
-    pub(crate) fn into_text(self) -> String {
+    pub fn into_text(self) -> String {
         self.text
     }
 }

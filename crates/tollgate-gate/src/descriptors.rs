@@ -11,7 +11,7 @@ use tollgate_ratelimit_config::{Match, Rule, Unit};
 
 use super::gate::Gate;
 use super::seconds_until;
-use crate::observe::LimitSeen;
+use crate::metrics::LimitSeen;
 use crate::store::Acquired;
 
 /// The most descriptors one request may carry: Envoy sends one per rate-limit action of a
@@ -68,7 +68,6 @@ pub struct CurrentLimit {
 
 /// Why a request was not decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum NotDecided {
     /// The request itself is wrong (no domain, no descriptor).
     Invalid(&'static str),
@@ -108,7 +107,7 @@ enum Slot<'c> {
 ///
 /// # Errors
 /// [`NotDecided::Invalid`], saying which.
-pub(crate) fn validate(domain: &str, descriptors: &[Descriptor<'_>]) -> Result<(), NotDecided> {
+pub fn validate(domain: &str, descriptors: &[Descriptor<'_>]) -> Result<(), NotDecided> {
     let too_many = descriptors.len() > MAX_DESCRIPTORS
         || descriptors
             .iter()

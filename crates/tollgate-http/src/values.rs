@@ -19,7 +19,7 @@ thread_local! {
 }
 
 /// `args` as a header value; `None` if the text is no valid header value.
-pub(crate) fn value(args: fmt::Arguments<'_>) -> Option<HeaderValue> {
+pub fn header_value(args: fmt::Arguments<'_>) -> Option<HeaderValue> {
     BUFFER.with_borrow_mut(|buffer| {
         if buffer.capacity() - buffer.len() < ROOM {
             buffer.reserve(REFILL);
@@ -36,7 +36,7 @@ mod tests {
     #[test]
     fn values_are_what_was_formatted() {
         let values: Vec<HeaderValue> = (0..2_000u64)
-            .map(|n| value(format_args!("\"limit\";r={n};t={}", n * 2)).unwrap())
+            .map(|n| header_value(format_args!("\"limit\";r={n};t={}", n * 2)).unwrap())
             .collect();
         for (n, value) in (0u64..).zip(&values) {
             assert_eq!(
@@ -44,6 +44,6 @@ mod tests {
                 format!("\"limit\";r={n};t={}", n * 2)
             );
         }
-        assert!(value(format_args!("a\nb")).is_none());
+        assert!(header_value(format_args!("a\nb")).is_none());
     }
 }

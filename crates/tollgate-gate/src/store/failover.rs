@@ -9,7 +9,7 @@ use tollgate_policy::OnStoreError;
 use tollgate_redis::RedisStore;
 
 use super::{Acquired, LimitStore, Local, Remote, taken_by};
-use crate::observe::{Histogram, store_error_kind};
+use crate::metrics::{Histogram, store_error_kind};
 
 /// A shared store wrapped in its failure policy: while it cannot be reached, requests are
 /// refused, admitted uncounted, or decided by the embedded store standing in for it.
@@ -91,10 +91,8 @@ pub struct Shared {
     up: AtomicBool,
     errors: AtomicU64,
     transitions: AtomicU64,
-    /// Time each decision's call took, answered or not.
-    pub(crate) latency: Histogram,
-    /// Failed calls by kind (see `observe::STORE_ERROR_KINDS`).
-    pub(crate) errors_by_kind: [AtomicU64; 4],
+    latency: Histogram,
+    errors_by_kind: [AtomicU64; 4],
 }
 
 /// What `/metrics` tells of the shared store.
@@ -109,6 +107,26 @@ pub struct SharedHealth {
 }
 
 impl Shared {
+    /// The Redis store itself.
+    #[must_use]
+    pub fn store(&self) -> &RedisStore {
+        &self.store
+    }
+
+    /// Time each decision's call took, answered or not.
+    #[must_use]
+    pub fn latency(&self) -> &Histogram {
+        &self.latency
+    }
+
+    /// Failed calls by kind, in the order of [`STORE_ERROR_KINDS`](crate::STORE_ERROR_KINDS).
+    #[must_use]
+    pub fn errors_by_kind(&self) -> [u64; 4] {
+        self.errors_by_kind
+            .each_ref()
+            .map(|count| count.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// `store`, answered for by `on_error` when it fails, shared by `instances` instances that
     /// hash partition keys with `seed`.
     pub fn new(store: RedisStore, on_error: OnStoreError, instances: u64, seed: [u8; 16]) -> Self {

@@ -10,9 +10,9 @@ use axum::http::{HeaderMap, Response};
 use tollgate_core::Clock;
 use tollgate_policy::Unmatched;
 
-use super::Head;
-use crate::pipeline::{Admission, Gate, Refusal, Report};
-use crate::respond;
+use tollgate_gate::{Admission, Gate, Refusal, Report};
+
+use crate::Head;
 
 /// Decides the request whose head is `parts`, from `peer` when known (without it, limits
 /// partitioned by address see no address). A request no route matches is refused as the
@@ -27,16 +27,16 @@ pub async fn admit<C: Clock + 'static>(
 ) -> Result<Admission, Response<axum::body::Body>> {
     let policy = gate.policy();
     let head = Head::read(&policy, parts, peer)
-        .map_err(|refused| respond::refusal(Refusal::bad_path(&refused)))?;
+        .map_err(|refused| crate::refusal(Refusal::bad_path(&refused)))?;
     match gate.admit(&head.facts()).await {
         Err(refusal) if refusal.no_route && policy.server().unmatched == Unmatched::Pass => {
             Ok(Admission::uncounted(Report::default()))
         }
-        decided => decided.map_err(respond::refusal),
+        decided => decided.map_err(crate::refusal),
     }
 }
 
 /// Adds the rate-limit headers of `admission` to a response's `headers`.
 pub fn add_headers(admission: &Admission, headers: &mut HeaderMap) {
-    respond::add_headers(headers, admission.report(), None);
+    crate::add_headers(headers, admission.report(), None);
 }

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 use tollgate_core::StoreError;
 
-use super::Exposition;
-use crate::pipeline::{Admission, Refusal};
+use crate::exposition::Exposition;
+use crate::{Admission, Refusal};
 
 /// The most api and limit series held; past it, new ones are counted as `_other`.
 pub(crate) const MAX_SERIES: usize = 10_000;
@@ -46,7 +46,7 @@ const LE: [&str; 17] = [
 
 /// A latency histogram with the fixed buckets above.
 #[derive(Debug, Default)]
-pub(crate) struct Histogram {
+pub struct Histogram {
     /// Observations per bucket (not cumulative; the last one is past every bound).
     buckets: [AtomicU64; 17],
     sum_nanos: AtomicU64,
@@ -54,7 +54,7 @@ pub(crate) struct Histogram {
 
 impl Histogram {
     /// Counts one observation of `nanos`.
-    pub(crate) fn observe(&self, nanos: u64) {
+    pub fn observe(&self, nanos: u64) {
         let at = BOUNDS.partition_point(|&bound| bound < nanos);
         self.buckets[at].fetch_add(1, Ordering::Relaxed);
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
@@ -71,7 +71,7 @@ impl Histogram {
 
     /// Writes the samples of family `name` (started by the caller) with `labels`, in seconds:
     /// `_bucket` (cumulative, `_count` always equal to the `+Inf` one), `_sum`, `_count`.
-    pub(crate) fn write(&self, page: &mut Exposition, name: &str, labels: &[(&str, &str)]) {
+    pub fn write(&self, page: &mut Exposition, name: &str, labels: &[(&str, &str)]) {
         let bucket = format!("{name}_bucket");
         let mut with_le: Vec<(&str, &str)> = labels.to_vec();
         with_le.push(("le", ""));
@@ -115,17 +115,17 @@ struct ApiSeries {
 
 /// What one limit said in a decision, as the metrics count it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct LimitSeen<'a> {
+pub struct LimitSeen<'a> {
     /// The limit's name (a rule's name, or its descriptor path).
-    pub(crate) name: &'a str,
+    pub name: &'a str,
     /// Whether it had room.
-    pub(crate) allowed: bool,
+    pub allowed: bool,
     /// Whether it only reports.
-    pub(crate) shadow: bool,
+    pub shadow: bool,
     /// Its capacity.
-    pub(crate) limit: u64,
+    pub limit: u64,
     /// Units left after the decision.
-    pub(crate) remaining: u64,
+    pub remaining: u64,
 }
 
 /// Where a decision's counts go.
@@ -136,9 +136,9 @@ enum Found<'a> {
 
 /// The figures of the pipeline and the ports.
 #[derive(Debug)]
-pub(crate) struct Metrics {
+pub struct Metrics {
     /// Time `Gate::admit` took, by the gate's clock.
-    pub(crate) latency: Histogram,
+    pub latency: Histogram,
     /// By api name ("-": none was routed).
     apis: ArcSwap<HashMap<String, ApiSeries>>,
     series: AtomicUsize,
@@ -170,12 +170,7 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts the answer of one decision that took `nanos`; `per_account` labels the limits'
     /// counts with the account.
-    pub(crate) fn decided(
-        &self,
-        answer: &Result<Admission, Refusal>,
-        per_account: bool,
-        nanos: u64,
-    ) {
+    pub fn decided(&self, answer: &Result<Admission, Refusal>, per_account: bool, nanos: u64) {
         self.latency.observe(nanos);
         let (report, outcome) = match answer {
             Ok(admission) => (admission.report(), 0),
@@ -199,8 +194,8 @@ impl Metrics {
 
     /// Counts Envoy's request decided by envoyproxy/ratelimit's rules: `domain` stands for the
     /// api (`-` when no rule matched, so that a client's domains add no series), each counted
-    /// rule for a limit; `outcome` indexes [`OUTCOMES`].
-    pub(crate) fn decided_rules<'a>(
+    /// rule for a limit; `outcome` indexes `OUTCOMES`.
+    pub fn decided_rules<'a>(
         &self,
         domain: &str,
         outcome: usize,
@@ -288,12 +283,12 @@ impl Metrics {
     }
 
     /// Counts a reload of the policy or of envoyproxy/ratelimit's files.
-    pub(crate) fn reloaded(&self, succeeded: bool) {
+    pub fn reloaded(&self, succeeded: bool) {
         self.reloads[usize::from(!succeeded)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The gauge of connections open on `port` (`public`, `admin`, `grpc`).
-    pub(crate) fn connections(&self, port: &str) -> ConnectionGauge {
+    pub fn connections(&self, port: &str) -> ConnectionGauge {
         self.connections
             .iter()
             .find(|(name, _)| *name == port)
@@ -302,7 +297,7 @@ impl Metrics {
     }
 
     /// Writes every figure held here.
-    pub(crate) fn write(&self, page: &mut Exposition) {
+    pub fn write(&self, page: &mut Exposition) {
         let apis = self.apis.load();
         let mut names: Vec<&String> = apis.keys().collect();
         names.sort_unstable();
@@ -428,11 +423,11 @@ fn find<'a>(
 
 /// Connections open on one port; each [`OpenConnection`] counts one while it lives.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ConnectionGauge(Arc<AtomicU64>);
+pub struct ConnectionGauge(Arc<AtomicU64>);
 
 impl ConnectionGauge {
     /// Counts a connection open until the value returned is dropped.
-    pub(crate) fn open(&self) -> OpenConnection {
+    pub fn open(&self) -> OpenConnection {
         self.0.fetch_add(1, Ordering::Relaxed);
         OpenConnection(self.clone())
     }
@@ -440,7 +435,7 @@ impl ConnectionGauge {
 
 /// One open connection, counted until dropped.
 #[derive(Debug)]
-pub(crate) struct OpenConnection(ConnectionGauge);
+pub struct OpenConnection(ConnectionGauge);
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
@@ -449,10 +444,10 @@ impl Drop for OpenConnection {
 }
 
 /// The kinds of store errors `tollgate_store_errors_total` counts.
-pub(crate) const STORE_ERROR_KINDS: [&str; 4] = ["full", "timeout", "unreachable", "fault"];
+pub const STORE_ERROR_KINDS: [&str; 4] = ["full", "timeout", "unreachable", "fault"];
 
 /// Which of [`STORE_ERROR_KINDS`] `error` is.
-pub(crate) fn store_error_kind(error: &StoreError) -> usize {
+pub fn store_error_kind(error: &StoreError) -> usize {
     match error {
         StoreError::Full { .. } => 0,
         StoreError::Unavailable { message, .. } if message.starts_with("no answer within") => 1,

@@ -104,7 +104,11 @@ impl Disk for JournalFile {
     }
 
     fn replace(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        crate::secrets::write_atomically(&self.path, bytes, crate::secrets::Publish::Replace)?;
+        crate::atomic_file::write_atomically(
+            &self.path,
+            bytes,
+            crate::atomic_file::Publish::Replace,
+        )?;
         self.file = OpenOptions::new().append(true).open(&self.path)?;
         Ok(())
     }

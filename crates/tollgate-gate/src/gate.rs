@@ -7,16 +7,17 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use tollgate_catalog::Block;
+use tollgate_core::Block;
 use tollgate_core::{Clock, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, SystemClock};
 use tollgate_policy::{ConfigErrors, Directory, DirectoryEntry, Policy, Resolved};
 use tollgate_ratelimit_config::RateLimitConfig;
 
 use crate::Journal;
 use crate::hints::BlockHints;
-use crate::history::UsageCounter;
-use crate::observe::{Metrics, RefusalLines};
+use crate::metrics::Metrics;
+use crate::refusal_lines::RefusalLines;
 use crate::store::{Failover, Local, Shared, Stores};
+use crate::usage::UsageCounter;
 
 /// A policy and the limiter that enforces it; the policy and the catalog's accounts can be
 /// replaced while serving.
@@ -331,7 +332,7 @@ impl<C: Clock> Gate<C> {
     }
 
     /// What `/metrics` adds to the stores' figures.
-    pub(crate) fn metrics(&self) -> &Metrics {
+    pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 

@@ -45,7 +45,7 @@ impl Admission {
 
     /// Admitted without counting anything (an exempt route, or a store whose failure policy
     /// admits), for `report`.
-    pub(crate) fn uncounted(report: Report) -> Self {
+    pub fn uncounted(report: Report) -> Self {
         Self::new(report, Held::default(), None)
     }
 

@@ -137,7 +137,7 @@ impl<C: Clock + 'static> Gate<C> {
             return Err(unauthenticated(state, reason));
         }
         if let Some(account) = resolved.account {
-            let day = crate::history::day_of(decision.at(), resolved.time_zone);
+            let day = crate::usage::day_of(decision.at(), resolved.time_zone);
             self.usage
                 .record(account, resolved.api, day, decision.allowed());
         }
