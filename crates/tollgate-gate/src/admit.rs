@@ -12,6 +12,7 @@ use super::gate::{Gate, State};
 use super::refusal::Refusal;
 use super::report::Report;
 use crate::NotDurable;
+use crate::metrics::Decided;
 use crate::store::{Acquired, Taken};
 
 /// What the limits for unknown keys would answer a guess: see [`Gate::as_a_guess`].
@@ -43,12 +44,7 @@ impl<C: Clock + 'static> Gate<C> {
         let per_account = state.policy.server().metrics_per_account;
         let took = clock.now().saturating_sub(started);
         self.metrics.decided(&answer, per_account, took);
-        let counted = match &answer {
-            Ok(_) => 0,
-            Err(refusal) if refusal.store_fault => 2,
-            Err(_) => 1,
-        };
-        self.decisions[counted].fetch_add(1, Ordering::Relaxed);
+        self.decisions[Decided::of(&answer).index()].fetch_add(1, Ordering::Relaxed);
         answer
     }
 
@@ -64,7 +60,7 @@ impl<C: Clock + 'static> Gate<C> {
         let resolved = match policy.resolve_in(Some(directory), now, facts) {
             Resolution::NoRoute => return Err(Refusal::no_route()),
             Resolution::Ambiguous(reason) => {
-                return Err(Refusal::error(400, "bad_request", reason));
+                return Err(Refusal::bad_request("bad_request", reason));
             }
             Resolution::Unauthenticated(reason) => return Err(unauthenticated(state, reason)),
             Resolution::Exempt { api } => {
@@ -286,5 +282,5 @@ impl<C: Clock + 'static> Gate<C> {
 
 /// An unknown key's refusal, with the status the policy sets.
 fn unauthenticated(state: &State, reason: &str) -> Refusal {
-    Refusal::error(state.policy.unknown_key_status(), "unauthenticated", reason)
+    Refusal::unauthenticated(state.policy.unknown_key_status(), reason)
 }

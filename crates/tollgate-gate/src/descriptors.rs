@@ -11,7 +11,7 @@ use tollgate_ratelimit_config::{Match, Rule, Unit};
 
 use super::gate::Gate;
 use super::seconds_until;
-use crate::metrics::LimitSeen;
+use crate::metrics::{Decided, LimitSeen};
 use crate::store::Acquired;
 
 /// The most descriptors one request may carry: Envoy sends one per rate-limit action of a
@@ -153,14 +153,15 @@ impl<C: Clock + 'static> Gate<C> {
             .latency
             .observe(clock.now().saturating_sub(started));
         if answer.is_err() {
-            self.metrics.decided_rules("-", 2, std::iter::empty());
+            self.metrics
+                .decided_rules("-", Decided::Unavailable, std::iter::empty());
         }
-        let counted = match &answer {
-            Ok(verdict) if !verdict.over_limit => 0,
-            Ok(_) => 1,
-            Err(_) => 2,
+        let outcome = match &answer {
+            Ok(verdict) if !verdict.over_limit => Decided::Admitted,
+            Ok(_) => Decided::Refused,
+            Err(_) => Decided::Unavailable,
         };
-        self.decisions[counted].fetch_add(1, Ordering::Relaxed);
+        self.decisions[outcome.index()].fetch_add(1, Ordering::Relaxed);
         answer
     }
 
@@ -263,7 +264,11 @@ impl<C: Clock + 'static> Gate<C> {
         }
         self.metrics.decided_rules(
             if known { domain } else { "-" },
-            usize::from(!admitted),
+            if admitted {
+                Decided::Admitted
+            } else {
+                Decided::Refused
+            },
             slots
                 .iter()
                 .zip(&outcomes)

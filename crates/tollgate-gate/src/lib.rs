@@ -71,10 +71,11 @@ pub use gate::Gate;
 pub use hints::MAX_HINTS;
 pub use journal::{DURABILITY_WAIT, Durability, Journal, JournalFigures, NotDurable};
 pub use metrics::{
-    ConnectionGauge, Histogram, LimitSeen, Metrics, OpenConnection, STORE_ERROR_KINDS,
+    ConnectionGauge, Decided, Histogram, LimitSeen, Metrics, OpenConnection, STORE_ERROR_KINDS,
     store_error_kind,
 };
-pub use refusal::{Refusal, seconds_until};
+pub use quota::{ApiStanding, LimitKind, LimitUsage, PackUsage, Usage};
+pub use refusal::{Refusal, Why, seconds_until};
 pub use report::{Families, LimitReport, Report};
 pub use shadow::{
     ACCOUNTS_PER_HOUR, SHADOW_HOURS, ShadowAccount, ShadowLimit, ShadowLog, ShadowReport,

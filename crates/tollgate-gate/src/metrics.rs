@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use tollgate_core::StoreError;
 
 use crate::exposition::Exposition;
-use crate::{Admission, Refusal};
+use crate::{Admission, Refusal, Why};
 
 /// The most api and limit series held; past it, new ones are counted as `_other`.
 pub(crate) const MAX_SERIES: usize = 10_000;
@@ -93,8 +93,50 @@ impl Histogram {
     }
 }
 
-/// The outcomes of a decision, as `tollgate_decisions_total` counts them.
-const OUTCOMES: [&str; 3] = ["admitted", "refused", "unavailable"];
+/// The outcome of one decision, as `tollgate_decisions_total` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided {
+    /// Admitted.
+    Admitted,
+    /// Refused: by a limit, a block, or the request itself.
+    Refused,
+    /// Refused because the limit store (or the journal) could not decide.
+    Unavailable,
+}
+
+impl Decided {
+    /// Every outcome, in the order of [`Gate::decisions`](crate::Gate::decisions).
+    pub const ALL: [Self; 3] = [Self::Admitted, Self::Refused, Self::Unavailable];
+
+    /// The outcome of `answer`.
+    #[must_use]
+    pub fn of(answer: &Result<Admission, Refusal>) -> Self {
+        match answer {
+            Ok(_) => Self::Admitted,
+            Err(refusal) if refusal.why == Why::StoreFault => Self::Unavailable,
+            Err(_) => Self::Refused,
+        }
+    }
+
+    /// Its label in the metrics.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Admitted => "admitted",
+            Self::Refused => "refused",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    /// Its place in counters kept per outcome.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Self::Admitted => 0,
+            Self::Refused => 1,
+            Self::Unavailable => 2,
+        }
+    }
+}
 
 /// What a limit did in a decision: counted an admitted request, refused it, had room while
 /// another limit refused, or (a shadow limit) would have refused it.
@@ -172,10 +214,10 @@ impl Metrics {
     /// counts with the account.
     pub fn decided(&self, answer: &Result<Admission, Refusal>, per_account: bool, nanos: u64) {
         self.latency.observe(nanos);
-        let (report, outcome) = match answer {
-            Ok(admission) => (admission.report(), 0),
-            Err(refusal) if refusal.store_fault => (&refusal.report, 2),
-            Err(refusal) => (&refusal.report, 1),
+        let outcome = Decided::of(answer);
+        let report = match answer {
+            Ok(admission) => admission.report(),
+            Err(refusal) => &refusal.report,
         };
         let api = report.api.as_deref().unwrap_or("-");
         let account = match (per_account, report.account.as_deref()) {
@@ -194,11 +236,11 @@ impl Metrics {
 
     /// Counts Envoy's request decided by envoyproxy/ratelimit's rules: `domain` stands for the
     /// api (`-` when no rule matched, so that a client's domains add no series), each counted
-    /// rule for a limit; `outcome` indexes `OUTCOMES`.
+    /// rule for a limit.
     pub fn decided_rules<'a>(
         &self,
         domain: &str,
-        outcome: usize,
+        outcome: Decided,
         rules: impl Iterator<Item = LimitSeen<'a>>,
     ) {
         self.count(domain, outcome, "", rules);
@@ -208,23 +250,23 @@ impl Metrics {
     fn count<'a>(
         &self,
         api: &str,
-        outcome: usize,
+        outcome: Decided,
         account: &str,
         limits: impl Iterator<Item = LimitSeen<'a>>,
     ) {
         self.with(api, None, |found| {
             if let Found::Api(series) = found {
-                series.outcomes[outcome].fetch_add(1, Ordering::Relaxed);
+                series.outcomes[outcome.index()].fetch_add(1, Ordering::Relaxed);
             }
         });
         for limit in limits {
             let counted = match (outcome, limit.allowed, limit.shadow) {
-                (0, true, _) => 0,
-                (0, false, _) => 3,
+                (Decided::Admitted, true, _) => 0,
+                (Decided::Admitted, false, _) => 3,
                 (_, false, false) => 1,
                 (_, _, _) => 2,
             };
-            let near = outcome == 0
+            let near = outcome == Decided::Admitted
                 && !limit.shadow
                 && limit.limit > 0
                 && u128::from(limit.limit.saturating_sub(limit.remaining)) * 5
@@ -320,8 +362,8 @@ impl Metrics {
             "Decisions by api (\"-\": no route matched) and outcome.",
         );
         for (api, series) in &every {
-            for (outcome, count) in OUTCOMES.iter().zip(series.outcomes.iter()) {
-                let labels = [("api", *api), ("outcome", *outcome)];
+            for (outcome, count) in Decided::ALL.iter().zip(series.outcomes.iter()) {
+                let labels = [("api", *api), ("outcome", outcome.label())];
                 page.sample(name, &labels, count.load(Ordering::Relaxed));
             }
         }

@@ -33,18 +33,14 @@ impl<C: Clock + 'static> Gate<C> {
             }
             KeyLookup::Absent => {
                 let message = "send your API key to see your quotas";
-                return Err(Refusal::error(401, "unauthenticated", message));
+                return Err(Refusal::unauthenticated(401, message));
             }
-            KeyLookup::Ambiguous(reason) => return Err(Refusal::error(400, "bad_request", reason)),
+            KeyLookup::Ambiguous(reason) => {
+                return Err(Refusal::bad_request("bad_request", reason));
+            }
             KeyLookup::Unknown(limits) => limits,
         };
-        let unknown = || {
-            Refusal::error(
-                policy.unknown_key_status(),
-                "unauthenticated",
-                "unknown API key",
-            )
-        };
+        let unknown = || Refusal::unauthenticated(policy.unknown_key_status(), "unknown API key");
         // Counted, not held.
         match self.stores.acquire(&limits.requests).await {
             Acquired::Decided(taken) if !taken.decision.allowed() => {
@@ -55,15 +51,12 @@ impl<C: Clock + 'static> Gate<C> {
         }
     }
 
-    /// Account `id`'s standing on every api, as JSON: each limit's numbers now, reset times in
-    /// epoch seconds and in the account's zone (`time_zone` if given, else the policy's: see
-    /// [`AccountUsage::time_zone`](tollgate_policy::AccountUsage)), as RFC 3339 with the
-    /// offset, to the second; `None` if no such account. Looking costs nothing.
-    pub async fn usage(
-        &self,
-        id: &str,
-        time_zone: Option<&jiff::tz::TimeZone>,
-    ) -> Option<serde_json::Value> {
+    /// The standing of account `id`: its plan, its pack in force, and every api's limits with
+    /// what is used and when each resets, in epoch seconds and in the account's zone
+    /// (`time_zone` if given, else the policy's: see
+    /// [`AccountUsage::time_zone`](tollgate_policy::AccountUsage)); `None` if no such account.
+    /// Looking costs nothing.
+    pub async fn usage(&self, id: &str, time_zone: Option<&jiff::tz::TimeZone>) -> Option<Usage> {
         let state = self.state.load_full();
         let now = self.limiter().clock().now();
         let usage = state.policy.usage(Some(&state.directory), id, now)?;
@@ -76,47 +69,129 @@ impl<C: Clock + 'static> Gate<C> {
                 Acquired::Decided(taken) => taken.decision.outcomes().to_vec(),
                 Acquired::Unlimited | Acquired::Failed(_) => Vec::new(),
             };
-            let limits: Vec<serde_json::Value> = api
+            let limits = api
                 .limits
                 .iter()
                 .zip(&outcomes)
-                .map(|((limit, request), outcome)| {
-                    let kind = match request.algorithm {
-                        tollgate_core::Algorithm::TokenBucket(_) => "rate",
-                        tollgate_core::Algorithm::Concurrency(_) => "concurrency",
-                        _ => "quota",
-                    };
-                    serde_json::json!({
-                        "name": limit.name(),
-                        "kind": kind,
-                        // What the limit allows in words: `per_period` per `period` (a
-                        // bucket's rate; a window's max), or `limit` at once (concurrency).
-                        "per_period": limit.rate_count().unwrap_or(outcome.limit()),
-                        "period": limit.period(),
-                        "limit": outcome.limit(),
-                        "used": outcome.limit().saturating_sub(outcome.remaining()),
-                        "remaining": outcome.remaining(),
-                        "reset": outcome.reset_at().div_ceil(NANOS_PER_SEC),
-                        "reset_local": local(outcome.reset_at()),
-                    })
+                .map(|((limit, request), outcome)| LimitUsage {
+                    name: limit.name().to_owned(),
+                    kind: LimitKind::of(request.algorithm),
+                    per_period: limit.rate_count().unwrap_or(outcome.limit()),
+                    period: limit.period().to_owned(),
+                    limit: outcome.limit(),
+                    used: outcome.limit().saturating_sub(outcome.remaining()),
+                    remaining: outcome.remaining(),
+                    reset: outcome.reset_at().div_ceil(NANOS_PER_SEC),
+                    reset_local: local(outcome.reset_at()),
                 })
                 .collect();
-            let per_request: Vec<&str> = api.per_request.iter().map(|limit| limit.name()).collect();
-            apis.push(
-                serde_json::json!({ "api": api.api, "limits": limits, "per_request": per_request }),
-            );
+            apis.push(ApiStanding {
+                api: api.api.to_string(),
+                limits,
+                per_request: api
+                    .per_request
+                    .iter()
+                    .map(|limit| limit.name().to_owned())
+                    .collect(),
+            });
         }
-        Some(serde_json::json!({
-            "account": id,
-            "time_zone": zone.iana_name().unwrap_or("UTC"),
-            "plan": usage.plan,
-            "pack": usage.pack.map(|(pack, until)| serde_json::json!({
-                "name": pack,
-                "expires": until / NANOS_PER_SEC,
-                "expires_local": local(until),
-            })),
-            "apis": apis,
-        }))
+        Some(Usage {
+            account: id.to_owned(),
+            time_zone: zone.iana_name().unwrap_or("UTC").to_owned(),
+            plan: usage.plan.map(ToString::to_string),
+            pack: usage.pack.map(|(pack, until)| PackUsage {
+                name: pack.to_owned(),
+                expires: until / NANOS_PER_SEC,
+                expires_local: local(until),
+            }),
+            apis,
+        })
+    }
+}
+
+/// An account's standing, as the admin API's `usage`, the customer's JSON and its page show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    /// The account.
+    pub account: String,
+    /// The zone its times are shown in (IANA).
+    pub time_zone: String,
+    /// Its plan, if any.
+    pub plan: Option<String>,
+    /// The pack in force, if any.
+    pub pack: Option<PackUsage>,
+    /// Every api with limits the account meets.
+    pub apis: Vec<ApiStanding>,
+}
+
+/// A pack in force.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PackUsage {
+    /// Its name.
+    pub name: String,
+    /// When it ends, in epoch seconds.
+    pub expires: u64,
+    /// When it ends, in the account's zone (RFC 3339 with the offset).
+    pub expires_local: String,
+}
+
+/// One api's limits for an account.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiStanding {
+    /// The api.
+    pub api: String,
+    /// Its limits partitioned by the account (or by nothing a request chooses).
+    pub limits: Vec<LimitUsage>,
+    /// Its limits partitioned per request (address, path, header): named, not counted.
+    pub per_request: Vec<String>,
+}
+
+/// One limit's standing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LimitUsage {
+    /// The limit's name.
+    pub name: String,
+    /// What it bounds.
+    pub kind: LimitKind,
+    /// What it allows per `period` (a bucket's rate, a window's max), or at once.
+    pub per_period: u64,
+    /// Its period in words (`day`, `15 minutes`); empty for concurrency.
+    pub period: String,
+    /// What it holds when whole (a bucket's burst).
+    pub limit: u64,
+    /// What is used.
+    pub used: u64,
+    /// What is left.
+    pub remaining: u64,
+    /// When it is whole again, in epoch seconds.
+    pub reset: u64,
+    /// The same in the account's zone (RFC 3339 with the offset).
+    pub reset_local: String,
+}
+
+/// What a limit bounds, by its algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitKind {
+    /// A rate (token bucket).
+    Rate,
+    /// A quota per window (fixed, calendar or sliding).
+    Quota,
+    /// Requests in flight at once.
+    Concurrency,
+}
+
+impl LimitKind {
+    /// The kind of `algorithm`: every algorithm is named here, so a new one must say its kind.
+    #[must_use]
+    pub fn of(algorithm: &tollgate_core::Algorithm) -> Self {
+        match algorithm {
+            tollgate_core::Algorithm::TokenBucket(_) => Self::Rate,
+            tollgate_core::Algorithm::Window(_) | tollgate_core::Algorithm::Sliding(_) => {
+                Self::Quota
+            }
+            tollgate_core::Algorithm::Concurrency(_) => Self::Concurrency,
+        }
     }
 }
 

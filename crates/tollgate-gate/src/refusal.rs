@@ -7,9 +7,33 @@ use tollgate_policy::{BodyFormat, Field, Responses};
 
 use super::report::{LimitReport, Report};
 
+/// What refused a request: what the adapters choose their answers by and the metrics count,
+/// rather than its status (a limit may refuse with 503, and forward-auth answers an unrouted
+/// path 403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// A limit: 429, or the limit's own status.
+    Limited,
+    /// A block: 423.
+    Blocked,
+    /// An API key no account has, or a wrong app secret: 401, or the policy's status.
+    Unauthenticated,
+    /// No route matches the method and path: 404 (forward-auth and the check API answer as
+    /// `server.unmatched` says).
+    NoRoute,
+    /// The request cannot be read one way only, or its target is refused: 400.
+    BadRequest,
+    /// The limit store (or the journal) could not decide: no doing of the client's.
+    StoreFault,
+    /// The gateway's upstream could not be reached or did not answer: 502, 504.
+    Upstream,
+}
+
 /// Why a request was refused, and everything its answer shows.
 #[derive(Debug, Clone)]
 pub struct Refusal {
+    /// What refused it.
+    pub why: Why,
     /// The status: 429 for a limit (or the limit's own), 400, 401, 403, 404, 423, 503…
     pub status: u16,
     /// Seconds until the same request would be admitted, when that is known.
@@ -18,65 +42,80 @@ pub struct Refusal {
     pub report: Report,
     /// The body's content type and text.
     pub body: (&'static str, String),
-    /// Set when no route matched: forward-auth and the check API answer as `server.unmatched`
-    /// says, the gateway 404.
-    pub no_route: bool,
-    /// Set when the limit store (or the journal) could not decide: no doing of the client's,
-    /// whatever the status (a limit may refuse with 503 too).
-    pub store_fault: bool,
 }
 
 impl Refusal {
-    /// A refusal before any limit: a bad request, an unknown key, a store fault.
-    pub fn error(status: u16, code: &str, message: &str) -> Self {
+    /// A refusal before any limit, as JSON `{"error": code, "message": message}`.
+    fn before_limits(why: Why, status: u16, code: &str, message: &str) -> Self {
         let body = serde_json::json!({ "error": code, "message": message }).to_string();
         Self {
+            why,
             status,
             retry_after: None,
             report: Report::default(),
             body: ("application/json", body),
-            no_route: false,
-            store_fault: false,
         }
+    }
+
+    /// 400 with `code`: a request that cannot be read one way only.
+    #[must_use]
+    pub fn bad_request(code: &str, message: &str) -> Self {
+        Self::before_limits(Why::BadRequest, 400, code, message)
     }
 
     /// A target the path rules refuse.
+    #[must_use]
     pub fn bad_path(refused: &tollgate_policy::PathError) -> Self {
-        Self::error(400, "bad_path", &refused.to_string())
+        Self::bad_request("bad_path", &refused.to_string())
+    }
+
+    /// `status` (401 unless the policy says otherwise) `unauthenticated`.
+    #[must_use]
+    pub fn unauthenticated(status: u16, message: &str) -> Self {
+        Self::before_limits(Why::Unauthenticated, status, "unauthenticated", message)
     }
 
     /// No route matches this method and path.
+    #[must_use]
     pub fn no_route() -> Self {
-        Self {
-            no_route: true,
-            store_fault: false,
-            ..Self::error(404, "no_route", "no route matches this method and path")
-        }
+        Self::before_limits(
+            Why::NoRoute,
+            404,
+            "no_route",
+            "no route matches this method and path",
+        )
     }
 
     /// The answer while the limit store cannot decide.
+    #[must_use]
     pub fn unavailable() -> Self {
         Self::store_fault("the limit store cannot decide now")
     }
 
     /// 503 `store_unavailable` with `message`: the store (or the journal) could not decide.
+    #[must_use]
     pub fn store_fault(message: &str) -> Self {
-        Self {
-            store_fault: true,
-            ..Self::error(503, "store_unavailable", message)
-        }
+        Self::before_limits(Why::StoreFault, 503, "store_unavailable", message)
+    }
+
+    /// The gateway's answer when its upstream fails: `status` (502, 504) with `code`.
+    #[must_use]
+    pub fn upstream(status: u16, code: &str, message: &str) -> Self {
+        Self::before_limits(Why::Upstream, status, code, message)
     }
 
     /// A refusal by limits no api owns (guessing keys on the quota page): 429 with
     /// `Retry-After` for `retry_at`, seen at `now`.
+    #[must_use]
     pub fn throttled(message: &str, retry_at: Nanos, now: Nanos) -> Self {
         Self {
             retry_after: Some(seconds_until(retry_at, now).max(1)),
-            ..Self::error(429, "rate_limited", message)
+            ..Self::before_limits(Why::Limited, 429, "rate_limited", message)
         }
     }
 
     /// A request refused by a block: 423 with `Retry-After` and the block's reason.
+    #[must_use]
     pub fn blocked(block: &Block, now: Nanos) -> Self {
         let until = jiff::Timestamp::from_nanosecond(i128::from(block.until))
             .map(|at| at.to_string())
@@ -88,12 +127,11 @@ impl Refusal {
         })
         .to_string();
         Self {
+            why: Why::Blocked,
             status: 423,
             retry_after: Some(seconds_until(block.until, now).max(1)),
             report: Report::default(),
             body: ("application/json", body),
-            no_route: false,
-            store_fault: false,
         }
     }
 
@@ -151,12 +189,11 @@ impl Refusal {
             };
         });
         Self {
+            why: Why::Limited,
             status: shown.status,
             retry_after: Some(retry_after),
             report,
             body: (content_type, body),
-            no_route: false,
-            store_fault: false,
         }
     }
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Response};
 use tollgate_core::Clock;
 use tollgate_policy::Unmatched;
 
-use tollgate_gate::{Admission, Gate, Refusal, Report};
+use tollgate_gate::{Admission, Gate, Refusal, Report, Why};
 
 use crate::Head;
 
@@ -29,7 +29,9 @@ pub async fn admit<C: Clock + 'static>(
     let head = Head::read(&policy, parts, peer)
         .map_err(|refused| crate::refusal(Refusal::bad_path(&refused)))?;
     match gate.admit(&head.facts()).await {
-        Err(refusal) if refusal.no_route && policy.server().unmatched == Unmatched::Pass => {
+        Err(refusal)
+            if refusal.why == Why::NoRoute && policy.server().unmatched == Unmatched::Pass =>
+        {
             Ok(Admission::uncounted(Report::default()))
         }
         decided => decided.map_err(crate::refusal),

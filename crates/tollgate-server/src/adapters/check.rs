@@ -14,7 +14,7 @@ use tollgate_policy::{RequestFacts, Unmatched};
 use super::body::{self, Unread};
 use crate::app::App;
 use crate::respond::{self, CheckAnswer};
-use tollgate_gate::{Admission, Refusal, Report};
+use tollgate_gate::{Admission, Refusal, Report, Why};
 
 /// The largest check request body read.
 const MAX_CHECK_BODY: usize = 64 * 1024;
@@ -103,7 +103,9 @@ where
     // A check holds no concurrency slot: nothing tells when its request ends. The admission
     // goes (and its slots with it) once answered.
     let decided = match app.gate.admit(&facts).await {
-        Err(refusal) if refusal.no_route && policy.server().unmatched == Unmatched::Pass => {
+        Err(refusal)
+            if refusal.why == Why::NoRoute && policy.server().unmatched == Unmatched::Pass =>
+        {
             Ok(Admission::uncounted(Report::default()))
         }
         decided => decided,

@@ -18,7 +18,7 @@ use tollgate_policy::{
 use super::{HttpHeaders, forwarded_for};
 use crate::app::App;
 use crate::respond;
-use tollgate_gate::Refusal;
+use tollgate_gate::{Refusal, Why};
 
 /// The header that carries a refusal's body to a proxy that drops the body of its subrequest
 /// (nginx `auth_request`: `auth_request_set $refusal $upstream_http_tollgate_refusal`).
@@ -38,7 +38,7 @@ pub(crate) async fn forward_auth<C: Clock + 'static>(
     let lookup = HttpHeaders::new(headers);
     let (method, uri) = match original_request(&lookup, &server.forward_auth) {
         Ok(original) => original,
-        Err(message) => return refused(Refusal::error(400, "bad_request", message)),
+        Err(message) => return refused(Refusal::bad_request("bad_request", message)),
     };
     // Not forwarded: the proxy serves the original URI, so dot-segments are refused.
     let target = match policy.target_exact(method, uri) {
@@ -62,14 +62,13 @@ pub(crate) async fn forward_auth<C: Clock + 'static>(
             respond::add_headers(response.headers_mut(), admission.report(), None);
             response
         }
-        Err(refusal) if refusal.no_route => match server.unmatched {
+        Err(refusal) if refusal.why == Why::NoRoute => match server.unmatched {
             Unmatched::Pass => Response::new(axum::body::Body::empty()),
             // 403, which a proxy passes through (nginx turns a 404 into a 500).
-            Unmatched::Refuse => refused(Refusal::error(
-                403,
-                "no_route",
-                "no route matches this method and path",
-            )),
+            Unmatched::Refuse => refused(Refusal {
+                status: 403,
+                ..Refusal::no_route()
+            }),
         },
         Err(refusal) => refused(refusal),
     }

@@ -42,7 +42,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
         .as_ref()
         .and_then(|upstream| upstream_uri(upstream, &head.target))
     else {
-        let error = Refusal::error(
+        let error = Refusal::upstream(
             502,
             "no_upstream",
             "no upstream is configured, or the target cannot be forwarded",
@@ -78,7 +78,7 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     let task =
         tokio::spawn(async move { exchange(&app, &policy, admission, forwarded, &asked).await });
     task.await.unwrap_or_else(|_| {
-        respond::refusal(Refusal::error(
+        respond::refusal(Refusal::upstream(
             502,
             "bad_gateway",
             "the upstream exchange failed",
@@ -112,7 +112,7 @@ async fn exchange<C: Clock + 'static>(
         }
         Ok(Err(error)) => {
             tracing::warn!(%error, "upstream failed");
-            respond::refusal(Refusal::error(
+            respond::refusal(Refusal::upstream(
                 502,
                 "bad_gateway",
                 "the upstream could not be reached",
@@ -120,7 +120,7 @@ async fn exchange<C: Clock + 'static>(
         }
         Err(_) => {
             let message = "the upstream did not answer in time";
-            respond::refusal(Refusal::error(504, "gateway_timeout", message))
+            respond::refusal(Refusal::upstream(504, "gateway_timeout", message))
         }
     }
 }

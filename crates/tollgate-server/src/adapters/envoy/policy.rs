@@ -21,7 +21,7 @@ use tollgate_policy::{RequestFacts, Unmatched};
 use super::code;
 use crate::app::App;
 use crate::respond;
-use tollgate_gate::{Descriptor, NotDecided, Refusal, Report, seconds_until};
+use tollgate_gate::{Descriptor, NotDecided, Refusal, Report, Why, seconds_until};
 
 /// The facts Envoy's descriptors give, borrowed from them.
 #[derive(Debug, Default)]
@@ -96,7 +96,7 @@ pub(super) async fn decide<C: Clock + 'static>(
     };
     let described = match Described::read(descriptors, hits) {
         Ok(described) => described,
-        Err(reason) => return refused(Refusal::error(400, "bad_descriptors", reason)),
+        Err(reason) => return refused(Refusal::bad_request("bad_descriptors", reason)),
     };
     let policy = app.gate.policy();
     let method = described.method.unwrap_or("GET");
@@ -109,7 +109,7 @@ pub(super) async fn decide<C: Clock + 'static>(
         Some(Ok(ip)) => Some(ip),
         Some(Err(_)) => {
             let reason = "`remote_address` is not an IP address";
-            return refused(Refusal::error(400, "bad_descriptors", reason));
+            return refused(Refusal::bad_request("bad_descriptors", reason));
         }
     };
     let facts = RequestFacts {
@@ -125,10 +125,12 @@ pub(super) async fn decide<C: Clock + 'static>(
     // Envoy tells nothing of the response: a concurrency slot is returned once answered.
     match app.gate.admit(&facts).await {
         Ok(admission) => Ok(answer(true, admission.report(), None, descriptors.len())),
-        Err(refusal) if refusal.no_route && policy.server().unmatched == Unmatched::Pass => {
+        Err(refusal)
+            if refusal.why == Why::NoRoute && policy.server().unmatched == Unmatched::Pass =>
+        {
             Ok(answer(true, &Report::default(), None, descriptors.len()))
         }
-        Err(refusal) if refusal.store_fault => Err(NotDecided::Unavailable),
+        Err(refusal) if refusal.why == Why::StoreFault => Err(NotDecided::Unavailable),
         Err(refusal) => refused(refusal),
     }
 }

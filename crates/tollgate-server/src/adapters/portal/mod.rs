@@ -29,7 +29,7 @@ use super::body::{self, Unread};
 use super::{HttpHeaders, forwarded_for};
 use crate::app::App;
 use crate::respond;
-use tollgate_gate::Refusal;
+use tollgate_gate::{Refusal, Why};
 
 /// The page.
 pub(crate) const PAGE: &str = "/_tollgate/quota";
@@ -79,8 +79,7 @@ pub(crate) async fn own_quota<C: Clock + 'static>(
             return response;
         }
         Err(problem) => {
-            return no_store(respond::refusal(Refusal::error(
-                400,
+            return no_store(respond::refusal(Refusal::bad_request(
                 "bad_request",
                 problem,
             )));
@@ -227,7 +226,7 @@ fn refused(refusal: &Refusal, from_cookie: bool, headers: &HeaderMap) -> Respons
             words::wait(seconds)
         ),
         (400, _) => "That key cannot be read: paste it exactly as it was given to you.".to_owned(),
-        (_, _) if refusal.store_fault => {
+        (_, _) if refusal.why == Why::StoreFault => {
             "Your quotas cannot be looked up just now: try again in a moment.".to_owned()
         }
         _ => "That API key is not known.".to_owned(),
@@ -239,7 +238,7 @@ fn refused(refusal: &Refusal, from_cookie: bool, headers: &HeaderMap) -> Respons
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
     }
-    if from_cookie && refusal.status != 429 && !refusal.store_fault {
+    if from_cookie && refusal.status != 429 && refusal.why != Why::StoreFault {
         response.headers_mut().insert(
             header::SET_COOKIE,
             cookie::sign_out(cookie::secure(headers)),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use serde_json::Value;
+use tollgate_gate::{LimitKind, LimitUsage, Usage};
 
 use super::{SIGN_IN, SIGN_OUT, chart, escape, words};
 
@@ -82,7 +82,7 @@ pub(super) fn sign_in(problem: Option<&str>) -> String {
 /// What the page shows, beside the account's standing (`usage`, as `Gate::usage` makes it).
 pub(super) struct Seen<'a> {
     /// The account's standing.
-    pub(super) usage: &'a Value,
+    pub(super) usage: &'a Usage,
     /// `(api, day, admitted, refused)` of the last [`DAYS`] days.
     pub(super) history: &'a [(String, i64, u64, u64)],
     /// Now, in epoch seconds.
@@ -94,15 +94,14 @@ pub(super) struct Seen<'a> {
 /// The page of an account.
 pub(super) fn quotas(seen: &Seen<'_>) -> String {
     let usage = seen.usage;
-    let text = |value: &Value| escape(value.as_str().unwrap_or_default());
-    let zone = usage["time_zone"].as_str().unwrap_or("UTC");
+    let zone = usage.time_zone.as_str();
     let mut body = String::new();
     let _ = write!(
         body,
         "<header><div><h1>Your quotas</h1><p class=\"who\">Account <strong>{}</strong>",
-        text(&usage["account"])
+        escape(&usage.account)
     );
-    if let Some(plan) = usage["plan"].as_str() {
+    if let Some(plan) = &usage.plan {
         let _ = write!(body, " · plan <strong>{}</strong>", escape(plan));
     }
     let _ = write!(
@@ -112,39 +111,33 @@ pub(super) fn quotas(seen: &Seen<'_>) -> String {
         escape(zone)
     );
     let today = tollgate_gate::date_of(seen.today);
-    if let (Some(pack), Some(today)) = (usage["pack"].as_object(), today) {
-        let until = pack["expires_local"]
-            .as_str()
-            .and_then(|local| local.get(..10))
+    if let (Some(pack), Some(today)) = (&usage.pack, today) {
+        let until = pack
+            .expires_local
+            .get(..10)
             .and_then(|date| date.parse::<jiff::civil::Date>().ok());
         if let Some(until) = until {
             let _ = write!(
                 body,
                 "<p class=\"pack\">Pack <strong>{}</strong> until {} ({})</p>",
-                text(&pack["name"]),
+                escape(&pack.name),
                 words::day(until),
                 words::days_left(today, until)
             );
         }
     }
     let days = by_api(seen);
-    for (index, api) in usage["apis"].as_array().into_iter().flatten().enumerate() {
-        let name = api["api"].as_str().unwrap_or_default();
+    for (index, api) in usage.apis.iter().enumerate() {
+        let name = api.api.as_str();
         let _ = write!(
             body,
             "<section aria-labelledby=\"api-{index}\"><h2 id=\"api-{index}\">{}</h2>",
             escape(name)
         );
-        for limit in api["limits"].as_array().into_iter().flatten() {
+        for limit in &api.limits {
             limit_row(&mut body, limit, seen, zone);
         }
-        let per_request: Vec<String> = api["per_request"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(escape)
-            .collect();
+        let per_request: Vec<String> = api.per_request.iter().map(|name| escape(name)).collect();
         if !per_request.is_empty() {
             let _ = write!(
                 body,
@@ -161,22 +154,14 @@ pub(super) fn quotas(seen: &Seen<'_>) -> String {
         "<footer><p>Programs read the same as JSON: <code>GET /_tollgate/quota</code> with the \
          API key and <code>Accept: application/json</code>.</p></footer>",
     );
-    layout(
-        &format!(
-            "Your quotas — {}",
-            usage["account"].as_str().unwrap_or_default()
-        ),
-        &body,
-    )
+    layout(&format!("Your quotas — {}", usage.account), &body)
 }
 
 /// One limit: its name and numbers, a bar (amber from 80 % used, red when used up), what it
 /// allows and when it is whole again.
-fn limit_row(body: &mut String, limit: &Value, seen: &Seen<'_>, zone: &str) {
-    let number = |key: &str| limit[key].as_u64().unwrap_or(0);
-    let (of, used) = (number("limit"), number("used"));
-    let kind = limit["kind"].as_str().unwrap_or_default();
-    let name = escape(limit["name"].as_str().unwrap_or_default());
+fn limit_row(body: &mut String, limit: &LimitUsage, seen: &Seen<'_>, zone: &str) {
+    let (of, used) = (limit.limit, limit.used);
+    let name = escape(&limit.name);
     // A limit of 0 is always used up.
     let share = used
         .saturating_mul(100)
@@ -189,19 +174,19 @@ fn limit_row(body: &mut String, limit: &Value, seen: &Seen<'_>, zone: &str) {
         80.. => ("limit warn", " · near the limit"),
         _ => ("limit", ""),
     };
-    let used_words = if kind == "concurrency" {
+    let used_words = if limit.kind == LimitKind::Concurrency {
         format!("{} of {} in flight", words::count(used), words::count(of))
     } else {
         format!("{} of {} used", words::count(used), words::count(of))
     };
     let allows = escape(&words::allowance(
-        kind,
-        number("per_period"),
-        limit["period"].as_str().unwrap_or_default(),
+        limit.kind,
+        limit.per_period,
+        &limit.period,
         of,
     ));
-    let reset = number("reset");
-    let at = limit["reset_local"].as_str().unwrap_or_default();
+    let reset = limit.reset;
+    let at = limit.reset_local.as_str();
     // Within a day the time says it; further off, the date too.
     let within_a_day = reset.saturating_sub(seen.now) < 86_400;
     let when = match (
@@ -260,10 +245,8 @@ fn history(body: &mut String, api: &str, index: usize, days: &[chart::Day]) {
 fn by_api(seen: &Seen<'_>) -> BTreeMap<String, Vec<chart::Day>> {
     let first = seen.today - DAYS + 1;
     let mut counts: BTreeMap<&str, BTreeMap<i64, (u64, u64)>> = BTreeMap::new();
-    for api in seen.usage["apis"].as_array().into_iter().flatten() {
-        counts
-            .entry(api["api"].as_str().unwrap_or_default())
-            .or_default();
+    for api in &seen.usage.apis {
+        counts.entry(api.api.as_str()).or_default();
     }
     for (api, day, admitted, refused) in seen.history {
         if (first..=seen.today).contains(day) {
@@ -293,25 +276,66 @@ mod tests {
     #[test]
     fn the_page_says_the_numbers_in_words_and_escapes() {
         let today = tollgate_gate::day_number("2026-11-26".parse().unwrap());
-        let usage = serde_json::json!({
-            "account": "<acme>",
-            "time_zone": "Asia/Shanghai",
-            "plan": "basic",
-            "pack": { "name": "plus", "expires": 0, "expires_local": "2026-12-26T00:00:00+08:00" },
-            "apis": [{
-                "api": "machines",
-                "limits": [
-                    { "name": "daily", "kind": "quota", "per_period": 10, "period": "day", "limit": 10,
-                      "used": 8, "remaining": 2, "reset": 1_000 + 3 * 3_600 + 7 * 60,
-                      "reset_local": "2026-11-27T00:00:00+08:00" },
-                    { "name": "per-second", "kind": "rate", "per_period": 1, "period": "second", "limit": 3,
-                      "used": 3, "remaining": 0, "reset": 1_003, "reset_local": "2026-11-26T20:00:03+08:00" },
-                    { "name": "monthly", "kind": "quota", "per_period": 100_000, "period": "month", "limit": 100_000,
-                      "used": 7, "remaining": 99_993, "reset": 1_000 + 5 * 86_400, "reset_local": "2026-12-01T00:00:00+08:00" },
+        let limit =
+            |name: &str, kind, per_period, period: &str, limit, used, reset, local: &str| {
+                LimitUsage {
+                    name: name.to_owned(),
+                    kind,
+                    per_period,
+                    period: period.to_owned(),
+                    limit,
+                    used,
+                    remaining: limit - used,
+                    reset,
+                    reset_local: local.to_owned(),
+                }
+            };
+        let usage = Usage {
+            account: "<acme>".to_owned(),
+            time_zone: "Asia/Shanghai".to_owned(),
+            plan: Some("basic".to_owned()),
+            pack: Some(tollgate_gate::PackUsage {
+                name: "plus".to_owned(),
+                expires: 0,
+                expires_local: "2026-12-26T00:00:00+08:00".to_owned(),
+            }),
+            apis: vec![tollgate_gate::ApiStanding {
+                api: "machines".to_owned(),
+                limits: vec![
+                    limit(
+                        "daily",
+                        LimitKind::Quota,
+                        10,
+                        "day",
+                        10,
+                        8,
+                        1_000 + 3 * 3_600 + 7 * 60,
+                        "2026-11-27T00:00:00+08:00",
+                    ),
+                    limit(
+                        "per-second",
+                        LimitKind::Rate,
+                        1,
+                        "second",
+                        3,
+                        3,
+                        1_003,
+                        "2026-11-26T20:00:03+08:00",
+                    ),
+                    limit(
+                        "monthly",
+                        LimitKind::Quota,
+                        100_000,
+                        "month",
+                        100_000,
+                        7,
+                        1_000 + 5 * 86_400,
+                        "2026-12-01T00:00:00+08:00",
+                    ),
                 ],
-                "per_request": ["per-ip"],
+                per_request: vec!["per-ip".to_owned()],
             }],
-        });
+        };
         let history = [
             ("machines".to_owned(), today, 8, 2),
             ("machines".to_owned(), today - 40, 5, 0),

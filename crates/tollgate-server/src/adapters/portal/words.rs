@@ -1,6 +1,8 @@
 //! Numbers and times as the customer's page says them: "in 3 h 7 min", "1 per second, bursts
 //! of 3", "26 December 2026 (30 days left)".
 
+use tollgate_gate::LimitKind;
+
 /// A wait in words, to the minute, rounded up (never early): `in 3 h 7 min`, `in 2 days 4 h`,
 /// `in 45 s` under a minute, `now` when due.
 pub(super) fn wait(seconds: u64) -> String {
@@ -25,14 +27,14 @@ pub(super) fn wait(seconds: u64) -> String {
 
 /// What a limit allows in words: `1 per second, bursts of 3` (a bucket), `300 per 15 minutes`
 /// (a window), `10 at once` (concurrency).
-pub(super) fn allowance(kind: &str, per_period: u64, period: &str, limit: u64) -> String {
+pub(super) fn allowance(kind: LimitKind, per_period: u64, period: &str, limit: u64) -> String {
     let (per_period, capacity) = (count(per_period), count(limit));
     match kind {
-        "concurrency" => format!("{capacity} at once"),
-        "rate" if capacity != per_period => {
+        LimitKind::Concurrency => format!("{capacity} at once"),
+        LimitKind::Rate if capacity != per_period => {
             format!("{per_period} per {period}, bursts of {capacity}")
         }
-        _ => format!("{per_period} per {period}"),
+        LimitKind::Rate | LimitKind::Quota => format!("{per_period} per {period}"),
     }
 }
 
@@ -87,18 +89,18 @@ mod tests {
 
     #[test]
     fn allowances_in_words() {
-        assert_eq!(allowance("rate", 1, "second", 1), "1 per second");
+        assert_eq!(allowance(LimitKind::Rate, 1, "second", 1), "1 per second");
         assert_eq!(
-            allowance("rate", 1, "2 seconds", 3),
+            allowance(LimitKind::Rate, 1, "2 seconds", 3),
             "1 per 2 seconds, bursts of 3"
         );
         assert_eq!(
-            allowance("quota", 300, "15 minutes", 300),
+            allowance(LimitKind::Quota, 300, "15 minutes", 300),
             "300 per 15 minutes"
         );
-        assert_eq!(allowance("concurrency", 10, "", 10), "10 at once");
+        assert_eq!(allowance(LimitKind::Concurrency, 10, "", 10), "10 at once");
         assert_eq!(
-            allowance("quota", 100_000, "month", 100_000),
+            allowance(LimitKind::Quota, 100_000, "month", 100_000),
             "100,000 per month"
         );
     }
