@@ -8,9 +8,9 @@ use tollgate_core::{KeyBuilder, KeySpace};
 use tollgate_policy::{ConfigError, Source};
 
 use crate::Unit;
-use crate::config::{Level, Map, TreeNode};
 use crate::read::{DescriptorModel, FileModel, RateLimitModel, Reader, Text, one_of};
 use crate::rule::{Location, Rule, RuleLimit};
+use crate::tree::{Level, Map, TreeNode};
 use crate::wildcard::Pattern;
 use crate::yaml::{self, Pos};
 

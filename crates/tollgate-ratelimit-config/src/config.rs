@@ -1,19 +1,13 @@
 //! A directory of envoyproxy/ratelimit files, compiled into one lookup tree per domain.
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use foldhash::fast::FixedState;
 use tollgate_core::KeySpace;
 use tollgate_policy::{ConfigError, ConfigErrors, Source};
 
 use crate::compile::Compiler;
 use crate::rule::Rule;
-use crate::wildcard::Pattern;
-
-/// Tables built once and read on every request: keys come from the files, never from requests,
-/// so a fixed fast hash is enough.
-pub(crate) type Map<K, V> = HashMap<K, V, FixedState>;
+use crate::tree::{Level, Map, TreeNode};
 
 /// Every domain of a set of envoyproxy/ratelimit configuration files, ready to match requests.
 ///
@@ -25,31 +19,6 @@ pub struct RateLimitConfig {
     pub(crate) nodes: Vec<TreeNode>,
     pub(crate) rules: Vec<Rule>,
     pub(crate) key_space: KeySpace,
-}
-
-/// The descriptors of one level, by key.
-#[derive(Debug, Default)]
-pub(crate) struct Level(pub(crate) Map<Box<str>, Candidates>);
-
-/// The descriptors of one level that share a key, in the order a request's value tries them.
-#[derive(Debug, Default)]
-pub(crate) struct Candidates {
-    /// Valued descriptors by their value as written (wildcard ones too: a request whose value is
-    /// the pattern itself finds it first, as in envoyproxy/ratelimit).
-    pub(crate) values: Map<Box<str>, usize>,
-    /// Descriptors whose value has a `*`, in file order: the first that matches wins.
-    pub(crate) wildcards: Vec<(Pattern, usize)>,
-    /// The descriptor without a value: one counter per value sent.
-    pub(crate) any: Option<usize>,
-}
-
-/// One descriptor of the tree.
-#[derive(Debug)]
-pub(crate) struct TreeNode {
-    pub(crate) rule: Option<usize>,
-    /// With `share_threshold`, the wildcard value that every matching value is counted as.
-    pub(crate) share: Option<Box<str>>,
-    pub(crate) children: Level,
 }
 
 impl RateLimitConfig {

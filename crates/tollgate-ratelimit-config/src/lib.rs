@@ -76,6 +76,7 @@ mod config;
 mod matching;
 mod read;
 mod rule;
+mod tree;
 mod unit;
 mod wildcard;
 mod yaml;

@@ -2,8 +2,9 @@
 
 use tollgate_core::{Key, LimitRequest};
 
-use crate::config::{Candidates, RateLimitConfig};
+use crate::RateLimitConfig;
 use crate::rule::{Rule, RuleLimit};
+use crate::tree::Candidates;
 
 /// The rule one descriptor of a request falls under, and the partition it counts in.
 #[derive(Debug, Clone, Copy)]

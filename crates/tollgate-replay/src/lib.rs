@@ -6,8 +6,9 @@
 //!   with the API key as an extra quoted field; `time.rs` — the times they write;
 //! - `source.rs` — reading a log line by line ([`LogReader`], [`Reading`]), malformed lines
 //!   counted with their numbers ([`Malformed`]);
-//! - `replay.rs` — the loop ([`Replay`]) over a [`Pipeline`]: in `tollgate replay` the server's
-//!   own gate on a manual clock, so that the replay decides exactly as the server would;
+//! - `replay.rs` — the loop ([`Replay`]) over a [`Pipeline`]; `gate.rs` — [`ReplayGate`], the
+//!   server's own gate (`tollgate-gate`) on a manual clock, so that the replay decides exactly
+//!   as the server would; `verdict.rs` — what a pipeline decided ([`Verdict`]);
 //! - `tally.rs`, `summary.rs` — counting verdicts and the report ([`Summary`]): per limit,
 //!   per account, top offenders, an hourly profile;
 //! - `diff.rs` — two policies compared: who gains and who loses refusals ([`Diff`]);
@@ -67,13 +68,15 @@ mod summary;
 pub mod table;
 mod tally;
 pub mod time;
+mod verdict;
 
 pub use diff::{Change, Diff};
 pub use gate::ReplayGate;
 pub use record::{LogHeaders, Record};
-pub use replay::{LimitOutcome, Pipeline, Progress, Replay, Verdict};
+pub use replay::{Pipeline, Progress, Replay};
 pub use source::{BadLine, FIRST_MALFORMED, Format, LogReader, Malformed, Reading};
 pub use summary::{
     AccountSummary, HourCount, HourSummary, LimitSummary, Offender, Refusals, Summary,
 };
 pub use tally::{TOP_OFFENDERS, Tally};
+pub use verdict::{LimitOutcome, Verdict};

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use tollgate_core::Nanos;
 use tollgate_policy::Name;
 
-use crate::replay::Verdict;
 use crate::source::Malformed;
 use crate::summary::Summary;
 use crate::summary::{AccountSummary, HourCount, HourSummary, LimitSummary, Offender, Refusals};
 use crate::time::rfc3339;
+use crate::verdict::Verdict;
 
 /// How many offenders each limit lists.
 pub const TOP_OFFENDERS: usize = 10;
@@ -222,7 +222,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::LimitOutcome;
+    use crate::verdict::LimitOutcome;
 
     fn verdict(account: &str, refused_by: Option<&str>) -> Verdict {
         let outcome = |name: &str, allowed| LimitOutcome {

@@ -86,6 +86,20 @@ impl Listeners {
             .map(|port| u64::from(port.is_some()))
             .sum()
     }
+
+    /// Logs where each open port listens, with the upstream and the data directory.
+    pub(crate) fn log(&self, upstream: Option<&axum::http::Uri>, data_dir: &std::path::Path) {
+        let address = |port: &Option<TcpListener>| port.as_ref()?.local_addr().ok();
+        if let Some(address) = address(&self.public) {
+            tracing::info!(%address, upstream = ?upstream.map(ToString::to_string), "listening");
+        }
+        if let Some(admin) = address(&self.admin) {
+            tracing::info!(%admin, data_dir = %data_dir.display(), "admin listening");
+        }
+        if let Some(grpc) = address(&self.grpc) {
+            tracing::info!(%grpc, "gRPC rate-limit service listening");
+        }
+    }
 }
 
 /// A listener on `address`, when there is one to open.

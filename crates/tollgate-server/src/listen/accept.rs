@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use tollgate_gate::ConnectionGauge;
 
-use super::connection::connection;
+use super::connection::{connection, stopped};
 use super::{Limits, Port};
 
 /// The largest request head (HTTP/1) or header list (HTTP/2) taken, in bytes.
@@ -109,13 +109,6 @@ pub(super) fn builder(limits: Limits) -> Builder<TokioExecutor> {
         .keep_alive_interval(PING)
         .keep_alive_timeout(PING);
     builder
-}
-
-/// Resolves once `stop` is true (never if its sender is gone without saying so).
-pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    if stop.wait_for(|&stop| stop).await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }
 
 /// Errors of one connection (the client went away before its accept): the next accept is fine.

@@ -19,7 +19,6 @@ use tower_service::Service;
 
 use tollgate_gate::OpenConnection;
 
-use super::accept::stopped;
 use super::{Limits, Port};
 
 /// Serves one connection until it closes, it runs past a limit, or the shutdown has finished it.
@@ -251,6 +250,13 @@ impl AsyncWrite for Watched {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// Resolves once `stop` is true (never if its sender is gone without saying so).
+pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|&stop| stop).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
