@@ -2,50 +2,32 @@
 //! one way only, and the `X-Forwarded-For` chain.
 
 use axum::http::HeaderMap;
-use tollgate_policy::{HeaderLookup, Headers, is_header_text, same_header};
+use tollgate_policy::{HeaderLookup, Headers, lookup_header};
 
 /// Request headers seen through the policy's lookup.
 #[derive(Debug)]
 pub struct HttpHeaders<'a> {
     map: &'a HeaderMap,
-    /// Whether some header name has a `_`: only then are names compared with `_` for `-`.
-    underscored: bool,
 }
 
 impl<'a> HttpHeaders<'a> {
     /// The headers of `map`.
     #[must_use]
     pub fn new(map: &'a HeaderMap) -> Self {
-        let underscored = map.keys().any(|name| name.as_str().contains('_'));
-        Self { map, underscored }
+        Self { map }
     }
 }
 
 impl Headers for HttpHeaders<'_> {
-    /// One pass over the request's few headers, comparing names (lower case in a `HeaderMap`)
-    /// without hashing them: cheaper than the map's lookup for the handful a request has.
+    /// The policy's one rule ([`lookup_header`]) over the request's few headers, compared
+    /// without hashing: cheaper than the map's lookup for the handful a request has.
     fn lookup(&self, name: &str) -> HeaderLookup<'_> {
-        // The same header with `_` for `-` is this one to a CGI-style server: two values then.
-        let aliases = self.underscored || name.contains('_');
-        let mut found = None;
-        let mut count = 0;
-        for (key, value) in self.map {
-            let key = key.as_str();
-            if key == name {
-                found = Some(value);
-                count += 1;
-            } else if aliases && same_header(key, name) {
-                count += 2;
-            }
-        }
-        match (found, count) {
-            (None, 0) => HeaderLookup::Absent,
-            (Some(value), 1) => match value.to_str() {
-                Ok(text) if is_header_text(value.as_bytes()) => HeaderLookup::One(text),
-                _ => HeaderLookup::NotText,
-            },
-            _ => HeaderLookup::Repeated,
-        }
+        lookup_header(
+            self.map
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_bytes())),
+            name,
+        )
     }
 }
 

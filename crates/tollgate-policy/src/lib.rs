@@ -60,7 +60,7 @@ pub use path::{PathError, Target};
 pub use policy::Policy;
 pub use resolve::{
     HeaderLookup, Headers, Limits, RefundTicket, RequestFacts, Resolution, Resolved,
-    is_header_text, same_header,
+    is_header_text, lookup_header, same_header,
 };
 pub use settings::{
     BodyFormat, DEFAULT_JSON, DEFAULT_XML, FORWARDED_PAIR, ForwardAuth, HeaderFamily,

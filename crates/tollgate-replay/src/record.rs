@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use tollgate_core::Nanos;
-use tollgate_policy::{HeaderLookup, Headers, is_header_text, same_header};
+use tollgate_policy::{HeaderLookup, Headers, lookup_header};
 
 /// A request as a log line tells it.
 #[derive(Debug, Clone, Default)]
@@ -70,24 +70,14 @@ impl LogHeaders {
     }
 }
 
-/// The same rules as the server's: a header sent twice, or under a name with `_` for `-`
-/// beside the other spelling, is never read one way.
+/// The server's one rule ([`lookup_header`]): a header sent twice, or under a name with `_`
+/// for `-` beside the other spelling, is never read one way.
 impl Headers for LogHeaders {
     fn lookup(&self, name: &str) -> HeaderLookup<'_> {
-        let mut found = self.iter().filter(|(key, _)| same_header(key, name));
-        let aliased = || {
-            self.iter()
-                .any(|(key, _)| !key.eq_ignore_ascii_case(name) && same_header(key, name))
-        };
-        match (found.next(), found.next()) {
-            (None, _) => HeaderLookup::Absent,
-            (Some(_), Some(_)) => HeaderLookup::Repeated,
-            (Some(_), None) if aliased() => HeaderLookup::Repeated,
-            (Some((_, value)), None) if is_header_text(value.as_bytes()) => {
-                HeaderLookup::One(value)
-            }
-            (Some(_), None) => HeaderLookup::NotText,
-        }
+        lookup_header(
+            self.iter().map(|(key, value)| (key, value.as_bytes())),
+            name,
+        )
     }
 }
 

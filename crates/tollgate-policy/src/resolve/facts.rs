@@ -52,24 +52,42 @@ pub fn same_header(sent: &str, name: &str) -> bool {
         })
 }
 
+/// The header `name` (lower case) among `headers` (each a name as sent and its raw value), read
+/// by the one rule every reader of requests follows (the server's HTTP edge, the check API,
+/// Envoy's descriptors, a replayed log): absent; there once, as text; there once but not as
+/// text; or there more than once — under the same name in any case, or under a spelling with
+/// `_` for `-` (or back), which CGI-style servers read as the same header and which is so
+/// never read one way of two.
+pub fn lookup_header<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    name: &str,
+) -> HeaderLookup<'a> {
+    let mut found = None;
+    let mut count = 0_usize;
+    for (key, value) in headers {
+        if key.eq_ignore_ascii_case(name) {
+            found = Some(value);
+            count += 1;
+        } else if same_header(key, name) {
+            count += 2;
+        }
+    }
+    match (found, count) {
+        (None, 0) => HeaderLookup::Absent,
+        (Some(value), 1) => match std::str::from_utf8(value) {
+            Ok(text) if is_header_text(value) => HeaderLookup::One(text),
+            _ => HeaderLookup::NotText,
+        },
+        _ => HeaderLookup::Repeated,
+    }
+}
+
 impl Headers for [(&str, &str)] {
     fn lookup(&self, name: &str) -> HeaderLookup<'_> {
-        let mut found = self.iter().filter(|(key, _)| same_header(key, name));
-        // Spelled with `_` for `-` (or back), it is this header to some servers only: never
-        // read one way.
-        let aliased = || {
-            self.iter()
-                .any(|(key, _)| !key.eq_ignore_ascii_case(name) && same_header(key, name))
-        };
-        match (found.next(), found.next()) {
-            (None, _) => HeaderLookup::Absent,
-            (Some(_), Some(_)) => HeaderLookup::Repeated,
-            (Some(_), None) if aliased() => HeaderLookup::Repeated,
-            (Some(&(_, value)), None) if is_header_text(value.as_bytes()) => {
-                HeaderLookup::One(value)
-            }
-            (Some(_), None) => HeaderLookup::NotText,
-        }
+        lookup_header(
+            self.iter().map(|&(key, value)| (key, value.as_bytes())),
+            name,
+        )
     }
 }
 
@@ -90,4 +108,41 @@ pub struct RequestFacts<'a, H: Headers + ?Sized> {
     /// or the caller of the check API or forward-auth): headers that choose whose bucket is
     /// spent (`identity.company_header`) are believed only then.
     pub from_trusted_proxy: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_is_read_one_way_or_not_at_all() {
+        fn look<'a>(headers: &[(&'a str, &'a [u8])], name: &str) -> HeaderLookup<'a> {
+            lookup_header(headers.iter().copied(), name)
+        }
+        assert_eq!(look(&[], "x-api-key"), HeaderLookup::Absent);
+        assert_eq!(
+            look(&[("X-Api-Key", b"k")], "x-api-key"),
+            HeaderLookup::One("k")
+        );
+        for twice in [
+            &[("x-api-key", &b"a"[..]), ("X-API-KEY", b"b")][..],
+            &[("x-api-key", b"a"), ("x_api_key", b"b")],
+            &[("X_Api_Key", b"a")],
+            &[("x-api-key", b""), ("x-api-key", b"a")],
+        ] {
+            assert_eq!(
+                look(twice, "x-api-key"),
+                HeaderLookup::Repeated,
+                "{twice:?}"
+            );
+        }
+        assert_eq!(
+            look(&[("x-api-key", b"caf\xc3\xa9")], "x-api-key"),
+            HeaderLookup::NotText
+        );
+        assert_eq!(
+            look(&[("x-api-key", b"a\tb")], "x-api-key"),
+            HeaderLookup::One("a\tb")
+        );
+    }
 }

@@ -8,7 +8,7 @@ mod partition;
 mod refund;
 mod resolved;
 
-pub use facts::{HeaderLookup, Headers, RequestFacts, is_header_text, same_header};
+pub use facts::{HeaderLookup, Headers, RequestFacts, is_header_text, lookup_header, same_header};
 pub use refund::RefundTicket;
 pub(crate) use resolved::Context;
 pub use resolved::{Limits, Resolution, Resolved};
