@@ -2,8 +2,6 @@
 //! Resolve, check blocks and the guess guard, take from the store, report, wait for the
 //! journal where the state must outlive a crash. Nothing here knows HTTP.
 
-use std::sync::atomic::Ordering;
-
 use tollgate_core::{Clock, Decision, LimitRequest, NANOS_PER_SEC};
 use tollgate_policy::{Headers, Limits, OnStoreError, RequestFacts, Resolution, Resolved};
 
@@ -42,9 +40,8 @@ impl<C: Clock + 'static> Gate<C> {
         let state = self.state.load_full();
         let answer = self.decide(&state, facts).await;
         let per_account = state.policy.server().metrics_per_account;
-        let took = clock.now().saturating_sub(started);
-        self.metrics.decided(&answer, per_account, took);
-        self.decisions[Decided::of(&answer).index()].fetch_add(1, Ordering::Relaxed);
+        self.metrics.decided(&answer, per_account);
+        self.finished(started, Decided::of(&answer));
         answer
     }
 
@@ -118,15 +115,8 @@ impl<C: Clock + 'static> Gate<C> {
                     ))),
                 };
             }
-            Acquired::Failed(error) => {
-                // A full store is counted in /metrics (refused partitions), not logged per
-                // request; a shared store's outage is logged once by its failure policy.
-                let full = matches!(error, tollgate_core::StoreError::Full { .. });
-                if self.stores.shared().is_none() && !full {
-                    tracing::error!(%error, "limit store fault; refusing");
-                }
-                return Err(Refusal::unavailable());
-            }
+            // Logged by the store, as its kind of fault calls for.
+            Acquired::Failed(_) => return Err(Refusal::unavailable()),
         };
         if let (true, Some(reason)) = (decision.allowed(), resolved.unauthenticated) {
             // An unknown key that its throttle admits is still refused (`held` goes back).

@@ -2,7 +2,6 @@
 //! by envoyproxy/ratelimit's configuration: every descriptor of a request at once, all or
 //! nothing, in one store call. Nothing here knows gRPC: the adapter maps protobuf in and out.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use smallvec::SmallVec;
@@ -146,12 +145,8 @@ impl<C: Clock + 'static> Gate<C> {
         hits: u32,
     ) -> Result<Verdict, NotDecided> {
         validate(domain, descriptors)?;
-        let clock = self.limiter().clock();
-        let started = clock.now();
+        let started = self.limiter().clock().now();
         let answer = self.decide_descriptors(domain, descriptors, hits).await;
-        self.metrics
-            .latency
-            .observe(clock.now().saturating_sub(started));
         if answer.is_err() {
             self.metrics
                 .decided_rules("-", Decided::Unavailable, std::iter::empty());
@@ -161,7 +156,7 @@ impl<C: Clock + 'static> Gate<C> {
             Ok(_) => Decided::Refused,
             Err(_) => Decided::Unavailable,
         };
-        self.decisions[outcome.index()].fetch_add(1, Ordering::Relaxed);
+        self.finished(started, outcome);
         answer
     }
 
@@ -214,12 +209,8 @@ impl<C: Clock + 'static> Gate<C> {
                 }
                 // The store is down and its failure policy admits: nothing is counted.
                 Acquired::Unlimited => {}
-                Acquired::Failed(error) => {
-                    if self.stores.shared().is_none() {
-                        tracing::error!(%error, "limit store fault; answering UNAVAILABLE");
-                    }
-                    return Err(NotDecided::Unavailable);
-                }
+                // Logged by the store, as its kind of fault calls for.
+                Acquired::Failed(_) => return Err(NotDecided::Unavailable),
             }
         }
 

@@ -14,7 +14,7 @@ use tollgate_ratelimit_config::RateLimitConfig;
 
 use crate::Journal;
 use crate::hints::BlockHints;
-use crate::metrics::Metrics;
+use crate::metrics::{Decided, Metrics};
 use crate::refusal_lines::RefusalLines;
 use crate::store::{Failover, Local, Shared, Stores};
 use crate::usage::UsageCounter;
@@ -321,6 +321,14 @@ impl<C: Clock> Gate<C> {
     /// The embedded store's limiter, for background sweeps, the journal and figures.
     pub fn limiter(&self) -> &Limiter<MemoryStore, C> {
         self.local.limiter()
+    }
+
+    /// Counts a decision begun at `started` (by the embedded store's clock), whichever way it
+    /// came in: its time in the latency histogram, its outcome in [`decisions`](Self::decisions).
+    pub(crate) fn finished(&self, started: tollgate_core::Nanos, outcome: Decided) {
+        let took = self.limiter().clock().now().saturating_sub(started);
+        self.metrics.latency.observe(took);
+        self.decisions[outcome.index()].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Decisions since the start: admitted, refused, and refused because the limit store could

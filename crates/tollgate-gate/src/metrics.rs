@@ -210,10 +210,10 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts the answer of one decision that took `nanos`; `per_account` labels the limits'
-    /// counts with the account.
-    pub fn decided(&self, answer: &Result<Admission, Refusal>, per_account: bool, nanos: u64) {
-        self.latency.observe(nanos);
+    /// Counts the answer of one decision by api and limit; `per_account` labels the limits'
+    /// counts with the account. (Its time and outcome: [`Gate::admit`](crate::Gate::admit)
+    /// counts them, as every decision does.)
+    pub fn decided(&self, answer: &Result<Admission, Refusal>, per_account: bool) {
         let outcome = Decided::of(answer);
         let report = match answer {
             Ok(admission) => admission.report(),

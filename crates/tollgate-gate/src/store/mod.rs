@@ -107,7 +107,14 @@ impl<C: Clock + 'static> Stores<C> {
         match self {
             Self::Local(local) => match local.acquire(requests).await {
                 Ok(decision) => Acquired::Decided(taken_by(decision, local, true)),
-                Err(error) => Acquired::Failed(error),
+                Err(error) => {
+                    // A full store is counted in /metrics (refused partitions), not logged per
+                    // request; a shared store's outage is logged once by its failure policy.
+                    if !matches!(error, StoreError::Full { .. }) {
+                        tracing::error!(%error, "limit store fault; refusing");
+                    }
+                    Acquired::Failed(error)
+                }
             },
             Self::Shared(failover) => failover.acquire(requests).await,
         }
