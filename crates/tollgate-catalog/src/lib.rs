@@ -42,3 +42,4 @@ pub use error::CatalogError;
 pub use keys::{KeyedAccount, key_hash};
 pub use ledger::PackPurchase;
 pub use overrides::Override;
+pub use usage::UsageDay;

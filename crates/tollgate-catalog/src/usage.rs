@@ -2,22 +2,26 @@
 //! calendar day, numbered from 1970-01-01), kept for a number of days and then pruned.
 
 use sqlx::Row;
+pub use tollgate_core::UsageDay;
 
 use crate::catalog::Catalog;
 use crate::error::CatalogError;
 
 impl Catalog {
-    /// Adds counts to the usage history: `(account, api, day, admitted, refused)`, the day
-    /// numbered from 1970-01-01 of the account's calendar.
+    /// Adds counts to the usage history.
     ///
     /// # Errors
     /// Only for database faults.
-    pub async fn add_usage(
-        &self,
-        counts: &[(String, String, i64, u64, u64)],
-    ) -> Result<(), CatalogError> {
+    pub async fn add_usage(&self, counts: &[UsageDay]) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin().await?;
-        for (account, api, day, admitted, refused) in counts {
+        for UsageDay {
+            account,
+            api,
+            day,
+            admitted,
+            refused,
+        } in counts
+        {
             sqlx::query(
                 "INSERT INTO usage_days (account_id, api, day, admitted, refused) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (account_id, api, day)
@@ -35,8 +39,8 @@ impl Catalog {
         Ok(())
     }
 
-    /// An account's usage history from day `first` to day `last`, both included:
-    /// `(api, day, admitted, refused)`, by day then api.
+    /// An account's usage history from day `first` to day `last`, both included, by day then
+    /// api.
     ///
     /// # Errors
     /// Only for database faults.
@@ -45,7 +49,7 @@ impl Catalog {
         account_id: &str,
         first: i64,
         last: i64,
-    ) -> Result<Vec<(String, i64, u64, u64)>, CatalogError> {
+    ) -> Result<Vec<UsageDay>, CatalogError> {
         let rows = sqlx::query(
             "SELECT api, day, admitted, refused FROM usage_days
              WHERE account_id = $1 AND day >= $2 AND day <= $3 ORDER BY day, api",
@@ -58,12 +62,13 @@ impl Catalog {
         rows.into_iter()
             .map(|row| {
                 let (admitted, refused): (i64, i64) = (row.try_get(2)?, row.try_get(3)?);
-                Ok((
-                    row.try_get(0)?,
-                    row.try_get(1)?,
-                    u64::try_from(admitted).unwrap_or(0),
-                    u64::try_from(refused).unwrap_or(0),
-                ))
+                Ok(UsageDay {
+                    account: account_id.to_owned(),
+                    api: row.try_get(0)?,
+                    day: row.try_get(1)?,
+                    admitted: u64::try_from(admitted).unwrap_or(0),
+                    refused: u64::try_from(refused).unwrap_or(0),
+                })
             })
             .collect()
     }

@@ -50,6 +50,7 @@ mod key;
 mod limiter;
 pub mod memory;
 mod store;
+mod usage_day;
 
 pub use algorithm::{
     Algorithm, CalendarUnit, Concurrency, LimitError, Rate, Schedule, SlidingWindow, TokenBucket,
@@ -62,3 +63,4 @@ pub use key::{Key, KeyBuilder, KeySpace};
 pub use limiter::Limiter;
 pub use memory::{MemoryStore, MemoryStoreBuilder, MemoryStoreStats, WhenFull};
 pub use store::{LimitRequest, Store, StoreError};
+pub use usage_day::UsageDay;

@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 
 use jiff::tz::TimeZone;
-use tollgate_core::{NANOS_PER_SEC, Nanos};
+use tollgate_core::{NANOS_PER_SEC, Nanos, UsageDay};
 
 /// Shards of the counters, so that decisions of different accounts rarely share a lock.
 const SHARDS: usize = 16;
@@ -82,8 +82,8 @@ impl UsageCounter {
         }
     }
 
-    /// The counts of `account` not yet written, `(api, day, admitted, refused)`, left in place.
-    pub fn pending(&self, account: &str) -> Vec<(String, i64, u64, u64)> {
+    /// The counts of `account` not yet written, left in place.
+    pub fn pending(&self, account: &str) -> Vec<UsageDay> {
         let shard = self.hasher.hash_one(account) as usize % SHARDS;
         let accounts = self.shards[shard]
             .lock()
@@ -93,15 +93,20 @@ impl UsageCounter {
             .into_iter()
             .flat_map(|apis| {
                 apis.iter().flat_map(|(api, days)| {
-                    days.iter()
-                        .map(|(&day, &(admitted, refused))| (api.clone(), day, admitted, refused))
+                    days.iter().map(|(&day, &(admitted, refused))| UsageDay {
+                        account: account.to_owned(),
+                        api: api.clone(),
+                        day,
+                        admitted,
+                        refused,
+                    })
                 })
             })
             .collect()
     }
 
-    /// Takes every count so far: `(account, api, day, admitted, refused)`.
-    pub fn take(&self) -> Vec<(String, String, i64, u64, u64)> {
+    /// Takes every count so far.
+    pub fn take(&self) -> Vec<UsageDay> {
         let mut taken = Vec::new();
         for shard in &self.shards {
             let accounts = std::mem::take(
@@ -112,7 +117,13 @@ impl UsageCounter {
             for (account, apis) in accounts {
                 for (api, days) in apis {
                     for (day, (admitted, refused)) in days {
-                        taken.push((account.clone(), api.clone(), day, admitted, refused));
+                        taken.push(UsageDay {
+                            account: account.clone(),
+                            api: api.clone(),
+                            day,
+                            admitted,
+                            refused,
+                        });
                     }
                 }
             }
@@ -121,8 +132,15 @@ impl UsageCounter {
     }
 
     /// Puts counts back (a write that failed is tried again with the next take).
-    pub fn put_back(&self, counts: Vec<(String, String, i64, u64, u64)>) {
-        for (account, api, day, admitted, refused) in counts {
+    pub fn put_back(&self, counts: Vec<UsageDay>) {
+        for UsageDay {
+            account,
+            api,
+            day,
+            admitted,
+            refused,
+        } in counts
+        {
             let shard = self.hasher.hash_one(account.as_str()) as usize % SHARDS;
             let mut accounts = self.shards[shard]
                 .lock()
@@ -151,28 +169,27 @@ mod tests {
         counter.record("acme", "machines", 3, false);
         counter.record("acme", "machines", 4, true);
         counter.record("acme", "tasks", 3, true);
-        let mut taken = counter.take();
-        taken.sort();
-        assert_eq!(
-            taken,
-            [
-                ("acme".into(), "machines".into(), 3, 1, 1),
-                ("acme".into(), "machines".into(), 4, 1, 0),
-                ("acme".into(), "tasks".into(), 3, 1, 0),
-            ]
-        );
+        let row = |api: &str, day, admitted, refused| UsageDay {
+            account: "acme".to_owned(),
+            api: api.to_owned(),
+            day,
+            admitted,
+            refused,
+        };
+        let expected = [
+            row("machines", 3, 1, 1),
+            row("machines", 4, 1, 0),
+            row("tasks", 3, 1, 0),
+        ];
+        let sorted = |mut rows: Vec<UsageDay>| {
+            rows.sort_by(|a, b| (&a.api, a.day).cmp(&(&b.api, b.day)));
+            rows
+        };
+        let taken = sorted(counter.take());
+        assert_eq!(taken, expected);
         assert!(counter.take().is_empty());
         counter.put_back(taken);
-        let mut pending = counter.pending("acme");
-        pending.sort();
-        assert_eq!(
-            pending,
-            [
-                ("machines".into(), 3, 1, 1),
-                ("machines".into(), 4, 1, 0),
-                ("tasks".into(), 3, 1, 0),
-            ]
-        );
+        assert_eq!(sorted(counter.pending("acme")), expected);
         assert!(counter.pending("globex").is_empty());
         assert_eq!(counter.take().len(), 3);
     }

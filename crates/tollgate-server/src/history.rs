@@ -1,6 +1,7 @@
 //! Usage history in the catalog: what the gate's [`UsageCounter`] counted, written down, and
 //! read back with what is not written yet.
 
+use tollgate_catalog::UsageDay;
 use tollgate_gate::UsageCounter;
 
 /// An account's usage history from day `first` to day `last` as the catalog has it, with the
@@ -14,13 +15,13 @@ pub(crate) async fn peek(
     id: &str,
     first: i64,
     last: i64,
-) -> Result<Vec<(String, i64, u64, u64)>, tollgate_catalog::CatalogError> {
+) -> Result<Vec<UsageDay>, tollgate_catalog::CatalogError> {
     let mut rows = catalog.usage_history(id, first, last).await?;
     rows.extend(
         counter
             .pending(id)
             .into_iter()
-            .filter(|(_, day, _, _)| (first..=last).contains(day)),
+            .filter(|row| (first..=last).contains(&row.day)),
     );
     Ok(rows)
 }
@@ -36,7 +37,7 @@ pub(crate) async fn read(
     id: &str,
     first: i64,
     last: i64,
-) -> Result<Vec<(String, i64, u64, u64)>, tollgate_catalog::CatalogError> {
+) -> Result<Vec<UsageDay>, tollgate_catalog::CatalogError> {
     let pending = counter.take();
     if let Err(failure) = catalog.add_usage(&pending).await {
         counter.put_back(pending);

@@ -8,7 +8,7 @@ mod postgres_server;
 
 use std::path::PathBuf;
 
-use tollgate_catalog::{Account, Catalog, CatalogError, key_hash};
+use tollgate_catalog::{Account, Catalog, CatalogError, UsageDay, key_hash};
 
 const DAY: u64 = 86_400 * 1_000_000_000;
 const YEAR: u64 = 365 * DAY;
@@ -197,8 +197,12 @@ async fn packs_renew_replace_and_expire(url: &str) {
 async fn usage_is_read_by_range_and_pruned(url: &str) {
     let catalog = Catalog::open(url).await.unwrap();
     catalog.create_account(&account("acme"), 0).await.unwrap();
-    let row = |api: &str, day, admitted, refused| {
-        ("acme".to_owned(), api.to_owned(), day, admitted, refused)
+    let row = |api: &str, day, admitted, refused| UsageDay {
+        account: "acme".to_owned(),
+        api: api.to_owned(),
+        day,
+        admitted,
+        refused,
     };
     catalog
         .add_usage(&[
@@ -213,7 +217,7 @@ async fn usage_is_read_by_range_and_pruned(url: &str) {
     catalog.add_usage(&[row("a", 11, 1, 1)]).await.unwrap();
     let read = catalog.usage_history("acme", 11, 12).await.unwrap();
     let expected = [("a", 11, 3, 2), ("b", 11, 3, 0), ("a", 12, 4, 0)]
-        .map(|(api, day, admitted, refused)| (api.to_owned(), day, admitted, refused));
+        .map(|(api, day, admitted, refused)| row(api, day, admitted, refused));
     assert_eq!(read, expected);
     assert_eq!(catalog.prune_usage(12).await.unwrap(), 3);
     assert_eq!(

@@ -321,8 +321,8 @@ async fn read_history<C: Clock + 'static>(
         .await
         .map_err(fault)?
         .into_iter()
-        .map(|(api, day, admitted, refused)| {
-            serde_json::json!({ "api": api, "date": date(day), "admitted": admitted, "refused": refused })
+        .map(|row| {
+            serde_json::json!({ "api": row.api, "date": date(row.day), "admitted": row.admitted, "refused": row.refused })
         })
         .collect();
     Ok(History {

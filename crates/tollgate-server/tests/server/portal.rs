@@ -284,19 +284,20 @@ async fn signs_in_and_reads(chromium: &mut Chromium) -> bool {
     let today = shanghai_today();
     let catalog_url = format!("sqlite://{}", data.join("catalog.db").display());
     let catalog = tollgate_catalog::Catalog::open(&catalog_url).await.unwrap();
-    let earlier: Vec<(String, String, i64, u64, u64)> = (1..30)
+    let row = |api: &str, day, admitted, refused| tollgate_catalog::UsageDay {
+        account: "acme".to_owned(),
+        api: api.to_owned(),
+        day,
+        admitted,
+        refused,
+    };
+    let earlier: Vec<_> = (1..30)
         .flat_map(|back| {
             let day = today - back;
             let busy = u64::try_from(back).unwrap() * 7 % 40 + 20;
             [
-                (
-                    "acme".to_owned(),
-                    "machines".to_owned(),
-                    day,
-                    busy,
-                    busy / 10,
-                ),
-                ("acme".to_owned(), "reports".to_owned(), day, busy / 4, 0),
+                row("machines", day, busy, busy / 10),
+                row("reports", day, busy / 4, 0),
             ]
         })
         .collect();

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use tollgate_catalog::UsageDay;
 use tollgate_gate::{LimitKind, LimitUsage, Usage};
 
 use super::{SIGN_IN, SIGN_OUT, chart, escape, words};
@@ -83,8 +84,8 @@ pub(super) fn sign_in(problem: Option<&str>) -> String {
 pub(super) struct Seen<'a> {
     /// The account's standing.
     pub(super) usage: &'a Usage,
-    /// `(api, day, admitted, refused)` of the last [`DAYS`] days.
-    pub(super) history: &'a [(String, i64, u64, u64)],
+    /// The account's calls per api and day, the last [`DAYS`] days among them.
+    pub(super) history: &'a [UsageDay],
     /// Now, in epoch seconds.
     pub(super) now: u64,
     /// Today's day number in the account's zone.
@@ -248,11 +249,15 @@ fn by_api(seen: &Seen<'_>) -> BTreeMap<String, Vec<chart::Day>> {
     for api in &seen.usage.apis {
         counts.entry(api.api.as_str()).or_default();
     }
-    for (api, day, admitted, refused) in seen.history {
-        if (first..=seen.today).contains(day) {
-            let entry = counts.entry(api).or_default().entry(*day).or_default();
-            entry.0 += admitted;
-            entry.1 += refused;
+    for row in seen.history {
+        if (first..=seen.today).contains(&row.day) {
+            let entry = counts
+                .entry(&row.api)
+                .or_default()
+                .entry(row.day)
+                .or_default();
+            entry.0 += row.admitted;
+            entry.1 += row.refused;
         }
     }
     counts
@@ -336,10 +341,14 @@ mod tests {
                 per_request: vec!["per-ip".to_owned()],
             }],
         };
-        let history = [
-            ("machines".to_owned(), today, 8, 2),
-            ("machines".to_owned(), today - 40, 5, 0),
-        ];
+        let row = |day, admitted, refused| UsageDay {
+            account: "<acme>".to_owned(),
+            api: "machines".to_owned(),
+            day,
+            admitted,
+            refused,
+        };
+        let history = [row(today, 8, 2), row(today - 40, 5, 0)];
         let page = quotas(&Seen {
             usage: &usage,
             history: &history,
