@@ -8,6 +8,17 @@ use crate::encoding::{from_nanos, hex, nanos};
 use crate::error::CatalogError;
 use crate::keys::key_hash;
 
+/// An app as the catalog lists it (its secret's hash is only read into the gate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredApp {
+    /// Its id.
+    pub id: String,
+    /// The account it belongs to, if any.
+    pub owner: Option<String>,
+    /// When it was registered.
+    pub created_at: Nanos,
+}
+
 impl Catalog {
     /// Registers an app and returns its secret in clear: the only time it is shown.
     ///
@@ -52,21 +63,21 @@ impl Catalog {
             .collect()
     }
 
-    /// Every registered app: its id, owner and creation time (never its secret).
+    /// Every registered app, never its secret.
     ///
     /// # Errors
     /// Only for database faults.
-    pub async fn app_list(&self) -> Result<Vec<(String, Option<String>, Nanos)>, CatalogError> {
+    pub async fn app_list(&self) -> Result<Vec<RegisteredApp>, CatalogError> {
         let rows = sqlx::query("SELECT id, owner_account, created_at FROM apps ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter()
             .map(|row| {
-                Ok((
-                    row.try_get(0)?,
-                    row.try_get(1)?,
-                    from_nanos(row.try_get(2)?),
-                ))
+                Ok(RegisteredApp {
+                    id: row.try_get(0)?,
+                    owner: row.try_get(1)?,
+                    created_at: from_nanos(row.try_get(2)?),
+                })
             })
             .collect()
     }

@@ -25,6 +25,15 @@ pub struct KeyedAccount {
     pub time_zone: String,
 }
 
+/// An API key as the catalog keeps it: never the key, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// The SHA-256 of the key, in hex.
+    pub sha256: String,
+    /// When it was made.
+    pub created_at: Nanos,
+}
+
 impl Catalog {
     /// Makes a new API key for account `id` and returns it in clear: the only time it is
     /// shown. The catalog keeps its SHA-256.
@@ -62,11 +71,11 @@ impl Catalog {
         Ok(row.map(|row| row.try_get("account_id")).transpose()?)
     }
 
-    /// The SHA-256 (hex) and creation time of each key of an account.
+    /// Each key of an account, oldest first.
     ///
     /// # Errors
     /// Only for database faults.
-    pub async fn keys(&self, account_id: &str) -> Result<Vec<(String, Nanos)>, CatalogError> {
+    pub async fn keys(&self, account_id: &str) -> Result<Vec<StoredKey>, CatalogError> {
         let rows = sqlx::query(
             "SELECT key_sha256, created_at FROM api_keys WHERE account_id = $1 ORDER BY created_at",
         )
@@ -74,7 +83,12 @@ impl Catalog {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|row| Ok((row.try_get(0)?, from_nanos(row.try_get(1)?))))
+            .map(|row| {
+                Ok(StoredKey {
+                    sha256: row.try_get(0)?,
+                    created_at: from_nanos(row.try_get(1)?),
+                })
+            })
             .collect()
     }
 

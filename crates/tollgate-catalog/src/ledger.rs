@@ -26,12 +26,23 @@ pub struct PackPurchase {
     pub superseded: Option<(Nanos, String)>,
 }
 
+/// The pack an account bought last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestPack {
+    /// The account.
+    pub account: String,
+    /// The pack.
+    pub pack: String,
+    /// When it ends (it may have ended).
+    pub expires_at: Nanos,
+}
+
 impl Catalog {
     /// The pack each account bought last, and its expiry (it may have expired).
     ///
     /// # Errors
     /// Only for database faults.
-    pub async fn latest_packs(&self) -> Result<Vec<(String, String, Nanos)>, CatalogError> {
+    pub async fn latest_packs(&self) -> Result<Vec<LatestPack>, CatalogError> {
         let rows = sqlx::query(
             "SELECT p.account_id, p.pack, p.expires_at FROM pack_purchases p
              WHERE p.superseded_at IS NULL AND p.bought_at = (
@@ -42,11 +53,11 @@ impl Catalog {
         .await?;
         rows.into_iter()
             .map(|row| {
-                Ok((
-                    row.try_get(0)?,
-                    row.try_get(1)?,
-                    from_nanos(row.try_get(2)?),
-                ))
+                Ok(LatestPack {
+                    account: row.try_get(0)?,
+                    pack: row.try_get(1)?,
+                    expires_at: from_nanos(row.try_get(2)?),
+                })
             })
             .collect()
     }

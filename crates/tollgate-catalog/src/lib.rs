@@ -36,10 +36,11 @@ mod schema;
 mod usage;
 
 pub use accounts::Account;
+pub use apps::RegisteredApp;
 pub use blocks::Block;
 pub use catalog::Catalog;
 pub use error::CatalogError;
-pub use keys::{KeyedAccount, key_hash};
-pub use ledger::PackPurchase;
+pub use keys::{KeyedAccount, StoredKey, key_hash};
+pub use ledger::{LatestPack, PackPurchase};
 pub use overrides::Override;
 pub use usage::UsageDay;

@@ -185,7 +185,7 @@ pub(super) async fn list_keys<C: Clock>(
         Ok(keys) => {
             let keys: Vec<serde_json::Value> = keys
                 .into_iter()
-                .map(|(hash, at)| serde_json::json!({ "key_sha256": hash, "created_at": at / tollgate_core::NANOS_PER_SEC }))
+                .map(|key| serde_json::json!({ "key_sha256": key.sha256, "created_at": key.created_at / tollgate_core::NANOS_PER_SEC }))
                 .collect();
             Json(keys).into_response()
         }

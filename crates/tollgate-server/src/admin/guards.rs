@@ -53,8 +53,8 @@ pub(super) async fn list_apps<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> R
         Ok(apps) => {
             let apps: Vec<serde_json::Value> = apps
                 .into_iter()
-                .map(|(id, owner, at)| {
-                    serde_json::json!({ "app": id, "owner": owner, "created_at": at / tollgate_core::NANOS_PER_SEC })
+                .map(|app| {
+                    serde_json::json!({ "app": app.id, "owner": app.owner, "created_at": app.created_at / tollgate_core::NANOS_PER_SEC })
                 })
                 .collect();
             Json(apps).into_response()

@@ -159,7 +159,7 @@ impl<C: Clock> Admin<C> {
             .latest_packs()
             .await?
             .into_iter()
-            .map(|(account, pack, until)| (account, (pack, until)))
+            .map(|held| (held.account, (held.pack, held.expires_at)))
             .collect();
         let mut file_accounts: Vec<String> =
             packs.keys().chain(overrides.keys()).cloned().collect();
