@@ -268,6 +268,54 @@ impl Compiler<'_> {
         self.warn(dimension.span(), message);
     }
 
+    /// Warns when requests without a key can make a partition per value they choose (a path, a
+    /// parameter, a header) under a limit that no client dimension bounds, and no limit per
+    /// `ip` guards such requests: one client could then fill the store's anonymous share.
+    pub(super) fn warn_of_unguarded_anonymous(&mut self, file: &PolicyFile) {
+        use crate::model::KeyState;
+        let keyless = |limit: &LimitConfig| matches!(limit.when.key, None | Some(KeyState::Absent));
+        let guarded = file.limits.iter().map(Spanned::get_ref).any(|limit| {
+            keyless(limit)
+                && limit
+                    .per
+                    .iter()
+                    .any(|dimension| dimension.get_ref() == "ip")
+        });
+        if guarded {
+            return;
+        }
+        for limit in file
+            .limits
+            .iter()
+            .map(Spanned::get_ref)
+            .filter(|limit| keyless(limit))
+        {
+            let per = |names: &[&str]| {
+                limit.per.iter().any(|dimension| {
+                    let text = dimension.get_ref().as_str();
+                    names.contains(&text.split_once(':').map_or(text, |(kind, _)| kind))
+                })
+            };
+            if per(&["ip", "account", "app"]) {
+                continue;
+            }
+            let chosen = limit.per.iter().find(|dimension| {
+                let text = dimension.get_ref().as_str();
+                ["path", "param", "header"]
+                    .contains(&text.split_once(':').map_or(text, |(kind, _)| kind))
+            });
+            if let Some(dimension) = chosen {
+                self.warn(
+                    dimension.span(),
+                    format!(
+                        "requests without a key make a partition per `{}` here, and no limit per `ip` guards them: add one, e.g. `per = [\"ip\"]` with `when = {{ key = \"absent\" }}`, so one client cannot fill the store's anonymous share",
+                        dimension.get_ref()
+                    ),
+                );
+            }
+        }
+    }
+
     /// The algorithm of a limit, with a plan's numbers applied when given.
     pub(super) fn algorithm(
         &mut self,

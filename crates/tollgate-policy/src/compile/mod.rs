@@ -96,6 +96,7 @@ impl Compiler<'_> {
             .iter()
             .map(|limit| self.limit(limit, &file, &plans, &apis, &key_space))
             .collect();
+        self.warn_of_unguarded_anonymous(&file);
         let mut names = HashSet::new();
         for limit in &file.limits {
             let name = &limit.get_ref().name;

@@ -189,6 +189,12 @@ fn check_config_warns_of_a_limit_by_what_a_client_spells() {
         window = { max = 1, every = "1m" }
         per = ["path", "param:id"]
         apis = ["items"]
+
+        [[limits]]
+        name = "without-a-key"
+        token_bucket = { rate = "1/s", burst = 5 }
+        per = ["ip"]
+        when = { key = "absent" }
     "#;
     let warnings: Vec<String> = policy(text)
         .warnings()
@@ -325,4 +331,32 @@ async fn a_bearer_token_in_the_query_is_refused_or_read_as_the_policy_says() {
         .auth("GET", "/hvacs/7/heatingCircuits/2?access_token=nobody", &[])
         .await;
     assert_eq!(wrong.status, 401, "{}", wrong.body);
+}
+
+#[test]
+fn check_config_warns_of_keyless_buckets_no_address_guards() {
+    let text = r#"
+        [[routes]]
+        api = "files"
+        match = "GET /files/{id:int}"
+
+        [[limits]]
+        name = "per-file"
+        window = { max = 1, every = "1m" }
+        per = ["param:id"]
+    "#;
+    let warnings: Vec<String> = policy(text)
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("requests without a key make a partition per `param:id`"),
+        "{warnings:?}"
+    );
+    let guarded = format!(
+        "{text}\n[[limits]]\nname = \"guard\"\ntoken_bucket = {{ rate = \"1/s\", burst = 5 }}\nper = [\"ip\"]\nwhen = {{ key = \"absent\" }}\n"
+    );
+    assert!(policy(&guarded).warnings().is_empty());
 }
