@@ -32,9 +32,7 @@ impl Held {
             giver: (!leases.is_empty()).then(|| Arc::clone(giver)),
         }
     }
-}
 
-impl Held {
     /// Whether no slot is held.
     #[must_use]
     pub fn is_empty(&self) -> bool {
