@@ -168,6 +168,15 @@ fn typed_parameters_are_checked_when_the_policy_loads() {
     }
 }
 
+/// What `check-config` warns of in the policy `text`, as it prints it.
+fn warnings_of(text: &str) -> Vec<String> {
+    policy(text)
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
 #[test]
 fn check_config_warns_of_a_limit_by_what_a_client_spells() {
     let text = r#"
@@ -196,11 +205,7 @@ fn check_config_warns_of_a_limit_by_what_a_client_spells() {
         per = ["ip"]
         when = { key = "absent" }
     "#;
-    let warnings: Vec<String> = policy(text)
-        .warnings()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let warnings = warnings_of(text);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings[0].starts_with("policy.toml:13:16: partitioned by the untyped parameter `name`"),
@@ -345,11 +350,7 @@ fn check_config_warns_of_keyless_buckets_no_address_guards() {
         window = { max = 1, every = "1m" }
         per = ["param:id"]
     "#;
-    let warnings: Vec<String> = policy(text)
-        .warnings()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let warnings = warnings_of(text);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings[0].contains("requests without a key make a partition per `param:id`"),
@@ -358,5 +359,5 @@ fn check_config_warns_of_keyless_buckets_no_address_guards() {
     let guarded = format!(
         "{text}\n[[limits]]\nname = \"guard\"\ntoken_bucket = {{ rate = \"1/s\", burst = 5 }}\nper = [\"ip\"]\nwhen = {{ key = \"absent\" }}\n"
     );
-    assert!(policy(&guarded).warnings().is_empty());
+    assert!(warnings_of(&guarded).is_empty());
 }

@@ -124,6 +124,26 @@ pub(crate) async fn raw_status(address: SocketAddr, target: &str) -> u16 {
         .unwrap_or_else(|| panic!("no status for {target}: {reply}"))
 }
 
+/// The statuses a spelling got through the gateway, forward-auth and the check API, and
+/// whether the check API allowed it.
+pub(crate) async fn statuses(tollgate: &Tollgate, path: &str) -> (u16, u16, u16, bool) {
+    let gateway = raw_status(tollgate.address, path).await;
+    let forward_auth = send(
+        tollgate.address,
+        "GET",
+        "/v1/auth",
+        &[KEY, ("X-Original-Method", "GET"), ("X-Original-URI", path)],
+        "",
+    )
+    .await
+    .status;
+    let ask = serde_json::json!({ "method": "GET", "path": path, "headers": { "x-api-key": "acme-key" } });
+    let check = send(tollgate.address, "POST", "/v1/check", &[], &ask.to_string()).await;
+    let answer: serde_json::Value = serde_json::from_str(&check.body).unwrap();
+    let status = u16::try_from(answer["status"].as_u64().unwrap_or(0)).unwrap_or(0);
+    (gateway, forward_auth, status, answer["allowed"] == true)
+}
+
 /// Whether a status says the spelling shared the spent bucket, or was refused outright.
 fn refused(status: u16) -> bool {
     status == 429 || status == 400
@@ -139,36 +159,8 @@ async fn no_spelling_of_a_resource_gets_past_its_spent_bucket() {
 
     let mut failures = Vec::new();
     for spelling in SPELLINGS {
-        let gateway = raw_status(tollgate.address, spelling).await;
-        let forward_auth = send(
-            tollgate.address,
-            "GET",
-            "/v1/auth",
-            &[
-                KEY,
-                ("X-Original-Method", "GET"),
-                ("X-Original-URI", spelling),
-            ],
-            "",
-        )
-        .await
-        .status;
-        let check = send(
-            tollgate.address,
-            "POST",
-            "/v1/check",
-            &[],
-            &serde_json::json!({ "method": "GET", "path": spelling, "headers": { "x-api-key": "acme-key" } })
-                .to_string(),
-        )
-        .await;
-        let answer: serde_json::Value = serde_json::from_str(&check.body).unwrap();
-        let check = u16::try_from(answer["status"].as_u64().unwrap_or(0)).unwrap_or(0);
-        if !(refused(gateway)
-            && refused(forward_auth)
-            && refused(check)
-            && answer["allowed"] == false)
-        {
+        let (gateway, forward_auth, check, allowed) = statuses(&tollgate, spelling).await;
+        if !(refused(gateway) && refused(forward_auth) && refused(check) && !allowed) {
             failures.push(format!(
                 "{spelling}: gateway {gateway}, forward-auth {forward_auth}, check {check}"
             ));

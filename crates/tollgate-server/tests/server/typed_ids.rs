@@ -3,7 +3,7 @@
 //! bucket or matches no route; none reaches the upstream, none falls into the exempt catch-all,
 //! and an upstream's block of the canonical id holds for every spelling.
 
-use crate::bypass::raw_status;
+use crate::bypass::{raw_status, statuses};
 use crate::support::{Tollgate, Upstream, send};
 
 /// One request an hour per account and path for circuits and things; `/protect` asks the
@@ -118,26 +118,6 @@ const UUIDS: [&str; 30] = [
 ];
 
 const KEY: (&str, &str) = ("X-Api-Key", "acme-key");
-
-/// The statuses a spelling got through the gateway, forward-auth and the check API, and
-/// whether the check API allowed it.
-async fn statuses(tollgate: &Tollgate, path: &str) -> (u16, u16, u16, bool) {
-    let gateway = raw_status(tollgate.address, path).await;
-    let forward_auth = send(
-        tollgate.address,
-        "GET",
-        "/v1/auth",
-        &[KEY, ("X-Original-Method", "GET"), ("X-Original-URI", path)],
-        "",
-    )
-    .await
-    .status;
-    let ask = serde_json::json!({ "method": "GET", "path": path, "headers": { "x-api-key": "acme-key" } });
-    let check = send(tollgate.address, "POST", "/v1/check", &[], &ask.to_string()).await;
-    let answer: serde_json::Value = serde_json::from_str(&check.body).unwrap();
-    let status = u16::try_from(answer["status"].as_u64().unwrap_or(0)).unwrap_or(0);
-    (gateway, forward_auth, status, answer["allowed"] == true)
-}
 
 /// Whether a spelling was refused everywhere: the spent bucket (429), a block (423), a refused
 /// path (400), or no route (404 from the gateway and the check API, 403 from forward-auth).
