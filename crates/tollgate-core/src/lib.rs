@@ -62,5 +62,5 @@ pub use decision::{Decision, Lease, Outcome, Outcomes};
 pub use key::{Key, KeyBuilder, KeySpace};
 pub use limiter::Limiter;
 pub use memory::{MemoryStore, MemoryStoreBuilder, MemoryStoreStats, WhenFull};
-pub use store::{LimitRequest, Store, StoreError};
+pub use store::{LimitRequest, Store, StoreError, Unsupported};
 pub use usage_day::UsageDay;

@@ -94,6 +94,12 @@ pub enum StoreError {
     },
 }
 
+/// A limit whose numbers a store cannot keep exactly (the Redis store's time is in microseconds
+/// and its arithmetic in doubles): why, in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unsupported(pub String);
+
 impl StoreError {
     /// Whether the same call may succeed later (a full store may empty as state comes to rest).
     #[must_use]

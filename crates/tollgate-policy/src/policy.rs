@@ -295,7 +295,7 @@ impl Policy {
     /// Numbers that do not fit the algorithm, or that it or the store refuses.
     pub fn numbers_of(&self, limit: &Limit, numbers: &Numbers) -> Result<Algorithm, String> {
         let algorithm = limit.with_numbers(numbers)?;
-        (self.check)(&algorithm)?;
+        (self.check)(&algorithm).map_err(|unsupported| unsupported.to_string())?;
         Ok(algorithm)
     }
 

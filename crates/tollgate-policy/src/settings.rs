@@ -79,11 +79,14 @@ pub enum Unmatched {
     Pass,
 }
 
-/// Whether the store that will hold a limit can keep its numbers exactly; why not, in words.
-pub type StoreCheck = fn(&Algorithm) -> Result<(), String>;
+/// Whether the store that will hold a limit can keep its numbers exactly.
+pub type StoreCheck = fn(&Algorithm) -> Result<(), tollgate_core::Unsupported>;
 
 /// The check of a store that keeps every algorithm exactly (the embedded one).
-pub fn any_algorithm(_: &Algorithm) -> Result<(), String> {
+///
+/// # Errors
+/// Never.
+pub fn any_algorithm(_: &Algorithm) -> Result<(), tollgate_core::Unsupported> {
     Ok(())
 }
 

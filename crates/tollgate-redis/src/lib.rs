@@ -47,5 +47,5 @@ mod url;
 
 pub use redirections::Redirections;
 pub use store::RedisStore;
-pub use supports::Unsupported;
+pub use tollgate_core::Unsupported;
 pub use url::{StoreUrl, UrlError};

@@ -1,17 +1,12 @@
 //! Which limits the Redis store keeps exactly: its time is in microseconds, its arithmetic in
 //! doubles.
 
-use tollgate_core::Algorithm;
+use tollgate_core::{Algorithm, Unsupported};
 
 use crate::store::RedisStore;
 
 /// The largest integer a double holds exactly: the script's arithmetic stays below it.
 const EXACT: u64 = 1 << 53;
-
-/// A limit whose numbers the Redis store cannot keep exactly.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Unsupported(String);
 
 impl RedisStore {
     /// Whether this store keeps `algorithm` exactly: time is in microseconds there, and the

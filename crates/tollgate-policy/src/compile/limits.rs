@@ -412,7 +412,7 @@ impl Compiler<'_> {
         };
         let built = built.and_then(|algorithm| match (self.check)(&algorithm) {
             Ok(()) => Ok(algorithm),
-            Err(unsupported) => Err((spanned.span(), unsupported)),
+            Err(unsupported) => Err((spanned.span(), unsupported.to_string())),
         });
         match built {
             Ok(algorithm) => Some(algorithm),

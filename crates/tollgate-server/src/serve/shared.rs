@@ -28,6 +28,9 @@ pub(super) async fn connect_shared(
 
 /// What the Redis store keeps exactly (see [`RedisStore::supports`]): the check of policies
 /// served with `store = "redis://…"`.
-pub fn redis_check(algorithm: &tollgate_core::Algorithm) -> Result<(), String> {
-    RedisStore::supports(algorithm).map_err(|unsupported| unsupported.to_string())
+///
+/// # Errors
+/// Why the store cannot keep `algorithm` exactly.
+pub fn redis_check(algorithm: &tollgate_core::Algorithm) -> Result<(), tollgate_core::Unsupported> {
+    RedisStore::supports(algorithm)
 }
