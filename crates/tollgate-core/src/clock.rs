@@ -23,7 +23,7 @@ pub fn duration_nanos(duration: Duration) -> Nanos {
 /// A source of the current wall time.
 ///
 /// Implementations must be cheap: the limiter reads the clock once per decision.
-pub trait Clock: Send + Sync {
+pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current time in nanoseconds since the Unix epoch.
     fn now(&self) -> Nanos;
 }

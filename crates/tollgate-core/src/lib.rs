@@ -5,7 +5,8 @@
 //! [`Window`]s on the clock or on a time zone's calendar, a [`SlidingWindow`] and a
 //! [`Concurrency`] limit — and know nothing of HTTP or of where their state lives. A [`Store`]
 //! keeps the state; [`MemoryStore`] is the embedded one. A [`Limiter`] reads a [`Clock`] and asks
-//! the store to decide.
+//! the store to decide. [`LimitStore`] is the awaited interface a server takes limits from: a
+//! limiter implements it, and so does a store shared by many instances (Redis).
 //!
 //! ```
 //! use std::time::Duration;
@@ -47,6 +48,7 @@ mod block;
 mod clock;
 mod decision;
 mod key;
+mod limit_store;
 mod limiter;
 pub mod memory;
 mod store;
@@ -60,6 +62,7 @@ pub use block::Block;
 pub use clock::{Clock, ManualClock, NANOS_PER_SEC, Nanos, SystemClock, duration_nanos};
 pub use decision::{Decision, Lease, Outcome, Outcomes};
 pub use key::{Key, KeyBuilder, KeySpace};
+pub use limit_store::{LimitStore, StoreFuture};
 pub use limiter::Limiter;
 pub use memory::{MemoryStore, MemoryStoreBuilder, MemoryStoreStats, WhenFull};
 pub use store::{LimitRequest, Store, StoreError, Unsupported};

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use tollgate_core::Nanos;
+use tollgate_core::{LimitStore, Nanos};
 use tollgate_policy::RefundTicket;
 
 use super::report::Report;
-use crate::store::{Held, Taker};
+use crate::store::Held;
 
 /// An admitted request: what its answer shows, and what it took.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ struct Settlement {
     /// When they were taken, by the store's clock.
     at: Nanos,
     /// The store that took them.
-    to: Arc<dyn Taker>,
+    to: Arc<dyn LimitStore>,
 }
 
 impl Admission {
@@ -34,7 +34,7 @@ impl Admission {
     pub(crate) fn new(
         report: Report,
         held: Held,
-        refund: Option<(RefundTicket, Nanos, Arc<dyn Taker>)>,
+        refund: Option<(RefundTicket, Nanos, Arc<dyn LimitStore>)>,
     ) -> Self {
         Self {
             report,

@@ -107,9 +107,9 @@ impl<C: Clock + 'static> Gate<C> {
             .when_full(policy.server().when_full)
             .journaled(journaled)
             .build();
-        let local = Arc::new(Local::new(Arc::new(Limiter::new(store, clock))));
+        let local = Arc::new(Limiter::new(store, clock));
         let stores = match shared {
-            Some(shared) => Stores::Shared(Failover::new(shared, Arc::clone(&local))),
+            Some(shared) => Stores::Shared(Box::new(Failover::new(shared, Arc::clone(&local)))),
             None => Stores::Local(Arc::clone(&local)),
         };
         Self {
@@ -320,7 +320,7 @@ impl<C: Clock> Gate<C> {
 
     /// The embedded store's limiter, for background sweeps, the journal and figures.
     pub fn limiter(&self) -> &Limiter<MemoryStore, C> {
-        self.local.limiter()
+        &self.local
     }
 
     /// Counts a decision begun at `started` (by the embedded store's clock), whichever way it

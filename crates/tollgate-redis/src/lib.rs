@@ -9,7 +9,8 @@
 //!
 //! The algorithms are those of [`tollgate_core`], written again in Lua over microseconds (the
 //! resolution of `TIME`); a conformance suite runs the same scenarios on both stores. What the
-//! microsecond makes different is listed in [`RedisStore::supports`].
+//! microsecond makes different is listed in [`RedisStore::supports`]. A server holds it as a
+//! [`LimitStore`](tollgate_core::LimitStore), the interface the embedded store implements too.
 //!
 //! # Key layout
 //! A partition lives under `tg:{ROOT}:KEY`, where `KEY` is its [`Key`](tollgate_core::Key) and
@@ -39,6 +40,7 @@
 
 mod connection;
 mod fault;
+mod limit_store;
 mod redirections;
 mod script;
 mod store;

@@ -4,19 +4,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use smallvec::SmallVec;
-use tollgate_core::{Algorithm, Clock, LimitRequest, StoreError};
+use tollgate_core::{Algorithm, Clock, LimitRequest, LimitStore, StoreError};
 use tollgate_policy::OnStoreError;
-use tollgate_redis::RedisStore;
 
-use super::{Acquired, LimitStore, Local, Remote, taken_by};
+use super::{Acquired, Local, taken_by};
 use crate::metrics::{Histogram, store_error_kind};
 
 /// A shared store wrapped in its failure policy: while it cannot be reached, requests are
 /// refused, admitted uncounted, or decided by the embedded store standing in for it.
 #[derive(Debug)]
 pub(crate) struct Failover<C: Clock> {
-    shared: Arc<Shared>,
-    remote: Arc<Remote>,
+    shared: Shared,
     stand_in: Arc<Local<C>>,
 }
 
@@ -30,24 +28,20 @@ impl<C: Clock> Failover<C> {
 impl<C: Clock + 'static> Failover<C> {
     /// `shared`, with `stand_in` deciding alone in `local` mode.
     pub(crate) fn new(shared: Shared, stand_in: Arc<Local<C>>) -> Self {
-        Self {
-            remote: Arc::new(Remote(shared.store.clone())),
-            shared: Arc::new(shared),
-            stand_in,
-        }
+        Self { shared, stand_in }
     }
 
     /// Decides `requests` in the shared store; while it cannot, as `on_store_error` says.
     pub(crate) async fn acquire(&self, requests: &[LimitRequest<'_>]) -> Acquired {
         let shared = &self.shared;
         let started = tokio::time::Instant::now();
-        let answer = self.remote.acquire(requests).await;
+        let answer = shared.store.acquire(requests).await;
         let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         shared.latency.observe(took);
         let error = match answer {
             Ok(decision) => {
                 shared.reached();
-                return Acquired::Decided(taken_by(decision, &self.remote, true));
+                return Acquired::Decided(taken_by(decision, Arc::clone(&shared.store), true));
             }
             Err(error) => error,
         };
@@ -69,8 +63,12 @@ impl<C: Clock + 'static> Failover<C> {
                     })
                     .collect();
                 // Charges taken while standing in are not refunded.
-                match self.stand_in.acquire_now(&alone) {
-                    Ok(decision) => Acquired::Decided(taken_by(decision, &self.stand_in, false)),
+                match self.stand_in.acquire(&alone) {
+                    Ok(decision) => Acquired::Decided(taken_by(
+                        decision,
+                        Arc::clone(&self.stand_in) as _,
+                        false,
+                    )),
                     Err(error) => Acquired::Failed(error),
                 }
             }
@@ -78,10 +76,11 @@ impl<C: Clock + 'static> Failover<C> {
     }
 }
 
-/// A Redis store, the failure policy, and the store's health as decisions found it.
+/// A store shared by many instances, the failure policy, and the store's health as decisions
+/// found it.
 #[derive(Debug)]
 pub struct Shared {
-    pub(crate) store: RedisStore,
+    store: Arc<dyn LimitStore>,
     on_error: OnStoreError,
     /// How many instances share the store: each enforces 1/instances alone in `local` mode.
     instances: u64,
@@ -107,10 +106,10 @@ pub struct SharedHealth {
 }
 
 impl Shared {
-    /// The Redis store itself.
+    /// The store itself.
     #[must_use]
-    pub fn store(&self) -> &RedisStore {
-        &self.store
+    pub fn store(&self) -> &dyn LimitStore {
+        &*self.store
     }
 
     /// Time each decision's call took, answered or not.
@@ -129,7 +128,12 @@ impl Shared {
 
     /// `store`, answered for by `on_error` when it fails, shared by `instances` instances that
     /// hash partition keys with `seed`.
-    pub fn new(store: RedisStore, on_error: OnStoreError, instances: u64, seed: [u8; 16]) -> Self {
+    pub fn new(
+        store: Arc<dyn LimitStore>,
+        on_error: OnStoreError,
+        instances: u64,
+        seed: [u8; 16],
+    ) -> Self {
         Self {
             store,
             on_error,
@@ -148,7 +152,7 @@ impl Shared {
         if !self.up.swap(true, Ordering::Relaxed) {
             self.transitions.fetch_add(1, Ordering::Relaxed);
             tracing::info!("limit store reachable again: decisions are shared and exact");
-            let (store, seed) = (self.store.clone(), self.seed);
+            let (store, seed) = (Arc::clone(&self.store), self.seed);
             tokio::spawn(async move {
                 match store.shared_seed(seed).await {
                     Ok(shared) if shared != seed => tracing::error!(

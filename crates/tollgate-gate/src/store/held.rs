@@ -5,15 +5,13 @@
 
 use std::sync::Arc;
 
-use tollgate_core::Lease;
-
-use super::Taker;
+use tollgate_core::{Lease, LimitStore};
 
 /// Slots held, given back on drop.
 #[derive(Default)]
 pub struct Held {
     leases: Vec<Lease>,
-    giver: Option<Arc<dyn Taker>>,
+    giver: Option<Arc<dyn LimitStore>>,
 }
 
 impl std::fmt::Debug for Held {
@@ -26,7 +24,7 @@ impl std::fmt::Debug for Held {
 
 impl Held {
     /// `leases`, to be given back to `giver`.
-    pub(crate) fn new(leases: &[Lease], giver: &Arc<dyn Taker>) -> Self {
+    pub(crate) fn new(leases: &[Lease], giver: &Arc<dyn LimitStore>) -> Self {
         Self {
             leases: leases.to_vec(),
             giver: (!leases.is_empty()).then(|| Arc::clone(giver)),
@@ -43,7 +41,9 @@ impl Held {
 impl Drop for Held {
     fn drop(&mut self) {
         if let Some(giver) = self.giver.take() {
-            giver.release(std::mem::take(&mut self.leases));
+            if let Err(error) = giver.release(std::mem::take(&mut self.leases)) {
+                tracing::warn!(%error, "lease release failed");
+            }
         }
     }
 }

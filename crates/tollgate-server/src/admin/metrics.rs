@@ -152,15 +152,17 @@ pub(super) async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Res
             .latency()
             .write(&mut page, name, &[("store", "shared")]);
         let followed = shared.store().redirections();
-        let name = "tollgate_shared_store_redirections_total";
-        page.family(
-            name,
-            "counter",
-            "Redis Cluster answers followed: MOVED, ASK, and calls retried (TRYAGAIN, CLUSTERDOWN).",
-        )
-        .sample(name, &[("kind", "moved")], followed.moved)
-        .sample(name, &[("kind", "asked")], followed.asked)
-        .sample(name, &[("kind", "retried")], followed.retried);
+        if !followed.is_empty() {
+            let name = "tollgate_shared_store_redirections_total";
+            page.family(
+                name,
+                "counter",
+                "Redis Cluster answers followed: MOVED, ASK, and calls retried (TRYAGAIN, CLUSTERDOWN).",
+            );
+            for (kind, count) in followed {
+                page.sample(name, &[("kind", kind)], count);
+            }
+        }
     }
     super::shadow::metrics(&admin, &mut page);
     let [admitted, refused, unavailable] = gate.decisions();

@@ -21,7 +21,12 @@ pub(super) async fn connect_shared(
         .map_err(|error| format!("cannot read the key seed from {url}: {error}"))?;
     tracing::info!(store = %url, timeout_ms = server.store_timeout.as_millis(), on_store_error = ?server.on_store_error, "limit state is shared");
     Ok((
-        Shared::new(store, server.on_store_error, server.instances, seed),
+        Shared::new(
+            std::sync::Arc::new(store),
+            server.on_store_error,
+            server.instances,
+            seed,
+        ),
         seed,
     ))
 }
