@@ -1,15 +1,15 @@
-//! The one code path every adapter takes: facts in, an [`Admission`] or a [`Refusal`] out.
-//! Resolve, check blocks and the guess guard, take from the store, report, wait for the
-//! journal where the state must outlive a crash. Nothing here knows HTTP.
+//! A request's way through the gate: facts in, an [`Admission`] or a [`Refusal`] out.
+//! Resolve, check blocks and the guess guard, decide (`decision.rs`, which Envoy's
+//! descriptors reach too), report. Nothing here knows HTTP.
 
 use tollgate_core::{Clock, Decision, LimitRequest, NANOS_PER_SEC};
-use tollgate_policy::{Headers, Limits, OnStoreError, RequestFacts, Resolution, Resolved};
+use tollgate_policy::{Headers, Limits, RequestFacts, Resolution, Resolved};
 
 use super::admission::Admission;
 use super::gate::{Gate, State};
 use super::refusal::Refusal;
 use super::report::Report;
-use crate::NotDurable;
+use crate::decision::{Asked, Undecided};
 use crate::metrics::Decided;
 use crate::store::{Acquired, Taken};
 
@@ -99,24 +99,33 @@ impl<C: Clock + 'static> Gate<C> {
         if let Some(block) = self.blocked_for(resolved.account.map(|a| &**a), &resolved, now) {
             return Err(Refusal::blocked(&block, now));
         }
-        let Taken {
+        let took = self
+            .decide_limits(Asked {
+                enforced: &resolved.enforced.requests,
+                // An unknown key is refused whatever its throttle says: no shadow to count.
+                shadow: match resolved.unauthenticated {
+                    Some(_) => &[],
+                    None => resolved.shadow.requests.as_slice(),
+                },
+                refused: false,
+                look_when_refused: false,
+            })
+            .await
+            .map_err(refused_undecided)?;
+        let Some(Taken {
             decision,
             held,
             refunds_to,
-        } = match self.stores.acquire(&resolved.enforced.requests).await {
-            Acquired::Decided(taken) => taken,
+        }) = took.enforced
+        else {
             // Uncounted, but an unknown key stays unknown.
-            Acquired::Unlimited => {
-                return match resolved.unauthenticated {
-                    Some(reason) => Err(unauthenticated(state, reason)),
-                    None => Ok(Admission::uncounted(Report::uncounted(
-                        Some(resolved.api),
-                        now,
-                    ))),
-                };
-            }
-            // Logged by the store, as its kind of fault calls for.
-            Acquired::Failed(_) => return Err(Refusal::unavailable()),
+            return match resolved.unauthenticated {
+                Some(reason) => Err(unauthenticated(state, reason)),
+                None => Ok(Admission::uncounted(Report::uncounted(
+                    Some(resolved.api),
+                    now,
+                ))),
+            };
         };
         if let (true, Some(reason)) = (decision.allowed(), resolved.unauthenticated) {
             // An unknown key that its throttle admits is still refused (`held` goes back).
@@ -159,10 +168,8 @@ impl<C: Clock + 'static> Gate<C> {
             }
             return Err(refusal);
         }
-        self.count_shadow(&resolved, &resolved.shadow, &mut report)
-            .await;
-        if decision.needs_journal() {
-            self.durable().await?;
+        if let Some(shadow) = &took.shadow {
+            self.shadowed(&resolved, &resolved.shadow, shadow, &mut report);
         }
         let refund = refunds_to.and_then(|to| {
             let ticket = resolved.refund_ticket()?;
@@ -171,55 +178,28 @@ impl<C: Clock + 'static> Gate<C> {
         Ok(Admission::new(report, held, refund))
     }
 
-    /// Counts the shadow limits of an admitted request and reports them; they never refuse,
-    /// and hold nothing.
-    async fn count_shadow(
+    /// Reports the shadow limits of an admitted request (`decision`: what the store said of
+    /// them) and notes those that would have refused; they never refuse, and hold nothing.
+    fn shadowed(
         &self,
         resolved: &Resolved<'_>,
         shadow: &Limits<'_>,
+        decision: &Decision,
         report: &mut Report,
     ) {
-        if shadow.requests.is_empty() {
-            return;
-        }
-        match self.stores.acquire(&shadow.requests).await {
-            Acquired::Decided(taken) => {
-                if !taken.decision.allowed() {
-                    tracing::info!(
-                        api = &**resolved.api,
-                        account = resolved.account.map(|a| &**a),
-                        "a shadow limit would have refused"
-                    );
-                    let outcomes = shadow.limits.iter().zip(taken.decision.outcomes());
-                    for (limit, _) in outcomes.filter(|(_, outcome)| !outcome.allowed()) {
-                        let [name, ..] = limit.labels();
-                        self.shadow
-                            .record(taken.decision.at(), &name, resolved.account);
-                    }
-                }
-                report.add(&shadow.limits, &taken.decision, true);
+        if !decision.allowed() {
+            tracing::info!(
+                api = &**resolved.api,
+                account = resolved.account.map(|a| &**a),
+                "a shadow limit would have refused"
+            );
+            let outcomes = shadow.limits.iter().zip(decision.outcomes());
+            for (limit, _) in outcomes.filter(|(_, outcome)| !outcome.allowed()) {
+                let [name, ..] = limit.labels();
+                self.shadow.record(decision.at(), &name, resolved.account);
             }
-            Acquired::Unlimited => {}
-            Acquired::Failed(error) => tracing::warn!(%error, "shadow limits not counted"),
         }
-    }
-
-    /// Waits until what was just counted is on disk, when the journal says answers wait; the
-    /// failure answer (`on_store_error`: 503 under `deny`, the default) when it cannot be.
-    pub(super) async fn durable(&self) -> Result<(), Refusal> {
-        let Some(journal) = self.journal.get() else {
-            return Ok(());
-        };
-        let epoch = self.limiter().store().journal_epoch();
-        match journal.written(epoch).await {
-            Ok(()) => Ok(()),
-            Err(NotDurable) => match self.policy().server().on_store_error {
-                OnStoreError::Deny => Err(Refusal::store_fault(
-                    "the limit store cannot keep this decision now",
-                )),
-                _ => Ok(()),
-            },
-        }
+        report.add(&shadow.limits, decision, true);
     }
 
     /// What the limits for unknown keys would answer the same request with a wrong key
@@ -267,6 +247,14 @@ impl<C: Clock + 'static> Gate<C> {
             retry_after_s = refusing.retry_at.map(|at| at.saturating_sub(now).div_ceil(NANOS_PER_SEC)),
             "refused"
         );
+    }
+}
+
+/// The refusal of a request that could not be decided.
+fn refused_undecided(undecided: Undecided) -> Refusal {
+    match undecided {
+        Undecided::Store => Refusal::unavailable(),
+        Undecided::NotKept => Refusal::store_fault("the limit store cannot keep this decision now"),
     }
 }
 

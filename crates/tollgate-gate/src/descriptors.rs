@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use smallvec::SmallVec;
-use tollgate_core::{Clock, LimitRequest, Nanos, Outcome};
+use tollgate_core::{Clock, Decision, LimitRequest, Nanos, Outcome};
 use tollgate_ratelimit_config::{Match, Rule, Unit};
 
 use super::gate::Gate;
 use super::seconds_until;
+use crate::decision::Asked;
 use crate::metrics::{Decided, LimitSeen};
-use crate::store::Acquired;
 
 /// The most descriptors one request may carry: Envoy sends one per rate-limit action of a
 /// route, a handful; a request of thousands would make one decision of thousands of partitions.
@@ -185,59 +185,37 @@ impl<C: Clock + 'static> Gate<C> {
                 slot(found.as_ref(), &matches, cost)
             })
             .collect();
-        let mut outcomes: SmallVec<[Option<Outcome>; 4]> = slots.iter().map(|_| None).collect();
-        let mut at = self.limiter().clock().now();
         let blocked = slots
             .iter()
             .any(|slot| matches!(slot, Slot::Blocked { shadow: false, .. }));
-        let mut admitted = !blocked;
-        let mut journaled = false;
-
-        // The enforced rules: one call, all or nothing.
-        let enforced = counted(&slots, |shadow| !shadow, |request| request.cost);
-        if admitted && !enforced.is_empty() {
-            let requests: SmallVec<[LimitRequest<'_>; 4]> =
-                enforced.iter().map(|&(_, request)| request).collect();
-            match self.stores.acquire(&requests).await {
-                Acquired::Decided(taken) => {
-                    admitted = taken.decision.allowed();
-                    journaled = taken.decision.needs_journal();
-                    at = taken.decision.at();
-                    for (&(index, _), outcome) in enforced.iter().zip(taken.decision.outcomes()) {
-                        outcomes[index] = Some(*outcome);
-                    }
-                }
-                // The store is down and its failure policy admits: nothing is counted.
-                Acquired::Unlimited => {}
-                // Logged by the store, as its kind of fault calls for.
-                Acquired::Failed(_) => return Err(NotDecided::Unavailable),
+        // The enforced rules, in one call, all or nothing; then the shadow rules, counted for an
+        // admitted request, and looked at for a refused one — with the enforced rules of a
+        // request that a `requests_per_unit: 0` rule refused.
+        let enforced = counted(&slots, |shadow| !shadow && !blocked);
+        let rest = counted(&slots, |shadow| shadow || blocked);
+        let took = self
+            .decide_limits(Asked {
+                enforced: &requests(&enforced),
+                shadow: &requests(&rest),
+                refused: blocked,
+                look_when_refused: true,
+            })
+            .await
+            .map_err(|_| NotDecided::Unavailable)?;
+        let admitted = took.admitted;
+        let mut outcomes: SmallVec<[Option<Outcome>; 4]> = slots.iter().map(|_| None).collect();
+        let decided = took.enforced.as_ref().map(|taken| &taken.decision);
+        for (counted, decision) in [(&enforced, decided), (&rest, took.shadow.as_ref())] {
+            for (&(index, _), outcome) in counted
+                .iter()
+                .zip(decision.map(Decision::outcomes).into_iter().flatten())
+            {
+                outcomes[index] = Some(*outcome);
             }
         }
-
-        // Then the shadow rules, counted only for an admitted request, and the enforced rules
-        // of a request that a `requests_per_unit: 0` rule refused, looked at only.
-        let rest = counted(
-            &slots,
-            |shadow| shadow || blocked,
-            |request| if admitted { request.cost } else { 0 },
-        );
-        if !rest.is_empty() {
-            let requests: SmallVec<[LimitRequest<'_>; 4]> =
-                rest.iter().map(|&(_, request)| request).collect();
-            match self.stores.acquire(&requests).await {
-                Acquired::Decided(taken) => {
-                    journaled |= admitted && taken.decision.needs_journal();
-                    for (&(index, _), outcome) in rest.iter().zip(taken.decision.outcomes()) {
-                        outcomes[index] = Some(*outcome);
-                    }
-                }
-                Acquired::Unlimited => {}
-                Acquired::Failed(error) => tracing::warn!(%error, "shadow rules not counted"),
-            }
-        }
-        if admitted && journaled && self.durable().await.is_err() {
-            return Err(NotDecided::Unavailable);
-        }
+        let at = decided
+            .or(took.shadow.as_ref())
+            .map_or_else(|| self.limiter().clock().now(), Decision::at);
         let statuses = slots
             .iter()
             .zip(&outcomes)
@@ -290,12 +268,10 @@ fn slot<'c>(found: Option<&Match<'c>>, matches: &[Option<Match<'_>>], cost: u32)
     }
 }
 
-/// The counted slots whose shadow flag passes `which`, with their index and the cost `cost`
-/// gives their request.
+/// The counted slots whose shadow flag passes `which`, with their index.
 fn counted<'c>(
     slots: &[Slot<'c>],
     which: impl Fn(bool) -> bool,
-    cost: impl Fn(&LimitRequest<'c>) -> u32,
 ) -> SmallVec<[(usize, LimitRequest<'c>); 4]> {
     slots
         .iter()
@@ -303,16 +279,15 @@ fn counted<'c>(
         .filter_map(|(index, slot)| match slot {
             Slot::Counted {
                 request, shadow, ..
-            } if which(*shadow) => Some((
-                index,
-                LimitRequest {
-                    cost: cost(request),
-                    ..*request
-                },
-            )),
+            } if which(*shadow) => Some((index, *request)),
             _ => None,
         })
         .collect()
+}
+
+/// The requests of `counted`, in order.
+fn requests<'c>(counted: &[(usize, LimitRequest<'c>)]) -> SmallVec<[LimitRequest<'c>; 4]> {
+    counted.iter().map(|&(_, request)| request).collect()
 }
 
 /// A descriptor's status, from its slot and what the store said of it (decided at `at`).

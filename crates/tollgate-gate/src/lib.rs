@@ -49,6 +49,7 @@
 mod admission;
 mod admit;
 mod atomic_file;
+mod decision;
 mod descriptors;
 mod exposition;
 mod gate;
