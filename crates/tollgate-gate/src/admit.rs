@@ -6,11 +6,12 @@ use tollgate_core::{Clock, Decision, LimitRequest, NANOS_PER_SEC};
 use tollgate_policy::{Headers, Limits, RequestFacts, Resolution, Resolved};
 
 use super::admission::Admission;
-use super::gate::{Gate, State};
+use super::gate::Gate;
 use super::refusal::Refusal;
 use super::report::Report;
 use crate::decision::{Asked, Undecided};
 use crate::metrics::Decided;
+use crate::rules::State;
 use crate::store::{Acquired, Taken};
 
 /// What the limits for unknown keys would answer a guess: see [`Gate::as_a_guess`].
@@ -37,10 +38,10 @@ impl<C: Clock + 'static> Gate<C> {
         let started = clock.now();
         // One reading of the state for the decision and its counting: a reload in between
         // changes neither.
-        let state = self.state.load_full();
+        let state = self.rules.state.load_full();
         let answer = self.decide(&state, facts).await;
         let per_account = state.policy.server().metrics_per_account;
-        self.metrics.decided(&answer, per_account);
+        self.record.metrics.decided(&answer, per_account);
         self.finished(started, Decided::of(&answer));
         answer
     }
@@ -67,7 +68,7 @@ impl<C: Clock + 'static> Gate<C> {
         };
         // Blocks on no account first, then the guess guard, then the account's blocks: in that
         // order a right key is answered as a wrong one while guessing is throttled.
-        if let Some(block) = self.blocked_for(None, &resolved, now) {
+        if let Some(block) = self.rules.blocked_for(None, &resolved, now) {
             return Err(Refusal::blocked(&block, now));
         }
         match self.as_a_guess(&resolved.guards.requests).await {
@@ -96,7 +97,10 @@ impl<C: Clock + 'static> Gate<C> {
                 ));
             }
         }
-        if let Some(block) = self.blocked_for(resolved.account.map(|a| &**a), &resolved, now) {
+        if let Some(block) = self
+            .rules
+            .blocked_for(resolved.account.map(|a| &**a), &resolved, now)
+        {
             return Err(Refusal::blocked(&block, now));
         }
         let took = self
@@ -133,7 +137,8 @@ impl<C: Clock + 'static> Gate<C> {
         }
         if let Some(account) = resolved.account {
             let day = crate::usage::day_of(decision.at(), resolved.time_zone);
-            self.usage
+            self.record
+                .usage
                 .record(account, resolved.api, day, decision.allowed());
         }
         let mut report = Report::of(
@@ -196,7 +201,9 @@ impl<C: Clock + 'static> Gate<C> {
             let outcomes = shadow.limits.iter().zip(decision.outcomes());
             for (limit, _) in outcomes.filter(|(_, outcome)| !outcome.allowed()) {
                 let [name, ..] = limit.labels();
-                self.shadow.record(decision.at(), &name, resolved.account);
+                self.record
+                    .shadow
+                    .record(decision.at(), &name, resolved.account);
             }
         }
         report.add(&shadow.limits, decision, true);
@@ -209,7 +216,7 @@ impl<C: Clock + 'static> Gate<C> {
         if guesses.is_empty() {
             return Guess::Admitted;
         }
-        match self.stores.acquire(guesses).await {
+        match self.storage.stores.acquire(guesses).await {
             Acquired::Decided(taken) if !taken.decision.allowed() => Guess::Refused(taken.decision),
             Acquired::Decided(_) | Acquired::Unlimited => Guess::Admitted,
             Acquired::Failed(_) => Guess::Unavailable,
@@ -229,7 +236,7 @@ impl<C: Clock + 'static> Gate<C> {
             return;
         };
         let now = refusal.report.at;
-        if !self.refusal_lines.may_log(&refusing.name, now) {
+        if !self.record.refusal_lines.may_log(&refusing.name, now) {
             return;
         }
         let partitions = state.policy.explain(Some(&state.directory), now, facts);

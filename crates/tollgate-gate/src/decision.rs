@@ -68,7 +68,7 @@ impl<C: Clock + 'static> Gate<C> {
                 refunds_to: None,
             });
         } else if !asked.refused {
-            match self.stores.acquire(asked.enforced).await {
+            match self.storage.stores.acquire(asked.enforced).await {
                 Acquired::Decided(taken) => {
                     took.admitted = taken.decision.allowed();
                     took.enforced = Some(taken);
@@ -96,7 +96,7 @@ impl<C: Clock + 'static> Gate<C> {
                     .collect();
                 &looks
             };
-            match self.stores.acquire(requests).await {
+            match self.storage.stores.acquire(requests).await {
                 Acquired::Decided(taken) => took.shadow = Some(taken.decision),
                 Acquired::Unlimited => {}
                 Acquired::Failed(error) => tracing::warn!(%error, "shadow limits not counted"),
@@ -116,7 +116,7 @@ impl<C: Clock + 'static> Gate<C> {
 
     /// Waits until what was just counted is on disk, when the journal says answers wait.
     async fn durable(&self) -> Result<(), Undecided> {
-        let Some(journal) = self.journal.get() else {
+        let Some(journal) = self.storage.journal.get() else {
             return Ok(());
         };
         let epoch = self.limiter().store().journal_epoch();

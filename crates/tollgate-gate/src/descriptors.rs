@@ -148,7 +148,8 @@ impl<C: Clock + 'static> Gate<C> {
         let started = self.limiter().clock().now();
         let answer = self.decide_descriptors(domain, descriptors, hits).await;
         if answer.is_err() {
-            self.metrics
+            self.record
+                .metrics
                 .decided_rules("-", Decided::Unavailable, std::iter::empty());
         }
         let outcome = match &answer {
@@ -166,7 +167,7 @@ impl<C: Clock + 'static> Gate<C> {
         descriptors: &[Descriptor<'_>],
         hits: u32,
     ) -> Result<Verdict, NotDecided> {
-        let config = self.ratelimit.load_full();
+        let config = self.rules.ratelimit.load_full();
         let matches: SmallVec<[Option<Match<'_>>; 4]> = descriptors
             .iter()
             .map(|descriptor| {
@@ -227,11 +228,11 @@ impl<C: Clock + 'static> Gate<C> {
         let budget = if known { domain } else { "-" };
         if !admitted
             && tracing::enabled!(tracing::Level::INFO)
-            && self.refusal_lines.may_log(budget, at)
+            && self.record.refusal_lines.may_log(budget, at)
         {
             log_refusal(domain, &slots, &outcomes);
         }
-        self.metrics.decided_rules(
+        self.record.metrics.decided_rules(
             if known { domain } else { "-" },
             if admitted {
                 Decided::Admitted

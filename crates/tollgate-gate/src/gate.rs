@@ -1,21 +1,19 @@
-//! The gate: a policy, the store where its limits live, and the catalog's accounts and
-//! blocks, all replaceable while serving. Building and replacing its state is here; deciding
-//! a request is `admit.rs`.
+//! The gate: three parts, each of one concern — the [`Rules`] that say which limits a request
+//! meets, the [`Storage`] where limits live, and the [`Record`] of decisions made. Building
+//! it and its public face are here; deciding a request is `admit.rs` and `decision.rs`.
 
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
 use tollgate_core::Block;
 use tollgate_core::{Clock, Limiter, MemoryStore, NANOS_PER_SEC, Nanos, SystemClock};
-use tollgate_policy::{ConfigErrors, Directory, DirectoryEntry, Policy, Resolved};
+use tollgate_policy::{ConfigErrors, DirectoryEntry, Policy};
 use tollgate_ratelimit_config::RateLimitConfig;
 
 use crate::Journal;
-use crate::hints::BlockHints;
 use crate::metrics::{Decided, Metrics};
-use crate::refusal_lines::RefusalLines;
+use crate::record::Record;
+use crate::rules::Rules;
 use crate::store::{Failover, Local, Shared, Stores};
 use crate::usage::UsageCounter;
 
@@ -23,63 +21,24 @@ use crate::usage::UsageCounter;
 /// replaced while serving.
 #[derive(Debug)]
 pub struct Gate<C: Clock = SystemClock> {
-    pub(super) state: ArcSwap<State>,
-    /// Held by whoever replaces `state` (see [`Gate::reload`] and [`Gate::set_accounts`]).
-    writes: std::sync::Mutex<()>,
+    /// Which limits a request meets.
+    pub(crate) rules: Rules,
+    /// Where limits live.
+    pub(crate) storage: Storage<C>,
+    /// What was decided.
+    pub(crate) record: Record,
+}
+
+/// Where limits live, and where the embedded store's long-lived state is written down.
+#[derive(Debug)]
+pub(crate) struct Storage<C: Clock> {
     /// The embedded store: where limits live, or with a shared store, the fallback of
     /// `on_store_error = "local"`.
-    pub(super) local: Arc<Local<C>>,
+    pub(crate) local: Arc<Local<C>>,
     /// Where limits live.
-    pub(super) stores: Stores<C>,
-    /// Where the embedded store's long-lived state is written down, once started: an admission
-    /// that counted such state waits until it is on disk.
-    pub(super) journal: OnceLock<Journal>,
-    /// Blocks of the catalog (set by the admin API), and those the upstream asked for.
-    blocks: ArcSwap<Vec<Block>>,
-    hints: BlockHints,
-    /// Decisions per account, api and day, not yet written down.
-    pub(super) usage: UsageCounter,
-    /// Decisions since the start: admitted, refused, and refused because the store could not
-    /// decide.
-    pub(super) decisions: [AtomicU64; 3],
-    /// envoyproxy/ratelimit's configuration, which Envoy's descriptors are decided by
-    /// (`--ratelimit-config`), replaceable while serving.
-    pub(super) ratelimit: ArcSwapOption<RateLimitConfig>,
-    /// What shadow limits would have refused.
-    pub(super) shadow: super::shadow::ShadowLog,
-    /// What `/metrics` adds to the stores' figures: decisions by api and limit, latency.
-    pub(super) metrics: Metrics,
-    /// How many refusals are logged, per limit and second.
-    pub(super) refusal_lines: RefusalLines,
-}
-
-/// The policy and the accounts kept outside it, bound to its plans: swapped together so that
-/// no decision sees one without the other.
-#[derive(Debug)]
-pub(super) struct State {
-    pub(super) policy: Arc<Policy>,
-    pub(super) directory: Directory,
-    entries: Vec<DirectoryEntry>,
-    apps: Vec<(String, String)>,
-}
-
-impl State {
-    fn new(policy: Arc<Policy>, entries: Vec<DirectoryEntry>, apps: Vec<(String, String)>) -> Self {
-        let (mut directory, unknown_plans) = policy.directory(entries.iter().cloned());
-        directory.add_apps(apps.iter().cloned());
-        for plan in unknown_plans {
-            tracing::warn!(
-                plan,
-                "a catalog account names a plan the policy does not define"
-            );
-        }
-        Self {
-            policy,
-            directory,
-            entries,
-            apps,
-        }
-    }
+    pub(crate) stores: Stores<C>,
+    /// Once started: an admission that counted long-lived state waits until it is on disk.
+    pub(crate) journal: OnceLock<Journal>,
 }
 
 impl<C: Clock + 'static> Gate<C> {
@@ -113,19 +72,13 @@ impl<C: Clock + 'static> Gate<C> {
             None => Stores::Local(Arc::clone(&local)),
         };
         Self {
-            state: ArcSwap::from_pointee(State::new(Arc::new(policy), Vec::new(), Vec::new())),
-            writes: std::sync::Mutex::new(()),
-            local,
-            stores,
-            journal: OnceLock::new(),
-            blocks: ArcSwap::from_pointee(Vec::new()),
-            hints: BlockHints::default(),
-            usage: UsageCounter::default(),
-            decisions: Default::default(),
-            ratelimit: ArcSwapOption::empty(),
-            shadow: super::shadow::ShadowLog::default(),
-            metrics: Metrics::default(),
-            refusal_lines: RefusalLines::default(),
+            rules: Rules::new(policy),
+            storage: Storage {
+                local,
+                stores,
+                journal: OnceLock::new(),
+            },
+            record: Record::default(),
         }
     }
 }
@@ -133,47 +86,47 @@ impl<C: Clock + 'static> Gate<C> {
 impl<C: Clock> Gate<C> {
     /// The policy in force.
     pub fn policy(&self) -> Arc<Policy> {
-        Arc::clone(&self.state.load().policy)
+        self.rules.policy()
     }
 
     /// The zone account `id` sees its times and counts its days in (see
     /// [`Policy::account_zone`]); `None` for an account neither the policy nor the catalog's
     /// keyed accounts have.
     pub fn account_zone(&self, id: &str) -> Option<jiff::tz::TimeZone> {
-        let state = self.state.load();
+        let state = self.rules.state.load();
         state.policy.account_zone(Some(&state.directory), id)
     }
 
     /// The zone of accounts that name none (see [`Policy::default_zone`]).
     pub fn default_zone(&self) -> jiff::tz::TimeZone {
-        self.state.load().policy.default_zone().clone()
+        self.rules.state.load().policy.default_zone().clone()
     }
 
     /// Counts of decisions per account, api and day, to be taken and written down.
     pub fn usage_counter(&self) -> &UsageCounter {
-        &self.usage
+        &self.record.usage
     }
 
     /// What shadow limits would have refused, by limit, hour and account.
     pub fn shadow(&self) -> &super::shadow::ShadowLog {
-        &self.shadow
+        &self.record.shadow
     }
 
     /// Where the embedded store's long-lived state is written down: from now on an admission
     /// that counted such state is answered once it is on disk. Set once; later calls are
     /// ignored.
     pub fn set_journal(&self, journal: Journal) {
-        let _ = self.journal.set(journal);
+        let _ = self.storage.journal.set(journal);
     }
 
     /// The journal, once set.
     pub fn journal(&self) -> Option<&Journal> {
-        self.journal.get()
+        self.storage.journal.get()
     }
 
     /// Replaces the blocks of the catalog.
     pub fn set_blocks(&self, blocks: Vec<Block>) {
-        self.blocks.store(Arc::new(blocks));
+        self.rules.set_blocks(blocks);
     }
 
     /// Refuses requests to `api` on `path` (any account) for `seconds`, as the upstream asked
@@ -182,73 +135,22 @@ impl<C: Clock> Gate<C> {
     pub fn block_for(&self, api: &str, path: &str, seconds: u64) -> bool {
         let now = self.limiter().clock().now();
         let until = now.saturating_add(seconds.saturating_mul(NANOS_PER_SEC));
-        self.hints.insert(api, path, until, now)
+        self.rules.hints.insert(api, path, until, now)
     }
 
     /// Drops the upstream's blocks that have ended.
     pub fn sweep_hints(&self) {
-        self.hints.sweep(self.limiter().clock().now());
+        self.rules.hints.sweep(self.limiter().clock().now());
     }
 
     /// Upstream blocks held, and those dropped at the bound since the start.
     pub fn hint_figures(&self) -> (usize, u64) {
-        self.hints.figures()
-    }
-
-    /// The block in force for a request from `account` (`None`: blocks on no account only),
-    /// the one lasting longest.
-    pub(super) fn blocked_for(
-        &self,
-        account: Option<&str>,
-        resolved: &Resolved<'_>,
-        now: Nanos,
-    ) -> Option<Block> {
-        let catalog = self.blocks.load();
-        let (api, path) = (&**resolved.api, resolved.path);
-        let set = catalog
-            .iter()
-            .filter(|block| {
-                block.until > now
-                    && block
-                        .account
-                        .as_deref()
-                        .is_none_or(|blocked| account == Some(blocked))
-                    && block.api.as_deref().is_none_or(|blocked| api == blocked)
-                    && block.path.as_deref().is_none_or(|blocked| path == blocked)
-            })
-            .max_by_key(|block| block.until);
-        let hinted = self.hints.until(api, path, now);
-        match (set, hinted) {
-            (Some(block), None) => Some(block.clone()),
-            (Some(block), Some(until)) if block.until >= until => Some(block.clone()),
-            (_, Some(until)) => Some(Block {
-                id: format!("upstream:{api}:{path}"),
-                account: None,
-                api: Some(api.to_owned()),
-                path: Some(path.to_owned()),
-                until,
-                reason: "blocked by the appliance".to_owned(),
-                set_by: "upstream".to_owned(),
-            }),
-            (None, None) => None,
-        }
+        self.rules.hints.figures()
     }
 
     /// Replaces the accounts, keys and apps kept outside the policy file (the catalog's).
     pub fn set_accounts(&self, entries: Vec<DirectoryEntry>, apps: Vec<(String, String)>) {
-        // One writer at a time: a reload between this load and store would be undone.
-        let _writing = self.writing();
-        let policy = self.policy();
-        self.state
-            .store(Arc::new(State::new(policy, entries, apps)));
-    }
-
-    /// The right to replace the state: reloads and catalog refreshes each read the state and
-    /// store a new one built from it, so they take turns.
-    fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.writes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.rules.set_accounts(entries, apps);
     }
 
     /// Replaces the policy with the file at `path`, compiled in the same key space so that
@@ -258,36 +160,19 @@ impl<C: Clock> Gate<C> {
     /// # Errors
     /// Every problem found in the file.
     pub fn reload(&self, path: &Path) -> Result<String, ConfigErrors> {
-        let reloaded = self.reload_policy(path);
-        self.metrics.reloaded(reloaded.is_ok());
+        let reloaded = self.rules.reload(path);
+        self.record.metrics.reloaded(reloaded.is_ok());
         reloaded
-    }
-
-    fn reload_policy(&self, path: &Path) -> Result<String, ConfigErrors> {
-        let _writing = self.writing();
-        let current = self.state.load();
-        let policy = Policy::load_for(
-            path,
-            current.policy.key_space().clone(),
-            current.policy.store_check(),
-        )?;
-        let summary = policy.summary();
-        self.state.store(Arc::new(State::new(
-            Arc::new(policy),
-            current.entries.clone(),
-            current.apps.clone(),
-        )));
-        Ok(summary)
     }
 
     /// Decides Envoy's descriptors by `config` (envoyproxy/ratelimit's files) from now on.
     pub fn set_ratelimit_config(&self, config: RateLimitConfig) {
-        self.ratelimit.store(Some(Arc::new(config)));
+        self.rules.ratelimit.store(Some(Arc::new(config)));
     }
 
     /// envoyproxy/ratelimit's configuration in force, if one was set.
     pub fn ratelimit_config(&self) -> Option<Arc<RateLimitConfig>> {
-        self.ratelimit.load_full()
+        self.rules.ratelimit.load_full()
     }
 
     /// Replaces envoyproxy/ratelimit's configuration with the files of `dir`, compiled in the
@@ -297,56 +182,37 @@ impl<C: Clock> Gate<C> {
     /// # Errors
     /// Every problem found in the files; also when no configuration was set before.
     pub fn reload_ratelimit_config(&self, dir: &Path) -> Result<String, ConfigErrors> {
-        let reloaded = self.reload_ratelimit_files(dir);
-        self.metrics.reloaded(reloaded.is_ok());
+        let reloaded = self.rules.reload_ratelimit(dir);
+        self.record.metrics.reloaded(reloaded.is_ok());
         reloaded
-    }
-
-    fn reload_ratelimit_files(&self, dir: &Path) -> Result<String, ConfigErrors> {
-        let _writing = self.writing();
-        let Some(current) = self.ratelimit.load_full() else {
-            return Err(ConfigErrors(vec![tollgate_policy::ConfigError {
-                file: dir.display().to_string(),
-                line: 1,
-                column: 1,
-                message: "no envoyproxy/ratelimit configuration is served".to_owned(),
-            }]));
-        };
-        let config = RateLimitConfig::load_dir_in(dir, current.key_space().clone())?;
-        let summary = config.summary();
-        self.ratelimit.store(Some(Arc::new(config)));
-        Ok(summary)
     }
 
     /// The embedded store's limiter, for background sweeps, the journal and figures.
     pub fn limiter(&self) -> &Limiter<MemoryStore, C> {
-        &self.local
+        &self.storage.local
     }
 
     /// Counts a decision begun at `started` (by the embedded store's clock), whichever way it
     /// came in: its time in the latency histogram, its outcome in [`decisions`](Self::decisions).
-    pub(crate) fn finished(&self, started: tollgate_core::Nanos, outcome: Decided) {
+    pub(crate) fn finished(&self, started: Nanos, outcome: Decided) {
         let took = self.limiter().clock().now().saturating_sub(started);
-        self.metrics.latency.observe(took);
-        self.decisions[outcome.index()].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.record.finished(took, outcome);
     }
 
     /// Decisions since the start: admitted, refused, and refused because the limit store could
     /// not decide (503).
     pub fn decisions(&self) -> [u64; 3] {
-        self.decisions
-            .each_ref()
-            .map(|count| count.load(std::sync::atomic::Ordering::Relaxed))
+        self.record.decisions()
     }
 
     /// What `/metrics` adds to the stores' figures.
     pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+        &self.record.metrics
     }
 
     /// The shared store and its health, if limits live in one.
     pub fn shared_store(&self) -> Option<&Shared> {
-        self.stores.shared()
+        self.storage.stores.shared()
     }
 
     /// Each applicable limit's name and partition in words, header values masked.
@@ -354,7 +220,7 @@ impl<C: Clock> Gate<C> {
         &self,
         facts: &tollgate_policy::RequestFacts<'_, H>,
     ) -> Vec<(String, String)> {
-        let state = self.state.load();
+        let state = self.rules.state.load();
         let now = self.limiter().clock().now();
         state.policy.explain(Some(&state.directory), now, facts)
     }

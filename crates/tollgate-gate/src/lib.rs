@@ -2,17 +2,21 @@
 //! that every way into Tollgate takes (the server's gateway, check API, forward-auth and Envoy
 //! services, the `tollgate-tower` layer, and `tollgate replay`).
 //!
-//! - `gate.rs` — the [`Gate`]: policy, stores, catalog state, all replaceable while serving;
-//! - `admit.rs` — deciding one request; `descriptors.rs` — deciding Envoy's descriptors by
-//!   envoyproxy/ratelimit's configuration;
+//! - `gate.rs` — the [`Gate`], of three parts: `rules.rs` (the policy, the catalog's accounts,
+//!   envoyproxy/ratelimit's files and the blocks, all replaceable while serving), the storage
+//!   (`store/`, `journal/`) and `record.rs` (what was decided: counts, metrics, usage, shadow);
+//! - `admit.rs` — a request's way through; `descriptors.rs` — Envoy's descriptors, decided by
+//!   envoyproxy/ratelimit's configuration; both reach `decision.rs`, the one decision: the
+//!   store call, its failure policy, the shadow count and the journal wait;
 //! - `admission.rs` — an admitted request, owning what it took until settled or dropped;
 //!   `refusal.rs` — a refused request and its body; `report.rs` — what either tells the client;
 //! - `quota.rs` — the customer's own quota lookups; `shadow.rs` — what shadow limits would have
 //!   refused; `hints.rs` — blocks an upstream asked for; `usage.rs` — decisions per account,
 //!   api and day, not yet written down;
-//! - `store/` — where limits live: the embedded memory store, Redis, and the failure policy;
-//!   `journal/` — the memory store's long-lived state on disk; `atomic_file.rs` — files a
-//!   crash leaves whole;
+//! - `store/` — where limits live: the embedded memory store or any shared
+//!   [`LimitStore`](tollgate_core::LimitStore) (Redis), and the failure policy; `journal/` —
+//!   the memory store's long-lived state on disk; `atomic_file.rs` — files a crash leaves
+//!   whole;
 //! - `metrics.rs`, `exposition.rs`, `refusal_lines.rs` — what an operator sees of decisions.
 //!
 //! Nothing here knows HTTP: adapters turn their input into
@@ -57,9 +61,11 @@ mod hints;
 mod journal;
 mod metrics;
 mod quota;
+mod record;
 mod refusal;
 mod refusal_lines;
 mod report;
+mod rules;
 mod shadow;
 mod store;
 mod usage;

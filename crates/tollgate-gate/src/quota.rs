@@ -21,7 +21,7 @@ impl<C: Clock + 'static> Gate<C> {
         facts: &RequestFacts<'_, H>,
         signed_in: Option<&str>,
     ) -> Result<String, Refusal> {
-        let state = self.state.load_full();
+        let state = self.rules.state.load_full();
         let policy = &state.policy;
         let limits = match policy.key_lookup(Some(&state.directory), facts, signed_in) {
             KeyLookup::Account(account, guards) => {
@@ -42,7 +42,7 @@ impl<C: Clock + 'static> Gate<C> {
         };
         let unknown = || Refusal::unauthenticated(policy.unknown_key_status(), "unknown API key");
         // Counted, not held.
-        match self.stores.acquire(&limits.requests).await {
+        match self.storage.stores.acquire(&limits.requests).await {
             Acquired::Decided(taken) if !taken.decision.allowed() => {
                 Err(guess_throttled(&taken.decision))
             }
@@ -57,7 +57,7 @@ impl<C: Clock + 'static> Gate<C> {
     /// [`AccountUsage::time_zone`](tollgate_policy::AccountUsage)); `None` if no such account.
     /// Looking costs nothing.
     pub async fn usage(&self, id: &str, time_zone: Option<&jiff::tz::TimeZone>) -> Option<Usage> {
-        let state = self.state.load_full();
+        let state = self.rules.state.load_full();
         let now = self.limiter().clock().now();
         let usage = state.policy.usage(Some(&state.directory), id, now)?;
         let zone = time_zone.unwrap_or(&usage.time_zone);
@@ -65,7 +65,7 @@ impl<C: Clock + 'static> Gate<C> {
         let mut apis = Vec::with_capacity(usage.apis.len());
         for api in &usage.apis {
             let requests: Vec<_> = api.limits.iter().map(|(_, request)| *request).collect();
-            let outcomes = match self.stores.acquire(&requests).await {
+            let outcomes = match self.storage.stores.acquire(&requests).await {
                 Acquired::Decided(taken) => taken.decision.outcomes().to_vec(),
                 Acquired::Unlimited | Acquired::Failed(_) => Vec::new(),
             };

@@ -1,0 +1,43 @@
+//! What the gate keeps of the decisions it made: counts per outcome and latency, the series of
+//! `/metrics`, decisions per account and day not yet written down, what shadow limits would
+//! have refused, and the budget of refusal log lines.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tollgate_core::Nanos;
+
+use crate::metrics::{Decided, Metrics};
+use crate::refusal_lines::RefusalLines;
+use crate::shadow::ShadowLog;
+use crate::usage::UsageCounter;
+
+/// The records of decisions.
+#[derive(Debug, Default)]
+pub(crate) struct Record {
+    /// Decisions since the start, by [`Decided`].
+    decisions: [AtomicU64; 3],
+    /// What `/metrics` adds to the stores' figures: decisions by api and limit, latency.
+    pub(crate) metrics: Metrics,
+    /// Decisions per account, api and day, not yet written down.
+    pub(crate) usage: UsageCounter,
+    /// What shadow limits would have refused.
+    pub(crate) shadow: ShadowLog,
+    /// How many refusals are logged, per limit and second.
+    pub(crate) refusal_lines: RefusalLines,
+}
+
+impl Record {
+    /// Counts a decision that took `took`: its time in the latency histogram, its outcome in
+    /// [`decisions`](Self::decisions).
+    pub(crate) fn finished(&self, took: Nanos, outcome: Decided) {
+        self.metrics.latency.observe(took);
+        self.decisions[outcome.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Decisions since the start, in the order of [`Decided::ALL`].
+    pub(crate) fn decisions(&self) -> [u64; 3] {
+        self.decisions
+            .each_ref()
+            .map(|count| count.load(Ordering::Relaxed))
+    }
+}
