@@ -55,7 +55,7 @@ pub use directory::{Directory, DirectoryEntry, Numbers};
 pub type Name = Arc<str>;
 
 pub use error::{ConfigError, ConfigErrors, Source};
-pub use limit::{Dimension, Limit};
+pub use limit::{BadNumbers, Dimension, Limit};
 pub use path::{PathError, Target};
 pub use policy::Policy;
 pub use resolve::{

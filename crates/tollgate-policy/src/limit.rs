@@ -133,25 +133,20 @@ impl Limit {
     ///
     /// # Errors
     /// Numbers that do not fit the algorithm, or that it refuses.
-    pub fn with_numbers(&self, numbers: &Numbers) -> Result<Algorithm, String> {
+    pub fn with_numbers(&self, numbers: &Numbers) -> Result<Algorithm, BadNumbers> {
         let own = self.algorithm(None);
-        let refuse = |what: &str| {
-            Err(format!(
-                "a {what} takes {}",
-                match what {
-                    "token bucket" => "rate and burst",
-                    _ => "max",
-                }
-            ))
-        };
         let built = match own {
             Algorithm::TokenBucket(bucket) => {
                 if numbers.max.is_some() {
-                    return refuse("token bucket");
+                    return Err(BadNumbers::NotTaken {
+                        limit: "a token bucket",
+                        takes: "rate and burst",
+                    });
                 }
                 let rate = match &numbers.rate {
                     Some(text) => {
-                        let (count, period) = crate::units::parse_rate(text)?;
+                        let (count, period) =
+                            crate::units::parse_rate(text).map_err(BadNumbers::Rate)?;
                         tollgate_core::Rate::new(count, period)
                     }
                     None => tollgate_core::Rate::new(
@@ -162,7 +157,12 @@ impl Limit {
                 tollgate_core::TokenBucket::new(rate, numbers.burst.unwrap_or(bucket.burst()))
                     .map(Algorithm::from)
             }
-            _ if numbers.rate.is_some() || numbers.burst.is_some() => return refuse("window"),
+            _ if numbers.rate.is_some() || numbers.burst.is_some() => {
+                return Err(BadNumbers::NotTaken {
+                    limit: "a window",
+                    takes: "max",
+                });
+            }
             Algorithm::Window(window) => tollgate_core::Window::new(
                 numbers.max.unwrap_or(window.max()),
                 window.schedule().clone(),
@@ -179,7 +179,7 @@ impl Limit {
             )
             .map(Algorithm::from),
         };
-        built.map_err(|error| error.to_string())
+        built.map_err(BadNumbers::Limit)
     }
 
     /// The numbers that apply to a request: the account's override, else its pack's, else its
@@ -229,4 +229,26 @@ pub(crate) struct When {
     pub(crate) methods: Vec<String>,
     /// Lower-case header name → value.
     pub(crate) headers: Vec<(String, String)>,
+}
+
+/// Why numbers given for a limit (an override, a pack) cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadNumbers {
+    /// Numbers of another kind of limit: `max` for a token bucket, `rate` for a window.
+    #[error("{limit} takes {takes}")]
+    NotTaken {
+        /// The kind of limit, in words.
+        limit: &'static str,
+        /// The numbers it takes.
+        takes: &'static str,
+    },
+    /// A rate that cannot be read.
+    #[error("{0}")]
+    Rate(String),
+    /// Numbers the algorithm refuses.
+    #[error(transparent)]
+    Limit(#[from] tollgate_core::LimitError),
+    /// Numbers the store the policy was compiled for cannot keep exactly.
+    #[error(transparent)]
+    Unsupported(#[from] tollgate_core::Unsupported),
 }

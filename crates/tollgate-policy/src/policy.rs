@@ -8,12 +8,12 @@ use smallvec::SmallVec;
 use tollgate_core::{Algorithm, KeySpace};
 
 pub(crate) use crate::Name;
-use crate::Target;
 pub(crate) use crate::directory::{
     Account, AppSource, Directory, DirectoryEntry, Identity, KeySource, Numbers,
 };
 pub(crate) use crate::limit::{Dimension, Limit, Selection, Selector, When};
 pub(crate) use crate::settings::{Responses, Server, StoreCheck};
+use crate::{BadNumbers, Target};
 
 /// A policy ready to decide requests: see [`Policy::load`](crate::Policy::load) and
 /// [`Policy::resolve`](crate::Policy::resolve).
@@ -293,9 +293,9 @@ impl Policy {
     ///
     /// # Errors
     /// Numbers that do not fit the algorithm, or that it or the store refuses.
-    pub fn numbers_of(&self, limit: &Limit, numbers: &Numbers) -> Result<Algorithm, String> {
+    pub fn numbers_of(&self, limit: &Limit, numbers: &Numbers) -> Result<Algorithm, BadNumbers> {
         let algorithm = limit.with_numbers(numbers)?;
-        (self.check)(&algorithm).map_err(|unsupported| unsupported.to_string())?;
+        (self.check)(&algorithm)?;
         Ok(algorithm)
     }
 

@@ -113,7 +113,7 @@ pub(super) async fn set_override<C: Clock>(
         );
     };
     if let Err(reason) = policy.numbers_of(known, &numbers) {
-        return error(StatusCode::BAD_REQUEST, "bad_override", &reason);
+        return error(StatusCode::BAD_REQUEST, "bad_override", &reason.to_string());
     }
     if !policy.has_account(&id) {
         if let Err(refusal) = require_account(&admin, &id).await {
