@@ -20,9 +20,17 @@ use tollgate_policy::{ConfigError, ConfigErrors, Policy};
 use tollgate_ratelimit_config::RateLimitConfig;
 use tollgate_server::{ServeOptions, init_logs, redis_check, serve};
 
+/// `tollgate --version`: the version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TOLLGATE_COMMIT"),
+    ")"
+);
+
 /// Rate limits and quotas in front of an HTTP API, from one policy file.
 #[derive(Debug, Parser)]
-#[command(name = "tollgate", version)]
+#[command(name = "tollgate", version = VERSION)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

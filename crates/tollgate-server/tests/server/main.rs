@@ -2,6 +2,7 @@
 
 mod admin;
 mod bypass;
+mod cli;
 mod drop_in;
 mod durable;
 mod envoy;
