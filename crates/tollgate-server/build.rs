@@ -32,7 +32,10 @@ fn from_git() -> Option<String> {
         let branch = git(&["symbolic-ref", "-q", "HEAD"]);
         let watched = ["HEAD", "packed-refs"].into_iter().chain(branch.as_deref());
         // A path that does not exist would make the script run on every build.
-        for path in watched.map(|name| dir.join(name)).filter(|path| path.exists()) {
+        for path in watched
+            .map(|name| dir.join(name))
+            .filter(|path| path.exists())
+        {
             println!("cargo:rerun-if-changed={}", path.display());
         }
     }
