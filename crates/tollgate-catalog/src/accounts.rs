@@ -65,6 +65,40 @@ impl Catalog {
         .transpose()
     }
 
+    /// Up to `limit` accounts in order of id, those after `after` (the last id of the page
+    /// before), on `plan` when given: pages that neither skip nor repeat an account however
+    /// accounts are added or removed between them.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn accounts(
+        &self,
+        after: Option<&str>,
+        plan: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Account>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT id, plan, company, time_zone FROM accounts \
+             WHERE ($1 IS NULL OR id > $1) AND ($2 IS NULL OR plan = $2) \
+             ORDER BY id LIMIT $3",
+        )
+        .bind(after)
+        .bind(plan)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Account {
+                    id: row.try_get("id")?,
+                    plan: row.try_get("plan")?,
+                    company: row.try_get("company")?,
+                    time_zone: row.try_get("time_zone")?,
+                })
+            })
+            .collect()
+    }
+
     /// Changes an account's plan, company or time zone (`None` leaves a field as it is).
     ///
     /// # Errors

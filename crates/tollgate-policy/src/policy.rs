@@ -313,6 +313,38 @@ impl Policy {
         found.map(|index| (index, *until))
     }
 
+    /// The accounts the policy file defines, in order of id, as the admin API shows them.
+    #[must_use]
+    pub fn file_accounts(&self) -> Vec<FileAccount> {
+        let mut accounts: Vec<FileAccount> = self
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(index, account)| {
+                let mut key_sha256: Vec<String> = self
+                    .keys
+                    .iter()
+                    .filter(|(_, owner)| **owner == index)
+                    .map(|(digest, _)| digest.iter().map(|byte| format!("{byte:02x}")).collect())
+                    .collect();
+                key_sha256.sort_unstable();
+                FileAccount {
+                    id: account.id.to_string(),
+                    plan: account.plan.map(|plan| self.plans[plan].to_string()),
+                    company: account.company.clone(),
+                    time_zone: account
+                        .time_zone
+                        .as_ref()
+                        .and_then(|zone| zone.iana_name())
+                        .map(str::to_owned),
+                    key_sha256,
+                }
+            })
+            .collect();
+        accounts.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        accounts
+    }
+
     /// Whether the policy file defines account `id`.
     #[must_use]
     pub fn has_account(&self, id: &str) -> bool {
@@ -463,4 +495,19 @@ pub(crate) struct Route {
     pub(crate) exempt: bool,
     /// Typed path parameters, by name: a value not in its canonical form does not match.
     pub(crate) typed: Vec<(String, crate::param::ParamType)>,
+}
+
+/// An account the policy file defines (see [`Policy::file_accounts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileAccount {
+    /// Its id.
+    pub id: String,
+    /// Its plan, by name, if it names one.
+    pub plan: Option<String>,
+    /// Its company, if it names one.
+    pub company: Option<String>,
+    /// Its IANA time zone, if it names one.
+    pub time_zone: Option<String>,
+    /// The SHA-256 of each of its keys, in hex, in order.
+    pub key_sha256: Vec<String>,
 }

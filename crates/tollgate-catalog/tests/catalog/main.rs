@@ -73,7 +73,36 @@ async fn accounts_and_keys_survive_reopening(url: &str) -> String {
         Some("acme")
     );
     assert_eq!(catalog.account_for_key("tg_guess").await.unwrap(), None);
+    accounts_are_listed_in_pages(&catalog).await;
     key
+}
+
+/// Pages of accounts by id, after a cursor, filtered by plan.
+async fn accounts_are_listed_in_pages(catalog: &Catalog) {
+    for id in ["zeta", "beta", "delta"] {
+        let plan = if id == "zeta" { "pro" } else { "basic" };
+        let account = Account {
+            plan: Some(plan.to_owned()),
+            ..account(id)
+        };
+        catalog.create_account(&account, 2).await.unwrap();
+    }
+    let ids = |accounts: Vec<Account>| accounts.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    let first = catalog.accounts(None, None, 2).await.unwrap();
+    assert_eq!(ids(first), ["acme", "beta"]);
+    let second = catalog.accounts(Some("beta"), None, 2).await.unwrap();
+    assert_eq!(ids(second), ["delta", "zeta"]);
+    assert!(
+        catalog
+            .accounts(Some("zeta"), None, 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let on_pro = catalog.accounts(None, Some("pro"), 10).await.unwrap();
+    assert_eq!(ids(on_pro), ["zeta"]);
+    let basic_after_acme = catalog.accounts(Some("acme"), Some("basic"), 10).await;
+    assert_eq!(ids(basic_after_acme.unwrap()), ["beta", "delta"]);
 }
 
 #[tokio::test]

@@ -10,8 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tollgate_catalog::{Account, CatalogError};
 use tollgate_core::Clock;
+use tollgate_policy::FileAccount;
 
-use super::{Admin, bad_id, error, fault, parse, refreshed, removed, require_account};
+use super::{
+    Admin, bad_id, error, fault, owned_by_file, parse, refreshed, removed, require_account,
+};
 
 /// `POST /admin/accounts` body.
 #[derive(Debug, Deserialize)]
@@ -58,7 +61,7 @@ pub(super) async fn create_account<C: Clock>(
     };
     let now = admin.app.gate.limiter().clock().now();
     match admin.catalog.create_account(&account, now).await {
-        Ok(()) => (StatusCode::CREATED, Json(account_json(&account))).into_response(),
+        Ok(()) => (StatusCode::CREATED, Json(catalog_json(&account))).into_response(),
         Err(failure) => fault(failure),
     }
 }
@@ -79,11 +82,74 @@ pub(super) async fn get_account<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
 ) -> Response {
+    let policy = admin.app.gate.policy();
+    if let Some(account) = policy.file_accounts().into_iter().find(|a| a.id == id) {
+        return Json(file_json(&admin, account)).into_response();
+    }
     match admin.catalog.account(&id).await {
-        Ok(Some(account)) => Json(account_json(&account)).into_response(),
+        Ok(Some(account)) => Json(catalog_json(&account)).into_response(),
         Ok(None) => fault(CatalogError::UnknownAccount(id)),
         Err(failure) => fault(failure),
     }
+}
+
+/// `GET /admin/accounts` query: a page of accounts after `after`, on `plan`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AccountsQuery {
+    after: Option<String>,
+    plan: Option<String>,
+    limit: Option<u32>,
+}
+
+/// Accounts in one page by default, and at most.
+const PAGE: (u32, u32) = (100, 1_000);
+
+/// `GET /admin/accounts?plan=&after=&limit=`: the accounts of the policy file and of the
+/// catalog together, in order of id, a page at a time; `next` is the `after` of the next page
+/// (`null`: this is the last).
+pub(super) async fn list_accounts<C: Clock + 'static>(
+    State(admin): State<Arc<Admin<C>>>,
+    query: Result<axum::extract::Query<AccountsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(axum::extract::Query(query)) = query else {
+        let message = "the query takes `after` (an account id), `plan` and `limit` (1 to 1000)";
+        return error(StatusCode::BAD_REQUEST, "bad_request", message);
+    };
+    let limit = query.limit.unwrap_or(PAGE.0);
+    if !(1..=PAGE.1).contains(&limit) {
+        let message = format!("`limit` is 1 to {}", PAGE.1);
+        return error(StatusCode::BAD_REQUEST, "bad_request", &message);
+    }
+    let (after, plan) = (query.after.as_deref(), query.plan.as_deref());
+    let policy = admin.app.gate.policy();
+    if let Some(refusal) = unknown_plan(&policy, plan) {
+        return refusal;
+    }
+    let from_file = policy.file_accounts().into_iter().filter(|account| {
+        after.is_none_or(|after| account.id.as_str() > after)
+            && plan.is_none_or(|plan| account.plan.as_deref() == Some(plan))
+    });
+    let from_catalog = match admin.catalog.accounts(after, plan, limit + 1).await {
+        Ok(accounts) => accounts,
+        Err(failure) => return fault(failure),
+    };
+    let mut page: Vec<(String, serde_json::Value)> = from_file
+        .map(|account| (account.id.clone(), file_json(&admin, account)))
+        .chain(
+            from_catalog
+                .iter()
+                .map(|account| (account.id.clone(), catalog_json(account))),
+        )
+        .collect();
+    page.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let next = more
+        .then(|| page.last().map(|(id, _)| id.clone()))
+        .flatten();
+    let accounts: Vec<serde_json::Value> = page.into_iter().map(|(_, json)| json).collect();
+    Json(serde_json::json!({ "accounts": accounts, "next": next })).into_response()
 }
 
 /// `PATCH /admin/accounts/{id}` body: fields to change (`null` clears plan or company).
@@ -113,6 +179,9 @@ pub(super) async fn update_account<C: Clock>(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
+    if let Some(refusal) = owned_by_file(&admin, &id, "plan, company and time zone") {
+        return refusal;
+    }
     let changes: AccountChanges = match parse(&body) {
         Ok(changes) => changes,
         Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
@@ -141,7 +210,7 @@ pub(super) async fn update_account<C: Clock>(
     match updated {
         Ok(account) => {
             refreshed(&admin).await;
-            Json(account_json(&account)).into_response()
+            Json(catalog_json(&account)).into_response()
         }
         Err(failure) => fault(failure),
     }
@@ -151,6 +220,9 @@ pub(super) async fn delete_account<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
 ) -> Response {
+    if let Some(refusal) = owned_by_file(&admin, &id, "entry") {
+        return refusal;
+    }
     match admin.catalog.delete_account(&id).await {
         Ok(()) => {
             refreshed(&admin).await;
@@ -164,6 +236,9 @@ pub(super) async fn create_key<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
 ) -> Response {
+    if let Some(refusal) = owned_by_file(&admin, &id, "keys") {
+        return refusal;
+    }
     let now = admin.app.gate.limiter().clock().now();
     let key = match admin.catalog.create_key(&id, now).await {
         Ok(key) => key,
@@ -181,6 +256,16 @@ pub(super) async fn list_keys<C: Clock>(
     if let Err(refusal) = require_account(&admin, &id).await {
         return refusal;
     }
+    let policy = admin.app.gate.policy();
+    if let Some(account) = policy.file_accounts().into_iter().find(|a| a.id == id) {
+        // Keys written in the file: their digests, with no time of creation.
+        let keys: Vec<serde_json::Value> = account
+            .key_sha256
+            .iter()
+            .map(|sha256| serde_json::json!({ "key_sha256": sha256, "created_at": null }))
+            .collect();
+        return Json(keys).into_response();
+    }
     match admin.catalog.keys(&id).await {
         Ok(keys) => {
             let keys: Vec<serde_json::Value> = keys
@@ -197,6 +282,9 @@ pub(super) async fn revoke_key<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path((id, hash)): Path<(String, String)>,
 ) -> Response {
+    if let Some(refusal) = owned_by_file(&admin, &id, "keys") {
+        return refusal;
+    }
     removed(
         &admin,
         admin.catalog.revoke_key(&id, &hash).await,
@@ -340,11 +428,29 @@ fn date(day: i64) -> String {
         .unwrap_or_default()
 }
 
-fn account_json(account: &Account) -> serde_json::Value {
+/// An account of the catalog, as the admin API shows it.
+fn catalog_json(account: &Account) -> serde_json::Value {
     serde_json::json!({
         "id": account.id,
         "plan": account.plan,
         "company": account.company,
         "time_zone": account.time_zone,
+        "source": "catalog",
+    })
+}
+
+/// An account of the policy file, as the admin API shows it: its zone is the one its times are
+/// shown in (its own, else the policy's default).
+fn file_json<C: Clock>(admin: &Admin<C>, account: FileAccount) -> serde_json::Value {
+    let zone = account.time_zone.unwrap_or_else(|| {
+        let zone = admin.app.gate.default_zone();
+        zone.iana_name().unwrap_or("UTC").to_owned()
+    });
+    serde_json::json!({
+        "id": account.id,
+        "plan": account.plan,
+        "company": account.company,
+        "time_zone": zone,
+        "source": "policy",
     })
 }

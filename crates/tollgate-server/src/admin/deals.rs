@@ -35,10 +35,8 @@ pub(super) async fn buy_pack<C: Clock>(
         let message = format!("the policy defines no pack `{}`", order.pack);
         return error(StatusCode::BAD_REQUEST, "bad_pack", &message);
     };
-    if !admin.app.gate.policy().has_account(&id) {
-        if let Err(refusal) = require_account(&admin, &id).await {
-            return refusal;
-        }
+    if let Err(refusal) = require_account(&admin, &id).await {
+        return refusal;
     }
     let now = admin.app.gate.limiter().clock().now();
     let by = order.by.as_deref().unwrap_or("admin");
@@ -115,10 +113,8 @@ pub(super) async fn set_override<C: Clock>(
     if let Err(reason) = policy.numbers_of(known, &numbers) {
         return error(StatusCode::BAD_REQUEST, "bad_override", &reason.to_string());
     }
-    if !policy.has_account(&id) {
-        if let Err(refusal) = require_account(&admin, &id).await {
-            return refusal;
-        }
+    if let Err(refusal) = require_account(&admin, &id).await {
+        return refusal;
     }
     let stored = tollgate_catalog::Override {
         limit,

@@ -192,7 +192,10 @@ impl<C: Clock> Admin<C> {
 /// The admin port's routes.
 pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
     let guarded = Router::new()
-        .route("/admin/accounts", post(accounts::create_account::<C>))
+        .route(
+            "/admin/accounts",
+            post(accounts::create_account::<C>).get(accounts::list_accounts::<C>),
+        )
         .route(
             "/admin/accounts/{id}",
             get(accounts::get_account::<C>)
@@ -249,6 +252,14 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         )
         .merge(guarded)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin route") })
+        .method_not_allowed_fallback(|| async {
+            let message = "this admin route does not take that method";
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                message,
+            )
+        })
         .with_state(admin)
 }
 
@@ -328,13 +339,31 @@ fn bad_id(id: &str, what: &str) -> Option<Response> {
     })
 }
 
-/// `Ok` if the catalog has account `id`; otherwise the answer to give.
+/// `Ok` if the policy file or the catalog has account `id`; otherwise the answer to give.
 async fn require_account<C: Clock>(admin: &Admin<C>, id: &str) -> Result<(), Response> {
+    if admin.app.gate.policy().has_account(id) {
+        return Ok(());
+    }
     match admin.catalog.account(id).await {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(fault(CatalogError::UnknownAccount(id.to_owned()))),
         Err(failure) => Err(fault(failure)),
     }
+}
+
+/// The 409 for a change to what the policy file defines (account `id`), or `None` when the
+/// file does not define it.
+fn owned_by_file<C: Clock>(admin: &Admin<C>, id: &str, what: &str) -> Option<Response> {
+    if !admin.app.gate.policy().has_account(id) {
+        return None;
+    }
+    let file = admin.config.as_deref().map_or_else(
+        || "the policy file".to_owned(),
+        |file| file.display().to_string(),
+    );
+    let message =
+        format!("account `{id}` is defined in {file}: change its {what} there and reload");
+    Some(error(StatusCode::CONFLICT, "defined_in_policy", &message))
 }
 
 /// The answer to a removal: 204 (and the gate refreshed), 404 with `code` when there was

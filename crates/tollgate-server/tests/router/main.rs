@@ -8,6 +8,7 @@
 //! (`envoy_rls`, the gRPC router with no socket, over envoyproxy/ratelimit's files; `envoy_policy`,
 //! over a policy file), and `/metrics` scraped (`metrics`).
 
+mod admin_accounts;
 mod blocks;
 mod check;
 mod envoy_policy;
