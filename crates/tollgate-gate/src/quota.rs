@@ -111,6 +111,7 @@ impl<C: Clock + 'static> Gate<C> {
 
 /// An account's standing, as the admin API's `usage`, the customer's JSON and its page show it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Usage {
     /// The account.
     pub account: String,
@@ -126,6 +127,7 @@ pub struct Usage {
 
 /// A pack in force.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PackUsage {
     /// Its name.
     pub name: String,
@@ -137,6 +139,7 @@ pub struct PackUsage {
 
 /// One api's limits for an account.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiStanding {
     /// The api.
     pub api: String,
@@ -148,6 +151,7 @@ pub struct ApiStanding {
 
 /// One limit's standing.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LimitUsage {
     /// The limit's name.
     pub name: String,
@@ -171,6 +175,7 @@ pub struct LimitUsage {
 
 /// What a limit bounds, by its algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LimitKind {
     /// A rate (token bucket).

@@ -7,8 +7,10 @@ use tollgate_policy::{HeaderFamily, Limit, Name, Resolved};
 
 /// The state of one limit after a decision, as reported to clients and logs.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LimitReport {
     /// The limit's name.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub name: Name,
     /// Whether it admitted the request.
     pub allowed: bool,
@@ -17,8 +19,10 @@ pub struct LimitReport {
     /// Units left.
     pub remaining: u64,
     /// When it is whole again, ns since the epoch.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub reset_at: Nanos,
     /// When the same request would be admitted, ns since the epoch.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
     pub retry_at: Option<Nanos>,
     /// Counted and reported, never refusing.
     pub shadow: bool,
@@ -27,9 +31,11 @@ pub struct LimitReport {
     pub status: u16,
     /// The error code of a refusal.
     #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub code: Name,
     /// The period in words.
     #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub period: Name,
     /// The number messages show per period (a bucket's rate count, else the limit).
     #[serde(skip)]

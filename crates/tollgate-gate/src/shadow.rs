@@ -41,6 +41,7 @@ struct Hour {
 
 /// Who shadow limits would have refused over some hours.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShadowReport {
     /// The hours covered, the current one included.
     pub hours: u64,
@@ -52,6 +53,7 @@ pub struct ShadowReport {
 
 /// One shadow limit's would-be refusals.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShadowLimit {
     /// The limit.
     pub limit: String,
@@ -65,6 +67,7 @@ pub struct ShadowLimit {
 
 /// An account's would-be refusals by one limit.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShadowAccount {
     /// The account.
     pub account: String,

@@ -372,6 +372,11 @@ impl Policy {
             .map(|&(_, period)| period)
     }
 
+    /// The names of the packs, in file order.
+    pub fn packs(&self) -> impl Iterator<Item = &str> {
+        self.packs.iter().map(|(pack, _)| pack.as_str())
+    }
+
     /// The plan names.
     #[must_use]
     pub fn plans(&self) -> &[Name] {

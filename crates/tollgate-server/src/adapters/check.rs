@@ -19,28 +19,61 @@ use tollgate_gate::{Admission, Refusal, Report, Why};
 /// The largest check request body read.
 const MAX_CHECK_BODY: usize = 64 * 1024;
 
-/// `POST /v1/check` body.
-#[derive(Debug, Deserialize)]
+/// `POST /v1/check` body: a request described.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CheckRequest<'a> {
+pub(crate) struct CheckRequest<'a> {
+    /// Its method.
     #[serde(borrow)]
+    #[schema(value_type = String)]
     method: Cow<'a, str>,
+    /// Its path and query, as the client sent them.
     #[serde(borrow)]
+    #[schema(value_type = String)]
     path: Cow<'a, str>,
-    /// Kept in order, a name given twice included: the policy refuses an identity read two ways.
+    /// Its headers. Kept in order, a name given twice included: the policy refuses an identity
+    /// read two ways.
     #[serde(default, borrow, deserialize_with = "header_list")]
+    #[schema(value_type = std::collections::HashMap<String, String>)]
     headers: Vec<HeaderEntry<'a>>,
+    /// The client's address, for limits per ip.
+    #[schema(value_type = Option<String>)]
     client_ip: Option<IpAddr>,
+    /// Units it costs (default 1; 0 looks without counting).
+    #[schema(value_type = Option<u64>, maximum = 4_294_967_295_u64)]
     cost: Option<u32>,
     /// Add each limit's partition to the answer.
     #[serde(default)]
     explain: bool,
 }
 
+/// An error of the check request itself.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct CheckError<'a> {
+    /// A stable code: `bad_request`, `request_timeout`, `forbidden`.
+    error: &'a str,
+    /// What went wrong, in words.
+    message: &'a str,
+}
+
 /// A header name and value, borrowed from the body where they have no escapes.
 type HeaderEntry<'a> = (Cow<'a, str>, Cow<'a, str>);
 
-/// Decides the request a check body describes.
+/// Decides the request a check body describes, as if it had come (it counts), and answers 200
+/// whether it would be admitted or refused. Served on the public port (`--listen`).
+#[utoipa::path(
+    post,
+    path = "/v1/check",
+    tag = "check",
+    security(()),
+    request_body = CheckRequest<'_>,
+    responses(
+        (status = 200, description = "The decision", body = CheckAnswer<'_>),
+        (status = 400, description = "Not such a body", body = CheckError<'_>),
+        (status = 403, description = "This peer may not ask (server.check_from)", body = CheckError<'_>),
+        (status = 408, description = "The body did not arrive in time", body = CheckError<'_>),
+    )
+)]
 pub(crate) async fn check<C, B>(app: &App<C>, peer: SocketAddr, body: B) -> Response
 where
     C: Clock + 'static,
@@ -126,7 +159,10 @@ where
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     respond::json(
         status,
-        &serde_json::json!({ "error": code, "message": message }),
+        &CheckError {
+            error: code,
+            message,
+        },
     )
 }
 

@@ -7,21 +7,25 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use tollgate_core::Clock;
+use tollgate_core::{Clock, NANOS_PER_SEC};
 use tollgate_policy::Numbers;
 
+use super::wire::{ApiError, BuyPack, NewNumbers, OverrideBody, Purchase};
 use super::{Admin, error, fault, parse, refreshed, removed, require_account};
 
-/// `POST /admin/accounts/{id}/packs` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BuyPack {
-    pack: String,
-    /// Who is buying (a billing system, an operator), for the ledger.
-    by: Option<String>,
-}
-
+/// Sells account `id` a pack: a renewal of the pack it holds extends it, another replaces it.
+#[utoipa::path(
+    post,
+    path = "/admin/accounts/{id}/packs",
+    tag = "packs",
+    params(("id" = String, Path, description = "The account")),
+    request_body = BuyPack,
+    responses(
+        (status = 201, description = "The ledger row", body = Purchase),
+        (status = 400, description = "Not such a body, or a pack the policy lacks", body = ApiError),
+        (status = 404, description = "No such account", body = ApiError),
+    )
+)]
 pub(super) async fn buy_pack<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
@@ -50,9 +54,20 @@ pub(super) async fn buy_pack<C: Clock>(
         Err(failure) => return fault(failure),
     };
     refreshed(&admin).await;
-    (StatusCode::CREATED, Json(purchase_json(&bought))).into_response()
+    (StatusCode::CREATED, Json(purchase(bought))).into_response()
 }
 
+/// The pack ledger of account `id`, oldest first.
+#[utoipa::path(
+    get,
+    path = "/admin/accounts/{id}/packs",
+    tag = "packs",
+    params(("id" = String, Path, description = "The account")),
+    responses(
+        (status = 200, description = "The ledger", body = Vec<Purchase>),
+        (status = 404, description = "No such account", body = ApiError),
+    )
+)]
 pub(super) async fn list_packs<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
@@ -61,33 +76,44 @@ pub(super) async fn list_packs<C: Clock>(
         return refusal;
     }
     match admin.catalog.pack_purchases(&id).await {
-        Ok(ledger) => Json(ledger.iter().map(purchase_json).collect::<Vec<_>>()).into_response(),
+        Ok(ledger) => Json(ledger.into_iter().map(purchase).collect::<Vec<_>>()).into_response(),
         Err(failure) => fault(failure),
     }
 }
 
-fn purchase_json(row: &tollgate_catalog::PackPurchase) -> serde_json::Value {
-    let seconds = |at: u64| at / tollgate_core::NANOS_PER_SEC;
-    serde_json::json!({
-        "pack": row.pack,
-        "bought_by": row.bought_by,
-        "bought_at": seconds(row.bought_at),
-        "starts_at": seconds(row.starts_at),
-        "expires_at": seconds(row.expires_at),
-        "superseded_at": row.superseded.as_ref().map(|(at, _)| seconds(*at)),
-        "superseded_by": row.superseded.as_ref().map(|(_, by)| by),
-    })
+/// A row of the ledger, as the admin API shows it.
+fn purchase(row: tollgate_catalog::PackPurchase) -> Purchase {
+    let seconds = |at: u64| at / NANOS_PER_SEC;
+    let (superseded_at, superseded_by) = row
+        .superseded
+        .map_or((None, None), |(at, by)| (Some(seconds(at)), Some(by)));
+    Purchase {
+        pack: row.pack,
+        bought_by: row.bought_by,
+        bought_at: seconds(row.bought_at),
+        starts_at: seconds(row.starts_at),
+        expires_at: seconds(row.expires_at),
+        superseded_at,
+        superseded_by,
+    }
 }
 
-/// `PUT /admin/accounts/{id}/overrides/{limit}` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewNumbers {
-    max: Option<u64>,
-    rate: Option<String>,
-    burst: Option<u64>,
-}
-
+/// Gives account `id` numbers of its own for `limit`, above its pack and plan.
+#[utoipa::path(
+    put,
+    path = "/admin/accounts/{id}/overrides/{limit}",
+    tag = "overrides",
+    params(
+        ("id" = String, Path, description = "The account"),
+        ("limit" = String, Path, description = "A limit of the policy, by name"),
+    ),
+    request_body = NewNumbers,
+    responses(
+        (status = 200, description = "The account's numbers for the limit", body = OverrideBody),
+        (status = 400, description = "Not such a body, no such limit, or numbers it cannot take", body = ApiError),
+        (status = 404, description = "No such account", body = ApiError),
+    )
+)]
 pub(super) async fn set_override<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path((id, limit)): Path<(String, String)>,
@@ -129,12 +155,30 @@ pub(super) async fn set_override<C: Clock>(
     {
         Ok(()) => {
             refreshed(&admin).await;
-            Json(serde_json::json!({ "account": id, "limit": stored.limit, "max": stored.max, "rate": stored.rate, "burst": stored.burst })).into_response()
+            Json(OverrideBody {
+                account: id,
+                limit: stored.limit,
+                max: stored.max,
+                rate: stored.rate,
+                burst: stored.burst,
+            })
+            .into_response()
         }
         Err(failure) => fault(failure),
     }
 }
 
+/// Account `id`'s own numbers, by limit.
+#[utoipa::path(
+    get,
+    path = "/admin/accounts/{id}/overrides",
+    tag = "overrides",
+    params(("id" = String, Path, description = "The account")),
+    responses(
+        (status = 200, description = "Its numbers", body = Vec<OverrideBody>),
+        (status = 404, description = "No such account", body = ApiError),
+    )
+)]
 pub(super) async fn list_overrides<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
@@ -144,11 +188,15 @@ pub(super) async fn list_overrides<C: Clock>(
     }
     match admin.catalog.overrides().await {
         Ok(all) => {
-            let mine: Vec<serde_json::Value> = all
+            let mine: Vec<OverrideBody> = all
                 .into_iter()
                 .filter(|(account, _)| *account == id)
-                .map(|(_, numbers)| {
-                    serde_json::json!({ "limit": numbers.limit, "max": numbers.max, "rate": numbers.rate, "burst": numbers.burst })
+                .map(|(account, numbers)| OverrideBody {
+                    account,
+                    limit: numbers.limit,
+                    max: numbers.max,
+                    rate: numbers.rate,
+                    burst: numbers.burst,
                 })
                 .collect();
             Json(mine).into_response()
@@ -157,6 +205,20 @@ pub(super) async fn list_overrides<C: Clock>(
     }
 }
 
+/// Takes back account `id`'s own numbers for `limit`.
+#[utoipa::path(
+    delete,
+    path = "/admin/accounts/{id}/overrides/{limit}",
+    tag = "overrides",
+    params(
+        ("id" = String, Path, description = "The account"),
+        ("limit" = String, Path, description = "The limit, by name"),
+    ),
+    responses(
+        (status = 204, description = "Taken back"),
+        (status = 404, description = "The account has no numbers of its own for it", body = ApiError),
+    )
+)]
 pub(super) async fn clear_override<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path((id, limit)): Path<(String, String)>,

@@ -7,21 +7,24 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use tollgate_catalog::Block;
-use tollgate_core::Clock;
+use tollgate_core::{Clock, NANOS_PER_SEC};
 
+use super::wire::{ApiError, AppBody, AppSecret, BlockBody, NewApp, NewBlock};
 use super::{Admin, bad_id, error, fault, parse, refreshed, removed};
 
-/// `POST /admin/apps` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewApp {
-    id: String,
-    /// The account that owns it (a third party's app acts for whichever account's key it sends).
-    owner: Option<String>,
-}
-
+/// Registers an app: requests sending its id and secret in the policy's app headers are its.
+#[utoipa::path(
+    post,
+    path = "/admin/apps",
+    tag = "apps",
+    request_body = NewApp,
+    responses(
+        (status = 201, description = "The app and its secret, in clear, this once", body = AppSecret),
+        (status = 400, description = "Not such a body, or an unfit id", body = ApiError),
+        (status = 409, description = "The id is taken", body = ApiError),
+    )
+)]
 pub(super) async fn create_app<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     body: Bytes,
@@ -41,20 +44,33 @@ pub(super) async fn create_app<C: Clock>(
     {
         Ok(secret) => {
             refreshed(&admin).await;
-            let body = serde_json::json!({ "app": new.id, "secret": secret, "note": "shown once: only its hash is kept" });
+            let body = AppSecret {
+                app: new.id,
+                secret,
+                note: "shown once: only its hash is kept",
+            };
             (StatusCode::CREATED, Json(body)).into_response()
         }
         Err(failure) => fault(failure),
     }
 }
 
+/// The registered apps (never a secret).
+#[utoipa::path(
+    get,
+    path = "/admin/apps",
+    tag = "apps",
+    responses((status = 200, description = "The apps", body = Vec<AppBody>))
+)]
 pub(super) async fn list_apps<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
     match admin.catalog.app_list().await {
         Ok(apps) => {
-            let apps: Vec<serde_json::Value> = apps
+            let apps: Vec<AppBody> = apps
                 .into_iter()
-                .map(|app| {
-                    serde_json::json!({ "app": app.id, "owner": app.owner, "created_at": app.created_at / tollgate_core::NANOS_PER_SEC })
+                .map(|app| AppBody {
+                    app: app.id,
+                    owner: app.owner,
+                    created_at: app.created_at / NANOS_PER_SEC,
                 })
                 .collect();
             Json(apps).into_response()
@@ -63,6 +79,17 @@ pub(super) async fn list_apps<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> R
     }
 }
 
+/// Removes an app.
+#[utoipa::path(
+    delete,
+    path = "/admin/apps/{id}",
+    tag = "apps",
+    params(("id" = String, Path, description = "The app")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such app", body = ApiError),
+    )
+)]
 pub(super) async fn delete_app<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
@@ -76,18 +103,20 @@ pub(super) async fn delete_app<C: Clock>(
     .await
 }
 
-/// `POST /admin/blocks` body: what to refuse (every field given must match), for how long.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewBlock {
-    account: Option<String>,
-    api: Option<String>,
-    path: Option<String>,
-    seconds: u64,
-    reason: Option<String>,
-    by: Option<String>,
-}
+/// The longest block: ten years.
+const MAX_BLOCK_SECONDS: u64 = 315_360_000;
 
+/// Refuses matching requests with 423 for a while.
+#[utoipa::path(
+    post,
+    path = "/admin/blocks",
+    tag = "blocks",
+    request_body = NewBlock,
+    responses(
+        (status = 201, description = "The block", body = BlockBody),
+        (status = 400, description = "Not such a body, or a block of nothing", body = ApiError),
+    )
+)]
 pub(super) async fn add_block<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     body: Bytes,
@@ -96,6 +125,10 @@ pub(super) async fn add_block<C: Clock>(
         Ok(new) => new,
         Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
     };
+    if !(1..=MAX_BLOCK_SECONDS).contains(&new.seconds) {
+        let message = format!("a block lasts 1 to {MAX_BLOCK_SECONDS} seconds (ten years)");
+        return error(StatusCode::BAD_REQUEST, "bad_block", &message);
+    }
     if new.account.is_none() && new.api.is_none() && new.path.is_none() {
         return error(
             StatusCode::BAD_REQUEST,
@@ -134,20 +167,38 @@ pub(super) async fn add_block<C: Clock>(
         Ok(id) => {
             block.id = id;
             refreshed(&admin).await;
-            (StatusCode::CREATED, Json(block_json(&block))).into_response()
+            (StatusCode::CREATED, Json(block_body(block))).into_response()
         }
         Err(failure) => fault(failure),
     }
 }
 
+/// The blocks in force.
+#[utoipa::path(
+    get,
+    path = "/admin/blocks",
+    tag = "blocks",
+    responses((status = 200, description = "The blocks", body = Vec<BlockBody>))
+)]
 pub(super) async fn list_blocks<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
     let now = admin.app.gate.limiter().clock().now();
     match admin.catalog.blocks(now).await {
-        Ok(blocks) => Json(blocks.iter().map(block_json).collect::<Vec<_>>()).into_response(),
+        Ok(blocks) => Json(blocks.into_iter().map(block_body).collect::<Vec<_>>()).into_response(),
         Err(failure) => fault(failure),
     }
 }
 
+/// Lifts a block.
+#[utoipa::path(
+    delete,
+    path = "/admin/blocks/{id}",
+    tag = "blocks",
+    params(("id" = String, Path, description = "The block")),
+    responses(
+        (status = 204, description = "Lifted"),
+        (status = 404, description = "No such block", body = ApiError),
+    )
+)]
 pub(super) async fn remove_block<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
@@ -161,14 +212,15 @@ pub(super) async fn remove_block<C: Clock>(
     .await
 }
 
-fn block_json(block: &Block) -> serde_json::Value {
-    serde_json::json!({
-        "id": block.id,
-        "account": block.account,
-        "api": block.api,
-        "path": block.path,
-        "until": block.until / tollgate_core::NANOS_PER_SEC,
-        "reason": block.reason,
-        "set_by": block.set_by,
-    })
+/// A block, as the admin API shows it.
+fn block_body(block: Block) -> BlockBody {
+    BlockBody {
+        id: block.id,
+        account: block.account,
+        api: block.api,
+        path: block.path,
+        until: block.until / NANOS_PER_SEC,
+        reason: block.reason,
+        set_by: block.set_by,
+    }
 }

@@ -10,7 +10,13 @@ use tollgate_core::Clock;
 use super::Admin;
 use tollgate_gate::{Exposition, STORE_ERROR_KINDS};
 
-/// `GET /metrics`.
+/// Every series in Prometheus' text format (docs/metrics.md).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "The series", content_type = "text/plain; version=0.0.4", body = String))
+)]
 pub(super) async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
     let gate = &admin.app.gate;
     let store = gate.limiter().store();

@@ -1,14 +1,20 @@
 //! The admin port: catalog edits that apply to decisions at once, and the policy's reload.
 //! Every route but `/healthz` needs `Authorization: Bearer <token>`.
 //!
-//! Handlers by subject: accounts, keys, usage and history (`accounts`); packs and overrides
-//! (`deals`); apps and blocks (`guards`); shadow limits' would-be refusals (`shadow`).
+//! Handlers by subject: accounts (`accounts`), their keys (`keys`), their standing and history
+//! (`standing`); packs and overrides (`deals`); apps and blocks (`guards`); shadow limits'
+//! would-be refusals (`shadow`); `/metrics` (`metrics`). The bodies they read and write are
+//! `wire`'s types, which the OpenAPI document (`openapi`, `GET /admin/openapi.json`) describes.
 
 mod accounts;
 mod deals;
 mod guards;
+mod keys;
 mod metrics;
+mod openapi;
 mod shadow;
+mod standing;
+mod wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +31,7 @@ use tollgate_catalog::{Catalog, CatalogError};
 use tollgate_core::Clock;
 use tollgate_policy::{ConfigErrors, DirectoryEntry, Numbers};
 
+use self::wire::{ApiError, Health, Reloaded};
 use crate::app::App;
 
 /// What the admin handlers share.
@@ -204,17 +211,17 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         )
         .route(
             "/admin/accounts/{id}/keys",
-            post(accounts::create_key::<C>).get(accounts::list_keys::<C>),
+            post(keys::create_key::<C>).get(keys::list_keys::<C>),
         )
         .route(
             "/admin/accounts/{id}/keys/{hash}",
-            delete(accounts::revoke_key::<C>),
+            delete(keys::revoke_key::<C>),
         )
-        .route("/admin/accounts/{id}/usage", get(accounts::usage::<C>))
-        .route("/admin/accounts/{id}/history", get(accounts::history::<C>))
+        .route("/admin/accounts/{id}/usage", get(standing::usage::<C>))
+        .route("/admin/accounts/{id}/history", get(standing::history::<C>))
         .route(
             "/admin/accounts/{id}/usage/history",
-            get(accounts::usage_history::<C>),
+            get(standing::usage_history::<C>),
         )
         .route(
             "/admin/accounts/{id}/overrides/{limit}",
@@ -246,10 +253,8 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
             authorize::<C>,
         ));
     Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
-        )
+        .route("/healthz", get(healthz))
+        .route("/admin/openapi.json", get(openapi::document::<C>))
         .merge(guarded)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin route") })
         .method_not_allowed_fallback(|| async {
@@ -263,13 +268,26 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         .with_state(admin)
 }
 
+/// Whether the admin port answers (no token needed).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "Serving", body = Health))
+)]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
 /// A JSON error with a stable code.
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "code": code, "message": message })),
-    )
-        .into_response()
+    let body = ApiError {
+        code: code.to_owned(),
+        message: message.to_owned(),
+        errors: None,
+    };
+    (status, Json(body)).into_response()
 }
 
 fn fault(failure: CatalogError) -> Response {
@@ -395,14 +413,30 @@ async fn refreshed<C: Clock>(admin: &Admin<C>) {
     }
 }
 
+/// Reloads the policy file (and envoyproxy/ratelimit's files); counters of unchanged limits
+/// are kept, and invalid files change nothing.
+#[utoipa::path(
+    post,
+    path = "/admin/reload",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Reloaded", body = Reloaded),
+        (status = 422, description = "The files have errors; the old policy keeps serving", body = ApiError),
+    )
+)]
 async fn reload<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Response {
     match admin.reload_files() {
-        Ok(summary) => {
-            Json(serde_json::json!({ "reloaded": true, "summary": summary })).into_response()
-        }
+        Ok(summary) => Json(Reloaded {
+            reloaded: true,
+            summary,
+        })
+        .into_response(),
         Err(errors) => {
-            let errors: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
-            let body = serde_json::json!({ "code": "invalid_policy", "message": "the policy file has errors; the old one keeps serving", "errors": errors });
+            let body = ApiError {
+                code: "invalid_policy".to_owned(),
+                message: "the policy file has errors; the old one keeps serving".to_owned(),
+                errors: Some(errors.0.iter().map(ToString::to_string).collect()),
+            };
             (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
         }
     }

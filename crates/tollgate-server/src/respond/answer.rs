@@ -10,17 +10,27 @@ use smallvec::SmallVec;
 use tollgate_gate::{Admission, LimitReport, Refusal, Report};
 
 /// The JSON shape of a decision (`POST /v1/check`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CheckAnswer<'a> {
+    /// Whether the request would be admitted.
     allowed: bool,
+    /// What the gateway would answer.
     status: u16,
+    /// Seconds until the same request would be admitted, when refused and known.
     retry_after: Option<u64>,
+    /// The api its route names.
     api: Option<&'a str>,
+    /// The account its key is.
     account: Option<&'a str>,
+    /// The app it came through.
     app: Option<&'a str>,
+    /// The account's plan.
     plan: Option<&'a str>,
+    /// What each limit said.
+    #[schema(value_type = Vec<LimitReport>)]
     limits: &'a [LimitReport],
     /// The headers the gateway would add.
+    #[schema(value_type = BTreeMap<String, String>)]
     headers: HeadersJson,
     /// Each limit's partition in words, when asked.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -14,11 +14,13 @@ mod fuzz;
 mod hostile;
 mod logs;
 mod nginx;
+mod openapi;
 mod portal;
 #[path = "../../../tollgate-catalog/tests/support/postgres_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod postgres_server;
 mod process;
+mod recipes;
 #[path = "../../../tollgate-redis/tests/support/redis_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;
