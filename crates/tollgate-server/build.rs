@@ -3,7 +3,7 @@
 //! "unknown". Only a change of commit builds it again (not every edit: that would rebuild the
 //! server crate on each one).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
@@ -16,20 +16,16 @@ fn main() {
     println!("cargo:rustc-env=TOLLGATE_COMMIT={commit}");
 }
 
-/// The checkout's commit, watched so that a new commit builds again.
+/// The checkout's commit. Its HEAD and branch are watched whether or not `git` answered, so
+/// that a new commit (or a `git` that works again) builds it again.
 fn from_git() -> Option<String> {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .output()
+    if let Some(dir) = git_dir() {
+        let branch = std::fs::read_to_string(dir.join("HEAD"))
             .ok()
-            .filter(|output| output.status.success())
-            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    };
-    let head = git(&["rev-parse", "--short=12", "HEAD"])?;
-    if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
-        let dir = Path::new(&dir);
-        let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+            .and_then(|head| {
+                head.strip_prefix("ref: ")
+                    .map(|name| name.trim().to_owned())
+            });
         let watched = ["HEAD", "packed-refs"].into_iter().chain(branch.as_deref());
         // A path that does not exist would make the script run on every build.
         for path in watched
@@ -39,5 +35,26 @@ fn from_git() -> Option<String> {
             println!("cargo:rerun-if-changed={}", path.display());
         }
     }
-    Some(head)
+    let output = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())?;
+    Some(String::from_utf8_lossy(&output.stdout).trim().to_owned()).filter(|head| !head.is_empty())
+}
+
+/// The `.git` directory above this crate, if it is in a checkout (a worktree's `.git` file
+/// names its directory).
+fn git_dir() -> Option<PathBuf> {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")?;
+    let found = Path::new(&manifest)
+        .ancestors()
+        .map(|dir| dir.join(".git"))
+        .find(|git| git.exists())?;
+    if found.is_dir() {
+        return Some(found);
+    }
+    let text = std::fs::read_to_string(&found).ok()?;
+    let named = text.strip_prefix("gitdir: ")?.trim();
+    Some(found.parent()?.join(named))
 }

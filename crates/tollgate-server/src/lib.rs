@@ -48,6 +48,7 @@
 
 mod adapters;
 mod admin;
+pub mod admin_cli;
 mod app;
 mod history;
 mod listen;

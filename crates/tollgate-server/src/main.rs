@@ -9,6 +9,8 @@
 //! tollgate serve --ratelimit-config DIR --grpc-listen ADDR [--data-dir DIR] [--store URL]
 //! tollgate replay --config FILE --log FILE... [--json] [--html OUT] [--key-header NAME]
 //! tollgate diff OLD NEW --log FILE... [--json] [--key-header NAME]
+//! tollgate admin [--url URL] [--token-file FILE] [--json] accounts|keys|packs|overrides|blocks|apps …
+//! tollgate admin usage|history ACCOUNT, reload, shadow
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -54,6 +56,9 @@ enum Command {
     Replay(tollgate_server::replay::ReplayOptions),
     /// Replay access logs through two policies: who gains and who loses refusals.
     Diff(tollgate_server::replay::DiffOptions),
+    /// The admin API of a running tollgate: accounts, keys, packs, overrides, blocks, apps,
+    /// usage and history, reloads and the shadow report.
+    Admin(tollgate_server::admin_cli::AdminOptions),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
         Command::Serve(options) => run(options),
         Command::Replay(options) => tollgate_server::replay::replay_command(&options),
         Command::Diff(options) => tollgate_server::replay::diff_command(&options),
+        Command::Admin(options) => tollgate_server::admin_cli::admin_command(&options),
     }
 }
 
