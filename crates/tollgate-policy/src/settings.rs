@@ -45,8 +45,9 @@ pub struct Server {
     pub idle_timeout: std::time::Duration,
     /// How long a shutdown waits for the connections still open.
     pub shutdown_timeout: std::time::Duration,
-    /// The most connections open at once on each port.
-    pub max_connections: usize,
+    /// The most connections open at once on each port, if the file sets it; unset, the server
+    /// sizes it to the open-file limit of its host (10,000 where that allows).
+    pub max_connections: Option<usize>,
     /// Bytes the journal may grow past twice its live state before it is compacted.
     pub journal_slack: u64,
     /// Whether `/metrics` labels decisions with the account.

@@ -162,12 +162,12 @@ impl Compiler<'_> {
                 .and_then(|timeout| self.parse(timeout, parse_duration))
                 .unwrap_or(Duration::from_secs(30)),
             max_connections: match &file.server.max_connections {
-                None => 10_000,
+                None => None,
                 Some(max) => match usize::try_from(*max.get_ref()) {
-                    Ok(count @ 1..=1_000_000) => count,
+                    Ok(count @ 1..=1_000_000) => Some(count),
                     _ => {
                         self.fail(max.span(), format!("max_connections must be 1 to 1000000, not {}", max.get_ref()));
-                        10_000
+                        None
                     }
                 },
             },

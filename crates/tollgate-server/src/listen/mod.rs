@@ -10,7 +10,8 @@
 //! - **Idle timeout** (`server.idle_timeout`, 60 s): a connection with no request in flight for
 //!   this long is shut down gracefully (HTTP/2: `GOAWAY`; a response still being sent is
 //!   finished); one that then moves no byte for another idle timeout is closed.
-//! - **Connection cap** (`server.max_connections`, 10,000 per port): at the cap the loop stops
+//! - **Connection cap** (`server.max_connections`; unset, 10,000 per port or what the open-file
+//!   limit allows, see `limits.rs`): at the cap the loop stops
 //!   accepting, so new connections wait in the kernel's backlog while established clients keep
 //!   being served; a warning says so, at most once a minute.
 //! - **HTTP/2**: at most 100 concurrent streams per connection, header lists of at most 64 KiB

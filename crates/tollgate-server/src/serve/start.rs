@@ -77,8 +77,9 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
 
     tasks::start(&app, &admin);
     let admin_for_exit = Arc::clone(&admin);
-    let limits = Limits::of(app.gate.policy().server());
-    listen::allow_open_files(limits, ports);
+    let policy = app.gate.policy();
+    let max_connections = listen::allow_open_files(policy.server().max_connections, ports);
+    let limits = Limits::of(policy.server(), max_connections);
     let grpc_router = grpc_router(Arc::clone(&app)).await;
     let [public_open, admin_open, grpc_open] =
         ["public", "admin", "grpc"].map(|port| app.gate.metrics().connections(port));

@@ -496,3 +496,55 @@ async fn a_check_body_that_never_arrives_is_answered_after_the_header_timeout() 
     read.await.expect("refused at once").unwrap();
     assert_eq!(&head, b"HTTP/1.1 403");
 }
+
+/// `tollgate serve` under an open-file limit of 2,000 (soft and hard), with `server` settings:
+/// the log line containing `awaited`, and the warnings logged until it.
+fn started_under_2000_open_files(server: &str, awaited: &str) -> (String, Vec<String>) {
+    let dir = crate::support::TempDir::new();
+    let config = dir.0.join("policy.toml");
+    std::fs::write(&config, policy(server)).unwrap();
+    let mut command = std::process::Command::new("sh");
+    command
+        .args([
+            "-c",
+            "ulimit -Sn 2000 && ulimit -Hn 2000 && exec \"$0\" \"$@\"",
+        ])
+        .arg(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.0.join("data"));
+    let process = crate::process::Process::spawn(&mut command);
+    let line = process.wait_for(awaited);
+    let warnings = process
+        .logged_lines()
+        .into_iter()
+        .filter(|line| line.contains("WARN"))
+        .collect();
+    (line, warnings)
+}
+
+#[test]
+fn unset_the_connection_cap_fits_the_open_file_limit_it_starts_under() {
+    let sized = "connections per port sized to the open-file limit";
+    let (line, warnings) = started_under_2000_open_files("", sized);
+    // (2,000 - 256 kept for files that are not connections) / 2 ports.
+    assert!(line.contains("max_connections=872"), "{line}");
+    assert!(line.contains("open_files=2000"), "{line}");
+    assert!(line.contains("INFO"), "{line}");
+    assert_eq!(warnings, Vec::<String>::new());
+}
+
+#[test]
+fn a_connection_cap_set_past_the_open_file_limit_is_kept_and_warned_about() {
+    let warned = "the open-file limit is below server.max_connections";
+    let (line, _) = started_under_2000_open_files("max_connections = 5000", warned);
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("needed=10256"), "{line}");
+}
