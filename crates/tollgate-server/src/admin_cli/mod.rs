@@ -1,12 +1,13 @@
-//! `tollgate admin …`: the admin API from a terminal. Each subcommand is one request to the
-//! admin port (`request.rs` says which); the answer is shown as a table for people, or as the
-//! API's own JSON with `--json` (`show.rs`); the URL and the token come from flags, the
-//! environment or the token file (`client.rs`).
+//! `tollgate admin …`: the admin API from a terminal. Each subcommand (`commands.rs`) is one
+//! request to the admin port (`request.rs` says which); the answer is shown as a table for
+//! people, or as the API's own JSON with `--json` (`show.rs`); the URL and the token come from
+//! flags, the environment or the token file (`client.rs`).
 //!
 //! Exit codes: 0 done; 1 the API refused (a 4xx: its code and message are printed); 2 the
 //! command line is wrong; 3 the admin port cannot be reached, or answered a 5xx.
 
 mod client;
+mod commands;
 mod request;
 mod show;
 
@@ -15,7 +16,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-pub use request::Resource;
+pub use commands::{
+    AccountCommand, AppCommand, BlockCommand, KeyCommand, OverrideCommand, PackCommand, Resource,
+};
 
 /// `tollgate admin`'s options.
 #[derive(Debug, Args)]
