@@ -82,7 +82,7 @@ impl<C: Clock + 'static> Gate<C> {
                     plan: policy.default_plan().cloned(),
                     ..Report::of(
                         &resolved,
-                        &resolved.guards.limits,
+                        &resolved.guards,
                         &refused,
                         &policy.responses().headers,
                     )
@@ -143,7 +143,7 @@ impl<C: Clock + 'static> Gate<C> {
         }
         let mut report = Report::of(
             &resolved,
-            &resolved.enforced.limits,
+            &resolved.enforced,
             &decision,
             &policy.responses().headers,
         );
@@ -206,7 +206,7 @@ impl<C: Clock + 'static> Gate<C> {
                     .record(decision.at(), &name, resolved.account);
             }
         }
-        report.add(&shadow.limits, decision, true);
+        report.add(shadow, decision, true);
     }
 
     /// What the limits for unknown keys would answer the same request with a wrong key

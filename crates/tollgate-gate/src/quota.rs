@@ -76,8 +76,8 @@ impl<C: Clock + 'static> Gate<C> {
                 .map(|((limit, request), outcome)| LimitUsage {
                     name: limit.name().to_owned(),
                     kind: LimitKind::of(request.algorithm),
-                    per_period: limit.rate_count().unwrap_or(outcome.limit()),
-                    period: limit.period().to_owned(),
+                    per_period: request.algorithm.shown().count,
+                    period: request.algorithm.shown().per.to_string(),
                     limit: outcome.limit(),
                     used: outcome.limit().saturating_sub(outcome.remaining()),
                     remaining: outcome.remaining(),

@@ -1,8 +1,7 @@
 //! A request refused, as a value: its status, what the limits said, and its body. The
 //! adapters shape it for their transport (the `tollgate-http` crate writes it as a response).
 
-use tollgate_core::Block;
-use tollgate_core::{Decision, NANOS_PER_SEC, Nanos};
+use tollgate_core::{Block, Decision, NANOS_PER_SEC, Nanos, Per, Shown};
 use tollgate_policy::{BodyFormat, Field, Responses};
 
 use super::report::{LimitReport, Report};
@@ -168,12 +167,9 @@ impl Refusal {
         template.render(&mut body, |field, out| {
             use std::fmt::Write;
             let _ = match field {
-                Field::Quota if shown.period.is_empty() => {
-                    write!(out, "{} in flight", shown.per_period)
-                }
-                Field::Quota => write!(out, "{} per {}", shown.per_period, shown.period),
-                Field::Limit => write!(out, "{}", shown.per_period),
-                Field::Period => out.write_str(&shown.period),
+                Field::Quota => out.write_str(&allowance(shown.allowance)),
+                Field::Limit => write!(out, "{}", shown.allowance.count),
+                Field::Period => write!(out, "{}", shown.allowance.per),
                 Field::Api => out.write_str(api),
                 Field::Reset => write!(out, "{}", shown.reset_at.div_ceil(NANOS_PER_SEC)),
                 Field::ResetAt => out.write_str(&rfc3339(shown.reset_at)),
@@ -206,16 +202,20 @@ fn explanation(shown: &LimitReport, partition: Option<&str>) -> String {
         text = format!("{text} ({partition})");
     }
     let used = shown.limit.saturating_sub(shown.remaining);
-    let rate = if shown.period.is_empty() {
-        format!("{} in flight", shown.per_period)
-    } else {
-        format!("{} per {}", shown.per_period, shown.period)
-    };
     format!(
-        "{text}: {used} of {} used, {rate}; whole again at {}",
+        "{text}: {used} of {} used, {}; whole again at {}",
         shown.limit,
+        allowance(shown.allowance),
         rfc3339(shown.reset_at)
     )
+}
+
+/// What a limit allows, in words: `5 per second`, `1000 per day`, `4 in flight`.
+pub fn allowance(allowance: Shown) -> String {
+    match allowance.per {
+        Per::AtOnce => format!("{} in flight", allowance.count),
+        per => format!("{} per {per}", allowance.count),
+    }
 }
 
 /// Writes `text` escaped for a JSON string or for XML text: client-made values (paths,
@@ -252,8 +252,10 @@ fn unreachable_report(report: &Report) -> LimitReport {
         shadow: false,
         status: 429,
         code: "rate_limited".into(),
-        period: "".into(),
-        per_period: 0,
+        allowance: Shown {
+            count: 0,
+            per: Per::AtOnce,
+        },
     })
 }
 

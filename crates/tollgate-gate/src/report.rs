@@ -2,8 +2,8 @@
 //! each limit consulted, and the limit its headers show.
 
 use smallvec::SmallVec;
-use tollgate_core::{Decision, Nanos};
-use tollgate_policy::{HeaderFamily, Limit, Name, Resolved};
+use tollgate_core::{Decision, Nanos, Shown};
+use tollgate_policy::{HeaderFamily, Limits, Name, Resolved};
 
 /// The state of one limit after a decision, as reported to clients and logs.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -33,13 +33,11 @@ pub struct LimitReport {
     #[serde(skip)]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub code: Name,
-    /// The period in words.
+    /// What the limit allows, as enforced for this request (its plan's, pack's or override's
+    /// numbers): what messages, pages and Envoy's `current_limit` show.
     #[serde(skip)]
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
-    pub period: Name,
-    /// The number messages show per period (a bucket's rate count, else the limit).
-    #[serde(skip)]
-    pub per_period: u64,
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub allowance: Shown,
 }
 
 /// The header families a policy adds (three at most: no allocation).
@@ -83,7 +81,7 @@ impl Report {
     /// The report of `decision` on the enforced limits of `resolved`, shown in `families`.
     pub(crate) fn of(
         resolved: &Resolved<'_>,
-        limits: &[&Limit],
+        limits: &Limits<'_>,
         decision: &Decision,
         families: &[HeaderFamily],
     ) -> Self {
@@ -104,12 +102,15 @@ impl Report {
     }
 
     /// Adds the limits of a decision (shadow ones after the enforced ones).
-    pub(crate) fn add(&mut self, limits: &[&Limit], decision: &Decision, shadow: bool) {
+    /// Each limit is shown with the numbers its request was decided by.
+    pub(crate) fn add(&mut self, limits: &Limits<'_>, decision: &Decision, shadow: bool) {
         let reports = limits
+            .limits
             .iter()
+            .zip(&limits.requests)
             .zip(decision.outcomes())
-            .map(|(limit, outcome)| {
-                let [name, code, period] = limit.labels();
+            .map(|((limit, request), outcome)| {
+                let [name, code, _] = limit.labels();
                 LimitReport {
                     name,
                     allowed: outcome.allowed(),
@@ -120,8 +121,7 @@ impl Report {
                     shadow,
                     status: limit.status(),
                     code,
-                    period,
-                    per_period: limit.rate_count().unwrap_or(outcome.limit()),
+                    allowance: request.algorithm.shown(),
                 }
             });
         self.limits.extend(reports);

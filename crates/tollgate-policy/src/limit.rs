@@ -149,10 +149,7 @@ impl Limit {
                             crate::units::parse_rate(text).map_err(BadNumbers::Rate)?;
                         tollgate_core::Rate::new(count, period)
                     }
-                    None => tollgate_core::Rate::new(
-                        1,
-                        std::time::Duration::from_nanos(bucket.interval()),
-                    ),
+                    None => bucket.rate(),
                 };
                 tollgate_core::TokenBucket::new(rate, numbers.burst.unwrap_or(bucket.burst()))
                     .map(Algorithm::from)

@@ -32,6 +32,18 @@ impl Rate {
     pub const fn per_second(count: u64) -> Self {
         Self::new(count, Duration::from_secs(1))
     }
+
+    /// Units per [`period`](Self::period).
+    #[must_use]
+    pub const fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The period `count` units come in.
+    #[must_use]
+    pub const fn period(&self) -> Duration {
+        self.period
+    }
 }
 
 /// A token bucket: refilled at a [`Rate`], holding at most `burst` tokens, one `u64` of state.
@@ -58,6 +70,8 @@ impl Rate {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenBucket {
+    /// The rate as it was given, which is what people are shown.
+    rate: Rate,
     interval: Nanos,
     per_interval: Divisor,
     burst: u64,
@@ -86,11 +100,18 @@ impl TokenBucket {
             .filter(|&span| span <= MAX_SPAN)
             .ok_or(LimitError::TooLong)?;
         Ok(Self {
+            rate,
             interval,
             per_interval: Divisor::new(interval),
             burst,
             tolerance,
         })
+    }
+
+    /// The rate as it was given (`5/s` is 5 per second, not 1 per 200 ms).
+    #[must_use]
+    pub const fn rate(&self) -> Rate {
+        self.rate
     }
 
     /// Nanoseconds between two tokens.

@@ -3,6 +3,7 @@
 use super::concurrency::Concurrency;
 use super::error::LimitError;
 use super::gcra::{Rate, TokenBucket};
+use super::schedule::{CalendarUnit, Schedule};
 use super::sliding::SlidingWindow;
 use super::transition::Transition;
 use super::window::Window;
@@ -64,7 +65,90 @@ impl Algorithm {
     }
 }
 
+/// What a limit allows, as people are told it: `count` per period (`5 per second`, `1,000 per
+/// day`), or `count` at once. The one reading of an algorithm's numbers that every answer,
+/// header, page and log shows, whichever source (policy, plan, pack, override) they came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    /// How many.
+    pub count: u64,
+    /// Per what.
+    pub per: Per,
+}
+
+/// The period of a [`Shown`] allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Per {
+    /// A span of time: a rate's period, a clock-aligned or sliding window's length.
+    Span(std::time::Duration),
+    /// A calendar period.
+    Calendar(CalendarUnit),
+    /// At once (requests in flight).
+    AtOnce,
+}
+
+impl std::fmt::Display for Per {
+    /// In words, singular for one: `second`, `2 seconds`, `15 minutes`, `day`, `month`; an
+    /// allowance at once has none.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let span = match self {
+            Self::AtOnce => return Ok(()),
+            Self::Calendar(CalendarUnit::Day) => return f.write_str("day"),
+            Self::Calendar(CalendarUnit::Week) => return f.write_str("week"),
+            Self::Calendar(CalendarUnit::Month) => return f.write_str("month"),
+            Self::Span(span) => *span,
+        };
+        let seconds = span.as_secs();
+        if span.subsec_nanos() != 0 || seconds == 0 {
+            return write!(f, "{} ms", span.as_millis());
+        }
+        let units = [
+            (7 * 86_400, "week"),
+            (86_400, "day"),
+            (3_600, "hour"),
+            (60, "minute"),
+            (1, "second"),
+        ];
+        let (size, unit) = units
+            .into_iter()
+            .find(|&(size, _)| seconds % size == 0)
+            .unwrap_or((1, "second"));
+        match seconds / size {
+            1 => f.write_str(unit),
+            count => write!(f, "{count} {unit}s"),
+        }
+    }
+}
+
 impl Algorithm {
+    /// What this limit allows, as people are told it (see [`Shown`]): a bucket's rate as it was
+    /// given, a window's maximum per its length or calendar period, requests at once.
+    #[must_use]
+    pub fn shown(&self) -> Shown {
+        let nanos = std::time::Duration::from_nanos;
+        match self {
+            Self::TokenBucket(bucket) => Shown {
+                count: bucket.rate().count(),
+                per: Per::Span(bucket.rate().period()),
+            },
+            Self::Window(window) => Shown {
+                count: window.max(),
+                per: match window.schedule() {
+                    Schedule::Clock(clock) => Per::Span(nanos(clock.period())),
+                    Schedule::Calendar(calendar) => Per::Calendar(calendar.unit()),
+                },
+            },
+            Self::Sliding(sliding) => Shown {
+                count: sliding.max(),
+                per: Per::Span(nanos(sliding.period())),
+            },
+            Self::Concurrency(concurrency) => Shown {
+                count: concurrency.max(),
+                per: Per::AtOnce,
+            },
+        }
+    }
+
     /// The numbers of one of `parts` instances that enforce this limit each alone (while a
     /// shared store is out of reach): maxima, bursts and rates divided by `parts`, rounded
     /// down but at least 1; periods unchanged.
@@ -74,12 +158,13 @@ impl Algorithm {
         let part = |whole: u64| (whole / parts).max(1);
         let shared: Result<Self, LimitError> = match self {
             Self::TokenBucket(bucket) => {
-                let interval = bucket.interval().saturating_mul(parts);
-                TokenBucket::new(
-                    Rate::new(1, std::time::Duration::from_nanos(interval)),
-                    part(bucket.burst()),
-                )
-                .map(Self::from)
+                // The same count over a period `parts` times as long.
+                let rate = bucket.rate();
+                let period = rate
+                    .period()
+                    .saturating_mul(u32::try_from(parts).unwrap_or(u32::MAX));
+                TokenBucket::new(Rate::new(rate.count(), period), part(bucket.burst()))
+                    .map(Self::from)
             }
             Self::Window(window) => {
                 Window::new(part(window.max()), window.schedule().clone()).map(Self::from)
@@ -149,5 +234,42 @@ mod tests {
             panic!("still slots");
         };
         assert_eq!(one.max(), 1);
+    }
+
+    #[test]
+    fn what_people_are_shown_is_the_numbers_as_given() {
+        let bucket = |count, period| {
+            Algorithm::from(TokenBucket::new(Rate::new(count, period), 5).unwrap()).shown()
+        };
+        let words = |shown: Shown| format!("{} per {}", shown.count, shown.per);
+        assert_eq!(words(bucket(5, Duration::from_secs(1))), "5 per second");
+        assert_eq!(words(bucket(1, Duration::from_secs(2))), "1 per 2 seconds");
+        assert_eq!(
+            words(bucket(300, Duration::from_secs(900))),
+            "300 per 15 minutes"
+        );
+        let window = Window::new(1_000, Schedule::clock(Duration::from_secs(86_400)).unwrap());
+        assert_eq!(
+            words(Algorithm::from(window.unwrap()).shown()),
+            "1000 per day"
+        );
+        let calendar = Schedule::calendar(CalendarUnit::Month, jiff::tz::TimeZone::UTC);
+        let monthly = Algorithm::from(Window::new(9, calendar).unwrap()).shown();
+        assert_eq!(words(monthly), "9 per month");
+        let sliding = SlidingWindow::new(60, Duration::from_secs(3_600)).unwrap();
+        assert_eq!(words(Algorithm::from(sliding).shown()), "60 per hour");
+        let at_once = Algorithm::from(Concurrency::new(4, Duration::from_secs(30)).unwrap());
+        let shown = at_once.shown();
+        assert_eq!((shown.count, shown.per), (4, Per::AtOnce));
+        assert_eq!(shown.per.to_string(), "");
+        assert_eq!(
+            Per::Span(Duration::from_millis(1_500)).to_string(),
+            "1500 ms"
+        );
+        // An instance's share keeps the rate's count over a longer period.
+        let shared = bucket(5, Duration::from_secs(1));
+        assert_eq!(words(shared), "5 per second");
+        let five = Algorithm::from(TokenBucket::new(Rate::per_second(5), 4).unwrap());
+        assert_eq!(words(five.share(2).shown()), "5 per 2 seconds");
     }
 }

@@ -22,7 +22,7 @@ pub use concurrency::Concurrency;
 pub(crate) use concurrency::LeaseSet;
 pub use error::LimitError;
 pub use gcra::{Rate, TokenBucket};
-pub use limit::Algorithm;
+pub use limit::{Algorithm, Per, Shown};
 pub use schedule::{Calendar, CalendarUnit, ClockAligned, Schedule};
 pub use sliding::SlidingWindow;
 pub use transition::Transition;

@@ -112,6 +112,12 @@ const LENGTH_BITS: u32 = 22;
 const LENGTH_MASK: u64 = (1 << LENGTH_BITS) - 1;
 
 impl Calendar {
+    /// The calendar period of its windows.
+    #[must_use]
+    pub const fn unit(&self) -> CalendarUnit {
+        self.unit
+    }
+
     /// The time zone its windows follow.
     #[must_use]
     pub fn time_zone(&self) -> &TimeZone {

@@ -11,6 +11,7 @@
 mod admin_accounts;
 mod blocks;
 mod check;
+mod effective_limits;
 mod envoy_policy;
 mod envoy_rls;
 mod explanation;

@@ -15,7 +15,7 @@ use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::rate_li
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{
     DescriptorStatus, RateLimit,
 };
-use tollgate_core::Clock;
+use tollgate_core::{CalendarUnit, Clock, Per, Shown};
 use tollgate_policy::{RequestFacts, Unmatched};
 
 use super::code;
@@ -146,10 +146,13 @@ fn answer(
 ) -> RateLimitResponse {
     let status = DescriptorStatus {
         code: code(!admitted),
-        current_limit: report.shown().map(|shown| RateLimit {
-            name: shown.name.to_string(),
-            requests_per_unit: u32::try_from(shown.per_period).unwrap_or(u32::MAX),
-            unit: unit(&shown.period) as i32,
+        current_limit: report.shown().map(|shown| {
+            let (requests_per_unit, unit) = per_unit(shown.allowance);
+            RateLimit {
+                name: shown.name.to_string(),
+                requests_per_unit,
+                unit: unit as i32,
+            }
         }),
         limit_remaining: report.shown().map_or(0, |shown| {
             u32::try_from(shown.remaining).unwrap_or(u32::MAX)
@@ -195,18 +198,27 @@ fn answer(
     }
 }
 
-/// Envoy's unit for a limit's period in words; `UNKNOWN` where the period is not one unit
-/// (`15 minutes`): `duration_until_reset` still says when it frees up.
-fn unit(period: &str) -> Unit {
-    match period {
-        "second" => Unit::Second,
-        "minute" => Unit::Minute,
-        "hour" => Unit::Hour,
-        "day" => Unit::Day,
-        "week" => Unit::Week,
-        "month" => Unit::Month,
-        "year" => Unit::Year,
-        _ => Unit::Unknown,
+/// What a limit allows as Envoy's `requests_per_unit` and unit; `UNKNOWN` with the count where
+/// the period is not one unit (`15 minutes`, `2 seconds`: 3 per 15 minutes is not 12 per hour),
+/// or for requests at once: `duration_until_reset` still says when it frees up.
+fn per_unit(allowance: Shown) -> (u32, Unit) {
+    let count = |count: u64| u32::try_from(count).unwrap_or(u32::MAX);
+    match allowance.per {
+        Per::Calendar(CalendarUnit::Day) => (count(allowance.count), Unit::Day),
+        Per::Calendar(CalendarUnit::Week) => (count(allowance.count), Unit::Week),
+        Per::Calendar(CalendarUnit::Month) => (count(allowance.count), Unit::Month),
+        Per::AtOnce => (count(allowance.count), Unit::Unknown),
+        Per::Span(span) => {
+            let unit = match span.as_secs() {
+                _ if span.subsec_nanos() != 0 => Unit::Unknown,
+                1 => Unit::Second,
+                60 => Unit::Minute,
+                3_600 => Unit::Hour,
+                86_400 => Unit::Day,
+                _ => Unit::Unknown,
+            };
+            (count(allowance.count), unit)
+        }
     }
 }
 
@@ -271,9 +283,13 @@ mod tests {
     }
 
     #[test]
-    fn periods_in_envoy_units() {
-        assert_eq!(unit("second"), Unit::Second);
-        assert_eq!(unit("day"), Unit::Day);
-        assert_eq!(unit("15 minutes"), Unit::Unknown);
+    fn allowances_in_envoy_units() {
+        let shown = |count, per| per_unit(Shown { count, per });
+        let span = |seconds| Per::Span(std::time::Duration::from_secs(seconds));
+        assert_eq!(shown(5, span(1)), (5, Unit::Second));
+        assert_eq!(shown(1_000, Per::Calendar(CalendarUnit::Day)), (1_000, Unit::Day));
+        assert_eq!(shown(9, Per::Calendar(CalendarUnit::Month)), (9, Unit::Month));
+        assert_eq!(shown(3, span(900)), (3, Unit::Unknown));
+        assert_eq!(shown(4, Per::AtOnce), (4, Unit::Unknown));
     }
 }
