@@ -14,6 +14,15 @@ pub type Nanos = u64;
 /// Nanoseconds in one second.
 pub const NANOS_PER_SEC: Nanos = 1_000_000_000;
 
+/// An instant as people are told it — a reset, an expiry, the end of a block, when something
+/// was bought — in whole seconds since the epoch, **rounded up**: the one rule of every answer,
+/// header, body and page, so that one instant reads the same everywhere and a client that waits
+/// until it is never early.
+#[must_use]
+pub const fn epoch_seconds(at: Nanos) -> u64 {
+    at.div_ceil(NANOS_PER_SEC)
+}
+
 /// Converts a [`Duration`] to whole nanoseconds, saturating at [`Nanos::MAX`].
 #[must_use]
 pub fn duration_nanos(duration: Duration) -> Nanos {

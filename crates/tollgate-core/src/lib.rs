@@ -59,7 +59,9 @@ pub use algorithm::{
     TokenBucket, Transition, Window,
 };
 pub use block::Block;
-pub use clock::{Clock, ManualClock, NANOS_PER_SEC, Nanos, SystemClock, duration_nanos};
+pub use clock::{
+    Clock, ManualClock, NANOS_PER_SEC, Nanos, SystemClock, duration_nanos, epoch_seconds,
+};
 pub use decision::{Decision, Lease, Outcome, Outcomes};
 pub use key::{Key, KeyBuilder, KeySpace};
 pub use limit_store::{LimitStore, StoreFuture};

@@ -68,8 +68,11 @@ impl<C: Clock + 'static> Gate<C> {
         };
         // Blocks on no account first, then the guess guard, then the account's blocks: in that
         // order a right key is answered as a wrong one while guessing is throttled.
+        // Blocks on no account, and a guess, are told in the policy's zone: the account's would
+        // tell a guesser whose key this is.
+        let anyone = policy.default_zone();
         if let Some(block) = self.rules.blocked_for(None, &resolved, now) {
-            return Err(Refusal::blocked(&block, now));
+            return Err(Refusal::blocked(&block, now, anyone));
         }
         match self.as_a_guess(&resolved.guards.requests).await {
             Guess::Admitted => {}
@@ -94,6 +97,7 @@ impl<C: Clock + 'static> Gate<C> {
                     report,
                     &refused,
                     None,
+                    anyone,
                 ));
             }
         }
@@ -101,7 +105,7 @@ impl<C: Clock + 'static> Gate<C> {
             .rules
             .blocked_for(resolved.account.map(|a| &**a), &resolved, now)
         {
-            return Err(Refusal::blocked(&block, now));
+            return Err(Refusal::blocked(&block, now, resolved.time_zone));
         }
         let took = self
             .decide_limits(Asked {
@@ -161,12 +165,18 @@ impl<C: Clock + 'static> Gate<C> {
                         .map(|(_, partition)| partition)
                 })
                 .flatten();
+            // An unknown key's refusal reads as a wrong key's: in the policy's zone.
+            let zone = match resolved.unauthenticated {
+                Some(_) => policy.default_zone(),
+                None => resolved.time_zone,
+            };
             let refusal = Refusal::limited(
                 policy.responses(),
                 facts.headers.get("accept"),
                 report,
                 &decision,
                 partition.as_deref(),
+                zone,
             );
             if tracing::enabled!(tracing::Level::INFO) {
                 self.log_refusal(state, &resolved, &refusal, facts);

@@ -1,12 +1,12 @@
 //! A customer's own quotas: who a lookup's key belongs to (charged to the limits for unknown
 //! keys like a guess through the API), and an account's standing on every api.
 
-use tollgate_core::{Clock, Decision, NANOS_PER_SEC, Nanos};
+use tollgate_core::{Clock, Decision, Nanos, epoch_seconds};
 use tollgate_policy::{Headers, KeyLookup, RequestFacts};
 
 use super::admit::Guess;
 use super::gate::Gate;
-use super::refusal::Refusal;
+use super::refusal::{Refusal, local_time};
 use crate::store::Acquired;
 
 impl<C: Clock + 'static> Gate<C> {
@@ -81,7 +81,7 @@ impl<C: Clock + 'static> Gate<C> {
                     limit: outcome.limit(),
                     used: outcome.limit().saturating_sub(outcome.remaining()),
                     remaining: outcome.remaining(),
-                    reset: outcome.reset_at().div_ceil(NANOS_PER_SEC),
+                    reset: epoch_seconds(outcome.reset_at()),
                     reset_local: local(outcome.reset_at()),
                 })
                 .collect();
@@ -101,7 +101,7 @@ impl<C: Clock + 'static> Gate<C> {
             plan: usage.plan.map(ToString::to_string),
             pack: usage.pack.map(|(pack, until)| PackUsage {
                 name: pack.to_owned(),
-                expires: until / NANOS_PER_SEC,
+                expires: epoch_seconds(until),
                 expires_local: local(until),
             }),
             apis,
@@ -198,20 +198,6 @@ impl LimitKind {
             tollgate_core::Algorithm::Concurrency(_) => Self::Concurrency,
         }
     }
-}
-
-/// `at` in `zone` as RFC 3339 with its offset, rounded up to the second (as the epoch-second
-/// fields are): `2026-03-29T00:00:00+01:00`.
-pub(crate) fn local_time(at: Nanos, zone: &jiff::tz::TimeZone) -> String {
-    let seconds = i64::try_from(at.div_ceil(NANOS_PER_SEC)).unwrap_or(i64::MAX);
-    jiff::Timestamp::from_second(seconds)
-        .map(|instant| {
-            instant
-                .to_zoned(zone.clone())
-                .strftime("%Y-%m-%dT%H:%M:%S%:z")
-                .to_string()
-        })
-        .unwrap_or_default()
 }
 
 /// The quota page's answer to a throttled guess (a right key's, or a wrong one's).

@@ -1,7 +1,8 @@
 //! A request refused, as a value: its status, what the limits said, and its body. The
 //! adapters shape it for their transport (the `tollgate-http` crate writes it as a response).
 
-use tollgate_core::{Block, Decision, NANOS_PER_SEC, Nanos, Per, Shown};
+use jiff::tz::TimeZone;
+use tollgate_core::{Block, Decision, NANOS_PER_SEC, Nanos, Per, Shown, epoch_seconds};
 use tollgate_policy::{BodyFormat, Field, Responses};
 
 use super::report::{LimitReport, Report};
@@ -113,16 +114,14 @@ impl Refusal {
         }
     }
 
-    /// A request refused by a block: 423 with `Retry-After` and the block's reason.
+    /// A request refused by a block: 423 with `Retry-After` and the block's reason, its end in
+    /// `zone` (the account's, where the block is the account's).
     #[must_use]
-    pub fn blocked(block: &Block, now: Nanos) -> Self {
-        let until = jiff::Timestamp::from_nanosecond(i128::from(block.until))
-            .map(|at| at.to_string())
-            .unwrap_or_default();
+    pub fn blocked(block: &Block, now: Nanos, zone: &TimeZone) -> Self {
         let body = serde_json::json!({
             "error": "blocked",
-            "message": format!("{} until {until}", block.reason),
-            "until": block.until.div_ceil(NANOS_PER_SEC),
+            "message": format!("{} until {}", block.reason, local_time(block.until, zone)),
+            "until": epoch_seconds(block.until),
         })
         .to_string();
         Self {
@@ -144,6 +143,7 @@ impl Refusal {
         report: Report,
         decision: &Decision,
         partition: Option<&str>,
+        zone: &TimeZone,
     ) -> Self {
         let shown = report
             .shown()
@@ -171,13 +171,14 @@ impl Refusal {
                 Field::Limit => write!(out, "{}", shown.allowance.count),
                 Field::Period => write!(out, "{}", shown.allowance.per),
                 Field::Api => out.write_str(api),
-                Field::Reset => write!(out, "{}", shown.reset_at.div_ceil(NANOS_PER_SEC)),
-                Field::ResetAt => out.write_str(&rfc3339(shown.reset_at)),
+                Field::Reset => write!(out, "{}", epoch_seconds(shown.reset_at)),
+                Field::ResetAt => out.write_str(&local_time(shown.reset_at, zone)),
                 Field::RetryAfter => write!(out, "{retry_after}"),
+                Field::RetryIn => out.write_str(&in_seconds(retry_after)),
                 Field::Name => out.write_str(&shown.name),
                 Field::Code => out.write_str(&shown.code),
                 Field::Explanation => {
-                    let text = explanation(&shown, partition);
+                    let text = explanation(&shown, partition, zone);
                     escape_into(out, &text, xml);
                     Ok(())
                 }
@@ -195,8 +196,8 @@ impl Refusal {
 }
 
 /// The refusal in words: `per-minute (account=acme api=machines): 2 of 2 used, 2 per minute;
-/// whole again at 2026-01-01T00:01:00Z`.
-fn explanation(shown: &LimitReport, partition: Option<&str>) -> String {
+/// whole again at 2026-01-01T08:01:00+08:00` (in the account's zone).
+fn explanation(shown: &LimitReport, partition: Option<&str>, zone: &TimeZone) -> String {
     let mut text = shown.name.to_string();
     if let Some(partition) = partition.filter(|partition| !partition.is_empty()) {
         text = format!("{text} ({partition})");
@@ -206,8 +207,17 @@ fn explanation(shown: &LimitReport, partition: Option<&str>) -> String {
         "{text}: {used} of {} used, {}; whole again at {}",
         shown.limit,
         allowance(shown.allowance),
-        rfc3339(shown.reset_at)
+        local_time(shown.reset_at, zone)
     )
+}
+
+/// `seconds` in words, singular for one: `1 second`, `3600 seconds`.
+fn in_seconds(seconds: u64) -> String {
+    if seconds == 1 {
+        "1 second".to_owned()
+    } else {
+        format!("{seconds} seconds")
+    }
 }
 
 /// What a limit allows, in words: `5 per second`, `1000 per day`, `4 in flight`.
@@ -259,10 +269,17 @@ fn unreachable_report(report: &Report) -> LimitReport {
     })
 }
 
-/// An instant as RFC 3339 in UTC, to the second.
-fn rfc3339(at: Nanos) -> String {
-    jiff::Timestamp::from_second(i64::try_from(at.div_ceil(NANOS_PER_SEC)).unwrap_or(i64::MAX))
-        .map(|instant| instant.to_string())
+/// `at` in `zone` as RFC 3339 with its offset, rounded up to the second (as the epoch-second
+/// fields are): `2026-03-29T00:00:00+01:00`.
+pub(crate) fn local_time(at: Nanos, zone: &TimeZone) -> String {
+    let seconds = i64::try_from(epoch_seconds(at)).unwrap_or(i64::MAX);
+    jiff::Timestamp::from_second(seconds)
+        .map(|instant| {
+            instant
+                .to_zoned(zone.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 

@@ -156,7 +156,7 @@ impl Responses {
 }
 
 /// The default JSON refusal body.
-pub const DEFAULT_JSON: &str = r#"{"error":"{code}","message":"Maximum number of requests ({quota}) reached. Try again in {retry_after} seconds.","limit":"{name}","api":"{api}","retry_after":{retry_after}}"#;
+pub const DEFAULT_JSON: &str = r#"{"error":"{code}","message":"Maximum number of requests ({quota}) reached. Try again in {retry_in}.","limit":"{name}","api":"{api}","retry_after":{retry_after}}"#;
 
 /// The default XML refusal body.
-pub const DEFAULT_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><errors><error>Maximum number of requests ({quota}) reached. Try again in {retry_after} seconds.</error></errors>"#;
+pub const DEFAULT_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><errors><error>Maximum number of requests ({quota}) reached. Try again in {retry_in}.</error></errors>"#;

@@ -16,10 +16,13 @@ pub enum Field {
     Api,
     /// `{reset}`: when the limit is whole again, in epoch seconds.
     Reset,
-    /// `{reset_at}`: the same, RFC 3339 in UTC.
+    /// `{reset_at}`: the same, RFC 3339 with the offset of the account's zone (the policy's
+    /// default zone for a request of no known account), to the second.
     ResetAt,
     /// `{retry_after}`: seconds until the same request would be admitted.
     RetryAfter,
+    /// `{retry_in}`: the same in words, `1 second`, `3600 seconds`.
+    RetryIn,
     /// `{name}`: the refusing limit's name.
     Name,
     /// `{code}`: the refusing limit's error code.
@@ -29,7 +32,7 @@ pub enum Field {
     Explanation,
 }
 
-const FIELDS: [(&str, Field); 10] = [
+const FIELDS: [(&str, Field); 11] = [
     ("{quota}", Field::Quota),
     ("{limit}", Field::Limit),
     ("{period}", Field::Period),
@@ -37,6 +40,7 @@ const FIELDS: [(&str, Field); 10] = [
     ("{reset}", Field::Reset),
     ("{reset_at}", Field::ResetAt),
     ("{retry_after}", Field::RetryAfter),
+    ("{retry_in}", Field::RetryIn),
     ("{name}", Field::Name),
     ("{code}", Field::Code),
     ("{explanation}", Field::Explanation),

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use tollgate_core::{Clock, NANOS_PER_SEC};
+use tollgate_core::{Clock, epoch_seconds};
 use tollgate_policy::Numbers;
 
 use super::wire::{ApiError, BuyPack, NewNumbers, OverrideBody, Purchase};
@@ -83,7 +83,7 @@ pub(super) async fn list_packs<C: Clock>(
 
 /// A row of the ledger, as the admin API shows it.
 fn purchase(row: tollgate_catalog::PackPurchase) -> Purchase {
-    let seconds = |at: u64| at / NANOS_PER_SEC;
+    let seconds = epoch_seconds;
     let (superseded_at, superseded_by) = row
         .superseded
         .map_or((None, None), |(at, by)| (Some(seconds(at)), Some(by)));

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tollgate_catalog::Block;
-use tollgate_core::{Clock, NANOS_PER_SEC};
+use tollgate_core::{Clock, NANOS_PER_SEC, epoch_seconds};
 
 use super::wire::{ApiError, AppBody, AppSecret, BlockBody, NewApp, NewBlock};
 use super::{Admin, bad_id, error, fault, parse, refreshed, removed};
@@ -70,7 +70,7 @@ pub(super) async fn list_apps<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> R
                 .map(|app| AppBody {
                     app: app.id,
                     owner: app.owner,
-                    created_at: app.created_at / NANOS_PER_SEC,
+                    created_at: epoch_seconds(app.created_at),
                 })
                 .collect();
             Json(apps).into_response()
@@ -159,7 +159,7 @@ pub(super) async fn add_block<C: Clock>(
         account: new.account,
         api: new.api,
         path,
-        until: now.saturating_add(new.seconds.saturating_mul(tollgate_core::NANOS_PER_SEC)),
+        until: now.saturating_add(new.seconds.saturating_mul(NANOS_PER_SEC)),
         reason: new.reason.unwrap_or_else(|| "blocked".to_owned()),
         set_by: new.by.unwrap_or_else(|| "admin".to_owned()),
     };
@@ -219,7 +219,7 @@ fn block_body(block: Block) -> BlockBody {
         account: block.account,
         api: block.api,
         path: block.path,
-        until: block.until / NANOS_PER_SEC,
+        until: epoch_seconds(block.until),
         reason: block.reason,
         set_by: block.set_by,
     }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use tollgate_core::{Clock, NANOS_PER_SEC};
+use tollgate_core::{Clock, epoch_seconds};
 
 use super::wire::{ApiError, NewKey, StoredKeyBody};
 use super::{Admin, fault, owned_by_file, refreshed, removed, require_account};
@@ -80,7 +80,7 @@ pub(super) async fn list_keys<C: Clock>(
                 .into_iter()
                 .map(|key| StoredKeyBody {
                     key_sha256: key.sha256,
-                    created_at: Some(key.created_at / NANOS_PER_SEC),
+                    created_at: Some(epoch_seconds(key.created_at)),
                 })
                 .collect();
             Json(keys).into_response()

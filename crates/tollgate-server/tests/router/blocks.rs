@@ -24,7 +24,10 @@ async fn a_blocked_account_gets_423_with_retry_after_and_the_reason() {
         [("retry-after".to_owned(), "600".to_owned())]
     );
     assert_eq!(reply.header("content-type"), Some("application/json"));
-    assert_eq!(reply.json(), blocked(T0_S + 600, "2026-01-01T00:10:00Z"));
+    assert_eq!(
+        reply.json(),
+        blocked(T0_S + 600, "2026-01-01T00:10:00+00:00")
+    );
     assert_eq!(reply.header("tollgate-refusal"), Some(reply.body.as_str()));
     assert_eq!(
         tollgate.auth("GET", "/machines/1", &[GLOBEX]).await.status,
@@ -182,7 +185,7 @@ async fn a_block_set_and_removed_through_the_admin_api_applies_at_once() {
     );
     assert_eq!(
         reply.json()["message"],
-        "unpaid invoice until 2026-01-01T00:10:00Z"
+        "unpaid invoice until 2026-01-01T00:10:00+00:00"
     );
     let id = set.json()["id"].as_str().expect("a block id").to_owned();
     let removed = tollgate
@@ -193,4 +196,34 @@ async fn a_block_set_and_removed_through_the_admin_api_applies_at_once() {
         tollgate.auth("GET", "/machines/1", &[ACME]).await.status,
         200
     );
+}
+
+/// A block set at an instant that is not a whole second ends at one instant everywhere: the
+/// admin API's `until`, the 423 body's, its message (to the second, rounded up, in the
+/// account's zone) and `Retry-After` all say the same second.
+#[tokio::test]
+async fn a_block_s_end_reads_the_same_everywhere_in_the_account_s_zone() {
+    let policy = POLICY.replace(
+        "id = \"acme\"",
+        "id = \"acme\"\n    time_zone = \"Asia/Shanghai\"",
+    );
+    assert_ne!(policy, POLICY, "acme has a zone");
+    let tollgate = Tollgate::with_admin(&policy).await;
+    tollgate.advance_nanos(479_539_569);
+    let set = tollgate
+        .admin(
+            "POST",
+            "/admin/blocks",
+            r#"{"account":"acme","seconds":600,"reason":"maintenance"}"#,
+        )
+        .await;
+    assert_eq!(set.status, 201, "{}", set.body);
+    let until = T0_S + 601;
+    assert_eq!(set.json()["until"], until);
+    let listed = tollgate.admin("GET", "/admin/blocks", "").await;
+    assert_eq!(listed.json()[0]["until"], until);
+    let reply = tollgate.auth("GET", "/machines/1", &[ACME]).await;
+    assert_eq!(reply.status, 423);
+    assert_eq!(reply.header("retry-after"), Some("600"));
+    assert_eq!(reply.json(), blocked(until, "2026-01-01T08:10:01+08:00"));
 }

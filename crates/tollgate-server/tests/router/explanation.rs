@@ -31,7 +31,7 @@ async fn a_refusal_says_which_limit_partition_and_numbers() {
         refused.json(),
         json!({
             "error": "rate_limited",
-            "why": "hourly (account=acme api=machines): 2 of 2 used, 1 per hour; whole again at 2026-01-01T02:00:00Z",
+            "why": "hourly (account=acme api=machines): 2 of 2 used, 1 per hour; whole again at 2026-01-01T02:00:00+00:00",
         })
     );
     let xml = tollgate
@@ -39,7 +39,7 @@ async fn a_refusal_says_which_limit_partition_and_numbers() {
         .await;
     assert_eq!(
         xml.body,
-        "<error why=\"hourly (account=acme api=machines): 2 of 2 used, 1 per hour; whole again at 2026-01-01T02:00:00Z\"/>"
+        "<error why=\"hourly (account=acme api=machines): 2 of 2 used, 1 per hour; whole again at 2026-01-01T02:00:00+00:00\"/>"
     );
 }
 

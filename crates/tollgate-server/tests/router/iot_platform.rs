@@ -34,7 +34,7 @@ async fn the_trial_plan_has_5_a_day_per_api_until_midnight_in_shanghai() {
         json!({
             "error": "daily_quota_exhausted",
             "api": "machines.list",
-            "message": "daily-quota exceeded for machines.list (5 per day); it resets at 2026-01-01T16:00:00Z",
+            "message": "daily-quota exceeded for machines.list (5 per day); it resets at 2026-01-02T00:00:00+08:00",
             "retry_after": 57600,
         })
     );
@@ -95,7 +95,7 @@ async fn the_basic_plans_rate_is_one_a_second_per_api() {
         json!({
             "error": "rate_limit_exceeded",
             "api": "machines.list",
-            "message": "rate-limit exceeded for machines.list (1 per second); it resets at 2026-01-01T00:00:01Z",
+            "message": "rate-limit exceeded for machines.list (1 per second); it resets at 2026-01-01T08:00:01+08:00",
             "retry_after": 1,
         })
     );
@@ -347,4 +347,23 @@ async fn the_admin_api_refuses_a_file_account_s_id_and_a_plan_the_policy_lacks()
         .admin("PATCH", "/admin/accounts/initech", r#"{"plan":null}"#)
         .await;
     assert_eq!(cleared.status, 200, "{}", cleared.body);
+}
+
+/// A pack bought at an instant that is not a whole second expires at one instant, whichever
+/// field says it: the quota JSON's `expires` and `expires_local`, and the ledger's `expires_at`.
+#[tokio::test]
+async fn a_pack_s_expiry_reads_as_one_instant() {
+    let tollgate = Tollgate::with_admin(&example("iot-platform.toml")).await;
+    tollgate.advance_nanos(479_539_569);
+    let bought = tollgate
+        .admin("POST", "/admin/accounts/acme/packs", r#"{"pack":"plus"}"#)
+        .await;
+    assert_eq!(bought.status, 201, "{}", bought.body);
+    let pack = tollgate.quota(&[ACME]).await.json()["pack"].clone();
+    let expires = pack["expires"].as_u64().unwrap();
+    // A year from the purchase, rounded up to the second.
+    assert_eq!(expires, T0_S + 365 * 86_400 + 1);
+    let local: jiff::Timestamp = pack["expires_local"].as_str().unwrap().parse().unwrap();
+    assert_eq!(u64::try_from(local.as_second()).unwrap(), expires);
+    assert_eq!(bought.json()["expires_at"], expires);
 }

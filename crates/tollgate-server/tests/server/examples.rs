@@ -293,9 +293,12 @@ async fn iot_platform_quotas_per_api_rates_packs_apps_and_the_customer_view() {
         (&body["error"], &body["api"]),
         (&"daily_quota_exhausted".into(), &"machines.list".into())
     );
-    // The Shanghai day ends at 16:00 UTC.
+    // At the end of the Shanghai day, in Shanghai.
     assert!(
-        body["message"].as_str().unwrap().ends_with("T16:00:00Z"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("T00:00:00+08:00"),
         "{}",
         body["message"]
     );
