@@ -287,8 +287,14 @@ mod tests {
         let shown = |count, per| per_unit(Shown { count, per });
         let span = |seconds| Per::Span(std::time::Duration::from_secs(seconds));
         assert_eq!(shown(5, span(1)), (5, Unit::Second));
-        assert_eq!(shown(1_000, Per::Calendar(CalendarUnit::Day)), (1_000, Unit::Day));
-        assert_eq!(shown(9, Per::Calendar(CalendarUnit::Month)), (9, Unit::Month));
+        assert_eq!(
+            shown(1_000, Per::Calendar(CalendarUnit::Day)),
+            (1_000, Unit::Day)
+        );
+        assert_eq!(
+            shown(9, Per::Calendar(CalendarUnit::Month)),
+            (9, Unit::Month)
+        );
         assert_eq!(shown(3, span(900)), (3, Unit::Unknown));
         assert_eq!(shown(4, Per::AtOnce), (4, Unit::Unknown));
     }
