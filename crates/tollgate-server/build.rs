@@ -12,7 +12,12 @@ fn main() {
         .ok()
         .filter(|commit| !commit.is_empty())
         .or_else(from_git)
-        .unwrap_or_else(|| "unknown".to_owned());
+        .unwrap_or_else(|| {
+            // No commit to name: look again when anything of the crate changes, rather than
+            // keep "unknown" for builds that could name one.
+            println!("cargo:rerun-if-changed=.");
+            "unknown".to_owned()
+        });
     println!("cargo:rustc-env=TOLLGATE_COMMIT={commit}");
 }
 

@@ -12,6 +12,7 @@ mod examples;
 mod faults;
 mod fuzz;
 mod hostile;
+mod install;
 mod logs;
 mod nginx;
 mod openapi;
