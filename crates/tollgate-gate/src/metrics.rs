@@ -151,6 +151,8 @@ const NEAR: usize = 4;
 #[derive(Debug, Clone, Default)]
 struct ApiSeries {
     outcomes: Arc<[AtomicU64; 3]>,
+    /// Answers by status class: 1xx to 5xx.
+    answers: Arc<[AtomicU64; 5]>,
     /// By limit, then account (empty when accounts are not labelled).
     limits: HashMap<String, HashMap<String, Arc<LimitCounters>>>,
 }
@@ -181,6 +183,8 @@ enum Found<'a> {
 pub struct Metrics {
     /// Time `Gate::admit` took, by the gate's clock.
     pub latency: Histogram,
+    /// Time the gateway's upstream took to send its response headers.
+    pub upstream: Histogram,
     /// By api name ("-": none was routed).
     apis: ArcSwap<HashMap<String, ApiSeries>>,
     series: AtomicUsize,
@@ -198,6 +202,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Self {
             latency: Histogram::default(),
+            upstream: Histogram::default(),
             apis: ArcSwap::default(),
             series: AtomicUsize::new(0),
             adding: Mutex::new(()),
@@ -324,6 +329,17 @@ impl Metrics {
         }
     }
 
+    /// Counts an answer with `status` to a request for `api` (`-`: none was routed), as the
+    /// client got it (the check API's: the status it reports).
+    pub fn answered(&self, api: &str, status: u16) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.with(api, None, |found| {
+            if let Found::Api(series) = found {
+                series.answers[class].fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+
     /// Counts a reload of the policy or of envoyproxy/ratelimit's files.
     pub fn reloaded(&self, succeeded: bool) {
         self.reloads[usize::from(!succeeded)].fetch_add(1, Ordering::Relaxed);
@@ -364,6 +380,21 @@ impl Metrics {
         for (api, series) in &every {
             for (outcome, count) in Decided::ALL.iter().zip(series.outcomes.iter()) {
                 let labels = [("api", *api), ("outcome", outcome.label())];
+                page.sample(name, &labels, count.load(Ordering::Relaxed));
+            }
+        }
+        let name = "tollgate_answers_total";
+        page.family(
+            name,
+            "counter",
+            "Answers of the gateway, forward-auth and the check API by api and status class (the check API's: the status it reports).",
+        );
+        for (api, series) in &every {
+            for (class, count) in ["1xx", "2xx", "3xx", "4xx", "5xx"]
+                .iter()
+                .zip(series.answers.iter())
+            {
+                let labels = [("api", *api), ("class", *class)];
                 page.sample(name, &labels, count.load(Ordering::Relaxed));
             }
         }
@@ -412,6 +443,13 @@ impl Metrics {
             "Time to decide one request (Gate::admit), in seconds.",
         );
         self.latency.write(page, name, &[]);
+        let name = "tollgate_upstream_seconds";
+        page.family(
+            name,
+            "histogram",
+            "Time the gateway's upstream took to send its response headers, in seconds.",
+        );
+        self.upstream.write(page, name, &[]);
         let name = "tollgate_reloads_total";
         page.family(
             name,

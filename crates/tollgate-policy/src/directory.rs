@@ -51,6 +51,9 @@ pub struct Directory {
     pub(crate) file_overrides: HashMap<usize, HashMap<usize, Algorithm>>,
     /// Packs bought by accounts of the file: account index → (pack index, expiry).
     pub(crate) file_packs: HashMap<usize, (usize, tollgate_core::Nanos)>,
+    /// Keys kept outside the file for accounts of the file (a replay's stand-in keys):
+    /// SHA-256 → account index in the file.
+    pub(crate) file_keys: HashMap<[u8; 32], usize>,
 }
 
 impl Directory {

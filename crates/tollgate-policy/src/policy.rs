@@ -235,6 +235,15 @@ impl Policy {
             let Some(hash) = crate::secret::parse_sha256(&entry.key_sha256) else {
                 continue;
             };
+            // A key for an account of the file is that account's, on the file's numbers.
+            if let Some(index) = self
+                .accounts
+                .iter()
+                .position(|account| *account.id == *entry.account)
+            {
+                directory.file_keys.insert(hash, index);
+                continue;
+            }
             let index = *by_id.entry(entry.account.clone()).or_insert_with(|| {
                 let plan = entry.plan.as_ref().and_then(|name| {
                     let found = self.plans.iter().position(|plan| **plan == **name);

@@ -75,6 +75,9 @@ impl Policy {
             return Some((Some(index), &self.accounts[index]));
         }
         let directory = directory?;
+        if let Some(&index) = directory.file_keys.get(hash) {
+            return Some((Some(index), &self.accounts[index]));
+        }
         Some((None, &directory.accounts[*directory.keys.get(hash)?]))
     }
 

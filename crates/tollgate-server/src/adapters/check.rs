@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -13,6 +14,7 @@ use tollgate_policy::{RequestFacts, Unmatched};
 
 use super::body::{self, Unread};
 use crate::app::App;
+use crate::observe::access::{Answered, Via};
 use crate::respond::{self, CheckAnswer};
 use tollgate_gate::{Admission, Refusal, Report, Why};
 
@@ -80,6 +82,7 @@ where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let started = Instant::now();
     let policy = app.gate.policy();
     // Who may ask is decided before a byte of the body is read; the body is bounded in size
     // and in time, so that a client cannot hold a connection by never finishing it.
@@ -143,6 +146,22 @@ where
         }
         decided => decided,
     };
+    let (report, why, status) = match &decided {
+        Ok(admission) => (admission.report(), None, 200),
+        Err(refusal) => (&refusal.report, Some(refusal.why), refusal.status),
+    };
+    app.answered(&Answered {
+        via: Via::Check,
+        method: &request.method,
+        target: Some(&target),
+        raw_path: &request.path,
+        client_ip: request.client_ip,
+        report,
+        why,
+        answer: status,
+        upstream: None,
+        started,
+    });
     let answer = match &decided {
         Ok(admission) => CheckAnswer::admitted(admission),
         Err(refusal) => CheckAnswer::refused(refusal),

@@ -7,6 +7,7 @@
 //! set, and no choice between them is safe.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
@@ -17,6 +18,7 @@ use tollgate_policy::{
 
 use super::{HttpHeaders, forwarded_for};
 use crate::app::App;
+use crate::observe::access::{Answered, Via};
 use crate::respond;
 use tollgate_gate::{Refusal, Why};
 
@@ -30,6 +32,7 @@ pub(crate) async fn forward_auth<C: Clock + 'static>(
     peer: SocketAddr,
     headers: &HeaderMap,
 ) -> Response {
+    let started = Instant::now();
     let policy = app.gate.policy();
     let server = policy.server();
     if !server.may_check(peer.ip()) {
@@ -54,23 +57,45 @@ pub(crate) async fn forward_auth<C: Clock + 'static>(
         cost: None,
         from_trusted_proxy: policy.trusts(peer.ip()),
     };
+    let told = |report, why, answer| Answered {
+        via: Via::ForwardAuth,
+        method,
+        target: Some(&target),
+        raw_path: uri,
+        client_ip: Some(client_ip),
+        report,
+        why,
+        answer,
+        upstream: None,
+        started,
+    };
     // Forward-auth never learns when the request ends: the admission, and any slot it holds,
     // goes when this answer is made.
     match app.gate.admit(&facts).await {
         Ok(admission) => {
+            app.answered(&told(admission.report(), None, 200));
             let mut response = Response::new(axum::body::Body::empty());
             respond::add_headers(response.headers_mut(), admission.report(), None);
             response
         }
         Err(refusal) if refusal.why == Why::NoRoute => match server.unmatched {
-            Unmatched::Pass => Response::new(axum::body::Body::empty()),
+            Unmatched::Pass => {
+                app.answered(&told(&refusal.report, None, 200));
+                Response::new(axum::body::Body::empty())
+            }
             // 403, which a proxy passes through (nginx turns a 404 into a 500).
-            Unmatched::Refuse => refused(Refusal {
-                status: 403,
-                ..Refusal::no_route()
-            }),
+            Unmatched::Refuse => {
+                app.answered(&told(&refusal.report, Some(refusal.why), 403));
+                refused(Refusal {
+                    status: 403,
+                    ..Refusal::no_route()
+                })
+            }
         },
-        Err(refusal) => refused(refusal),
+        Err(refusal) => {
+            app.answered(&told(&refusal.report, Some(refusal.why), refusal.status));
+            refused(refusal)
+        }
     }
 }
 

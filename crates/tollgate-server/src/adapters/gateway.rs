@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::request::Parts;
@@ -16,8 +17,9 @@ use tollgate_policy::{Policy, Target};
 use super::Head;
 use super::upstream_body::UpstreamBody;
 use crate::app::App;
+use crate::observe::access::{Answered, Via};
 use crate::respond;
-use tollgate_gate::{Admission, Refusal};
+use tollgate_gate::{Admission, Refusal, Why};
 
 /// Decides a request and, when admitted, forwards it to the upstream.
 pub(crate) async fn gateway<C: Clock + 'static>(
@@ -26,16 +28,25 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     mut parts: Parts,
     body: Body,
 ) -> Response {
+    let started = Instant::now();
     let policy = app.gate.policy();
+    let told = |target, refusal| refused_before(&parts, peer.ip(), started, target, refusal);
     // The one reading of the head: what is routed, counted, blocked and forwarded.
     let head = match Head::read(&policy, &parts, Some(peer.ip())) {
         Ok(head) => head,
-        Err(refused) => return respond::refusal(Refusal::bad_path(&refused)),
+        Err(refused) => {
+            let refusal = Refusal::bad_path(&refused);
+            app.answered(&told(None, &refusal));
+            return respond::refusal(refusal);
+        }
     };
     let admission = app.gate.admit(&head.facts()).await;
     let admission = match admission {
         Ok(admission) => admission,
-        Err(refusal) => return respond::refusal(refusal),
+        Err(refusal) => {
+            app.answered(&told(Some(&head.target), &refusal));
+            return respond::refusal(refusal);
+        }
     };
     let Some(upstream) = app
         .upstream
@@ -47,9 +58,19 @@ pub(crate) async fn gateway<C: Clock + 'static>(
             "no_upstream",
             "no upstream is configured, or the target cannot be forwarded",
         );
+        app.answered(&Answered {
+            report: admission.report(),
+            ..told(Some(&head.target), &error)
+        });
         // A request that never left is refunded as the limits say.
         drop(admission.settle(502).await);
         return respond::refusal(error);
+    };
+    // The counted path, for the line the exchange writes once the target is forwarded.
+    let logged = Logged {
+        path: app.access_log.is_some().then(|| counted_path(&head.target)),
+        client_ip: peer.ip(),
+        started,
     };
     // The head's reading is done: the chain goes on, extended, to the upstream.
     let chain = head.chain;
@@ -70,13 +91,15 @@ pub(crate) async fn gateway<C: Clock + 'static>(
     parts.version = Version::HTTP_11;
     let forwarded = axum::http::Request::from_parts(parts, body);
     if !admission.holds_slots() {
-        return exchange(&app, &policy, admission, forwarded, &asked).await;
+        return exchange(&app, &policy, admission, forwarded, &asked, logged).await;
     }
     // A slot bounds the upstream's work, not the client's patience: the exchange runs on a
     // task of its own, which a client hanging up (an HTTP/1 close, an HTTP/2 RST_STREAM) does
     // not cancel, and the slot goes back when the upstream is done.
     let task =
-        tokio::spawn(async move { exchange(&app, &policy, admission, forwarded, &asked).await });
+        tokio::spawn(
+            async move { exchange(&app, &policy, admission, forwarded, &asked, logged).await },
+        );
     task.await.unwrap_or_else(|_| {
         respond::refusal(Refusal::upstream(
             502,
@@ -95,8 +118,25 @@ async fn exchange<C: Clock + 'static>(
     admission: Admission,
     forwarded: axum::http::Request<Body>,
     asked: &(Method, Uri),
+    logged: Logged,
 ) -> Response {
+    let sent = Instant::now();
     let answer = tokio::time::timeout(app.upstream_timeout, app.client.request(forwarded)).await;
+    let took = sent.elapsed();
+    let tell = |report, why, answer, upstream| {
+        app.answered(&Answered {
+            via: Via::Gateway,
+            method: asked.0.as_str(),
+            target: None,
+            raw_path: logged.path.as_deref().unwrap_or_else(|| asked.1.path()),
+            client_ip: Some(logged.client_ip),
+            report,
+            why,
+            answer,
+            upstream,
+            started: logged.started,
+        });
+    };
     // A status the upstream sent is refunded as the limits say; after a reset or a timeout
     // the upstream may have done the work, and a refund would make slow requests free: the
     // admission is dropped unsettled.
@@ -106,12 +146,15 @@ async fn exchange<C: Clock + 'static>(
             strip_hop_by_hop(&mut parts.headers);
             block_on_hint(app, policy, &admission, asked, &parts.headers);
             respond::add_headers(&mut parts.headers, admission.report(), None);
-            let held = admission.settle(parts.status.as_u16()).await;
+            let status = parts.status.as_u16();
+            tell(admission.report(), None, status, Some((status, took)));
+            let held = admission.settle(status).await;
             let body = UpstreamBody::new(body, held, app.upstream_timeout);
             Response::from_parts(parts, Body::new(body))
         }
         Ok(Err(error)) => {
             tracing::warn!(%error, "upstream failed");
+            tell(admission.report(), Some(Why::Upstream), 502, None);
             respond::refusal(Refusal::upstream(
                 502,
                 "bad_gateway",
@@ -119,9 +162,49 @@ async fn exchange<C: Clock + 'static>(
             ))
         }
         Err(_) => {
+            tell(admission.report(), Some(Why::Upstream), 504, None);
             let message = "the upstream did not answer in time";
             respond::refusal(Refusal::upstream(504, "gateway_timeout", message))
         }
+    }
+}
+
+/// What a refusal before the exchange tells the access log and `/metrics`.
+fn refused_before<'a>(
+    parts: &'a Parts,
+    client_ip: IpAddr,
+    started: Instant,
+    target: Option<&'a Target<'a>>,
+    refusal: &'a Refusal,
+) -> Answered<'a> {
+    Answered {
+        via: Via::Gateway,
+        method: parts.method.as_str(),
+        target,
+        raw_path: parts.uri.path_and_query().map_or("/", PathAndQuery::as_str),
+        client_ip: Some(client_ip),
+        report: &refusal.report,
+        why: Some(refusal.why),
+        answer: refusal.status,
+        upstream: None,
+        started,
+    }
+}
+
+/// What the line of an exchange needs once the request is forwarded.
+#[derive(Debug)]
+struct Logged {
+    /// The counted path and query, when an access log is written.
+    path: Option<String>,
+    client_ip: IpAddr,
+    started: Instant,
+}
+
+/// `target` as the access log writes it: the counted path with the query as received.
+fn counted_path(target: &Target<'_>) -> String {
+    match target.query() {
+        Some(query) => format!("{}?{query}", target.path()),
+        None => target.path().to_owned(),
     }
 }
 

@@ -171,6 +171,14 @@ pub(super) async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Res
         }
     }
     super::shadow::metrics(&admin, &mut page);
+    if let Some(log) = &admin.app.access_log {
+        page.single(
+            "tollgate_access_log_dropped_total",
+            "counter",
+            "Access log lines dropped because the writer was behind (the queue holds 65,536).",
+            log.dropped(),
+        );
+    }
     let [admitted, refused, unavailable] = gate.decisions();
     let name = "tollgate_decisions_total";
     page.family(

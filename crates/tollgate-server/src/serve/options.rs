@@ -46,4 +46,8 @@ pub struct ServeOptions {
     /// How log lines are written: text (default) or json (one object a line).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Write a JSON line per decision of the gateway, forward-auth and the check API to this
+    /// file (appended; `-` for standard output), which `tollgate replay` reads as it is.
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
 }

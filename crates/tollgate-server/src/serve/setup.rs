@@ -13,6 +13,7 @@ use tollgate_ratelimit_config::RateLimitConfig;
 
 use super::ServeOptions;
 use super::shared::{connect_shared, redis_check};
+use crate::observe::access::AccessLog;
 use crate::secrets;
 use crate::{App, Durability, Gate, Journal, Shared};
 
@@ -117,6 +118,7 @@ pub(super) fn app(
     upstream: Option<Uri>,
     catalog: Catalog,
     data_dir: &Path,
+    access_log: Option<AccessLog>,
 ) -> Result<(Arc<App>, Option<String>), String> {
     let upstream_timeout = policy.server().upstream_timeout;
     let journal_slack = policy.server().journal_slack;
@@ -133,7 +135,11 @@ pub(super) fn app(
         gate.set_ratelimit_config(config);
         summary
     });
-    let app = Arc::new(App::new(gate, upstream, upstream_timeout).with_catalog(catalog));
+    let mut app = App::new(gate, upstream, upstream_timeout).with_catalog(catalog);
+    if let Some(log) = access_log {
+        app = app.with_access_log(log);
+    }
+    let app = Arc::new(app);
     if app.gate.shared_store().is_none() {
         // The embedded store's long-lived state outlives the process in the journal.
         let taker = Arc::clone(&app);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::{ServeOptions, setup, tasks};
 use crate::adapters::envoy::grpc_router;
 use crate::listen::{self, Limits};
+use crate::observe::access::AccessLog;
 use crate::ports::{Addresses, Listeners, serve_if};
 use crate::secrets;
 use crate::{Admin, admin_router, router};
@@ -37,6 +38,13 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     let upstream = setup::upstream(&options, &policy)?;
     let catalog = setup::catalog(&options, &policy, &data_dir).await?;
     let summary = policy.summary();
+    let access_log =
+        match &options.access_log {
+            None => None,
+            Some(file) => Some(AccessLog::open(file).map_err(|error| {
+                format!("cannot open the access log {}: {error}", file.display())
+            })?),
+        };
     let (app, ratelimit_summary) = setup::app(
         policy,
         shared,
@@ -44,6 +52,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         upstream,
         catalog.clone(),
         &data_dir,
+        access_log,
     )?;
     let admin = Arc::new(
         Admin::new(Arc::clone(&app), catalog, PathBuf::new(), token)

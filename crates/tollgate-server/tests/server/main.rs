@@ -1,5 +1,6 @@
 //! The real `tollgate` binary on loopback, in front of a real upstream.
 
+mod access_log;
 mod admin;
 mod bypass;
 mod cli;

@@ -1,0 +1,220 @@
+//! The access log: one JSON line per decision of the gateway, forward-auth and the check API —
+//! when, how it came in, what was asked (the canonical path), whose it was (the account and
+//! app, never a key), what was answered and why, and what the upstream said and took. Off by
+//! default (`tollgate serve --access-log FILE`, `-` for standard output).
+//!
+//! Lines are written by a thread of their own from a bounded queue: a decision never waits
+//! for the disk; a line that finds the queue full is dropped and counted
+//! (`tollgate_access_log_dropped_total`). `tollgate replay` reads the file as it is.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::time::Duration;
+
+use serde::Serialize;
+use tollgate_gate::{Report, Why};
+use tollgate_policy::Target;
+
+/// Lines waiting to be written at most.
+const QUEUE: usize = 64 * 1024;
+
+/// How a request came in.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Via {
+    /// The gateway.
+    Gateway,
+    /// Forward-auth, `GET /v1/auth`.
+    ForwardAuth,
+    /// The check API, `POST /v1/check`.
+    Check,
+}
+
+/// One decision, as its line says it.
+#[derive(Debug, Serialize)]
+pub(crate) struct Line<'a> {
+    /// When it was decided: RFC 3339 in UTC, to the microsecond.
+    pub(crate) time: String,
+    pub(crate) via: Via,
+    pub(crate) method: &'a str,
+    /// The path as it was counted (its canonical form) with the query as received; as
+    /// received for a request refused before it could be read.
+    pub(crate) path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_ip: Option<IpAddr>,
+    pub(crate) api: Option<&'a str>,
+    pub(crate) account: Option<&'a str>,
+    pub(crate) app: Option<&'a str>,
+    /// The answer's status (the check API's: the status it reports).
+    pub(crate) answer: u16,
+    /// What refused it, if refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) why: Option<&'static str>,
+    /// The limits that refused it.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub(crate) refused_by: Vec<&'a str>,
+    /// The upstream's status, when it answered: what refunds read on a replay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<u16>,
+    /// Time to the upstream's response headers, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) upstream_ms: Option<f64>,
+    /// Time from the request's head to its answer's head, in milliseconds.
+    pub(crate) took_ms: f64,
+}
+
+impl<'a> Line<'a> {
+    /// The parts of a line a report and a refusal tell.
+    pub(crate) fn fill(&mut self, report: &'a Report, why: Option<Why>) {
+        self.api = report.api.as_deref();
+        self.account = report.account.as_deref();
+        self.app = report.app.as_deref();
+        self.why = why.map(why_word);
+        self.refused_by = report
+            .limits
+            .iter()
+            .filter(|limit| !limit.allowed && !limit.shadow)
+            .map(|limit| &*limit.name)
+            .collect();
+    }
+}
+
+/// `why` as the log writes it.
+fn why_word(why: Why) -> &'static str {
+    match why {
+        Why::Limited => "limited",
+        Why::Blocked => "blocked",
+        Why::Unauthenticated => "unauthenticated",
+        Why::NoRoute => "no_route",
+        Why::BadRequest => "bad_request",
+        Why::StoreFault => "store_fault",
+        Why::Upstream => "upstream",
+    }
+}
+
+/// What one request came to, as an adapter tells it when answering.
+#[derive(Debug)]
+pub(crate) struct Answered<'a> {
+    pub(crate) via: Via,
+    pub(crate) method: &'a str,
+    /// The target as counted, once read.
+    pub(crate) target: Option<&'a Target<'a>>,
+    /// The path and query as received.
+    pub(crate) raw_path: &'a str,
+    pub(crate) client_ip: Option<IpAddr>,
+    /// What the limits said (an empty report for a request refused before them).
+    pub(crate) report: &'a Report,
+    /// What refused it, if refused.
+    pub(crate) why: Option<Why>,
+    /// The answer's status (the check API's: the status it reports).
+    pub(crate) answer: u16,
+    /// The upstream's status and the time to its response headers, when it answered.
+    pub(crate) upstream: Option<(u16, Duration)>,
+    /// When the request's head was read.
+    pub(crate) started: std::time::Instant,
+}
+
+impl Answered<'_> {
+    /// Its line, decided at `at` (ns since the epoch).
+    pub(crate) fn line(&self, at: tollgate_core::Nanos) -> Line<'_> {
+        let time = jiff::Timestamp::from_nanosecond(i128::from(at))
+            .map(|instant| format!("{instant:.6}"))
+            .unwrap_or_default();
+        let mut line = Line {
+            time,
+            via: self.via,
+            method: self.method,
+            path: self.target.map_or_else(
+                || self.raw_path.to_owned(),
+                |target| match target.query() {
+                    Some(query) => format!("{}?{query}", target.path()),
+                    None => target.path().to_owned(),
+                },
+            ),
+            client_ip: self.client_ip,
+            api: None,
+            account: None,
+            app: None,
+            answer: self.answer,
+            why: None,
+            refused_by: Vec::new(),
+            status: self.upstream.map(|(status, _)| status),
+            upstream_ms: self.upstream.map(|(_, took)| millis(took)),
+            took_ms: millis(self.started.elapsed()),
+        };
+        line.fill(self.report, self.why);
+        line
+    }
+}
+
+/// Milliseconds of `took`.
+pub(crate) fn millis(took: Duration) -> f64 {
+    took.as_secs_f64() * 1_000.0
+}
+
+/// Where lines go, and how many were dropped.
+#[derive(Debug)]
+pub(crate) struct AccessLog {
+    lines: SyncSender<String>,
+    dropped: AtomicU64,
+}
+
+impl AccessLog {
+    /// Opens `path` for appending (`-`: standard output) and starts the thread that writes.
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub(crate) fn open(path: &Path) -> std::io::Result<Self> {
+        let out: Box<dyn Write + Send> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            )
+        };
+        let (lines, queue) = std::sync::mpsc::sync_channel(QUEUE);
+        std::thread::Builder::new()
+            .name("access-log".to_owned())
+            .spawn(move || write_lines(&queue, out))?;
+        Ok(Self {
+            lines,
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// Queues `line`; dropped (and counted) when the queue is full.
+    pub(crate) fn write(&self, line: &Line<'_>) {
+        let Ok(text) = serde_json::to_string(line) else {
+            return;
+        };
+        if let Err(TrySendError::Full(_)) = self.lines.try_send(text) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Lines dropped since the start.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// Writes queued lines to `out`, flushing whenever the queue is empty; ends when the log is
+/// dropped and its queue drained.
+fn write_lines(queue: &Receiver<String>, out: Box<dyn Write + Send>) {
+    let mut out = std::io::BufWriter::new(out);
+    while let Ok(line) = queue.recv() {
+        let mut written = writeln!(out, "{line}");
+        while let Ok(more) = queue.try_recv() {
+            written = written.and_then(|()| writeln!(out, "{more}"));
+        }
+        if let Err(error) = written.and_then(|()| out.flush()) {
+            tracing::error!(%error, "access log lines not written");
+        }
+    }
+}

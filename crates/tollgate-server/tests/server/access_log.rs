@@ -1,0 +1,136 @@
+//! The access log (`tollgate serve --access-log FILE`): a JSON line per decision of the gateway,
+//! forward-auth and the check API, with the account and never a key; and the answers and the
+//! upstream's time in `/metrics`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{TempDir, Tollgate, Upstream, counter, send};
+use crate::{KEY, POLICY};
+
+/// The lines of `file` once it has `count` of them (at most 20 s).
+fn lines(file: &std::path::Path, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        if lines.len() >= count || Instant::now() > deadline {
+            assert_eq!(lines.len(), count, "{text}");
+            return lines;
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[tokio::test]
+async fn every_decision_is_a_line_with_the_account_and_never_a_key() {
+    let upstream = Upstream::start().await;
+    let dir = TempDir::new();
+    let log = dir.0.join("access.jsonl");
+    let flag = log.to_str().unwrap().to_owned();
+    let tollgate = Tollgate::start_with(
+        TempDir::new(),
+        POLICY,
+        Some(upstream.address),
+        &["--access-log", &flag],
+    );
+    let gateway = |path: &'static str| send(tollgate.address, "GET", path, &[KEY], "");
+    assert_eq!(gateway("/machines/007?x=1").await.status, 200);
+    assert_eq!(gateway("/machines/8").await.status, 200);
+    assert_eq!(gateway("/machines/9").await.status, 429);
+    let auth = [
+        KEY,
+        ("X-Forwarded-Method", "GET"),
+        ("X-Forwarded-Uri", "/machines/1"),
+    ];
+    let refused = send(tollgate.address, "GET", "/v1/auth", &auth, "").await;
+    assert_eq!(refused.status, 429);
+    let ask = r#"{"method":"GET","path":"/machines/2","headers":{"x-api-key":"wrong-key"}}"#;
+    let checked = send(tollgate.address, "POST", "/v1/check", &[], ask).await;
+    assert_eq!(checked.status, 200);
+
+    let lines = lines(&log, 5);
+    let field = |line: &Value, name: &str| line[name].clone();
+    let summary: Vec<(Value, Value, Value, Value, Value)> = lines
+        .iter()
+        .map(|line| {
+            (
+                field(line, "via"),
+                field(line, "path"),
+                field(line, "account"),
+                field(line, "answer"),
+                field(line, "status"),
+            )
+        })
+        .collect();
+    let row = |via: &str, path: &str, account: Value, answer: u16, status: Value| {
+        (
+            Value::from(via),
+            Value::from(path),
+            account,
+            Value::from(answer),
+            status,
+        )
+    };
+    assert_eq!(
+        summary,
+        [
+            row(
+                "gateway",
+                "/machines/007?x=1",
+                "acme".into(),
+                200,
+                200.into()
+            ),
+            row("gateway", "/machines/8", "acme".into(), 200, 200.into()),
+            row("gateway", "/machines/9", "acme".into(), 429, Value::Null),
+            row(
+                "forward-auth",
+                "/machines/1",
+                "acme".into(),
+                429,
+                Value::Null
+            ),
+            row("check", "/machines/2", Value::Null, 401, Value::Null),
+        ]
+    );
+    assert_eq!(lines[2]["refused_by"], serde_json::json!(["hourly"]));
+    assert_eq!(lines[2]["why"], "limited");
+    assert_eq!(lines[4]["why"], "unauthenticated");
+    assert_eq!(lines[0]["api"], "machines");
+    assert!(lines[0]["upstream_ms"].as_f64().is_some_and(|ms| ms >= 0.0));
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["time"].as_str().is_some_and(|t| t.ends_with('Z')))
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains("acme-key") && !text.contains("wrong-key"),
+        "{text}"
+    );
+
+    // The same answers in /metrics, by api and class, and the upstream's two answers timed.
+    let token = format!("Bearer {}", tollgate.admin_token());
+    let metrics = send(
+        tollgate.admin,
+        "GET",
+        "/metrics",
+        &[("authorization", &token)],
+        "",
+    )
+    .await;
+    let answers = |api: &str, class: &str| {
+        let name = format!("tollgate_answers_total{{api=\"{api}\",class=\"{class}\"}}");
+        counter(&metrics.body, &name)
+    };
+    assert_eq!(answers("machines", "2xx"), 2);
+    assert_eq!(answers("machines", "4xx"), 2);
+    // An unknown key's refusal names no api: it would tell what the key may call.
+    assert_eq!(answers("-", "4xx"), 1);
+    assert_eq!(counter(&metrics.body, "tollgate_upstream_seconds_count"), 2);
+}
