@@ -8,10 +8,17 @@
 //! (Apache: `LogFormat "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"
 //! \"%{X-Api-Key}i\"" tollgate`.) With `key_header` set (`--key-header X-Api-Key`), the last
 //! quoted field after the user agent is that header's value; `-` or an empty field means the
-//! request had none. The user agent and referer are given as headers too. Escapes inside
-//! quoted fields (`\"`, nginx's `\x22`) are kept as written, never decoded.
+//! request had none; without `key_header`, a last field with a value is noted
+//! ([`Record::unread_key_field`]) so that the report can say the keys went unread. The user
+//! agent and referer are given as headers too. Escapes inside quoted fields (`\"`, nginx's
+//! `\x22`) are kept as written, never decoded.
+//!
+//! A request line of `-` (or empty) is a connection that sent no request: nginx's own
+//! `"-" 400` for a client that connected and sent nothing (or too little), Apache's `"-" 408`
+//! for one that timed out. Such a line is [`Entry::NoRequest`], not malformed.
 
 use crate::record::Record;
+use crate::source::Entry;
 use crate::time;
 
 /// Reads one combined-format line into `record`, the last extra quoted field as the header
@@ -19,7 +26,7 @@ use crate::time;
 ///
 /// # Errors
 /// What is wrong with the line, in words.
-pub fn parse(line: &str, key_header: Option<&str>, record: &mut Record) -> Result<(), String> {
+pub fn parse(line: &str, key_header: Option<&str>, record: &mut Record) -> Result<Entry, String> {
     let (address, rest) = line
         .split_once(' ')
         .ok_or("not a combined log line: no client address")?;
@@ -30,6 +37,13 @@ pub fn parse(line: &str, key_header: Option<&str>, record: &mut Record) -> Resul
     record.at = time::parse_clf(when).ok_or_else(|| format!("`{when}` is not a log time"))?;
     let mut fields = Fields(rest[close + 1..].trim_start());
     let request = fields.quoted().ok_or("no quoted request")?;
+    if request.is_empty() || request == "-" {
+        let status = fields.word().ok_or("no status")?;
+        status
+            .parse::<u16>()
+            .map_err(|_| format!("`{status}` is not a status"))?;
+        return Ok(Entry::NoRequest);
+    }
     let mut words = request.split(' ');
     let (Some(method), Some(target)) = (words.next(), words.next()) else {
         return Err(format!("`{request}` is not a request line"));
@@ -67,15 +81,18 @@ pub fn parse(line: &str, key_header: Option<&str>, record: &mut Record) -> Resul
     if let Some(agent) = present(quoted[1]) {
         record.headers.push("User-Agent", agent);
     }
-    if let Some(name) = key_header {
-        if count < 3 {
-            return Err(format!("no field after the user agent for {name}"));
+    match key_header {
+        Some(name) => {
+            if count < 3 {
+                return Err(format!("no field after the user agent for {name}"));
+            }
+            if let Some(key) = present(quoted[count - 1]) {
+                record.headers.push(name, key);
+            }
         }
-        if let Some(key) = present(quoted[count - 1]) {
-            record.headers.push(name, key);
-        }
+        None => record.unread_key_field = count >= 3 && present(quoted[count - 1]).is_some(),
     }
-    Ok(())
+    Ok(Entry::Request)
 }
 
 /// A field's value, unless empty or `-`.
@@ -148,10 +165,40 @@ mod tests {
         let mut record = Record::default();
         parse(LINE, None, &mut record).unwrap();
         assert_eq!(record.headers.lookup("x-api-key"), HeaderLookup::Absent);
+        assert!(record.unread_key_field);
         let anonymous = LINE.replace("\"alice-key\"", "\"-\"");
         let mut record = Record::default();
         parse(&anonymous, Some("X-Api-Key"), &mut record).unwrap();
         assert_eq!(record.headers.lookup("x-api-key"), HeaderLookup::Absent);
+        let mut record = Record::default();
+        parse(&anonymous, None, &mut record).unwrap();
+        assert!(!record.unread_key_field, "a `-` is no key to miss");
+        let plain = LINE.replace(" \"alice-key\"", "");
+        let mut record = Record::default();
+        parse(&plain, None, &mut record).unwrap();
+        assert!(!record.unread_key_field, "the user agent is no key");
+    }
+
+    #[test]
+    fn a_connection_that_sent_no_request_is_no_request() {
+        for line in [
+            r#"198.51.100.4 - - [29/Mar/2026:01:59:59 +0100] "-" 400 0 "-" "-""#,
+            r#"198.51.100.4 - - [29/Mar/2026:01:59:59 +0100] "-" 400 0 "-" "-" "-""#,
+            r#"198.51.100.4 - - [29/Mar/2026:01:59:59 +0100] "" 400 150 "-" "-""#,
+            r#"198.51.100.4 - - [29/Mar/2026:01:59:59 +0100] "-" 408 - "-" "-""#,
+        ] {
+            let mut record = Record::default();
+            assert_eq!(
+                parse(line, Some("X-Api-Key"), &mut record),
+                Ok(Entry::NoRequest),
+                "{line}"
+            );
+        }
+        let mut record = Record::default();
+        let no_time = r#"198.51.100.4 - - [someday] "-" 400 0 "-" "-""#;
+        assert!(parse(no_time, None, &mut record).is_err());
+        let no_status = r#"198.51.100.4 - - [29/Mar/2026:01:59:59 +0100] "-" bad 0"#;
+        assert!(parse(no_status, None, &mut record).is_err());
     }
 
     #[test]

@@ -1,12 +1,14 @@
-//! The gate (`tollgate-gate`, the very pipeline the server runs) as a replay's pipeline: each request decided by [`Gate::admit`] at its
-//! log time on a [`ManualClock`], and settled with the logged upstream status so that refunds
-//! apply, exactly as the gateway does.
+//! The gate (`tollgate-gate`, the very pipeline the server runs) as a replay's pipeline: each
+//! request decided by [`Gate::admit`] at its log time on a [`ManualClock`], and settled with the
+//! logged upstream status so that refunds apply, exactly as the gateway does. A request the
+//! gate names no account for is told apart by the policy's own identification: no key, a key
+//! no account has, or not identified at all.
 
 use tollgate_core::{Clock, ManualClock, NANOS_PER_SEC, Nanos};
-use tollgate_gate::{Gate, Report};
-use tollgate_policy::{Headers, PathError, Policy, RequestFacts, Target};
+use tollgate_gate::{Gate, Report, Why};
+use tollgate_policy::{Headers, PathError, Policy, RequestFacts, Resolution, Target};
 
-use crate::{LimitOutcome, Pipeline, Verdict};
+use crate::{Caller, LimitOutcome, Pipeline, Verdict};
 
 /// States at rest are swept from the store a step (4,096 slots of one shard) per simulated
 /// second, as the server does in the background (a step every 50 ms): memory follows the live
@@ -49,12 +51,42 @@ impl ReplayGate {
             drop(self.gate.usage_counter().take());
         }
     }
+
+    /// Who sent `facts`, which the gate answered without naming an account (`why` it refused,
+    /// if it did). Refusals that say it are taken at their word; the rest, rarer (keyless
+    /// calls, the unknown keys' own limits, exempt routes), are identified again by the policy,
+    /// which reads the key as the gate did.
+    fn anonymous<H: Headers + Sync + ?Sized>(
+        &self,
+        facts: &RequestFacts<'_, H>,
+        why: Option<Why>,
+    ) -> Caller {
+        match why {
+            Some(Why::Unauthenticated) => return Caller::UnknownKey,
+            Some(Why::NoRoute | Why::BadRequest) => return Caller::Unidentified,
+            _ => {}
+        }
+        let policy = self.gate.policy();
+        match policy.resolve(facts) {
+            Resolution::Limited(resolved) => match (resolved.account, resolved.unauthenticated) {
+                (Some(account), _) => Caller::Account(account.clone()),
+                (None, Some(_)) => Caller::UnknownKey,
+                (None, None) => Caller::NoKey,
+            },
+            Resolution::Unauthenticated(_) => Caller::UnknownKey,
+            Resolution::NoRoute | Resolution::Ambiguous(_) | Resolution::Exempt { .. } => {
+                Caller::Unidentified
+            }
+        }
+    }
 }
 
 /// The limits of `report` into `verdict`.
 fn outcomes(report: &Report, verdict: &mut Verdict) {
     verdict.api.clone_from(&report.api);
-    verdict.account.clone_from(&report.account);
+    if let Some(account) = &report.account {
+        verdict.caller = Caller::Account(account.clone());
+    }
     verdict
         .limits
         .extend(report.limits.iter().map(|limit| LimitOutcome {
@@ -83,6 +115,9 @@ impl Pipeline for ReplayGate {
         match self.gate.admit(facts).await {
             Ok(admission) => {
                 outcomes(admission.report(), verdict);
+                if verdict.caller.account().is_none() {
+                    verdict.caller = self.anonymous(facts, None);
+                }
                 // Concurrency slots go back at once: a replayed request takes no time.
                 if let Some(status) = status {
                     drop(admission.settle(status).await);
@@ -91,6 +126,9 @@ impl Pipeline for ReplayGate {
             Err(refusal) => {
                 verdict.refused = Some(refusal.status);
                 outcomes(&refusal.report, verdict);
+                if verdict.caller.account().is_none() {
+                    verdict.caller = self.anonymous(facts, Some(refusal.why));
+                }
             }
         }
     }

@@ -1,11 +1,13 @@
 //! A replay's report as one self-contained HTML page: the numbers in tables, the hourly
-//! profiles as inline SVG bar charts. No script, no stylesheet or font from elsewhere: the
-//! file reads the same offline, and every number in a chart is in a table (or a bar's
-//! tooltip) too.
+//! profiles as inline SVG bar charts over one true time axis (`chart.rs`): every hour of the
+//! span, the same in every chart. No script, no stylesheet or font from elsewhere: the file
+//! reads the same offline, and every number in a chart is in a table (or a slot's tooltip) too.
 
 use std::fmt::Write as _;
 
+use crate::chart::{Bars, HOUR, chart, slot_hours};
 use crate::summary::Summary;
+use crate::time;
 
 /// Text safe inside HTML elements and quoted attributes (the server's customer page uses it
 /// too).
@@ -23,69 +25,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// A bar chart of `bars` (label, total, refused): totals in grey, refusals in red over them.
-fn chart(out: &mut String, bars: &[(&str, u64, u64)]) {
-    if bars.is_empty() {
-        out.push_str("<p>no requests</p>");
-        return;
-    }
-    let top = bars
-        .iter()
-        .map(|&(_, total, refused)| total.max(refused))
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let width = (800 / bars.len()).clamp(1, 40);
-    let (height, left, bottom) = (160, 60, 20);
-    let plot = bars.len() * width;
-    let _ = write!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img">"#,
-        plot + left + 10,
-        height + bottom + 10
-    );
-    let _ = write!(
-        out,
-        r##"<text x="{}" y="12" font-size="11" text-anchor="end">{top}</text><text x="{}" y="{}" font-size="11" text-anchor="end">0</text><line x1="{left}" y1="5" x2="{left}" y2="{}" stroke="#999"/>"##,
-        left - 4,
-        left - 4,
-        height + 5,
-        height + 5
-    );
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "pixels"
-    )]
-    let scaled = |value: u64| ((value as f64 / top as f64) * height as f64).round() as usize;
-    for (at, &(label, total, refused)) in bars.iter().enumerate() {
-        let x = left + at * width;
-        let label = escape(label);
-        for (value, colour, what) in [(total, "#bbb", "requests"), (refused, "#c33", "refused")] {
-            let bar = scaled(value);
-            if bar == 0 {
-                continue;
-            }
-            let _ = write!(
-                out,
-                r#"<rect x="{x}" y="{}" width="{}" height="{bar}" fill="{colour}"><title>{label}: {value} {what}</title></rect>"#,
-                height + 5 - bar,
-                width.saturating_sub(1).max(1)
-            );
-        }
-    }
-    let first = escape(bars[0].0);
-    let last = escape(bars[bars.len() - 1].0);
-    let _ = write!(
-        out,
-        r#"<text x="{left}" y="{}" font-size="11">{first}</text><text x="{}" y="{}" font-size="11" text-anchor="end">{last}</text></svg>"#,
-        height + bottom + 5,
-        left + plot,
-        height + bottom + 5
-    );
 }
 
 /// A table of `rows` under `headings`.
@@ -114,30 +53,75 @@ pub fn summary(summary: &Summary, title: &str) -> String {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
          body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:.5em 0 1.5em}}\
          td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}\
-         .shadow{{color:#777}}</style></head><body><h1>{}</h1>",
+         .shadow{{color:#777}}.warning{{background:#fff4d6;border-left:4px solid #e0a800;padding:.4em .8em}}</style></head><body><h1>{}</h1>",
         escape(title),
         escape(title)
     );
+    let no_request = match summary.no_request {
+        0 => String::new(),
+        count => format!(", {count} without a request (nginx's \"-\")"),
+    };
     let _ = write!(
         out,
-        "<p>{} lines from {}: <b>{}</b> requests, {} admitted, <b>{}</b> refused; {} malformed, {} late (replayed at the latest time seen). From {} to {}.</p>",
+        "<p>{} lines from {}: <b>{}</b> requests, {} admitted, <b>{}</b> refused; {} malformed{}, {} late (replayed at the latest time seen). From {} to {}.</p>",
         summary.lines,
         escape(&summary.files.join(", ")),
         summary.requests,
         summary.admitted,
         summary.refused,
         summary.malformed.count,
+        escape(&no_request),
         summary.late,
         escape(summary.first_at.as_deref().unwrap_or("-")),
         escape(summary.last_at.as_deref().unwrap_or("-")),
     );
-    out.push_str("<h2>Requests per hour (UTC)</h2>");
-    let bars: Vec<(&str, u64, u64)> = summary
-        .hours
-        .iter()
-        .map(|hour| (hour.hour.as_str(), hour.requests, hour.refused))
-        .collect();
-    chart(&mut out, &bars);
+    for warning in &summary.warnings {
+        let _ = write!(out, "<p class=\"warning\">Warning: {}</p>", escape(warning));
+    }
+    // One time axis for every chart: every hour from the summary's first to its last.
+    let at = |hour: &str| time::parse_text(hour).map(|at| at - at % HOUR);
+    let start = summary.hours.first().and_then(|hour| at(&hour.hour));
+    let end = summary.hours.last().and_then(|hour| at(&hour.hour));
+    let axis = match (start, end) {
+        (Some(start), Some(end)) if start <= end => Some((
+            start,
+            usize::try_from((end - start) / HOUR).unwrap_or(0) + 1,
+        )),
+        _ => None,
+    };
+    // Counts by hour, each at its place on the axis; an hour off it is left out.
+    let per_hour = |counts: &mut dyn Iterator<Item = (&str, u64, u64)>| {
+        let Some((start, hours)) = axis else {
+            return Vec::new();
+        };
+        let mut values = vec![(0, 0); hours];
+        for (hour, requests, refused) in counts {
+            let Some(slot) = at(hour)
+                .filter(|&hour| hour >= start)
+                .and_then(|hour| usize::try_from((hour - start) / HOUR).ok())
+            else {
+                continue;
+            };
+            if let Some(value) = values.get_mut(slot) {
+                *value = (requests, refused);
+            }
+        }
+        values
+    };
+    let (start, hours) = axis.unwrap_or_default();
+    let per = if slot_hours(hours) == 1 {
+        "hour"
+    } else {
+        "day"
+    };
+    let _ = write!(out, "<h2>Requests per {per} (UTC)</h2>");
+    let values = per_hour(
+        &mut summary
+            .hours
+            .iter()
+            .map(|hour| (hour.hour.as_str(), hour.requests, hour.refused)),
+    );
+    chart(&mut out, start, &values, Bars::Requests);
     out.push_str("<h2>Limits</h2>");
     table(
         &mut out,
@@ -159,7 +143,7 @@ pub fn summary(summary: &Summary, title: &str) -> String {
     for limit in summary.limits.iter().filter(|limit| limit.refused > 0) {
         let _ = write!(
             out,
-            "<h3{}>{}{}: refusals per hour</h3>",
+            "<h3{}>{}{}: refusals per {per} (UTC)</h3>",
             if limit.shadow {
                 " class=\"shadow\""
             } else {
@@ -168,12 +152,13 @@ pub fn summary(summary: &Summary, title: &str) -> String {
             escape(&limit.name),
             if limit.shadow { " (shadow)" } else { "" }
         );
-        let bars: Vec<(&str, u64, u64)> = limit
-            .hours
-            .iter()
-            .map(|hour| (hour.hour.as_str(), 0, hour.count))
-            .collect();
-        chart(&mut out, &bars);
+        let values = per_hour(
+            &mut limit
+                .hours
+                .iter()
+                .map(|hour| (hour.hour.as_str(), 0, hour.count)),
+        );
+        chart(&mut out, start, &values, Bars::Refusals);
         table(
             &mut out,
             &["top offender", "refused"],
@@ -227,7 +212,7 @@ pub fn summary(summary: &Summary, title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::HourSummary;
+    use crate::summary::{HourCount, HourSummary, LimitSummary};
 
     #[test]
     fn the_page_is_self_contained_and_escaped() {
@@ -240,12 +225,16 @@ mod tests {
                 requests: 3,
                 refused: 1,
             }],
+            warnings: vec!["a <warning>".into()],
             ..Summary::default()
         };
         let page = summary(&report, "replay");
         assert!(page.contains("&lt;log&gt;"));
         assert!(page.contains("<svg"));
-        assert!(page.contains("<title>2026-01-01T00:00:00Z: 1 refused</title>"));
+        assert!(
+            page.contains("<title>2026-01-01T00:00:00Z (1 hour): 3 requests, 1 refused</title>")
+        );
+        assert!(page.contains("<p class=\"warning\">Warning: a &lt;warning&gt;</p>"));
         assert!(!page.contains("<script"));
         assert!(
             !page.contains("http://")
@@ -253,5 +242,49 @@ mod tests {
                     .replace("http://www.w3.org/2000/svg", "")
                     .contains("http://")
         );
+    }
+
+    #[test]
+    fn every_chart_has_every_hour_of_the_span() {
+        let hour = |hour: &str, requests, refused| HourSummary {
+            hour: hour.into(),
+            requests,
+            refused,
+        };
+        let report = Summary {
+            // Sparse, as a hand-made summary may be: the charts still have every hour.
+            hours: vec![
+                hour("2026-01-01T22:00:00Z", 4, 2),
+                hour("2026-01-02T00:00:00Z", 4, 2),
+            ],
+            limits: vec![LimitSummary {
+                name: "daily".into(),
+                refused: 4,
+                hours: vec![
+                    HourCount {
+                        hour: "2026-01-01T22:00:00Z".into(),
+                        count: 2,
+                    },
+                    HourCount {
+                        hour: "2026-01-02T00:00:00Z".into(),
+                        count: 2,
+                    },
+                ],
+                ..LimitSummary::default()
+            }],
+            ..Summary::default()
+        };
+        let page = summary(&report, "replay");
+        let requests = &page[page.find("Requests per hour (UTC)").unwrap()..];
+        let requests = &requests[..requests.find("</svg>").unwrap()];
+        assert_eq!(requests.matches("<g class=\"slot\">").count(), 3);
+        assert!(
+            requests
+                .contains("<title>2026-01-01T23:00:00Z (1 hour): 0 requests, 0 refused</title>")
+        );
+        let daily = &page[page.find("daily: refusals per hour (UTC)").unwrap()..];
+        let daily = &daily[..daily.find("</svg>").unwrap()];
+        assert_eq!(daily.matches("<g class=\"slot\">").count(), 3);
+        assert!(daily.contains("<title>2026-01-01T23:00:00Z (1 hour): 0 refused</title>"));
     }
 }

@@ -4,16 +4,19 @@
 //! - `record.rs` — one request read from a line ([`Record`]);
 //! - `json.rs`, `combined.rs` — the two line formats: JSON lines, and nginx/Apache combined
 //!   with the API key as an extra quoted field; `time.rs` — the times they write;
-//! - `source.rs` — reading a log line by line ([`LogReader`], [`Reading`]), malformed lines
-//!   counted with their numbers ([`Malformed`]);
+//! - `source.rs` — reading a log line by line ([`LogReader`], [`Reading`]) into requests and
+//!   connections that sent none ([`Entry`]), malformed lines counted with their numbers
+//!   ([`Malformed`]);
 //! - `replay.rs` — the loop ([`Replay`]) over a [`Pipeline`]; `gate.rs` — [`ReplayGate`], the
 //!   server's own gate (`tollgate-gate`) on a manual clock, so that the replay decides exactly
 //!   as the server would; `verdict.rs` — what a pipeline decided ([`Verdict`]);
 //! - `tally.rs`, `summary.rs` — counting verdicts and the report ([`Summary`]): per limit,
-//!   per account, top offenders, an hourly profile;
+//!   per account (requests without one by [`Caller`]: no key, unknown key, not identified),
+//!   top offenders, an hourly profile of every hour of the span;
 //! - `diff.rs` — two policies compared: who gains and who loses refusals ([`Diff`]);
 //! - `table.rs`, `html.rs` — the terminal's tables and a self-contained HTML page with SVG
-//!   charts (JSON is the [`Summary`] serialized).
+//!   charts over one true time axis (`chart.rs`: every hour of the span, labels that never
+//!   overlap); JSON is the [`Summary`] serialized.
 //!
 //! The crate does no I/O beyond reading the logs and needs no runtime: the loop is `async`
 //! only because the pipeline is.
@@ -56,6 +59,7 @@
 
 #![forbid(unsafe_code)]
 
+mod chart;
 pub mod combined;
 mod diff;
 mod gate;
@@ -74,9 +78,9 @@ pub use diff::{Change, Diff};
 pub use gate::ReplayGate;
 pub use record::{LogHeaders, Record};
 pub use replay::{Pipeline, Progress, Replay};
-pub use source::{BadLine, FIRST_MALFORMED, Format, LogReader, Malformed, Reading};
+pub use source::{BadLine, Entry, FIRST_MALFORMED, Format, LogReader, Malformed, Reading};
 pub use summary::{
     AccountSummary, HourCount, HourSummary, LimitSummary, Offender, Refusals, Summary,
 };
 pub use tally::{TOP_OFFENDERS, Tally};
-pub use verdict::{LimitOutcome, Verdict};
+pub use verdict::{Caller, LimitOutcome, Verdict};

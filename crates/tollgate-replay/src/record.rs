@@ -22,6 +22,9 @@ pub struct Record {
     pub client_ip: Option<IpAddr>,
     /// The upstream's status, when the log has one: refunds are applied for it.
     pub status: Option<u16>,
+    /// A combined-format line ends in one more quoted field after the user agent, not `-`,
+    /// and no `--key-header` says which header it stands for: most likely the API key, unread.
+    pub unread_key_field: bool,
 }
 
 impl Record {
@@ -33,6 +36,7 @@ impl Record {
         self.headers.clear();
         self.client_ip = None;
         self.status = None;
+        self.unread_key_field = false;
     }
 }
 

@@ -14,9 +14,10 @@ use tollgate_core::Nanos;
 use tollgate_policy::{Headers, PathError, RequestFacts, Target};
 
 use crate::record::Record;
-use crate::source::{LogReader, Reading};
+use crate::source::{Entry, LogReader, Reading};
 use crate::summary::Summary;
 use crate::tally::Tally;
+use crate::verdict::Caller;
 use crate::verdict::Verdict;
 
 /// What decides a request: in `tollgate replay`, the server's own gate on a manual clock
@@ -115,7 +116,11 @@ impl<'p, P: Pipeline> Replay<'p, P> {
             self.tally.lines += 1;
             let parsed = line.and_then(|line| self.reading.parse(line, &mut self.record));
             match parsed {
-                Ok(()) => self.one().await,
+                Ok(Entry::Request) => {
+                    self.tally.unread_key_fields += u64::from(self.record.unread_key_field);
+                    self.one().await;
+                }
+                Ok(Entry::NoRequest) => self.tally.no_request += 1,
                 Err(reason) => {
                     let (name, number) = (reader.name().to_owned(), reader.line());
                     self.tally.malformed.add(&name, number, reason);
@@ -160,8 +165,11 @@ impl<'p, P: Pipeline> Replay<'p, P> {
                     .decide(at, &facts, self.record.status, &mut self.verdict)
                     .await;
             }
-            // The server answers it 400 before any limit.
-            Err(_) => self.verdict.refused = Some(400),
+            // The server answers it 400 before any limit, or any key.
+            Err(_) => {
+                self.verdict.refused = Some(400);
+                self.verdict.caller = Caller::Unidentified;
+            }
         }
         self.tally.add(at, &self.verdict);
     }

@@ -1,6 +1,7 @@
 //! Reading a log line by line, never whole: [`LogReader`] keeps one line's buffer, numbers the
-//! lines, and parses each as [`Format`] says. A line that cannot be read is the caller's to
-//! count (see [`Malformed`]); it never stops the reading.
+//! lines, and parses each as [`Format`] says, into a request or a connection that sent none
+//! ([`Entry`]). A line that cannot be read is the caller's to count (see [`Malformed`]); it
+//! never stops the reading.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -33,12 +34,22 @@ pub struct Reading {
     pub key_header: Option<String>,
 }
 
+/// What a line that could be read holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// A request, read into the record.
+    Request,
+    /// A connection that sent no request: nginx's own `"-" 400` line (a client that connected
+    /// and sent nothing), Apache's `"-" 408`. Counted apart, neither a request nor malformed.
+    NoRequest,
+}
+
 impl Reading {
     /// Reads `line` into `record` (cleared first).
     ///
     /// # Errors
     /// What is wrong with the line, in words.
-    pub fn parse(&self, line: &str, record: &mut Record) -> Result<(), String> {
+    pub fn parse(&self, line: &str, record: &mut Record) -> Result<Entry, String> {
         record.clear();
         let json = match self.format {
             Format::Auto => line.starts_with('{'),
@@ -46,7 +57,7 @@ impl Reading {
             Format::Combined => false,
         };
         if json {
-            json::parse(line, record)
+            json::parse(line, record).map(|()| Entry::Request)
         } else {
             combined::parse(line, self.key_header.as_deref(), record)
         }

@@ -1,6 +1,7 @@
 //! What a replay found, as plain data for the terminal, JSON and HTML: totals, each limit with
 //! its top offenders and its refusals per hour, each account, the requests per hour, and the
-//! refusals by account, api and limit that `tollgate diff` compares.
+//! refusals by account, api and limit that `tollgate diff` compares. The hours are every hour of
+//! the span, from the first request's to the last one's, the same in every profile.
 
 use std::collections::BTreeMap;
 
@@ -29,13 +30,23 @@ pub struct Summary {
     pub last_at: Option<String>,
     /// Lines that could not be read.
     pub malformed: Malformed,
+    /// Lines of a connection that sent no request (nginx's own `"-" 400`, Apache's `"-" 408`):
+    /// neither requests nor malformed.
+    pub no_request: u64,
+    /// Requests from combined-format lines whose last quoted field (after the user agent) has
+    /// a value that no `--key-header` names: replayed without a key.
+    pub unread_key_fields: u64,
+    /// What the reader must know before trusting the report, in words (e.g. keys left unread
+    /// for want of `--key-header`).
+    pub warnings: Vec<String>,
     /// Refusals by status (429 for limits; 400, 401, 404, 423… for the rest).
     pub refused_by_status: BTreeMap<u16, u64>,
     /// Every limit consulted, enforced then shadow, by name.
     pub limits: Vec<LimitSummary>,
     /// Every account seen, most refused first.
     pub accounts: Vec<AccountSummary>,
-    /// Requests and refusals per hour, oldest first (hours without requests left out).
+    /// Requests and refusals in every hour from the first request's to the last one's, oldest
+    /// first, hours without a request too.
     pub hours: Vec<HourSummary>,
     /// Refusals by account, api and limit (`status N` for a refusal by no limit).
     pub refusals: Vec<Refusals>,
@@ -54,14 +65,15 @@ pub struct LimitSummary {
     pub refused: u64,
     /// Accounts it refused most, most first.
     pub top: Vec<Offender>,
-    /// Its refusals per hour (hours without any left out).
+    /// Its refusals in each hour of [`Summary::hours`], hours without any too.
     pub hours: Vec<HourCount>,
 }
 
 /// An account and how often a limit refused it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Offender {
-    /// The account (`(anonymous)` without a known key).
+    /// The account, or for requests without one `(no key)`, `(unknown key)` or
+    /// `(not identified)` (see [`Caller`](crate::Caller)).
     pub account: String,
     /// Its refusals.
     pub refused: u64,
@@ -79,7 +91,8 @@ pub struct HourCount {
 /// One account over the replay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountSummary {
-    /// The account (`(anonymous)` without a known key).
+    /// The account, or for requests without one `(no key)`, `(unknown key)` or
+    /// `(not identified)` (see [`Caller`](crate::Caller)).
     pub account: String,
     /// Its requests.
     pub requests: u64,
@@ -103,7 +116,8 @@ pub struct HourSummary {
 /// Refusals of one account on one api by one limit.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Refusals {
-    /// The account (`(anonymous)` without a known key).
+    /// The account, or for requests without one `(no key)`, `(unknown key)` or
+    /// `(not identified)` (see [`Caller`](crate::Caller)).
     pub account: String,
     /// The api (`-` when no route matched).
     pub api: String,

@@ -61,9 +61,13 @@ pub fn summary(summary: &Summary) -> String {
         (Some(first), Some(last)) => format!(", {first} to {last}"),
         _ => String::new(),
     };
+    let no_request = match summary.no_request {
+        0 => String::new(),
+        count => format!(", {count} without a request (nginx's \"-\")"),
+    };
     let _ = writeln!(
         out,
-        "{} lines: {} requests, {} admitted, {} refused; {} malformed, {} late{span}",
+        "{} lines: {} requests, {} admitted, {} refused; {} malformed{no_request}, {} late{span}",
         summary.lines,
         summary.requests,
         summary.admitted,

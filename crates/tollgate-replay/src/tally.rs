@@ -1,5 +1,7 @@
 //! Counting verdicts as they come: [`Tally`] keeps one entry per limit, account, hour and
-//! (account, api, limit) refused, never one per line, and turns into a [`Summary`] at the end.
+//! (account, api, limit) refused, never one per line, and turns into a [`Summary`] at the end,
+//! where every hour of the span is listed, the hours without a request (or without a refusal
+//! by a limit) too: a profile is a time axis.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use crate::source::Malformed;
 use crate::summary::Summary;
 use crate::summary::{AccountSummary, HourCount, HourSummary, LimitSummary, Offender, Refusals};
 use crate::time::rfc3339;
-use crate::verdict::Verdict;
+use crate::verdict::{Caller, Verdict};
 
 /// How many offenders each limit lists.
 pub const TOP_OFFENDERS: usize = 10;
@@ -26,6 +28,8 @@ pub struct Tally {
     pub(crate) refused: u64,
     pub(crate) late: u64,
     pub(crate) malformed: Malformed,
+    pub(crate) no_request: u64,
+    pub(crate) unread_key_fields: u64,
     requests: u64,
     first_at: Option<Nanos>,
     last_at: Option<Nanos>,
@@ -34,7 +38,9 @@ pub struct Tally {
     accounts: HashMap<Name, [u64; 3]>,
     hours: BTreeMap<Nanos, [u64; 2]>,
     refusals: HashMap<(Name, Name, Name), u64>,
-    anonymous: Name,
+    no_key: Name,
+    unknown_key: Name,
+    unidentified: Name,
     no_api: Name,
 }
 
@@ -55,6 +61,8 @@ impl Default for Tally {
             refused: 0,
             late: 0,
             malformed: Malformed::default(),
+            no_request: 0,
+            unread_key_fields: 0,
             requests: 0,
             first_at: None,
             last_at: None,
@@ -63,7 +71,9 @@ impl Default for Tally {
             accounts: HashMap::new(),
             hours: BTreeMap::new(),
             refusals: HashMap::new(),
-            anonymous: Arc::from("(anonymous)"),
+            no_key: Arc::from(Caller::NO_KEY),
+            unknown_key: Arc::from(Caller::UNKNOWN_KEY),
+            unidentified: Arc::from(Caller::UNIDENTIFIED),
             no_api: Arc::from("-"),
         }
     }
@@ -76,7 +86,12 @@ impl Tally {
         self.first_at.get_or_insert(at);
         self.last_at = Some(at);
         let hour = at - at % HOUR;
-        let account = verdict.account.as_ref().unwrap_or(&self.anonymous);
+        let account = match &verdict.caller {
+            Caller::Account(account) => account,
+            Caller::NoKey => &self.no_key,
+            Caller::UnknownKey => &self.unknown_key,
+            Caller::Unidentified => &self.unidentified,
+        };
         let counts = match self.accounts.get_mut(account) {
             Some(counts) => counts,
             None => self.accounts.entry(Arc::clone(account)).or_default(),
@@ -131,7 +146,18 @@ impl Tally {
     /// The counts as a report.
     #[must_use]
     pub fn summary(self) -> Summary {
+        // Every hour from the first request's to the latest one's: times never go back.
+        let span: Vec<Nanos> = match (self.first_at, self.last_at) {
+            (Some(first), Some(last)) => {
+                let first = first - first % HOUR;
+                (0..=(last - first) / HOUR)
+                    .map(|hour| first + hour * HOUR)
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let hour_of = |hour: &Nanos| rfc3339(*hour);
+        let warnings = self.warnings();
         let mut limits: Vec<LimitSummary> = self
             .limits
             .into_iter()
@@ -152,12 +178,11 @@ impl Tally {
                     requests: count.requests,
                     refused: count.refused,
                     top,
-                    hours: count
-                        .hours
+                    hours: span
                         .iter()
-                        .map(|(hour, count)| HourCount {
+                        .map(|hour| HourCount {
                             hour: hour_of(hour),
-                            count: *count,
+                            count: count.hours.get(hour).copied().unwrap_or(0),
                         })
                         .collect(),
                 }
@@ -202,20 +227,41 @@ impl Tally {
             first_at: self.first_at.map(rfc3339),
             last_at: self.last_at.map(rfc3339),
             malformed: self.malformed,
+            no_request: self.no_request,
+            unread_key_fields: self.unread_key_fields,
+            warnings,
             refused_by_status: self.by_status,
             limits,
             accounts,
-            hours: self
-                .hours
+            hours: span
                 .iter()
-                .map(|(hour, [requests, refused])| HourSummary {
-                    hour: hour_of(hour),
-                    requests: *requests,
-                    refused: *refused,
+                .map(|hour| {
+                    let [requests, refused] = self.hours.get(hour).copied().unwrap_or_default();
+                    HourSummary {
+                        hour: hour_of(hour),
+                        requests,
+                        refused,
+                    }
                 })
                 .collect(),
             refusals,
         }
+    }
+
+    /// What the reader of the report must know before trusting it.
+    fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.unread_key_fields > 0 {
+            warnings.push(format!(
+                "{} of {} requests come from combined-format lines that end in one more quoted \
+                 field after the user agent, which no --key-header names: they were replayed \
+                 without an API key. If that field is the key (a log_format ending in \
+                 \"$http_x_api_key\"), replay again with --key-header and the header's name, \
+                 e.g. --key-header X-Api-Key.",
+                self.unread_key_fields, self.requests
+            ));
+        }
+        warnings
     }
 }
 
@@ -233,7 +279,7 @@ mod tests {
         Verdict {
             refused: refused_by.map(|_| 429),
             api: Some(Arc::from("api")),
-            account: Some(Arc::from(account)),
+            caller: Caller::Account(Arc::from(account)),
             limits: vec![
                 outcome("daily", refused_by != Some("daily")),
                 outcome("rate", refused_by != Some("rate")),
@@ -266,6 +312,13 @@ mod tests {
             daily.hours.iter().map(|h| h.count).collect::<Vec<_>>(),
             [1, 1]
         );
+        assert_eq!(
+            summary.limit("rate").unwrap().hours[0],
+            HourCount {
+                hour: "1970-01-01T00:00:00Z".into(),
+                count: 0
+            }
+        );
         assert_eq!(summary.accounts[0].account, "a");
         assert_eq!(
             (summary.accounts[0].requests, summary.accounts[0].refused),
@@ -275,5 +328,36 @@ mod tests {
         assert_eq!(summary.hours[1].hour, "1970-01-01T01:00:00Z");
         assert_eq!(summary.refusals.len(), 2);
         assert_eq!(summary.refused_by_status.get(&429), Some(&3));
+    }
+
+    #[test]
+    fn every_hour_of_the_span_is_listed_and_callers_without_an_account_apart() {
+        let mut tally = Tally::default();
+        let anonymous = |caller: Caller, refused| Verdict {
+            refused,
+            caller,
+            ..Verdict::default()
+        };
+        tally.add(HOUR + 5, &anonymous(Caller::NoKey, None));
+        tally.add(3 * HOUR, &anonymous(Caller::UnknownKey, Some(401)));
+        tally.add(4 * HOUR - 1, &anonymous(Caller::Unidentified, Some(404)));
+        let summary = tally.summary();
+        let hours: Vec<(&str, u64, u64)> = summary
+            .hours
+            .iter()
+            .map(|h| (&*h.hour, h.requests, h.refused))
+            .collect();
+        assert_eq!(
+            hours,
+            [
+                ("1970-01-01T01:00:00Z", 1, 0),
+                ("1970-01-01T02:00:00Z", 0, 0),
+                ("1970-01-01T03:00:00Z", 2, 2),
+            ]
+        );
+        let mut accounts: Vec<&str> = summary.accounts.iter().map(|a| &*a.account).collect();
+        accounts.sort_unstable();
+        assert_eq!(accounts, ["(no key)", "(not identified)", "(unknown key)"]);
+        assert!(summary.warnings.is_empty());
     }
 }

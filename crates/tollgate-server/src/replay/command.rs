@@ -1,7 +1,9 @@
 //! `tollgate replay --config P.toml --log FILE... [--json] [--html OUT]` and
 //! `tollgate diff OLD.toml NEW.toml --log FILE... [--json]`: options, the runs, and what they
 //! print. A progress line goes to standard error: updated in place every 100,000 lines when it
-//! is a terminal, a line every `--progress-every` lines (default 1,000,000) otherwise.
+//! is a terminal, a line every `--progress-every` lines (default 1,000,000) otherwise; so do
+//! the report's warnings (e.g. keys left unread for want of `--key-header`), whatever the
+//! output.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -67,6 +69,7 @@ pub fn replay_command(options: &ReplayOptions) -> ExitCode {
         Ok(summary) => summary,
         Err(code) => return code,
     };
+    warn(&summary);
     if let Some(out) = &options.html {
         let title = format!("tollgate replay: {}", options.config.display());
         if let Err(error) = std::fs::write(out, html::summary(&summary, &title)) {
@@ -90,12 +93,21 @@ pub fn diff_command(options: &DiffOptions) -> ExitCode {
         (Ok(old), Ok(new)) => (old, new),
         (Err(code), _) | (_, Err(code)) => return code,
     };
+    // The same logs read the same way: the same warnings.
+    warn(&new);
     let diff = Diff::of(&old, &new);
     if options.logs.json {
         print_json(&diff)
     } else {
         print!("{}", table::diff(&diff));
         ExitCode::SUCCESS
+    }
+}
+
+/// The report's warnings, on standard error.
+fn warn(summary: &Summary) {
+    for warning in &summary.warnings {
+        eprintln!("tollgate: warning: {warning}");
     }
 }
 

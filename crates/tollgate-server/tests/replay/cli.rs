@@ -1,33 +1,9 @@
 //! The binary's `replay` and `diff` subcommands on files: JSON on standard output, the HTML
 //! page written, a combined log read with `--key-header`, exit code 2 on an invalid policy.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use crate::ACCOUNTS;
-
-/// A directory of its own under the system's temporary one, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("tollgate-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a scratch directory");
-        Self(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).expect("written");
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::{ACCOUNTS, Scratch};
 
 fn policy_with_daily(max: u64) -> String {
     format!(
@@ -125,4 +101,41 @@ fn an_invalid_policy_is_exit_code_two() {
         .expect("tollgate runs")
         .status;
     assert_eq!(status.code(), Some(2));
+}
+
+#[test]
+fn a_combined_log_replayed_without_key_header_says_so() {
+    let dir = Scratch::new("replay-no-key-header");
+    let policy = dir.write("policy.toml", &policy_with_daily(2));
+    let log = dir.write("access.log", COMBINED);
+    let replay = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["replay", "--config"])
+            .arg(&policy)
+            .arg("--log")
+            .arg(&log)
+            .args(extra)
+            .output()
+            .expect("tollgate runs");
+        assert!(output.status.success());
+        (
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let (table, warning) = replay(&[]);
+    assert!(
+        warning.starts_with("tollgate: warning: 4 of 4 requests")
+            && warning.contains("--key-header X-Api-Key")
+            && !warning.contains("acme-key"),
+        "{warning}"
+    );
+    // Every request without a key: the very thing warned about.
+    assert!(table.contains("(no key)"), "{table}");
+    let (table, quiet) = replay(&["--key-header", "X-Api-Key"]);
+    assert_eq!(quiet, "");
+    assert!(
+        table.contains("acme") && !table.contains("(no key)"),
+        "{table}"
+    );
 }

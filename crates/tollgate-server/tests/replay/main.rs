@@ -3,13 +3,19 @@
 //! replays in microseconds.
 //!
 //! One file per subject: the binary's subcommands (`cli`), time (calendar days across DST,
-//! clock-aligned windows, out-of-order lines), logs (formats, malformed lines, refunds from
-//! statuses, shadow limits), and diffs.
+//! clock-aligned windows, out-of-order lines, every hour of the span), logs (formats, malformed
+//! lines and lines without a request, keys unknown and absent, refunds from statuses, shadow
+//! limits), diffs, and the HTML report as headless Chromium lays it out (`page`, driven by
+//! `chromium`).
 
+mod chromium;
 mod cli;
 mod diff;
 mod logs;
+mod page;
 mod time;
+
+use std::path::PathBuf;
 
 use tollgate_policy::{Policy, Source};
 use tollgate_replay::ReplayGate;
@@ -90,3 +96,26 @@ const ACCOUNTS: &str = r#"
     [plans.free]
     [plans.pro]
 "#;
+
+/// A directory of its own under the system's temporary one, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("tollgate-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        Self(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("written");
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

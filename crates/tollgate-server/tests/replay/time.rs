@@ -30,11 +30,18 @@ async fn a_daily_quota_follows_berlin_days_across_the_change_to_summer_time() {
     );
     let daily = summary.limit("daily").expect("consulted");
     assert_eq!((daily.requests, daily.refused), (9, 2));
-    let hours: Vec<(&str, u64)> = daily.hours.iter().map(|h| (&*h.hour, h.count)).collect();
+    let hours: Vec<(&str, u64)> = daily
+        .hours
+        .iter()
+        .filter(|h| h.count > 0)
+        .map(|h| (&*h.hour, h.count))
+        .collect();
     assert_eq!(
         hours,
         [("2026-03-28T22:00:00Z", 1), ("2026-03-29T21:00:00Z", 1)]
     );
+    // Every hour from the first line's to the last's: 22:00 on the 28th to 22:00 on the 29th.
+    assert_eq!(daily.hours.len(), 25);
     assert_eq!(summary.refused_by_status.get(&429), Some(&2));
 }
 
@@ -86,4 +93,53 @@ async fn a_line_out_of_order_is_replayed_at_the_latest_time_seen() {
     let summary = replay(&policy, &log).await;
     assert_eq!((summary.late, summary.refused), (1, 1));
     assert_eq!(summary.last_at.as_deref(), Some("2026-01-01T00:15:00Z"));
+}
+
+#[tokio::test]
+async fn every_hour_of_the_span_is_in_every_profile_empty_ones_too() {
+    // A Berlin day's quota: refusals at 21:00 and 22:00 UTC, the reset at 23:00 UTC (Berlin's
+    // midnight) with none, then refusals again from 01:00; no request at all at 00:00 UTC.
+    let policy = format!(
+        r#"{ACCOUNTS}
+    [[limits]]
+    name = "daily"
+    window = {{ max = 2, every = "day", align = "calendar", tz = "Europe/Berlin" }}
+    per = ["account"]
+"#
+    );
+    let log = [
+        lines(3, "2026-01-01T21:00:00Z", "acme-key"), // 2 admitted, 1 refused
+        lines(2, "2026-01-01T22:00:00Z", "acme-key"), // refused
+        lines(2, "2026-01-01T23:00:00Z", "acme-key"), // Berlin's 2 January: admitted
+        lines(1, "2026-01-02T01:00:00Z", "acme-key"), // refused
+    ]
+    .concat();
+    let summary = replay(&policy, &log).await;
+    let hours: Vec<(&str, u64, u64)> = summary
+        .hours
+        .iter()
+        .map(|h| (&*h.hour, h.requests, h.refused))
+        .collect();
+    assert_eq!(
+        hours,
+        [
+            ("2026-01-01T21:00:00Z", 3, 1),
+            ("2026-01-01T22:00:00Z", 2, 2),
+            ("2026-01-01T23:00:00Z", 2, 0),
+            ("2026-01-02T00:00:00Z", 0, 0),
+            ("2026-01-02T01:00:00Z", 1, 1),
+        ]
+    );
+    let daily = summary.limit("daily").expect("consulted");
+    let refused: Vec<(&str, u64)> = daily.hours.iter().map(|h| (&*h.hour, h.count)).collect();
+    assert_eq!(
+        refused,
+        [
+            ("2026-01-01T21:00:00Z", 1),
+            ("2026-01-01T22:00:00Z", 2),
+            ("2026-01-01T23:00:00Z", 0),
+            ("2026-01-02T00:00:00Z", 0),
+            ("2026-01-02T01:00:00Z", 1),
+        ]
+    );
 }
