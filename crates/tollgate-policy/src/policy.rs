@@ -200,6 +200,20 @@ impl Policy {
         &self.default_zone
     }
 
+    /// The request header that carries the API key `key` as this policy reads keys — `(name,
+    /// value)`: `("x-api-key", key)`, `("authorization", "Bearer …")` — or `None` when keys are
+    /// read from the query only, or not at all. A replay presents an access log's accounts so.
+    #[must_use]
+    pub fn key_in_header(&self, key: &str) -> Option<(String, String)> {
+        match self.identity.api_key.as_ref()? {
+            crate::directory::KeySource::Header(name) => Some((name.clone(), key.to_owned())),
+            crate::directory::KeySource::Bearer { .. } => {
+                Some(("authorization".to_owned(), format!("Bearer {key}")))
+            }
+            crate::directory::KeySource::Query(_) => None,
+        }
+    }
+
     /// The status for an API key no account has.
     #[must_use]
     pub fn unknown_key_status(&self) -> u16 {

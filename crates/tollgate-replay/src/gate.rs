@@ -6,7 +6,9 @@
 
 use tollgate_core::{Clock, ManualClock, NANOS_PER_SEC, Nanos};
 use tollgate_gate::{Gate, Report, Why};
-use tollgate_policy::{Headers, PathError, Policy, RequestFacts, Resolution, Target};
+use tollgate_policy::{
+    DirectoryEntry, Headers, PathError, Policy, RequestFacts, Resolution, Target,
+};
 
 use crate::{Caller, LimitOutcome, Pipeline, Verdict};
 
@@ -21,6 +23,9 @@ pub struct ReplayGate {
     gate: Gate<ManualClock>,
     clock: ManualClock,
     swept_at: std::cell::Cell<Nanos>,
+    /// The accounts an access log named, each given a stand-in key (see
+    /// [`Pipeline::stand_in_key`]).
+    stand_ins: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl ReplayGate {
@@ -32,6 +37,7 @@ impl ReplayGate {
             gate: Gate::new(policy, clock.clone()),
             clock,
             swept_at: std::cell::Cell::new(0),
+            stand_ins: std::cell::RefCell::default(),
         }
     }
 
@@ -96,7 +102,36 @@ fn outcomes(report: &Report, verdict: &mut Verdict) {
         }));
 }
 
+/// The stand-in key of `account`: no request of a real client carries it.
+fn stand_in(account: &str) -> String {
+    format!("tollgate-replay-stand-in:{account}")
+}
+
 impl Pipeline for ReplayGate {
+    /// An account's stand-in key is added to the gate's directory the first time it is asked
+    /// for: an account of the policy file keeps the file's plan and numbers, another is on the
+    /// default plan (the catalog's plans, packs and overrides are not in a log).
+    fn stand_in_key(&self, account: Option<&str>) -> Option<(String, String)> {
+        let policy = self.gate.policy();
+        let Some(account) = account else {
+            return policy.key_in_header("tollgate-replay-unknown-key");
+        };
+        let mut known = self.stand_ins.borrow_mut();
+        if known.insert(account.to_owned()) {
+            let entries = known.iter().map(|id| DirectoryEntry {
+                key_sha256: tollgate_policy::units::sha256_hex(&stand_in(id)),
+                account: id.clone(),
+                plan: None,
+                company: None,
+                pack: None,
+                overrides: Vec::new(),
+                time_zone: None,
+            });
+            self.gate.set_accounts(entries.collect(), Vec::new());
+        }
+        policy.key_in_header(&stand_in(account))
+    }
+
     fn target<'a>(&self, method: &str, raw: &'a str) -> Result<Target<'a>, PathError> {
         self.gate.policy().target(method, raw)
     }

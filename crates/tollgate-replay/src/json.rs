@@ -1,6 +1,9 @@
 //! JSON lines: `{"time", "method", "path", "headers": {…}, "client_ip"?, "status"?}`, the check
 //! API's request with the time it was received and, when known, the upstream's status. `time`
-//! is RFC 3339 text or epoch seconds (a number, fractions allowed). Other fields are ignored.
+//! is RFC 3339 text or epoch seconds (a number, fractions allowed). Tollgate's own access log
+//! (`tollgate serve --access-log`) is such a file: it names the `account` (and `why` a key was
+//! refused) instead of the key, which the replay presents by a stand-in key. Other fields are
+//! ignored.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -26,6 +29,12 @@ struct Line<'a> {
     client_ip: Option<Cow<'a, str>>,
     #[serde(default)]
     status: Option<u16>,
+    /// Tollgate's access log: the account, in place of a key it never writes.
+    #[serde(default, borrow)]
+    account: Option<Cow<'a, str>>,
+    /// Tollgate's access log: why it refused (`unauthenticated`: a key no account has).
+    #[serde(default, borrow)]
+    why: Option<Cow<'a, str>>,
 }
 
 /// Reads one JSON line into `record`.
@@ -48,6 +57,8 @@ pub fn parse(line: &str, record: &mut Record) -> Result<(), String> {
         None => None,
     };
     record.status = parsed.status;
+    record.account = parsed.account.map(Cow::into_owned);
+    record.unknown_key = parsed.why.as_deref() == Some("unauthenticated");
     Ok(())
 }
 

@@ -22,6 +22,11 @@ pub struct Record {
     pub client_ip: Option<IpAddr>,
     /// The upstream's status, when the log has one: refunds are applied for it.
     pub status: Option<u16>,
+    /// Whose request it was, where the log names the account instead of a key (Tollgate's own
+    /// access log): the replay presents a stand-in key for it.
+    pub account: Option<String>,
+    /// The log says the request carried a key no account has (Tollgate's access log).
+    pub unknown_key: bool,
     /// A combined-format line ends in one more quoted field after the user agent, not `-`,
     /// and no `--key-header` says which header it stands for: most likely the API key, unread.
     pub unread_key_field: bool,
@@ -36,6 +41,8 @@ impl Record {
         self.headers.clear();
         self.client_ip = None;
         self.status = None;
+        self.account = None;
+        self.unknown_key = false;
         self.unread_key_field = false;
     }
 }

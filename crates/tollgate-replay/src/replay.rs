@@ -40,6 +40,14 @@ pub trait Pipeline {
         status: Option<u16>,
         verdict: &mut Verdict,
     ) -> impl Future<Output = ()>;
+
+    /// The request header that presents `account` (`None`: a key no account has) where the
+    /// log names accounts instead of keys (Tollgate's own access log); `None` where the
+    /// pipeline cannot (the default).
+    fn stand_in_key(&self, account: Option<&str>) -> Option<(String, String)> {
+        let _ = account;
+        None
+    }
 }
 
 /// Where a replay is, for a progress line.
@@ -150,6 +158,15 @@ impl<'p, P: Pipeline> Replay<'p, P> {
             self.record.at
         };
         self.verdict.clear();
+        // An access log names the account, never its key: a stand-in key presents it.
+        let stand_in = match (&self.record.account, self.record.unknown_key) {
+            (Some(account), _) => self.pipeline.stand_in_key(Some(account)),
+            (None, true) => self.pipeline.stand_in_key(None),
+            (None, false) => None,
+        };
+        if let Some((name, value)) = stand_in {
+            self.record.headers.push(&name, &value);
+        }
         match self.pipeline.target(&self.record.method, &self.record.path) {
             Ok(target) => {
                 let facts = RequestFacts {

@@ -133,4 +133,36 @@ async fn every_decision_is_a_line_with_the_account_and_never_a_key() {
     // An unknown key's refusal names no api: it would tell what the key may call.
     assert_eq!(answers("-", "4xx"), 1);
     assert_eq!(counter(&metrics.body, "tollgate_upstream_seconds_count"), 2);
+
+    // Replayed as it is, through the same policy: the same decisions, accounts and refusals.
+    let replayed = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["replay", "--json", "--config"])
+        .arg(&tollgate.config)
+        .arg("--log")
+        .arg(&log)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&replayed.stdout);
+    assert!(
+        replayed.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let summary: Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(
+        (&summary["requests"], &summary["refused"]),
+        (&5.into(), &3.into()),
+        "{report}"
+    );
+    assert_eq!(summary["malformed"]["count"], 0, "{report}");
+    let hourly = summary["limits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "hourly");
+    assert_eq!(
+        hourly.map(|limit| &limit["refused"]),
+        Some(&Value::from(2)),
+        "{report}"
+    );
 }
