@@ -97,7 +97,7 @@ impl Listeners {
             tracing::info!(%admin, data_dir = %data_dir.display(), "admin listening");
         }
         if let Some(grpc) = address(&self.grpc) {
-            tracing::info!(%grpc, "gRPC rate-limit service listening");
+            tracing::info!(%grpc, "gRPC services listening (rate limit, ext_authz, health)");
         }
     }
 }

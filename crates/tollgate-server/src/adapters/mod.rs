@@ -2,12 +2,13 @@
 //! [`RequestFacts`](tollgate_policy::RequestFacts), and an admission or a refusal into its own
 //! reply.
 //!
-//! - `forward_auth.rs` — `GET /v1/auth`, for nginx, Traefik and Caddy;
+//! - `forward_auth.rs` — `GET /v1/auth`, for nginx and Caddy (and Traefik);
 //! - `check.rs` — `POST /v1/check`, the decision as JSON;
 //! - `gateway.rs` — every other path, forwarded to the upstream when admitted;
 //! - `portal/` — a customer's own quotas, as JSON or a page with a sign-in form;
-//! - `envoy/` — Envoy's gRPC rate-limit service and gRPC health, on their own port, decided by
-//!   the policy file or by envoyproxy/ratelimit's files;
+//! - `envoy/` — Envoy's gRPC rate-limit service (decided by the policy file or by
+//!   envoyproxy/ratelimit's files), its external authorization (`ext_authz.rs`, by the policy
+//!   file) and gRPC health, on their own port;
 //! - `body.rs` — a request body read whole, bounded in size and time;
 //! - `upstream_body.rs` — an upstream's response body, holding the request's slots until the
 //!   upstream has sent it all.

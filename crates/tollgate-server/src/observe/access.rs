@@ -1,7 +1,8 @@
-//! The access log: one JSON line per decision of the gateway, forward-auth and the check API —
-//! when, how it came in, what was asked (the canonical path), whose it was (the account and
-//! app, never a key), what was answered and why, and what the upstream said and took. Off by
-//! default (`tollgate serve --access-log FILE`, `-` for standard output).
+//! The access log: one JSON line per decision of the gateway, forward-auth, the check API and
+//! Envoy's external authorization — when, how it came in, what was asked (the canonical path),
+//! whose it was (the account and app, never a key), what was answered and why, and what the
+//! upstream said and took. Off by default (`tollgate serve --access-log FILE`, `-` for standard
+//! output).
 //!
 //! Lines are written by a thread of their own from a bounded queue: a decision never waits
 //! for the disk; a line that finds the queue full is dropped and counted
@@ -31,6 +32,8 @@ pub(crate) enum Via {
     ForwardAuth,
     /// The check API, `POST /v1/check`.
     Check,
+    /// Envoy's external authorization, `envoy.service.auth.v3.Authorization/Check`.
+    ExtAuthz,
 }
 
 /// One decision, as its line says it.

@@ -19,9 +19,10 @@ pub struct ServeOptions {
     /// Address of the admin port (default 127.0.0.1:8081).
     #[arg(long)]
     pub admin_listen: Option<SocketAddr>,
-    /// Address of Envoy's gRPC rate-limit service and `grpc.health.v1` (overrides
-    /// `server.grpc_listen`): Envoy's descriptors are decided by --ratelimit-config's files when
-    /// given, else by the policy file.
+    /// Address of Envoy's gRPC services — the rate-limit service, external authorization
+    /// (`ext_authz`) — and `grpc.health.v1` (overrides `server.grpc_listen`): Envoy's
+    /// descriptors are decided by --ratelimit-config's files when given, else by the policy file;
+    /// `ext_authz` by the policy file.
     #[arg(long)]
     pub grpc_listen: Option<SocketAddr>,
     /// A directory of envoyproxy/ratelimit YAML files, which Envoy's descriptors are decided by

@@ -3,10 +3,13 @@
 //! stays with the real binary in `tests/server`.
 //!
 //! One file per subject: forward-auth, the check API, aligned and calendar windows, identity and
-//! the guess guard, refusals that explain themselves (`explanation`), routes, blocks, the quota page and the customer's page with its sign-in (`portal`), the three shipped example policies
-//! (`invoicing`, `heating_partner`, `iot_platform`), and Envoy's gRPC rate-limit service
-//! (`envoy_rls`, the gRPC router with no socket, over envoyproxy/ratelimit's files; `envoy_policy`,
-//! over a policy file), and `/metrics` scraped (`metrics`).
+//! the guess guard, refusals that explain themselves (`explanation`), routes, blocks, the quota
+//! page and the customer's page with its sign-in (`portal`), the three shipped example policies
+//! (`invoicing`, `heating_partner`, `iot_platform`), what customers are shown against what is
+//! enforced (`effective_limits`), the admin API's accounts (`admin_accounts`), Envoy's gRPC
+//! rate-limit service (`envoy_rls`, the gRPC router with no socket, over envoyproxy/ratelimit's
+//! files; `envoy_policy`, over a policy file) and its external authorization (`ext_authz`), and
+//! `/metrics` scraped (`metrics`).
 
 mod admin_accounts;
 mod blocks;
@@ -15,6 +18,7 @@ mod effective_limits;
 mod envoy_policy;
 mod envoy_rls;
 mod explanation;
+mod ext_authz;
 mod forward_auth;
 mod heating_partner;
 mod identity;

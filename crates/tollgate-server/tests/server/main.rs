@@ -10,6 +10,7 @@ mod envoy;
 mod envoy_policy;
 mod envoy_proxy;
 mod examples;
+mod ext_authz;
 mod faults;
 mod fuzz;
 mod hostile;

@@ -1,16 +1,21 @@
 //! Envoy's rate-limit service, `envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit`,
-//! and `grpc.health.v1`, on the gRPC port. These files only map protobuf in and out:
+//! its external authorization, `envoy.service.auth.v3.Authorization/Check`, and
+//! `grpc.health.v1`, on the gRPC port. These files only map protobuf in and out:
 //!
 //! - `rules.rs` — with `--ratelimit-config`, envoyproxy/ratelimit's files decide
 //!   ([`Gate::should_rate_limit`]);
 //! - `policy.rs` — without, the descriptors describe one request that the policy file's
-//!   pipeline decides, as the check API would.
+//!   pipeline decides, as the check API would;
+//! - `ext_authz.rs` — the request Envoy holds, decided by the policy file and answered with
+//!   Tollgate's own statuses, headers and bodies.
 
+mod ext_authz;
 mod policy;
 mod rules;
 
 use std::sync::Arc;
 
+use envoy_types::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::Code;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::{
     RateLimitService, RateLimitServiceServer,
@@ -21,20 +26,21 @@ use tollgate_core::Clock;
 use crate::App;
 use tollgate_gate::{Descriptor, NotDecided, validate};
 
-/// The rate-limit service over the public port's [`App`] (its gate, its store).
+/// Envoy's services over the public port's [`App`] (its gate, its store).
 #[derive(Debug)]
 pub(crate) struct Envoy<C: Clock> {
     app: Arc<App<C>>,
 }
 
-/// The largest `ShouldRateLimit` request decoded, in bytes.
+/// The largest `ShouldRateLimit` or `Check` request decoded, in bytes.
 /// Envoy copies request headers (60 KiB at most by default) into descriptors, a path or a key
-/// into several: room for that, and a bound all the same.
+/// into several, and all of them into a `Check`: room for that, and a bound all the same.
 const MAX_MESSAGE: usize = 1024 * 1024;
 
 /// The gRPC port's services over `app`'s gate: `ShouldRateLimit` (see
-/// [`Gate::should_rate_limit`](crate::Gate::should_rate_limit)) and `grpc.health.v1`
-/// (`SERVING` for the server as a whole and for `envoy.service.ratelimit.v3.RateLimitService`),
+/// [`Gate::should_rate_limit`](crate::Gate::should_rate_limit)), ext_authz's `Check` (decided
+/// by the policy file) and `grpc.health.v1` (`SERVING` for the server as a whole, for
+/// `envoy.service.ratelimit.v3.RateLimitService` and for `envoy.service.auth.v3.Authorization`),
 /// as a router: `tollgate serve` serves it with the same accept loop, timeouts and connection
 /// caps as its HTTP ports (HTTP/2 without TLS).
 pub async fn grpc_router<C: Clock + 'static>(app: Arc<App<C>>) -> axum::Router {
@@ -42,9 +48,15 @@ pub async fn grpc_router<C: Clock + 'static>(app: Arc<App<C>>) -> axum::Router {
     health
         .set_serving::<RateLimitServiceServer<Envoy<C>>>()
         .await;
+    health.set_serving::<AuthorizationServer<Envoy<C>>>().await;
     // Envoy's requests are a few hundred bytes: one past the bound is refused undecoded.
+    let authorization = AuthorizationServer::new(Envoy {
+        app: Arc::clone(&app),
+    })
+    .max_decoding_message_size(MAX_MESSAGE);
     let service = RateLimitServiceServer::new(Envoy { app }).max_decoding_message_size(MAX_MESSAGE);
     tonic::service::Routes::new(service)
+        .add_service(authorization)
         .add_service(health_service)
         .into_axum_router()
 }
