@@ -1,9 +1,9 @@
 //! Tollgate's policy file: who may call what how often, in one TOML file.
 //!
-//! [`Policy::load`] reads and validates a file — every error as `FILE:LINE:COL: message` — and
-//! compiles it into plain data and matchers: routes (method + path template → api and
-//! parameters), identities (API keys and app secrets, held only as SHA-256 hashes), plans, and
-//! limits whose algorithms come from [`tollgate_core`].
+//! [`Policy::load`] reads and validates a file — every error it can find in one run, each as
+//! `FILE:LINE:COL: message` — and compiles it into plain data and matchers: routes (method +
+//! path template → api and parameters), identities (API keys and app secrets, held only as
+//! SHA-256 hashes), plans, and limits whose algorithms come from [`tollgate_core`].
 //!
 //! ```
 //! use tollgate_policy::{Policy, Source};
@@ -24,9 +24,14 @@
 //! let policy = Policy::compile(&source).unwrap();
 //! assert_eq!(policy.summary(), "1 routes (1 apis), 1 limits, 0 plans, 0 accounts, 0 apps");
 //!
-//! let broken = Source::new("broken.toml", "[[limits]]\nname = \"x\"\nwindow = { max = 5, every = \"15 parsecs\" }\n");
+//! // Every mistake in one run: a syntax error stops only the table it is in.
+//! let broken = Source::new("broken.toml", "[[limits]]\nname = \"x\"\nwindow = { max = 5, every = \"15 parsecs\" }\n\n[server\nlisten = \"127.0.0.1:8080\"\n");
 //! let errors = Policy::compile(&broken).unwrap_err();
-//! assert_eq!(errors.to_string(), "broken.toml:3:29: unknown unit `parsecs` in `15 parsecs`: use ms, s, m, h, d or w");
+//! assert_eq!(
+//!     errors.to_string(),
+//!     "broken.toml:3:29: unknown unit `parsecs` in `15 parsecs`: use ms, s, m, h, d or w, or a word such as sec, minutes, hr, day or weeks\n\
+//!      broken.toml:5:8: unclosed table, expected `]`"
+//! );
 //! ```
 
 #![forbid(unsafe_code)]

@@ -308,9 +308,24 @@ impl<'k> Compiler<'k> {
     }
 }
 
+/// What is wrong with a unit envoyproxy/ratelimit does not read; a spelling that a policy file
+/// reads (`seconds`, `hr`) is answered with the word these files take.
 fn unknown_unit(text: &str) -> String {
-    format!(
-        "unknown unit `{text}`: use {}",
-        one_of(&Unit::ALL.map(Unit::as_str))
-    )
+    use tollgate_policy::units::Unit as Word;
+    let all = one_of(&Unit::ALL.map(Unit::as_str));
+    let meant = match Word::parse(&text.to_lowercase()) {
+        Some(Word::Second) => Some(Unit::Second),
+        Some(Word::Minute) => Some(Unit::Minute),
+        Some(Word::Hour) => Some(Unit::Hour),
+        Some(Word::Day) => Some(Unit::Day),
+        Some(Word::Week) => Some(Unit::Week),
+        Some(Word::Month) => Some(Unit::Month),
+        Some(Word::Millisecond) | None => None,
+    };
+    match meant {
+        Some(unit) => {
+            format!("unknown unit `{text}`: envoyproxy/ratelimit reads {all} (write `{unit}`)")
+        }
+        None => format!("unknown unit `{text}`: use {all}"),
+    }
 }

@@ -32,6 +32,17 @@ impl RateLimitConfig {
         Self::load_dir_in(dir, KeySpace::random())
     }
 
+    /// Reads and compiles one envoyproxy/ratelimit file (of any name), with a fresh random key
+    /// space: what `tollgate check-config FILE.yaml` checks.
+    ///
+    /// # Errors
+    /// The file cannot be read or is not UTF-8, or everything wrong in it, each as
+    /// `FILE:LINE:COL: message`.
+    pub fn load_file(file: &Path) -> Result<Self, ConfigErrors> {
+        let source = read_file(file).map_err(|error| ConfigErrors(vec![error]))?;
+        Self::compile(&[source])
+    }
+
     /// Reads and compiles a directory as [`load_dir`](Self::load_dir) does, keying partitions
     /// in `key_space`: a configuration reloaded in the same key space finds the counters of
     /// every rule that kept its place in the tree and its unit.
@@ -138,27 +149,32 @@ fn read_dir(dir: &Path) -> Result<Vec<Source>, ConfigErrors> {
     let mut sources = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
-        let name = path.display().to_string();
-        let failure = match std::fs::read(&path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => {
-                    sources.push(Source::new(name, text));
-                    continue;
-                }
-                Err(_) => "the file is not UTF-8 text".to_owned(),
-            },
-            Err(error) => format!("cannot read the file: {error}"),
-        };
-        errors.push(ConfigError {
-            file: name,
-            line: 1,
-            column: 1,
-            message: failure,
-        });
+        match read_file(&path) {
+            Ok(source) => sources.push(source),
+            Err(error) => errors.push(error),
+        }
     }
     if errors.is_empty() {
         Ok(sources)
     } else {
         Err(ConfigErrors(errors))
     }
+}
+
+/// The text of one configuration file, known by its path.
+fn read_file(path: &Path) -> Result<Source, ConfigError> {
+    let name = path.display().to_string();
+    let failure = match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => return Ok(Source::new(name, text)),
+            Err(_) => "the file is not UTF-8 text".to_owned(),
+        },
+        Err(error) => format!("cannot read the file: {error}"),
+    };
+    Err(ConfigError {
+        file: name,
+        line: 1,
+        column: 1,
+        message: failure,
+    })
 }

@@ -1,8 +1,9 @@
 //! envoyproxy/ratelimit's YAML configuration, loaded unchanged and matched as it matches.
 //!
-//! [`RateLimitConfig::load_dir`] reads every `*.yaml` and `*.yml` file of a directory — each a
-//! `domain` and a tree of `descriptors` with their `rate_limit`s — and reports everything wrong
-//! as `FILE:LINE:COL: message` ([`ConfigErrors`], as for a policy file). [`RateLimitConfig::find`]
+//! [`RateLimitConfig::load_dir`] reads every `*.yaml` and `*.yml` file of a directory
+//! ([`RateLimitConfig::load_file`] one file) — each a `domain` and a tree of `descriptors` with
+//! their `rate_limit`s — and reports everything wrong as `FILE:LINE:COL: message`
+//! ([`ConfigErrors`], as for a policy file). [`RateLimitConfig::find`]
 //! takes a domain and one descriptor of a request (its `(key, value)` entries) and returns the
 //! [`Match`]: the [`Rule`] that applies, with its numbers as a [`tollgate_core::Algorithm`], and
 //! the partition [`Key`](tollgate_core::Key) to count it in. Nothing here does I/O after loading

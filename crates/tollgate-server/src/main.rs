@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! tollgate check-config FILE
-//! tollgate check-config --ratelimit-config DIR      (or a directory as FILE)
+//! tollgate check-config --ratelimit-config DIR      (or a directory, or a .yaml file, as FILE)
 //! tollgate serve --config FILE [--listen ADDR] [--admin-listen ADDR] [--upstream URL]
 //!                [--data-dir DIR] [--store URL] [--catalog URL]
 //!                [--grpc-listen ADDR --ratelimit-config DIR] [--log-format text|json]
@@ -40,10 +40,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Validate a policy file, or a directory of envoyproxy/ratelimit YAML files:
-    /// `FILE:LINE:COL: message` per error, or a one-line summary.
+    /// Validate a policy file, or envoyproxy/ratelimit YAML files: `FILE:LINE:COL: message`
+    /// per error (every one found in one run), or a one-line summary.
     CheckConfig {
-        /// The policy file (a directory is read as envoyproxy/ratelimit's files).
+        /// The policy file (a directory, or a `.yaml` or `.yml` file, is read as
+        /// envoyproxy/ratelimit's files).
         #[arg(required_unless_present = "ratelimit_config")]
         file: Option<PathBuf>,
         /// A directory of envoyproxy/ratelimit YAML files.
@@ -67,15 +68,23 @@ fn main() -> ExitCode {
             file,
             ratelimit_config,
         } => {
-            let mut code = ExitCode::SUCCESS;
-            let dir = ratelimit_config.or_else(|| file.clone().filter(|file| file.is_dir()));
-            if let Some(file) = file.filter(|file| !file.is_dir()) {
-                code = check_config(&file);
+            // A directory, or a `.yaml` or `.yml` file, is envoyproxy/ratelimit's.
+            let yaml = |file: &Path| {
+                file.extension().is_some_and(|extension| {
+                    extension.eq_ignore_ascii_case("yaml") || extension.eq_ignore_ascii_case("yml")
+                })
+            };
+            let (rules, policy) = match file {
+                Some(file) if file.is_dir() || yaml(&file) => (Some(file), None),
+                policy => (None, policy),
+            };
+            let mut code = policy.map_or(ExitCode::SUCCESS, |file| check_config(&file));
+            for path in ratelimit_config.iter().chain(&rules) {
+                if code == ExitCode::SUCCESS {
+                    code = check_ratelimit_config(path);
+                }
             }
-            match dir {
-                Some(dir) if code == ExitCode::SUCCESS => check_ratelimit_config(&dir),
-                _ => code,
-            }
+            code
         }
         Command::Serve(options) => run(options),
         Command::Replay(options) => tollgate_server::replay::replay_command(&options),
@@ -124,16 +133,21 @@ fn check_config(file: &Path) -> ExitCode {
     }
 }
 
-/// Validates envoyproxy/ratelimit's files in `dir`.
-fn check_ratelimit_config(dir: &Path) -> ExitCode {
-    match RateLimitConfig::load_dir(dir) {
+/// Validates envoyproxy/ratelimit's files: those of the directory `path`, or the file `path`.
+fn check_ratelimit_config(path: &Path) -> ExitCode {
+    let loaded = if path.is_dir() {
+        RateLimitConfig::load_dir(path)
+    } else {
+        RateLimitConfig::load_file(path)
+    };
+    match loaded {
         Ok(config) => {
-            println!("{}: ok: {}", dir.display(), config.summary());
+            println!("{}: ok: {}", path.display(), config.summary());
             ExitCode::SUCCESS
         }
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!("{}: {} error(s)", dir.display(), errors.0.len());
+            eprintln!("{}: {} error(s)", path.display(), errors.0.len());
             ExitCode::from(2)
         }
     }

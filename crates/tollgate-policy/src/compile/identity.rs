@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use toml::Spanned;
 
+use super::read::Defined;
 use super::{Compiler, known};
 use crate::model::PolicyFile;
 use crate::policy::{Account, AppSource, Identity, KeySource};
@@ -91,7 +92,9 @@ impl Compiler<'_> {
             let plan = account.plan.as_ref().and_then(|plan| {
                 let found = plans.iter().position(|name| name == plan.get_ref());
                 if found.is_none() {
-                    self.fail(
+                    self.fail_undefined(
+                        Defined::Plan,
+                        plan.get_ref(),
                         plan.span(),
                         format!("`{}` is not a plan: {}", plan.get_ref(), known(plans)),
                     );

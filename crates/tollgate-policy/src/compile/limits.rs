@@ -10,10 +10,11 @@ use tollgate_core::{
 };
 use toml::Spanned;
 
+use super::read::Defined;
 use super::{Compiler, known};
 use crate::model::{Align, LimitConfig, NumbersConfig, PolicyFile, RouteConfig};
 use crate::policy::{Dimension, Limit, Selector, When};
-use crate::units::{in_words, parse_duration, parse_rate};
+use crate::units::{Unit, in_words, parse_duration, parse_period, parse_rate};
 
 impl Compiler<'_> {
     pub(super) fn limit(
@@ -84,31 +85,35 @@ impl Compiler<'_> {
             .iter()
             .filter_map(|dimension| self.dimension(dimension, config, file))
             .collect();
-        let mut resolve =
-            |names: &[Spanned<String>], known_names: &[String], what: &str| -> Option<Vec<usize>> {
-                (!names.is_empty()).then(|| {
-                    names
-                        .iter()
-                        .filter_map(|name| {
-                            let found =
-                                known_names.iter().position(|known| known == name.get_ref());
-                            if found.is_none() {
-                                self.fail(
-                                    name.span(),
-                                    format!(
-                                        "`{}` is not {what}: {}",
-                                        name.get_ref(),
-                                        known(known_names)
-                                    ),
-                                );
-                            }
-                            found
-                        })
-                        .collect()
-                })
-            };
-        let plans_of = resolve(&config.plans, plans, "a plan");
-        let apis_of = resolve(&config.apis, apis, "an api (a route's `api`)");
+        let mut resolve = |names: &[Spanned<String>],
+                           known_names: &[String],
+                           defined: Defined,
+                           what: &str|
+         -> Option<Vec<usize>> {
+            (!names.is_empty()).then(|| {
+                names
+                    .iter()
+                    .filter_map(|name| {
+                        let found = known_names.iter().position(|known| known == name.get_ref());
+                        if found.is_none() {
+                            self.fail_undefined(
+                                defined,
+                                name.get_ref(),
+                                name.span(),
+                                format!(
+                                    "`{}` is not {what}: {}",
+                                    name.get_ref(),
+                                    known(known_names)
+                                ),
+                            );
+                        }
+                        found
+                    })
+                    .collect()
+            })
+        };
+        let plans_of = resolve(&config.plans, plans, Defined::Plan, "a plan");
+        let apis_of = resolve(&config.apis, apis, Defined::Api, "an api (a route's `api`)");
         let status = config.status.as_ref().map_or(429, |status| {
             if !(400..=599).contains(status.get_ref()) {
                 self.fail(
@@ -203,7 +208,9 @@ impl Compiler<'_> {
                         if !file.routes.iter().any(|route| {
                             route_params(route.get_ref()).any(|(param, _)| param == name)
                         }) {
-                            self.fail(
+                            self.fail_undefined(
+                                Defined::Param,
+                                name,
                                 dimension.span(),
                                 format!("no route has a path parameter `{placeholder}`"),
                             );
@@ -453,12 +460,13 @@ fn period_words(config: &LimitConfig) -> String {
     }
 }
 
-/// The calendar unit a window's `every` names, if any.
+/// The calendar unit a window's `every` names, if any: one day, week or month, in any spelling
+/// of the unit (`day`, `1d`, `1 day`; `wk`; `months`).
 fn calendar_unit(every: &str) -> Option<CalendarUnit> {
-    match every.trim() {
-        "day" | "1d" => Some(CalendarUnit::Day),
-        "week" | "1w" => Some(CalendarUnit::Week),
-        "month" => Some(CalendarUnit::Month),
+    match parse_period(every) {
+        Ok((1, Unit::Day)) => Some(CalendarUnit::Day),
+        Ok((1, Unit::Week)) => Some(CalendarUnit::Week),
+        Ok((1, Unit::Month)) => Some(CalendarUnit::Month),
         _ => None,
     }
 }

@@ -1,13 +1,17 @@
 //! From a policy file to a [`Policy`]: every check, every error with its position.
 //!
 //! One [`Compiler`] collects the errors; its methods are spread by subject: identities,
-//! routes, limits, and the server's and responses' settings.
+//! routes, limits, and the server's and responses' settings. Before it, the text is read as
+//! far as it can be ([`syntax`], [`read`]): one run reports every error it can find.
 
 mod identity;
 
 mod limits;
+mod read;
 mod routes;
 mod server;
+mod syntax;
+mod tables;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -19,6 +23,7 @@ use tollgate_core::KeySpace;
 use crate::error::{ConfigError, ConfigErrors, Source};
 use crate::model::PolicyFile;
 use crate::policy::{Dimension, Identity, KeySource, Limit, Policy, StoreCheck};
+use read::{Defined, Unread};
 
 /// Compiles a policy file's text, collecting every error rather than stopping at the first.
 ///
@@ -29,15 +34,15 @@ pub(crate) fn compile(
     key_space: KeySpace,
     check: StoreCheck,
 ) -> Result<Policy, ConfigErrors> {
-    let file: PolicyFile = toml::from_str(source.text()).map_err(|error| {
-        let span = error.span().unwrap_or(0..0);
-        ConfigErrors(vec![source.error(span, error.message().trim_end())])
-    })?;
+    let mut errors = Vec::new();
+    let readable = syntax::readable(source, &mut errors);
+    let (file, unread) = read::read(source, &readable.text, &readable.lost, &mut errors);
     let mut compiler = Compiler {
         source,
-        errors: Vec::new(),
+        errors,
         warnings: Vec::new(),
         check,
+        unread,
     };
     let mut policy = compiler.policy(file, key_space);
     if compiler.errors.is_empty() {
@@ -50,6 +55,8 @@ pub(crate) fn compile(
         compiler
             .errors
             .sort_by_key(|error| (error.line, error.column));
+        // A limit's numbers are read again for each plan that changes some of them.
+        compiler.errors.dedup();
         Err(ConfigErrors(compiler.errors))
     }
 }
@@ -61,11 +68,27 @@ struct Compiler<'a> {
     warnings: Vec<ConfigError>,
     /// What the store that will hold the limits can keep exactly.
     check: StoreCheck,
+    /// What the parts of the file that could not be read may define.
+    unread: Unread,
 }
 
 impl Compiler<'_> {
     fn fail(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.errors.push(self.source.error(span, message));
+    }
+
+    /// An error about `name`, which nothing defines as `what` — unless a part of the file
+    /// that could not be read may (that part's own error is reported).
+    fn fail_undefined(
+        &mut self,
+        what: Defined,
+        name: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) {
+        if !self.unread.may_define(what, name) {
+            self.fail(span, message);
+        }
     }
 
     fn warn(&mut self, span: Range<usize>, message: impl Into<String>) {
@@ -78,7 +101,9 @@ impl Compiler<'_> {
         let default_plan = file.default_plan.as_ref().and_then(|name| {
             let found = plan_index(name.get_ref());
             if found.is_none() {
-                self.fail(
+                self.fail_undefined(
+                    Defined::Plan,
+                    name.get_ref(),
                     name.span(),
                     format!(
                         "default_plan `{}` is not a plan: {}",
@@ -111,7 +136,9 @@ impl Compiler<'_> {
             for (limit, numbers) in &account.get_ref().overrides {
                 if !names.contains(limit.as_str()) {
                     let id = account.get_ref().id.get_ref();
-                    self.fail(
+                    self.fail_undefined(
+                        Defined::Limit,
+                        limit,
                         numbers.span(),
                         format!("account `{id}` overrides `{limit}`, which is not a limit"),
                     );
@@ -121,7 +148,9 @@ impl Compiler<'_> {
         for (pack, config) in &file.packs {
             for (limit, numbers) in &config.get_ref().limits {
                 if !names.contains(limit.as_str()) {
-                    self.fail(
+                    self.fail_undefined(
+                        Defined::Limit,
+                        limit,
                         numbers.span(),
                         format!("pack `{pack}` sets numbers for `{limit}`, which is not a limit"),
                     );
@@ -145,14 +174,18 @@ impl Compiler<'_> {
             for (api, limits) in &config.get_ref().apis {
                 for (limit, numbers) in limits {
                     if !apis.contains(api) {
-                        self.fail(
+                        self.fail_undefined(
+                            Defined::Api,
+                            api,
                             numbers.span(),
                             format!(
                                 "plan `{plan}` sets numbers for api `{api}`, which no route names"
                             ),
                         );
                     } else if !names.contains(limit.as_str()) {
-                        self.fail(
+                        self.fail_undefined(
+                            Defined::Limit,
+                            limit,
                             numbers.span(),
                             format!(
                                 "plan `{plan}` sets numbers for `{limit}`, which is not a limit"
@@ -163,7 +196,9 @@ impl Compiler<'_> {
             }
             for (limit, numbers) in &config.get_ref().limits {
                 if !names.contains(limit.as_str()) {
-                    self.fail(
+                    self.fail_undefined(
+                        Defined::Limit,
+                        limit,
                         numbers.span(),
                         format!("plan `{plan}` sets numbers for `{limit}`, which is not a limit"),
                     );

@@ -3,6 +3,7 @@
 
 mod broken;
 mod fuzz;
+mod recovery;
 mod resolve;
 
 use std::path::PathBuf;

@@ -73,9 +73,27 @@ fn bad_units() {
         error(&rate_limit("unknown")),
         format!("config.yaml:5:13: unknown unit `unknown`: use {all}")
     );
+    // The words a policy file reads are named, with the one these files take.
+    for (word, meant) in [
+        ("seconds", "second"),
+        ("SECS", "second"),
+        ("min", "minute"),
+        ("hrs", "hour"),
+        ("h", "hour"),
+        ("days", "day"),
+        ("wk", "week"),
+        ("months", "month"),
+    ] {
+        assert_eq!(
+            error(&rate_limit(word)),
+            format!(
+                "config.yaml:5:13: unknown unit `{word}`: envoyproxy/ratelimit reads {all} (write `{meant}`)"
+            )
+        );
+    }
     assert_eq!(
-        error(&rate_limit("seconds")),
-        format!("config.yaml:5:13: unknown unit `seconds`: use {all}")
+        error(&rate_limit("ms")),
+        format!("config.yaml:5:13: unknown unit `ms`: use {all}")
     );
     assert_eq!(
         error(&rate_limit("[minute]")),
@@ -399,6 +417,39 @@ fn directory_errors_name_the_directory_or_the_file() {
     assert_eq!(
         RateLimitConfig::load_dir(&dir).unwrap_err().to_string(),
         format!("{b}:1:9: domain `shop` is already defined at {a}:1:9: each domain is in one file")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn one_file_loads_alone_and_its_errors_name_it() {
+    let dir = scratch("one-file");
+    let file = dir.join("edge.yaml");
+    std::fs::write(&file, "domain: edge\ndescriptors:\n  - key: user\n    rate_limit:\n      unit: hour\n      requests_per_unit: 2\n").unwrap();
+    let config = RateLimitConfig::load_file(&file).unwrap();
+    assert_eq!(config.summary(), "1 domains, 1 rate limits");
+    std::fs::write(
+        &file,
+        "domain: edge\ndescriptors:\n  - key: user\n    rate_limit:\n      unit: hours\n      requests_per_unit: 2\n",
+    )
+    .unwrap();
+    let name = file.display();
+    assert_eq!(
+        RateLimitConfig::load_file(&file).unwrap_err().to_string(),
+        format!(
+            "{name}:5:13: unknown unit `hours`: envoyproxy/ratelimit reads second, minute, hour, day, week, month or year (write `hour`)"
+        )
+    );
+    let missing = dir.join("missing.yaml");
+    let error = RateLimitConfig::load_file(&missing)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!(
+            "{}:1:1: cannot read the file: ",
+            missing.display()
+        )),
+        "{error}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

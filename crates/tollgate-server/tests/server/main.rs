@@ -3,6 +3,7 @@
 mod access_log;
 mod admin;
 mod bypass;
+mod check_config;
 mod cli;
 mod drop_in;
 mod durable;
