@@ -8,6 +8,7 @@
 //! limits), diffs, and the HTML report as headless Chromium lays it out (`page`, driven by
 //! `chromium`).
 
+#[path = "../support/chromium.rs"]
 mod chromium;
 mod cli;
 mod diff;

@@ -4,6 +4,8 @@ mod access_log;
 mod admin;
 mod bypass;
 mod check_config;
+#[path = "../support/chromium.rs"]
+mod chromium;
 mod cli;
 mod drop_in;
 mod durable;

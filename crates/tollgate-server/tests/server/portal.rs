@@ -8,15 +8,9 @@
 //! machines (amber), all 10 on reports and 2 refused (red), and 29 earlier days of history
 //! written to the catalog before the server starts.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use base64::Engine;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
+use crate::chromium::Chromium;
 use crate::support::{TempDir, Tollgate, send};
 
 const POLICY: &str = r#"
@@ -54,183 +48,6 @@ period = "30d"
 limits.per-second = { burst = 200 }
 "#;
 
-/// Headless Chromium with the DevTools protocol on a page, stopped on drop.
-struct Chromium {
-    child: Child,
-    page: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    next: u64,
-    /// Events read while waiting for an answer, for `and_load` to find.
-    events: Vec<Value>,
-    _profile: TempDir,
-}
-
-impl Chromium {
-    /// Starts it, or `None` when there is no `chromium` (allowed only outside CI).
-    async fn start() -> Option<Self> {
-        let profile = TempDir::new();
-        let spawned = Command::new("chromium")
-            .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-                "--hide-scrollbars",
-                "--force-color-profile=srgb",
-            ])
-            .arg(format!("--user-data-dir={}", profile.0.display()))
-            .arg("about:blank")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(error) if std::env::var_os("CI").is_none() => {
-                eprintln!(
-                    "SKIPPED: no chromium ({error}): `apt-get install chromium` (scripts/test does)"
-                );
-                return None;
-            }
-            Err(error) => panic!("chromium is needed in CI: {error}"),
-        };
-        // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/…", within 30 s.
-        let stderr = child.stderr.take().unwrap();
-        let (sender, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let _ = sender.send(line);
-            }
-        });
-        let port = loop {
-            let line = lines
-                .recv_timeout(Duration::from_secs(30))
-                .expect("chromium said where DevTools listen");
-            if let Some(rest) = line.split("ws://127.0.0.1:").nth(1) {
-                break rest.split('/').next().unwrap().parse::<u16>().unwrap();
-            }
-        };
-        let devtools = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let targets = send(devtools, "GET", "/json/list", &[], "").await;
-        let targets: Value = serde_json::from_str(&targets.body).unwrap();
-        let url = targets
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|target| target["type"] == "page")
-            .and_then(|target| target["webSocketDebuggerUrl"].as_str())
-            .expect("a page to drive")
-            .to_owned();
-        let (page, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let mut chromium = Self {
-            child,
-            page,
-            next: 0,
-            events: Vec::new(),
-            _profile: profile,
-        };
-        chromium.call("Page.enable", json!({})).await;
-        Some(chromium)
-    }
-
-    /// Calls `method` and returns its result (events on the way are kept).
-    async fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next += 1;
-        let id = self.next;
-        let message = json!({ "id": id, "method": method, "params": params }).to_string();
-        self.page.send(Message::text(message)).await.unwrap();
-        loop {
-            let reply = self.read().await;
-            if reply["id"] == id {
-                assert!(reply["error"].is_null(), "{method}: {reply}");
-                return reply["result"].clone();
-            }
-            self.events.push(reply);
-        }
-    }
-
-    /// The next message, within 30 s.
-    async fn read(&mut self) -> Value {
-        let message = tokio::time::timeout(Duration::from_secs(30), self.page.next())
-            .await
-            .expect("chromium answered within 30 s")
-            .expect("the DevTools connection is open")
-            .unwrap();
-        serde_json::from_str(message.to_text().unwrap()).unwrap()
-    }
-
-    /// Calls `method`, then waits until the page it starts has loaded (`Page.loadEventFired`,
-    /// which may come before the call's own answer).
-    async fn and_load(&mut self, method: &str, params: Value) {
-        self.events.clear();
-        self.call(method, params).await;
-        let loaded = |event: &Value| event["method"] == "Page.loadEventFired";
-        if self.events.iter().any(loaded) {
-            return;
-        }
-        while !loaded(&self.read().await) {}
-    }
-
-    /// The value of a JavaScript expression on the page.
-    async fn eval(&mut self, expression: &str) -> Value {
-        let params = json!({ "expression": expression, "returnByValue": true });
-        let result = self.call("Runtime.evaluate", params).await;
-        if !result["exceptionDetails"].is_null() {
-            let text = self
-                .call(
-                    "Runtime.evaluate",
-                    json!({ "expression": "document.body.innerText", "returnByValue": true }),
-                )
-                .await;
-            panic!(
-                "{expression}: {}\non a page reading:\n{}",
-                result["exceptionDetails"], text["result"]["value"]
-            );
-        }
-        result["result"]["value"].clone()
-    }
-
-    /// The page `width` pixels wide (a phone's, with `mobile`).
-    async fn width(&mut self, width: u32, mobile: bool) {
-        let params =
-            json!({ "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile });
-        self.call("Emulation.setDeviceMetricsOverride", params)
-            .await;
-    }
-
-    /// A screenshot of the whole page, saved as `name` in the target directory.
-    async fn screenshot(&mut self, name: &str) -> std::path::PathBuf {
-        let params = json!({ "format": "png", "captureBeyondViewport": true });
-        let data = self.call("Page.captureScreenshot", params).await["data"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .unwrap();
-        let dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-            std::path::PathBuf::from,
-        );
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, png).unwrap();
-        path
-    }
-}
-
-impl Drop for Chromium {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// What the page shows, read from its DOM.
 const READ_PAGE: &str = r"JSON.stringify({
     who: document.querySelector('.who').innerText,
@@ -253,7 +70,7 @@ const READ_PAGE: &str = r"JSON.stringify({
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_customer_signs_in_and_reads_its_page_in_chromium() {
-    let Some(mut chromium) = Chromium::start().await else {
+    let Some(mut chromium) = Chromium::start() else {
         return;
     };
     // What the page shows depends on the day in Shanghai: a run across its midnight is run
@@ -353,47 +170,32 @@ async fn signs_in_and_reads(chromium: &mut Chromium) -> bool {
     assert_eq!(refused, 2);
 
     // The sign-in form, filled and sent as a person would.
-    chromium.width(1000, false).await;
+    chromium.width(1000, false);
     let page = format!("http://{}/_tollgate/quota", tollgate.address);
-    chromium
-        .and_load("Page.navigate", json!({ "url": page }))
-        .await;
+    chromium.and_load("Page.navigate", json!({ "url": page }));
     assert_eq!(
-        chromium
-            .eval("document.querySelector('label[for=key]').innerText")
-            .await,
+        chromium.eval("document.querySelector('label[for=key]').innerText"),
         "Your API key"
     );
     let submit = "document.getElementById('key').value = 'acme-key'; \
                   document.querySelector('form.sign-in').requestSubmit(); true";
-    chromium
-        .and_load("Runtime.evaluate", json!({ "expression": submit }))
-        .await;
+    chromium.and_load("Runtime.evaluate", json!({ "expression": submit }));
     // The cookie is the browser's, not the page's: no script reads it.
-    assert_eq!(chromium.eval("document.cookie").await, "");
+    assert_eq!(chromium.eval("document.cookie"), "");
 
-    let seen: Value =
-        serde_json::from_str(chromium.eval(READ_PAGE).await.as_str().unwrap()).unwrap();
-    let desktop = chromium.screenshot("portal.png").await;
+    let seen: Value = serde_json::from_str(chromium.eval(READ_PAGE).as_str().unwrap()).unwrap();
+    let desktop = chromium.screenshot("portal.png", None);
     // At a phone's width nothing is wider than the screen.
-    chromium.width(375, true).await;
-    let wide = chromium.eval("document.documentElement.scrollWidth").await;
-    let phone = chromium.screenshot("portal-phone.png").await;
+    chromium.width(375, true);
+    let wide = chromium.eval("document.documentElement.scrollWidth");
+    let phone = chromium.screenshot("portal-phone.png", None);
     eprintln!("screenshots: {} and {}", desktop.display(), phone.display());
     // Signing out forgets the key: the form again.
     let out = "document.querySelector('header form button').click(); true";
-    chromium
-        .and_load("Runtime.evaluate", json!({ "expression": out }))
-        .await;
-    assert_eq!(
-        chromium.eval("!!document.getElementById('key')").await,
-        true
-    );
-    chromium.and_load("Page.reload", json!({})).await;
-    assert_eq!(
-        chromium.eval("!!document.getElementById('key')").await,
-        true
-    );
+    chromium.and_load("Runtime.evaluate", json!({ "expression": out }));
+    assert_eq!(chromium.eval("!!document.getElementById('key')"), true);
+    chromium.and_load("Page.reload", json!({}));
+    assert_eq!(chromium.eval("!!document.getElementById('key')"), true);
     if shanghai_today() != today {
         return false;
     }

@@ -1,7 +1,8 @@
-//! Debian's headless Chromium driven through the DevTools protocol, as the server's portal test
-//! drives it (`tests/server/portal.rs`), but blocking: a report is a file, with nothing to
-//! serve, so neither side needs a runtime. Loads a page, evaluates JavaScript on it, and saves
-//! screenshots in the target directory for a person to look at.
+//! Debian's headless Chromium driven through the DevTools protocol, blocking: it needs no
+//! runtime, and a test on a multi-thread runtime may call it from its own thread. Loads a page
+//! (a file, or one a server serves), evaluates JavaScript on it, sets its width, and saves
+//! screenshots in the target directory for a person to look at. Shared by the replay report's
+//! tests (`tests/replay/page.rs`) and the customer's page's (`tests/server/portal.rs`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -12,8 +13,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::stream::MaybeTlsStream;
-use tokio_tungstenite::tungstenite::{Message, WebSocket};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
 
 /// How long Chromium may take to start, or to answer one call.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -48,7 +49,7 @@ impl Chromium {
     pub(crate) fn start() -> Option<Self> {
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let profile = std::env::temp_dir().join(format!(
-            "tollgate-replay-chromium-{}-{}",
+            "tollgate-test-chromium-{}-{}",
             std::process::id(),
             STARTED.fetch_add(1, Ordering::Relaxed)
         ));
@@ -110,7 +111,7 @@ impl Chromium {
             .and_then(|target| target["webSocketDebuggerUrl"].as_str())
             .expect("a page to drive")
             .to_owned();
-        let (page, _) = tokio_tungstenite::tungstenite::connect(url).expect("DevTools connect");
+        let (page, _) = tungstenite::connect(url).expect("DevTools connect");
         if let MaybeTlsStream::Plain(stream) = page.get_ref() {
             stream.set_read_timeout(Some(PATIENCE)).unwrap();
         }
@@ -152,13 +153,25 @@ impl Chromium {
     }
 
     /// Opens the file at `path`, `width` pixels wide, and waits until it has loaded.
+    #[allow(dead_code, reason = "each test binary uses what it needs")]
     pub(crate) fn open(&mut self, path: &Path, width: u32) {
-        let params =
-            json!({ "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": false });
-        self.call("Emulation.setDeviceMetricsOverride", params);
+        self.width(width, false);
         let url = format!("file://{}", path.display());
+        self.and_load("Page.navigate", json!({ "url": url }));
+    }
+
+    /// The page `width` pixels wide (a phone's, with `mobile`).
+    pub(crate) fn width(&mut self, width: u32, mobile: bool) {
+        let params =
+            json!({ "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile });
+        self.call("Emulation.setDeviceMetricsOverride", params);
+    }
+
+    /// Calls `method`, then waits until the page it starts has loaded (`Page.loadEventFired`,
+    /// which may come before the call's own answer).
+    pub(crate) fn and_load(&mut self, method: &str, params: Value) {
         self.events.clear();
-        self.call("Page.navigate", json!({ "url": url }));
+        self.call(method, params);
         let loaded = |event: &Value| event["method"] == "Page.loadEventFired";
         if self.events.iter().any(loaded) {
             return;
@@ -166,15 +179,18 @@ impl Chromium {
         while !loaded(&self.read()) {}
     }
 
-    /// The value of a JavaScript expression on the page.
+    /// The value of a JavaScript expression on the page; a failure shows what the page reads.
     pub(crate) fn eval(&mut self, expression: &str) -> Value {
         let params = json!({ "expression": expression, "returnByValue": true });
         let result = self.call("Runtime.evaluate", params);
-        assert!(
-            result["exceptionDetails"].is_null(),
-            "{expression}: {}",
-            result["exceptionDetails"]
-        );
+        if !result["exceptionDetails"].is_null() {
+            let text = json!({ "expression": "document.body.innerText", "returnByValue": true });
+            let text = self.call("Runtime.evaluate", text);
+            panic!(
+                "{expression}: {}\non a page reading:\n{}",
+                result["exceptionDetails"], text["result"]["value"]
+            );
+        }
         result["result"]["value"].clone()
     }
 
