@@ -110,7 +110,7 @@ impl Report {
             .zip(&limits.requests)
             .zip(decision.outcomes())
             .map(|((limit, request), outcome)| {
-                let [name, code, _] = limit.labels();
+                let [name, code] = limit.labels();
                 LimitReport {
                     name,
                     allowed: outcome.allowed(),

@@ -50,22 +50,11 @@ pub struct Limit {
     pub(crate) shadow: bool,
     pub(crate) status: u16,
     pub(crate) code: std::sync::Arc<str>,
-    /// The period in words, for messages: `15 minutes`, `day`, `2 seconds`; empty for a
-    /// concurrency limit.
-    pub(crate) period: std::sync::Arc<str>,
-    /// A token bucket's rate count, which messages show over `period` (`2 per second`).
-    pub(crate) rate_count: Option<u64>,
     /// Inclusive ranges of upstream statuses that give the units back.
     pub(crate) refund: Vec<(u16, u16)>,
 }
 
 impl Limit {
-    /// The period in words, e.g. `15 minutes`.
-    #[must_use]
-    pub fn period(&self) -> &str {
-        &self.period
-    }
-
     /// Whether an upstream answer with `status` gives this limit's units back.
     #[must_use]
     pub fn refunds(&self, status: u16) -> bool {
@@ -74,27 +63,20 @@ impl Limit {
             .any(|&(low, high)| (low..=high).contains(&status))
     }
 
-    /// What messages show as the number per [`period`](Self::period): a token bucket's rate
-    /// count, or `None` for the limit's own capacity.
-    #[must_use]
-    pub fn rate_count(&self) -> Option<u64> {
-        self.rate_count
-    }
-
     /// Its name.
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// The name, the error code and the period in words, shared: each clone counts a
-    /// reference, never copies, so a decision's report costs no allocation.
+    /// The name and the error code, shared: each clone counts a reference, never copies, so a
+    /// decision's report costs no allocation. (What it allows, as enforced for a request, is
+    /// its algorithm's [`shown`](tollgate_core::Algorithm::shown).)
     #[must_use]
-    pub fn labels(&self) -> [std::sync::Arc<str>; 3] {
+    pub fn labels(&self) -> [std::sync::Arc<str>; 2] {
         [
             std::sync::Arc::clone(&self.name),
             std::sync::Arc::clone(&self.code),
-            std::sync::Arc::clone(&self.period),
         ]
     }
 

@@ -135,31 +135,6 @@ pub fn parse_rate(text: &str) -> Result<(u64, Duration), String> {
     Ok((count, parse_duration(period)?))
 }
 
-/// A duration in words for messages: `15 minutes`, `second`, `2 hours`, `500 ms`.
-#[must_use]
-pub fn in_words(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    if duration.subsec_nanos() != 0 || secs == 0 {
-        return format!("{} ms", duration.as_millis());
-    }
-    let (count, unit) = [
-        (7 * 86_400, "week"),
-        (86_400, "day"),
-        (3_600, "hour"),
-        (60, "minute"),
-        (1, "second"),
-    ]
-    .into_iter()
-    .find(|&(size, _)| secs % size == 0)
-    .map(|(size, unit)| (secs / size, unit))
-    .unwrap_or((secs, "second"));
-    if count == 1 {
-        unit.to_owned()
-    } else {
-        format!("{count} {unit}s")
-    }
-}
-
 /// SHA-256 of a secret in hex: the form in which keys are written in policies and catalogs.
 #[must_use]
 pub fn sha256_hex(secret: &str) -> String {
@@ -226,14 +201,6 @@ mod tests {
         for other in ["", "S", "Hour", "mo", "mon", "hour s", "secss", "y", "year"] {
             assert_eq!(Unit::parse(other), None, "{other}");
         }
-    }
-
-    #[test]
-    fn words() {
-        assert_eq!(in_words(Duration::from_secs(900)), "15 minutes");
-        assert_eq!(in_words(Duration::from_secs(1)), "second");
-        assert_eq!(in_words(Duration::from_secs(86_400)), "day");
-        assert_eq!(in_words(Duration::from_millis(1_500)), "1500 ms");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::read::Defined;
 use super::{Compiler, known};
 use crate::model::{Align, LimitConfig, NumbersConfig, PolicyFile, RouteConfig};
 use crate::policy::{Dimension, Limit, Selector, When};
-use crate::units::{Unit, in_words, parse_duration, parse_period, parse_rate};
+use crate::units::{Unit, parse_duration, parse_period, parse_rate};
 
 impl Compiler<'_> {
     pub(super) fn limit(
@@ -156,7 +156,6 @@ impl Compiler<'_> {
             shadow: config.shadow,
             status,
             code: config.code.as_deref().unwrap_or("rate_limited").into(),
-            period: period_words(config).into(),
             refund: config
                 .refund
                 .iter()
@@ -174,11 +173,6 @@ impl Compiler<'_> {
                     parsed
                 })
                 .collect(),
-            rate_count: config
-                .token_bucket
-                .as_ref()
-                .and_then(|bucket| parse_rate(bucket.get_ref().rate.get_ref()).ok())
-                .map(|(count, _)| count),
         }
     }
 
@@ -429,34 +423,6 @@ impl Compiler<'_> {
                 None
             }
         }
-    }
-}
-
-// A limit's period in words, for refusal messages.
-fn period_words(config: &LimitConfig) -> String {
-    let duration = |text: &Spanned<String>| {
-        parse_duration(text.get_ref())
-            .map(in_words)
-            .unwrap_or_default()
-    };
-    if let Some(bucket) = &config.token_bucket {
-        parse_rate(bucket.get_ref().rate.get_ref())
-            .map(|(_, period)| in_words(period))
-            .unwrap_or_default()
-    } else if let Some(window) = &config.window {
-        match window.get_ref().align {
-            Align::Clock => duration(&window.get_ref().every),
-            Align::Calendar => match calendar_unit(window.get_ref().every.get_ref()) {
-                Some(CalendarUnit::Day) => "day".to_owned(),
-                Some(CalendarUnit::Week) => "week".to_owned(),
-                Some(CalendarUnit::Month) => "month".to_owned(),
-                None => String::new(),
-            },
-        }
-    } else if let Some(sliding) = &config.sliding {
-        duration(&sliding.get_ref().every)
-    } else {
-        String::new()
     }
 }
 

@@ -24,6 +24,10 @@ fn quickstart_compiles() {
         policy.summary(),
         "3 routes (3 apis), 2 limits, 2 plans, 2 accounts, 0 apps"
     );
-    let periods: Vec<&str> = policy.limits().iter().map(|limit| limit.period()).collect();
+    let periods: Vec<String> = policy
+        .limits()
+        .iter()
+        .map(|limit| limit.algorithm(None).shown().per.to_string())
+        .collect();
     assert_eq!(periods, ["second", "day"]);
 }
