@@ -21,8 +21,10 @@
 //!
 //! Nothing here knows HTTP: adapters turn their input into
 //! [`RequestFacts`](tollgate_policy::RequestFacts) and an admission or a refusal into their
-//! own reply. Limits live in the embedded memory store, or in Redis shared by many instances
-//! ([`Gate::shared`], [`Shared`]), with a failure policy for when Redis cannot decide.
+//! own reply. Limits live in the embedded memory store, or in a store shared by many instances
+//! (Redis, or any other [`LimitStore`](tollgate_core::LimitStore): [`Gate::shared`],
+//! [`Shared`]), with a failure policy for when it cannot decide. The gate depends on no store
+//! but its own.
 //!
 //! ```
 //! use tollgate_core::ManualClock;
