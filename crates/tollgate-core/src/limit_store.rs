@@ -77,10 +77,12 @@ where
         Box::pin(std::future::ready(Self::refund(self, decided_at, requests)))
     }
 
+    /// Every lease is given back, whichever fails; the first failure is returned.
     fn release(&self, leases: Vec<Lease>) -> Result<(), StoreError> {
         let now = self.clock().now();
         leases
             .iter()
-            .try_for_each(|lease| self.store().release(now, lease))
+            .map(|lease| self.store().release(now, lease))
+            .fold(Ok(()), Result::and)
     }
 }

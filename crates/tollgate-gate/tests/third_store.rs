@@ -18,6 +18,8 @@ use tollgate_policy::{OnStoreError, Policy, RequestFacts, Source};
 struct Elsewhere {
     limits: Limiter<MemoryStore, ManualClock>,
     down: AtomicBool,
+    /// Answers that it is full.
+    full: AtomicBool,
     calls: AtomicU64,
     released: AtomicU64,
 }
@@ -27,6 +29,7 @@ impl Elsewhere {
         Arc::new(Self {
             limits: Limiter::new(MemoryStore::new(), clock),
             down: AtomicBool::new(false),
+            full: AtomicBool::new(false),
             calls: AtomicU64::new(0),
             released: AtomicU64::new(0),
         })
@@ -45,6 +48,8 @@ impl LimitStore for Elsewhere {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let answer = if self.down.load(Ordering::Relaxed) {
             Err(Self::unreachable())
+        } else if self.full.load(Ordering::Relaxed) {
+            Err(StoreError::Full { capacity: 1 })
         } else {
             self.limits.acquire(requests)
         };
@@ -138,5 +143,26 @@ async fn its_failure_policy_answers_while_it_is_down() {
     let admitting = gate(&store, OnStoreError::Allow, clock);
     for _ in 0..5 {
         assert!(status(&admitting).await.is_ok(), "admitted uncounted");
+    }
+}
+
+/// A full store is an answer, not an outage: refused whatever the failure policy, which would
+/// otherwise admit uncounted whoever fills it.
+#[tokio::test]
+async fn a_full_store_is_refused_not_failed_over() {
+    let clock = ManualClock::new(0);
+    let store = Elsewhere::new(clock.clone());
+    store.full.store(true, Ordering::Relaxed);
+    for policy in [OnStoreError::Allow, OnStoreError::Local, OnStoreError::Deny] {
+        let gate = gate(&store, policy, clock.clone());
+        assert_eq!(
+            status(&gate).await.unwrap_err(),
+            (Why::StoreFault, 503),
+            "{policy:?}"
+        );
+        assert!(
+            gate.shared_store().unwrap().health().up,
+            "{policy:?}: reachable"
+        );
     }
 }

@@ -85,6 +85,10 @@ pub struct DirectoryEntry {
     pub overrides: Vec<(String, Numbers)>,
     /// The IANA zone its times are shown and its days counted in; `None`: the policy's.
     pub time_zone: Option<String>,
+    /// A replay's stand-in key for an account of the policy file, bound to the file's account.
+    /// A catalog key is never: the key of a catalog account that the file came to define later
+    /// is left out (it would be unlisted and unrevocable).
+    pub stand_in: bool,
 }
 
 /// Numbers that replace a limit's own: a window's or a concurrency limit's `max`, a bucket's

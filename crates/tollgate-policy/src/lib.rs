@@ -62,7 +62,7 @@ pub type Name = Arc<str>;
 pub use error::{ConfigError, ConfigErrors, Source};
 pub use limit::{BadNumbers, Dimension, Limit};
 pub use path::{PathError, Target};
-pub use policy::{FileAccount, Policy};
+pub use policy::{FileAccount, KeyCarrier, Policy};
 pub use resolve::{
     HeaderLookup, Headers, Limits, RefundTicket, RequestFacts, Resolution, Resolved,
     is_header_text, lookup_header, same_header,

@@ -200,17 +200,42 @@ impl Policy {
         &self.default_zone
     }
 
-    /// The request header that carries the API key `key` as this policy reads keys — `(name,
-    /// value)`: `("x-api-key", key)`, `("authorization", "Bearer …")` — or `None` when keys are
-    /// read from the query only, or not at all. A replay presents an access log's accounts so.
+    /// Where this policy reads an API key `key` from, as a request would carry it: a header
+    /// (`("x-api-key", key)`, `("authorization", "Bearer …")`) or, with `in_query`, the query
+    /// parameter that carries keys (`?api_key=`, or `?access_token=` where a bearer token is
+    /// also read there). `None` when the policy reads no keys. A replay presents an access
+    /// log's accounts so.
     #[must_use]
-    pub fn key_in_header(&self, key: &str) -> Option<(String, String)> {
+    pub fn key_carrier(&self, key: &str, in_query: bool) -> Option<KeyCarrier> {
         match self.identity.api_key.as_ref()? {
-            crate::directory::KeySource::Header(name) => Some((name.clone(), key.to_owned())),
-            crate::directory::KeySource::Bearer { .. } => {
-                Some(("authorization".to_owned(), format!("Bearer {key}")))
+            crate::directory::KeySource::Header(name) => {
+                Some(KeyCarrier::Header(name.clone(), key.to_owned()))
             }
-            crate::directory::KeySource::Query(_) => None,
+            crate::directory::KeySource::Bearer { access_token }
+                if !(in_query && *access_token) =>
+            {
+                Some(KeyCarrier::Header(
+                    "authorization".to_owned(),
+                    format!("Bearer {key}"),
+                ))
+            }
+            crate::directory::KeySource::Bearer { .. } => {
+                Some(KeyCarrier::Query("access_token".to_owned(), key.to_owned()))
+            }
+            crate::directory::KeySource::Query(name) => {
+                Some(KeyCarrier::Query(name.clone(), key.to_owned()))
+            }
+        }
+    }
+
+    /// The query parameter this policy reads API keys from, if any (`access_token` where a
+    /// bearer token is also read there).
+    #[must_use]
+    pub fn key_parameter(&self) -> Option<&str> {
+        match self.identity.api_key.as_ref()? {
+            crate::directory::KeySource::Query(name) => Some(name),
+            crate::directory::KeySource::Bearer { access_token: true } => Some("access_token"),
+            _ => None,
         }
     }
 
@@ -249,13 +274,16 @@ impl Policy {
             let Some(hash) = crate::secret::parse_sha256(&entry.key_sha256) else {
                 continue;
             };
-            // A key for an account of the file is that account's, on the file's numbers.
+            // A replay's stand-in key for an account of the file is that account's, on the
+            // file's numbers; a catalog key for an account of the file is left out.
             if let Some(index) = self
                 .accounts
                 .iter()
                 .position(|account| *account.id == *entry.account)
             {
-                directory.file_keys.insert(hash, index);
+                if entry.stand_in {
+                    directory.file_keys.insert(hash, index);
+                }
                 continue;
             }
             let index = *by_id.entry(entry.account.clone()).or_insert_with(|| {
@@ -538,4 +566,13 @@ pub struct FileAccount {
     pub time_zone: Option<String>,
     /// The SHA-256 of each of its keys, in hex, in order.
     pub key_sha256: Vec<String>,
+}
+
+/// Where a request carries an API key (see [`Policy::key_carrier`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyCarrier {
+    /// A header: its name and value.
+    Header(String, String),
+    /// A query parameter: its name and value.
+    Query(String, String),
 }

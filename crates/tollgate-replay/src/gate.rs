@@ -7,7 +7,7 @@
 use tollgate_core::{Clock, ManualClock, NANOS_PER_SEC, Nanos};
 use tollgate_gate::{Gate, Report, Why};
 use tollgate_policy::{
-    DirectoryEntry, Headers, PathError, Policy, RequestFacts, Resolution, Target,
+    DirectoryEntry, Headers, KeyCarrier, PathError, Policy, RequestFacts, Resolution, Target,
 };
 
 use crate::{Caller, LimitOutcome, Pipeline, Verdict};
@@ -102,19 +102,29 @@ fn outcomes(report: &Report, verdict: &mut Verdict) {
         }));
 }
 
-/// The stand-in key of `account`: no request of a real client carries it.
+/// The stand-in key of `account` (its id in hex: letters, digits and dashes, fit for a header
+/// or a query): no request of a real client carries it.
 fn stand_in(account: &str) -> String {
-    format!("tollgate-replay-stand-in:{account}")
+    let hex: String = account.bytes().map(|byte| format!("{byte:02x}")).collect();
+    format!("tollgate-replay-{hex}")
 }
 
 impl Pipeline for ReplayGate {
     /// An account's stand-in key is added to the gate's directory the first time it is asked
     /// for: an account of the policy file keeps the file's plan and numbers, another is on the
     /// default plan (the catalog's plans, packs and overrides are not in a log).
-    fn stand_in_key(&self, account: Option<&str>) -> Option<(String, String)> {
+    fn stand_in_key(&self, account: Option<&str>, path: &str) -> Option<KeyCarrier> {
         let policy = self.gate.policy();
+        // Where the log shows the key parameter (its value redacted), the key came that way.
+        let in_query = policy.key_parameter().is_some_and(|name| {
+            path.split_once('?').is_some_and(|(_, query)| {
+                query
+                    .split('&')
+                    .any(|pair| pair.split_once('=').is_some_and(|(key, _)| key == name))
+            })
+        });
         let Some(account) = account else {
-            return policy.key_in_header("tollgate-replay-unknown-key");
+            return policy.key_carrier("tollgate-replay-unknown-key", in_query);
         };
         let mut known = self.stand_ins.borrow_mut();
         if known.insert(account.to_owned()) {
@@ -126,10 +136,11 @@ impl Pipeline for ReplayGate {
                 pack: None,
                 overrides: Vec::new(),
                 time_zone: None,
+                stand_in: true,
             });
             self.gate.set_accounts(entries.collect(), Vec::new());
         }
-        policy.key_in_header(&stand_in(account))
+        policy.key_carrier(&stand_in(account), in_query)
     }
 
     fn target<'a>(&self, method: &str, raw: &'a str) -> Result<Target<'a>, PathError> {

@@ -11,7 +11,7 @@ use std::io::{self, BufRead};
 use std::path::Path;
 
 use tollgate_core::Nanos;
-use tollgate_policy::{Headers, PathError, RequestFacts, Target};
+use tollgate_policy::{Headers, KeyCarrier, PathError, RequestFacts, Target};
 
 use crate::record::Record;
 use crate::source::{Entry, LogReader, Reading};
@@ -41,13 +41,28 @@ pub trait Pipeline {
         verdict: &mut Verdict,
     ) -> impl Future<Output = ()>;
 
-    /// The request header that presents `account` (`None`: a key no account has) where the
-    /// log names accounts instead of keys (Tollgate's own access log); `None` where the
-    /// pipeline cannot (the default).
-    fn stand_in_key(&self, account: Option<&str>) -> Option<(String, String)> {
-        let _ = account;
+    /// Where a request to `path` presents `account` (`None`: a key no account has) when the
+    /// log names accounts instead of keys (Tollgate's own access log): a header, or the query
+    /// parameter the log redacted; `None` where the pipeline cannot (the default).
+    fn stand_in_key(&self, account: Option<&str>, path: &str) -> Option<KeyCarrier> {
+        let _ = (account, path);
         None
     }
+}
+
+/// `path` with query parameter `name` set to `value` (in place of what the log wrote there, or
+/// added).
+fn with_parameter(path: &str, name: &str, value: &str) -> String {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| pair.split_once('=').map_or(*pair, |(key, _)| key) != name)
+        .map(str::to_owned)
+        .collect();
+    // A stand-in key is letters, digits and dashes: nothing to encode.
+    pairs.push(format!("{name}={value}"));
+    format!("{path}?{}", pairs.join("&"))
 }
 
 /// Where a replay is, for a progress line.
@@ -160,12 +175,16 @@ impl<'p, P: Pipeline> Replay<'p, P> {
         self.verdict.clear();
         // An access log names the account, never its key: a stand-in key presents it.
         let stand_in = match (&self.record.account, self.record.unknown_key) {
-            (Some(account), _) => self.pipeline.stand_in_key(Some(account)),
-            (None, true) => self.pipeline.stand_in_key(None),
+            (Some(account), _) => self.pipeline.stand_in_key(Some(account), &self.record.path),
+            (None, true) => self.pipeline.stand_in_key(None, &self.record.path),
             (None, false) => None,
         };
-        if let Some((name, value)) = stand_in {
-            self.record.headers.push(&name, &value);
+        match stand_in {
+            Some(KeyCarrier::Header(name, value)) => self.record.headers.push(&name, &value),
+            Some(KeyCarrier::Query(name, value)) => {
+                self.record.path = with_parameter(&self.record.path, &name, &value);
+            }
+            None => {}
         }
         match self.pipeline.target(&self.record.method, &self.record.path) {
             Ok(target) => {

@@ -68,7 +68,8 @@ impl<C: Clock> App<C> {
                 0 => self.gate.limiter().clock().now(),
                 at => at,
             };
-            log.write(&answered.line(at));
+            let policy = self.gate.policy();
+            log.write(&answered.line(at, policy.key_parameter()));
         }
     }
 

@@ -43,6 +43,12 @@ impl<C: Clock + 'static> Failover<C> {
                 shared.reached();
                 return Acquired::Decided(taken_by(decision, Arc::clone(&shared.store), true));
             }
+            // A full store answered: no outage for the failure policy to stand in for (under
+            // `allow`, filling it would open it). Refused, as the embedded store's is.
+            Err(error @ StoreError::Full { .. }) => {
+                shared.reached();
+                return Acquired::Failed(error);
+            }
             Err(error) => error,
         };
         shared.failed(&error);

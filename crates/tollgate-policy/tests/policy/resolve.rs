@@ -496,6 +496,7 @@ fn a_pack_raises_quotas_until_it_expires() {
         pack: Some(("plus".into(), until)),
         overrides: Vec::new(),
         time_zone: None,
+        stand_in: false,
     };
     let (directory, unknown) = policy.directory([entry]);
     assert!(unknown.is_empty());

@@ -15,7 +15,7 @@ use tollgate_policy::FileAccount;
 use utoipa::IntoParams;
 
 use super::wire::{AccountBody, AccountChanges, AccountPage, ApiError, NewAccount, Source};
-use super::{Admin, bad_id, error, fault, owned_by_file, parse, refreshed};
+use super::{Admin, bad_id, error, fault, owned_by_file, parse, refreshed, removal_owned_by_file};
 
 /// Creates an account in the catalog.
 #[utoipa::path(
@@ -163,12 +163,20 @@ pub(super) async fn list_accounts<C: Clock + 'static>(
         Ok(accounts) => accounts,
         Err(failure) => return fault(failure),
     };
+    // More in the catalog, whatever of this page the file's accounts take the place of.
+    let catalog_more = from_catalog.len() > limit as usize;
     let mut accounts: Vec<AccountBody> = from_file
         .map(|account| file_body(&admin, account))
-        .chain(from_catalog.into_iter().map(catalog_body))
+        // The file's account wins over a catalog account of the same id (see Admin::refresh).
+        .chain(
+            from_catalog
+                .into_iter()
+                .filter(|account| !policy.has_account(&account.id))
+                .map(catalog_body),
+        )
         .collect();
     accounts.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    let more = accounts.len() > limit as usize;
+    let more = accounts.len() > limit as usize || catalog_more;
     accounts.truncate(limit as usize);
     let next = more
         .then(|| accounts.last().map(|last| last.id.clone()))
@@ -248,7 +256,7 @@ pub(super) async fn delete_account<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(refusal) = owned_by_file(&admin, &id, "entry") {
+    if let Some(refusal) = removal_owned_by_file(&admin, &id, "entry").await {
         return refusal;
     }
     match admin.catalog.delete_account(&id).await {

@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 use tollgate_core::{Clock, epoch_seconds};
 
 use super::wire::{ApiError, NewKey, StoredKeyBody};
-use super::{Admin, fault, owned_by_file, refreshed, removed, require_account};
+use super::{
+    Admin, fault, owned_by_file, refreshed, removal_owned_by_file, removed, require_account,
+};
 
 /// Creates a key for account `id`: shown in clear this once, its SHA-256 kept.
 #[utoipa::path(
@@ -108,7 +110,7 @@ pub(super) async fn revoke_key<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     Path((id, hash)): Path<(String, String)>,
 ) -> Response {
-    if let Some(refusal) = owned_by_file(&admin, &id, "keys") {
+    if let Some(refusal) = removal_owned_by_file(&admin, &id, "keys").await {
         return refusal;
     }
     removed(

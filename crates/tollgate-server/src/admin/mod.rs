@@ -143,10 +143,28 @@ impl<C: Clock> Admin<C> {
                 .or_default()
                 .push((numbers.limit, numbers_of));
         }
-        let mut entries: Vec<DirectoryEntry> = self
+        // Packs and overrides of accounts of the policy file travel as entries without a key.
+        let policy = self.app.gate.policy();
+        let (keyed, shadowed): (Vec<_>, Vec<_>) = self
             .catalog
             .keyed_accounts()
             .await?
+            .into_iter()
+            .partition(|keyed| !policy.has_account(&keyed.account));
+        // A catalog account the policy file came to define later: its keys are the file's to
+        // give, not the catalog's (they would stay unlisted and unrevocable).
+        let mut left_out: Vec<&str> = shadowed
+            .iter()
+            .map(|keyed| keyed.account.as_str())
+            .collect();
+        left_out.dedup();
+        if !left_out.is_empty() {
+            tracing::warn!(
+                accounts = ?left_out,
+                "catalog accounts the policy file defines too: their catalog keys are not used; delete them from the catalog (DELETE /admin/accounts/ID)"
+            );
+        }
+        let mut entries: Vec<DirectoryEntry> = keyed
             .into_iter()
             .map(|keyed| DirectoryEntry {
                 overrides: overrides.get(&keyed.account).cloned().unwrap_or_default(),
@@ -157,10 +175,9 @@ impl<C: Clock> Admin<C> {
                 pack: keyed.pack,
                 // The catalog's default, UTC, leaves the account in the policy's zone.
                 time_zone: Some(keyed.time_zone).filter(|zone| zone != "UTC"),
+                stand_in: false,
             })
             .collect();
-        // Packs and overrides of accounts of the policy file travel as entries without a key.
-        let policy = self.app.gate.policy();
         let mut packs: std::collections::HashMap<String, (String, tollgate_core::Nanos)> = self
             .catalog
             .latest_packs()
@@ -183,6 +200,7 @@ impl<C: Clock> Admin<C> {
                     pack: packs.remove(&account),
                     overrides: overrides.remove(&account).unwrap_or_default(),
                     time_zone: None,
+                    stand_in: false,
                     account,
                 }),
         );
@@ -318,21 +336,24 @@ fn fault(failure: CatalogError) -> Response {
     }
 }
 
+/// Whether `headers` carry the admin token: compared in constant time in the token's bytes;
+/// an empty token (never configured: the start refuses it) admits nobody, not even a request
+/// without the header.
+fn carries_token<C: Clock>(admin: &Admin<C>, headers: &axum::http::HeaderMap) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    !admin.token.is_empty() && bool::from(given.as_bytes().ct_eq(admin.token.as_bytes()))
+}
+
 async fn authorize<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    // Constant time in the token's bytes; an empty token (never configured: the start refuses
-    // it) admits nobody, not even a request without the header.
-    let fit = !admin.token.is_empty();
-    if fit && bool::from(given.as_bytes().ct_eq(admin.token.as_bytes())) {
+    if carries_token(&admin, request.headers()) {
         next.run(request).await
     } else {
         error(
@@ -382,6 +403,21 @@ fn owned_by_file<C: Clock>(admin: &Admin<C>, id: &str, what: &str) -> Option<Res
     let message =
         format!("account `{id}` is defined in {file}: change its {what} there and reload");
     Some(error(StatusCode::CONFLICT, "defined_in_policy", &message))
+}
+
+/// Like [`owned_by_file`], for a removal: what the catalog still holds of an account the file
+/// came to define later (it and its keys) may be removed.
+async fn removal_owned_by_file<C: Clock>(
+    admin: &Admin<C>,
+    id: &str,
+    what: &str,
+) -> Option<Response> {
+    let refusal = owned_by_file(admin, id, what)?;
+    match admin.catalog.account(id).await {
+        Ok(Some(_)) => None,
+        Ok(None) => Some(refusal),
+        Err(failure) => Some(fault(failure)),
+    }
 }
 
 /// The answer to a removal: 204 (and the gate refreshed), 404 with `code` when there was

@@ -207,11 +207,14 @@ fn link(
     created.insert("links".to_owned(), links.into());
 }
 
-/// The document, as served for `policy`: the plans, packs and limits it names, and the time
-/// zones Tollgate knows, are the values their fields take.
-pub(crate) fn admin_document(policy: &Policy) -> serde_json::Value {
+/// The document, as served for `policy` (to the holder of the admin token): the plans, packs
+/// and limits it names, and the time zones Tollgate knows, are the values their fields take.
+pub(crate) fn admin_document(policy: Option<&Policy>) -> serde_json::Value {
     let mut document = serde_json::to_value(AdminApi::openapi()).unwrap_or_default();
     add_links(&mut document);
+    let Some(policy) = policy else {
+        return document;
+    };
     let plans: Vec<serde_json::Value> = policy.plans().iter().map(|plan| json!(&**plan)).collect();
     let zones: Vec<serde_json::Value> = jiff::tz::db()
         .available()
@@ -301,9 +304,13 @@ fn parameter_one_of(
     }
 }
 
-/// `GET /admin/openapi.json`.
+/// `GET /admin/openapi.json`: the document of the types alone to anyone; with the admin token,
+/// filled with the policy's plans, packs and limit names (which may be a provider's own
+/// business) and its public address.
 pub(super) async fn document<C: Clock>(
     State(admin): State<Arc<Admin<C>>>,
+    headers: axum::http::HeaderMap,
 ) -> Json<serde_json::Value> {
-    Json(admin_document(&admin.app.gate.policy()))
+    let policy = super::carries_token(&admin, &headers).then(|| admin.app.gate.policy());
+    Json(admin_document(policy.as_deref()))
 }

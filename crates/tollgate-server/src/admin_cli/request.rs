@@ -50,8 +50,12 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'}')
     .add(b'\\');
 
-/// `text` as one path segment.
+/// `text` as one path segment (a segment of dots alone encoded too: a proxy would read `..` as
+/// the segment above).
 fn segment(text: &str) -> String {
+    if !text.is_empty() && text.bytes().all(|byte| byte == b'.') {
+        return "%2E".repeat(text.len());
+    }
     utf8_percent_encode(text, SEGMENT).to_string()
 }
 
@@ -296,6 +300,11 @@ mod tests {
             sha256: "ab".to_owned(),
         }));
         assert_eq!(asked.path, "/admin/accounts/acme%2Feu%20%3Fx/keys/ab");
+        let dots = of(&Resource::Keys(KeyCommand::Revoke {
+            account: "acme".to_owned(),
+            sha256: "..".to_owned(),
+        }));
+        assert_eq!(dots.path, "/admin/accounts/acme/keys/%2E%2E");
         let asked = of(&Resource::Accounts(AccountCommand::Update {
             id: "a".to_owned(),
             plan: None,

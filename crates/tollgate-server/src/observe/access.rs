@@ -120,9 +120,72 @@ pub(crate) struct Answered<'a> {
     pub(crate) started: std::time::Instant,
 }
 
+/// What stands in a line for the value of a query parameter that carries a secret.
+pub(crate) const REDACTED: &str = "REDACTED";
+
+/// Query parameters whose values are never written, whatever the policy reads: names that
+/// usually carry a secret (compared without case, once percent-decoded).
+const SECRET_PARAMETERS: [&str; 12] = [
+    "api_key",
+    "apikey",
+    "api-key",
+    "key",
+    "access_token",
+    "token",
+    "secret",
+    "client_secret",
+    "password",
+    "sig",
+    "signature",
+    "auth",
+];
+
+/// The longest path and query a line holds; longer ones are cut, marked with `…`.
+const MAX_PATH: usize = 2_048;
+
+/// `path` (with its query) as a line writes it: the values of `key_parameter` (the one the
+/// policy reads keys from) and of [`SECRET_PARAMETERS`] replaced by [`REDACTED`], and cut at
+/// [`MAX_PATH`] bytes.
+pub(crate) fn written_path(path: &str, key_parameter: Option<&str>) -> String {
+    let (path, query) = match path.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path, None),
+    };
+    let mut written = path.to_owned();
+    if let Some(query) = query {
+        written.push('?');
+        for (at, pair) in query.split('&').enumerate() {
+            if at > 0 {
+                written.push('&');
+            }
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decoded = percent_encoding::percent_decode_str(&name.replace('+', " "))
+                .decode_utf8_lossy()
+                .to_ascii_lowercase();
+            let secret = key_parameter.is_some_and(|key| decoded == key.to_ascii_lowercase())
+                || SECRET_PARAMETERS.contains(&decoded.as_str());
+            written.push_str(name);
+            if pair.contains('=') {
+                written.push('=');
+                written.push_str(if secret { REDACTED } else { value });
+            }
+        }
+    }
+    if written.len() > MAX_PATH {
+        let mut cut = MAX_PATH;
+        while !written.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        written.truncate(cut);
+        written.push('…');
+    }
+    written
+}
+
 impl Answered<'_> {
-    /// Its line, decided at `at` (ns since the epoch).
-    pub(crate) fn line(&self, at: tollgate_core::Nanos) -> Line<'_> {
+    /// Its line, decided at `at` (ns since the epoch), no value of `key_parameter` (nor of a
+    /// parameter that usually carries a secret) written.
+    pub(crate) fn line(&self, at: tollgate_core::Nanos, key_parameter: Option<&str>) -> Line<'_> {
         let time = jiff::Timestamp::from_nanosecond(i128::from(at))
             .map(|instant| format!("{instant:.6}"))
             .unwrap_or_default();
@@ -130,12 +193,15 @@ impl Answered<'_> {
             time,
             via: self.via,
             method: self.method,
-            path: self.target.map_or_else(
-                || self.raw_path.to_owned(),
-                |target| match target.query() {
-                    Some(query) => format!("{}?{query}", target.path()),
-                    None => target.path().to_owned(),
-                },
+            path: written_path(
+                &self.target.map_or_else(
+                    || self.raw_path.to_owned(),
+                    |target| match target.query() {
+                        Some(query) => format!("{}?{query}", target.path()),
+                        None => target.path().to_owned(),
+                    },
+                ),
+                key_parameter,
             ),
             client_ip: self.client_ip,
             api: None,
@@ -219,5 +285,28 @@ fn write_lines(queue: &Receiver<String>, out: Box<dyn Write + Send>) {
         if let Err(error) = written.and_then(|()| out.flush()) {
             tracing::error!(%error, "access log lines not written");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_secret_in_a_written_path() {
+        let written = |path| written_path(path, Some("x-key"));
+        assert_eq!(written("/a"), "/a");
+        assert_eq!(
+            written("/a?x-key=s3cret&page=2"),
+            "/a?x-key=REDACTED&page=2"
+        );
+        assert_eq!(written("/a?X%2DKey=s3cret"), "/a?X%2DKey=REDACTED");
+        assert_eq!(
+            written("/a?access_token=t&API_KEY=k&flag&q=1"),
+            "/a?access_token=REDACTED&API_KEY=REDACTED&flag&q=1"
+        );
+        let long = format!("/{}", "é".repeat(2_000));
+        let cut = written(&long);
+        assert!(cut.len() <= MAX_PATH + '…'.len_utf8() && cut.ends_with('…'));
     }
 }

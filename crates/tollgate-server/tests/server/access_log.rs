@@ -166,3 +166,82 @@ async fn every_decision_is_a_line_with_the_account_and_never_a_key() {
         "{report}"
     );
 }
+
+/// A policy that reads keys from the query: the key's value is never written, and a replay of
+/// the log puts a stand-in key where it stood.
+const QUERY_KEYS: &str = r#"
+    [identity]
+    api_key = { query = "api_key" }
+
+    [[accounts]]
+    id = "alice"
+    keys = ["alice-key"]
+
+    [[routes]]
+    api = "hello"
+    match = "GET /hello/{name}"
+
+    [[limits]]
+    name = "per-minute"
+    window = { max = 2, every = "1m" }
+    per = ["account"]
+"#;
+
+#[tokio::test]
+async fn a_key_in_the_query_is_never_written_and_the_log_still_replays() {
+    let upstream = Upstream::start().await;
+    let dir = TempDir::new();
+    let log = dir.0.join("access.jsonl");
+    let flag = log.to_str().unwrap().to_owned();
+    let tollgate = Tollgate::start_with(
+        TempDir::new(),
+        QUERY_KEYS,
+        Some(upstream.address),
+        &["--access-log", &flag],
+    );
+    let ask = |path: &'static str| send(tollgate.address, "GET", path, &[], "");
+    assert_eq!(ask("/hello/a?api_key=alice-key&page=2").await.status, 200);
+    assert_eq!(ask("/hello/b?page=3&api_key=alice-key").await.status, 200);
+    assert_eq!(
+        ask("/hello/c?api_key=alice-key&token=t0p").await.status,
+        429
+    );
+    assert_eq!(ask("/hello/d?api_key=wrong-key").await.status, 401);
+
+    let lines = lines(&log, 4);
+    let paths: Vec<&str> = lines
+        .iter()
+        .map(|line| line["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/hello/a?api_key=REDACTED&page=2",
+            "/hello/b?page=3&api_key=REDACTED",
+            "/hello/c?api_key=REDACTED&token=REDACTED",
+            "/hello/d?api_key=REDACTED",
+        ]
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    for secret in ["alice-key", "wrong-key", "t0p"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+
+    let replayed = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["replay", "--json", "--config"])
+        .arg(&tollgate.config)
+        .arg("--log")
+        .arg(&log)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&replayed.stdout);
+    assert!(replayed.status.success(), "{report}");
+    let summary: Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(
+        (&summary["requests"], &summary["refused"]),
+        (&4.into(), &2.into()),
+        "{report}"
+    );
+    assert_eq!(summary["refused_by_status"]["401"], 1, "{report}");
+    assert_eq!(summary["refused_by_status"]["429"], 1, "{report}");
+}

@@ -852,3 +852,55 @@ async fn metrics_show_the_store_in_prometheus_text() {
         metrics.body
     );
 }
+
+/// A catalog account that the policy file comes to define: its catalog key no longer opens
+/// anything (it would be unlisted and unrevocable), the account is listed once, as the file's,
+/// and what the catalog still holds of it can be deleted.
+#[tokio::test]
+async fn a_catalog_account_the_file_comes_to_define_keeps_no_key_of_its_own() {
+    let tollgate = Tollgate::start(POLICY, None);
+    let bearer = format!("Bearer {}", token(&tollgate));
+    let auth = [("authorization", bearer.as_str())];
+    let key = account_with_key(
+        &tollgate,
+        &auth,
+        r#"{"id":"carol","plan":"basic"}"#,
+        "carol",
+    )
+    .await;
+    let check =
+        format!(r#"{{"method":"GET","path":"/machines/1","headers":{{"x-api-key":"{key}"}}}}"#);
+    let asked = send(tollgate.address, "POST", "/v1/check", &[], &check).await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let answer: serde_json::Value = serde_json::from_str(&asked.body).unwrap();
+    assert_eq!(answer["account"], "carol");
+
+    let file = format!(
+        "{POLICY}\n[[accounts]]\nid = \"carol\"\nplan = \"pro\"\nkeys = [\"carol-file-key\"]\n"
+    );
+    std::fs::write(&tollgate.config, file).unwrap();
+    let reloaded = send(tollgate.admin, "POST", "/admin/reload", &auth, "").await;
+    assert_eq!(reloaded.status, 200, "{}", reloaded.body);
+
+    let asked = send(tollgate.address, "POST", "/v1/check", &[], &check).await;
+    let answer: serde_json::Value = serde_json::from_str(&asked.body).unwrap();
+    assert_eq!(
+        (&answer["allowed"], &answer["status"]),
+        (&false.into(), &401.into()),
+        "{answer}"
+    );
+    let listed = send(tollgate.admin, "GET", "/admin/accounts", &auth, "").await;
+    let listed: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
+    assert_eq!(
+        listed["accounts"],
+        serde_json::json!([{ "id": "carol", "plan": "pro", "company": null, "time_zone": "UTC", "source": "policy" }])
+    );
+    let removed = send(tollgate.admin, "DELETE", "/admin/accounts/carol", &auth, "").await;
+    assert_eq!(
+        removed.status, 204,
+        "the catalog's remnant: {}",
+        removed.body
+    );
+    let again = send(tollgate.admin, "DELETE", "/admin/accounts/carol", &auth, "").await;
+    assert_eq!(again.status, 409, "now only the file's: {}", again.body);
+}

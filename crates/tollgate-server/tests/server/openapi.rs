@@ -44,6 +44,23 @@ async fn the_document_is_valid_and_every_answer_matches_it() {
     assert_eq!(document.status, 200, "{}", document.body);
     let parsed: serde_json::Value = serde_json::from_str(&document.body).unwrap();
     assert_eq!(parsed["openapi"], "3.1.0");
+    // Without the token, the types alone; with it, the policy's own names too.
+    let plan = "/components/schemas/NewAccount/properties/plan/enum";
+    assert_eq!(parsed.pointer(plan), None);
+    let bearer = format!("Bearer {}", tollgate.admin_token());
+    let full = send(
+        tollgate.admin,
+        "GET",
+        "/admin/openapi.json",
+        &[("authorization", &bearer)],
+        "",
+    )
+    .await;
+    let full: serde_json::Value = serde_json::from_str(&full.body).unwrap();
+    assert_eq!(
+        full.pointer(plan),
+        Some(&serde_json::json!(["basic", "pro", "trial", null]))
+    );
     let scratch = TempDir::new();
     let file = scratch.0.join("openapi.json");
     std::fs::write(&file, &document.body).unwrap();

@@ -24,6 +24,7 @@ fn account(version: usize) -> DirectoryEntry {
         pack: None,
         overrides: Vec::new(),
         time_zone: None,
+        stand_in: false,
     }
 }
 

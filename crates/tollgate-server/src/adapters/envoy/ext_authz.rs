@@ -191,6 +191,13 @@ fn header_map(http: &HttpRequest) -> Result<HeaderMap, &'static str> {
             _ => HeaderName::from_bytes(key.as_bytes())
                 .map_err(|_| "a request header's name is not a header name")?,
         };
+        // A spelling of the headers Tollgate sets upstream that Envoy would not overwrite
+        // (`x_tollgate_account`, read as `x-tollgate-account` by an upstream that maps `_` to
+        // `-`) is refused: only Tollgate names whom a request comes from.
+        let spelled = name.as_str().replace('_', "-");
+        if (spelled == ACCOUNT_HEADER || spelled == APP_HEADER) && spelled != name.as_str() {
+            return Err("a request header spells x-tollgate-account or x-tollgate-app with `_`");
+        }
         let value =
             HeaderValue::from_bytes(value).map_err(|_| "a request header's value is not valid")?;
         if headers.len() == MAX_HEADERS {
@@ -352,6 +359,19 @@ mod tests {
             ..HttpRequest::default()
         };
         assert_eq!(header_map(&bare).unwrap()["host"], "h");
+    }
+
+    #[test]
+    fn tollgate_s_own_headers_spelt_with_underscores_are_refused() {
+        for name in ["x_tollgate_account", "X_Tollgate_App", "x-tollgate_account"] {
+            let request = raw(&[(name, b"victim")], "api.example");
+            assert!(header_map(&request).is_err(), "{name}");
+        }
+        let exact = raw(&[("x-tollgate-account", b"mallory")], "api.example");
+        assert!(
+            header_map(&exact).is_ok(),
+            "overwritten upstream, not refused"
+        );
     }
 
     #[test]
