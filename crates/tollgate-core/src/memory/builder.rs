@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 
 use spin::mutex::SpinMutex;
 
+use super::journal::DirtyShards;
 use super::shard::Shard;
 use super::store::{MemoryStore, Padded};
 use super::when_full::WhenFull;
@@ -82,10 +83,14 @@ impl MemoryStoreBuilder {
         } else {
             ((per_shard as f64 * self.anonymous_share).ceil() as usize).max(1)
         };
+        let dirty = std::sync::Arc::new(DirtyShards::new(self.shards));
         MemoryStore {
             shards: (0..self.shards)
-                .map(|_| {
-                    let mut shard = Shard::new(per_shard, self.when_full, self.journaled);
+                .map(|index| {
+                    let marks = self
+                        .journaled
+                        .then(|| (index, std::sync::Arc::clone(&dirty)));
+                    let mut shard = Shard::new(per_shard, self.when_full, marks);
                     shard.anonymous_max = anonymous_per_shard;
                     Padded(SpinMutex::new(shard))
                 })
@@ -94,6 +99,7 @@ impl MemoryStoreBuilder {
             sweep_next: AtomicUsize::new(0),
             journal_epoch: AtomicU64::new(0),
             journaled: self.journaled,
+            dirty,
         }
     }
 }

@@ -1,10 +1,46 @@
 //! The journal: the long-lived states a store wrote, taken to be written down, and put back
-//! after a restart.
+//! after a restart. A take visits only the shards that wrote since the last one
+//! ([`DirtyShards`]): with thousands of shards, a write locks a handful, not all.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::store::MemoryStore;
 use crate::{Key, Nanos, StoreError};
+
+/// One bit per shard: set by the first long-lived state a shard notes after a take (under the
+/// shard's lock, so once per take and shard, not per decision), cleared by the take that
+/// visits it.
+#[derive(Debug)]
+pub(super) struct DirtyShards {
+    words: Box<[AtomicU64]>,
+}
+
+impl DirtyShards {
+    /// Marks for `shards` shards, none set.
+    pub(super) fn new(shards: usize) -> Self {
+        Self {
+            words: (0..shards.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        }
+    }
+
+    /// Marks shard `index` as having states to take.
+    pub(super) fn mark(&self, index: usize) {
+        self.words[index / 64].fetch_or(1 << (index % 64), Ordering::SeqCst);
+    }
+
+    /// Clears every mark and calls `visit` with each shard that was marked.
+    fn take(&self, mut visit: impl FnMut(usize)) {
+        for (at, word) in self.words.iter().enumerate() {
+            let mut marked = word.swap(0, Ordering::SeqCst);
+            while marked != 0 {
+                visit(at * 64 + marked.trailing_zeros() as usize);
+                marked &= marked - 1;
+            }
+        }
+    }
+}
 
 impl MemoryStore {
     /// Takes every long-lived state written since the last take into `into` (in order within a
@@ -15,11 +51,15 @@ impl MemoryStore {
     /// has been written down.
     pub fn take_journal(&self, into: &mut Vec<(u64, u64)>) -> u64 {
         let take = self.journal_epoch.fetch_add(1, Ordering::SeqCst) + 1;
-        for shard in &*self.shards {
-            if let Some(pending) = &mut shard.0.lock().journal {
+        // A shard noting a state after its mark is cleared here sets it again, or (while this
+        // take waits for its lock) finds it still noted and is drained with the rest.
+        self.dirty.take(|index| {
+            let mut shard = self.shards[index].0.lock();
+            shard.journal_marked = false;
+            if let Some(pending) = &mut shard.journal {
                 into.append(pending);
             }
-        }
+        });
         take
     }
 
@@ -95,5 +135,38 @@ mod tests {
             0,
             "a state at rest is left out"
         );
+    }
+
+    /// A take visits the shards that noted states since the last one, and no other: here it
+    /// returns while another shard is held locked (it would spin forever on it otherwise).
+    #[test]
+    fn a_take_locks_only_the_shards_that_wrote() {
+        let store = MemoryStore::builder().journaled(true).shards(64).build();
+        let daily = window(5, 86_400);
+        let (written, other) = (key(1), key(2));
+        assert_ne!(store.shard_index(written), store.shard_index(other));
+        assert!(
+            store
+                .acquire(10, &[LimitRequest::new(written, &daily, 1)])
+                .unwrap()
+                .needs_journal()
+        );
+        let held = store.lock(other);
+        let mut taken = Vec::new();
+        store.take_journal(&mut taken);
+        assert_eq!(taken, [(written.get(), taken[0].1)]);
+        // Nothing since: the next take visits nothing, and the shard writes again later.
+        taken.clear();
+        store.take_journal(&mut taken);
+        assert!(taken.is_empty());
+        drop(held);
+        assert!(
+            store
+                .acquire(11, &[LimitRequest::new(written, &daily, 1)])
+                .unwrap()
+                .needs_journal()
+        );
+        store.take_journal(&mut taken);
+        assert_eq!(taken.len(), 1, "marked again after its take");
     }
 }

@@ -2,7 +2,9 @@
 //! limits, and what it takes to apply a request and to take it back.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use super::journal::DirtyShards;
 use super::table::Table;
 use super::when_full::WhenFull;
 use crate::algorithm::LeaseSet;
@@ -39,6 +41,10 @@ pub(super) struct Shard {
     pub(super) stats: ShardStats,
     /// Long-lived states written since the journal last took them (`None`: not journaled).
     pub(super) journal: Option<Vec<(u64, u64)>>,
+    /// Whether this shard's mark is set for the next take (see `DirtyShards`).
+    pub(super) journal_marked: bool,
+    /// This shard's place, and the marks it sets when it first notes a state after a take.
+    marks: Option<(usize, Arc<DirtyShards>)>,
 }
 
 /// Counters of one shard, summed into [`MemoryStoreStats`](super::MemoryStoreStats).
@@ -50,7 +56,11 @@ pub(super) struct ShardStats {
 }
 
 impl Shard {
-    pub(super) fn new(max_len: usize, when_full: WhenFull, journaled: bool) -> Self {
+    pub(super) fn new(
+        max_len: usize,
+        when_full: WhenFull,
+        marks: Option<(usize, Arc<DirtyShards>)>,
+    ) -> Self {
         Self {
             table: Table::new(),
             leases: HashMap::new(),
@@ -60,7 +70,22 @@ impl Shard {
             anonymous_max: max_len,
             when_full,
             stats: ShardStats::default(),
-            journal: journaled.then(Vec::new),
+            journal: marks.is_some().then(Vec::new),
+            journal_marked: false,
+            marks,
+        }
+    }
+
+    /// Notes `(key, state)` for the journal, marking this shard for the next take.
+    fn note(&mut self, key: u64, state: u64) {
+        if let Some(pending) = &mut self.journal {
+            pending.push((key, state));
+            if !self.journal_marked {
+                self.journal_marked = true;
+                if let Some((index, marks)) = &self.marks {
+                    marks.mark(*index);
+                }
+            }
         }
     }
 
@@ -122,12 +147,11 @@ impl Shard {
 
     /// Notes a long-lived state for the journal; whether anything was noted.
     pub(super) fn record(&mut self, request: &LimitRequest<'_>, key: u64, state: u64) -> bool {
-        match &mut self.journal {
-            Some(pending) if request.algorithm.is_long_lived() => {
-                pending.push((key, state));
-                true
-            }
-            _ => false,
+        if self.journal.is_some() && request.algorithm.is_long_lived() {
+            self.note(key, state);
+            true
+        } else {
+            false
         }
     }
 
@@ -168,9 +192,7 @@ impl Shard {
                     }
                 }
                 // A journal replays in order: the state taken back follows the one written.
-                if let Some(pending) = &mut self.journal {
-                    pending.push((key, old));
-                }
+                self.note(key, old);
             }
             Undo::Lease(lease) => self.release(&lease),
         }
@@ -299,7 +321,7 @@ mod tests {
     #[test]
     fn an_eviction_that_finds_nothing_refuses_and_counts() {
         // No store builds a shard that holds nothing; one that did must refuse, not panic.
-        let mut shard = Shard::new(0, WhenFull::EvictNearestRest, false);
+        let mut shard = Shard::new(0, WhenFull::EvictNearestRest, None);
         let limit: Algorithm = Window::new(5, Schedule::clock(Duration::from_secs(60)).unwrap())
             .unwrap()
             .into();
@@ -314,7 +336,7 @@ mod tests {
 
     #[test]
     fn the_search_for_a_victim_widens_until_it_finds_one() {
-        let mut shard = Shard::new(usize::MAX, WhenFull::EvictNearestRest, false);
+        let mut shard = Shard::new(usize::MAX, WhenFull::EvictNearestRest, None);
         let limit: Algorithm = Window::new(5, Schedule::clock(Duration::from_secs(60)).unwrap())
             .unwrap()
             .into();
@@ -332,7 +354,7 @@ mod tests {
             assert!(victim < 200, "slot {victim}");
         }
         assert_eq!(
-            Shard::new(1, WhenFull::EvictNearestRest, false).victim(1),
+            Shard::new(1, WhenFull::EvictNearestRest, None).victim(1),
             None
         );
     }

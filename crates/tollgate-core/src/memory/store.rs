@@ -7,6 +7,7 @@ use smallvec::{SmallVec, smallvec};
 use spin::mutex::{SpinMutex, SpinMutexGuard};
 use spin::relax::Yield;
 
+use super::journal::DirtyShards;
 use super::shard::{Shard, Undo};
 use crate::{Decision, Key, Lease, LimitRequest, Nanos, Outcomes, Store, StoreError};
 
@@ -48,6 +49,8 @@ pub struct MemoryStore {
     /// Counts the journal's takes; see [`take_journal`](Self::take_journal).
     pub(super) journal_epoch: AtomicU64,
     pub(super) journaled: bool,
+    /// The shards with states for the journal's next take.
+    pub(super) dirty: std::sync::Arc<DirtyShards>,
 }
 
 /// A shard on its own cache lines, so that threads on different shards do not share one.
@@ -74,7 +77,7 @@ impl MemoryStore {
         Self::builder().build()
     }
 
-    fn shard_index(&self, key: Key) -> usize {
+    pub(super) fn shard_index(&self, key: Key) -> usize {
         // The table places keys by their high bits; the shard takes the low ones.
         (key.get() & self.mask) as usize
     }
