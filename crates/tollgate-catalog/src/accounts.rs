@@ -65,7 +65,7 @@ impl Catalog {
         .transpose()
     }
 
-    /// Up to `limit` accounts in order of id, those after `after` (the last id of the page
+    /// Up to `limit` accounts in byte order of id, those after `after` (the last id of the page
     /// before), on `plan` when given: pages that neither skip nor repeat an account however
     /// accounts are added or removed between them.
     ///
@@ -77,11 +77,14 @@ impl Catalog {
         plan: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Account>, CatalogError> {
-        let rows = sqlx::query(
+        // Byte order, whatever the database's collation: the server merges these pages with the
+        // policy file's accounts, and its cursor compares bytes.
+        let order = self.bytewise;
+        let rows = sqlx::query(&format!(
             "SELECT id, plan, company, time_zone FROM accounts \
-             WHERE ($1 IS NULL OR id > $1) AND ($2 IS NULL OR plan = $2) \
-             ORDER BY id LIMIT $3",
-        )
+             WHERE ($1 IS NULL OR id{order} > $1) AND ($2 IS NULL OR plan = $2) \
+             ORDER BY id{order} LIMIT $3"
+        ))
         .bind(after)
         .bind(plan)
         .bind(i64::from(limit))

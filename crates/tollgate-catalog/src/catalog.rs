@@ -11,6 +11,9 @@ use crate::schema::MIGRATIONS;
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub(crate) pool: AnyPool,
+    /// What makes a text comparison byte order: SQLite's is already; PostgreSQL's follows the
+    /// database's collation (`COLLATE "C"` makes it byte order).
+    pub(crate) bytewise: &'static str,
 }
 
 impl Catalog {
@@ -34,7 +37,12 @@ impl Catalog {
             .max_connections(connections)
             .connect(&url)
             .await?;
-        let catalog = Self { pool };
+        let bytewise = if url.starts_with("sqlite:") {
+            ""
+        } else {
+            r#" COLLATE "C""#
+        };
+        let catalog = Self { pool, bytewise };
         // Instances starting together race to create the tables; the losers find them made.
         let mut attempts = 0;
         loop {

@@ -79,7 +79,7 @@ async fn accounts_and_keys_survive_reopening(url: &str) -> String {
 
 /// Pages of accounts by id, after a cursor, filtered by plan.
 async fn accounts_are_listed_in_pages(catalog: &Catalog) {
-    for id in ["zeta", "beta", "delta"] {
+    for id in ["zeta", "beta", "delta", "Beta"] {
         let plan = if id == "zeta" { "pro" } else { "basic" };
         let account = Account {
             plan: Some(plan.to_owned()),
@@ -88,10 +88,13 @@ async fn accounts_are_listed_in_pages(catalog: &Catalog) {
         catalog.create_account(&account, 2).await.unwrap();
     }
     let ids = |accounts: Vec<Account>| accounts.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    // Byte order, whatever the database's collation: capitals first.
     let first = catalog.accounts(None, None, 2).await.unwrap();
-    assert_eq!(ids(first), ["acme", "beta"]);
-    let second = catalog.accounts(Some("beta"), None, 2).await.unwrap();
-    assert_eq!(ids(second), ["delta", "zeta"]);
+    assert_eq!(ids(first), ["Beta", "acme"]);
+    let second = catalog.accounts(Some("acme"), None, 2).await.unwrap();
+    assert_eq!(ids(second), ["beta", "delta"]);
+    let third = catalog.accounts(Some("delta"), None, 2).await.unwrap();
+    assert_eq!(ids(third), ["zeta"]);
     assert!(
         catalog
             .accounts(Some("zeta"), None, 2)
@@ -103,6 +106,8 @@ async fn accounts_are_listed_in_pages(catalog: &Catalog) {
     assert_eq!(ids(on_pro), ["zeta"]);
     let basic_after_acme = catalog.accounts(Some("acme"), Some("basic"), 10).await;
     assert_eq!(ids(basic_after_acme.unwrap()), ["beta", "delta"]);
+    let basic = catalog.accounts(None, Some("basic"), 10).await.unwrap();
+    assert_eq!(ids(basic), ["Beta", "acme", "beta", "delta"]);
 }
 
 #[tokio::test]
@@ -118,6 +123,16 @@ async fn sqlite_keeps_accounts_and_keys_hashed() {
 #[tokio::test]
 async fn postgres_keeps_accounts_and_keys() {
     let server = postgres_server::PostgresServer::start();
+    // Ids compared by a collation that is not byte order (ICU's root: `acme` < `Beta` <
+    // `beta`), as a database made with a locale such as en_US would: pages stay in byte order.
+    Catalog::open(&server.url()).await.unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&server.url()).await.unwrap();
+    sqlx::query(r#"ALTER TABLE accounts ALTER COLUMN id TYPE TEXT COLLATE "und-x-icu""#)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
     accounts_and_keys_survive_reopening(&server.url()).await;
 }
 
