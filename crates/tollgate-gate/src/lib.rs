@@ -84,7 +84,7 @@ pub use metrics::{
     store_error_kind,
 };
 pub use quota::{ApiStanding, LimitKind, LimitUsage, PackUsage, Usage};
-pub use refusal::{Refusal, Why, allowance, seconds_until};
+pub use refusal::{Refusal, Why, allowance, as_a_proxy_asks, seconds_until};
 pub use report::{Families, LimitReport, Report};
 pub use shadow::{
     ACCOUNTS_PER_HOUR, SHADOW_HOURS, ShadowAccount, ShadowLimit, ShadowLog, ShadowReport,

@@ -3,7 +3,7 @@
 
 use jiff::tz::TimeZone;
 use tollgate_core::{Block, Decision, NANOS_PER_SEC, Nanos, Per, Shown, epoch_seconds};
-use tollgate_policy::{BodyFormat, Field, Responses};
+use tollgate_policy::{BodyFormat, Field, Responses, Unmatched};
 
 use super::report::{LimitReport, Report};
 
@@ -281,6 +281,32 @@ pub(crate) fn local_time(at: Nanos, zone: &TimeZone) -> String {
                 .to_string()
         })
         .unwrap_or_default()
+}
+
+/// A proxy's question (forward-auth, Envoy's external authorization) answered as
+/// `server.unmatched` says for a path no route matches: admitted uncounted with `pass`; refused
+/// 403 with `refuse`, which a proxy passes through (nginx turns the gateway's 404 into a 500).
+///
+/// # Errors
+/// The refusal, a request no route matches under `refuse` as 403.
+#[allow(
+    clippy::result_large_err,
+    reason = "the answer of `Gate::admit` passed through, as it is: a refusal is built once"
+)]
+pub fn as_a_proxy_asks(
+    decided: Result<crate::Admission, Refusal>,
+    unmatched: Unmatched,
+) -> Result<crate::Admission, Refusal> {
+    match decided {
+        Err(refusal) if refusal.why == Why::NoRoute => match unmatched {
+            Unmatched::Pass => Ok(crate::Admission::uncounted(Report::default())),
+            Unmatched::Refuse => Err(Refusal {
+                status: 403,
+                ..refusal
+            }),
+        },
+        decided => decided,
+    }
 }
 
 /// Whole seconds from `now` until `at`, rounded up.

@@ -13,14 +13,14 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 use tollgate_core::Clock;
 use tollgate_policy::{
-    FORWARDED_PAIR, ForwardAuth, HeaderLookup, Headers, ORIGINAL_PAIR, RequestFacts, Unmatched,
+    FORWARDED_PAIR, ForwardAuth, HeaderLookup, Headers, ORIGINAL_PAIR, RequestFacts,
 };
 
 use super::{HttpHeaders, forwarded_for};
 use crate::app::App;
 use crate::observe::access::{Answered, Via};
 use crate::respond;
-use tollgate_gate::{Refusal, Why};
+use tollgate_gate::{Refusal, as_a_proxy_asks};
 
 /// The header that carries a refusal's body to a proxy that drops the body of its subrequest
 /// (nginx `auth_request`: `auth_request_set $refusal $upstream_http_tollgate_refusal`).
@@ -71,27 +71,13 @@ pub(crate) async fn forward_auth<C: Clock + 'static>(
     };
     // Forward-auth never learns when the request ends: the admission, and any slot it holds,
     // goes when this answer is made.
-    match app.gate.admit(&facts).await {
+    match as_a_proxy_asks(app.gate.admit(&facts).await, server.unmatched) {
         Ok(admission) => {
             app.answered(&told(admission.report(), None, 200));
             let mut response = Response::new(axum::body::Body::empty());
             respond::add_headers(response.headers_mut(), admission.report(), None);
             response
         }
-        Err(refusal) if refusal.why == Why::NoRoute => match server.unmatched {
-            Unmatched::Pass => {
-                app.answered(&told(&refusal.report, None, 200));
-                Response::new(axum::body::Body::empty())
-            }
-            // 403, which a proxy passes through (nginx turns a 404 into a 500).
-            Unmatched::Refuse => {
-                app.answered(&told(&refusal.report, Some(refusal.why), 403));
-                refused(Refusal {
-                    status: 403,
-                    ..Refusal::no_route()
-                })
-            }
-        },
         Err(refusal) => {
             app.answered(&told(&refusal.report, Some(refusal.why), refusal.status));
             refused(refusal)

@@ -33,13 +33,13 @@ use envoy_types::pb::envoy::r#type::v3::HttpStatus;
 use envoy_types::pb::google::protobuf::BoolValue;
 use envoy_types::pb::google::rpc;
 use tollgate_core::Clock;
-use tollgate_policy::{RequestFacts, Unmatched, is_header_text};
+use tollgate_policy::{RequestFacts, is_header_text};
 
 use super::Envoy;
 use crate::adapters::{HttpHeaders, forwarded_for};
 use crate::app::App;
 use crate::respond;
-use tollgate_gate::{Refusal, Report, Why};
+use tollgate_gate::{Refusal, Report, as_a_proxy_asks};
 
 /// The request header that tells the upstream the account of an admitted request.
 pub(crate) const ACCOUNT_HEADER: &str = "x-tollgate-account";
@@ -133,27 +133,13 @@ async fn decide<C: Clock + 'static>(
         upstream: None,
         started,
     };
-    match app.gate.admit(&facts).await {
-        // The admission goes, and what it took with it, once answered.
+    // The admission goes, and what it took with it, once answered; an unrouted path as
+    // `server.unmatched` says, as forward-auth answers it.
+    match as_a_proxy_asks(app.gate.admit(&facts).await, policy.server().unmatched) {
         Ok(admission) => {
             app.answered(&told(admission.report(), None, 200));
             allowed(admission.report())
         }
-        Err(refusal) if refusal.why == Why::NoRoute => match policy.server().unmatched {
-            Unmatched::Pass => {
-                app.answered(&told(&refusal.report, None, 200));
-                allowed(&Report::default())
-            }
-            // 403, as forward-auth answers it: the gateway's 404 would say the path is not
-            // there, where only the policy does not know it.
-            Unmatched::Refuse => {
-                app.answered(&told(&refusal.report, Some(refusal.why), 403));
-                denied(Refusal {
-                    status: 403,
-                    ..Refusal::no_route()
-                })
-            }
-        },
         Err(refusal) => {
             app.answered(&told(&refusal.report, Some(refusal.why), refusal.status));
             denied(refusal)
