@@ -26,18 +26,44 @@ fn lines(file: &std::path::Path, count: usize) -> Vec<Value> {
     }
 }
 
-#[tokio::test]
-async fn every_decision_is_a_line_with_the_account_and_never_a_key() {
-    let upstream = Upstream::start().await;
+/// A `tollgate serve` of `policy` in front of `upstream`, writing its access log to the file
+/// returned (in the directory returned with it).
+fn logging(policy: &str, upstream: &Upstream) -> (Tollgate, std::path::PathBuf, TempDir) {
     let dir = TempDir::new();
     let log = dir.0.join("access.jsonl");
     let flag = log.to_str().unwrap().to_owned();
     let tollgate = Tollgate::start_with(
         TempDir::new(),
-        POLICY,
+        policy,
         Some(upstream.address),
         &["--access-log", &flag],
     );
+    (tollgate, log, dir)
+}
+
+/// `tollgate replay --json` of `log` through the policy `tollgate` serves: its summary, and
+/// the report as text for messages.
+fn replayed(tollgate: &Tollgate, log: &std::path::Path) -> (Value, String) {
+    let replayed = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["replay", "--json", "--config"])
+        .arg(&tollgate.config)
+        .arg("--log")
+        .arg(log)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&replayed.stdout).into_owned();
+    assert!(
+        replayed.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    (serde_json::from_str(&report).unwrap(), report)
+}
+
+#[tokio::test]
+async fn every_decision_is_a_line_with_the_account_and_never_a_key() {
+    let upstream = Upstream::start().await;
+    let (tollgate, log, _dir) = logging(POLICY, &upstream);
     let gateway = |path: &'static str| send(tollgate.address, "GET", path, &[KEY], "");
     assert_eq!(gateway("/machines/007?x=1").await.status, 200);
     assert_eq!(gateway("/machines/8").await.status, 200);
@@ -135,20 +161,7 @@ async fn every_decision_is_a_line_with_the_account_and_never_a_key() {
     assert_eq!(counter(&metrics.body, "tollgate_upstream_seconds_count"), 2);
 
     // Replayed as it is, through the same policy: the same decisions, accounts and refusals.
-    let replayed = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["replay", "--json", "--config"])
-        .arg(&tollgate.config)
-        .arg("--log")
-        .arg(&log)
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&replayed.stdout);
-    assert!(
-        replayed.status.success(),
-        "{report}{}",
-        String::from_utf8_lossy(&replayed.stderr)
-    );
-    let summary: Value = serde_json::from_str(&report).unwrap();
+    let (summary, report) = replayed(&tollgate, &log);
     assert_eq!(
         (&summary["requests"], &summary["refused"]),
         (&5.into(), &3.into()),
@@ -190,15 +203,7 @@ const QUERY_KEYS: &str = r#"
 #[tokio::test]
 async fn a_key_in_the_query_is_never_written_and_the_log_still_replays() {
     let upstream = Upstream::start().await;
-    let dir = TempDir::new();
-    let log = dir.0.join("access.jsonl");
-    let flag = log.to_str().unwrap().to_owned();
-    let tollgate = Tollgate::start_with(
-        TempDir::new(),
-        QUERY_KEYS,
-        Some(upstream.address),
-        &["--access-log", &flag],
-    );
+    let (tollgate, log, _dir) = logging(QUERY_KEYS, &upstream);
     let ask = |path: &'static str| send(tollgate.address, "GET", path, &[], "");
     assert_eq!(ask("/hello/a?api_key=alice-key&page=2").await.status, 200);
     assert_eq!(ask("/hello/b?page=3&api_key=alice-key").await.status, 200);
@@ -227,16 +232,7 @@ async fn a_key_in_the_query_is_never_written_and_the_log_still_replays() {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
 
-    let replayed = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["replay", "--json", "--config"])
-        .arg(&tollgate.config)
-        .arg("--log")
-        .arg(&log)
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&replayed.stdout);
-    assert!(replayed.status.success(), "{report}");
-    let summary: Value = serde_json::from_str(&report).unwrap();
+    let (summary, report) = replayed(&tollgate, &log);
     assert_eq!(
         (&summary["requests"], &summary["refused"]),
         (&4.into(), &2.into()),
