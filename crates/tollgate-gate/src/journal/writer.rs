@@ -101,13 +101,13 @@ impl Journal {
         slack: u64,
     ) -> Result<Self, String> {
         let path = data_dir.join("limits.journal");
-        let (records, _) = JournalFile::read(&path);
+        let (records, valid) = JournalFile::read(&path);
         let now = clock.now();
         let restored = store
             .restore(records.iter().copied(), now)
             .map_err(|error| format!("cannot restore limit state: {error}"))?;
         tracing::info!(file = %path.display(), restored, "limit state restored");
-        let disk = JournalFile::open(&path)
+        let disk = JournalFile::open(&path, valid)
             .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
         let latest: HashMap<u64, u64> = records.into_iter().collect();
         Self::run(disk, latest, clock, Box::new(take), durability, slack)
