@@ -70,6 +70,7 @@ mod report;
 mod rules;
 mod shadow;
 mod store;
+mod striped;
 mod usage;
 
 pub use admission::Admission;

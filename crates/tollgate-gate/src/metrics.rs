@@ -1,9 +1,10 @@
 //! The figures `/metrics` adds to the stores' own: decisions by api, limit and outcome,
-//! admissions near a limit, decision latency, reloads and open connections. Everything on the
-//! hot path is an atomic add; the series of a new api or limit are added copy-on-write under a
-//! lock, at most [`MAX_SERIES`] of them (api and limit names come from the policy, so they are
-//! bounded; accounts are labelled only when `server.metrics_per_account` is on; past the bound,
-//! `_other` takes the counts).
+//! admissions near a limit, decision latency, reloads and open connections. A decision adds
+//! to counters of its thread's own ([`Striped`]: no cache line another core writes), found
+//! by index; the series of a new api or limit get their indices copy-on-write under a lock,
+//! at most [`MAX_SERIES`] of them (api and limit names come from the policy, so they are
+//! bounded; accounts are labelled only when `server.metrics_per_account` is on; past the
+//! bound, `_other` takes the counts).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -13,6 +14,7 @@ use arc_swap::ArcSwap;
 use tollgate_core::StoreError;
 
 use crate::exposition::Exposition;
+use crate::striped::Striped;
 use crate::{Admission, Refusal, Why};
 
 /// The most api and limit series held; past it, new ones are counted as `_other`.
@@ -44,29 +46,29 @@ const LE: [&str; 17] = [
     "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "+Inf",
 ];
 
-/// A latency histogram with the fixed buckets above.
+/// The counter of a histogram that sums its observations (after its 17 buckets).
+const SUM: usize = 17;
+
+/// A latency histogram with the fixed buckets above, counted per thread.
 #[derive(Debug, Default)]
 pub struct Histogram {
-    /// Observations per bucket (not cumulative; the last one is past every bound).
-    buckets: [AtomicU64; 17],
-    sum_nanos: AtomicU64,
+    /// Observations per bucket (not cumulative; the last one is past every bound), then the
+    /// sum of the observations in nanoseconds.
+    counts: Striped,
 }
 
 impl Histogram {
     /// Counts one observation of `nanos`.
     pub fn observe(&self, nanos: u64) {
         let at = BOUNDS.partition_point(|&bound| bound < nanos);
-        self.buckets[at].fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.counts.add(at, 1);
+        self.counts.add(SUM, nanos);
     }
 
     /// Observations so far.
     #[cfg(test)]
     fn count(&self) -> u64 {
-        self.buckets
-            .iter()
-            .map(|bucket| bucket.load(Ordering::Relaxed))
-            .sum()
+        (0..LE.len()).map(|bucket| self.counts.get(bucket)).sum()
     }
 
     /// Writes the samples of family `name` (started by the caller) with `labels`, in seconds:
@@ -76,8 +78,8 @@ impl Histogram {
         let mut with_le: Vec<(&str, &str)> = labels.to_vec();
         with_le.push(("le", ""));
         let mut total = 0;
-        for (count, le) in self.buckets.iter().zip(LE) {
-            total += count.load(Ordering::Relaxed);
+        for (at, le) in LE.iter().enumerate() {
+            total += self.counts.get(at);
             if let Some(last) = with_le.last_mut() {
                 last.1 = le;
             }
@@ -87,7 +89,7 @@ impl Histogram {
             clippy::cast_precision_loss,
             reason = "a sum in seconds; nanoseconds past 2^53 lose nothing that matters"
         )]
-        let seconds = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let seconds = self.counts.get(SUM) as f64 / 1e9;
         page.sample_text(&format!("{name}_sum"), labels, format_args!("{seconds}"));
         page.sample(&format!("{name}_count"), labels, total);
     }
@@ -142,19 +144,23 @@ impl Decided {
 /// another limit refused, or (a shadow limit) would have refused it.
 const LIMIT_OUTCOMES: [&str; 4] = ["admitted", "refused", "passed", "shadow_refused"];
 
-/// Counts of one limit (for one api, and one account when labelled): by outcome, then the
-/// admissions that left it at 80 % used or more.
-type LimitCounters = [AtomicU64; 5];
+/// Counters of one limit (for one api, and one account when labelled), from its first index:
+/// by outcome, then the admissions that left it at 80 % used or more.
+const LIMIT_COUNTERS: usize = 5;
 const NEAR: usize = 4;
 
-/// One api's series.
+/// Counters of one api, from its first index: by outcome, then answers by status class (1xx
+/// to 5xx).
+const API_COUNTERS: usize = 8;
+const ANSWERS: usize = 3;
+
+/// One api's series: where its counters start.
 #[derive(Debug, Clone, Default)]
 struct ApiSeries {
-    outcomes: Arc<[AtomicU64; 3]>,
-    /// Answers by status class: 1xx to 5xx.
-    answers: Arc<[AtomicU64; 5]>,
-    /// By limit, then account (empty when accounts are not labelled).
-    limits: HashMap<String, HashMap<String, Arc<LimitCounters>>>,
+    counters: usize,
+    /// By limit, then account (empty when accounts are not labelled): where each one's
+    /// counters start.
+    limits: HashMap<String, HashMap<String, usize>>,
 }
 
 /// What one limit said in a decision, as the metrics count it.
@@ -172,12 +178,6 @@ pub struct LimitSeen<'a> {
     pub remaining: u64,
 }
 
-/// Where a decision's counts go.
-enum Found<'a> {
-    Api(&'a ApiSeries),
-    Limit(&'a LimitCounters),
-}
-
 /// The figures of the pipeline and the ports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -185,13 +185,16 @@ pub struct Metrics {
     pub latency: Histogram,
     /// Time the gateway's upstream took to send its response headers.
     pub upstream: Histogram,
+    /// Every api's and limit's counters, by index.
+    counters: Striped,
     /// By api name ("-": none was routed).
     apis: ArcSwap<HashMap<String, ApiSeries>>,
+    /// Series held, and the next free counter index.
     series: AtomicUsize,
+    next_counter: AtomicUsize,
     adding: Mutex<()>,
-    /// Counts past [`MAX_SERIES`].
+    /// Counts past [`MAX_SERIES`]: an api's at 0, a limit's after them.
     other: ApiSeries,
-    other_limit: Arc<LimitCounters>,
     /// Policy reloads: succeeded, failed.
     reloads: [AtomicU64; 2],
     /// Connections open per port.
@@ -203,11 +206,12 @@ impl Default for Metrics {
         Self {
             latency: Histogram::default(),
             upstream: Histogram::default(),
+            counters: Striped::default(),
             apis: ArcSwap::default(),
             series: AtomicUsize::new(0),
+            next_counter: AtomicUsize::new(API_COUNTERS + LIMIT_COUNTERS),
             adding: Mutex::new(()),
             other: ApiSeries::default(),
-            other_limit: Arc::default(),
             reloads: Default::default(),
             connections: ["public", "admin", "grpc"].map(|port| (port, ConnectionGauge::default())),
         }
@@ -259,11 +263,8 @@ impl Metrics {
         account: &str,
         limits: impl Iterator<Item = LimitSeen<'a>>,
     ) {
-        self.with(api, None, |found| {
-            if let Found::Api(series) = found {
-                series.outcomes[outcome.index()].fetch_add(1, Ordering::Relaxed);
-            }
-        });
+        let counters = &self.counters;
+        counters.add(self.api_counters(api) + outcome.index(), 1);
         for limit in limits {
             let counted = match (outcome, limit.allowed, limit.shadow) {
                 (Decided::Admitted, true, _) => 0,
@@ -276,68 +277,96 @@ impl Metrics {
                 && limit.limit > 0
                 && u128::from(limit.limit.saturating_sub(limit.remaining)) * 5
                     >= u128::from(limit.limit) * 4;
-            self.with(api, Some((limit.name, account)), |found| {
-                if let Found::Limit(counters) = found {
-                    counters[counted].fetch_add(1, Ordering::Relaxed);
-                    if near {
-                        counters[NEAR].fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            });
+            let at = self.limit_counters(api, limit.name, account);
+            counters.add(at + counted, 1);
+            if near {
+                counters.add(at + NEAR, 1);
+            }
         }
     }
 
-    /// Calls `count` with the series of `api` (and of `limit` for `account`, if given), added
-    /// if new: lock-free when it exists.
-    fn with(&self, api: &str, limit: Option<(&str, &str)>, count: impl FnOnce(Found<'_>)) {
-        let apis = self.apis.load();
-        if let Some(found) = find(&apis, api, limit) {
-            return count(found);
+    /// Where the counters of `api` start (added if new).
+    fn api_counters(&self, api: &str) -> usize {
+        if let Some(series) = self.apis.load().get(api) {
+            return series.counters;
         }
-        drop(apis);
+        self.added(api, None)
+    }
+
+    /// Where the counters of `limit` of `api` for `account` start (added if new).
+    fn limit_counters(&self, api: &str, limit: &str, account: &str) -> usize {
+        let found = self
+            .apis
+            .load()
+            .get(api)
+            .and_then(|series| series.limits.get(limit)?.get(account).copied());
+        found.unwrap_or_else(|| self.added(api, Some((limit, account))))
+    }
+
+    /// Adds the series of `api` (and of its `limit` for an account, if given) unless another
+    /// thread just did, and says where its counters start: `_other`'s past [`MAX_SERIES`].
+    fn added(&self, api: &str, limit: Option<(&str, &str)>) -> usize {
         let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
         let apis = self.apis.load_full();
-        if let Some(found) = find(&apis, api, limit) {
-            return count(found);
-        }
-        if self.series.load(Ordering::Relaxed) >= MAX_SERIES {
-            return count(match limit {
-                None => Found::Api(&self.other),
-                Some(_) => Found::Limit(&self.other_limit),
-            });
-        }
-        let mut grown = (*apis).clone();
-        let series = grown.entry(api.to_owned()).or_insert_with(|| {
-            self.series.fetch_add(1, Ordering::Relaxed);
-            ApiSeries::default()
+        let held = apis.get(api).and_then(|series| match limit {
+            None => Some(series.counters),
+            Some((limit, account)) => series.limits.get(limit)?.get(account).copied(),
         });
-        if let Some((limit, account)) = limit {
-            series
-                .limits
-                .entry(limit.to_owned())
-                .or_default()
-                .entry(account.to_owned())
-                .or_insert_with(|| {
-                    self.series.fetch_add(1, Ordering::Relaxed);
-                    Arc::default()
-                });
+        if let Some(at) = held {
+            return at;
         }
-        let grown = Arc::new(grown);
-        self.apis.store(Arc::clone(&grown));
-        if let Some(found) = find(&grown, api, limit) {
-            count(found);
-        }
+        let other = match limit {
+            None => 0,
+            Some(_) => API_COUNTERS,
+        };
+        let mut grown = (*apis).clone();
+        let allot = |counters: usize| {
+            let at = self.next_counter.load(Ordering::Relaxed);
+            if self.series.load(Ordering::Relaxed) >= MAX_SERIES
+                || at + counters > Striped::CAPACITY
+            {
+                return None;
+            }
+            self.series.fetch_add(1, Ordering::Relaxed);
+            self.next_counter.store(at + counters, Ordering::Relaxed);
+            Some(at)
+        };
+        let series = match grown.get_mut(api) {
+            Some(series) => series,
+            None => {
+                let Some(counters) = allot(API_COUNTERS) else {
+                    return other;
+                };
+                grown.entry(api.to_owned()).or_insert(ApiSeries {
+                    counters,
+                    limits: HashMap::new(),
+                })
+            }
+        };
+        let at = match limit {
+            None => series.counters,
+            Some((limit, account)) => match allot(LIMIT_COUNTERS) {
+                None => API_COUNTERS,
+                Some(at) => {
+                    series
+                        .limits
+                        .entry(limit.to_owned())
+                        .or_default()
+                        .insert(account.to_owned(), at);
+                    at
+                }
+            },
+        };
+        self.apis.store(Arc::new(grown));
+        at
     }
 
     /// Counts an answer with `status` to a request for `api` (`-`: none was routed), as the
     /// client got it (the check API's: the status it reports).
     pub fn answered(&self, api: &str, status: u16) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
-        self.with(api, None, |found| {
-            if let Found::Api(series) = found {
-                series.answers[class].fetch_add(1, Ordering::Relaxed);
-            }
-        });
+        self.counters
+            .add(self.api_counters(api) + ANSWERS + class, 1);
     }
 
     /// Counts a reload of the policy or of envoyproxy/ratelimit's files.
@@ -363,12 +392,8 @@ impl Metrics {
             .iter()
             .map(|name| (name.as_str(), &apis[*name]))
             .collect();
-        let others = self
-            .other
-            .outcomes
-            .iter()
-            .any(|n| n.load(Ordering::Relaxed) > 0);
-        if others {
+        let counters = &self.counters;
+        if (0..API_COUNTERS).any(|at| counters.get(at) > 0) {
             every.push(("_other", &self.other));
         }
         let name = "tollgate_api_decisions_total";
@@ -378,9 +403,13 @@ impl Metrics {
             "Decisions by api (\"-\": no route matched) and outcome.",
         );
         for (api, series) in &every {
-            for (outcome, count) in Decided::ALL.iter().zip(series.outcomes.iter()) {
+            for outcome in Decided::ALL {
                 let labels = [("api", *api), ("outcome", outcome.label())];
-                page.sample(name, &labels, count.load(Ordering::Relaxed));
+                page.sample(
+                    name,
+                    &labels,
+                    counters.get(series.counters + outcome.index()),
+                );
             }
         }
         let name = "tollgate_answers_total";
@@ -390,29 +419,23 @@ impl Metrics {
             "Answers of the gateway, forward-auth and the check API by api and status class (the check API's: the status it reports).",
         );
         for (api, series) in &every {
-            for (class, count) in ["1xx", "2xx", "3xx", "4xx", "5xx"]
-                .iter()
-                .zip(series.answers.iter())
-            {
+            for (at, class) in ["1xx", "2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
                 let labels = [("api", *api), ("class", *class)];
-                page.sample(name, &labels, count.load(Ordering::Relaxed));
+                page.sample(name, &labels, counters.get(series.counters + ANSWERS + at));
             }
         }
-        let mut limits: Vec<(&str, &str, &str, &LimitCounters)> = Vec::new();
+        let mut limits: Vec<(&str, &str, &str, usize)> = Vec::new();
         for (api, series) in &every {
             for (limit, accounts) in &series.limits {
-                for (account, counters) in accounts {
-                    limits.push((api, limit, account, counters));
+                for (account, at) in accounts {
+                    limits.push((api, limit, account, *at));
                 }
             }
         }
         limits.sort_unstable_by_key(|&(api, limit, account, _)| (api, limit, account));
-        if self
-            .other_limit
-            .iter()
-            .any(|n| n.load(Ordering::Relaxed) > 0)
-        {
-            limits.push(("_other", "_other", "", &self.other_limit));
+        let other_limit = API_COUNTERS;
+        if (0..LIMIT_COUNTERS).any(|at| counters.get(other_limit + at) > 0) {
+            limits.push(("_other", "_other", "", other_limit));
         }
         let name = "tollgate_limit_decisions_total";
         page.family(
@@ -420,10 +443,10 @@ impl Metrics {
             "counter",
             "What each limit did per decision, by api and limit: admitted (counted an admitted request), refused (refused it), passed (had room while another refused), shadow_refused (a shadow limit would have refused).",
         );
-        for (api, limit, account, counters) in &limits {
-            for (outcome, count) in LIMIT_OUTCOMES.iter().zip(counters.iter()) {
+        for &(api, limit, account, at) in &limits {
+            for (outcome, offset) in LIMIT_OUTCOMES.iter().zip(0..) {
                 let labels = limit_labels(api, limit, account, Some(outcome));
-                page.sample(name, &labels, count.load(Ordering::Relaxed));
+                page.sample(name, &labels, counters.get(at + offset));
             }
         }
         let name = "tollgate_near_limit_total";
@@ -432,9 +455,9 @@ impl Metrics {
             "counter",
             "Admissions that left a limit at 80 % used or more, by api and limit.",
         );
-        for (api, limit, account, counters) in &limits {
+        for &(api, limit, account, at) in &limits {
             let labels = limit_labels(api, limit, account, None);
-            page.sample(name, &labels, counters[NEAR].load(Ordering::Relaxed));
+            page.sample(name, &labels, counters.get(at + NEAR));
         }
         let name = "tollgate_decision_seconds";
         page.family(
@@ -482,23 +505,6 @@ fn limit_labels<'a>(
         labels.push(("outcome", outcome));
     }
     labels
-}
-
-/// The series of `api`, or of its `limit` for an account, if held.
-fn find<'a>(
-    apis: &'a HashMap<String, ApiSeries>,
-    api: &str,
-    limit: Option<(&str, &str)>,
-) -> Option<Found<'a>> {
-    let series = apis.get(api)?;
-    match limit {
-        None => Some(Found::Api(series)),
-        Some((limit, account)) => series
-            .limits
-            .get(limit)?
-            .get(account)
-            .map(|counters| Found::Limit(counters)),
-    }
 }
 
 /// Connections open on one port; each [`OpenConnection`] counts one while it lives.

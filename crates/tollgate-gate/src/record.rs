@@ -2,20 +2,19 @@
 //! `/metrics`, decisions per account and day not yet written down, what shadow limits would
 //! have refused, and the budget of refusal log lines.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use tollgate_core::Nanos;
 
 use crate::metrics::{Decided, Metrics};
 use crate::refusal_lines::RefusalLines;
 use crate::shadow::ShadowLog;
+use crate::striped::Striped;
 use crate::usage::UsageCounter;
 
 /// The records of decisions.
 #[derive(Debug, Default)]
 pub(crate) struct Record {
-    /// Decisions since the start, by [`Decided`].
-    decisions: [AtomicU64; 3],
+    /// Decisions since the start, by [`Decided`], counted per thread.
+    decisions: Striped,
     /// What `/metrics` adds to the stores' figures: decisions by api and limit, latency.
     pub(crate) metrics: Metrics,
     /// Decisions per account, api and day, not yet written down.
@@ -31,13 +30,11 @@ impl Record {
     /// [`decisions`](Self::decisions).
     pub(crate) fn finished(&self, took: Nanos, outcome: Decided) {
         self.metrics.latency.observe(took);
-        self.decisions[outcome.index()].fetch_add(1, Ordering::Relaxed);
+        self.decisions.add(outcome.index(), 1);
     }
 
     /// Decisions since the start, in the order of [`Decided::ALL`].
     pub(crate) fn decisions(&self) -> [u64; 3] {
-        self.decisions
-            .each_ref()
-            .map(|count| count.load(Ordering::Relaxed))
+        Decided::ALL.map(|outcome| self.decisions.get(outcome.index()))
     }
 }
