@@ -35,10 +35,12 @@ pub(super) async fn buy_pack<C: Clock>(
         Ok(order) => order,
         Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
     };
-    let Some(period) = admin.app.gate.policy().pack_period(&order.pack) else {
+    let policy = admin.app.gate.policy();
+    let Some(period) = policy.pack_period(&order.pack) else {
         let message = format!("the policy defines no pack `{}`", order.pack);
         return error(StatusCode::BAD_REQUEST, "bad_pack", &message);
     };
+    let price = policy.pack_price(&order.pack);
     if let Err(refusal) = require_account(&admin, &id).await {
         return refusal;
     }
@@ -47,7 +49,7 @@ pub(super) async fn buy_pack<C: Clock>(
     let period = tollgate_core::duration_nanos(period);
     let bought = match admin
         .catalog
-        .buy_pack(&id, &order.pack, period, by, now)
+        .buy_pack(&id, &order.pack, period, price, by, now)
         .await
     {
         Ok(bought) => bought,
