@@ -1,6 +1,7 @@
 //! What a pack replaced by another leaves, through the admin API and on the customer's page,
 //! with `examples/iot-platform.toml`'s prices (plus 999.00 CNY, max 2999.00 CNY a year): a year
-//! with a leap day, an account whose zone changes in between, and renewals that leave nothing.
+//! with a leap day, an account whose zone changes in between, renewals that leave nothing, and
+//! the worked example of docs/policy.md.
 
 use std::time::Duration;
 
@@ -101,6 +102,42 @@ async fn a_year_s_pack_replaced_after_29_february_leaves_319_days_worth_their_sh
 }
 
 #[tokio::test]
+async fn the_worked_example_of_docs_policy_md_is_what_the_admin_api_answers() {
+    let bought_at = at("2026-01-15T09:30:00+08:00[Asia/Shanghai]");
+    let tollgate = Tollgate::with_admin_at(&example("iot-platform.toml"), bought_at).await;
+    buy(&tollgate, "acme", "plus").await;
+    tollgate.advance(Duration::from_secs(31 * DAY));
+    buy(&tollgate, "acme", "max").await;
+    assert_eq!(
+        ledger(&tollgate, "acme").await,
+        [
+            json!({
+                "pack": "plus", "bought_by": "admin",
+                "bought_at": 1_768_440_600, "starts_at": 1_768_440_600, "expires_at": 1_799_976_600,
+                "superseded_at": 1_771_119_000, "superseded_by": "max",
+                "price": yuan("999.00"),
+                "refund": { "unused_seconds": 28_857_600, "value": yuan("914.15") },
+            }),
+            json!({
+                "pack": "max", "bought_by": "admin",
+                "bought_at": 1_771_119_000, "starts_at": 1_771_119_000, "expires_at": 1_802_655_000,
+                "superseded_at": null, "superseded_by": null,
+                "price": yuan("2999.00"),
+                "refund": null,
+            }),
+        ]
+    );
+    let page = tollgate.quota(&[ACME, ("Accept", "text/html")]).await.body;
+    assert!(
+        page.contains(
+            "Pack <strong>plus</strong> replaced by <strong>max</strong> on 15 February 2026 \
+             with 334 days unused, worth 914.15 CNY</p>"
+        ),
+        "{page}"
+    );
+}
+
+#[tokio::test]
 async fn the_unused_time_runs_to_the_expiry_enforced_whatever_the_account_s_zone() {
     let bought_at = at("2028-01-15T00:00:00+08:00[Asia/Shanghai]");
     let tollgate = Tollgate::with_admin_at(&example("iot-platform.toml"), bought_at).await;
@@ -195,4 +232,35 @@ async fn a_renewal_leaves_nothing_and_a_replacement_counts_both_years_paid() {
         json!({ "unused_seconds": 365 * DAY, "value": yuan("999.00") })
     );
     assert_eq!(rows[0]["refund"], json!(null));
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_price_and_the_refund() {
+    let tollgate = Tollgate::with_admin(&example("iot-platform.toml")).await;
+    let document = tollgate
+        .admin("GET", "/admin/openapi.json", "")
+        .await
+        .json();
+    let schemas = &document["components"]["schemas"];
+    let purchase = &schemas["Purchase"]["properties"];
+    assert_eq!(
+        purchase["price"]["oneOf"][1]["$ref"],
+        "#/components/schemas/Money"
+    );
+    assert_eq!(
+        purchase["refund"]["oneOf"][1]["$ref"],
+        "#/components/schemas/RefundBody"
+    );
+    let refund = &schemas["RefundBody"];
+    assert_eq!(refund["required"], json!(["unused_seconds"]));
+    assert_eq!(
+        refund["properties"]["value"]["oneOf"][1]["$ref"],
+        "#/components/schemas/Money"
+    );
+    let amount = &schemas["Money"]["properties"]["amount"];
+    assert_eq!(
+        (&amount["type"], &amount["pattern"]),
+        (&json!("string"), &json!(r"^[0-9]+(\.[0-9]{1,4})?$")),
+        "a decimal string, never a float"
+    );
 }
