@@ -3,8 +3,9 @@
 //! A pack raises an account's quotas for a period (a year by default). Buying the pack the
 //! account already holds renews it from its current expiry (not from now); buying another pack
 //! replaces the one held at once; a pack bought after the previous one expired starts now.
+//! A pack replaced by another leaves its unused time, worth its share of what was paid.
 
-use tollgate_core::Nanos;
+use tollgate_core::{Nanos, Price, epoch_seconds};
 
 /// A pack held by an account, as the ledger records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +51,34 @@ pub(crate) fn purchase(held: Option<&HeldPack>, pack: &str, period: Nanos, now: 
             expires_at: now.saturating_add(period),
             replaces_held: false,
         },
+    }
+}
+
+/// What a pack replaced before its expiry leaves: the time it would still have applied, and
+/// the share of what was paid that this time is worth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refund {
+    /// Whole seconds from the replacement to the expiry, as the ledger shows both instants
+    /// (each rounded up to the second): `expires_at − superseded_at`.
+    pub unused_seconds: u64,
+    /// `unused_seconds / (expires_at − starts_at)` of what was paid for the held pack (its
+    /// purchase and the renewals folded into it), rounded to the nearest unit of the price's
+    /// decimals, halves up; `None` when some purchase of it had no price, or two of them were
+    /// in different currencies.
+    pub value: Option<Price>,
+}
+
+/// What `held`, for which `paid` was paid, leaves when another pack replaces it at `now`.
+/// Counted on the instants that decided: the held pack applied until `expires_at`, whatever
+/// the account's zone, so its unused time is the seconds from `now` to then.
+#[must_use]
+pub(crate) fn refund(held: &HeldPack, paid: Option<Price>, now: Nanos) -> Refund {
+    let expires = epoch_seconds(held.expires_at);
+    let unused_seconds = expires.saturating_sub(epoch_seconds(now));
+    let total = expires.saturating_sub(epoch_seconds(held.starts_at));
+    Refund {
+        unused_seconds,
+        value: paid.map(|paid| paid.share(unused_seconds, total)),
     }
 }
 
@@ -125,6 +154,23 @@ mod tests {
                 replaces_held: false
             }
         );
+    }
+
+    #[test]
+    fn a_replaced_pack_leaves_its_unused_seconds_worth_their_share() {
+        const SECOND: Nanos = 1_000_000_000;
+        let euros = |text: &str| text.parse::<Price>().unwrap();
+        let plus = held("plus", 10 * DAY, 10 * DAY + YEAR);
+        let left = refund(&plus, Some(euros("99.99 EUR")), 56 * DAY);
+        // 319 of 365 days: 9,999 × 319 / 365 = 8,738.85… cents.
+        assert_eq!(left.unused_seconds, 319 * 86_400);
+        assert_eq!(left.value, Some(euros("87.39 EUR")));
+        // Instants read as the ledger shows them, rounded up to the second.
+        let left = refund(&plus, None, 56 * DAY + SECOND / 2);
+        assert_eq!((left.unused_seconds, left.value), (319 * 86_400 - 1, None));
+        // Replaced in its first second: all of it.
+        let left = refund(&plus, Some(euros("99.99 EUR")), 10 * DAY);
+        assert_eq!(left.value, Some(euros("99.99 EUR")));
     }
 
     #[test]

@@ -83,4 +83,14 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             "INSERT INTO catalog_changes (id, version) VALUES (1, 0)",
         ],
     ),
+    (
+        7,
+        // What each purchase cost (`99.99 EUR`, as the policy priced the pack then), and what
+        // a pack replaced by another left: its unused seconds and their value.
+        &[
+            "ALTER TABLE pack_purchases ADD COLUMN price TEXT",
+            "ALTER TABLE pack_purchases ADD COLUMN unused_seconds BIGINT",
+            "ALTER TABLE pack_purchases ADD COLUMN refund TEXT",
+        ],
+    ),
 ];

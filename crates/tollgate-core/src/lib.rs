@@ -51,6 +51,7 @@ mod key;
 mod limit_store;
 mod limiter;
 pub mod memory;
+mod price;
 mod store;
 mod usage_day;
 
@@ -67,5 +68,6 @@ pub use key::{Key, KeyBuilder, KeySpace};
 pub use limit_store::{LimitStore, StoreFuture};
 pub use limiter::Limiter;
 pub use memory::{MemoryStore, MemoryStoreBuilder, MemoryStoreStats, WhenFull};
+pub use price::{MAX_DECIMALS, Price, PriceError};
 pub use store::{LimitRequest, Store, StoreError, Unsupported};
 pub use usage_day::UsageDay;

@@ -275,6 +275,9 @@ pub struct PlanConfig {
 pub struct PackConfig {
     /// How long a purchase lasts (default `365d`).
     pub period: Option<Spanned<String>>,
+    /// What a purchase costs, `AMOUNT CURRENCY` (`99.99 EUR`): what the unused time of a pack
+    /// replaced by another is worth, pro rata.
+    pub price: Option<Spanned<String>>,
     /// Limit name → the numbers while the pack is held (typically quotas, not rates).
     #[serde(default)]
     pub limits: BTreeMap<String, Spanned<NumbersConfig>>,

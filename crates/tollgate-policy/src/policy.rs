@@ -32,8 +32,8 @@ pub struct Policy {
     pub(crate) routes: Routes,
     pub(crate) apis: Vec<Name>,
     pub(crate) plans: Vec<Name>,
-    /// Pack names and how long a purchase lasts.
-    pub(crate) packs: Vec<(String, std::time::Duration)>,
+    /// The packs, in file order.
+    pub(crate) packs: Vec<Pack>,
     pub(crate) default_plan: Option<usize>,
     pub(crate) accounts: Vec<Account>,
     /// The zone of accounts that name none: the first calendar-aligned window's, else UTC.
@@ -48,6 +48,16 @@ pub struct Policy {
     pub(crate) check: StoreCheck,
     /// What is valid but unsafe: see [`Policy::warnings`].
     pub(crate) warnings: Vec<crate::ConfigError>,
+}
+
+/// A pack of the policy (`[packs.NAME]`).
+#[derive(Debug)]
+pub(crate) struct Pack {
+    pub(crate) name: String,
+    /// How long a purchase lasts: a fixed length, whatever the account's zone.
+    pub(crate) period: std::time::Duration,
+    /// What a purchase costs, if the policy says.
+    pub(crate) price: Option<tollgate_core::Price>,
 }
 
 impl Policy {
@@ -357,7 +367,7 @@ impl Policy {
         unknown: &mut Vec<String>,
     ) -> Option<(usize, tollgate_core::Nanos)> {
         let (name, until) = pack?;
-        let found = self.packs.iter().position(|(pack, _)| pack == name);
+        let found = self.packs.iter().position(|pack| pack.name == *name);
         if found.is_none() {
             unknown.push(name.clone());
         }
@@ -417,15 +427,23 @@ impl Policy {
     /// A pack by name: how long a purchase lasts, if the policy defines it.
     #[must_use]
     pub fn pack_period(&self, name: &str) -> Option<std::time::Duration> {
-        self.packs
-            .iter()
-            .find(|(pack, _)| pack == name)
-            .map(|&(_, period)| period)
+        self.pack(name).map(|pack| pack.period)
+    }
+
+    /// A pack by name: what a purchase costs, if the policy defines the pack and gives it a
+    /// `price`.
+    #[must_use]
+    pub fn pack_price(&self, name: &str) -> Option<tollgate_core::Price> {
+        self.pack(name).and_then(|pack| pack.price)
+    }
+
+    fn pack(&self, name: &str) -> Option<&Pack> {
+        self.packs.iter().find(|pack| pack.name == name)
     }
 
     /// The names of the packs, in file order.
     pub fn packs(&self) -> impl Iterator<Item = &str> {
-        self.packs.iter().map(|(pack, _)| pack.as_str())
+        self.packs.iter().map(|pack| pack.name.as_str())
     }
 
     /// The plan names.

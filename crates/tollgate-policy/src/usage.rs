@@ -216,7 +216,7 @@ impl Policy {
                 .plan
                 .or(self.default_plan)
                 .map(|plan| &*self.plans[plan]),
-            pack: pack.map(|(pack, until)| (self.packs[pack].0.as_str(), until)),
+            pack: pack.map(|(pack, until)| (self.packs[pack].name.as_str(), until)),
             apis,
         })
     }

@@ -5,6 +5,7 @@
 #[path = "../support/postgres_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod postgres_server;
+mod refunds;
 
 use std::path::PathBuf;
 
@@ -153,7 +154,7 @@ async fn packs_renew_replace_and_expire(url: &str) {
     catalog.create_account(&account("acme"), 0).await.unwrap();
 
     let plus = catalog
-        .buy_pack("acme", "plus", YEAR, "billing", 10 * DAY)
+        .buy_pack("acme", "plus", YEAR, None, "billing", 10 * DAY)
         .await
         .unwrap();
     assert_eq!(
@@ -163,7 +164,7 @@ async fn packs_renew_replace_and_expire(url: &str) {
 
     // Same pack again, 100 days in: renewed from the old expiry.
     let renewed = catalog
-        .buy_pack("acme", "plus", YEAR, "billing", 100 * DAY)
+        .buy_pack("acme", "plus", YEAR, None, "billing", 100 * DAY)
         .await
         .unwrap();
     assert_eq!(
@@ -173,7 +174,7 @@ async fn packs_renew_replace_and_expire(url: &str) {
 
     // A different pack: replaces at once.
     let max = catalog
-        .buy_pack("acme", "max", YEAR, "admin", 200 * DAY)
+        .buy_pack("acme", "max", YEAR, None, "admin", 200 * DAY)
         .await
         .unwrap();
     assert_eq!(
@@ -206,7 +207,7 @@ async fn packs_renew_replace_and_expire(url: &str) {
             .is_none()
     );
     let again = catalog
-        .buy_pack("acme", "max", YEAR, "billing", 600 * DAY)
+        .buy_pack("acme", "max", YEAR, None, "billing", 600 * DAY)
         .await
         .unwrap();
     assert_eq!(

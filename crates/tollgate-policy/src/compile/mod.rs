@@ -167,7 +167,16 @@ impl Compiler<'_> {
                     .as_ref()
                     .and_then(|period| self.parse(period, crate::units::parse_duration))
                     .unwrap_or(std::time::Duration::from_secs(365 * 86_400));
-                (name.clone(), period)
+                let price = config.get_ref().price.as_ref().and_then(|price| {
+                    self.parse(price, |text| {
+                        text.parse().map_err(|error| format!("{error}"))
+                    })
+                });
+                crate::policy::Pack {
+                    name: name.clone(),
+                    period,
+                    price,
+                }
             })
             .collect();
         for (plan, config) in &file.plans {

@@ -479,6 +479,7 @@ fn a_pack_raises_quotas_until_it_expires() {
 
         [packs.plus]
         period = "365d"
+        price = "99.99 EUR"
         limits.daily = { max = 5000 }
     "#;
     let policy = Policy::compile(&Source::new("packs.toml", text)).unwrap();
@@ -486,6 +487,12 @@ fn a_pack_raises_quotas_until_it_expires() {
         policy.pack_period("plus"),
         Some(std::time::Duration::from_secs(365 * 86_400))
     );
+    let price = policy.pack_price("plus").unwrap();
+    assert_eq!(
+        (price.minor(), price.decimals(), price.currency()),
+        (9_999, 2, "EUR")
+    );
+    assert_eq!(policy.pack_price("nothing"), None);
     let hash = tollgate_policy::units::sha256_hex("acme-key");
     let until = 1_800_000_000_000_000_000;
     let entry = tollgate_policy::DirectoryEntry {

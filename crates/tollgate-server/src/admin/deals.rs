@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use tollgate_core::{Clock, epoch_seconds};
 use tollgate_policy::Numbers;
 
-use super::wire::{ApiError, BuyPack, NewNumbers, OverrideBody, Purchase};
+use super::wire::{ApiError, BuyPack, Money, NewNumbers, OverrideBody, Purchase, RefundBody};
 use super::{Admin, error, fault, parse, refreshed, removed, require_account};
 
 /// Sells account `id` a pack: a renewal of the pack it holds extends it, another replaces it.
@@ -35,10 +35,12 @@ pub(super) async fn buy_pack<C: Clock>(
         Ok(order) => order,
         Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", &message),
     };
-    let Some(period) = admin.app.gate.policy().pack_period(&order.pack) else {
+    let policy = admin.app.gate.policy();
+    let Some(period) = policy.pack_period(&order.pack) else {
         let message = format!("the policy defines no pack `{}`", order.pack);
         return error(StatusCode::BAD_REQUEST, "bad_pack", &message);
     };
+    let price = policy.pack_price(&order.pack);
     if let Err(refusal) = require_account(&admin, &id).await {
         return refusal;
     }
@@ -47,7 +49,7 @@ pub(super) async fn buy_pack<C: Clock>(
     let period = tollgate_core::duration_nanos(period);
     let bought = match admin
         .catalog
-        .buy_pack(&id, &order.pack, period, by, now)
+        .buy_pack(&id, &order.pack, period, price, by, now)
         .await
     {
         Ok(bought) => bought,
@@ -57,7 +59,8 @@ pub(super) async fn buy_pack<C: Clock>(
     (StatusCode::CREATED, Json(purchase(bought))).into_response()
 }
 
-/// The pack ledger of account `id`, oldest first.
+/// The pack ledger of account `id`, oldest first, with what each purchase cost and what a
+/// pack replaced by another left.
 #[utoipa::path(
     get,
     path = "/admin/accounts/{id}/packs",
@@ -95,6 +98,19 @@ fn purchase(row: tollgate_catalog::PackPurchase) -> Purchase {
         expires_at: seconds(row.expires_at),
         superseded_at,
         superseded_by,
+        price: row.price.map(money),
+        refund: row.refund.map(|refund| RefundBody {
+            unused_seconds: refund.unused_seconds,
+            value: refund.value.map(money),
+        }),
+    }
+}
+
+/// A price, as the admin API shows it.
+fn money(price: tollgate_core::Price) -> Money {
+    Money {
+        amount: price.amount(),
+        currency: price.currency().to_owned(),
     }
 }
 

@@ -147,6 +147,35 @@ pub(crate) struct Purchase {
     pub(crate) superseded_at: Option<u64>,
     /// The pack that replaced it.
     pub(crate) superseded_by: Option<String>,
+    /// What this purchase cost, as the policy priced the pack then; `null` for a pack without
+    /// a price.
+    pub(crate) price: Option<Money>,
+    /// What it left when a different pack replaced it before its expiry; `null` while it
+    /// applies, once renewed (by the same pack), and after it expired.
+    pub(crate) refund: Option<RefundBody>,
+}
+
+/// An exact amount of money: a decimal string, never a floating-point number.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Money {
+    /// The amount, with as many decimals as the policy writes the price with.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,4})?$", example = "87.39")]
+    pub(crate) amount: String,
+    /// The currency code, as the policy writes it.
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
+    pub(crate) currency: String,
+}
+
+/// What a pack replaced by another left (docs/admin-api.md, "Packs").
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RefundBody {
+    /// The seconds it would still have applied: `expires_at − superseded_at`.
+    pub(crate) unused_seconds: u64,
+    /// Their share of what was paid for the pack, its renewals included:
+    /// `unused_seconds / (expires_at − starts_at)` of it, to the nearest unit of the price,
+    /// halves up; `null` when a purchase of it had no price, or two were in different
+    /// currencies.
+    pub(crate) value: Option<Money>,
 }
 
 /// `PUT /admin/accounts/{id}/overrides/{limit}`: the numbers the limit's kind takes.

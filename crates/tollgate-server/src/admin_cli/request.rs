@@ -22,6 +22,8 @@ pub(super) enum Shape {
     History,
     /// The shadow report: a row per limit and account.
     Shadow,
+    /// A pack ledger: a row per purchase, with its price and what it left when replaced.
+    Ledger,
     /// Nothing to show (204): a line saying what was done.
     Done(&'static str),
 }
@@ -90,8 +92,9 @@ fn object(fields: &[(&str, Value)]) -> Value {
 pub(super) const ACCOUNT: &[&str] = &["id", "plan", "company", "time_zone", "source"];
 /// The columns of a key.
 const KEYS: &[&str] = &["key_sha256", "created_at"];
-/// The columns of a row of the pack ledger.
-const PACKS: &[&str] = &[
+/// The columns of a row of the pack ledger, its money written out and its refund's two fields
+/// as columns of their own.
+pub(super) const PACKS: &[&str] = &[
     "pack",
     "bought_by",
     "bought_at",
@@ -99,6 +102,9 @@ const PACKS: &[&str] = &[
     "expires_at",
     "superseded_at",
     "superseded_by",
+    "price",
+    "unused_seconds",
+    "refund",
 ];
 /// The columns of an override.
 const OVERRIDES: &[&str] = &["limit", "max", "rate", "burst"];
@@ -192,7 +198,7 @@ pub(super) fn of(resource: &Resource) -> Asked {
             }
             PackCommand::List { account } => {
                 let path = format!("{}/packs", accounts(account));
-                ask("GET", path, None, Shape::Rows(PACKS))
+                ask("GET", path, None, Shape::Ledger)
             }
         },
         Resource::Overrides(command) => match command {

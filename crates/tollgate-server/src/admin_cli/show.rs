@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::client::Answer;
-use super::request::{ACCOUNT, Asked, Shape};
+use super::request::{ACCOUNT, Asked, PACKS, Shape};
 
 /// Prints the answer to `asked`.
 pub(super) fn answer(asked: &Asked, answer: &Answer, json: bool) {
@@ -59,7 +59,31 @@ pub(super) fn text(shape: Shape, value: &Value) -> String {
             text.push_str(&table(&["limit", "account", "refused"], &rows));
             text
         }
+        Shape::Ledger => {
+            let rows: Vec<Value> = value
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|row| {
+                    let mut row = row.clone();
+                    let refund = row["refund"].take();
+                    row["price"] = money(&row["price"]);
+                    row["unused_seconds"] = refund["unused_seconds"].clone();
+                    row["refund"] = money(&refund["value"]);
+                    row
+                })
+                .collect();
+            table(PACKS, &rows)
+        }
         Shape::Done(what) => format!("{what}\n"),
+    }
+}
+
+/// An amount of money as people write it, `87.39 EUR`; `null` for none.
+fn money(value: &Value) -> Value {
+    match (value["amount"].as_str(), value["currency"].as_str()) {
+        (Some(amount), Some(currency)) => Value::String(format!("{amount} {currency}")),
+        _ => Value::Null,
     }
 }
 
@@ -187,6 +211,29 @@ mod tests {
         assert_eq!(
             table(&["id", "plan"], &rows),
             "ID              PLAN\nacme            basic\ninitech-europe  -\n"
+        );
+    }
+
+    #[test]
+    fn a_ledger_writes_its_money_out_and_its_refund_in_two_columns() {
+        let ledger = json!([
+            {
+                "pack": "plus", "bought_by": "billing", "bought_at": 1, "starts_at": 1,
+                "expires_at": 9, "superseded_at": 2, "superseded_by": "max",
+                "price": { "amount": "999.00", "currency": "CNY" },
+                "refund": { "unused_seconds": 7, "value": { "amount": "777.00", "currency": "CNY" } }
+            },
+            {
+                "pack": "max", "bought_by": "admin", "bought_at": 2, "starts_at": 2,
+                "expires_at": 10, "superseded_at": null, "superseded_by": null,
+                "price": null, "refund": null
+            }
+        ]);
+        assert_eq!(
+            text(Shape::Ledger, &ledger),
+            "PACK  BOUGHT_BY  BOUGHT_AT  STARTS_AT  EXPIRES_AT  SUPERSEDED_AT  SUPERSEDED_BY  PRICE       UNUSED_SECONDS  REFUND\n\
+             plus  billing    1          1          9           2              max            999.00 CNY  7               777.00 CNY\n\
+             max   admin      2          2          10          -              -              -           -               -\n"
         );
     }
 

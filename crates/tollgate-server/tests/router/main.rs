@@ -6,7 +6,8 @@
 //! the guess guard, refusals that explain themselves (`explanation`), routes, blocks, the quota
 //! page and the customer's page with its sign-in (`portal`), the three shipped example policies
 //! (`invoicing`, `heating_partner`, `iot_platform`), what customers are shown against what is
-//! enforced (`effective_limits`), the admin API's accounts (`admin_accounts`), Envoy's gRPC
+//! enforced (`effective_limits`), the admin API's accounts (`admin_accounts`), what a pack
+//! replaced by another leaves (`pack_refunds`), Envoy's gRPC
 //! rate-limit service (`envoy_rls`, the gRPC router with no socket, over envoyproxy/ratelimit's
 //! files; `envoy_policy`, over a policy file) and its external authorization (`ext_authz`), and
 //! `/metrics` scraped (`metrics`).
@@ -25,6 +26,7 @@ mod identity;
 mod invoicing;
 mod iot_platform;
 mod metrics;
+mod pack_refunds;
 mod portal;
 mod quota;
 mod routes;

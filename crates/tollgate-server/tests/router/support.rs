@@ -83,9 +83,18 @@ impl Tollgate {
 
     /// `policy` served from `now`.
     pub(crate) fn start_at(policy_text: &str, now: Nanos) -> Self {
+        Self::serving(policy_text, now, None)
+    }
+
+    /// `policy` served from `now`, the customer's page reading `catalog` if given.
+    fn serving(policy_text: &str, now: Nanos, catalog: Option<Catalog>) -> Self {
         let clock = ManualClock::new(now);
         let gate = Gate::new(policy(policy_text), clock.clone());
-        let app = Arc::new(App::new(gate, None, Duration::from_secs(30)));
+        let app = App::new(gate, None, Duration::from_secs(30));
+        let app = Arc::new(match catalog {
+            Some(catalog) => app.with_catalog(catalog),
+            None => app,
+        });
         Self {
             routes: boxed(router(Arc::clone(&app))),
             admin: None,
@@ -97,10 +106,16 @@ impl Tollgate {
 
     /// `policy` served from [`T0`], with the admin router over an in-memory catalog.
     pub(crate) async fn with_admin(policy_text: &str) -> Self {
-        let mut tollgate = Self::start(policy_text);
+        Self::with_admin_at(policy_text, T0).await
+    }
+
+    /// `policy` served from `now`, with the admin router over an in-memory catalog that the
+    /// customer's page reads too (its history, its replaced packs).
+    pub(crate) async fn with_admin_at(policy_text: &str, now: Nanos) -> Self {
         let catalog = Catalog::open("sqlite::memory:")
             .await
             .expect("an in-memory catalog");
+        let mut tollgate = Self::serving(policy_text, now, Some(catalog.clone()));
         let admin = Arc::new(Admin::new(
             Arc::clone(&tollgate.app),
             catalog,

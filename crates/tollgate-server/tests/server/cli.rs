@@ -216,6 +216,49 @@ fn the_admin_cli_reaches_every_resource() {
 }
 
 #[test]
+fn the_admin_cli_shows_what_a_replaced_pack_left() {
+    let tollgate = iot_platform();
+    let cli = AdminCli::of(&tollgate);
+    let plus = cli.json(&["packs", "buy", "acme", "plus", "--by", "billing"]);
+    assert_eq!(
+        plus["price"],
+        serde_json::json!({ "amount": "999.00", "currency": "CNY" })
+    );
+    cli.ok(&["packs", "buy", "acme", "max", "--by", "billing"]);
+    let ledger = cli.json(&["packs", "list", "acme"]);
+    let replaced = &ledger[0];
+    let seconds = |field: &str| replaced[field].as_u64().unwrap();
+    // On the server's clock: whatever the instants, the row says how they were counted.
+    let unused = seconds("expires_at") - seconds("superseded_at");
+    let total = seconds("expires_at") - seconds("starts_at");
+    assert_eq!(replaced["refund"]["unused_seconds"], unused);
+    assert!(unused > 364 * 86_400 && total == 365 * 86_400, "{replaced}");
+    // 999.00 CNY × unused / total, to the nearest fen, halves up.
+    let fen = (99_900 * u128::from(unused) * 2 + u128::from(total)) / (2 * u128::from(total));
+    let value = format!("{}.{:02}", fen / 100, fen % 100);
+    assert_eq!(replaced["refund"]["value"]["amount"], value.as_str());
+    assert_eq!(ledger[1]["refund"], serde_json::Value::Null);
+
+    let table = cli.ok(&["packs", "list", "acme"]);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0][7..],
+        ["PRICE", "UNUSED_SECONDS", "REFUND"],
+        "{table}"
+    );
+    let refund = format!("{value} CNY");
+    assert_eq!(
+        lines[1][7..],
+        ["999.00", "CNY", &unused.to_string(), value.as_str(), "CNY"],
+        "{table}: plus, replaced, its refund {refund}"
+    );
+    assert_eq!(lines[2][7..], ["2999.00", "CNY", "-", "-"], "{table}");
+}
+
+#[test]
 fn the_admin_cli_says_what_went_wrong_and_exits_with_its_kind() {
     let tollgate = iot_platform();
     let cli = AdminCli::of(&tollgate);

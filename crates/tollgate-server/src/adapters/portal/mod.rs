@@ -1,6 +1,6 @@
 //! The customer's own quotas at `GET /_tollgate/quota`: as JSON for programs, and for a browser
-//! (`Accept: text/html`) a page — usage bars, limits and resets in words, the pack, the last 30
-//! days — behind a sign-in form (`POST /_tollgate/quota/sign-in`, `…/sign-out`) that keeps the
+//! (`Accept: text/html`) a page — usage bars, limits and resets in words, the pack and what
+//! packs replaced by others left, the last 30 days — behind a sign-in form (`POST /_tollgate/quota/sign-in`, `…/sign-out`) that keeps the
 //! key in a cookie (see `cookie.rs`). Looking costs no quota; a wrong key costs what a guess
 //! costs through the API, and gets the very answer a throttled right key gets.
 //!
@@ -120,9 +120,22 @@ pub(crate) async fn own_quota<C: Clock + 'static>(
                 })
         }
     };
+    let replaced = match &app.catalog {
+        None => Vec::new(),
+        Some(catalog) => catalog
+            .pack_purchases(&account)
+            .await
+            .map(|ledger| ledger.into_iter().filter(|row| row.refund.is_some()))
+            .map(Iterator::collect)
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "pack ledger not read for the customer's page");
+                Vec::new()
+            }),
+    };
     let seen = page::Seen {
         usage: &usage,
         history: &history,
+        replaced: &replaced,
         now: now / NANOS_PER_SEC,
         today,
     };

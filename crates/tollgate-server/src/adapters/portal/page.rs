@@ -1,11 +1,11 @@
 //! The customer's page in HTML: its quotas with usage bars, each limit and its reset in words,
-//! its pack, and the last 30 days per api as a chart with its numbers — and the sign-in form.
+//! its pack and what packs replaced by others left, and the last 30 days per api as a chart with its numbers — and the sign-in form.
 //! Plain HTML and CSS, no script: the numbers are text, readable by anything that reads HTML.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use tollgate_catalog::UsageDay;
+use tollgate_catalog::{PackPurchase, UsageDay};
 use tollgate_gate::{LimitKind, LimitUsage, Usage};
 
 use super::{SIGN_IN, SIGN_OUT, chart, escape, words};
@@ -86,6 +86,8 @@ pub(super) struct Seen<'a> {
     pub(super) usage: &'a Usage,
     /// The account's calls per api and day, the last [`DAYS`] days among them.
     pub(super) history: &'a [UsageDay],
+    /// The rows of its pack ledger that another pack replaced, oldest first.
+    pub(super) replaced: &'a [PackPurchase],
     /// Now, in epoch seconds.
     pub(super) now: u64,
     /// Today's day number in the account's zone.
@@ -127,6 +129,9 @@ pub(super) fn quotas(seen: &Seen<'_>) -> String {
             );
         }
     }
+    for row in seen.replaced {
+        replaced_pack(&mut body, row, zone);
+    }
     let days = by_api(seen);
     for (index, api) in usage.apis.iter().enumerate() {
         let name = api.api.as_str();
@@ -156,6 +161,37 @@ pub(super) fn quotas(seen: &Seen<'_>) -> String {
          API key and <code>Accept: application/json</code>.</p></footer>",
     );
     layout(&format!("Your quotas — {}", usage.account), &body)
+}
+
+/// A pack another replaced: when (the day in the account's zone), how long it had left, and
+/// what that was worth.
+fn replaced_pack(body: &mut String, row: &PackPurchase, zone: &str) {
+    let (Some((at, by)), Some(refund)) = (&row.superseded, &row.refund) else {
+        return;
+    };
+    let day = i64::try_from(at / tollgate_core::NANOS_PER_SEC)
+        .ok()
+        .and_then(|seconds| jiff::Timestamp::from_second(seconds).ok())
+        .zip(jiff::tz::TimeZone::get(zone).ok())
+        .map(|(at, zone)| words::day(at.to_zoned(zone).date()));
+    let _ = write!(
+        body,
+        "<p class=\"pack\">Pack <strong>{}</strong> replaced by <strong>{}</strong>",
+        escape(&row.pack),
+        escape(by)
+    );
+    if let Some(day) = day {
+        let _ = write!(body, " on {day}");
+    }
+    let _ = write!(
+        body,
+        " with {} unused",
+        words::unused(refund.unused_seconds)
+    );
+    if let Some(value) = &refund.value {
+        let _ = write!(body, ", worth {}", escape(&value.to_string()));
+    }
+    body.push_str("</p>");
 }
 
 /// One limit: its name and numbers, a bar (amber from 80 % used, red when used up), what it
@@ -349,14 +385,36 @@ mod tests {
             refused,
         };
         let history = [row(today, 8, 2), row(today - 40, 5, 0)];
+        let replaced = [PackPurchase {
+            pack: "basic".to_owned(),
+            bought_by: "billing".to_owned(),
+            bought_at: 0,
+            starts_at: 0,
+            expires_at: 0,
+            // 2026-02-01T00:00:00+08:00
+            superseded: Some((
+                1_769_875_200 * tollgate_core::NANOS_PER_SEC,
+                "plus".to_owned(),
+            )),
+            price: "999.00 CNY".parse().ok(),
+            refund: Some(tollgate_catalog::Refund {
+                unused_seconds: 334 * 86_400,
+                value: "914.15 CNY".parse().ok(),
+            }),
+        }];
         let page = quotas(&Seen {
             usage: &usage,
             history: &history,
+            replaced: &replaced,
             now: 1_000,
             today,
         });
         assert!(page.contains("Account <strong>&lt;acme&gt;</strong> · plan <strong>basic</strong> · times in <strong>Asia/Shanghai</strong>"));
         assert!(page.contains("Pack <strong>plus</strong> until 26 December 2026 (30 days left)"));
+        assert!(page.contains(
+            "Pack <strong>basic</strong> replaced by <strong>plus</strong> on 1 February 2026 \
+             with 334 days unused, worth 914.15 CNY</p>"
+        ));
         assert!(page.contains("<div class=\"limit warn\">"));
         assert!(page.contains("8 of 10 used<span class=\"state\"> · near the limit</span>"));
         assert!(

@@ -38,6 +38,20 @@ pub(super) fn allowance(kind: LimitKind, per_period: u64, period: &str, limit: u
     }
 }
 
+/// Time left unused in words, to the hour, rounded down (never more than was left): `334
+/// days`, `1 day 11 h`, `5 h`, `under an hour`.
+pub(super) fn unused(seconds: u64) -> String {
+    let hours = seconds / 3_600;
+    match (hours / 24, hours % 24) {
+        (0, 0) => "under an hour".to_owned(),
+        (0, hours) => format!("{hours} h"),
+        (1, 0) => "1 day".to_owned(),
+        (1, hours) => format!("1 day {hours} h"),
+        (days, 0) => format!("{} days", count(days)),
+        (days, hours) => format!("{} days {hours} h", count(days)),
+    }
+}
+
 /// A day in words: `26 December 2026`.
 pub(super) fn day(date: jiff::civil::Date) -> String {
     date.strftime("%-d %B %Y").to_string()
@@ -85,6 +99,16 @@ mod tests {
         assert_eq!(wait(86_400), "in 1 day");
         assert_eq!(wait(86_400 + 5 * 3_600), "in 1 day 5 h");
         assert_eq!(wait(3 * 86_400 + 4 * 3_600 + 59), "in 3 days 4 h");
+    }
+
+    #[test]
+    fn unused_time_to_the_hour_never_more() {
+        assert_eq!(unused(3_599), "under an hour");
+        assert_eq!(unused(5 * 3_600 + 3_599), "5 h");
+        assert_eq!(unused(86_400), "1 day");
+        assert_eq!(unused(86_400 + 11 * 3_600), "1 day 11 h");
+        assert_eq!(unused(334 * 86_400), "334 days");
+        assert_eq!(unused(1_000 * 86_400 + 13 * 3_600 + 1), "1,000 days 13 h");
     }
 
     #[test]
