@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
+use foldhash::fast::RandomState;
 use tollgate_core::StoreError;
 
 use crate::exposition::Exposition;
@@ -154,13 +155,16 @@ const NEAR: usize = 4;
 const API_COUNTERS: usize = 8;
 const ANSWERS: usize = 3;
 
+/// A map hashed with foldhash: api, limit and account names of the policy and catalog.
+type Map<V> = HashMap<String, V, RandomState>;
+
 /// One api's series: where its counters start.
 #[derive(Debug, Clone, Default)]
 struct ApiSeries {
     counters: usize,
     /// By limit, then account (empty when accounts are not labelled): where each one's
     /// counters start.
-    limits: HashMap<String, HashMap<String, usize>>,
+    limits: Map<Map<usize>>,
 }
 
 /// What one limit said in a decision, as the metrics count it.
@@ -188,7 +192,7 @@ pub struct Metrics {
     /// Every api's and limit's counters, by index.
     counters: Striped,
     /// By api name ("-": none was routed).
-    apis: ArcSwap<HashMap<String, ApiSeries>>,
+    apis: ArcSwap<Map<ApiSeries>>,
     /// Series held, and the next free counter index.
     series: AtomicUsize,
     next_counter: AtomicUsize,
@@ -339,7 +343,7 @@ impl Metrics {
                 };
                 grown.entry(api.to_owned()).or_insert(ApiSeries {
                     counters,
-                    limits: HashMap::new(),
+                    limits: Map::default(),
                 })
             }
         };

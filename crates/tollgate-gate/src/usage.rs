@@ -3,7 +3,9 @@
 //! catalog every few seconds. Days are numbered from 1970-01-01 of the account's calendar.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 use std::sync::Mutex;
 
 use jiff::tz::TimeZone;
@@ -13,20 +15,25 @@ use tollgate_core::{NANOS_PER_SEC, Nanos, UsageDay};
 const SHARDS: usize = 16;
 
 /// Day → (admitted, refused).
-type Days = HashMap<i64, (u64, u64)>;
+/// A map hashed with foldhash: the keys are accounts and apis the policy or catalog knows.
+type Map<K, V> = HashMap<K, V, RandomState>;
+
+type Days = Map<i64, (u64, u64)>;
 
 /// Counts of decisions not yet written down.
 #[derive(Debug)]
 pub struct UsageCounter {
-    shards: Vec<Mutex<HashMap<String, HashMap<String, Days>>>>,
+    shards: Vec<Mutex<Map<String, Map<String, Days>>>>,
     hasher: RandomState,
 }
 
 impl Default for UsageCounter {
     fn default() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
+            hasher: RandomState::default(),
         }
     }
 }
