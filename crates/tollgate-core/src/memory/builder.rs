@@ -9,10 +9,23 @@ use super::shard::Shard;
 use super::store::{MemoryStore, Padded};
 use super::when_full::WhenFull;
 
+/// The fewest shards a store gets by default, and the most.
+const SHARDS: (usize, usize) = (256, 4096);
+
+/// Shards per core by default: on 16 cores, 4,096 shards let threads deciding on a thousand
+/// distinct keys meet on a shard's lock rarely (8.2× from 1 to 16 threads, against 2.5× with
+/// 256; docs/benchmarks.md).
+const SHARDS_PER_CORE: usize = 256;
+
+/// Partitions a shard can hold at least, by default: the store's capacity is split evenly
+/// among its shards, and more shards would make one full long before the store is.
+const PARTITIONS_PER_SHARD: usize = 256;
+
 /// Options for a [`MemoryStore`].
 #[derive(Debug, Clone)]
 pub struct MemoryStoreBuilder {
-    shards: usize,
+    /// Set by [`shards`](Self::shards), else sized at build.
+    shards: Option<usize>,
     capacity: Option<usize>,
     /// Of `capacity`, what anonymous requests may fill with new partitions.
     anonymous_share: f64,
@@ -21,11 +34,32 @@ pub struct MemoryStoreBuilder {
 }
 
 impl MemoryStoreBuilder {
-    /// The number of shards, rounded up to a power of two (default 256).
+    /// The number of shards, rounded up to a power of two. By default 256 per core, at least
+    /// 256 and at most 4,096, and no more than leave each shard room for 256 partitions of the
+    /// [`capacity`](Self::capacity) (512 on two cores, 4,096 on sixteen with the server's
+    /// default capacity).
     #[must_use]
     pub fn shards(mut self, shards: usize) -> Self {
-        self.shards = shards.max(1).next_power_of_two();
+        self.shards = Some(shards.max(1).next_power_of_two());
         self
+    }
+
+    /// The shard count this builder makes.
+    fn shard_count(&self) -> usize {
+        self.shards.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+            let roomy = self
+                .capacity
+                .map_or(usize::MAX, |capacity| capacity / PARTITIONS_PER_SHARD);
+            let mut shards = cores
+                .saturating_mul(SHARDS_PER_CORE)
+                .clamp(SHARDS.0, SHARDS.1)
+                .next_power_of_two();
+            while shards > SHARDS.0 && shards > roomy {
+                shards /= 2;
+            }
+            shards
+        })
     }
 
     /// The most partitions held, shared evenly among the shards (default: unbounded).
@@ -69,9 +103,10 @@ impl MemoryStoreBuilder {
     /// The store.
     #[must_use]
     pub fn build(self) -> MemoryStore {
+        let shards = self.shard_count();
         let per_shard = self
             .capacity
-            .map_or(usize::MAX, |capacity| capacity.div_ceil(self.shards).max(1));
+            .map_or(usize::MAX, |capacity| capacity.div_ceil(shards).max(1));
         #[allow(
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,
@@ -83,9 +118,9 @@ impl MemoryStoreBuilder {
         } else {
             ((per_shard as f64 * self.anonymous_share).ceil() as usize).max(1)
         };
-        let dirty = std::sync::Arc::new(DirtyShards::new(self.shards));
+        let dirty = std::sync::Arc::new(DirtyShards::new(shards));
         MemoryStore {
-            shards: (0..self.shards)
+            shards: (0..shards)
                 .map(|index| {
                     let marks = self
                         .journaled
@@ -95,7 +130,7 @@ impl MemoryStoreBuilder {
                     Padded(SpinMutex::new(shard))
                 })
                 .collect(),
-            mask: self.shards as u64 - 1,
+            mask: shards as u64 - 1,
             sweep_next: AtomicUsize::new(0),
             journal_epoch: AtomicU64::new(0),
             journaled: self.journaled,
@@ -109,11 +144,31 @@ impl MemoryStore {
     #[must_use]
     pub fn builder() -> MemoryStoreBuilder {
         MemoryStoreBuilder {
-            shards: 256,
+            shards: None,
             capacity: None,
             anonymous_share: 1.0,
             when_full: WhenFull::default(),
             journaled: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_sized_from_the_cores_within_the_room_the_capacity_leaves() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let by_cores = (cores * 256).clamp(256, 4096).next_power_of_two();
+        assert_eq!(MemoryStore::builder().shard_count(), by_cores);
+        let server_default = MemoryStore::builder().capacity(10_000_000);
+        assert_eq!(server_default.shard_count(), by_cores);
+        // A small store keeps 256 shards: each one's share of the capacity stays whole.
+        assert_eq!(MemoryStore::builder().capacity(1000).shard_count(), 256);
+        // Room for 781 partitions a shard: 512 shards at most (390 each), fewer if few cores.
+        let mid = MemoryStore::builder().capacity(200_000).shard_count();
+        assert_eq!(mid, by_cores.min(512));
+        assert_eq!(MemoryStore::builder().shards(3).shard_count(), 4);
     }
 }
