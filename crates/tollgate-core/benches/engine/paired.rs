@@ -64,11 +64,24 @@ fn thread_counts() -> Vec<usize> {
         .unwrap_or_else(|| vec![1, 2])
 }
 
-/// Prints the paired ratios for 1,000 and 1,000,000 keys on 1 and 2 threads (or
-/// `PAIRED_THREADS`).
+/// The key counts to compare on: `PAIRED_KEYS` (e.g. `1000`), else 1,000 and 1,000,000.
+fn key_counts() -> Vec<usize> {
+    std::env::var("PAIRED_KEYS")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .filter(|counts: &Vec<usize>| !counts.is_empty())
+        .unwrap_or_else(|| vec![1_000, 1_000_000])
+}
+
+/// Prints the paired ratios for 1,000 and 1,000,000 keys (or `PAIRED_KEYS`) on 1 and 2
+/// threads (or `PAIRED_THREADS`).
 pub(crate) fn report() {
     println!("decisions/s ratios, median of {ROUNDS} paired rounds:");
-    for count in [1_000usize, 1_000_000] {
+    for count in key_counts() {
         let keys = Keys::new(count);
         let strings = populated(Tollgate::new(true), &keys);
         let numbers = populated(Tollgate::new(false), &keys);
