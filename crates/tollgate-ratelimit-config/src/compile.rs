@@ -257,6 +257,21 @@ impl<'k> Compiler<'k> {
             match (unit, limit.requests_per_unit) {
                 (Some(unit), Some((count, at))) if count > 0 => match unit.window(count) {
                     Ok(window) => RuleLimit::Limited(window.into()),
+                    Err(tollgate_core::LimitError::MaxExceedsPeriod { period_nanos, .. }) => {
+                        file.fail(
+                            at,
+                            format!(
+                                "`requests_per_unit` {count} is too large for a {unit}: Tollgate \
+                                 counts a window exactly, at most one request per nanosecond \
+                                 of it, so a {unit} counts at most {} (envoyproxy/ratelimit \
+                                 takes up to 4294967295); a limit this high never refuses \
+                                 ordinary traffic: write `unlimited: true`, or count it per \
+                                 minute",
+                                period_nanos - 1
+                            ),
+                        );
+                        RuleLimit::Blocked
+                    }
                     Err(error) => {
                         file.fail(
                             at,

@@ -160,8 +160,10 @@ fn bad_requests_per_unit() {
         descriptor("    rate_limit:\n      unit: second\n      requests_per_unit: 1000000000\n");
     assert_eq!(
         error(&per_second),
-        "config.yaml:6:26: `requests_per_unit` is too large for a second: a window of \
-         1000000000 ns cannot count up to 1000000000: at most 999999999 fits"
+        "config.yaml:6:26: `requests_per_unit` 1000000000 is too large for a second: Tollgate \
+         counts a window exactly, at most one request per nanosecond of it, so a second counts \
+         at most 999999999 (envoyproxy/ratelimit takes up to 4294967295); a limit this high \
+         never refuses ordinary traffic: write `unlimited: true`, or count it per minute"
     );
 }
 
