@@ -12,6 +12,7 @@ use super::gate::Gate;
 use super::seconds_until;
 use crate::decision::Asked;
 use crate::metrics::{Decided, LimitSeen};
+use crate::rule_stats::RuleHits;
 
 /// The most descriptors one request may carry: Envoy sends one per rate-limit action of a
 /// route, a handful; a request of thousands would make one decision of thousands of partitions.
@@ -176,15 +177,18 @@ impl<C: Clock + 'static> Gate<C> {
                     .find(domain, descriptor.entries.iter().copied())
             })
             .collect();
+        let costs: SmallVec<[u32; 4]> = descriptors
+            .iter()
+            .map(|descriptor| {
+                descriptor
+                    .hits
+                    .map_or(hits.max(1), |own| u32::try_from(own).unwrap_or(u32::MAX))
+            })
+            .collect();
         let slots: SmallVec<[Slot<'_>; 4]> = matches
             .iter()
-            .zip(descriptors)
-            .map(|(found, descriptor)| {
-                let cost = descriptor
-                    .hits
-                    .map_or(hits.max(1), |own| u32::try_from(own).unwrap_or(u32::MAX));
-                slot(found.as_ref(), &matches, cost)
-            })
+            .zip(&costs)
+            .map(|(found, &cost)| slot(found.as_ref(), &matches, cost))
             .collect();
         let blocked = slots
             .iter()
@@ -231,6 +235,11 @@ impl<C: Clock + 'static> Gate<C> {
             && self.record.refusal_lines.may_log(budget, at)
         {
             log_refusal(domain, &slots, &outcomes);
+        }
+        for ((slot, outcome), &cost) in slots.iter().zip(&outcomes).zip(&costs) {
+            if let Some(hits) = rule_hits(domain, slot, outcome.as_ref(), cost, admitted) {
+                self.record.rule_stats.count(&hits);
+            }
         }
         self.record.metrics.decided_rules(
             if known { domain } else { "-" },
@@ -341,6 +350,39 @@ fn seen<'c>(slot: &Slot<'c>, outcome: Option<&Outcome>) -> Option<LimitSeen<'c>>
         }),
         _ => None,
     }
+}
+
+/// What a counted or blocked rule saw of a request of `cost` hits, for its statistics: the
+/// units it had used before, whether or not the request (`admitted` or not) took from it.
+fn rule_hits<'c>(
+    domain: &'c str,
+    slot: &Slot<'c>,
+    outcome: Option<&Outcome>,
+    cost: u32,
+    admitted: bool,
+) -> Option<RuleHits<'c>> {
+    let (rule, shadow, limit, used_before) = match (slot, outcome) {
+        (Slot::Counted { rule, shadow, .. }, Some(outcome)) => {
+            let used = outcome.limit().saturating_sub(outcome.remaining());
+            let took = admitted && outcome.allowed();
+            let before = if took {
+                used.saturating_sub(u64::from(cost))
+            } else {
+                used
+            };
+            (*rule, *shadow, outcome.limit(), before)
+        }
+        (Slot::Blocked { rule, shadow }, _) => (*rule, *shadow, 0, 0),
+        _ => return None,
+    };
+    Some(RuleHits {
+        domain,
+        path: rule.path(),
+        hits: u64::from(cost),
+        limit,
+        used_before,
+        shadow,
+    })
 }
 
 /// The rule's numbers, for a rule that has a unit.

@@ -210,6 +210,12 @@ impl<C: Clock> Gate<C> {
         &self.record.metrics
     }
 
+    /// envoyproxy/ratelimit's statistics of its rules, by the names its Prometheus mapping
+    /// gives them.
+    pub fn rule_stats(&self) -> &crate::RuleStats {
+        &self.record.rule_stats
+    }
+
     /// The shared store and its health, if limits live in one.
     pub fn shared_store(&self) -> Option<&Shared> {
         self.storage.stores.shared()

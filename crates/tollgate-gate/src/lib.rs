@@ -67,6 +67,7 @@ mod record;
 mod refusal;
 mod refusal_lines;
 mod report;
+mod rule_stats;
 mod rules;
 mod shadow;
 mod store;
@@ -87,6 +88,7 @@ pub use metrics::{
 pub use quota::{ApiStanding, LimitKind, LimitUsage, PackUsage, Usage};
 pub use refusal::{Refusal, Why, allowance, as_a_proxy_asks, seconds_until};
 pub use report::{Families, LimitReport, Report};
+pub use rule_stats::{RuleHits, RuleStats};
 pub use shadow::{
     ACCOUNTS_PER_HOUR, SHADOW_HOURS, ShadowAccount, ShadowLimit, ShadowLog, ShadowReport,
 };

@@ -6,6 +6,7 @@ use tollgate_core::Nanos;
 
 use crate::metrics::{Decided, Metrics};
 use crate::refusal_lines::RefusalLines;
+use crate::rule_stats::RuleStats;
 use crate::shadow::ShadowLog;
 use crate::striped::Striped;
 use crate::usage::UsageCounter;
@@ -17,6 +18,8 @@ pub(crate) struct Record {
     decisions: Striped,
     /// What `/metrics` adds to the stores' figures: decisions by api and limit, latency.
     pub(crate) metrics: Metrics,
+    /// envoyproxy/ratelimit's statistics of its rules, by its names.
+    pub(crate) rule_stats: RuleStats,
     /// Decisions per account, api and day, not yet written down.
     pub(crate) usage: UsageCounter,
     /// What shadow limits would have refused.

@@ -190,6 +190,7 @@ pub(super) async fn metrics<C: Clock>(State(admin): State<Arc<Admin<C>>>) -> Res
     .sample(name, &[("outcome", "refused")], refused)
     .sample(name, &[("outcome", "unavailable")], unavailable);
     gate.metrics().write(&mut page);
+    gate.rule_stats().write(&mut page);
     (
         [(
             axum::http::header::CONTENT_TYPE,

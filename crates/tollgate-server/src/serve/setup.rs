@@ -130,6 +130,9 @@ pub(super) fn app(
         Some(shared) => Gate::shared(policy, SystemClock, shared),
         None => Gate::journaled(policy, SystemClock),
     };
+    if let Some(ratio) = near_limit_ratio()? {
+        gate.rule_stats().set_near_limit_ratio(ratio);
+    }
     let ratelimit_summary = ratelimit.map(|config| {
         let summary = config.summary();
         gate.set_ratelimit_config(config);
@@ -154,4 +157,19 @@ pub(super) fn app(
         app.gate.set_journal(journal);
     }
     Ok((app, ratelimit_summary))
+}
+
+/// `NEAR_LIMIT_RATIO`, as envoyproxy/ratelimit reads it: the share of a rule's limit past
+/// which admitted hits count as `near_limit` (unset: 0.8).
+fn near_limit_ratio() -> Result<Option<f64>, String> {
+    let Some(text) = std::env::var_os("NEAR_LIMIT_RATIO") else {
+        return Ok(None);
+    };
+    let text = text.to_string_lossy();
+    match text.trim().parse::<f64>() {
+        Ok(ratio) if ratio > 0.0 && ratio <= 1.0 => Ok(Some(ratio)),
+        _ => Err(format!(
+            "NEAR_LIMIT_RATIO={text}: a share of a limit, more than 0 and at most 1 (as envoyproxy/ratelimit reads it; 0.8 when unset)"
+        )),
+    }
 }

@@ -65,6 +65,7 @@ struct Rls {
     client: RateLimitServiceClient<axum::Router>,
     router: axum::Router,
     clock: ManualClock,
+    app: Arc<App<ManualClock>>,
 }
 
 impl Rls {
@@ -75,11 +76,12 @@ impl Rls {
             .unwrap_or_else(|errors| panic!("{errors}"));
         gate.set_ratelimit_config(config);
         let app = Arc::new(App::new(gate, None, Duration::from_secs(30)));
-        let router = grpc_router(app).await;
+        let router = grpc_router(Arc::clone(&app)).await;
         Self {
             client: RateLimitServiceClient::new(router.clone()),
             router,
             clock,
+            app,
         }
     }
 
@@ -261,6 +263,51 @@ async fn shadow_mode_counts_but_never_refuses() {
         statuses(&rls.one("trial", "heidi").await),
         [(Code::Ok, shadow, 0, Some(60))]
     );
+}
+
+#[tokio::test]
+async fn envoyproxy_ratelimit_s_statistics_by_its_prometheus_names() {
+    let mut rls = Rls::start("", T0).await;
+    for _ in 0..5 {
+        rls.one("user", "alice").await;
+    }
+    for _ in 0..2 {
+        rls.one("trial", "t").await;
+    }
+    rls.one("banned", "b").await;
+    let mut page = tollgate_gate::Exposition::default();
+    rls.app.gate.rule_stats().write(&mut page);
+    let text = page.into_text();
+    let stat = |name: &str, key: &str| {
+        let series =
+            format!("ratelimit_service_rate_limit_{name}{{domain=\"edge\",key1=\"{key}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series.as_str()))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .parse::<u64>()
+            .unwrap()
+    };
+    // 3 a minute: 3 within (the third past the threshold of 2, so near), then 2 over.
+    let user = [
+        "total_hits",
+        "over_limit",
+        "near_limit",
+        "within_limit",
+        "shadow_mode",
+    ]
+    .map(|name| stat(name, "user"));
+    assert_eq!(user, [5, 2, 1, 3, 0]);
+    // Shadow mode, 1 a minute: the second is over, counted as shadow_mode, and admitted.
+    let trial = [
+        "total_hits",
+        "over_limit",
+        "near_limit",
+        "within_limit",
+        "shadow_mode",
+    ]
+    .map(|name| stat(name, "trial"));
+    assert_eq!(trial, [2, 1, 1, 1, 1]);
+    assert_eq!(stat("over_limit", "banned"), 1);
 }
 
 #[tokio::test]

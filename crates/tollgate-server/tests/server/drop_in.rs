@@ -81,6 +81,27 @@ fn the_ratelimit_files_need_the_grpc_port() {
     );
 }
 
+#[test]
+fn a_near_limit_ratio_that_is_no_share_stops_the_start() {
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("edge.yaml"), RULES).unwrap();
+    let data = dir.0.join("data").display().to_string();
+    let config = dir.0.display().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["serve", "--ratelimit-config", &config, "--data-dir", &data])
+        .args(["--grpc-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"])
+        .args(["--admin-listen", "127.0.0.1:0"])
+        .env("NEAR_LIMIT_RATIO", "1.5")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr).unwrap().ends_with(
+            "tollgate: NEAR_LIMIT_RATIO=1.5: a share of a limit, more than 0 and at most 1 (as envoyproxy/ratelimit reads it; 0.8 when unset)\n"
+        )
+    );
+}
+
 /// `user=value` asked of `client`: the overall code and the descriptor's remaining.
 async fn ask(client: &mut RateLimitServiceClient<Channel>, user: &str) -> (Code, u32) {
     let request = RateLimitRequest {
