@@ -76,6 +76,16 @@ impl<C: Clock> Admin<C> {
         self
     }
 
+    /// The policy file reloads read, if any.
+    pub(crate) fn config_file(&self) -> Option<&std::path::Path> {
+        self.config.as_deref()
+    }
+
+    /// The directory of envoyproxy/ratelimit's files reloads read, if any.
+    pub(crate) fn ratelimit_dir(&self) -> Option<&std::path::Path> {
+        self.ratelimit_config.as_deref()
+    }
+
     /// Reloads the policy file and envoyproxy/ratelimit's files, each on its own (invalid files
     /// keep what was loaded from them before), and returns their summaries.
     ///

@@ -12,6 +12,7 @@ mod setup;
 mod shared;
 mod start;
 mod tasks;
+mod watch;
 
 pub use options::ServeOptions;
 pub use shared::redis_check;

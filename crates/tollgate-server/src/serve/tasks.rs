@@ -1,5 +1,6 @@
 //! What runs beside the ports while serving: sweeps, the catalog's refresh, the usage history's
-//! writes and prunes, reloads on SIGHUP, and the signals that stop it all.
+//! writes and prunes, reloads on SIGHUP and on a change of the files, and the signals that stop
+//! it all.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ const CATALOG_REFRESH: Duration = Duration::from_millis(500);
 pub(super) fn start<C: Clock + 'static>(app: &Arc<App<C>>, admin: &Arc<Admin<C>>) {
     tokio::spawn(sweep(Arc::clone(app)));
     tokio::spawn(reload_on_hangup(Arc::clone(admin)));
+    tokio::spawn(super::watch::reload_on_change(Arc::clone(admin)));
     tokio::spawn(refresh_catalog(Arc::clone(admin)));
     tokio::spawn(write_usage_every(Arc::clone(admin)));
 }

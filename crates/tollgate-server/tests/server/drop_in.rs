@@ -186,3 +186,58 @@ async fn the_drop_in_answers_over_grpc_and_reloads_its_files_on_sighup() {
     }
     panic!("two runs each straddled the turn of an hour");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configmap_style_swap_of_the_files_reloads_them_within_a_second() {
+    let tollgate = DropIn::start(RULES);
+    let config = &tollgate.config;
+    // The layout kubelet mounts a ConfigMap as: the files are links through `..data`, itself a
+    // link to the current version's directory. Same bytes as before: nothing to reload.
+    std::fs::create_dir(config.join("..2026_01")).unwrap();
+    std::fs::write(config.join("..2026_01/edge.yaml"), RULES).unwrap();
+    std::os::unix::fs::symlink("..2026_01", config.join("..data")).unwrap();
+    std::fs::remove_file(config.join("edge.yaml")).unwrap();
+    std::os::unix::fs::symlink("..data/edge.yaml", config.join("edge.yaml")).unwrap();
+
+    let channel = Channel::from_shared(format!("http://{}", tollgate.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = RateLimitServiceClient::new(channel);
+    let start = hour();
+    let before = ask(&mut client, "ann").await;
+    // The next version, swapped in at once by renaming a new link over `..data`.
+    std::fs::create_dir(config.join("..2026_02")).unwrap();
+    std::fs::write(
+        config.join("..2026_02/edge.yaml"),
+        RULES.replace("requests_per_unit: 2", "requests_per_unit: 5"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("..2026_02", config.join("..data_tmp")).unwrap();
+    let swapped = std::time::Instant::now();
+    std::fs::rename(config.join("..data_tmp"), config.join("..data")).unwrap();
+    tollgate.wait_for("policy reloaded: its files changed");
+    let took = swapped.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "reloaded after {took:?}"
+    );
+    let after = ask(&mut client, "ann").await;
+    if hour() == start {
+        // Two an hour, then five: the one counted stays counted.
+        assert_eq!(before, (Code::Ok, 1));
+        assert_eq!(after, (Code::Ok, 3));
+    }
+    // A broken version is logged, and the rules in force stay.
+    std::fs::create_dir(config.join("..2026_03")).unwrap();
+    std::fs::write(config.join("..2026_03/edge.yaml"), "domain: [").unwrap();
+    std::os::unix::fs::symlink("..2026_03", config.join("..data_tmp")).unwrap();
+    std::fs::rename(config.join("..data_tmp"), config.join("..data")).unwrap();
+    tollgate.wait_for("policy not reloaded: its files changed");
+    let kept = ask(&mut client, "ann").await;
+    if hour() == start {
+        assert_eq!(kept, (Code::Ok, 2));
+    }
+    assert_eq!(kept.0, Code::Ok);
+}
