@@ -166,7 +166,11 @@ impl Rules {
                 message: "no envoyproxy/ratelimit configuration is served".to_owned(),
             }]));
         };
-        let config = RateLimitConfig::load_dir_in(dir, current.key_space().clone())?;
+        let config = RateLimitConfig::load_dir_merging(
+            dir,
+            current.key_space().clone(),
+            current.merges_domains(),
+        )?;
         let summary = config.summary();
         self.ratelimit.store(Some(Arc::new(config)));
         Ok(summary)

@@ -17,8 +17,13 @@ use crate::yaml::{self, Pos};
 /// Builds the tree of every domain, collecting every error.
 pub(crate) struct Compiler<'k> {
     key_space: &'k KeySpace,
+    /// Whether a domain may be spread over several files (`MERGE_DOMAIN_CONFIG`).
+    merge_domains: bool,
     pub(crate) domains: Map<Box<str>, Level>,
     domain_locations: HashMap<String, Location>,
+    /// Where each top-level descriptor of a domain is, by domain, key and value: a merged
+    /// domain's files may not define one twice.
+    top_level: HashMap<(String, String, Option<String>), Location>,
     pub(crate) nodes: Vec<TreeNode>,
     pub(crate) rules: Vec<Rule>,
     pub(crate) errors: Vec<ConfigError>,
@@ -50,11 +55,13 @@ impl FileContext {
 }
 
 impl<'k> Compiler<'k> {
-    pub(crate) fn new(key_space: &'k KeySpace) -> Self {
+    pub(crate) fn new(key_space: &'k KeySpace, merge_domains: bool) -> Self {
         Self {
             key_space,
+            merge_domains,
             domains: Map::default(),
             domain_locations: HashMap::new(),
+            top_level: HashMap::new(),
             nodes: Vec::new(),
             rules: Vec::new(),
             errors: Vec::new(),
@@ -82,7 +89,8 @@ impl<'k> Compiler<'k> {
         self.errors.append(&mut file.errors);
     }
 
-    fn domain(&mut self, file: &mut FileContext, model: FileModel) {
+    fn domain(&mut self, file: &mut FileContext, mut model: FileModel) {
+        let mut merged = false;
         let domain = match model.domain {
             None => {
                 if !model.damaged {
@@ -96,10 +104,12 @@ impl<'k> Compiler<'k> {
             Some(Text { text, at }) => {
                 if text.is_empty() {
                     file.fail(at, "`domain` must not be empty");
+                } else if self.merge_domains && self.domain_locations.contains_key(&text) {
+                    merged = true;
                 } else if let Some(first) = self.domain_locations.get(&text) {
                     file.fail(
                         at,
-                        format!("domain `{text}` is already defined at {first}: each domain is in one file"),
+                        format!("domain `{text}` is already defined at {first}: each domain is in one file (MERGE_DOMAIN_CONFIG=true merges them)"),
                     );
                 } else {
                     self.domain_locations
@@ -108,12 +118,71 @@ impl<'k> Compiler<'k> {
                 text
             }
         };
+        if self.merge_domains {
+            model.descriptors = self.once_in_domain(file, &domain, model.descriptors);
+        }
         let mut identity = self.key_space.builder();
         identity.push(domain.as_bytes());
         let root = self.level(file, &domain, &identity, model.descriptors);
-        if file.errors.is_empty() {
-            self.domains.insert(domain.into(), root);
+        if !file.errors.is_empty() {
+            return;
         }
+        match self.domains.get_mut(domain.as_str()) {
+            Some(held) if merged => {
+                // The file's top-level descriptors join the domain's: none is there twice.
+                for (key, candidates) in root.0 {
+                    let into = held.0.entry(key).or_default();
+                    into.values.extend(candidates.values);
+                    into.wildcards.extend(candidates.wildcards);
+                    into.any = into.any.or(candidates.any);
+                }
+            }
+            _ => {
+                self.domains.insert(domain.into(), root);
+            }
+        }
+    }
+
+    /// The top-level `descriptors` of a domain that may be merged, less those another file of
+    /// the domain already defines (each an error naming both places).
+    fn once_in_domain(
+        &mut self,
+        file: &mut FileContext,
+        domain: &str,
+        descriptors: Vec<DescriptorModel>,
+    ) -> Vec<DescriptorModel> {
+        let mut here: HashMap<(String, Option<String>), Location> = HashMap::new();
+        let mut kept = Vec::with_capacity(descriptors.len());
+        for descriptor in descriptors {
+            let Some(key) = descriptor.key.as_ref().filter(|key| !key.text.is_empty()) else {
+                kept.push(descriptor);
+                continue;
+            };
+            let value = descriptor.value.as_ref().map(|value| value.text.clone());
+            let place = (domain.to_owned(), key.text.clone(), value.clone());
+            if let Some(first) = self.top_level.get(&place) {
+                let which = match &value {
+                    Some(value) => format!("with key `{}` and value `{value}`", key.text),
+                    None => format!("with key `{}` and no value", key.text),
+                };
+                file.fail(
+                    descriptor.at,
+                    format!(
+                        "a descriptor {which} of domain `{domain}` is already defined at \
+                         {first}: a merged domain defines each descriptor once"
+                    ),
+                );
+                continue;
+            }
+            here.entry((key.text.clone(), value))
+                .or_insert_with(|| file.location(descriptor.at));
+            kept.push(descriptor);
+        }
+        for ((key, value), location) in here {
+            self.top_level
+                .insert((domain.to_owned(), key, value), location);
+        }
+        kept
     }
 
     /// One level of descriptors; `path` is the statistics name of the level's parent and

@@ -19,6 +19,7 @@ pub struct RateLimitConfig {
     pub(crate) nodes: Vec<TreeNode>,
     pub(crate) rules: Vec<Rule>,
     pub(crate) key_space: KeySpace,
+    pub(crate) merge_domains: bool,
 }
 
 impl RateLimitConfig {
@@ -53,6 +54,20 @@ impl RateLimitConfig {
         Self::compile_in(&read_dir(dir)?, key_space)
     }
 
+    /// Reads and compiles a directory as [`load_dir_in`](Self::load_dir_in) does; with
+    /// `merge_domains` (envoyproxy/ratelimit's `MERGE_DOMAIN_CONFIG=true`), one domain may be
+    /// spread over several files, each top-level descriptor defined once.
+    ///
+    /// # Errors
+    /// As [`load_dir`](Self::load_dir).
+    pub fn load_dir_merging(
+        dir: &Path,
+        key_space: KeySpace,
+        merge_domains: bool,
+    ) -> Result<Self, ConfigErrors> {
+        Self::compile_merging(&read_dir(dir)?, key_space, merge_domains)
+    }
+
     /// Compiles configuration files given as text, in order, with a fresh random key space.
     ///
     /// # Errors
@@ -68,7 +83,22 @@ impl RateLimitConfig {
     /// # Errors
     /// As [`compile`](Self::compile).
     pub fn compile_in(files: &[Source], key_space: KeySpace) -> Result<Self, ConfigErrors> {
-        let mut compiler = Compiler::new(&key_space);
+        Self::compile_merging(files, key_space, false)
+    }
+
+    /// Compiles configuration files given as text, as [`compile_in`](Self::compile_in) does;
+    /// with `merge_domains`, one domain may be spread over several files (see
+    /// [`load_dir_merging`](Self::load_dir_merging)).
+    ///
+    /// # Errors
+    /// As [`compile`](Self::compile); a top-level descriptor defined in two files of a merged
+    /// domain names both places.
+    pub fn compile_merging(
+        files: &[Source],
+        key_space: KeySpace,
+        merge_domains: bool,
+    ) -> Result<Self, ConfigErrors> {
+        let mut compiler = Compiler::new(&key_space, merge_domains);
         for file in files {
             compiler.file(file);
         }
@@ -86,7 +116,14 @@ impl RateLimitConfig {
             nodes,
             rules,
             key_space,
+            merge_domains,
         })
+    }
+
+    /// Whether one domain may be spread over several files: what a reload keeps.
+    #[must_use]
+    pub fn merges_domains(&self) -> bool {
+        self.merge_domains
     }
 
     /// The domains, in no particular order.

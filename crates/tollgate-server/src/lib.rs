@@ -65,7 +65,7 @@ pub use admin::{Admin, admin_router};
 pub use app::App;
 pub use observe::{LogFormat, init_logs};
 pub use public::{PublicPort, router};
-pub use serve::{ServeOptions, redis_check, serve};
+pub use serve::{ServeOptions, merge_domain_config, redis_check, serve};
 pub use tollgate_gate::{
     ACCOUNTS_PER_HOUR, Admission, CurrentLimit, DURABILITY_WAIT, Descriptor, DescriptorStatus,
     Durability, Families, Gate, Held, Journal, JournalFigures, LimitReport, MAX_HINTS, NotDecided,

@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 use tollgate_core::KeySpace;
 use tollgate_policy::{ConfigError, ConfigErrors, Policy};
 use tollgate_ratelimit_config::RateLimitConfig;
-use tollgate_server::{ServeOptions, init_logs, redis_check, serve};
+use tollgate_server::{ServeOptions, init_logs, merge_domain_config, redis_check, serve};
 
 /// `tollgate --version`: the version and the commit it was built from.
 const VERSION: &str = concat!(
@@ -135,8 +135,15 @@ fn check_config(file: &Path) -> ExitCode {
 
 /// Validates envoyproxy/ratelimit's files: those of the directory `path`, or the file `path`.
 fn check_ratelimit_config(path: &Path) -> ExitCode {
+    let merge_domains = match merge_domain_config() {
+        Ok(merge) => merge,
+        Err(error) => {
+            eprintln!("tollgate: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let loaded = if path.is_dir() {
-        RateLimitConfig::load_dir(path)
+        RateLimitConfig::load_dir_merging(path, KeySpace::random(), merge_domains)
     } else {
         RateLimitConfig::load_file(path)
     };

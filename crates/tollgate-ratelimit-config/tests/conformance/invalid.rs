@@ -174,7 +174,9 @@ fn duplicate_domains_across_files() {
     let second = format!("# the same domain again\ndomain:   shop\n{rule}");
     assert_eq!(
         errors(&[("a.yaml", &first), ("b.yaml", &second)]),
-        ["b.yaml:2:11: domain `shop` is already defined at a.yaml:1:9: each domain is in one file"]
+        [
+            "b.yaml:2:11: domain `shop` is already defined at a.yaml:1:9: each domain is in one file (MERGE_DOMAIN_CONFIG=true merges them)"
+        ]
     );
 }
 
@@ -418,7 +420,9 @@ fn directory_errors_name_the_directory_or_the_file() {
     std::fs::remove_file(dir.join("c.yaml")).unwrap();
     assert_eq!(
         RateLimitConfig::load_dir(&dir).unwrap_err().to_string(),
-        format!("{b}:1:9: domain `shop` is already defined at {a}:1:9: each domain is in one file")
+        format!(
+            "{b}:1:9: domain `shop` is already defined at {a}:1:9: each domain is in one file (MERGE_DOMAIN_CONFIG=true merges them)"
+        )
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -5,5 +5,6 @@
 mod counting;
 mod invalid;
 mod matching;
+mod merged;
 mod support;
 mod valid;

@@ -15,5 +15,6 @@ mod tasks;
 mod watch;
 
 pub use options::ServeOptions;
+pub use setup::merge_domain_config;
 pub use shared::redis_check;
 pub use start::serve;

@@ -61,10 +61,33 @@ pub(super) fn ratelimit_config(
         .ratelimit_config
         .as_ref()
         .map(|dir| {
-            RateLimitConfig::load_dir_in(dir, policy.key_space().clone())
-                .map_err(|errors| format!("{errors}"))
+            RateLimitConfig::load_dir_merging(
+                dir,
+                policy.key_space().clone(),
+                merge_domain_config()?,
+            )
+            .map_err(|errors| format!("{errors}"))
         })
         .transpose()
+}
+
+/// `MERGE_DOMAIN_CONFIG`, as envoyproxy/ratelimit reads it (Go's `strconv.ParseBool`): whether
+/// one domain may be spread over several files. Unset: no.
+///
+/// # Errors
+/// A value that is not one of Go's booleans.
+pub fn merge_domain_config() -> Result<bool, String> {
+    let Some(text) = std::env::var_os("MERGE_DOMAIN_CONFIG") else {
+        return Ok(false);
+    };
+    let text = text.to_string_lossy();
+    match &*text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!(
+            "MERGE_DOMAIN_CONFIG={text}: true or false (as envoyproxy/ratelimit reads it: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False)"
+        )),
+    }
 }
 
 /// The upstream admitted requests go to: an `http://` URL.

@@ -59,6 +59,45 @@ fn check_config_validates_a_directory_of_ratelimit_files() {
 }
 
 #[test]
+fn merge_domain_config_lets_one_domain_span_files() {
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("edge.yaml"), RULES).unwrap();
+    let more = "domain: edge\ndescriptors:\n  - key: path\n    rate_limit:\n      unit: minute\n      requests_per_unit: 9\n";
+    std::fs::write(dir.0.join("more.yaml"), more).unwrap();
+    let path = dir.0.display().to_string();
+    let check = |merge: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        command.args(["check-config", "--ratelimit-config", &path]);
+        if let Some(merge) = merge {
+            command.env("MERGE_DOMAIN_CONFIG", merge);
+        }
+        command.output().unwrap()
+    };
+    let merged = check(Some("true"));
+    assert!(merged.status.success());
+    assert_eq!(
+        String::from_utf8(merged.stdout).unwrap(),
+        format!("{path}: ok: 1 domains, 2 rate limits\n")
+    );
+    for unmerged in [None, Some("0")] {
+        let output = check(unmerged);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(
+            String::from_utf8(output.stderr)
+                .unwrap()
+                .contains("(MERGE_DOMAIN_CONFIG=true merges them)")
+        );
+    }
+    let output = check(Some("yes"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .starts_with("tollgate: MERGE_DOMAIN_CONFIG=yes: true or false")
+    );
+}
+
+#[test]
 fn the_ratelimit_files_need_the_grpc_port() {
     let dir = TempDir::new();
     std::fs::write(dir.0.join("edge.yaml"), RULES).unwrap();
