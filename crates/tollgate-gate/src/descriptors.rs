@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use smallvec::SmallVec;
 use tollgate_core::{Clock, Decision, LimitRequest, Nanos, Outcome};
-use tollgate_ratelimit_config::{Match, Rule, Unit};
+use tollgate_ratelimit_config::{Match, Override, Rule, Unit};
 
 use super::gate::Gate;
 use super::seconds_until;
@@ -29,6 +29,10 @@ pub struct Descriptor<'a> {
     pub entries: Vec<(&'a str, &'a str)>,
     /// The descriptor's own `hits_addend`, overriding the request's.
     pub hits: Option<u64>,
+    /// The descriptor's own `limit` (`requests_per_unit`, unit), which Envoy takes from dynamic
+    /// metadata: it replaces the files' rule for this request and counts in a partition of its
+    /// own, as in envoyproxy/ratelimit. A policy file's decision ignores it.
+    pub limit: Option<(u32, Unit)>,
 }
 
 /// The answer to a request: overall and per descriptor, in request order.
@@ -169,12 +173,22 @@ impl<C: Clock + 'static> Gate<C> {
         hits: u32,
     ) -> Result<Verdict, NotDecided> {
         let config = self.rules.ratelimit.load_full();
-        let matches: SmallVec<[Option<Match<'_>>; 4]> = descriptors
+        let overrides: SmallVec<[Option<Override>; 4]> = descriptors
             .iter()
             .map(|descriptor| {
-                config
+                let (count, unit) = descriptor.limit?;
+                let entries = descriptor.entries.iter().copied();
+                Some(config.as_deref()?.overridden(domain, entries, count, unit))
+            })
+            .collect();
+        let matches: SmallVec<[Option<Match<'_>>; 4]> = descriptors
+            .iter()
+            .zip(&overrides)
+            .map(|(descriptor, overridden)| match overridden {
+                Some(overridden) => Some(overridden.matched()),
+                None => config
                     .as_deref()?
-                    .find(domain, descriptor.entries.iter().copied())
+                    .find(domain, descriptor.entries.iter().copied()),
             })
             .collect();
         let costs: SmallVec<[u32; 4]> = descriptors

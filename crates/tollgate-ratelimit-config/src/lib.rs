@@ -75,6 +75,7 @@
 mod compile;
 mod config;
 mod matching;
+mod overriding;
 mod read;
 mod rule;
 mod tree;
@@ -84,6 +85,7 @@ mod yaml;
 
 pub use config::RateLimitConfig;
 pub use matching::Match;
+pub use overriding::Override;
 pub use rule::{Location, Rule, RuleLimit};
 pub use tollgate_policy::{ConfigError, ConfigErrors, Source};
 pub use unit::Unit;

@@ -14,6 +14,11 @@ pub struct Match<'c> {
 }
 
 impl<'c> Match<'c> {
+    /// `rule`, counted in the partition `key`.
+    pub(crate) fn new(rule: &'c Rule, key: Key) -> Self {
+        Self { rule, key }
+    }
+
     /// The rule.
     #[must_use]
     pub fn rule(&self) -> &'c Rule {

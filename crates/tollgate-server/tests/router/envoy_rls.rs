@@ -311,6 +311,58 @@ async fn envoyproxy_ratelimit_s_statistics_by_its_prometheus_names() {
 }
 
 #[tokio::test]
+async fn a_descriptor_s_own_limit_replaces_the_rule_and_counts_on_its_own() {
+    use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::RateLimitOverride;
+    use envoy_types::pb::envoy::r#type::v3::RateLimitUnit;
+    let mut rls = Rls::start("", T0).await;
+    let with_limit = |rls: &mut Rls, entries: Entries<'static>, count: u32, unit: RateLimitUnit| {
+        let mut request = rls_request("edge", [(entries, None)], 0);
+        request.descriptors[0].limit = Some(RateLimitOverride {
+            requests_per_unit: count,
+            unit: unit as i32,
+        });
+        let mut client = rls.client.clone();
+        async move {
+            client
+                .should_rate_limit(request)
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let two = Some((2, Unit::Minute, ""));
+    let user: Entries<'static> = &[("user", "erin")];
+    for remaining in [1, 0] {
+        let response = with_limit(&mut rls, user, 2, RateLimitUnit::Minute).await;
+        assert_eq!(statuses(&response), [(Code::Ok, two, remaining, Some(60))]);
+    }
+    let refused = with_limit(&mut rls, user, 2, RateLimitUnit::Minute).await;
+    assert_eq!(statuses(&refused), [(Code::OverLimit, two, 0, Some(60))]);
+    // Other numbers count apart, and so does the files' rule (3 a minute).
+    let five = with_limit(&mut rls, user, 5, RateLimitUnit::Minute).await;
+    assert_eq!(
+        statuses(&five),
+        [(Code::Ok, Some((5, Unit::Minute, "")), 4, Some(60))]
+    );
+    assert_eq!(
+        statuses(&rls.one("user", "erin").await),
+        [(Code::Ok, MINUTE, 2, Some(60))]
+    );
+    // A descriptor no rule of the files matches is counted by its own limit; 0 refuses.
+    let stray: Entries<'static> = &[("nowhere", "x")];
+    let hourly = with_limit(&mut rls, stray, 1, RateLimitUnit::Hour).await;
+    assert_eq!(
+        statuses(&hourly),
+        [(Code::Ok, Some((1, Unit::Hour, "")), 0, Some(3600))]
+    );
+    let zero = with_limit(&mut rls, stray, 0, RateLimitUnit::Hour).await;
+    assert_eq!(zero.overall_code(), Code::OverLimit);
+    // An unknown unit leaves the files' rule in force.
+    let unknown = with_limit(&mut rls, user, 1, RateLimitUnit::Unknown).await;
+    assert_eq!(statuses(&unknown), [(Code::Ok, MINUTE, 1, Some(60))]);
+}
+
+#[tokio::test]
 async fn unlimited_rules_are_ok_without_a_limit() {
     let mut rls = Rls::start("", T0).await;
     for _ in 0..10 {

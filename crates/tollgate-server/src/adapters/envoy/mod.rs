@@ -79,6 +79,7 @@ impl<C: Clock + 'static> RateLimitService for Envoy<C> {
                     .map(|entry| (entry.key.as_str(), entry.value.as_str()))
                     .collect(),
                 hits: descriptor.hits_addend.as_ref().map(|hits| hits.value),
+                limit: descriptor.limit.as_ref().and_then(rules::limit_override),
             })
             .collect();
         let decided = if self.app.gate.ratelimit_config().is_some() {

@@ -230,6 +230,7 @@ mod tests {
         Descriptor {
             entries: entries.to_vec(),
             hits,
+            limit: None,
         }
     }
 

@@ -1,11 +1,13 @@
 //! The answer to Envoy when envoyproxy/ratelimit's files decide: one status per descriptor,
 //! in request order, from [`Gate::should_rate_limit`](crate::Gate::should_rate_limit)'s verdict.
 
+use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::RateLimitOverride;
 use envoy_types::pb::envoy::service::ratelimit::v3::RateLimitResponse;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit as ProtoUnit;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{
     DescriptorStatus as ProtoStatus, RateLimit,
 };
+use envoy_types::pb::envoy::r#type::v3::RateLimitUnit;
 use envoy_types::pb::google::protobuf::Duration as ProtoDuration;
 use tollgate_ratelimit_config::Unit;
 
@@ -36,6 +38,21 @@ fn status(status: DescriptorStatus) -> ProtoStatus {
         }),
         quota: None,
     }
+}
+
+/// A descriptor's own `limit`, as its rule's numbers; `None` (the files' rule applies) when
+/// its unit is unknown (`envoy.type.v3.RateLimitUnit` has no week).
+pub(super) fn limit_override(limit: &RateLimitOverride) -> Option<(u32, Unit)> {
+    let unit = match RateLimitUnit::try_from(limit.unit).ok()? {
+        RateLimitUnit::Second => Unit::Second,
+        RateLimitUnit::Minute => Unit::Minute,
+        RateLimitUnit::Hour => Unit::Hour,
+        RateLimitUnit::Day => Unit::Day,
+        RateLimitUnit::Month => Unit::Month,
+        RateLimitUnit::Year => Unit::Year,
+        RateLimitUnit::Unknown => return None,
+    };
+    Some((limit.requests_per_unit, unit))
 }
 
 fn unit(unit: Unit) -> ProtoUnit {
