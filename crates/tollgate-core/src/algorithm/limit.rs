@@ -65,6 +65,27 @@ impl Algorithm {
     }
 }
 
+impl Algorithm {
+    /// Gives back what a request admitted at `decided_at` to wait for its turn took, when it
+    /// leaves before its turn: a bucket's turn if it is still the last one given out
+    /// (`reserved`: the state its admission stored, its outcome's `reset_at`), a window's units
+    /// as a refund does (`None` for [`Concurrency`], whose leases are released instead).
+    #[must_use]
+    pub(crate) fn withdraw(
+        &self,
+        state: u64,
+        decided_at: Nanos,
+        reserved: Nanos,
+        cost: u32,
+    ) -> Option<u64> {
+        match self {
+            Self::TokenBucket(bucket) => Some(bucket.withdraw(state, reserved, cost)),
+            Self::Window(_) | Self::Sliding(_) => self.refund(state, decided_at, cost),
+            Self::Concurrency(_) => None,
+        }
+    }
+}
+
 /// What a limit allows, as people are told it: `count` per period (`5 per second`, `1,000 per
 /// day`), or `count` at once. The one reading of an algorithm's numbers that every answer,
 /// header, page and log shows, whichever source (policy, plan, pack, override) they came from.
