@@ -89,7 +89,7 @@ pub struct Delay {
 /// assert!(!refused.outcome.allowed());
 /// assert_eq!(refused.outcome.retry_at(), Some(2_000_000_000));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TokenBucket {
     /// The rate as it was given, which is what people are shown.
     rate: Rate,
@@ -101,6 +101,24 @@ pub struct TokenBucket {
     delay: Option<Delay>,
     /// How far ahead of now a turn may lie: 0 without a delay.
     wait: Nanos,
+}
+
+/// As derived, with the delay only where there is one: a policy keys a limit's partitions by
+/// this text, which a bucket without a delay keeps from before delays were made.
+impl std::fmt::Debug for TokenBucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut fields = f.debug_struct("TokenBucket");
+        fields
+            .field("rate", &self.rate)
+            .field("interval", &self.interval)
+            .field("per_interval", &self.per_interval)
+            .field("burst", &self.burst)
+            .field("tolerance", &self.tolerance);
+        if let Some(delay) = &self.delay {
+            fields.field("delay", delay);
+        }
+        fields.finish()
+    }
 }
 
 impl TokenBucket {
@@ -503,6 +521,16 @@ mod tests {
         assert!(peek.outcome.allowed());
         assert_eq!(peek.outcome.retry_at(), Some(SEC));
         assert_eq!(peek.state, full);
+    }
+
+    #[test]
+    fn the_debug_text_of_a_bucket_without_a_delay_is_as_derived() {
+        assert_eq!(
+            format!("{:?}", bucket(1, 2, 3)),
+            "TokenBucket { rate: Rate { count: 1, period: 2s }, interval: 2000000000, \
+             per_interval: 2000000000, burst: 3, tolerance: 6000000000 }"
+        );
+        assert!(format!("{:?}", delayed(1, 2, 3, 500, 1)).contains("delay: Delay"));
     }
 
     #[test]
