@@ -40,5 +40,5 @@ pub async fn admit<C: Clock + 'static>(
 
 /// Adds the rate-limit headers of `admission` to a response's `headers`.
 pub fn add_headers(admission: &Admission, headers: &mut HeaderMap) {
-    crate::add_headers(headers, admission.report(), None);
+    crate::add_headers(headers, admission.report(), None, None);
 }

@@ -29,6 +29,7 @@ mod portal;
 mod quota;
 mod routes;
 mod shadow;
+mod shaping;
 mod spellings;
 mod support;
 mod time_zones;
