@@ -181,7 +181,8 @@ impl<C: Clock + 'static> Gate<C> {
             // An unknown key that its throttle admits is still refused (`held` goes back).
             return Err(unauthenticated(state, reason));
         }
-        let turn = refunds_to.as_ref().and_then(|store| {
+        // The clock is read again only for a request that has a turn to wait for.
+        let turn = decision.turn().and(refunds_to.as_ref()).and_then(|store| {
             let now = self.limiter().clock().now();
             Turn::of(
                 &decision,
