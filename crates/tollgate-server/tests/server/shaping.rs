@@ -1,0 +1,359 @@
+//! Shaping beside nginx: the same trace of arrivals sent to nginx's `limit_req … delay=` and to
+//! Tollgate's gateway with the bucket it is equivalent to (see docs/policy.md, "Waiting for a
+//! turn"), each in front of an upstream that records the order requests reach it. Both must
+//! admit the same requests, forward them in the same order, and hold each for the same time.
+//!
+//! nginx reads the real clock (in milliseconds, once per turn of its event loop), so the trace
+//! is played in real time, over loopback. It is made so that timing cannot change an answer: a
+//! bucket's decisions flip only where the time since the arrival that last found it full (its
+//! first one, here, for each client) crosses a multiple of the emission interval (200 ms), and
+//! every burst arrives 100 ms off that lattice, its requests 10 ms apart (in order: which
+//! request gets which turn depends on it) — a request may arrive tens of milliseconds late
+//! without changing any decision, on either side.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use tokio::time::Instant;
+
+use crate::recipes::installed;
+use crate::support::{TempDir, Tollgate, send};
+
+/// "5 requests a second; 3 at once, up to 3 more held for their turn": nginx's `burst = 5`
+/// with `delay = 2` lets `2 + 1` through at once and holds `5 − 2`.
+const NGINX_LIMIT: &str = "rate=5r/s";
+const NGINX_BURST: &str = "burst=5 delay=2";
+
+/// The same bucket in Tollgate: burst `delay + 1`, and `burst − delay` waiting for up to
+/// `(burst − delay)` intervals of 200 ms.
+const POLICY: &str = r#"
+[[routes]]
+api = "partner"
+match = "GET /r/{client}/{id}"
+
+[[limits]]
+name = "partner"
+token_bucket = { rate = "5/s", burst = 3 }
+delay = { max = "600ms", queue = 3 }
+per = ["header:X-Client"]
+"#;
+
+/// The trace: bursts of requests 10 ms apart, `(client, start in ms, requests)`.
+const TRACE: [(&str, u64, u64); 7] = [
+    ("a", 0, 8),
+    ("a", 500, 4),
+    ("b", 700, 1),
+    ("a", 1_500, 6),
+    ("b", 1_900, 2),
+    ("a", 2_500, 1),
+    ("a", 2_700, 3),
+];
+
+/// One request of the trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Arrival {
+    path: String,
+    client: &'static str,
+    at: Duration,
+}
+
+fn arrivals() -> Vec<Arrival> {
+    let mut id = 0;
+    let mut all = Vec::new();
+    for (client, start, count) in TRACE {
+        for k in 0..count {
+            all.push(Arrival {
+                path: format!("/r/{client}/{id}"),
+                client,
+                at: Duration::from_millis(start + 10 * k),
+            });
+            id += 1;
+        }
+    }
+    all
+}
+
+/// An upstream recording each path it is asked, and when, in the order asked.
+struct Recorder {
+    address: SocketAddr,
+    seen: Arc<Mutex<Vec<(String, Instant)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Recorder {
+    async fn start() -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let app = Router::new().fallback(move |request: Request| {
+            let log = Arc::clone(&log);
+            async move {
+                let path = request.uri().path().to_owned();
+                log.lock().unwrap().push((path, Instant::now()));
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self {
+            address,
+            seen,
+            task,
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What one run of the trace gave: each request's status in trace order, and the requests the
+/// upstream saw in the order it saw them, each with how long after its arrival.
+#[derive(Debug)]
+struct Run {
+    statuses: Vec<u16>,
+    forwarded: Vec<(String, Duration)>,
+}
+
+/// Plays the trace against `proxy`, which forwards to `upstream`.
+async fn play(proxy: SocketAddr, upstream: &Recorder) -> Run {
+    // A warm-up request on another client, so that neither side pays a first connection's
+    // costs inside the trace.
+    assert_eq!(warm_up(proxy).await, 200);
+    upstream.seen.lock().unwrap().clear();
+    let started = Instant::now() + Duration::from_millis(50);
+    let sent: Vec<_> = arrivals()
+        .into_iter()
+        .map(|arrival| {
+            tokio::spawn(async move {
+                tokio::time::sleep_until(started + arrival.at).await;
+                send(
+                    proxy,
+                    "GET",
+                    &arrival.path,
+                    &[("X-Client", arrival.client)],
+                    "",
+                )
+                .await
+                .status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for request in sent {
+        statuses.push(request.await.unwrap());
+    }
+    let by_path: Vec<Arrival> = arrivals();
+    let forwarded = upstream
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(path, at)| {
+            let arrival = by_path.iter().find(|a| &a.path == path).unwrap();
+            (path.clone(), at.duration_since(started + arrival.at))
+        })
+        .collect();
+    Run {
+        statuses,
+        forwarded,
+    }
+}
+
+async fn warm_up(proxy: SocketAddr) -> u16 {
+    send(proxy, "GET", "/r/warm-up/0", &[("X-Client", "warm-up")], "")
+        .await
+        .status
+}
+
+/// nginx with one `limit_req` in front of `upstream`, stopped on drop.
+struct Nginx {
+    child: Child,
+    address: SocketAddr,
+    _dir: TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Nginx {
+    fn start(upstream: SocketAddr) -> Self {
+        let dir = TempDir::new();
+        let address = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let folder = dir.0.display();
+        let config = format!(
+            "error_log {folder}/error.log;
+events {{}}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    limit_req_zone $http_x_client zone=partner:1m {NGINX_LIMIT};
+    server {{
+        listen {address};
+        location / {{
+            limit_req zone=partner {NGINX_BURST};
+            limit_req_status 429;
+            proxy_pass http://{upstream};
+        }}
+    }}
+}}
+"
+        );
+        let path = dir.0.join("nginx.conf");
+        std::fs::write(&path, config).unwrap();
+        let child = Command::new(installed("nginx", &["/usr/sbin/nginx", "/usr/bin/nginx"]))
+            .arg("-p")
+            .arg(&dir.0)
+            .arg("-c")
+            .arg(&path)
+            .arg("-g")
+            .arg(format!(
+                "daemon off; master_process off; pid {folder}/nginx.pid;"
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let mut nginx = Self {
+            child,
+            address,
+            _dir: dir,
+        };
+        for _ in 0..500 {
+            if TcpStream::connect(address).is_ok() {
+                return nginx;
+            }
+            assert!(
+                matches!(nginx.child.try_wait(), Ok(None)),
+                "nginx exited: {}",
+                std::fs::read_to_string(nginx._dir.0.join("error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("nginx did not listen on {address}");
+    }
+}
+
+/// What the bucket says of the trace, worked out by hand (docs/policy.md): the statuses in
+/// trace order, and the forwarded requests in the order their turns come, each with the time
+/// it is held, in ms.
+fn expected() -> (Vec<u16>, Vec<(&'static str, u64)>) {
+    let statuses = [
+        // a at 0: 3 at once, 3 held (170, 360, 550 ms), 2 refused.
+        &[200, 200, 200, 200, 200, 200, 429, 429][..],
+        // a at 500: 2 held (300, 490 ms), 2 refused.
+        &[200, 200, 429, 429],
+        // b at 700: at once, its own bucket.
+        &[200],
+        // a at 1,500: 2 at once, 3 held (80, 270, 460 ms), 1 refused.
+        &[200, 200, 200, 200, 200, 429],
+        // b at 1,900: at once.
+        &[200, 200],
+        // a at 2,500 and 2,700: at once, and the last of the second burst held 80 ms.
+        &[200, 200, 200, 200],
+    ]
+    .concat();
+    let order = vec![
+        ("/r/a/0", 0),
+        ("/r/a/1", 0),
+        ("/r/a/2", 0),
+        ("/r/a/3", 170),
+        ("/r/a/4", 360),
+        ("/r/a/5", 550),
+        ("/r/b/12", 0),
+        ("/r/a/8", 300),
+        ("/r/a/9", 490),
+        ("/r/a/13", 0),
+        ("/r/a/14", 0),
+        ("/r/a/15", 80),
+        ("/r/a/16", 270),
+        ("/r/b/19", 0),
+        ("/r/b/20", 0),
+        ("/r/a/17", 460),
+        ("/r/a/21", 0),
+        ("/r/a/22", 0),
+        ("/r/a/23", 0),
+        ("/r/a/24", 80),
+    ];
+    (statuses, order)
+}
+
+/// Held times agree within this much: scheduling on a shared machine, and nginx's clock
+/// read once per turn of its event loop.
+const SLACK: Duration = Duration::from_millis(40);
+
+/// Requests whose turns are this close (a burst's, 10 ms apart, let through at once) may reach
+/// the upstream in either order: each comes over a connection of its own.
+const TIE: Duration = Duration::from_millis(10);
+
+fn check(run: &Run, who: &str) {
+    let (statuses, order) = expected();
+    assert_eq!(
+        run.statuses, statuses,
+        "{who}: which requests were admitted"
+    );
+    let trace = arrivals();
+    let turn = |path: &str| {
+        let (_, held) = order.iter().find(|(p, _)| *p == path).unwrap();
+        let arrival = trace.iter().find(|a| a.path == path).unwrap();
+        arrival.at + Duration::from_millis(*held)
+    };
+    let mut seen: Vec<&str> = run.forwarded.iter().map(|(p, _)| p.as_str()).collect();
+    for pair in seen.windows(2) {
+        assert!(
+            turn(pair[0]) <= turn(pair[1]) + TIE,
+            "{who}: {} reached the upstream before {}: {seen:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+    for (path, held) in &run.forwarded {
+        let (_, expected) = order.iter().find(|(p, _)| p == path).unwrap();
+        let expected = Duration::from_millis(*expected);
+        assert!(
+            *held + SLACK >= expected && *held <= expected + SLACK,
+            "{who}: {path} held {held:?}, not {expected:?}"
+        );
+    }
+    seen.sort_unstable();
+    let mut forwarded: Vec<&str> = order.iter().map(|(p, _)| *p).collect();
+    forwarded.sort_unstable();
+    assert_eq!(seen, forwarded, "{who}: the requests forwarded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tollgate_shapes_a_trace_as_nginx_limit_req_delay_does() {
+    let upstream = Recorder::start().await;
+    let nginx = Nginx::start(upstream.address);
+    let by_nginx = play(nginx.address, &upstream).await;
+    drop(nginx);
+    let tollgate = Tollgate::start(POLICY, Some(upstream.address));
+    let by_tollgate = play(tollgate.address, &upstream).await;
+    // Side by side, for the record: each forwarded request and how long each held it.
+    for (n, t) in by_nginx.forwarded.iter().zip(&by_tollgate.forwarded) {
+        eprintln!("{:>8} nginx {:>9.1?}  tollgate {:>9.1?}", n.0, n.1, t.1);
+    }
+    check(&by_nginx, "nginx");
+    check(&by_tollgate, "tollgate");
+    assert_eq!(by_nginx.statuses, by_tollgate.statuses);
+}
