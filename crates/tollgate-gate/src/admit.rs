@@ -192,14 +192,14 @@ impl<C: Clock + 'static> Gate<C> {
             )
         });
         // A turn still to come that the caller cannot wait for: refused, the turn given back,
-        // and told as the limits stand without it.
+        // and told as the limits stand without it (`unwaited`: the turn they give now, if any).
         let (waiting, unwaited) = match (turn, waits) {
             (Some(turn), Waits::Never) => {
                 drop(turn);
                 if let Some(standing) = self.standing(&resolved.enforced.requests).await {
                     decision = standing;
                 }
-                (None, Some(decision.turn().unwrap_or(decision.at())))
+                (None, Some(decision.turn()))
             }
             (turn, _) => (turn, None),
         };
@@ -246,7 +246,7 @@ impl<C: Clock + 'static> Gate<C> {
                 partition.as_deref(),
                 zone,
             );
-            if let Some(turn) = unwaited {
+            if let Some(Some(turn)) = unwaited {
                 refusal.retry_after_ms = Some(turn.saturating_sub(decision.at()).div_ceil(MILLI));
             }
             if tracing::enabled!(tracing::Level::INFO) {
