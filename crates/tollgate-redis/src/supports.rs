@@ -13,23 +13,19 @@ impl RedisStore {
     /// script's arithmetic in doubles. A token bucket's interval is rounded up to a whole
     /// microsecond (never admitting more), and its burst × interval in µs must stay below 2⁵²;
     /// a sliding window needs a period of whole microseconds
-    /// and `max × period in µs` below 2⁵³ (for a day: a max up to 104,249). A bucket's
-    /// [`Delay`](tollgate_core::Delay) is not kept there yet.
+    /// and `max × period in µs` below 2⁵³ (for a day: a max up to 104,249).
     ///
     /// # Errors
     /// Why the numbers do not fit.
     pub fn supports(algorithm: &Algorithm) -> Result<(), Unsupported> {
         if let Algorithm::TokenBucket(bucket) = algorithm {
-            if bucket.delay().is_some() {
-                return Err(Unsupported(
-                    "a token bucket's `delay` is kept by the embedded store only, not yet by the Redis store".to_owned(),
-                ));
-            }
-            // The tolerance in µs, added to instants near 2⁵¹ µs, must stay below 2⁵³.
+            // The tolerance in µs (and the wait of a delay), added to instants near 2⁵¹ µs,
+            // must stay below 2⁵³.
             let tolerance = bucket
                 .interval()
                 .div_ceil(1_000)
-                .saturating_mul(bucket.burst());
+                .saturating_mul(bucket.burst())
+                .saturating_add(bucket.wait() / 1_000);
             if tolerance >= 1 << 52 {
                 return Err(Unsupported(format!(
                     "a token bucket of burst {} at one per {} ns spans more than 142 years in whole microseconds, beyond the Redis store",
@@ -54,27 +50,5 @@ impl RedisStore {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use tollgate_core::{Delay, Rate, TokenBucket};
-
-    use super::*;
-
-    #[test]
-    fn a_delay_is_not_kept_yet() {
-        let bucket = TokenBucket::new(Rate::per_second(1), 3).unwrap();
-        assert_eq!(RedisStore::supports(&bucket.into()), Ok(()));
-        let delay = Delay {
-            max: Duration::from_millis(500),
-            queue: 2,
-        };
-        let waiting = bucket.with_delay(delay).unwrap();
-        let refused = RedisStore::supports(&waiting.into()).unwrap_err();
-        assert!(refused.0.contains("`delay`"), "{refused}");
     }
 }

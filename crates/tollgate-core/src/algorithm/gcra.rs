@@ -201,6 +201,13 @@ impl TokenBucket {
         self.delay
     }
 
+    /// How far ahead of now a turn may lie and the request still wait for it, in nanoseconds:
+    /// the smaller of the delay's `max` and `queue` intervals; 0 without a delay.
+    #[must_use]
+    pub const fn wait(&self) -> Nanos {
+        self.wait
+    }
+
     /// The rate as it was given (`5/s` is 5 per second, not 1 per 200 ms).
     #[must_use]
     pub const fn rate(&self) -> Rate {
