@@ -62,6 +62,15 @@ impl Admission {
         self.turn.as_ref().map(Turn::at)
     }
 
+    /// Takes the request's turn as come without waiting for it: for a simulation whose clock is
+    /// not the runtime's (`tollgate replay`), where the request starts at its turn on that
+    /// clock. Nothing is given back when it is dropped after.
+    pub fn assume_turn(&mut self) {
+        if let Some(turn) = &mut self.turn {
+            turn.assume();
+        }
+    }
+
     /// Waits for the request's turn, if it has one (at once otherwise). Dropped while waiting
     /// — the client left — the admission gives its turn back (see
     /// [`Delay`](tollgate_core::Delay)); once waited, it holds what it took as any other.
