@@ -17,7 +17,8 @@
 //! past any margin (the real-time tests here run one at a time).
 //!
 //! Instances sharing Redis: twenty requests at once through two gateways, exactly the burst
-//! and the queue admitted, and no waiting request let through before its turn.
+//! and the queue admitted, and no waiting request let through before its turn. And the
+//! recipes of docs/proxies.md, which pass forward-auth's `Retry-After-Ms` on to the client.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -28,7 +29,7 @@ use axum::Router;
 use axum::extract::Request;
 use tokio::time::Instant;
 
-use crate::recipes::installed;
+use crate::recipes::{Kind, Proxy, installed};
 use crate::redis_server::RedisServer;
 use crate::support::{TempDir, Tollgate, send};
 
@@ -470,4 +471,53 @@ async fn instances_sharing_redis_hand_out_each_turn_once() {
             "the {k}th start at {start:?}, its turn at {turn:?}: {starts:?}"
         );
     }
+}
+
+/// The recipes of docs/proxies.md pass the wait on: a request whose turn a delay would let it
+/// wait for is refused by forward-auth with `Retry-After-Ms`, which reaches the client.
+async fn the_wait_reaches_the_client_through(kind: Kind) {
+    let upstream = Recorder::start().await;
+    // One every 2 s, 1 at once, a turn up to 10 s ahead answered with the wait.
+    let policy = format!(
+        r#"{}
+[[accounts]]
+id = "acme"
+keys = ["acme-key"]
+
+[[routes]]
+api = "partner"
+match = "GET /r/{{client}}/{{id}}"
+
+[[limits]]
+name = "partner"
+token_bucket = {{ rate = "1/2s", burst = 1 }}
+delay = {{ max = "10s", queue = 5 }}
+per = ["account"]
+"#,
+        kind.policy()
+    );
+    let tollgate = Tollgate::start(&policy, None);
+    let proxy = Proxy::start(kind, tollgate.address, upstream.address);
+    let key = [("X-Api-Key", "acme-key")];
+    assert_eq!(proxy.get("/r/a/1", &key).await.status, 200);
+    let early = proxy.get("/r/a/2", &key).await;
+    assert_eq!(early.status, 429, "{kind:?}: {}", early.body);
+    assert_eq!(early.header("retry-after"), Some("2"), "{kind:?}");
+    let millis: u64 = early
+        .header("retry-after-ms")
+        .unwrap_or_else(|| panic!("{kind:?}: no Retry-After-Ms in {:?}", early.headers))
+        .parse()
+        .unwrap();
+    assert!((1_000..=2_000).contains(&millis), "{kind:?}: {millis} ms");
+    assert_eq!(upstream.seen.lock().unwrap().len(), 1, "{kind:?}");
+}
+
+#[tokio::test]
+async fn nginx_passes_the_wait_on() {
+    the_wait_reaches_the_client_through(Kind::Nginx).await;
+}
+
+#[tokio::test]
+async fn caddy_passes_the_wait_on() {
+    the_wait_reaches_the_client_through(Kind::Caddy).await;
 }
