@@ -320,7 +320,8 @@ impl Compiler<'_> {
 
     /// A `delay` is a token bucket's, on a limit that refuses: a window's units come back all
     /// at once at its end and a slot when a request ends, so no turn comes to wait for; a
-    /// shadow limit never refuses, so nothing waits for it.
+    /// shadow limit never refuses, so nothing waits for it; and a limit on unknown keys sees
+    /// only requests that are refused anyway.
     fn check_delay(&mut self, config: &LimitConfig) {
         let Some(delay) = &config.delay else {
             return;
@@ -340,6 +341,11 @@ impl Compiler<'_> {
             self.fail(
                 delay.span(),
                 format!("limit `{name}`: a shadow limit never refuses, so no request waits for it: drop `delay` or `shadow`"),
+            );
+        } else if config.when.key == Some(crate::model::KeyState::Unknown) {
+            self.fail(
+                delay.span(),
+                format!("limit `{name}`: a request with an unknown key is refused whatever this limit says (401, or 429 once it is spent), so none waits for a turn: drop `delay`"),
             );
         }
     }
