@@ -189,6 +189,7 @@ impl<C: Clock + 'static> Gate<C> {
                 &resolved.enforced.requests,
                 Arc::clone(store),
                 now,
+                self.record.metrics.turns(),
             )
         });
         // A turn still to come that the caller cannot wait for: refused, the turn given back,

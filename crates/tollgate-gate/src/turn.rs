@@ -3,9 +3,12 @@
 //! client left while waiting, or the answer could not wait (forward-auth, the check API).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tollgate_core::{Algorithm, Decision, Key, LimitRequest, LimitStore, Nanos};
+
+use crate::metrics::Turns;
 
 /// A turn to wait for, given back if dropped before it comes.
 pub(crate) struct Turn {
@@ -21,6 +24,8 @@ pub(crate) struct Turn {
     store: Arc<dyn LimitStore>,
     /// Whether it came: nothing is given back then.
     reached: bool,
+    /// Where it counts itself.
+    figures: Arc<Turns>,
 }
 
 /// One limit's part of a turn, kept past the policy's lifetime.
@@ -45,12 +50,14 @@ impl std::fmt::Debug for Turn {
 
 impl Turn {
     /// The turn `decision` gave `requests` (its limits, in the same order), taken from `store`,
-    /// `now` being the store clock's reading; `None` when the request may start at once.
+    /// `now` being the store clock's reading, counted in `figures`; `None` when the request may
+    /// start at once.
     pub(crate) fn of(
         decision: &Decision,
         requests: &[LimitRequest<'_>],
         store: Arc<dyn LimitStore>,
         now: Nanos,
+        figures: &Arc<Turns>,
     ) -> Option<Self> {
         let at = decision.turn()?;
         let taken = requests
@@ -71,6 +78,7 @@ impl Turn {
             taken,
             store,
             reached: false,
+            figures: Arc::clone(figures),
         })
     }
 
@@ -79,9 +87,11 @@ impl Turn {
         self.at
     }
 
-    /// Waits for it; from then on, dropping it gives nothing back.
+    /// Waits for it, counted as waiting meanwhile; from then on, dropping it gives nothing back.
     pub(crate) async fn wait(&mut self) {
+        let waiting = Waiting::counted(&self.figures);
         tokio::time::sleep_until(self.deadline).await;
+        drop(waiting);
         self.assume();
     }
 
@@ -107,5 +117,23 @@ impl Drop for Turn {
         if let Err(error) = self.store.withdraw(self.decided_at, &requests, &reserved) {
             tracing::warn!(%error, "a turn left unused was not given back");
         }
+        self.figures.given_back.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One request counted as waiting for its turn while this lives (a future dropped mid-wait
+/// included).
+struct Waiting<'a>(&'a Turns);
+
+impl<'a> Waiting<'a> {
+    fn counted(figures: &'a Turns) -> Self {
+        figures.waiting.fetch_add(1, Ordering::Relaxed);
+        Self(figures)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }

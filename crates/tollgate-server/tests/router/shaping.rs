@@ -73,6 +73,13 @@ async fn at_once(tollgate: &Tollgate, count: usize) -> Vec<(bool, Duration)> {
     join_all(sent).await
 }
 
+/// The gate's figures as `/metrics` writes them (the admin router's catalog needs real time).
+fn figures(tollgate: &Tollgate) -> String {
+    let mut page = tollgate_gate::Exposition::default();
+    tollgate.gate().metrics().write(&mut page);
+    page.into_text()
+}
+
 fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)
 }
@@ -186,10 +193,29 @@ async fn a_client_that_leaves_while_waiting_gives_its_turn_back() {
     let (first, left) = tokio::join!(waits_1s, leaves);
     assert!(admitted(&first));
     assert!(left.is_err(), "it was still waiting when its client left");
-    // Its turn is free again: the next comer gets it (2 s after T0) instead of a 429.
+    // Its turn is free again: the next comer gets it (2 s after T0) instead of a 429, and
+    // /metrics counts one turn given back.
+    let metrics = figures(&tollgate);
+    assert!(
+        metrics.contains("\ntollgate_turns_given_back_total 1\n"),
+        "{metrics}"
+    );
+    let fourth = tollgate.get("/hvacs/4", &[ACME]);
+    let watch = async {
+        // While the fourth waits, /metrics shows it waiting.
+        tokio::time::sleep(ms(1_000)).await;
+        figures(&tollgate)
+    };
     let started = Instant::now();
-    assert!(admitted(&tollgate.get("/hvacs/4", &[ACME]).await));
+    let (fourth, while_waiting) = tokio::join!(fourth, watch);
+    assert!(admitted(&fourth));
     assert_eq!(started.elapsed(), ms(2_000));
+    assert!(
+        while_waiting.contains("\ntollgate_waiting_requests 1\n"),
+        "{while_waiting}"
+    );
+    let after = figures(&tollgate);
+    assert!(after.contains("\ntollgate_waiting_requests 0\n"), "{after}");
     assert_eq!(tollgate.get("/hvacs/5", &[ACME]).await.status, 429);
 }
 

@@ -521,3 +521,74 @@ async fn nginx_passes_the_wait_on() {
 async fn caddy_passes_the_wait_on() {
     the_wait_reaches_the_client_through(Kind::Caddy).await;
 }
+
+/// Scrapes `tollgate`'s `/metrics` until it shows `series` at `value`; panics after 10 s.
+async fn until_metric(tollgate: &Tollgate, series: &str, value: u64) {
+    let token = format!("Bearer {}", tollgate.admin_token());
+    let line = format!("\n{series} {value}\n");
+    for _ in 0..500 {
+        let metrics = send(
+            tollgate.admin,
+            "GET",
+            "/metrics",
+            &[("authorization", &token)],
+            "",
+        )
+        .await
+        .body;
+        if metrics.contains(&line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("/metrics never showed {series} {value}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_hangs_up_while_waiting_gives_its_turn_back_to_the_next() {
+    let upstream = Recorder::start().await;
+    // One every 2 s, 1 at once, 1 waiting for up to 10 s.
+    let policy = r#"
+[[routes]]
+api = "partner"
+match = "GET /r/{client}/{id}"
+
+[[limits]]
+name = "partner"
+token_bucket = { rate = "1/2s", burst = 1 }
+delay = { max = "10s", queue = 1 }
+"#;
+    let tollgate = Tollgate::start(policy, Some(upstream.address));
+    assert_eq!(
+        send(tollgate.address, "GET", "/r/x/1", &[], "")
+            .await
+            .status,
+        200
+    );
+    // The second waits for its turn, 2 s away; its client hangs up meanwhile.
+    let mut client = tokio::net::TcpStream::connect(tollgate.address)
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut client, b"GET /r/x/2 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    until_metric(&tollgate, "tollgate_waiting_requests", 1).await;
+    drop(client);
+    until_metric(&tollgate, "tollgate_turns_given_back_total", 1).await;
+    until_metric(&tollgate, "tollgate_waiting_requests", 0).await;
+    // The turn is free: the third takes it (a second waiting would be past the queue).
+    assert_eq!(
+        send(tollgate.address, "GET", "/r/x/3", &[], "")
+            .await
+            .status,
+        200
+    );
+    let seen: Vec<String> = upstream
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert_eq!(seen, ["/r/x/1", "/r/x/3"]);
+}
