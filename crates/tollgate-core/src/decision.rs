@@ -84,8 +84,9 @@ impl Outcome {
     }
 
     /// The earliest instant at which the same request would be admitted if nothing else happened
-    /// in between: the decision's own time when admitted, `None` when it never can be (its cost
-    /// exceeds the limit).
+    /// in between, `None` when it never can be (its cost exceeds the limit). When admitted, its
+    /// turn: the decision's own time, or a later instant for a request admitted to wait for it
+    /// (a token bucket with a [`Delay`](crate::Delay)).
     #[must_use]
     pub const fn retry_at(&self) -> Option<Nanos> {
         if self.retry_at == NEVER {
@@ -192,6 +193,17 @@ impl Decision {
         self.outcomes.iter().try_fold(0, |latest: Nanos, outcome| {
             Some(latest.max(outcome.retry_at()?))
         })
+    }
+
+    /// When an admitted request may start: `Some` only when that lies after the decision (a
+    /// limit admitted it to wait for its turn; see [`Delay`](crate::Delay)), the latest turn of
+    /// its limits.
+    #[must_use]
+    pub fn turn(&self) -> Option<Nanos> {
+        if !self.allowed() {
+            return None;
+        }
+        self.retry_at().filter(|&turn| turn > self.at)
     }
 
     /// The concurrency leases this decision holds; give them back with

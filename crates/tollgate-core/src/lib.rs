@@ -56,8 +56,8 @@ mod store;
 mod usage_day;
 
 pub use algorithm::{
-    Algorithm, CalendarUnit, Concurrency, LimitError, Per, Rate, Schedule, Shown, SlidingWindow,
-    TokenBucket, Transition, Window,
+    Algorithm, CalendarUnit, Concurrency, Delay, LimitError, Per, Rate, Schedule, Shown,
+    SlidingWindow, TokenBucket, Transition, Window,
 };
 pub use block::Block;
 pub use clock::{

@@ -42,6 +42,24 @@ pub trait LimitStore: Send + Sync + std::fmt::Debug {
     /// A fault known at once; a store that gives back later reports its own.
     fn release(&self, leases: Vec<Lease>) -> Result<(), StoreError>;
 
+    /// Gives back what a decision admitted at `decided_at` took for `requests` when the request
+    /// leaves before its turn (see [`Store::withdraw`]): at once, or soon by a task of its own,
+    /// since this is called where a waiting request is dropped. A store that keeps no
+    /// [`Delay`](crate::Delay) never admits a request to wait, has nothing to take back, and
+    /// keeps this default.
+    ///
+    /// # Errors
+    /// A fault known at once.
+    fn withdraw(
+        &self,
+        decided_at: Nanos,
+        requests: &[LimitRequest<'_>],
+        reserved: &[Nanos],
+    ) -> Result<(), StoreError> {
+        let _ = (decided_at, requests, reserved);
+        Ok(())
+    }
+
     /// The key seed every instance sharing this store must hash partitions with: `proposed`,
     /// unless the store already holds one (another instance came first). A store no other
     /// instance reaches keeps no seed and answers `proposed`.
@@ -75,6 +93,15 @@ where
         requests: &'a [LimitRequest<'a>],
     ) -> StoreFuture<'a, ()> {
         Box::pin(std::future::ready(Self::refund(self, decided_at, requests)))
+    }
+
+    fn withdraw(
+        &self,
+        decided_at: Nanos,
+        requests: &[LimitRequest<'_>],
+        reserved: &[Nanos],
+    ) -> Result<(), StoreError> {
+        self.store().withdraw(decided_at, requests, reserved)
     }
 
     /// Every lease is given back, whichever fails; the first failure is returned.

@@ -67,6 +67,20 @@ pub trait Store: Send + Sync {
     /// Only for faults of the store itself.
     fn refund(&self, decided_at: Nanos, requests: &[LimitRequest<'_>]) -> Result<(), StoreError>;
 
+    /// Gives back what a decision admitted at `decided_at` took for `requests` when the request
+    /// leaves before its turn (see [`Decision::turn`]): each token bucket's turn if no later one
+    /// has been given out since (`reserved`, one per request: the `reset_at` of its outcome),
+    /// each window's units as [`refund`](Self::refund) does.
+    ///
+    /// # Errors
+    /// Only for faults of the store itself.
+    fn withdraw(
+        &self,
+        decided_at: Nanos,
+        requests: &[LimitRequest<'_>],
+        reserved: &[Nanos],
+    ) -> Result<(), StoreError>;
+
     /// Gives back a concurrency lease taken by an earlier decision.
     ///
     /// # Errors

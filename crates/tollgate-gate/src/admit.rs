@@ -2,6 +2,9 @@
 //! Resolve, check blocks and the guess guard, decide (`decision.rs`, which Envoy's
 //! descriptors reach too), report. Nothing here knows HTTP.
 
+use std::sync::Arc;
+
+use smallvec::SmallVec;
 use tollgate_core::{Clock, Decision, LimitRequest, NANOS_PER_SEC};
 use tollgate_policy::{Headers, Limits, RequestFacts, Resolution, Resolved};
 
@@ -13,6 +16,10 @@ use crate::decision::{Asked, Undecided};
 use crate::metrics::Decided;
 use crate::rules::State;
 use crate::store::{Acquired, Taken};
+use crate::turn::Turn;
+
+/// Nanoseconds in a millisecond.
+const MILLI: u64 = 1_000_000;
 
 /// What the limits for unknown keys would answer a guess: see [`Gate::as_a_guess`].
 #[allow(
@@ -25,8 +32,21 @@ pub(super) enum Guess {
     Unavailable,
 }
 
+/// Whether the caller holds a request while it waits for its turn (a token bucket's delay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waits {
+    /// It does (the gateway): a request whose turn comes within the delay is admitted, to
+    /// start then.
+    ForTurn,
+    /// It answers at once (forward-auth, the check API, Envoy): such a request is refused
+    /// with the time until its turn, and its turn given back.
+    Never,
+}
+
 impl<C: Clock + 'static> Gate<C> {
-    /// Decides one request: admitted, with what it took, or refused, with why.
+    /// Decides one request for a caller that answers at once: admitted, with what it took, or
+    /// refused, with why. A request whose turn is still to come (a token bucket's delay) is
+    /// refused with the time until it, in [`Refusal::retry_after_ms`] too.
     ///
     /// # Errors
     /// The refusal, whatever refused it (a limit, a block, the request itself, the store).
@@ -34,12 +54,33 @@ impl<C: Clock + 'static> Gate<C> {
         &self,
         facts: &RequestFacts<'_, H>,
     ) -> Result<Admission, Refusal> {
+        self.admit_as(facts, Waits::Never).await
+    }
+
+    /// Decides one request for a caller that holds it until its turn (the gateway): as
+    /// [`admit`](Self::admit), but a request whose turn comes within its limits' delay is
+    /// admitted with that turn, to wait for it with [`Admission::wait_for_turn`].
+    ///
+    /// # Errors
+    /// The refusal, whatever refused it (a limit, a block, the request itself, the store).
+    pub async fn admit_waiting<H: Headers + Sync + ?Sized>(
+        &self,
+        facts: &RequestFacts<'_, H>,
+    ) -> Result<Admission, Refusal> {
+        self.admit_as(facts, Waits::ForTurn).await
+    }
+
+    async fn admit_as<H: Headers + Sync + ?Sized>(
+        &self,
+        facts: &RequestFacts<'_, H>,
+        waits: Waits,
+    ) -> Result<Admission, Refusal> {
         let clock = self.limiter().clock();
         let started = clock.now();
         // One reading of the state for the decision and its counting: a reload in between
         // changes neither.
         let state = self.rules.state.load_full();
-        let answer = self.decide(&state, facts).await;
+        let answer = self.decide(&state, facts, waits).await;
         let per_account = state.policy.server().metrics_per_account;
         self.record.metrics.decided(&answer, per_account);
         self.finished(started, Decided::of(&answer));
@@ -50,6 +91,7 @@ impl<C: Clock + 'static> Gate<C> {
         &self,
         state: &State,
         facts: &RequestFacts<'_, H>,
+        waits: Waits,
     ) -> Result<Admission, Refusal> {
         let State {
             policy, directory, ..
@@ -121,7 +163,7 @@ impl<C: Clock + 'static> Gate<C> {
             .await
             .map_err(refused_undecided)?;
         let Some(Taken {
-            decision,
+            mut decision,
             held,
             refunds_to,
         }) = took.enforced
@@ -139,11 +181,35 @@ impl<C: Clock + 'static> Gate<C> {
             // An unknown key that its throttle admits is still refused (`held` goes back).
             return Err(unauthenticated(state, reason));
         }
+        // The clock is read again only for a request that has a turn to wait for.
+        let turn = decision.turn().and(refunds_to.as_ref()).and_then(|store| {
+            let now = self.limiter().clock().now();
+            Turn::of(
+                &decision,
+                &resolved.enforced.requests,
+                Arc::clone(store),
+                now,
+                self.record.metrics.turns(),
+            )
+        });
+        // A turn still to come that the caller cannot wait for: refused, the turn given back,
+        // and told as the limits stand without it (`unwaited`: the turn they give now, if any).
+        let (waiting, unwaited) = match (turn, waits) {
+            (Some(turn), Waits::Never) => {
+                drop(turn);
+                if let Some(standing) = self.standing(&resolved.enforced.requests).await {
+                    decision = standing;
+                }
+                (None, Some(decision.turn()))
+            }
+            (turn, _) => (turn, None),
+        };
+        let admitted = decision.allowed() && unwaited.is_none();
         if let Some(account) = resolved.account {
             let day = crate::usage::day_of(decision.at(), resolved.time_zone);
             self.record
                 .usage
-                .record(account, resolved.api, day, decision.allowed());
+                .record(account, resolved.api, day, admitted);
         }
         let mut report = Report::of(
             &resolved,
@@ -151,7 +217,10 @@ impl<C: Clock + 'static> Gate<C> {
             &decision,
             &policy.responses().headers,
         );
-        if !decision.allowed() {
+        if unwaited.is_some() {
+            report.refuse_turns();
+        }
+        if !admitted {
             // The partition in words, for `{explanation}`: never for an unknown key, whose
             // answer must read as a right key's throttled guess does.
             let partition = (policy.responses().explains() && resolved.unauthenticated.is_none())
@@ -170,7 +239,7 @@ impl<C: Clock + 'static> Gate<C> {
                 Some(_) => policy.default_zone(),
                 None => resolved.time_zone,
             };
-            let refusal = Refusal::limited(
+            let mut refusal = Refusal::limited(
                 policy.responses(),
                 facts.headers.get("accept"),
                 report,
@@ -178,6 +247,9 @@ impl<C: Clock + 'static> Gate<C> {
                 partition.as_deref(),
                 zone,
             );
+            if let Some(Some(turn)) = unwaited {
+                refusal.retry_after_ms = Some(turn.saturating_sub(decision.at()).div_ceil(MILLI));
+            }
             if tracing::enabled!(tracing::Level::INFO) {
                 self.log_refusal(state, &resolved, &refusal, facts);
             }
@@ -190,7 +262,7 @@ impl<C: Clock + 'static> Gate<C> {
             let ticket = resolved.refund_ticket()?;
             Some((ticket, decision.at(), to))
         });
-        Ok(Admission::new(report, held, refund))
+        Ok(Admission::new(report, held, refund, waiting))
     }
 
     /// Reports the shadow limits of an admitted request (`decision`: what the store said of
@@ -217,6 +289,22 @@ impl<C: Clock + 'static> Gate<C> {
             }
         }
         report.add(shadow, decision, true);
+    }
+
+    /// How `requests` stand, taking nothing: each limit's outcome for one more request (a turn
+    /// for one that would wait for it); `None` when the store cannot tell now.
+    async fn standing(&self, requests: &[LimitRequest<'_>]) -> Option<Decision> {
+        let looks: SmallVec<[LimitRequest<'_>; 4]> = requests
+            .iter()
+            .map(|request| LimitRequest {
+                cost: 0,
+                ..*request
+            })
+            .collect();
+        match self.storage.stores.acquire(&looks).await {
+            Acquired::Decided(taken) => Some(taken.decision),
+            Acquired::Unlimited | Acquired::Failed(_) => None,
+        }
     }
 
     /// What the limits for unknown keys would answer the same request with a wrong key

@@ -8,7 +8,8 @@
 //! - `admit.rs` — a request's way through; `descriptors.rs` — Envoy's descriptors, decided by
 //!   envoyproxy/ratelimit's configuration; both reach `decision.rs`, the one decision: the
 //!   store call, its failure policy, the shadow count and the journal wait;
-//! - `admission.rs` — an admitted request, owning what it took until settled or dropped;
+//! - `admission.rs` — an admitted request, owning what it took until settled or dropped, and
+//!   `turn.rs` — the turn it may wait for (a token bucket's delay), given back if it leaves;
 //!   `refusal.rs` — a refused request and its body; `report.rs` — what either tells the client;
 //! - `quota.rs` — the customer's own quota lookups; `shadow.rs` — what shadow limits would have
 //!   refused; `hints.rs` — blocks an upstream asked for; `usage.rs` — decisions per account,
@@ -72,6 +73,7 @@ mod rules;
 mod shadow;
 mod store;
 mod striped;
+mod turn;
 mod usage;
 
 pub use admission::Admission;

@@ -203,6 +203,20 @@ pub struct Metrics {
     reloads: [AtomicU64; 2],
     /// Connections open per port.
     connections: [(&'static str, ConnectionGauge); 3],
+    /// Requests waiting for their turn, and turns given back.
+    turns: Arc<Turns>,
+}
+
+/// What became of the turns a token bucket's delay gave out, shared with each [`Turn`] so
+/// that it counts itself.
+///
+/// [`Turn`]: crate::turn::Turn
+#[derive(Debug, Default)]
+pub(crate) struct Turns {
+    /// Requests waiting for their turn now.
+    pub(crate) waiting: AtomicU64,
+    /// Turns given back: the request left before its turn, or its caller could not wait.
+    pub(crate) given_back: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -218,6 +232,7 @@ impl Default for Metrics {
             other: ApiSeries::default(),
             reloads: Default::default(),
             connections: ["public", "admin", "grpc"].map(|port| (port, ConnectionGauge::default())),
+            turns: Arc::default(),
         }
     }
 }
@@ -387,6 +402,11 @@ impl Metrics {
             .unwrap_or_default()
     }
 
+    /// Where turns count themselves.
+    pub(crate) fn turns(&self) -> &Arc<Turns> {
+        &self.turns
+    }
+
     /// Writes every figure held here.
     pub fn write(&self, page: &mut Exposition) {
         let apis = self.apis.load();
@@ -491,6 +511,20 @@ impl Metrics {
         for (port, gauge) in &self.connections {
             page.sample(name, &[("port", port)], gauge.0.load(Ordering::Relaxed));
         }
+        let name = "tollgate_waiting_requests";
+        page.family(
+            name,
+            "gauge",
+            "Requests held now for their turn (a token bucket's delay).",
+        );
+        page.sample(name, &[], self.turns.waiting.load(Ordering::Relaxed));
+        let name = "tollgate_turns_given_back_total";
+        page.family(
+            name,
+            "counter",
+            "Turns given back: the request left before its turn, or its caller answers at once.",
+        );
+        page.sample(name, &[], self.turns.given_back.load(Ordering::Relaxed));
     }
 }
 

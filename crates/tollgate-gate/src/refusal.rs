@@ -38,6 +38,10 @@ pub struct Refusal {
     pub status: u16,
     /// Seconds until the same request would be admitted, when that is known.
     pub retry_after: Option<u64>,
+    /// Milliseconds until the request's turn, rounded up, when it was refused only because its
+    /// turn was still to come and its caller answers at once (a token bucket's delay, asked
+    /// through forward-auth, the check API or Envoy): the precise wait behind `retry_after`.
+    pub retry_after_ms: Option<u64>,
     /// What the limits said, when they were consulted.
     pub report: Report,
     /// The body's content type and text.
@@ -52,6 +56,7 @@ impl Refusal {
             why,
             status,
             retry_after: None,
+            retry_after_ms: None,
             report: Report::default(),
             body: ("application/json", body),
         }
@@ -128,6 +133,7 @@ impl Refusal {
             why: Why::Blocked,
             status: 423,
             retry_after: Some(seconds_until(block.until, now).max(1)),
+            retry_after_ms: None,
             report: Report::default(),
             body: ("application/json", body),
         }
@@ -189,6 +195,7 @@ impl Refusal {
             why: Why::Limited,
             status: shown.status,
             retry_after: Some(retry_after),
+            retry_after_ms: None,
             report,
             body: (content_type, body),
         }

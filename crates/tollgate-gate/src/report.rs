@@ -127,6 +127,18 @@ impl Report {
         self.limits.extend(reports);
     }
 
+    /// Marks the enforced limits that gave the request a turn still to come as refusing it
+    /// (its caller cannot wait), and shows the one whose turn comes last.
+    pub(crate) fn refuse_turns(&mut self) {
+        let at = self.at;
+        for report in self.limits.iter_mut().filter(|report| !report.shadow) {
+            if report.retry_at.is_some_and(|turn| turn > at) {
+                report.allowed = false;
+            }
+        }
+        self.shown = most_restrictive(&self.limits);
+    }
+
     /// The limit the headers show.
     #[must_use]
     pub fn shown(&self) -> Option<&LimitReport> {

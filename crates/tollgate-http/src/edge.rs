@@ -16,7 +16,9 @@ use crate::Head;
 
 /// Decides the request whose head is `parts`, from `peer` when known (without it, limits
 /// partitioned by address see no address). A request no route matches is refused as the
-/// gateway refuses it (404) unless `server.unmatched = "pass"`, which admits it uncounted.
+/// gateway refuses it (404) unless `server.unmatched = "pass"`, which admits it uncounted. A
+/// request whose turn comes within a token bucket's delay waits for it here, as in the
+/// gateway: the future dropped meanwhile (the client left) gives the turn back.
 ///
 /// # Errors
 /// The refusal as a response: its status, headers and body, as the gateway answers it.
@@ -28,17 +30,21 @@ pub async fn admit<C: Clock + 'static>(
     let policy = gate.policy();
     let head = Head::read(&policy, parts, peer)
         .map_err(|refused| crate::refusal(Refusal::bad_path(&refused)))?;
-    match gate.admit(&head.facts()).await {
+    match gate.admit_waiting(&head.facts()).await {
         Err(refusal)
             if refusal.why == Why::NoRoute && policy.server().unmatched == Unmatched::Pass =>
         {
             Ok(Admission::uncounted(Report::default()))
         }
-        decided => decided.map_err(crate::refusal),
+        Ok(mut admission) => {
+            admission.wait_for_turn().await;
+            Ok(admission)
+        }
+        Err(refusal) => Err(crate::refusal(refusal)),
     }
 }
 
 /// Adds the rate-limit headers of `admission` to a response's `headers`.
 pub fn add_headers(admission: &Admission, headers: &mut HeaderMap) {
-    crate::add_headers(headers, admission.report(), None);
+    crate::add_headers(headers, admission.report(), None, None);
 }

@@ -60,6 +60,11 @@ pub fn refusal(refusal: Refusal) -> Response {
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    add_headers(headers, &refusal.report, refusal.retry_after);
+    add_headers(
+        headers,
+        &refusal.report,
+        refusal.retry_after,
+        refusal.retry_after_ms,
+    );
     response
 }

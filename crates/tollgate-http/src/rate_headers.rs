@@ -1,5 +1,6 @@
 //! The rate-limit headers of an answer, in the families the policy names: the limit a report
-//! shows, and `Retry-After` for a refusal.
+//! shows, and `Retry-After` for a refusal (with `Retry-After-Ms` for one whose turn was still
+//! to come: see [`Refusal::retry_after_ms`](tollgate_gate::Refusal::retry_after_ms)).
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use tollgate_policy::HeaderFamily;
@@ -17,12 +18,14 @@ const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset
 const X_RATELIMIT_USED: HeaderName = HeaderName::from_static("x-ratelimit-used");
 const X_RATELIMIT_RESOURCE: HeaderName = HeaderName::from_static("x-ratelimit-resource");
 const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
+const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
 
 /// Calls `add` with each header of an answer showing `report`, refused for `retry_after`
-/// seconds when set.
+/// seconds when set, and `retry_after_ms` milliseconds (the same wait, precisely) when set.
 pub fn header_fields(
     report: &Report,
     retry_after: Option<u64>,
+    retry_after_ms: Option<u64>,
     mut add: impl FnMut(HeaderName, HeaderValue),
 ) {
     let mut put = |name: HeaderName, text: std::fmt::Arguments<'_>| {
@@ -64,11 +67,19 @@ pub fn header_fields(
     if let Some(seconds) = retry_after {
         put(RETRY_AFTER, format_args!("{seconds}"));
     }
+    if let Some(millis) = retry_after_ms {
+        put(RETRY_AFTER_MS, format_args!("{millis}"));
+    }
 }
 
-/// Adds the headers of an answer showing `report` to `headers`.
-pub fn add_headers(headers: &mut HeaderMap, report: &Report, retry_after: Option<u64>) {
-    header_fields(report, retry_after, |name, value| {
+/// Adds the headers of an answer showing `report` to `headers` (see [`header_fields`]).
+pub fn add_headers(
+    headers: &mut HeaderMap,
+    report: &Report,
+    retry_after: Option<u64>,
+    retry_after_ms: Option<u64>,
+) {
+    header_fields(report, retry_after, retry_after_ms, |name, value| {
         headers.insert(name, value);
     });
 }

@@ -134,6 +134,10 @@ impl Limit {
                     None => bucket.rate(),
                 };
                 tollgate_core::TokenBucket::new(rate, numbers.burst.unwrap_or(bucket.burst()))
+                    .and_then(|built| match bucket.delay() {
+                        Some(delay) => built.with_delay(delay),
+                        None => Ok(built),
+                    })
                     .map(Algorithm::from)
             }
             _ if numbers.rate.is_some() || numbers.burst.is_some() => {

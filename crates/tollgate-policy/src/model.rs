@@ -353,6 +353,19 @@ pub struct LimitConfig {
     /// count. Default: every admitted request counts.
     #[serde(default)]
     pub refund: Vec<Spanned<String>>,
+    /// `{ max = "500ms", queue = 4 }`: a token bucket's request whose turn comes within `max`
+    /// waits for it in the gateway rather than being refused.
+    pub delay: Option<Spanned<DelayConfig>>,
+}
+
+/// `delay = { max, queue }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelayConfig {
+    /// The longest a request waits for its turn (a duration).
+    pub max: Spanned<String>,
+    /// The most units waiting for their turn in one partition.
+    pub queue: Spanned<u64>,
 }
 
 /// `token_bucket = { rate, burst }`.

@@ -7,11 +7,12 @@
 -- new closure on every call: the decisions are written out inline instead, with one helper.
 --
 -- KEYS[i]  the partition of limit i (every key of one call shares a hash tag)
--- ARGV[1]  'acquire', 'refund' or 'release'
+-- ARGV[1]  'acquire', 'refund', 'withdraw' or 'release'
 -- ARGV[2]  the instant to decide at, or '' for the server's TIME (tests pin it)
--- ARGV[3]  refund: the instant the charge was decided at
+-- ARGV[3]  refund, withdraw: the instant the charge was decided at
 -- ARGV[4 + 5(i-1) ..]  per limit: kind, cost, a, b, c
---   't' token bucket   a = interval, b = burst
+--   't' token bucket   a = interval, b = burst, c = how far ahead a turn may lie and the
+--                      request wait for it (0: no delay); withdraw: c = the state it stored
 --   'w' window         a = start, b = end, c = max (bounds of the window the caller expects)
 --   's' sliding        a = period, b = max
 --   'c' concurrency    a = max, b = lease time            release: a = lease expiry
@@ -21,7 +22,12 @@
 --
 -- acquire replies {1 | 0, now, then per limit: allowed, limit, remaining, reset, retry (-1:
 -- never)}: 1 when every limit admitted and was charged, 0 when one refused and none was (the
--- limits that would have admitted then report what they hold, uncharged).
+-- limits that would have admitted then report what they hold, uncharged). An admitted limit's
+-- retry is the request's turn: now, or later for a bucket's request waiting for it, and then
+-- every bucket of the request counts it at the latest turn (see MemoryStore).
+--
+-- withdraw gives back what a request that left before its turn took: a bucket's turn if its
+-- state is still the one the request stored, a window's units as refund does.
 -- It replies {-1, now} when a window's bounds do not hold now: the caller asks again.
 
 local op, now = ARGV[1], nil
@@ -55,13 +61,19 @@ if op == 'release' then
   return 1
 end
 
-if op == 'refund' then
+if op == 'refund' or op == 'withdraw' then
   local charged_at = tonumber(ARGV[3])
   for i = 1, #KEYS do
     local at, key = 4 + 5 * (i - 1), KEYS[i]
     local kind, cost, a, b = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
     local value = redis.call('GET', key)
-    if value and kind == 't' then
+    if value and kind == 't' and op == 'withdraw' then
+      -- Only the last turn given out comes back: a later one was counted from it.
+      local reserved = tonumber(ARGV[at + 4])
+      if tonumber(value) == reserved and cost > 0 then
+        redis.call('SET', key, fmt('%d', max(reserved - cost * a, 0)), 'KEEPTTL')
+      end
+    elseif value and kind == 't' then
       local tat = tonumber(value)
       if tat > charged_at then
         redis.call('SET', key, fmt('%d', max(tat - cost * a, charged_at)), 'KEEPTTL')
@@ -89,6 +101,8 @@ local reply, admitted = {1, now}, true
 local writes = {} -- per limit: the value to SET (or hash field to add), '' for none
 local expiries = {} -- per limit: until when to keep the key, 0 to keep its TTL
 local held = {} -- per limit: remaining and reset if nothing is charged
+local tats = {} -- per bucket: its state as read, at least now; for counting it at a later turn
+local turn = now -- the latest turn of the limits that admit
 for i = 1, #KEYS do
   local at, key = 4 + 5 * (i - 1), KEYS[i]
   local kind, cost = ARGV[at], tonumber(ARGV[at + 1])
@@ -102,15 +116,20 @@ for i = 1, #KEYS do
     local tat = max(tonumber(redis.call('GET', key) or '0') or 0, now)
     local available = div(max(now + tolerance - tat, 0), a)
     limit, held_remaining, held_reset = b, available, tat
+    tats[i] = tat
+    local charged = (cost == 0) and 0 or wanted
     if wanted <= available then
-      local charged = (cost == 0) and 0 or wanted
       allowed, remaining, reset, retry = 1, available - charged, tat + charged * a, now
-      if charged > 0 then
-        write, expiry = fmt('%d', reset), reset
-      end
     else
       allowed, remaining, reset = 0, available, tat
       retry = (wanted <= b) and max(tat + wanted * a - tolerance, 0) or -1
+      if retry >= 0 and retry <= now + c then
+        -- Its turn is near enough to wait for (c: the delay): admitted now, to start then.
+        allowed, remaining, reset = 1, 0, tat + charged * a
+      end
+    end
+    if allowed == 1 and charged > 0 then
+      write, expiry = fmt('%d', reset), reset
     end
   elseif kind == 'w' then
     -- A window: a = start, b = end, c = max.
@@ -220,10 +239,32 @@ for i = 1, #KEYS do
     end
   end
   admitted = admitted and allowed == 1
+  if allowed == 1 then
+    turn = max(turn, retry)
+  end
   writes[i], expiries[i], held[2 * i - 1], held[2 * i] = write, expiry, held_remaining, held_reset
   local n = #reply
   reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4], reply[n + 5] =
     allowed, limit, remaining, reset, retry
+end
+
+if admitted and turn > now then
+  -- A request waiting for its turn starts then: every bucket counts it at that instant.
+  for i = 1, #KEYS do
+    local at = 4 + 5 * (i - 1)
+    local slot = 2 + 5 * (i - 1)
+    if ARGV[at] == 't' and reply[slot + 5] < turn then
+      local cost, a, b = tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
+      local tat = max(tats[i], turn)
+      local charged = (cost == 0) and 0 or max(cost, 1)
+      local reset = tat + charged * a
+      reply[slot + 3] = div(max(turn + a * b - tat, 0), a) - charged
+      reply[slot + 4], reply[slot + 5] = reset, turn
+      if charged > 0 then
+        writes[i], expiries[i] = fmt('%d', reset), reset
+      end
+    end
+  end
 end
 
 if admitted then

@@ -1,6 +1,8 @@
 //! The Redis store as a [`LimitStore`]: what a server holds as the store shared by its instances.
 
-use tollgate_core::{Decision, Lease, LimitRequest, LimitStore, Nanos, StoreError, StoreFuture};
+use tollgate_core::{
+    Algorithm, Decision, Key, Lease, LimitRequest, LimitStore, Nanos, StoreError, StoreFuture,
+};
 
 use crate::RedisStore;
 
@@ -27,6 +29,40 @@ impl LimitStore for RedisStore {
         runtime.spawn(async move {
             if let Err(error) = Self::release(&store, &leases).await {
                 tracing::warn!(%error, "lease release failed; the slots free themselves when they expire");
+            }
+        });
+        Ok(())
+    }
+
+    /// Given back by a task (a drop cannot wait), which logs its own failure; without a runtime
+    /// the turn lapses unused.
+    fn withdraw(
+        &self,
+        decided_at: Nanos,
+        requests: &[LimitRequest<'_>],
+        reserved: &[Nanos],
+    ) -> Result<(), StoreError> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Ok(());
+        };
+        let store = self.clone();
+        let owned: Vec<(Key, Key, Algorithm, u32)> = requests
+            .iter()
+            .map(|request| {
+                let algorithm = request.algorithm.clone();
+                (request.key, request.root, algorithm, request.cost)
+            })
+            .collect();
+        let reserved = reserved.to_vec();
+        runtime.spawn(async move {
+            let requests: Vec<LimitRequest<'_>> = owned
+                .iter()
+                .map(|(key, root, algorithm, cost)| {
+                    LimitRequest::new(*key, algorithm, *cost).with_root(*root)
+                })
+                .collect();
+            if let Err(error) = Self::withdraw(&store, decided_at, &requests, &reserved).await {
+                tracing::warn!(%error, "a turn left unused was not given back");
             }
         });
         Ok(())

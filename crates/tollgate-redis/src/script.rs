@@ -17,25 +17,33 @@ pub(crate) const fn micros(nanos: Nanos) -> u64 {
 /// One call of the script by its SHA: `EVALSHA sha n KEYS… op now at ARGS…`. `at` is when the
 /// caller believes the call runs (it picks the bounds of calendar windows, which Lua cannot
 /// compute), or for a refund when the charge was taken; `pinned` replaces the server's clock.
+/// `reserved`, for a withdrawal, is the state each request's admission stored (empty
+/// otherwise).
 pub(crate) fn call<'r>(
     sha: &str,
     op: &str,
     pinned: Option<Nanos>,
     at: Nanos,
     requests: impl Iterator<Item = &'r LimitRequest<'r>> + Clone,
+    reserved: &[Nanos],
 ) -> Cmd {
     let mut cmd = begin(sha, requests.clone().count());
     for request in requests.clone() {
         push_key(&mut cmd, request.root, request.key);
     }
     push_op(&mut cmd, op, pinned, at);
-    for request in requests {
+    for (index, request) in requests.enumerate() {
         cmd.arg(kind(request.algorithm)).arg(request.cost);
         match request.algorithm {
-            Algorithm::TokenBucket(bucket) => cmd
-                .arg(micros(bucket.interval()))
-                .arg(bucket.burst())
-                .arg(0),
+            // How far ahead a turn may lie, rounded down (never a turn further than the delay),
+            // or what a withdrawn admission stored.
+            Algorithm::TokenBucket(bucket) => {
+                cmd.arg(micros(bucket.interval())).arg(bucket.burst()).arg(
+                    reserved
+                        .get(index)
+                        .map_or(bucket.wait() / MICRO, |&state| micros(state)),
+                )
+            }
             Algorithm::Window(window) => {
                 let (start, end) = window.schedule().bounds(at);
                 cmd.arg(micros(start)).arg(micros(end)).arg(window.max())
@@ -159,7 +167,8 @@ impl Reply {
                 let at = 2 + 5 * limit;
                 let (limit, remaining, reset) = (word(at + 1)?, word(at + 2)?, instant(at + 3)?);
                 Ok(if word(at)? == 1 {
-                    Outcome::admitted(limit, remaining, reset, now)
+                    // Its turn: now, or later for a request admitted to wait for it.
+                    Outcome::admitted(limit, remaining, reset, instant(at + 4)?)
                 } else {
                     let retry = (reply[at + 4] >= 0).then(|| instant(at + 4)).transpose()?;
                     Outcome::refused(limit, remaining, reset, retry)

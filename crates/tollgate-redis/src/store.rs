@@ -124,7 +124,37 @@ impl RedisStore {
             .into_iter()
             .map(|group| {
                 let requests = group.iter().map(|&at| refundable[at]);
-                let call = script::call(sha, "refund", None, decided_at, requests);
+                let call = script::call(sha, "refund", None, decided_at, requests, &[]);
+                async move { self.connection.eval::<i64>(&call).await.map(drop) }
+            });
+        within(self.timeout, all(calls)).await
+    }
+
+    /// Gives back what a decision admitted at `decided_at` took for `requests` when the request
+    /// leaves before its turn (see [`tollgate_core::Store::withdraw`]); `reserved`: the state
+    /// each one's admission stored.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached, times out or answers with an error.
+    pub async fn withdraw(
+        &self,
+        decided_at: Nanos,
+        requests: &[LimitRequest<'_>],
+        reserved: &[Nanos],
+    ) -> Result<(), StoreError> {
+        let taken: Vec<(&LimitRequest<'_>, Nanos)> = requests
+            .iter()
+            .zip(reserved.iter().copied())
+            .filter(|(request, _)| !matches!(request.algorithm, Algorithm::Concurrency(_)))
+            .collect();
+        let sha = self.script.get_hash();
+        let calls = self
+            .groups(&taken, |(request, _)| request.root)
+            .into_iter()
+            .map(|group| {
+                let requests = group.iter().map(|&at| taken[at].0);
+                let states: Vec<Nanos> = group.iter().map(|&at| taken[at].1).collect();
+                let call = script::call(sha, "withdraw", None, decided_at, requests, &states);
                 async move { self.connection.eval::<i64>(&call).await.map(drop) }
             });
         within(self.timeout, all(calls)).await
@@ -232,6 +262,7 @@ impl RedisStore {
                 pinned,
                 at,
                 limits.clone(),
+                &[],
             );
             let reply: Vec<i64> = self.connection.eval(&call).await.map_err(fault)?;
             let reply =

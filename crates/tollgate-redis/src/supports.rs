@@ -19,11 +19,13 @@ impl RedisStore {
     /// Why the numbers do not fit.
     pub fn supports(algorithm: &Algorithm) -> Result<(), Unsupported> {
         if let Algorithm::TokenBucket(bucket) = algorithm {
-            // The tolerance in µs, added to instants near 2⁵¹ µs, must stay below 2⁵³.
+            // The tolerance in µs (and the wait of a delay), added to instants near 2⁵¹ µs,
+            // must stay below 2⁵³.
             let tolerance = bucket
                 .interval()
                 .div_ceil(1_000)
-                .saturating_mul(bucket.burst());
+                .saturating_mul(bucket.burst())
+                .saturating_add(bucket.wait() / 1_000);
             if tolerance >= 1 << 52 {
                 return Err(Unsupported(format!(
                     "a token bucket of burst {} at one per {} ns spans more than 142 years in whole microseconds, beyond the Redis store",

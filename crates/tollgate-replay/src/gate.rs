@@ -158,8 +158,11 @@ impl Pipeline for ReplayGate {
             self.clock.set(at);
         }
         self.sweep(at);
-        match self.gate.admit(facts).await {
-            Ok(admission) => {
+        // As the gateway decides: a request whose turn comes within a bucket's delay waits for
+        // it, and starts at that turn on the replay's clock.
+        match self.gate.admit_waiting(facts).await {
+            Ok(mut admission) => {
+                admission.assume_turn();
                 outcomes(admission.report(), verdict);
                 if verdict.caller.account().is_none() {
                     verdict.caller = self.anonymous(facts, None);

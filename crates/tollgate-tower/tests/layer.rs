@@ -157,3 +157,27 @@ async fn unknown_keys_exempt_routes_and_unrouted_paths() {
     assert_eq!((status, body.as_str()), (200, "free"));
     assert_eq!(get_with(app, "/machines/%2F", "acme-key").await.0, 400);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_a_bucket_lets_wait_reaches_the_app_at_its_turn() {
+    let policy = POLICY.replace(
+        r#"window = { max = 2, every = "1m" }"#,
+        r#"token_bucket = { rate = "1/2s", burst = 1 }
+delay = { max = "1s", queue = 1 }"#,
+    );
+    let app = app(&policy);
+    assert_eq!(get_with(&app, "/machines/1", "acme-key").await.0, 200);
+    app.clock.advance(Duration::from_millis(1_200));
+    let started = tokio::time::Instant::now();
+    assert_eq!(get_with(&app, "/machines/2", "acme-key").await.0, 200);
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_millis(800),
+        "held until its turn"
+    );
+    assert_eq!(app.served.load(Ordering::SeqCst), 2);
+    let (status, headers, _) = get_with(&app, "/machines/3", "acme-key").await;
+    assert_eq!(status, 429);
+    assert_eq!(headers["retry-after"], "3");
+    assert_eq!(app.served.load(Ordering::SeqCst), 2);
+}

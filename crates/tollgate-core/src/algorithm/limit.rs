@@ -39,13 +39,20 @@ impl Algorithm {
 
 impl Algorithm {
     /// Whether its state matters for a minute or more (a window or period of a minute and
-    /// longer, a bucket that takes a minute or more to refill): state worth keeping across a
-    /// restart.
+    /// longer, a bucket that takes a minute or more to refill, its delay's wait included): state
+    /// worth keeping across a restart.
     #[must_use]
     pub(crate) fn is_long_lived(&self) -> bool {
         const MINUTE: Nanos = 60 * crate::NANOS_PER_SEC;
         match self {
-            Self::TokenBucket(bucket) => bucket.interval().saturating_mul(bucket.burst()) >= MINUTE,
+            // Turns given out reach a delay's wait past a full bucket's span.
+            Self::TokenBucket(bucket) => {
+                bucket
+                    .interval()
+                    .saturating_mul(bucket.burst())
+                    .saturating_add(bucket.wait())
+                    >= MINUTE
+            }
             Self::Window(window) => window.schedule().shortest() >= MINUTE,
             Self::Sliding(sliding) => sliding.period() >= MINUTE,
             Self::Concurrency(_) => false,
@@ -60,6 +67,27 @@ impl Algorithm {
             Self::TokenBucket(bucket) => Some(bucket.refund(state, charged_at, cost)),
             Self::Window(window) => Some(window.refund(state, charged_at, cost)),
             Self::Sliding(sliding) => Some(sliding.refund(state, charged_at, cost)),
+            Self::Concurrency(_) => None,
+        }
+    }
+}
+
+impl Algorithm {
+    /// Gives back what a request admitted at `decided_at` to wait for its turn took, when it
+    /// leaves before its turn: a bucket's turn if it is still the last one given out
+    /// (`reserved`: the state its admission stored, its outcome's `reset_at`), a window's units
+    /// as a refund does (`None` for [`Concurrency`], whose leases are released instead).
+    #[must_use]
+    pub(crate) fn withdraw(
+        &self,
+        state: u64,
+        decided_at: Nanos,
+        reserved: Nanos,
+        cost: u32,
+    ) -> Option<u64> {
+        match self {
+            Self::TokenBucket(bucket) => Some(bucket.withdraw(state, reserved, cost)),
+            Self::Window(_) | Self::Sliding(_) => self.refund(state, decided_at, cost),
             Self::Concurrency(_) => None,
         }
     }
@@ -234,6 +262,18 @@ mod tests {
             panic!("still slots");
         };
         assert_eq!(one.max(), 1);
+    }
+
+    #[test]
+    fn turns_a_minute_ahead_make_a_bucket_long_lived() {
+        let half_a_minute = TokenBucket::new(Rate::per_second(1), 30).unwrap();
+        assert!(!Algorithm::from(half_a_minute).is_long_lived());
+        let delay = crate::Delay {
+            max: Duration::from_secs(30),
+            queue: 30,
+        };
+        let waiting = half_a_minute.with_delay(delay).unwrap();
+        assert!(Algorithm::from(waiting).is_long_lived());
     }
 
     #[test]

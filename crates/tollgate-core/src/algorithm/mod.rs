@@ -21,7 +21,7 @@ mod window;
 pub use concurrency::Concurrency;
 pub(crate) use concurrency::LeaseSet;
 pub use error::LimitError;
-pub use gcra::{Rate, TokenBucket};
+pub use gcra::{Delay, Rate, TokenBucket};
 pub use limit::{Algorithm, Per, Shown};
 pub use schedule::{Calendar, CalendarUnit, ClockAligned, Schedule};
 pub use sliding::SlidingWindow;

@@ -169,12 +169,38 @@ impl Shard {
 
     /// Gives back the units of a request admitted at `decided_at`.
     pub(super) fn refund(&mut self, request: &LimitRequest<'_>, decided_at: Nanos) {
+        self.give_back(request, |state| {
+            request.algorithm.refund(state, decided_at, request.cost)
+        });
+    }
+
+    /// Gives back what a request admitted at `decided_at` to wait for its turn took, its
+    /// admission having stored `reserved` (see `Algorithm::withdraw`).
+    pub(super) fn withdraw(
+        &mut self,
+        request: &LimitRequest<'_>,
+        decided_at: Nanos,
+        reserved: Nanos,
+    ) {
+        self.give_back(request, |state| {
+            request
+                .algorithm
+                .withdraw(state, decided_at, reserved, request.cost)
+        });
+    }
+
+    /// Replaces the state of `request`'s partition, if it has one, with what `given_back`
+    /// makes of it.
+    fn give_back(
+        &mut self,
+        request: &LimitRequest<'_>,
+        given_back: impl FnOnce(u64) -> Option<u64>,
+    ) {
         if let Ok(index) = self.table.probe(request.key.get()) {
-            let state = self.table.state_at(index);
-            if let Some(refunded) = request.algorithm.refund(state, decided_at, request.cost) {
-                self.table.set_state_at(index, refunded);
-                self.rest_floor = self.rest_floor.min(refunded);
-                self.record(request, request.key.get(), refunded);
+            if let Some(state) = given_back(self.table.state_at(index)) {
+                self.table.set_state_at(index, state);
+                self.rest_floor = self.rest_floor.min(state);
+                self.record(request, request.key.get(), state);
             }
         }
     }

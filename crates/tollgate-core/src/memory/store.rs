@@ -9,7 +9,7 @@ use spin::relax::Yield;
 
 use super::journal::DirtyShards;
 use super::shard::{Shard, Undo};
-use crate::{Decision, Key, Lease, LimitRequest, Nanos, Outcomes, Store, StoreError};
+use crate::{Decision, Key, Lease, LimitRequest, Nanos, Outcome, Outcomes, Store, StoreError};
 
 /// Limit state in memory: 16 bytes a slot, sharded under short locks, all-or-nothing across
 /// shards.
@@ -108,20 +108,27 @@ impl MemoryStore {
                 .binary_search(&self.shard_index(key))
                 .expect("every shard of the request is locked")
         };
-        let mut outcomes = Outcomes::with_capacity(requests.len());
-        let mut undo: SmallVec<[(usize, Undo); 4]> = SmallVec::with_capacity(requests.len());
-        let mut fault = None;
-        for request in requests {
-            let guard = guard_of(request.key);
-            match shards[guard].apply(request, now) {
-                Ok((outcome, step)) => {
-                    outcomes.push(outcome);
-                    undo.push((guard, step));
+        let (mut outcomes, mut undo, mut fault) =
+            apply_all(&mut shards, &guard_of, requests, |_| now);
+        if let (None, Some(turn)) = (&fault, turn_of(now, &outcomes)) {
+            // A request waiting for its turn starts then: every bucket counts it at that
+            // instant (a window, in the window of the decision), so that no bucket sees it
+            // start later than the turn it was given.
+            for (guard, step) in undo.drain(..).rev() {
+                shards[guard].undo(step);
+            }
+            let at_turn = |request: &LimitRequest<'_>| match request.algorithm {
+                crate::Algorithm::TokenBucket(_) => turn,
+                _ => now,
+            };
+            (outcomes, undo, fault) = apply_all(&mut shards, &guard_of, requests, at_turn);
+            if fault.is_some() || !outcomes.iter().all(Outcome::allowed) {
+                // Only a partition named twice in one request can refuse at the turn: then as
+                // decided at first.
+                for (guard, step) in undo.drain(..).rev() {
+                    shards[guard].undo(step);
                 }
-                Err(error) => {
-                    fault = Some(error);
-                    break;
-                }
+                (outcomes, undo, fault) = apply_all(&mut shards, &guard_of, requests, |_| now);
             }
         }
         if fault.is_none() && outcomes.iter().all(|outcome| outcome.allowed()) {
@@ -159,6 +166,50 @@ impl MemoryStore {
     }
 }
 
+/// How to take back each request applied, with the index of the shard guard it was applied
+/// under.
+type Undos = SmallVec<[(usize, Undo); 4]>;
+
+/// Applies each request under its shard's lock (`guard_of` its key), at the instant `at` says,
+/// until one faults: the outcomes, how to take back each one applied, and the fault.
+fn apply_all(
+    shards: &mut [Guard<'_>],
+    guard_of: &impl Fn(Key) -> usize,
+    requests: &[LimitRequest<'_>],
+    at: impl Fn(&LimitRequest<'_>) -> Nanos,
+) -> (Outcomes, Undos, Option<StoreError>) {
+    let mut outcomes = Outcomes::with_capacity(requests.len());
+    let mut undo: Undos = SmallVec::with_capacity(requests.len());
+    for request in requests {
+        let guard = guard_of(request.key);
+        match shards[guard].apply(request, at(request)) {
+            Ok((outcome, step)) => {
+                outcomes.push(outcome);
+                undo.push((guard, step));
+            }
+            Err(error) => return (outcomes, undo, Some(error)),
+        }
+    }
+    (outcomes, undo, None)
+}
+
+/// The turn of a request its limits all admit, when one of them admits it to wait for a turn
+/// after `now` and another counted it before that turn.
+fn turn_of(now: Nanos, outcomes: &[Outcome]) -> Option<Nanos> {
+    if !outcomes.iter().all(Outcome::allowed) {
+        return None;
+    }
+    let turn = outcomes
+        .iter()
+        .filter_map(Outcome::retry_at)
+        .max()
+        .filter(|&turn| turn > now)?;
+    outcomes
+        .iter()
+        .any(|outcome| outcome.retry_at().is_some_and(|at| at < turn))
+        .then_some(turn)
+}
+
 impl Store for MemoryStore {
     fn acquire(&self, now: Nanos, requests: &[LimitRequest<'_>]) -> Result<Decision, StoreError> {
         match requests {
@@ -181,6 +232,19 @@ impl Store for MemoryStore {
     fn refund(&self, decided_at: Nanos, requests: &[LimitRequest<'_>]) -> Result<(), StoreError> {
         for request in requests {
             self.lock(request.key).refund(request, decided_at);
+        }
+        Ok(())
+    }
+
+    fn withdraw(
+        &self,
+        decided_at: Nanos,
+        requests: &[LimitRequest<'_>],
+        reserved: &[Nanos],
+    ) -> Result<(), StoreError> {
+        for (request, &reserved) in requests.iter().zip(reserved) {
+            self.lock(request.key)
+                .withdraw(request, decided_at, reserved);
         }
         Ok(())
     }
@@ -264,6 +328,49 @@ mod tests {
             .refund(0, &[LimitRequest::new(key(9), &daily, 1)])
             .unwrap();
         assert_eq!(store.stats().partitions, 2);
+    }
+
+    /// 1 per second, burst 1, a wait of up to 3 s.
+    fn waiting_bucket() -> Algorithm {
+        let delay = crate::Delay {
+            max: Duration::from_secs(3),
+            queue: 3,
+        };
+        TokenBucket::new(Rate::per_second(1), 1)
+            .and_then(|bucket| bucket.with_delay(delay))
+            .unwrap()
+            .into()
+    }
+
+    #[test]
+    fn a_request_waiting_for_its_turn_counts_in_every_bucket_at_that_turn() {
+        let sec = crate::NANOS_PER_SEC;
+        let store = MemoryStore::new();
+        let (waits, plain, daily) = (
+            waiting_bucket(),
+            TokenBucket::new(Rate::per_second(1), 5).unwrap().into(),
+            window(10, 86_400),
+        );
+        let request = [
+            LimitRequest::new(key(1), &plain, 1),
+            LimitRequest::new(key(2), &waits, 1),
+            LimitRequest::new(key(3), &daily, 1),
+        ];
+        assert_eq!(store.acquire(0, &request[1..2]).unwrap().turn(), None);
+        let second = store.acquire(0, &request).unwrap();
+        assert_eq!(second.turn(), Some(sec));
+        let turns: Vec<_> = second.outcomes().iter().map(|o| o.retry_at()).collect();
+        assert_eq!(turns, [Some(sec), Some(sec), Some(0)]);
+        // The plain bucket, untouched before, counted it at its turn, not at 0: its state ends
+        // one interval after the turn.
+        assert_eq!(second.outcomes()[0].reset_at(), 2 * sec);
+        assert_eq!(second.outcomes()[2].remaining(), 9);
+        // Leaving before its turn gives everything back: the turn, and the daily unit.
+        let reserved: Vec<_> = second.outcomes().iter().map(|o| o.reset_at()).collect();
+        store.withdraw(second.at(), &request, &reserved).unwrap();
+        let again = store.acquire(0, &request).unwrap();
+        assert_eq!(again.turn(), Some(sec));
+        assert_eq!(again.outcomes()[2].remaining(), 9);
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use jiff::tz::TimeZone;
 use tollgate_core::{
-    Algorithm, CalendarUnit, Concurrency, KeySpace, Rate, Schedule, SlidingWindow, TokenBucket,
-    Window,
+    Algorithm, CalendarUnit, Concurrency, Delay, KeySpace, Rate, Schedule, SlidingWindow,
+    TokenBucket, Window,
 };
 use toml::Spanned;
 
@@ -75,6 +75,7 @@ impl Compiler<'_> {
                 }
             }
         }
+        self.check_delay(config);
         for method in &config.when.method {
             if method.get_ref().eq_ignore_ascii_case("HEAD") {
                 self.fail(method.span(), "HEAD requests are GET requests to routes and limits (RFC 9110 §9.3.2): name GET");
@@ -317,6 +318,38 @@ impl Compiler<'_> {
         }
     }
 
+    /// A `delay` is a token bucket's, on a limit that refuses: a window's units come back all
+    /// at once at its end and a slot when a request ends, so no turn comes to wait for; a
+    /// shadow limit never refuses, so nothing waits for it; and a limit on unknown keys sees
+    /// only requests that are refused anyway.
+    fn check_delay(&mut self, config: &LimitConfig) {
+        let Some(delay) = &config.delay else {
+            return;
+        };
+        let name = config.name.get_ref();
+        let other = [
+            (config.window.is_some(), "a window"),
+            (config.sliding.is_some(), "a sliding window"),
+            (config.concurrency.is_some(), "a concurrency limit"),
+        ];
+        if let Some((_, algorithm)) = other.iter().find(|(given, _)| *given) {
+            self.fail(
+                delay.span(),
+                format!("limit `{name}`: `delay` is for a token bucket, whose turns come one at a time; {algorithm} has no turn to wait for"),
+            );
+        } else if config.shadow {
+            self.fail(
+                delay.span(),
+                format!("limit `{name}`: a shadow limit never refuses, so no request waits for it: drop `delay` or `shadow`"),
+            );
+        } else if config.when.key == Some(crate::model::KeyState::Unknown) {
+            self.fail(
+                delay.span(),
+                format!("limit `{name}`: a request with an unknown key is refused whatever this limit says (401, or 429 once it is spent), so none waits for a turn: drop `delay`"),
+            );
+        }
+    }
+
     /// The algorithm of a limit, with a plan's numbers applied when given.
     pub(super) fn algorithm(
         &mut self,
@@ -358,9 +391,22 @@ impl Compiler<'_> {
             let rate_text = rate.unwrap_or(&bucket.get_ref().rate);
             let (count, period) = self.parse(rate_text, parse_rate)?;
             let burst = burst.or(bucket.get_ref().burst).unwrap_or(1);
+            let delay = match &config.delay {
+                Some(delay) => Some(Delay {
+                    max: self.parse(&delay.get_ref().max, parse_duration)?,
+                    queue: *delay.get_ref().queue.get_ref(),
+                }),
+                None => None,
+            };
             TokenBucket::new(Rate::new(count, period), burst)
-                .map(Algorithm::from)
                 .map_err(|e| (bucket.span(), e.to_string()))
+                .and_then(|bucket| match (delay, &config.delay) {
+                    (Some(delay), Some(given)) => bucket
+                        .with_delay(delay)
+                        .map_err(|e| (given.span(), e.to_string())),
+                    _ => Ok(bucket),
+                })
+                .map(Algorithm::from)
         } else if let Some(window) = &config.window {
             let w = window.get_ref();
             let schedule = match w.align {

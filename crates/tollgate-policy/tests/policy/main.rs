@@ -31,3 +31,41 @@ fn quickstart_compiles() {
         .collect();
     assert_eq!(periods, ["second", "day"]);
 }
+
+#[test]
+fn a_delay_holds_for_every_plan_and_for_the_admin_apis_numbers() {
+    use std::time::Duration;
+    use tollgate_core::{Algorithm, Delay};
+    let text = r#"
+        [[routes]]
+        api = "heating"
+        match = "GET /hvacs/{gatewayId}"
+
+        [[limits]]
+        name = "partner"
+        token_bucket = { rate = "1/2s", burst = 3 }
+        delay = { max = "500ms", queue = 2 }
+
+        [plans.fast.limits]
+        partner = { rate = "1/s" }
+    "#;
+    let policy = Policy::compile(&tollgate_policy::Source::new("p.toml", text)).unwrap();
+    let [limit] = policy.limits() else {
+        panic!("one limit");
+    };
+    let delay = Some(Delay {
+        max: Duration::from_millis(500),
+        queue: 2,
+    });
+    let delay_of = |algorithm: &Algorithm| match algorithm {
+        Algorithm::TokenBucket(bucket) => bucket.delay(),
+        other => panic!("not a bucket: {other:?}"),
+    };
+    assert_eq!(delay_of(limit.algorithm(None)), delay);
+    assert_eq!(delay_of(limit.algorithm(Some(0))), delay, "the plan's");
+    let numbers = tollgate_policy::Numbers {
+        burst: Some(5),
+        ..tollgate_policy::Numbers::default()
+    };
+    assert_eq!(delay_of(&limit.with_numbers(&numbers).unwrap()), delay);
+}

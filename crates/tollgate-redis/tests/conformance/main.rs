@@ -54,6 +54,17 @@ impl Pair {
         self.redis.refund(at, requests).await.unwrap();
     }
 
+    /// Gives back what a request that left before its turn took, on both stores.
+    pub(crate) async fn withdraw(
+        &mut self,
+        at: Nanos,
+        requests: &[LimitRequest<'_>],
+        reserved: &[Nanos],
+    ) {
+        self.memory.withdraw(at, requests, reserved).unwrap();
+        self.redis.withdraw(at, requests, reserved).await.unwrap();
+    }
+
     /// Releases the oldest leases still held, on both stores.
     pub(crate) async fn release_oldest(&mut self, now: Nanos) {
         if self.leases.is_empty() {

@@ -239,3 +239,54 @@ async fn a_partition_named_twice_in_one_request_is_not_decided() {
     let refused = pair.redis.acquire_at(T0, &twice).await.unwrap_err();
     assert!(!refused.is_transient(), "{refused}");
 }
+
+fn waiting_bucket(
+    count: u64,
+    period: Duration,
+    burst: u64,
+    max: Duration,
+    queue: u64,
+) -> Algorithm {
+    let delay = tollgate_core::Delay { max, queue };
+    TokenBucket::new(Rate::new(count, period), burst)
+        .and_then(|bucket| bucket.with_delay(delay))
+        .unwrap()
+        .into()
+}
+
+#[tokio::test]
+async fn a_delay_admits_a_request_to_wait_for_its_turn_and_takes_it_back_when_it_leaves() {
+    let mut pair = Pair::start().await;
+    let ms = SEC / 1_000;
+    // "1 request every 2 s, up to 3 at once", up to 500 ms early; with a plain bucket and a
+    // quarter-hour window beside it, counted at the turn.
+    let waits = waiting_bucket(1, Duration::from_secs(2), 3, Duration::from_millis(500), 2);
+    let plain = bucket(5, Duration::from_secs(1), 5);
+    let quarter = quarter_hours(100);
+    let all = [
+        LimitRequest::new(Key::from_hash(7), &waits, 1),
+        LimitRequest::new(Key::from_hash(8), &plain, 1),
+        LimitRequest::new(Key::from_hash(9), &quarter, 1),
+    ];
+    for _ in 0..3 {
+        assert!(pair.acquire(T0, &all[..1]).await.allowed);
+    }
+    assert!(!pair.acquire(T0, &all).await.allowed, "2 s ahead: refused");
+    let early = T0 + 1_800 * ms;
+    let waiting = pair.acquire(early, &all).await;
+    assert!(waiting.allowed);
+    let turn = (T0 + 2 * SEC) / 1_000;
+    let turns: Vec<Option<u64>> = waiting.outcomes.iter().map(|o| o.4).collect();
+    assert_eq!(turns, [Some(turn), Some(turn), Some(early / 1_000)]);
+    assert!(
+        !pair.acquire(early, &all).await.allowed,
+        "the next turn is 2.2 s ahead"
+    );
+    // The request leaves before its turn: everything it took comes back.
+    let reserved: Vec<Nanos> = waiting.outcomes.iter().map(|o| o.3 * 1_000).collect();
+    pair.withdraw(early, &all, &reserved).await;
+    let again = pair.acquire(early, &all).await;
+    assert!(again.allowed);
+    assert_eq!(again.outcomes[0].4, Some(turn));
+    assert_eq!(again.outcomes[2].2, 99, "the window's unit came back");
+}

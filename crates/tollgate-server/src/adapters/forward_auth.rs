@@ -75,7 +75,7 @@ pub(crate) async fn forward_auth<C: Clock + 'static>(
         Ok(admission) => {
             app.answered(&told(admission.report(), None, 200));
             let mut response = Response::new(axum::body::Body::empty());
-            respond::add_headers(response.headers_mut(), admission.report(), None);
+            respond::add_headers(response.headers_mut(), admission.report(), None, None);
             response
         }
         Err(refusal) => {

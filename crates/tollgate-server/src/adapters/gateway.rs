@@ -1,5 +1,6 @@
 //! The gateway: every path but the check API's and forward-auth's is decided and, when
-//! admitted, forwarded to the upstream with its body streamed both ways.
+//! admitted (after waiting for its turn, where a limit's `delay` gives it one), forwarded to
+//! the upstream with its body streamed both ways.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -40,14 +41,17 @@ pub(crate) async fn gateway<C: Clock + 'static>(
             return respond::refusal(refusal);
         }
     };
-    let admission = app.gate.admit(&head.facts()).await;
-    let admission = match admission {
+    let admission = app.gate.admit_waiting(&head.facts()).await;
+    let mut admission = match admission {
         Ok(admission) => admission,
         Err(refusal) => {
             app.answered(&told(Some(&head.target), &refusal));
             return respond::refusal(refusal);
         }
     };
+    // A request whose turn is still to come (a token bucket's `delay`) waits for it here; a
+    // client that leaves meanwhile drops this future, and the admission gives its turn back.
+    admission.wait_for_turn().await;
     let Some(upstream) = app
         .upstream
         .as_ref()
@@ -145,7 +149,7 @@ async fn exchange<C: Clock + 'static>(
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             block_on_hint(app, policy, &admission, asked, &parts.headers);
-            respond::add_headers(&mut parts.headers, admission.report(), None);
+            respond::add_headers(&mut parts.headers, admission.report(), None, None);
             let status = parts.status.as_u16();
             tell(admission.report(), None, status, Some((status, took)));
             let held = admission.settle(status).await;

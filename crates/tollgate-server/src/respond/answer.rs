@@ -18,6 +18,10 @@ pub(crate) struct CheckAnswer<'a> {
     status: u16,
     /// Seconds until the same request would be admitted, when refused and known.
     retry_after: Option<u64>,
+    /// Milliseconds until the request's turn, when it was refused only because its turn was
+    /// still to come (a token bucket's `delay`: the gateway would have held it that long).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_ms: Option<u64>,
     /// The api its route names.
     api: Option<&'a str>,
     /// The account its key is.
@@ -40,23 +44,31 @@ pub(crate) struct CheckAnswer<'a> {
 impl<'a> CheckAnswer<'a> {
     /// The answer of an admission.
     pub(crate) fn admitted(admission: &'a Admission) -> Self {
-        Self::of(true, 200, None, admission.report())
+        Self::of(true, 200, (None, None), admission.report())
     }
 
     /// The answer of a refusal.
     pub(crate) fn refused(refusal: &'a Refusal) -> Self {
-        Self::of(false, refusal.status, refusal.retry_after, &refusal.report)
+        let retry = (refusal.retry_after, refusal.retry_after_ms);
+        Self::of(false, refusal.status, retry, &refusal.report)
     }
 
-    fn of(allowed: bool, status: u16, retry_after: Option<u64>, report: &'a Report) -> Self {
+    /// `retry`: seconds and milliseconds until admitted, when refused.
+    fn of(
+        allowed: bool,
+        status: u16,
+        (retry_after, retry_after_ms): (Option<u64>, Option<u64>),
+        report: &'a Report,
+    ) -> Self {
         let mut headers = HeadersJson(SmallVec::new());
-        tollgate_http::header_fields(report, retry_after, |name, value| {
+        tollgate_http::header_fields(report, retry_after, retry_after_ms, |name, value| {
             headers.0.push((name, value));
         });
         Self {
             allowed,
             status,
             retry_after,
+            retry_after_ms,
             api: report.api.as_deref(),
             account: report.account.as_deref(),
             app: report.app.as_deref(),

@@ -143,3 +143,29 @@ async fn every_hour_of_the_span_is_in_every_profile_empty_ones_too() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_request_a_bucket_lets_wait_for_its_turn_is_admitted_as_the_gateway_admits_it() {
+    // 1 every 2 s, 3 at once, up to 500 ms early.
+    let policy = format!(
+        r#"{ACCOUNTS}
+    [[limits]]
+    name = "partner"
+    token_bucket = {{ rate = "1/2s", burst = 3 }}
+    delay = {{ max = "500ms", queue = 1 }}
+    per = ["account"]
+"#
+    );
+    let log = [
+        lines(3, "2026-01-01T00:00:00Z", "acme-key"),
+        lines(1, "2026-01-01T00:00:01.800Z", "acme-key"), // its turn in 200 ms: admitted
+        lines(1, "2026-01-01T00:00:01.800Z", "acme-key"), // 2.2 s ahead: refused
+        lines(1, "2026-01-01T00:00:03.500Z", "acme-key"), // its turn in 500 ms: admitted
+    ]
+    .concat();
+    let summary = replay(&policy, &log).await;
+    assert_eq!(
+        (summary.requests, summary.admitted, summary.refused),
+        (6, 5, 1)
+    );
+}

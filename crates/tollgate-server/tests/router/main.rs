@@ -31,6 +31,7 @@ mod portal;
 mod quota;
 mod routes;
 mod shadow;
+mod shaping;
 mod spellings;
 mod support;
 mod time_zones;

@@ -31,6 +31,7 @@ mod recipes;
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;
 mod secrets;
+mod shaping;
 mod shared;
 mod slots;
 mod state;

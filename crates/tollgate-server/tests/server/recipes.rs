@@ -6,7 +6,7 @@ mod proxy;
 
 use serde_json::json;
 
-pub(crate) use self::proxy::{Kind, Proxy};
+pub(crate) use self::proxy::{Kind, Proxy, installed};
 use crate::support::{Reply, Tollgate, Upstream, send};
 
 /// The test's policy: the page's lines for `kind`, then an account, a limited and an exempt

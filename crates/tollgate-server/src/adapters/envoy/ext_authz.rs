@@ -212,7 +212,7 @@ fn allowed(report: &Report) -> CheckResponse {
             _ => ok.headers_to_remove.push(name.to_owned()),
         }
     }
-    respond::header_fields(report, None, |name, value| {
+    respond::header_fields(report, None, None, |name, value| {
         if let Ok(value) = value.to_str() {
             ok.response_headers_to_add
                 .push(overwrite(name.as_str(), value));
@@ -232,11 +232,16 @@ fn allowed(report: &Report) -> CheckResponse {
 /// body with its `content-type`.
 fn denied(refusal: Refusal) -> CheckResponse {
     let mut headers = vec![overwrite("content-type", refusal.body.0)];
-    respond::header_fields(&refusal.report, refusal.retry_after, |name, value| {
-        if let Ok(value) = value.to_str() {
-            headers.push(overwrite(name.as_str(), value));
-        }
-    });
+    respond::header_fields(
+        &refusal.report,
+        refusal.retry_after,
+        refusal.retry_after_ms,
+        |name, value| {
+            if let Ok(value) = value.to_str() {
+                headers.push(overwrite(name.as_str(), value));
+            }
+        },
+    );
     CheckResponse {
         status: Some(rpc::Status {
             code: RPC_DENIED,

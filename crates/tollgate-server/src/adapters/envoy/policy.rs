@@ -170,6 +170,7 @@ fn answer(
     respond::header_fields(
         report,
         refusal.and_then(|r| r.retry_after),
+        refusal.and_then(|r| r.retry_after_ms),
         |name, value| {
             if let Ok(value) = value.to_str() {
                 headers.push(HeaderValue {

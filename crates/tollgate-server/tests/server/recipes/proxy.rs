@@ -136,7 +136,7 @@ impl Kind {
 
 /// The program `name` of Debian's package `name`, on PATH or at one of `paths` (Debian puts
 /// nginx in /usr/sbin, which a user's PATH may lack).
-fn installed(name: &str, paths: &[&str]) -> PathBuf {
+pub(crate) fn installed(name: &str, paths: &[&str]) -> PathBuf {
     let on_path = std::env::var_os("PATH")
         .map(|path| {
             std::env::split_paths(&path)
