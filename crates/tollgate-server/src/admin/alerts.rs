@@ -124,7 +124,8 @@ fn delivery(row: AlertDelivery) -> Delivery {
         id: row.id,
         subject: row.subject,
         threshold: row.threshold,
-        period_end: seconds(row.period_end),
+        // Rounded up, as the pack ledger shows an expiry.
+        period_end: row.period_end.div_ceil(NANOS_PER_SEC),
         state: row.state.as_str(),
         attempts: row.attempts,
         created_at: seconds(row.created_at),

@@ -344,7 +344,7 @@ pub(crate) struct Delivery {
     pub(crate) subject: String,
     /// `80%` of a quota, `1209600s` before a pack's end.
     pub(crate) threshold: String,
-    /// The end of the quota's period, or the pack's expiry.
+    /// The end of the quota's period, or the pack's expiry (unix seconds, rounded up).
     pub(crate) period_end: u64,
     /// `due` (being tried), `delivered` (answered 2xx) or `failed` (every try failed).
     pub(crate) state: &'static str,

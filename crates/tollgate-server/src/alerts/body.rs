@@ -41,7 +41,7 @@ pub(crate) enum AlertBody<'a> {
         pack: &'a str,
         /// How long before its expiry this alert was due, in seconds.
         threshold_seconds: u64,
-        /// When it expires.
+        /// When it expires (rounded up, as the pack ledger shows it).
         expires_at: u64,
         /// When the alert was made.
         created_at: u64,

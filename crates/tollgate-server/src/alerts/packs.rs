@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tollgate_catalog::LatestPack;
-use tollgate_core::{Clock, Nanos};
+use tollgate_core::{Clock, NANOS_PER_SEC, Nanos};
 
 use super::body::{AlertBody, seconds};
 use super::deliver::Deliverer;
@@ -68,7 +68,8 @@ impl<C: Clock + 'static> Deliverer<C> {
                     account: &pack.account,
                     pack: &pack.pack,
                     threshold_seconds,
-                    expires_at: seconds(pack.expires_at),
+                    // Rounded up, as the pack ledger shows it.
+                    expires_at: pack.expires_at.div_ceil(NANOS_PER_SEC),
                     created_at: seconds(now),
                 }
                 .to_json()
@@ -91,8 +92,6 @@ fn reached(thresholds: &[Duration], expires_at: Nanos, now: Nanos) -> Option<Dur
 
 #[cfg(test)]
 mod tests {
-    use tollgate_core::NANOS_PER_SEC;
-
     use super::*;
 
     #[test]

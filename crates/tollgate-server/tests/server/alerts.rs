@@ -328,3 +328,63 @@ async fn kill_9_mid_delivery_neither_loses_nor_repeats_the_alert() {
     assert_eq!(ask(&tollgate, 1).await, 0);
     assert_eq!(receiver.seen.lock().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_pack_near_its_end_and_the_account_s_own_receiver() {
+    let (policy_receiver, at) = receiver(Mode::Acknowledge).await;
+    let (own, own_at) = receiver(Mode::Acknowledge).await;
+    let extra = "pack_expiry = [\"14d\", \"1d\"]\n\n[packs.plus]\nperiod = \"10d\"\nlimits.daily = { max = 20 }";
+    let tollgate = Tollgate::start(&policy(at, extra), None);
+    let token = format!("Bearer {}", tollgate.admin_token());
+    let admin = |method: &'static str, path: &'static str, body: String| {
+        let token = token.clone();
+        let address = tollgate.admin;
+        async move { send(address, method, path, &[("authorization", &token)], &body).await }
+    };
+    // Not an http:// URL: refused, nothing set.
+    let refused = admin(
+        "PUT",
+        "/admin/accounts/acme/alerts",
+        r#"{"url":"ftp://x"}"#.into(),
+    )
+    .await;
+    assert_eq!(
+        (refused.status, refused.body.contains("bad_url")),
+        (400, true)
+    );
+    let own_url = format!(r#"{{"url":"http://{own_at}/alerts"}}"#);
+    assert_eq!(
+        admin("PUT", "/admin/accounts/acme/alerts", own_url)
+            .await
+            .status,
+        204
+    );
+    let listing = listed(&tollgate).await;
+    assert_eq!(listing["receiver"], "account");
+    assert_eq!(
+        listing["pack_expiry_seconds"],
+        serde_json::json!([1_209_600, 86_400])
+    );
+    let bought = admin(
+        "POST",
+        "/admin/accounts/acme/packs",
+        r#"{"pack":"plus"}"#.into(),
+    )
+    .await;
+    assert_eq!(bought.status, 201, "{}", bought.body);
+    let expires_at = serde_json::from_str::<serde_json::Value>(&bought.body).unwrap()["expires_at"]
+        .as_u64()
+        .unwrap();
+    // Ten days left: within 14 days, not within 1.
+    let seen = own.wait_for(1).await;
+    assert_eq!(seen[0].body["type"], "pack_expiry");
+    assert_eq!(seen[0].body["pack"], "plus");
+    assert_eq!(seen[0].body["threshold_seconds"], 1_209_600);
+    assert_eq!(seen[0].body["expires_at"], expires_at);
+    assert!(policy_receiver.seen.lock().unwrap().is_empty());
+    let rows = listed(&tollgate).await["deliveries"].clone();
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["subject"], "pack/plus");
+    assert_eq!(rows[0]["threshold"], "1209600s");
+    assert_eq!(rows[0]["period_end"], expires_at);
+}
