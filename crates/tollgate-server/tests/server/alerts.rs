@@ -213,6 +213,20 @@ async fn each_share_of_a_daily_quota_is_delivered_once_signed() {
         })
         .collect();
     assert_eq!(rows, [("100%", "delivered", 1), ("80%", "delivered", 1)]);
+    // The customer's page says so, naming the receiver's host, not its path.
+    let page = send(
+        tollgate.address,
+        "GET",
+        "/_tollgate/quota",
+        &[("x-api-key", "acme-key"), ("accept", "text/html")],
+        "",
+    )
+    .await;
+    let said = format!(
+        "<p class=\"alerts\">Alerts at 80 % and 100 % of daily, to <strong>{at}</strong>.</p>"
+    );
+    assert!(page.body.contains(&said), "{}", page.body);
+    assert!(!page.body.contains(SECRET) && !page.body.contains("/alerts\""));
     // A restart finds nothing due, and the quota, spent, crosses nothing again.
     let tollgate = tollgate.restart();
     assert!(
