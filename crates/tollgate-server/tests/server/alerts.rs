@@ -401,4 +401,24 @@ async fn a_pack_near_its_end_and_the_account_s_own_receiver() {
     assert_eq!(rows[0]["subject"], "pack/plus");
     assert_eq!(rows[0]["threshold"], "1209600s");
     assert_eq!(rows[0]["period_end"], expires_at);
+    // The same through `tollgate admin alerts`.
+    let cli = crate::cli::AdminCli::of(&tollgate);
+    let listed_by_cli = cli.ok(&["alerts", "list", "acme"]);
+    assert!(listed_by_cli.starts_with("url: http://"), "{listed_by_cli}");
+    assert!(listed_by_cli.contains("receiver: account\n"));
+    let row = listed_by_cli
+        .lines()
+        .find(|line| line.contains("pack/plus"))
+        .unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1..5], ["pack/plus", "1209600s", "delivered", "1"]);
+    let moved = format!("http://{at}/alerts?from=cli");
+    let set = cli.ok(&["alerts", "receiver", "acme", &moved]);
+    assert_eq!(set, "alert receiver set\n");
+    assert_eq!(listed(&tollgate).await["url"], moved.as_str());
+    assert_eq!(
+        cli.ok(&["alerts", "receiver", "acme", "--clear"]),
+        "alert receiver set\n"
+    );
+    assert_eq!(listed(&tollgate).await["receiver"], "policy");
 }
