@@ -75,3 +75,35 @@ impl<'a> AlertBody<'a> {
         serde_json::to_string(self).expect("plain data serialises")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::signature::sign;
+
+    /// The worked example of docs/policy.md ("Quota alerts"): its body and its signature.
+    #[test]
+    fn the_documented_alert_is_this_body_signed_so() {
+        let at = |seconds: u64| seconds * NANOS_PER_SEC;
+        let crossing = Crossing {
+            account: "acme".into(),
+            plan: None,
+            api: "machines.detail".into(),
+            limit: "daily-quota".into(),
+            percent: 80,
+            used: 800,
+            max: 1000,
+            period_start: at(1_796_572_800),
+            period_end: at(1_796_659_200),
+        };
+        let body = AlertBody::quota("alr_5f1c2a9e0b7d4c31", &crossing, at(1_796_623_392)).to_json();
+        assert_eq!(
+            body,
+            r#"{"type":"quota","id":"alr_5f1c2a9e0b7d4c31","account":"acme","limit":"daily-quota","api":"machines.detail","threshold":80,"used":800,"max":1000,"period_start":1796572800,"period_end":1796659200,"created_at":1796623392}"#
+        );
+        assert_eq!(
+            sign(b"whsec_0123456789abcdef", 1_796_623_392, body.as_bytes()),
+            "t=1796623392,v1=7692613794ff9f6313122091440888c8afe0d745760324270ee5e766c1a04a85"
+        );
+    }
+}
