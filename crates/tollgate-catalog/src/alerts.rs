@@ -191,6 +191,19 @@ impl Catalog {
         rows.iter().map(delivery).collect()
     }
 
+    /// Forgets the deliveries made before `before` that are no longer due; how many.
+    ///
+    /// # Errors
+    /// Only for database faults.
+    pub async fn prune_alerts(&self, before: Nanos) -> Result<u64, CatalogError> {
+        let pruned =
+            sqlx::query("DELETE FROM alert_deliveries WHERE created_at < $1 AND state <> 'due'")
+                .bind(nanos(before))
+                .execute(&self.pool)
+                .await?;
+        Ok(pruned.rows_affected())
+    }
+
     /// Sets where `account`'s alerts go (`None`: to its plan's or the policy's receiver).
     ///
     /// # Errors

@@ -101,6 +101,14 @@ async fn deliveries_are_written_once_and_stay_due_until_answered(url: &str) {
             .is_empty()
     );
 
+    // Pruned: answered ones made before the instant only (alr_1 at 1, alr_3 at 3).
+    assert_eq!(catalog.prune_alerts(2).await.unwrap(), 1);
+    let left = catalog.alert_deliveries("acme", 10).await.unwrap();
+    assert_eq!(
+        left.iter().map(|row| row.id.as_str()).collect::<Vec<_>>(),
+        ["alr_3"]
+    );
+
     assert_eq!(catalog.alert_url("acme").await.unwrap(), None);
     catalog
         .set_alert_url("acme", Some("http://hooks.acme.example/a"))

@@ -143,7 +143,8 @@ impl<C: Clock + 'static> Deliverer<C> {
             // The policy in force at each try: a reload changes the secret, tries and timeout.
             let policy = self.app.gate.policy();
             let Some(alerts) = policy.alerts() else {
-                // Alerts taken out of the policy: left due, sent again after they are back.
+                // Alerts taken out of the policy: left due, sent again by the next start that
+                // has them.
                 return;
             };
             delivery.attempts += 1;

@@ -1,6 +1,7 @@
 //! Alerts before a pack's end: every few seconds, each account's latest pack is compared with
 //! the policy's `pack_expiry` thresholds, and the shortest one reached is recorded (once per
-//! pack expiry: a renewal moves the expiry and starts over).
+//! pack expiry: a renewal moves the expiry and starts over). Hourly, deliveries answered more
+//! than `server.usage_history_days` ago are forgotten, as the usage history is.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +15,20 @@ use super::deliver::Deliverer;
 /// How often packs are looked at.
 const PACK_SCAN: Duration = Duration::from_secs(5);
 
+/// How often old deliveries are pruned.
+const PRUNES: Duration = Duration::from_secs(3_600);
+
 impl<C: Clock + 'static> Deliverer<C> {
     /// Looks at the packs every [`PACK_SCAN`], the first time at once.
     pub(super) async fn watch_packs(self: Arc<Self>) {
         let mut tick = tokio::time::interval(PACK_SCAN);
+        let mut pruned: Option<tokio::time::Instant> = None;
         loop {
             tick.tick().await;
+            if pruned.is_none_or(|at| at.elapsed() >= PRUNES) {
+                pruned = Some(tokio::time::Instant::now());
+                self.prune().await;
+            }
             let thresholds = match self.app.gate.policy().alerts() {
                 Some(alerts) if !alerts.pack_expiry().is_empty() => alerts.pack_expiry().to_vec(),
                 _ => continue,
@@ -40,6 +49,18 @@ impl<C: Clock + 'static> Deliverer<C> {
                     tracing::warn!(account = %pack.account, %error, "pack alert not recorded");
                 }
             }
+        }
+    }
+
+    /// Forgets deliveries answered (or given up) more than `server.usage_history_days` ago.
+    async fn prune(&self) {
+        let kept = self.app.gate.policy().server().usage_history_days;
+        let now = self.app.gate.limiter().clock().now();
+        let before = now.saturating_sub(u64::from(kept) * 86_400 * NANOS_PER_SEC);
+        match self.catalog.prune_alerts(before).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, kept_days = kept, "alert deliveries pruned"),
+            Err(error) => tracing::warn!(%error, "alert deliveries not pruned; trying again later"),
         }
     }
 
