@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use tollgate_catalog::{AlertDelivery, CatalogError};
+use tollgate_catalog::AlertDelivery;
 use tollgate_core::{Clock, NANOS_PER_SEC};
 
 use super::wire::{AlertReceiver, AlertsView, ApiError, Delivery};
@@ -32,9 +32,10 @@ pub(super) async fn list_alerts<C: Clock + 'static>(
     State(admin): State<Arc<Admin<C>>>,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(usage) = admin.app.gate.usage(&id, None).await else {
-        return fault(CatalogError::UnknownAccount(id));
-    };
+    if let Err(refusal) = require_account(&admin, &id).await {
+        return refusal;
+    }
+    let plan = crate::alerts::plan_of(&admin.app, &admin.catalog, &id).await;
     let (url, deliveries) = match tokio::try_join!(
         admin.catalog.alert_url(&id),
         admin.catalog.alert_deliveries(&id, LISTED)
@@ -47,14 +48,11 @@ pub(super) async fn list_alerts<C: Clock + 'static>(
     let receiver = match (&url, alerts) {
         (_, None) => None,
         (Some(_), Some(_)) => Some("account"),
-        (None, Some(alerts)) => {
-            let plan = alerts.url_for(usage.plan.as_deref());
-            match plan {
-                Some(url) if Some(url) == alerts.url_for(None) => Some("policy"),
-                Some(_) => Some("plan"),
-                None => None,
-            }
-        }
+        (None, Some(alerts)) => match alerts.url_for(plan.as_deref()) {
+            Some(url) if Some(url) == alerts.url_for(None) => Some("policy"),
+            Some(_) => Some("plan"),
+            None => None,
+        },
     };
     Json(AlertsView {
         account: id,

@@ -11,3 +11,21 @@ mod queue;
 mod signature;
 
 pub use deliver::Deliverer;
+
+use tollgate_catalog::Catalog;
+use tollgate_core::Clock;
+
+use crate::App;
+
+/// The plan of account `id`, whose receiver its alerts go to when it set none: as decisions
+/// see it, else (an account of the catalog with no key yet) as the catalog has it.
+pub(crate) async fn plan_of<C: Clock + 'static>(
+    app: &App<C>,
+    catalog: &Catalog,
+    id: &str,
+) -> Option<String> {
+    if let Some(usage) = app.gate.usage(id, None).await {
+        return usage.plan;
+    }
+    catalog.account(id).await.ok().flatten()?.plan
+}

@@ -70,12 +70,7 @@ impl<C: Clock + 'static> Deliverer<C> {
         before: Duration,
         now: Nanos,
     ) -> Result<(), tollgate_catalog::CatalogError> {
-        let plan = self
-            .app
-            .gate
-            .usage(&pack.account, None)
-            .await
-            .and_then(|usage| usage.plan);
+        let plan = super::plan_of(&self.app, &self.catalog, &pack.account).await;
         let threshold_seconds = before.as_secs();
         self.record(
             &pack.account,
