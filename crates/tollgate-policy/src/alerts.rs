@@ -66,17 +66,19 @@ impl Alerts {
         &self.pack_expiry
     }
 
-    /// Where the alerts of an account on `plan` go when the catalog names no receiver of its
-    /// own: the plan's receiver, else the policy's.
+    /// Where alerts go for accounts whose plan names no receiver (`url`).
     #[must_use]
-    pub fn url_for(&self, plan: Option<&str>) -> Option<&str> {
-        plan.and_then(|plan| {
-            self.plan_urls
-                .iter()
-                .find(|(name, _)| &**name == plan)
-                .map(|(_, url)| url.as_str())
-        })
-        .or(self.url.as_deref())
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// Where the alerts of accounts on `plan` go (`plans.NAME`), if the policy says.
+    #[must_use]
+    pub fn plan_url(&self, plan: &str) -> Option<&str> {
+        self.plan_urls
+            .iter()
+            .find(|(name, _)| &**name == plan)
+            .map(|(_, url)| url.as_str())
     }
 
     /// The key alerts are signed with (HMAC-SHA256). Never log it.

@@ -212,8 +212,9 @@ token_bucket = { rate = "1/s" }
             alerts.pack_expiry(),
             [14, 1].map(|days| std::time::Duration::from_secs(days * 86_400))
         );
-        assert_eq!(alerts.url_for(Some("pro")), Some("http://pro.example.com/"));
-        assert_eq!(alerts.url_for(None), Some("http://hooks.example.com/a?t=1"));
+        assert_eq!(alerts.plan_url("pro"), Some("http://pro.example.com/"));
+        assert_eq!(alerts.plan_url("basic"), None);
+        assert_eq!(alerts.url(), Some("http://hooks.example.com/a?t=1"));
         assert_eq!(alerts.attempts(), 10);
         assert_eq!(alerts.backoff(1).as_millis(), 50);
         assert_eq!(alerts.backoff(4).as_millis(), 400);

@@ -11,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 use tollgate_catalog::AlertDelivery;
 use tollgate_core::{Clock, NANOS_PER_SEC};
 
+use crate::alerts::{Receiver, plan_of};
+
 use super::wire::{AlertReceiver, AlertsView, ApiError, Delivery};
 use super::{Admin, error, fault, parse, require_account};
 
@@ -35,7 +37,7 @@ pub(super) async fn list_alerts<C: Clock + 'static>(
     if let Err(refusal) = require_account(&admin, &id).await {
         return refusal;
     }
-    let plan = crate::alerts::plan_of(&admin.app, &admin.catalog, &id).await;
+    let plan = plan_of(&admin.app, &admin.catalog, &id).await;
     let (url, deliveries) = match tokio::try_join!(
         admin.catalog.alert_url(&id),
         admin.catalog.alert_deliveries(&id, LISTED)
@@ -45,19 +47,11 @@ pub(super) async fn list_alerts<C: Clock + 'static>(
     };
     let policy = admin.app.gate.policy();
     let alerts = policy.alerts();
-    let receiver = match (&url, alerts) {
-        (_, None) => None,
-        (Some(_), Some(_)) => Some("account"),
-        (None, Some(alerts)) => match alerts.url_for(plan.as_deref()) {
-            Some(url) if Some(url) == alerts.url_for(None) => Some("policy"),
-            Some(_) => Some("plan"),
-            None => None,
-        },
-    };
+    let receiver = alerts.and_then(|alerts| Receiver::of(alerts, url.clone(), plan.as_deref()));
     Json(AlertsView {
         account: id,
         url,
-        receiver,
+        receiver: receiver.as_ref().map(Receiver::source),
         limits: alerts.map_or_else(Vec::new, |a| a.limits().map(str::to_owned).collect()),
         thresholds: alerts.map_or_else(Vec::new, |a| a.at().to_vec()),
         pack_expiry_seconds: alerts.map_or_else(Vec::new, |a| {

@@ -2,9 +2,10 @@
 //! Every route but `/healthz` needs `Authorization: Bearer <token>`.
 //!
 //! Handlers by subject: accounts (`accounts`), their keys (`keys`), their standing and history
-//! (`standing`); their quota alerts (`alerts`); packs and overrides (`deals`); apps and blocks (`guards`); shadow limits'
+//! (`standing`); packs and overrides (`deals`); apps and blocks (`guards`); shadow limits'
 //! would-be refusals (`shadow`); `/metrics` (`metrics`). The bodies they read and write are
 //! `wire`'s types, which the OpenAPI document (`openapi`, `GET /admin/openapi.json`) describes.
+//! An account's quota alerts, their receiver and deliveries: `alerts`.
 
 mod accounts;
 mod alerts;

@@ -100,12 +100,9 @@ impl<C: Clock + 'static> Deliverer<C> {
         let Some(alerts) = policy.alerts() else {
             return Ok(());
         };
-        let url = match self.catalog.alert_url(account).await? {
-            Some(url) => url,
-            None => match alerts.url_for(plan) {
-                Some(url) => url.to_owned(),
-                None => return Ok(()),
-            },
+        let own = self.catalog.alert_url(account).await?;
+        let Some(receiver) = super::Receiver::of(alerts, own, plan) else {
+            return Ok(());
         };
         let id = Catalog::new_alert_id()?;
         let delivery = AlertDelivery {
@@ -115,7 +112,7 @@ impl<C: Clock + 'static> Deliverer<C> {
             subject,
             threshold,
             period_end,
-            url,
+            url: receiver.url().to_owned(),
             state: DeliveryState::Due,
             attempts: 0,
             created_at: self.app.gate.limiter().clock().now(),

@@ -39,12 +39,12 @@ pub(super) async fn settings<C: Clock>(
         }),
         None => None,
     };
-    let url = own.as_deref().or_else(|| alerts.url_for(plan));
+    let receiver = crate::alerts::Receiver::of(alerts, own, plan);
     Some(AlertSettings {
         limits: alerts.limits().map(str::to_owned).collect(),
         thresholds: alerts.at().to_vec(),
         before: alerts.pack_expiry().to_vec(),
-        host: url.and_then(host),
+        host: receiver.as_ref().and_then(|receiver| host(receiver.url())),
     })
 }
 
