@@ -41,19 +41,24 @@ impl<C: Clock + 'static> Deliverer<C> {
             catalog,
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
-        tokio::spawn(Arc::clone(&deliverer).resume());
-        tokio::spawn(Arc::clone(&deliverer).receive(receiver));
-        tokio::spawn(Arc::clone(&deliverer).watch_packs());
+        // What was left due is read before anything new is recorded: a delivery written now is
+        // never read back as left due, and sent twice.
+        let started = Arc::clone(&deliverer);
+        tokio::spawn(async move {
+            started.resume().await;
+            tokio::spawn(Arc::clone(&started).watch_packs());
+            started.receive(receiver).await;
+        });
         deliverer
     }
 
     /// Sends again what a previous run left due.
-    async fn resume(self: Arc<Self>) {
+    async fn resume(self: &Arc<Self>) {
         match self.catalog.due_alerts().await {
             Ok(due) => {
                 tracing::info!(alerts = due.len(), "alerts left due read");
                 for delivery in due {
-                    tokio::spawn(Arc::clone(&self).deliver(delivery));
+                    tokio::spawn(Arc::clone(self).deliver(delivery));
                 }
             }
             Err(error) => {
