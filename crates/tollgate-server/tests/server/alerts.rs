@@ -313,6 +313,8 @@ async fn kill_9_mid_delivery_neither_loses_nor_repeats_the_alert() {
     // The receiver has the alert and does not answer: killed while it waits.
     let hung = receiver.wait_for(1).await;
     assert!(!hung[0].acknowledged);
+    // Decisions go on while the delivery waits for its answer.
+    assert_eq!(ask(&tollgate, 3).await, 0);
     *receiver.mode.lock().unwrap() = Mode::Acknowledge;
     let tollgate = tollgate.crash_and_restart();
     assert!(
