@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod alerts;
 mod apps;
 mod blocks;
 mod catalog;
@@ -44,6 +45,7 @@ mod schema;
 mod usage;
 
 pub use accounts::Account;
+pub use alerts::{AlertDelivery, DeliveryState, Tried};
 pub use apps::RegisteredApp;
 pub use blocks::Block;
 pub use catalog::Catalog;

@@ -93,4 +93,31 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             "ALTER TABLE pack_purchases ADD COLUMN refund TEXT",
         ],
     ),
+    (
+        8,
+        // Quota alerts: each one written `due` before it is sent, once per account, subject,
+        // threshold and period (the unique key), marked `delivered` after a 2xx or `failed`
+        // after its last try; and the receiver an account set for its own alerts.
+        &[
+            "CREATE TABLE alert_deliveries (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            threshold TEXT NOT NULL,
+            period_end BIGINT NOT NULL,
+            url TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts BIGINT NOT NULL,
+            created_at BIGINT NOT NULL,
+            delivered_at BIGINT,
+            last_error TEXT,
+            UNIQUE (account_id, subject, threshold, period_end)
+        )",
+            "CREATE INDEX alert_deliveries_by_state ON alert_deliveries (state)",
+            "CREATE INDEX alert_deliveries_by_account ON alert_deliveries (account_id, created_at)",
+            // No reference to accounts: accounts of the policy file set receivers too.
+            "CREATE TABLE alert_receivers (account_id TEXT PRIMARY KEY, url TEXT NOT NULL)",
+        ],
+    ),
 ];

@@ -255,6 +255,7 @@ impl<C: Clock + 'static> Gate<C> {
             }
             return Err(refusal);
         }
+        self.notice_crossings(policy, &resolved, &decision);
         if let Some(shadow) = &took.shadow {
             self.shadowed(&resolved, &resolved.shadow, shadow, &mut report);
         }

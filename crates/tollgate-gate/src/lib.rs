@@ -11,6 +11,7 @@
 //! - `admission.rs` — an admitted request, owning what it took until settled or dropped, and
 //!   `turn.rs` — the turn it may wait for (a token bucket's delay), given back if it leaves;
 //!   `refusal.rs` — a refused request and its body; `report.rs` — what either tells the client;
+//! - `alerts.rs` — watched quotas taken past a share, handed to the server's sink;
 //! - `quota.rs` — the customer's own quota lookups; `shadow.rs` — what shadow limits would have
 //!   refused; `hints.rs` — blocks an upstream asked for; `usage.rs` — decisions per account,
 //!   api and day, not yet written down;
@@ -55,6 +56,7 @@
 
 mod admission;
 mod admit;
+mod alerts;
 mod atomic_file;
 mod decision;
 mod descriptors;
@@ -77,6 +79,7 @@ mod turn;
 mod usage;
 
 pub use admission::Admission;
+pub use alerts::{AlertSink, Crossing};
 pub use atomic_file::{Publish, write_atomically};
 pub use descriptors::{CurrentLimit, Descriptor, DescriptorStatus, NotDecided, Verdict, validate};
 pub use exposition::Exposition;

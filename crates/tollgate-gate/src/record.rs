@@ -1,8 +1,12 @@
 //! What the gate keeps of the decisions it made: counts per outcome and latency, the series of
 //! `/metrics`, decisions per account and day not yet written down, what shadow limits would
-//! have refused, and the budget of refusal log lines.
+//! have refused, the budget of refusal log lines, and where quota alerts go.
+
+use std::sync::{Arc, OnceLock};
 
 use tollgate_core::Nanos;
+
+use crate::alerts::AlertSink;
 
 use crate::metrics::{Decided, Metrics};
 use crate::refusal_lines::RefusalLines;
@@ -26,6 +30,8 @@ pub(crate) struct Record {
     pub(crate) shadow: ShadowLog,
     /// How many refusals are logged, per limit and second.
     pub(crate) refusal_lines: RefusalLines,
+    /// Where watched quotas taken past a share go, once the server set it.
+    pub(crate) alerts: OnceLock<Arc<dyn AlertSink>>,
 }
 
 impl Record {

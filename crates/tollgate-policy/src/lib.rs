@@ -36,6 +36,7 @@
 
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod compile;
 mod directory;
 mod error;
@@ -54,11 +55,13 @@ mod usage;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use alerts::{Alerts, level};
 pub use directory::{Directory, DirectoryEntry, Numbers};
 /// A name the policy defines (an api, a plan, an account, an app): shared, so that what a
 /// request took can keep the names it was decided under without copying them.
 pub type Name = Arc<str>;
 
+pub use compile::is_receiver;
 pub use error::{ConfigError, ConfigErrors, Source};
 pub use limit::{BadNumbers, Dimension, Limit};
 pub use path::{PathError, Target};

@@ -44,6 +44,36 @@ pub struct PolicyFile {
     /// The limits.
     #[serde(default)]
     pub limits: Vec<Spanned<LimitConfig>>,
+    /// Webhooks telling an account it nears or reached a quota, or its pack's end.
+    pub alerts: Option<Spanned<AlertsConfig>>,
+}
+
+/// `[alerts]`: signed webhooks at thresholds of quotas and before a pack expires.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Where alerts go (`http://…`) for accounts whose plan names no receiver and that set
+    /// none in the catalog.
+    pub url: Option<Spanned<String>>,
+    /// Plan name → where alerts of accounts on that plan go.
+    #[serde(default)]
+    pub plans: BTreeMap<String, Spanned<String>>,
+    /// The HMAC-SHA256 key every alert is signed with (at least 16 characters).
+    pub secret: Spanned<String>,
+    /// The quotas watched, by limit name (default: every `window` limit).
+    #[serde(default)]
+    pub limits: Vec<Spanned<String>>,
+    /// Percentages of a quota at which an alert goes out (default `[80, 100]`).
+    pub at: Option<Spanned<Vec<Spanned<u64>>>>,
+    /// How long before a pack expires an alert goes out, e.g. `["14d", "1d"]`.
+    #[serde(default)]
+    pub pack_expiry: Vec<Spanned<String>>,
+    /// Tries per alert before it is given up (default 10).
+    pub attempts: Option<Spanned<u64>>,
+    /// The wait before the first retry, doubled before each next one (default `1s`).
+    pub backoff: Option<Spanned<String>>,
+    /// How long a receiver may take to answer a try (default `10s`).
+    pub timeout: Option<Spanned<String>>,
 }
 
 /// `[server]`.

@@ -48,6 +48,8 @@ pub struct Policy {
     pub(crate) check: StoreCheck,
     /// What is valid but unsafe: see [`Policy::warnings`].
     pub(crate) warnings: Vec<crate::ConfigError>,
+    /// `[alerts]`, if the file has it.
+    pub(crate) alerts: Option<crate::Alerts>,
 }
 
 /// A pack of the policy (`[packs.NAME]`).
@@ -61,6 +63,12 @@ pub(crate) struct Pack {
 }
 
 impl Policy {
+    /// The alerts the file asks for (`[alerts]`), if any.
+    #[must_use]
+    pub fn alerts(&self) -> Option<&crate::Alerts> {
+        self.alerts.as_ref()
+    }
+
     /// Where the server listens and forwards, as the file says.
     #[must_use]
     pub fn server(&self) -> &Server {

@@ -49,6 +49,7 @@
 mod adapters;
 mod admin;
 pub mod admin_cli;
+mod alerts;
 mod app;
 mod history;
 mod listen;
@@ -62,6 +63,7 @@ mod serve;
 
 pub use adapters::envoy::grpc_router;
 pub use admin::{Admin, admin_router};
+pub use alerts::Deliverer;
 pub use app::App;
 pub use observe::{LogFormat, init_logs};
 pub use public::{PublicPort, router};

@@ -2,6 +2,7 @@
 //! same checks: accounts, keys held as hashes, and every pack rule through the ledger, on
 //! chosen instants.
 
+mod alerts;
 #[path = "../support/postgres_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod postgres_server;

@@ -4,6 +4,7 @@
 //! routes, limits, and the server's and responses' settings. Before it, the text is read as
 //! far as it can be ([`syntax`], [`read`]): one run reports every error it can find.
 
+mod alerts;
 mod identity;
 
 mod limits;
@@ -23,6 +24,7 @@ use tollgate_core::KeySpace;
 use crate::error::{ConfigError, ConfigErrors, Source};
 use crate::model::PolicyFile;
 use crate::policy::{Dimension, Identity, KeySource, Limit, Policy, StoreCheck};
+pub use alerts::is_receiver;
 use read::{Defined, Unread};
 
 /// Compiles a policy file's text, collecting every error rather than stopping at the first.
@@ -223,6 +225,10 @@ impl Compiler<'_> {
             .iter()
             .any(|limit| limit.when.key == Some(crate::model::KeyState::Unknown));
         let default_zone = default_zone(&limits);
+        let alerts = file
+            .alerts
+            .as_ref()
+            .map(|config| self.alerts(config, &limits, &plans));
         Policy {
             default_zone,
             read_headers,
@@ -246,6 +252,7 @@ impl Compiler<'_> {
             key_space,
             check: self.check,
             warnings: Vec::new(),
+            alerts,
         }
     }
 

@@ -247,9 +247,11 @@ impl<'i> Reader<'_> {
             packs,
             routes,
             limits,
+            alerts,
         } = part;
         match name {
             "server" => file.server = server,
+            "alerts" => file.alerts = alerts,
             "responses" => file.responses = responses,
             "identity" => file.identity = identity,
             "paths" => file.paths = paths,

@@ -5,8 +5,10 @@
 //! (`standing`); packs and overrides (`deals`); apps and blocks (`guards`); shadow limits'
 //! would-be refusals (`shadow`); `/metrics` (`metrics`). The bodies they read and write are
 //! `wire`'s types, which the OpenAPI document (`openapi`, `GET /admin/openapi.json`) describes.
+//! An account's quota alerts, their receiver and deliveries: `alerts`.
 
 mod accounts;
+mod alerts;
 mod deals;
 mod guards;
 mod keys;
@@ -244,6 +246,10 @@ pub fn admin_router<C: Clock + 'static>(admin: Arc<Admin<C>>) -> Router {
         .route(
             "/admin/accounts/{id}/keys/{hash}",
             delete(keys::revoke_key::<C>),
+        )
+        .route(
+            "/admin/accounts/{id}/alerts",
+            get(alerts::list_alerts::<C>).put(alerts::set_receiver::<C>),
         )
         .route("/admin/accounts/{id}/usage", get(standing::usage::<C>))
         .route("/admin/accounts/{id}/history", get(standing::history::<C>))

@@ -16,7 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{Admin, accounts, deals, guards, keys, metrics, shadow, standing};
+use super::{Admin, accounts, alerts, deals, guards, keys, metrics, shadow, standing};
 
 /// The document's paths and schemas, as the handlers declare them.
 #[derive(OpenApi)]
@@ -36,6 +36,8 @@ use super::{Admin, accounts, deals, guards, keys, metrics, shadow, standing};
         keys::revoke_key,
         standing::usage,
         standing::usage_history,
+        alerts::list_alerts,
+        alerts::set_receiver,
         standing::history,
         deals::buy_pack,
         deals::list_packs,

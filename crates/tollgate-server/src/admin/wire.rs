@@ -315,3 +315,56 @@ pub(crate) struct Reloaded {
     /// What is served now.
     pub(crate) summary: String,
 }
+
+/// An account's quota alerts: what the policy watches, where they go, what was sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AlertsView {
+    /// The account.
+    pub(crate) account: String,
+    /// The receiver the account set through this API; `null`: its plan's or the policy's.
+    pub(crate) url: Option<String>,
+    /// Where its alerts go now: `account`, `plan` or `policy`; `null`: nowhere, none is made.
+    pub(crate) receiver: Option<&'static str>,
+    /// The watched quotas (limit names).
+    pub(crate) limits: Vec<String>,
+    /// The shares of a quota that make an alert, in percent.
+    pub(crate) thresholds: Vec<u8>,
+    /// How long before a pack's expiry an alert goes out, in seconds.
+    pub(crate) pack_expiry_seconds: Vec<u64>,
+    /// The last 100 deliveries, newest first.
+    pub(crate) deliveries: Vec<Delivery>,
+}
+
+/// One alert and its delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Delivery {
+    /// Its id, sent in the body and the `Tollgate-Delivery` header.
+    pub(crate) id: String,
+    /// `LIMIT/API` for a quota, `pack/NAME` for a pack's end.
+    pub(crate) subject: String,
+    /// `80%` of a quota, `1209600s` before a pack's end.
+    pub(crate) threshold: String,
+    /// The end of the quota's period, or the pack's expiry (unix seconds, rounded up).
+    pub(crate) period_end: u64,
+    /// `due` (being tried), `delivered` (answered 2xx) or `failed` (every try failed).
+    pub(crate) state: &'static str,
+    /// Tries so far.
+    pub(crate) attempts: u32,
+    /// When it was made.
+    pub(crate) created_at: u64,
+    /// When a receiver acknowledged it.
+    pub(crate) delivered_at: Option<u64>,
+    /// Why the last try failed.
+    pub(crate) last_error: Option<String>,
+    /// The body sent, as JSON.
+    #[schema(value_type = Object)]
+    pub(crate) body: serde_json::Value,
+}
+
+/// Where an account's alerts go.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlertReceiver {
+    /// An `http://` URL; `null` to go back to the plan's or the policy's receiver.
+    pub(crate) url: Option<String>,
+}

@@ -14,6 +14,9 @@ pub enum Resource {
     /// An account's packs: buy, list (the ledger).
     #[command(subcommand)]
     Packs(PackCommand),
+    /// An account's quota alerts: list (settings and deliveries), receiver (set or clear).
+    #[command(subcommand)]
+    Alerts(AlertCommand),
     /// An account's own numbers for a limit: set, list, clear.
     #[command(subcommand)]
     Overrides(OverrideCommand),
@@ -152,6 +155,32 @@ pub enum PackCommand {
     List {
         /// The account.
         account: String,
+    },
+}
+
+/// `tollgate admin alerts …`.
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// An account's alert settings and its last deliveries, newest first.
+    List {
+        /// The account.
+        account: String,
+    },
+    /// Where an account's alerts go: an http:// URL, or with --clear its plan's or the
+    /// policy's receiver again.
+    Receiver {
+        /// The account.
+        account: String,
+        /// An http:// URL (not `url`: that id is `tollgate admin --url`'s).
+        #[arg(
+            value_name = "URL",
+            required_unless_present = "clear",
+            conflicts_with = "clear"
+        )]
+        receiver: Option<String>,
+        /// Back to the plan's or the policy's receiver.
+        #[arg(long)]
+        clear: bool,
     },
 }
 

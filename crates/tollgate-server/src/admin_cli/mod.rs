@@ -17,7 +17,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 pub use commands::{
-    AccountCommand, AppCommand, BlockCommand, KeyCommand, OverrideCommand, PackCommand, Resource,
+    AccountCommand, AlertCommand, AppCommand, BlockCommand, KeyCommand, OverrideCommand,
+    PackCommand, Resource,
 };
 
 /// `tollgate admin`'s options.

@@ -4,7 +4,8 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::{Value, json};
 
 use super::commands::{
-    AccountCommand, AppCommand, BlockCommand, KeyCommand, OverrideCommand, PackCommand, Resource,
+    AccountCommand, AlertCommand, AppCommand, BlockCommand, KeyCommand, OverrideCommand,
+    PackCommand, Resource,
 };
 
 /// How an answer is shown to people.
@@ -24,6 +25,8 @@ pub(super) enum Shape {
     Shadow,
     /// A pack ledger: a row per purchase, with its price and what it left when replaced.
     Ledger,
+    /// An account's alerts: its settings, then a row per delivery.
+    Alerts,
     /// Nothing to show (204): a line saying what was done.
     Done(&'static str),
 }
@@ -92,6 +95,17 @@ fn object(fields: &[(&str, Value)]) -> Value {
 pub(super) const ACCOUNT: &[&str] = &["id", "plan", "company", "time_zone", "source"];
 /// The columns of a key.
 const KEYS: &[&str] = &["key_sha256", "created_at"];
+/// The columns of a delivery of an alert.
+pub(super) const DELIVERIES: &[&str] = &[
+    "id",
+    "subject",
+    "threshold",
+    "state",
+    "attempts",
+    "created_at",
+    "delivered_at",
+    "last_error",
+];
 /// The columns of a row of the pack ledger, its money written out and its refund's two fields
 /// as columns of their own.
 pub(super) const PACKS: &[&str] = &[
@@ -199,6 +213,19 @@ pub(super) fn of(resource: &Resource) -> Asked {
             PackCommand::List { account } => {
                 let path = format!("{}/packs", accounts(account));
                 ask("GET", path, None, Shape::Ledger)
+            }
+        },
+        Resource::Alerts(command) => match command {
+            AlertCommand::List { account } => {
+                let path = format!("{}/alerts", accounts(account));
+                ask("GET", path, None, Shape::Alerts)
+            }
+            AlertCommand::Receiver {
+                account, receiver, ..
+            } => {
+                let body = json!({ "url": receiver });
+                let path = format!("{}/alerts", accounts(account));
+                ask("PUT", path, Some(body), Shape::Done("alert receiver set"))
             }
         },
         Resource::Overrides(command) => match command {

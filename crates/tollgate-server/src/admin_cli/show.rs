@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::client::Answer;
-use super::request::{ACCOUNT, Asked, PACKS, Shape};
+use super::request::{ACCOUNT, Asked, DELIVERIES, PACKS, Shape};
 
 /// Prints the answer to `asked`.
 pub(super) fn answer(asked: &Asked, answer: &Answer, json: bool) {
@@ -74,6 +74,24 @@ pub(super) fn text(shape: Shape, value: &Value) -> String {
                 })
                 .collect();
             table(PACKS, &rows)
+        }
+        Shape::Alerts => {
+            let settings = [
+                "url",
+                "receiver",
+                "limits",
+                "thresholds",
+                "pack_expiry_seconds",
+            ];
+            let mut text: String = settings
+                .iter()
+                .map(|field| format!("{field}: {}\n", cell(&value[field])))
+                .collect();
+            let deliveries = value["deliveries"]
+                .as_array()
+                .map_or(&[][..], Vec::as_slice);
+            text.push_str(&table(DELIVERIES, deliveries));
+            text
         }
         Shape::Done(what) => format!("{what}\n"),
     }

@@ -85,6 +85,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     } = listeners;
 
     tasks::start(&app, &admin);
+    crate::Deliverer::start(Arc::clone(&app), admin.catalog.clone());
     let admin_for_exit = Arc::clone(&admin);
     let policy = app.gate.policy();
     let max_connections = listen::allow_open_files(policy.server().max_connections, ports);

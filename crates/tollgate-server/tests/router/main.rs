@@ -13,6 +13,7 @@
 //! `/metrics` scraped (`metrics`).
 
 mod admin_accounts;
+mod alerts;
 mod blocks;
 mod check;
 mod effective_limits;

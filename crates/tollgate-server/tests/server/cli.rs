@@ -30,7 +30,7 @@ fn the_version_names_the_commit() {
 }
 
 /// `tollgate admin …` against the real server, with its token file.
-struct AdminCli {
+pub(crate) struct AdminCli {
     url: String,
     token_file: std::path::PathBuf,
 }
@@ -43,7 +43,7 @@ struct Ran {
 }
 
 impl AdminCli {
-    fn of(tollgate: &Tollgate) -> Self {
+    pub(crate) fn of(tollgate: &Tollgate) -> Self {
         Self {
             url: format!("http://{}", tollgate.admin),
             token_file: tollgate.data_dir.join("admin-token"),
@@ -76,7 +76,7 @@ impl AdminCli {
     }
 
     /// Runs `args`, which must succeed, and returns what it printed.
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let ran = self.run(args);
         assert_eq!(ran.code, 0, "{args:?}: {}", ran.stderr);
         ran.stdout

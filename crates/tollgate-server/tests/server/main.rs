@@ -2,6 +2,7 @@
 
 mod access_log;
 mod admin;
+mod alerts;
 mod bypass;
 mod check_config;
 #[path = "../support/chromium.rs"]

@@ -5,10 +5,12 @@
 //! costs through the API, and gets the very answer a throttled right key gets.
 //!
 //! - `page.rs` — the page and the form, in HTML;
+//! - `alerts.rs` — the account's alert settings, as the page shows them;
 //! - `chart.rs` — the 30 days of an api, in SVG;
 //! - `words.rs` — waits, allowances, days and counts in words;
 //! - `cookie.rs` — reading and setting the sign-in cookie.
 
+mod alerts;
 mod chart;
 mod cookie;
 mod page;
@@ -132,10 +134,12 @@ pub(crate) async fn own_quota<C: Clock + 'static>(
                 Vec::new()
             }),
     };
+    let alerts = alerts::settings(app, &account, usage.plan.as_deref()).await;
     let seen = page::Seen {
         usage: &usage,
         history: &history,
         replaced: &replaced,
+        alerts: alerts.as_ref(),
         now: now / NANOS_PER_SEC,
         today,
     };

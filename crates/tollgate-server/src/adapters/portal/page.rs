@@ -88,6 +88,8 @@ pub(super) struct Seen<'a> {
     pub(super) history: &'a [UsageDay],
     /// The rows of its pack ledger that another pack replaced, oldest first.
     pub(super) replaced: &'a [PackPurchase],
+    /// Its alert settings, if the policy has alerts.
+    pub(super) alerts: Option<&'a super::alerts::AlertSettings>,
     /// Now, in epoch seconds.
     pub(super) now: u64,
     /// Today's day number in the account's zone.
@@ -131,6 +133,9 @@ pub(super) fn quotas(seen: &Seen<'_>) -> String {
     }
     for row in seen.replaced {
         replaced_pack(&mut body, row, zone);
+    }
+    if let Some(alerts) = seen.alerts {
+        super::alerts::render(&mut body, alerts);
     }
     let days = by_api(seen);
     for (index, api) in usage.apis.iter().enumerate() {
@@ -406,6 +411,7 @@ mod tests {
             usage: &usage,
             history: &history,
             replaced: &replaced,
+            alerts: None,
             now: 1_000,
             today,
         });
