@@ -50,10 +50,9 @@ fn populated<S: Subject>(subject: S, keys: &Keys) -> S {
     subject
 }
 
-/// The thread counts to compare on: `PAIRED_THREADS` (e.g. `1,2,4,8,16` on a larger machine),
-/// else 1 and 2.
-fn thread_counts() -> Vec<usize> {
-    std::env::var("PAIRED_THREADS")
+/// The counts listed in the environment variable `name` (`1,2,4`), else `default`.
+fn counts_from(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
         .ok()
         .map(|list| {
             list.split(',')
@@ -61,34 +60,21 @@ fn thread_counts() -> Vec<usize> {
                 .collect()
         })
         .filter(|counts: &Vec<usize>| !counts.is_empty())
-        .unwrap_or_else(|| vec![1, 2])
+        .unwrap_or_else(|| default.to_vec())
 }
 
-/// The key counts to compare on: `PAIRED_KEYS` (e.g. `1000`), else 1,000 and 1,000,000.
-fn key_counts() -> Vec<usize> {
-    std::env::var("PAIRED_KEYS")
-        .ok()
-        .map(|list| {
-            list.split(',')
-                .filter_map(|n| n.trim().parse().ok())
-                .collect()
-        })
-        .filter(|counts: &Vec<usize>| !counts.is_empty())
-        .unwrap_or_else(|| vec![1_000, 1_000_000])
-}
-
-/// Prints the paired ratios for 1,000 and 1,000,000 keys (or `PAIRED_KEYS`) on 1 and 2
-/// threads (or `PAIRED_THREADS`).
+/// Prints the paired ratios for 1,000 and 1,000,000 keys (or those `PAIRED_KEYS` lists) on 1
+/// and 2 threads (or those `PAIRED_THREADS` lists, e.g. `1,2,4,8,16` on a larger machine).
 pub(crate) fn report() {
     println!("decisions/s ratios, median of {ROUNDS} paired rounds:");
-    for count in key_counts() {
+    for count in counts_from("PAIRED_KEYS", &[1_000, 1_000_000]) {
         let keys = Keys::new(count);
         let strings = populated(Tollgate::new(true), &keys);
         let numbers = populated(Tollgate::new(false), &keys);
         let governor_strings = populated(GovernorString::new(), &keys);
         let governor_numbers = populated(GovernorU64::new(), &keys);
         let limitador = populated(Limitador::new(2 * count as u64), &keys);
-        for &threads in &thread_counts() {
+        for &threads in &counts_from("PAIRED_THREADS", &[1, 2]) {
             let fast = 2_000_000;
             compare(
                 "tollgate-string / governor-string",
