@@ -320,8 +320,8 @@ impl Compiler<'_> {
 
     /// A `delay` is a token bucket's, on a limit that refuses: a window's units come back all
     /// at once at its end and a slot when a request ends, so no turn comes to wait for; a
-    /// shadow limit never refuses, so nothing waits for it; and a limit on unknown keys sees
-    /// only requests that are refused anyway.
+    /// shadow limit never refuses, so nothing waits for it; a limit on unknown keys sees only
+    /// requests that are refused anyway; and a refund would give back a turn later ones follow.
     fn check_delay(&mut self, config: &LimitConfig) {
         let Some(delay) = &config.delay else {
             return;
@@ -346,6 +346,11 @@ impl Compiler<'_> {
             self.fail(
                 delay.span(),
                 format!("limit `{name}`: a request with an unknown key is refused whatever this limit says (401, or 429 once it is spent), so none waits for a turn: drop `delay`"),
+            );
+        } else if !config.refund.is_empty() {
+            self.fail(
+                delay.span(),
+                format!("limit `{name}`: a refund would give a turn back after later ones were handed out, and two requests would start in one turn: drop `delay` or `refund`"),
             );
         }
     }
