@@ -87,8 +87,8 @@ pub use gate::Gate;
 pub use hints::MAX_HINTS;
 pub use journal::{DURABILITY_WAIT, Durability, Journal, JournalFigures, NotDurable};
 pub use metrics::{
-    ConnectionGauge, Decided, Histogram, LimitSeen, Metrics, OpenConnection, STORE_ERROR_KINDS,
-    store_error_kind,
+    AlertCounts, ConnectionGauge, Decided, Histogram, LimitSeen, Metrics, OpenConnection,
+    STORE_ERROR_KINDS, store_error_kind,
 };
 pub use quota::{ApiStanding, LimitKind, LimitUsage, PackUsage, Usage};
 pub use refusal::{Refusal, Why, allowance, as_a_proxy_asks, seconds_until};

@@ -205,6 +205,23 @@ pub struct Metrics {
     connections: [(&'static str, ConnectionGauge); 3],
     /// Requests waiting for their turn, and turns given back.
     turns: Arc<Turns>,
+    /// What became of quota alerts.
+    alerts: AlertCounts,
+}
+
+/// What became of quota alerts, counted by whoever delivers them.
+#[derive(Debug, Default)]
+pub struct AlertCounts {
+    /// Alerts written down to be sent (each once per threshold and period).
+    pub recorded: AtomicU64,
+    /// Crossings dropped because the queue to the deliverer was full.
+    pub dropped: AtomicU64,
+    /// Tries a receiver answered 2xx.
+    pub delivered: AtomicU64,
+    /// Tries that failed (no answer in time, not 2xx, unreachable).
+    pub failed_tries: AtomicU64,
+    /// Alerts whose last try failed.
+    pub given_up: AtomicU64,
 }
 
 /// What became of the turns a token bucket's delay gave out, shared with each [`Turn`] so
@@ -233,6 +250,7 @@ impl Default for Metrics {
             reloads: Default::default(),
             connections: ["public", "admin", "grpc"].map(|port| (port, ConnectionGauge::default())),
             turns: Arc::default(),
+            alerts: AlertCounts::default(),
         }
     }
 }
@@ -402,6 +420,11 @@ impl Metrics {
             .unwrap_or_default()
     }
 
+    /// What became of quota alerts, for their deliverer to count.
+    pub fn alerts(&self) -> &AlertCounts {
+        &self.alerts
+    }
+
     /// Where turns count themselves.
     pub(crate) fn turns(&self) -> &Arc<Turns> {
         &self.turns
@@ -525,6 +548,22 @@ impl Metrics {
             "Turns given back: the request left before its turn, or its caller answers at once.",
         );
         page.sample(name, &[], self.turns.given_back.load(Ordering::Relaxed));
+        let name = "tollgate_alerts_total";
+        page.family(
+            name,
+            "counter",
+            "Quota alerts by what became of them: recorded (written down to send), dropped (the queue to the deliverer was full), delivered (a try answered 2xx), failed_try, given_up (the last try failed).",
+        );
+        let alerts = &self.alerts;
+        for (what, count) in [
+            ("recorded", &alerts.recorded),
+            ("dropped", &alerts.dropped),
+            ("delivered", &alerts.delivered),
+            ("failed_try", &alerts.failed_tries),
+            ("given_up", &alerts.given_up),
+        ] {
+            page.sample(name, &[("result", what)], count.load(Ordering::Relaxed));
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! whatever is still due. A dead receiver costs its tries, nothing more.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -35,7 +36,8 @@ impl<C: Clock + 'static> Deliverer<C> {
     /// deliveries still due in `catalog` are sent again, and packs are watched for their end.
     pub fn start(app: Arc<App<C>>, catalog: Catalog) -> Arc<Self> {
         let (sender, receiver) = mpsc::channel(QUEUE);
-        app.gate.set_alert_sink(Arc::new(AlertQueue::new(sender)));
+        app.gate
+            .set_alert_sink(Arc::new(AlertQueue::new(sender, Arc::clone(&app))));
         let deliverer = Arc::new(Self {
             app,
             catalog,
@@ -125,6 +127,8 @@ impl<C: Clock + 'static> Deliverer<C> {
             last_error: None,
         };
         if self.catalog.record_alert(&delivery).await? {
+            let recorded = &self.app.gate.metrics().alerts().recorded;
+            recorded.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(Arc::clone(self).deliver(delivery));
         }
         Ok(())
@@ -156,6 +160,16 @@ impl<C: Clock + 'static> Deliverer<C> {
                 Ok(()) => Tried::Delivered(self.app.gate.limiter().clock().now()),
                 Err(error) => Tried::Failed { error, last },
             };
+            let counts = self.app.gate.metrics().alerts();
+            let count = match (&sent, last) {
+                (Ok(()), _) => &counts.delivered,
+                (Err(_), false) => &counts.failed_tries,
+                (Err(_), true) => {
+                    counts.failed_tries.fetch_add(1, Ordering::Relaxed);
+                    &counts.given_up
+                }
+            };
+            count.fetch_add(1, Ordering::Relaxed);
             if let Err(error) = self
                 .catalog
                 .alert_tried(&delivery.id, delivery.attempts, tried)

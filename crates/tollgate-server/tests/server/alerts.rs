@@ -213,6 +213,24 @@ async fn each_share_of_a_daily_quota_is_delivered_once_signed() {
         })
         .collect();
     assert_eq!(rows, [("100%", "delivered", 1), ("80%", "delivered", 1)]);
+    let token = format!("Bearer {}", tollgate.admin_token().trim());
+    let metrics = send(
+        tollgate.admin,
+        "GET",
+        "/metrics",
+        &[("authorization", &token)],
+        "",
+    )
+    .await
+    .body;
+    let alerts = |result: &str| {
+        let series = format!("tollgate_alerts_total{{result=\"{result}\"}}");
+        crate::support::counter(&metrics, &series)
+    };
+    assert_eq!(
+        ["recorded", "delivered", "failed_try", "given_up", "dropped"].map(alerts),
+        [2, 2, 0, 0, 0]
+    );
     // The customer's page says so, naming the receiver's host, not its path.
     let page = send(
         tollgate.address,
