@@ -1,9 +1,10 @@
 //! Reloads the policy file and envoyproxy/ratelimit's files when what they hold changes, as
 //! envoyproxy/ratelimit reloads its runtime directory: an edit, a file renamed into place, or a
 //! symlink above them swapped (how Kubernetes updates a mounted ConfigMap: `..data` pointed at a
-//! new directory at once). The files are read every [`EVERY`] and compared by content, so a
-//! swap of any link on the way is seen; a change is loaded once it reads the same twice in a
-//! row, so a file caught half written is not.
+//! new directory at once). Every [`EVERY`] the files are looked at through their links — which
+//! file each is (device and inode), its length and its change times — so an edit, a rename
+//! over it or a swap of any link on the way is seen without reading them; a change is loaded
+//! once it looks the same twice in a row, so a file caught half written is not.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -58,7 +59,7 @@ struct Watched {
 }
 
 impl Watched {
-    /// A hash of what the files hold now (and of what could not be read, and why).
+    /// A hash of what the files are now (and of what could not be looked at, and why).
     fn fingerprint(&self) -> u64 {
         let mut hasher = DefaultHasher::new();
         if let Some(file) = &self.config {
@@ -88,11 +89,22 @@ impl Watched {
     }
 }
 
-/// Adds `file`'s name and bytes (through any symlinks), or why they cannot be read.
+/// Adds `file`'s name and which file it is now (through any symlinks): device, inode, length,
+/// and its modification and change times to the nanosecond; or why it cannot be looked at.
 fn hash_file(hasher: &mut DefaultHasher, file: &Path) {
+    use std::os::unix::fs::MetadataExt;
     file.hash(hasher);
-    match std::fs::read(file) {
-        Ok(bytes) => bytes.hash(hasher),
+    match std::fs::metadata(file) {
+        Ok(found) => (
+            found.dev(),
+            found.ino(),
+            found.len(),
+            found.mtime(),
+            found.mtime_nsec(),
+            found.ctime(),
+            found.ctime_nsec(),
+        )
+            .hash(hasher),
         Err(error) => error.kind().hash(hasher),
     }
 }
