@@ -21,10 +21,11 @@ pub struct MemoryStoreBuilder {
 }
 
 impl MemoryStoreBuilder {
-    /// The number of shards, rounded up to a power of two (default 256).
+    /// The number of shards, rounded up to a power of two (default 256, at most 65,536: a
+    /// distinct-value limit keeps its values in its partition's shard by the key's low 16 bits).
     #[must_use]
     pub fn shards(mut self, shards: usize) -> Self {
-        self.shards = shards.max(1).next_power_of_two();
+        self.shards = shards.clamp(1, 1 << 16).next_power_of_two();
         self
     }
 
