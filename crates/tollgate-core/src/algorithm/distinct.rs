@@ -9,9 +9,10 @@ use crate::{Key, Nanos, Outcome};
 /// [`Distinct`]); more is no quota a person counts.
 pub const MAX_DISTINCT: u64 = 1_000_000;
 
-/// The end of the one period of a limit kept for good: beyond any clock, with room above it for
-/// a count up to [`MAX_DISTINCT`].
-const FOREVER: Nanos = Nanos::MAX - (1 << 32);
+/// The end of the one period of a limit kept for good: beyond any clock (the year 2255), with
+/// room above it for a count up to [`MAX_DISTINCT`], and a whole number of microseconds below
+/// 2⁵³ (a store counting in microseconds with doubles, Redis, holds it exactly).
+const FOREVER: Nanos = ((1 << 53) - (1 << 20)) * 1_000;
 
 /// The bits of a partition's key that a value's key keeps: a store that spreads keys over shards
 /// by their low bits (the memory store, up to 65,536 shards) finds a partition's values in the
@@ -110,11 +111,18 @@ impl Distinct {
         Key::from_hash((mixed & !SHARD_BITS) | (partition.get() & SHARD_BITS))
     }
 
-    /// The end of the period that `now` falls in.
-    fn end(&self, now: Nanos) -> Nanos {
+    /// The start and end of the period that `now` falls in; `(0, end of time)` for a limit kept
+    /// for good.
+    #[must_use]
+    pub fn bounds(&self, now: Nanos) -> (Nanos, Nanos) {
         self.period
             .as_ref()
-            .map_or(FOREVER, |schedule| schedule.bounds(now).1)
+            .map_or((0, FOREVER), |schedule| schedule.bounds(now))
+    }
+
+    /// The end of the period that `now` falls in.
+    fn end(&self, now: Nanos) -> Nanos {
+        self.bounds(now).1
     }
 
     /// Decides a request at `now`: `count` is the partition's count entry, `value` the entry of
@@ -230,7 +238,7 @@ mod tests {
     fn kept_for_good_never_rests_and_never_says_when() {
         let limit = Distinct::new(1, None).unwrap();
         let first = limit.decide(0, Some(0), 5, 1);
-        assert!(first.count > 1 << 63 && first.value > Some(1 << 63));
+        assert!(first.count > 9 << 60 && first.value > Some(9 << 60));
         let refused = limit.decide(first.count, Some(0), 6, 1);
         assert_eq!(refused.outcome.retry_at(), None);
         assert!(
