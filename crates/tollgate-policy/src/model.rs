@@ -423,7 +423,7 @@ pub struct DistinctConfig {
     /// `header:X-Device-Id`, `ip`, `app`).
     pub of: Spanned<String>,
     /// What a value is, in the plural, for pages and messages (default `values`).
-    pub noun: Option<String>,
+    pub noun: Option<Spanned<String>>,
     /// The period, as a window's `every`; unset, values are counted for good.
     pub every: Option<Spanned<String>>,
     /// `clock` (default) or `calendar`, as a window's.

@@ -207,16 +207,23 @@ impl Compiler<'_> {
             );
         }
         let distinct = distinct.get_ref();
-        let noun = distinct.noun.as_deref().unwrap_or("values");
-        if noun.trim().is_empty() || noun.chars().any(char::is_control) {
-            self.fail(
-                distinct.of.span(),
-                format!(
-                    "limit `{}`: a noun is a word such as \"machines\"",
-                    config.name.get_ref()
-                ),
-            );
-        }
+        let noun = match &distinct.noun {
+            None => "values",
+            Some(noun) => {
+                let text = noun.get_ref().as_str();
+                if text.trim().is_empty() || text.chars().any(char::is_control) {
+                    self.fail(
+                        noun.span(),
+                        format!(
+                            "limit `{}`: a noun is a word such as \"machines\", not `{}`",
+                            config.name.get_ref(),
+                            text.escape_debug()
+                        ),
+                    );
+                }
+                text
+            }
+        };
         let counted = self.dimension(&distinct.of, config, file);
         (counted, Some(noun.into()))
     }

@@ -191,3 +191,25 @@ async fn a_quota_kept_for_good_never_says_when_and_counts_no_request_without_a_v
     assert_eq!(post(Some("d3")).await.status, 429, "a century later");
     assert_eq!(post(Some("d2")).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_refusal_kept_for_good_explains_itself_without_a_time() {
+    let policy = format!(
+        "[responses]\njson = '{{\"why\":\"{{explanation}}\",\"in\":\"{{retry_in}}\",\"quota\":\"{{quota}}\"}}'\n{DEVICES}"
+    );
+    let tollgate = Tollgate::start(&policy);
+    for device in ["d1", "d2", "d3"] {
+        let headers = [("X-Api-Key", "acme-key"), ("X-Device-Id", device)];
+        tollgate.auth("POST", "/telemetry", &headers).await;
+    }
+    let headers = [("X-Api-Key", "acme-key"), ("X-Device-Id", "d3")];
+    let refused = tollgate.auth("POST", "/telemetry", &headers).await;
+    assert_eq!(
+        refused.json(),
+        json!({
+            "why": "devices (account=acme): 2 of 2 devices used, kept for good",
+            "in": "never",
+            "quota": "2 devices",
+        })
+    );
+}
