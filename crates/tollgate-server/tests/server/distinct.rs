@@ -1,11 +1,12 @@
-//! Distinct-value limits on the real binary: the machines an account used come back after a
-//! `kill -9` (the journal), and instances sharing Redis admit exactly the bound between them.
+//! Distinct-value limits on the real binary: the IoT example's machine quota through the
+//! gateway, the machines an account used come back after a `kill -9` (the journal), and
+//! instances sharing Redis admit exactly the bound between them.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use crate::redis_server::RedisServer;
-use crate::support::{Tollgate, send};
+use crate::support::{Tollgate, Upstream, send};
 
 /// At most `max` machines per account, for good, on `store` (`[server]`'s line, or none).
 fn policy(store: &str, max: u64) -> String {
@@ -44,6 +45,29 @@ async fn admits(address: SocketAddr, machine: &str) -> bool {
         serde_json::Value::Bool(allowed) => *allowed,
         _ => panic!("an answer: {answer}"),
     }
+}
+
+#[tokio::test]
+async fn the_iot_example_refuses_a_new_machine_past_the_quota_without_forwarding_it() {
+    let upstream = Upstream::start().await;
+    let policy = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/iot-platform.toml"
+    ))
+    .unwrap();
+    let tollgate = Tollgate::start(&policy, Some(upstream.address));
+    let tiny = [("Authorization", "Bearer tiny-key")];
+    let get = |path: &'static str| send(tollgate.address, "GET", path, &tiny, "");
+    assert_eq!(get("/api/v1/machines/m1").await.status, 200);
+    assert_eq!(get("/api/v1/machines/m2/status").await.status, 200);
+    let forwarded = upstream.hits();
+    let refused = get("/api/v1/machines/m3").await;
+    assert_eq!(refused.status, 429);
+    let body: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
+    assert_eq!(body["error"], "machine_quota_exceeded");
+    assert_eq!(upstream.hits(), forwarded, "never forwarded");
+    assert_eq!(get("/api/v1/machines/m1/status").await.status, 200);
+    assert_eq!(upstream.hits(), forwarded + 1);
 }
 
 #[tokio::test]
