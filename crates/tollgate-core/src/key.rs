@@ -20,21 +20,25 @@ use std::hash::Hasher;
 use foldhash::SharedSeed;
 use foldhash::quality::FoldHasher;
 
-/// The identity of one partition of one limit in a store: a keyed 64-bit hash, never zero.
+/// The identity of one partition of one limit in a store: a keyed 64-bit hash, never zero (so
+/// that an `Option<Key>` takes no more room than a key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Key(u64);
+pub struct Key(std::num::NonZeroU64);
 
 impl Key {
     /// Wraps a hash computed elsewhere. Zero is reserved for "no key" and is mapped to one.
     #[must_use]
     pub const fn from_hash(hash: u64) -> Self {
-        if hash == 0 { Self(1) } else { Self(hash) }
+        match std::num::NonZeroU64::new(hash) {
+            Some(hash) => Self(hash),
+            None => Self(std::num::NonZeroU64::MIN),
+        }
     }
 
     /// The 64-bit value of the key.
     #[must_use]
     pub const fn get(self) -> u64 {
-        self.0
+        self.0.get()
     }
 }
 

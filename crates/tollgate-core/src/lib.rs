@@ -3,7 +3,8 @@
 //!
 //! The algorithms are pure state transitions on integers — a [`TokenBucket`] (GCRA), fixed
 //! [`Window`]s on the clock or on a time zone's calendar, a [`SlidingWindow`] and a
-//! [`Concurrency`] limit — and know nothing of HTTP or of where their state lives. A [`Store`]
+//! [`Concurrency`] limit, and a [`Distinct`] limit on how many different values (machines,
+//! devices) a partition uses — and know nothing of HTTP or of where their state lives. A [`Store`]
 //! keeps the state; [`MemoryStore`] is the embedded one. A [`Limiter`] reads a [`Clock`] and asks
 //! the store to decide. [`LimitStore`] is the awaited interface a server takes limits from: a
 //! limiter implements it, and so does a store shared by many instances (Redis).
@@ -56,8 +57,8 @@ mod store;
 mod usage_day;
 
 pub use algorithm::{
-    Algorithm, CalendarUnit, Concurrency, Delay, LimitError, Per, Rate, Schedule, Shown,
-    SlidingWindow, TokenBucket, Transition, Window,
+    Algorithm, CalendarUnit, Concurrency, Delay, Distinct, DistinctTransition, LimitError,
+    MAX_DISTINCT, Per, Rate, Schedule, Shown, SlidingWindow, TokenBucket, Transition, Window,
 };
 pub use block::Block;
 pub use clock::{

@@ -19,6 +19,9 @@ pub struct LimitRequest<'a> {
     /// within its anonymous share (see `MemoryStoreBuilder::anonymous_share`), so that
     /// anonymous traffic never crowds out the partitions of known callers.
     pub anonymous: bool,
+    /// For a [`Distinct`](crate::Distinct) limit: the keyed hash of the value the request
+    /// uses (the machine, the device), `None` when it has none. Other limits ignore it.
+    pub value: Option<Key>,
 }
 
 impl<'a> LimitRequest<'a> {
@@ -31,6 +34,7 @@ impl<'a> LimitRequest<'a> {
             algorithm,
             cost,
             anonymous: false,
+            value: None,
         }
     }
 
@@ -38,6 +42,12 @@ impl<'a> LimitRequest<'a> {
     #[must_use]
     pub const fn with_root(self, root: Key) -> Self {
         Self { root, ..self }
+    }
+
+    /// The same request, using `value` (see [`value`](Self::value)).
+    #[must_use]
+    pub const fn with_value(self, value: Option<Key>) -> Self {
+        Self { value, ..self }
     }
 
     /// The same request, made for a caller of no known identity when `anonymous`.

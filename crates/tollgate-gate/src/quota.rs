@@ -76,6 +76,7 @@ impl<C: Clock + 'static> Gate<C> {
                 .map(|((limit, request), outcome)| LimitUsage {
                     name: limit.name().to_owned(),
                     kind: LimitKind::of(request.algorithm),
+                    noun: limit.noun().map(ToString::to_string),
                     per_period: request.algorithm.shown().count,
                     period: request.algorithm.shown().per.to_string(),
                     limit: outcome.limit(),
@@ -157,9 +158,14 @@ pub struct LimitUsage {
     pub name: String,
     /// What it bounds.
     pub kind: LimitKind,
+    /// What a distinct-value limit counts, in the plural (`machines`): `used` of `limit`
+    /// machines. Absent for other limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noun: Option<String>,
     /// What it allows per `period` (a bucket's rate, a window's max), or at once.
     pub per_period: u64,
-    /// Its period in words (`day`, `15 minutes`); empty for concurrency.
+    /// Its period in words (`day`, `15 minutes`); empty for concurrency and for distinct
+    /// values counted for good (whose `reset` is then the end of time, never reached).
     pub period: String,
     /// What it holds when whole (a bucket's burst).
     pub limit: u64,
@@ -184,6 +190,8 @@ pub enum LimitKind {
     Quota,
     /// Requests in flight at once.
     Concurrency,
+    /// Distinct values (machines, devices) per period or for good.
+    Distinct,
 }
 
 impl LimitKind {
@@ -196,6 +204,7 @@ impl LimitKind {
                 Self::Quota
             }
             tollgate_core::Algorithm::Concurrency(_) => Self::Concurrency,
+            tollgate_core::Algorithm::Distinct(_) => Self::Distinct,
         }
     }
 }

@@ -3,7 +3,9 @@
 
 use jiff::tz::TimeZone;
 use tollgate_core::{Block, Decision, NANOS_PER_SEC, Nanos, Per, Shown, epoch_seconds};
-use tollgate_policy::{BodyFormat, Field, Responses, Unmatched};
+use tollgate_policy::{
+    BodyFormat, DEFAULT_JSON, DEFAULT_XML, Field, Responses, Template, Unmatched,
+};
 
 use super::report::{LimitReport, Report};
 
@@ -155,9 +157,14 @@ impl Refusal {
             .shown()
             .cloned()
             .unwrap_or_else(|| unreachable_report(&report));
-        // Never: the request's cost exceeds the limit; point at the reset all the same.
-        let retry_at = decision.retry_at().unwrap_or(shown.reset_at);
-        let retry_after = seconds_until(retry_at, report.at).max(1);
+        // Never: the request's cost exceeds the limit; point at the reset all the same. A count
+        // kept for good never resets: no time to come back at.
+        let retry_after = match (decision.retry_at(), shown.allowance.per) {
+            (None, Per::Ever) => None,
+            (retry_at, _) => {
+                Some(seconds_until(retry_at.unwrap_or(shown.reset_at), report.at).max(1))
+            }
+        };
         let xml = match responses.format {
             BodyFormat::Json => false,
             BodyFormat::Xml => true,
@@ -168,19 +175,29 @@ impl Refusal {
         } else {
             ("application/json", &responses.json)
         };
+        let template = match shown.noun {
+            Some(_) => distinct_body(template),
+            None => template,
+        };
         let api = report.api.as_deref().unwrap_or_default();
         let mut body = String::with_capacity(template.text().len() + 64);
         template.render(&mut body, |field, out| {
             use std::fmt::Write;
             let _ = match field {
-                Field::Quota => out.write_str(&allowance(shown.allowance)),
+                Field::Quota => out.write_str(&allowance_of(&shown)),
                 Field::Limit => write!(out, "{}", shown.allowance.count),
                 Field::Period => write!(out, "{}", shown.allowance.per),
                 Field::Api => out.write_str(api),
                 Field::Reset => write!(out, "{}", epoch_seconds(shown.reset_at)),
                 Field::ResetAt => out.write_str(&local_time(shown.reset_at, zone)),
-                Field::RetryAfter => write!(out, "{retry_after}"),
-                Field::RetryIn => out.write_str(&in_seconds(retry_after)),
+                Field::RetryAfter => match retry_after {
+                    Some(seconds) => write!(out, "{seconds}"),
+                    None => out.write_str("null"),
+                },
+                Field::RetryIn => match retry_after {
+                    Some(seconds) => out.write_str(&in_seconds(seconds)),
+                    None => out.write_str("never"),
+                },
                 Field::Name => out.write_str(&shown.name),
                 Field::Code => out.write_str(&shown.code),
                 Field::Explanation => {
@@ -194,11 +211,33 @@ impl Refusal {
         Self {
             why: Why::Limited,
             status: shown.status,
-            retry_after: Some(retry_after),
+            retry_after,
             retry_after_ms: None,
             report,
             body: (content_type, body),
         }
+    }
+}
+
+/// The default body of a distinct-value limit's refusal in JSON: it counts no requests.
+const DISTINCT_JSON: &str = r#"{"error":"{code}","message":"At most {quota} ({name}): a new one is refused, those already used go on.","limit":"{name}","api":"{api}","retry_after":{retry_after}}"#;
+
+/// The same in XML.
+const DISTINCT_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><errors><error>At most {quota} ({name}): a new one is refused, those already used go on.</error></errors>"#;
+
+/// The body template of a distinct-value limit's refusal: the policy's own, or, where it keeps
+/// the default (which speaks of requests), one that says what is counted.
+fn distinct_body(template: &Template) -> &Template {
+    static BODIES: std::sync::LazyLock<[Template; 2]> = std::sync::LazyLock::new(|| {
+        [
+            Template::compile(DISTINCT_JSON),
+            Template::compile(DISTINCT_XML),
+        ]
+    });
+    match template.text() {
+        DEFAULT_JSON => &BODIES[0],
+        DEFAULT_XML => &BODIES[1],
+        _ => template,
     }
 }
 
@@ -210,10 +249,16 @@ fn explanation(shown: &LimitReport, partition: Option<&str>, zone: &TimeZone) ->
         text = format!("{text} ({partition})");
     }
     let used = shown.limit.saturating_sub(shown.remaining);
+    if shown.allowance.per == Per::Ever {
+        return format!(
+            "{text}: {used} of {} used, kept for good",
+            allowance_of(shown)
+        );
+    }
     format!(
         "{text}: {used} of {} used, {}; whole again at {}",
         shown.limit,
-        allowance(shown.allowance),
+        allowance_of(shown),
         local_time(shown.reset_at, zone)
     )
 }
@@ -227,11 +272,23 @@ fn in_seconds(seconds: u64) -> String {
     }
 }
 
-/// What a limit allows, in words: `5 per second`, `1000 per day`, `4 in flight`.
+/// What a limit allows, in words: `5 per second`, `1000 per day`, `4 in flight`; `10` for a
+/// count kept for good (see [`allowance_of`] for what is counted).
 pub fn allowance(allowance: Shown) -> String {
     match allowance.per {
         Per::AtOnce => format!("{} in flight", allowance.count),
+        Per::Ever => allowance.count.to_string(),
         per => format!("{} per {per}", allowance.count),
+    }
+}
+
+/// What a reported limit allows, in words, with what a distinct-value limit counts: `10
+/// machines`, `5 devices per day`; as [`allowance`] for the others.
+fn allowance_of(report: &LimitReport) -> String {
+    match (&report.noun, report.allowance.per) {
+        (None, _) => allowance(report.allowance),
+        (Some(noun), Per::Ever) => format!("{} {noun}", report.allowance.count),
+        (Some(noun), per) => format!("{} {noun} per {per}", report.allowance.count),
     }
 }
 
@@ -273,6 +330,7 @@ fn unreachable_report(report: &Report) -> LimitReport {
             count: 0,
             per: Per::AtOnce,
         },
+        noun: None,
     })
 }
 

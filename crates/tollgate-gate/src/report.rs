@@ -38,6 +38,10 @@ pub struct LimitReport {
     #[serde(skip)]
     #[cfg_attr(feature = "openapi", schema(ignore))]
     pub allowance: Shown,
+    /// What a distinct-value limit counts, in the plural (`machines`); `None` for others.
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub noun: Option<Name>,
 }
 
 /// The header families a policy adds (three at most: no allocation).
@@ -57,7 +61,7 @@ pub struct Report {
     /// Every limit consulted, enforced ones first, then shadow ones.
     pub limits: SmallVec<[LimitReport; 4]>,
     /// The enforced limit the headers show: the refusing one that frees up last, or the one
-    /// with fewest units left.
+    /// with fewest units left among those that count requests (not distinct values).
     pub shown: Option<usize>,
     /// The header families to show it in.
     pub families: Families,
@@ -122,6 +126,7 @@ impl Report {
                     status: limit.status(),
                     code,
                     allowance: request.algorithm.shown(),
+                    noun: limit.noun().cloned(),
                 }
             });
         self.limits.extend(reports);
@@ -154,6 +159,8 @@ impl Report {
 }
 
 /// The limit to show: the refusing one that frees up last, or the one with fewest units left.
+/// A distinct-value limit shows only when it refuses: its units are new values, not requests,
+/// and the values already used go on whatever it has left.
 fn most_restrictive(limits: &[LimitReport]) -> Option<usize> {
     let enforced = limits
         .iter()
@@ -164,6 +171,7 @@ fn most_restrictive(limits: &[LimitReport]) -> Option<usize> {
         .max_by_key(|(_, report)| report.retry_at.unwrap_or(Nanos::MAX))
         .or_else(|| {
             enforced
+                .filter(|(_, report)| report.noun.is_none())
                 .min_by_key(|(_, report)| (report.remaining, std::cmp::Reverse(report.reset_at)))
         })
         .map(|(at, _)| at)

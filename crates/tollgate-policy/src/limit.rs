@@ -42,6 +42,10 @@ pub struct Limit {
     /// Numbers for one api of one plan, and for one account, which win over the plan's.
     pub(crate) special: HashMap<Selector, Algorithm>,
     pub(crate) per: Vec<Dimension>,
+    /// What a distinct-value limit counts the distinct values of.
+    pub(crate) counted: Option<Dimension>,
+    /// What a distinct-value limit calls its values, in the plural (`machines`).
+    pub(crate) noun: Option<std::sync::Arc<str>>,
     /// Plans it applies to (`None`: all).
     pub(crate) plans: Option<Vec<usize>>,
     /// Apis it applies to (`None`: all).
@@ -84,6 +88,19 @@ impl Limit {
     #[must_use]
     pub fn per(&self) -> &[Dimension] {
         &self.per
+    }
+
+    /// For a distinct-value limit, the dimension whose distinct values it counts.
+    #[must_use]
+    pub fn counted(&self) -> Option<&Dimension> {
+        self.counted.as_ref()
+    }
+
+    /// For a distinct-value limit, what its values are called, in the plural (`machines`;
+    /// `values` unless the policy says).
+    #[must_use]
+    pub fn noun(&self) -> Option<&std::sync::Arc<str>> {
+        self.noun.as_ref()
     }
 
     /// Whether it is counted and reported but never refuses.
@@ -159,6 +176,11 @@ impl Limit {
             Algorithm::Concurrency(limit) => tollgate_core::Concurrency::new(
                 numbers.max.unwrap_or(limit.max()),
                 std::time::Duration::from_nanos(limit.lease_ttl()),
+            )
+            .map(Algorithm::from),
+            Algorithm::Distinct(distinct) => tollgate_core::Distinct::new(
+                numbers.max.unwrap_or(distinct.max()),
+                distinct.period().cloned(),
             )
             .map(Algorithm::from),
         };

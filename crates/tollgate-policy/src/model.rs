@@ -317,7 +317,8 @@ pub struct PackConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NumbersConfig {
-    /// A window's or a sliding window's maximum, or a concurrency maximum.
+    /// A window's or a sliding window's maximum, a concurrency maximum, or a distinct-value
+    /// limit's.
     pub max: Option<u64>,
     /// A token bucket's rate, `COUNT/PERIOD`.
     pub rate: Option<Spanned<String>>,
@@ -360,6 +361,9 @@ pub struct LimitConfig {
     pub sliding: Option<Spanned<SlidingConfig>>,
     /// `{ max = 10, lease = "30s" }`.
     pub concurrency: Option<Spanned<ConcurrencyConfig>>,
+    /// `{ max = 10, of = "param:machineId", noun = "machines" }`, per period with `every`
+    /// (and `align`, `tz`, as a window's), else for good.
+    pub distinct: Option<Spanned<DistinctConfig>>,
     /// The dimensions that partition the limit.
     #[serde(default)]
     pub per: Vec<Spanned<String>>,
@@ -452,6 +456,27 @@ pub struct ConcurrencyConfig {
     pub max: u64,
     /// How long a request may hold its slot (default 60s).
     pub lease: Option<Spanned<String>>,
+}
+
+/// `distinct = { max, of, noun, every, align, tz }`: at most `max` distinct values of the
+/// dimension `of` per partition, per period or for good.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistinctConfig {
+    /// Most distinct values per period (1 to 1,000,000).
+    pub max: u64,
+    /// The dimension whose values are counted, written as in `per` (`param:machineId`,
+    /// `header:X-Device-Id`, `ip`, `app`).
+    pub of: Spanned<String>,
+    /// What a value is, in the plural, for pages and messages (default `values`).
+    pub noun: Option<Spanned<String>>,
+    /// The period, as a window's `every`; unset, values are counted for good.
+    pub every: Option<Spanned<String>>,
+    /// `clock` (default) or `calendar`, as a window's.
+    #[serde(default)]
+    pub align: Align,
+    /// IANA time zone of calendar periods (default UTC).
+    pub tz: Option<Spanned<String>>,
 }
 
 /// `when = { … }`: all given conditions must hold.

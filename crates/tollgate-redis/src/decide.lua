@@ -16,9 +16,12 @@
 --   'w' window         a = start, b = end, c = max (bounds of the window the caller expects)
 --   's' sliding        a = period, b = max
 --   'c' concurrency    a = max, b = lease time            release: a = lease expiry
+--   'd' or 'd:VALUE'   distinct values: a = start, b = end (FOREVER: kept for good), c = max;
+--                      VALUE the hash of the request's value in hex (none: counts nothing)
 --
 -- State: a bucket is its theoretical arrival time 'tat'; a window 'end:used'; a sliding
--- window 'end:previous:current'; concurrency a hash of 'expiry:cost' -> leases.
+-- window 'end:previous:current'; concurrency a hash of 'expiry:cost' -> leases; distinct
+-- values a hash: field 'e' the end of the period counted, one field per value seen in it.
 --
 -- acquire replies {1 | 0, now, then per limit: allowed, limit, remaining, reset, retry (-1:
 -- never)}: 1 when every limit admitted and was charged, 0 when one refused and none was (the
@@ -38,6 +41,8 @@ else
   now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 end
 local fmt, floor, max, min, ceil = string.format, math.floor, math.max, math.min, math.ceil
+-- The end of a distinct-value limit kept for good, in µs (the core's, 2^53 - 2^20).
+local FOREVER = 9007199253692416
 
 -- floor(a / b) for 0 <= a < 2^53 and 0 < b: the double quotient, corrected by one either way.
 local function div(a, b)
@@ -108,6 +113,13 @@ for i = 1, #KEYS do
   local kind, cost = ARGV[at], tonumber(ARGV[at + 1])
   local a, b, c = tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
   local wanted = max(cost, 1)
+  local seen_value = nil -- distinct values: the request's value, if any
+  if string.sub(kind, 1, 1) == 'd' then
+    seen_value, kind = string.sub(kind, 3), 'd'
+    if seen_value == '' then
+      seen_value = nil
+    end
+  end
   local allowed, limit, remaining, reset, retry
   local write, expiry, held_remaining, held_reset = '', 0, 0, 0
   if kind == 't' then
@@ -198,6 +210,29 @@ for i = 1, #KEYS do
         retry = from + max(a - div(room * a, weigh), 0)
       end
     end
+  elseif kind == 'd' then
+    -- Distinct values: a = start, b = end, c = max.
+    if now < a or now >= b then
+      return {-1, now}
+    end
+    local used, same = 0, false
+    local stop = tonumber(redis.call('HGET', key, 'e') or '')
+    if stop == b then
+      used, same = min(redis.call('HLEN', key) - 1, c), true
+    elseif stop and stop > b then
+      used = c -- written in a later period (the clock went back): read as full
+    end
+    local seen = seen_value == nil or (same and redis.call('HEXISTS', key, seen_value) == 1)
+    limit, reset, held_remaining, held_reset = c, b, c - used, b
+    if seen or (cost == 0 and used < c) then
+      allowed, remaining, retry = 1, c - used, now
+    elseif used < c then
+      allowed, remaining, retry = 1, c - used - 1, now
+      -- A new period (or none yet) starts the hash afresh, expiring at its end.
+      write, expiry = seen_value, same and 0 or b
+    else
+      allowed, remaining, retry = 0, 0, (b == FOREVER) and -1 or b
+    end
   else
     -- Concurrency: a = max, b = lease time.
     local leases = redis.call('HGETALL', key)
@@ -272,9 +307,19 @@ if admitted then
     local write, expiry = writes[i], expiries[i]
     if write ~= '' then
       local keep = max(ceil((expiry - now) / 1000), 1)
-      if ARGV[4 + 5 * (i - 1)] == 'c' then
+      local kind = string.sub(ARGV[4 + 5 * (i - 1)], 1, 1)
+      if kind == 'c' then
         redis.call('HINCRBY', KEYS[i], write, 1)
         redis.call('PEXPIRE', KEYS[i], keep + 1)
+      elseif kind == 'd' then
+        if expiry ~= 0 then
+          redis.call('DEL', KEYS[i])
+          redis.call('HSET', KEYS[i], 'e', fmt('%d', expiry))
+          if expiry ~= FOREVER then
+            redis.call('PEXPIRE', KEYS[i], keep)
+          end
+        end
+        redis.call('HSET', KEYS[i], write, '1')
       elseif expiry == 0 then
         redis.call('SET', KEYS[i], write, 'KEEPTTL')
       else

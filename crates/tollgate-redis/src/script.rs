@@ -33,7 +33,8 @@ pub(crate) fn call<'r>(
     }
     push_op(&mut cmd, op, pinned, at);
     for (index, request) in requests.enumerate() {
-        cmd.arg(kind(request.algorithm)).arg(request.cost);
+        push_kind(&mut cmd, request);
+        cmd.arg(request.cost);
         match request.algorithm {
             // How far ahead a turn may lie, rounded down (never a turn further than the delay),
             // or what a withdrawn admission stored.
@@ -55,6 +56,10 @@ pub(crate) fn call<'r>(
                 .arg(concurrency.max())
                 .arg(micros(concurrency.lease_ttl()))
                 .arg(0),
+            Algorithm::Distinct(distinct) => {
+                let (start, end) = distinct.bounds(at);
+                cmd.arg(micros(start)).arg(micros(end)).arg(distinct.max())
+            }
         };
     }
     cmd
@@ -99,14 +104,37 @@ fn begin(sha: &str, keys: usize) -> Cmd {
 /// Writes the Redis key of a partition: its root in braces (the Cluster hash tag), then its
 /// key, `tg:{ROOT}:KEY` in hex, without allocating.
 fn push_key(cmd: &mut Cmd, root: Key, key: Key) {
+    let name = write_hex(*b"tg:{0000000000000000}:0000000000000000", 4, root.get());
+    cmd.arg(&write_hex(name, 22, key.get())[..]);
+}
+
+/// Writes `value` in 16 hex digits after `name`'s first `at` bytes, without allocating.
+fn write_hex<const N: usize>(mut name: [u8; N], at: usize, value: u64) -> [u8; N] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut name = *b"tg:{0000000000000000}:0000000000000000";
-    for (at, value) in [(4, root.get()), (22, key.get())] {
-        for digit in 0..16 {
-            name[at + digit] = HEX[(value >> (60 - 4 * digit)) as usize & 0xf];
-        }
+    for digit in 0..16 {
+        name[at + digit] = HEX[(value >> (60 - 4 * digit)) as usize & 0xf];
     }
-    cmd.arg(&name[..]);
+    name
+}
+
+/// Writes the kind of a request's limit: `t`, `w`, `s`, `c`; for a distinct-value limit `d`
+/// alone without a value, else `d:` and the value's hash in hex (the field the script
+/// remembers it by).
+fn push_kind(cmd: &mut Cmd, request: &LimitRequest<'_>) {
+    let kind = match request.algorithm {
+        Algorithm::TokenBucket(_) => "t",
+        Algorithm::Window(_) => "w",
+        Algorithm::Sliding(_) => "s",
+        Algorithm::Concurrency(_) => "c",
+        Algorithm::Distinct(_) => match request.value {
+            None => "d",
+            Some(value) => {
+                cmd.arg(&write_hex(*b"d:0000000000000000", 2, value.get())[..]);
+                return;
+            }
+        },
+    };
+    cmd.arg(kind);
 }
 
 /// What a call is for, with the instant it works at (`''` for now: the server's clock).
@@ -117,15 +145,6 @@ fn push_op(cmd: &mut Cmd, op: &str, pinned: Option<Nanos>, at: Nanos) {
         None => cmd.arg(""),
     };
     cmd.arg(at / MICRO);
-}
-
-fn kind(algorithm: &Algorithm) -> &'static str {
-    match algorithm {
-        Algorithm::TokenBucket(_) => "t",
-        Algorithm::Window(_) => "w",
-        Algorithm::Sliding(_) => "s",
-        Algorithm::Concurrency(_) => "c",
-    }
 }
 
 /// The reply of an `acquire` call.

@@ -105,7 +105,8 @@ impl RedisStore {
     }
 
     /// Gives back what a decision admitted at `decided_at` took for `requests` (see
-    /// [`tollgate_core::Store::refund`]); concurrency leases are released instead.
+    /// [`tollgate_core::Store::refund`]); concurrency leases are released instead, and
+    /// distinct values stay counted.
     ///
     /// # Errors
     /// When Redis cannot be reached, times out or answers with an error.
@@ -116,7 +117,12 @@ impl RedisStore {
     ) -> Result<(), StoreError> {
         let refundable: Vec<&LimitRequest<'_>> = requests
             .iter()
-            .filter(|request| !matches!(request.algorithm, Algorithm::Concurrency(_)))
+            .filter(|request| {
+                !matches!(
+                    request.algorithm,
+                    Algorithm::Concurrency(_) | Algorithm::Distinct(_)
+                )
+            })
             .collect();
         let sha = self.script.get_hash();
         let calls = self
@@ -145,7 +151,12 @@ impl RedisStore {
         let taken: Vec<(&LimitRequest<'_>, Nanos)> = requests
             .iter()
             .zip(reserved.iter().copied())
-            .filter(|(request, _)| !matches!(request.algorithm, Algorithm::Concurrency(_)))
+            .filter(|(request, _)| {
+                !matches!(
+                    request.algorithm,
+                    Algorithm::Concurrency(_) | Algorithm::Distinct(_)
+                )
+            })
             .collect();
         let sha = self.script.get_hash();
         let calls = self

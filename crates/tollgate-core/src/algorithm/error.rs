@@ -29,6 +29,15 @@ pub enum LimitError {
         /// The largest maximum that fits.
         limit: u64,
     },
+    /// A distinct-value limit remembering more values per partition than any quota needs.
+    #[error(
+        "a distinct-value limit remembers at most {} values per partition, not {max}",
+        super::distinct::MAX_DISTINCT
+    )]
+    TooManyDistinct {
+        /// The configured maximum.
+        max: u64,
+    },
     /// A period, lease or burst × interval beyond the time range (centuries).
     #[error("the span exceeds {} years", MAX_SPAN / (365 * 86_400 * crate::NANOS_PER_SEC))]
     TooLong,

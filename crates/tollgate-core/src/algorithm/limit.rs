@@ -1,6 +1,7 @@
 //! A limit: one of the algorithms, with its numbers, behind one type that a store decides with.
 
 use super::concurrency::Concurrency;
+use super::distinct::Distinct;
 use super::error::LimitError;
 use super::gcra::{Rate, TokenBucket};
 use super::schedule::{CalendarUnit, Schedule};
@@ -20,11 +21,14 @@ pub enum Algorithm {
     Sliding(SlidingWindow),
     /// A maximum of requests in flight at once.
     Concurrency(Concurrency),
+    /// A maximum of distinct values (machines, devices) per period or for good.
+    Distinct(Distinct),
 }
 
 impl Algorithm {
     /// Decides a request for algorithms whose state is one `u64`; `None` for [`Concurrency`],
-    /// whose state is the set of its leases.
+    /// whose state is the set of its leases, and for [`Distinct`], whose state is a count and
+    /// the entries of the values it remembers.
     #[inline]
     #[must_use]
     pub fn decide(&self, state: u64, now: Nanos, cost: u32) -> Option<Transition> {
@@ -32,7 +36,7 @@ impl Algorithm {
             Self::TokenBucket(bucket) => Some(bucket.decide(state, now, cost)),
             Self::Window(window) => Some(window.decide(state, now, cost)),
             Self::Sliding(sliding) => Some(sliding.decide(state, now, cost)),
-            Self::Concurrency(_) => None,
+            Self::Concurrency(_) | Self::Distinct(_) => None,
         }
     }
 }
@@ -56,18 +60,20 @@ impl Algorithm {
             Self::Window(window) => window.schedule().shortest() >= MINUTE,
             Self::Sliding(sliding) => sliding.period() >= MINUTE,
             Self::Concurrency(_) => false,
+            Self::Distinct(distinct) => distinct.is_long_lived(MINUTE),
         }
     }
 
     /// Gives back `cost` units that a request admitted at `charged_at` took, for algorithms
-    /// whose state is one `u64` (`None` for [`Concurrency`], whose leases are released instead).
+    /// whose state is one `u64` (`None` for [`Concurrency`], whose leases are released instead,
+    /// and for [`Distinct`]: a value admitted stays remembered, whatever the upstream said).
     #[must_use]
     pub(crate) fn refund(&self, state: u64, charged_at: Nanos, cost: u32) -> Option<u64> {
         match self {
             Self::TokenBucket(bucket) => Some(bucket.refund(state, charged_at, cost)),
             Self::Window(window) => Some(window.refund(state, charged_at, cost)),
             Self::Sliding(sliding) => Some(sliding.refund(state, charged_at, cost)),
-            Self::Concurrency(_) => None,
+            Self::Concurrency(_) | Self::Distinct(_) => None,
         }
     }
 }
@@ -88,7 +94,7 @@ impl Algorithm {
         match self {
             Self::TokenBucket(bucket) => Some(bucket.withdraw(state, reserved, cost)),
             Self::Window(_) | Self::Sliding(_) => self.refund(state, decided_at, cost),
-            Self::Concurrency(_) => None,
+            Self::Concurrency(_) | Self::Distinct(_) => None,
         }
     }
 }
@@ -113,14 +119,16 @@ pub enum Per {
     Calendar(CalendarUnit),
     /// At once (requests in flight).
     AtOnce,
+    /// For good: a count that never starts again (distinct values kept for good).
+    Ever,
 }
 
 impl std::fmt::Display for Per {
     /// In words, singular for one: `second`, `2 seconds`, `15 minutes`, `day`, `month`; an
-    /// allowance at once has none.
+    /// allowance at once or for good has none.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let span = match self {
-            Self::AtOnce => return Ok(()),
+            Self::AtOnce | Self::Ever => return Ok(()),
             Self::Calendar(CalendarUnit::Day) => return f.write_str("day"),
             Self::Calendar(CalendarUnit::Week) => return f.write_str("week"),
             Self::Calendar(CalendarUnit::Month) => return f.write_str("month"),
@@ -174,6 +182,14 @@ impl Algorithm {
                 count: concurrency.max(),
                 per: Per::AtOnce,
             },
+            Self::Distinct(distinct) => Shown {
+                count: distinct.max(),
+                per: match distinct.period() {
+                    None => Per::Ever,
+                    Some(Schedule::Clock(clock)) => Per::Span(nanos(clock.period())),
+                    Some(Schedule::Calendar(calendar)) => Per::Calendar(calendar.unit()),
+                },
+            },
         }
     }
 
@@ -207,6 +223,9 @@ impl Algorithm {
                 std::time::Duration::from_nanos(concurrency.lease_ttl()),
             )
             .map(Self::from),
+            Self::Distinct(distinct) => {
+                Distinct::new(part(distinct.max()), distinct.period().cloned()).map(Self::from)
+            }
         };
         // Smaller numbers of a valid limit are valid, but for a bucket whose longer interval
         // no longer fits the time range: that one keeps its numbers.
@@ -229,6 +248,12 @@ impl From<Window> for Algorithm {
 impl From<SlidingWindow> for Algorithm {
     fn from(sliding: SlidingWindow) -> Self {
         Self::Sliding(sliding)
+    }
+}
+
+impl From<Distinct> for Algorithm {
+    fn from(distinct: Distinct) -> Self {
+        Self::Distinct(distinct)
     }
 }
 

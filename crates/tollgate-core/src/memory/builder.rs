@@ -34,13 +34,14 @@ pub struct MemoryStoreBuilder {
 }
 
 impl MemoryStoreBuilder {
-    /// The number of shards, rounded up to a power of two. By default 256 per core, at least
-    /// 256 and at most 4,096, and no more than leave each shard room for 256 partitions of the
-    /// [`capacity`](Self::capacity) (512 on two cores, 4,096 on sixteen with the server's
-    /// default capacity).
+    /// The number of shards, rounded up to a power of two, at most 65,536 (a distinct-value
+    /// limit keeps its values in its partition's shard by the key's low 16 bits). By default
+    /// 256 per core, at least 256 and at most 4,096, and no more than leave each shard room for
+    /// 256 partitions of the [`capacity`](Self::capacity) (512 on two cores, 4,096 on sixteen
+    /// with the server's default capacity).
     #[must_use]
     pub fn shards(mut self, shards: usize) -> Self {
-        self.shards = Some(shards.max(1).next_power_of_two());
+        self.shards = Some(shards.clamp(1, 1 << 16).next_power_of_two());
         self
     }
 

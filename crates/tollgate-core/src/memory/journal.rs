@@ -169,4 +169,29 @@ mod tests {
         store.take_journal(&mut taken);
         assert_eq!(taken.len(), 1, "marked again after its take");
     }
+
+    #[test]
+    fn the_values_a_distinct_limit_remembers_come_back_from_the_journal() {
+        let store = MemoryStore::builder().journaled(true).build();
+        let machines: Algorithm = crate::Distinct::new(2, None).unwrap().into();
+        let using = |machine: u64| {
+            [LimitRequest::new(key(1), &machines, 1).with_value(Some(Key::from_hash(machine)))]
+        };
+        for machine in [10, 11] {
+            assert!(store.acquire(5, &using(machine)).unwrap().needs_journal());
+        }
+        assert!(
+            !store.acquire(6, &using(10)).unwrap().needs_journal(),
+            "seen: nothing written"
+        );
+        let mut taken = Vec::new();
+        store.take_journal(&mut taken);
+        assert_eq!(taken.len(), 4, "two counts and two values: {taken:?}");
+
+        let restarted = MemoryStore::builder().shards(8).build();
+        assert_eq!(restarted.restore(taken.iter().copied(), 7).unwrap(), 3);
+        assert!(restarted.acquire(8, &using(11)).unwrap().allowed());
+        assert!(restarted.acquire(8, &using(10)).unwrap().allowed());
+        assert!(!restarted.acquire(8, &using(12)).unwrap().allowed());
+    }
 }

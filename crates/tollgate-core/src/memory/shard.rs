@@ -8,7 +8,7 @@ use super::journal::DirtyShards;
 use super::table::Table;
 use super::when_full::WhenFull;
 use crate::algorithm::LeaseSet;
-use crate::{Algorithm, Concurrency, Lease, LimitRequest, Nanos, Outcome, StoreError};
+use crate::{Algorithm, Concurrency, Distinct, Lease, LimitRequest, Nanos, Outcome, StoreError};
 
 /// How far behind the caller's `now` a state must lie before a sweep drops it, so that threads
 /// whose clocks read a little behind never see a dropped state they would still have counted.
@@ -22,8 +22,20 @@ const EVICTION_WINDOW: usize = 16;
 #[derive(Debug)]
 pub(super) enum Undo {
     Nothing,
-    State { key: u64, old: u64 },
+    State {
+        key: u64,
+        old: u64,
+    },
+    /// A distinct-value limit's count and the entry of its new value, each with its old state.
+    Pair([(u64, u64); 2]),
     Lease(Lease),
+}
+
+impl Undo {
+    /// Whether the step wrote states (that a journal may have to keep).
+    pub(super) fn wrote(&self) -> bool {
+        matches!(self, Self::State { .. } | Self::Pair(_))
+    }
 }
 
 #[derive(Debug)]
@@ -105,27 +117,77 @@ impl Shard {
         now: Nanos,
     ) -> Result<(Outcome, Undo), StoreError> {
         let key = request.key.get();
-        if let Algorithm::Concurrency(limit) = request.algorithm {
-            return Ok(self.take_lease(limit, request, now));
+        match request.algorithm {
+            Algorithm::Concurrency(limit) => return Ok(self.take_lease(limit, request, now)),
+            Algorithm::Distinct(limit) => return self.count_value(limit, request, now),
+            _ => {}
         }
         let slot = self.table.probe(key);
         let old = slot.map_or(0, |index| self.table.state_at(index));
         let transition = request
             .algorithm
             .decide(old, now, request.cost)
-            .expect("every algorithm but concurrency keeps one u64");
+            .expect("every algorithm but concurrency and distinct keeps one u64");
         if transition.state == old {
             return Ok((transition.outcome, Undo::Nothing));
         }
-        match slot {
-            Ok(index) => self.table.set_state_at(index, transition.state),
-            Err(index) if request.anonymous => {
-                self.insert_anonymous(key, transition.state, now, index)?;
-            }
-            Err(index) => self.insert(key, transition.state, now, index)?,
-        }
-        self.record(request, key, transition.state);
+        self.write(request, key, slot, transition.state, now)?;
         Ok((transition.outcome, Undo::State { key, old }))
+    }
+
+    /// Stores `state` for `key`, whose probe found `slot`, and notes it for the journal.
+    fn write(
+        &mut self,
+        request: &LimitRequest<'_>,
+        key: u64,
+        slot: Result<usize, usize>,
+        state: u64,
+        now: Nanos,
+    ) -> Result<(), StoreError> {
+        match slot {
+            Ok(index) => self.table.set_state_at(index, state),
+            Err(index) if request.anonymous => self.insert_anonymous(key, state, now, index)?,
+            Err(index) => self.insert(key, state, now, index)?,
+        }
+        self.record(request, key, state);
+        Ok(())
+    }
+
+    /// Applies a request to a distinct-value limit: its count and its value's entry, both in
+    /// this shard (see [`Distinct::value_key`]), written together or not at all.
+    #[inline(never)]
+    fn count_value(
+        &mut self,
+        limit: &Distinct,
+        request: &LimitRequest<'_>,
+        now: Nanos,
+    ) -> Result<(Outcome, Undo), StoreError> {
+        let key = request.key.get();
+        let state_of =
+            |table: &Table, key: u64| table.probe(key).map_or(0, |at| table.state_at(at));
+        let count = state_of(&self.table, key);
+        let entry = request
+            .value
+            .map(|value| Distinct::value_key(request.key, value).get());
+        let seen = entry.map(|entry| state_of(&self.table, entry));
+        let step = limit.decide(count, seen, now, request.cost);
+        let (Some(entry), Some(seen), Some(state)) = (entry, seen, step.value) else {
+            return Ok((step.outcome, Undo::Nothing));
+        };
+        if step.count == count && state == seen {
+            return Ok((step.outcome, Undo::Nothing));
+        }
+        let slot = self.table.probe(entry);
+        self.write(request, entry, slot, state, now)?;
+        let slot = self.table.probe(key);
+        if let Err(full) = self.write(request, key, slot, step.count, now) {
+            self.undo(Undo::State {
+                key: entry,
+                old: seen,
+            });
+            return Err(full);
+        }
+        Ok((step.outcome, Undo::Pair([(key, count), (entry, seen)])))
     }
 
     /// Applies a request to a concurrency limit; kept out of the one-`u64` path.
@@ -209,6 +271,16 @@ impl Shard {
     pub(super) fn undo(&mut self, undo: Undo) {
         match undo {
             Undo::Nothing => {}
+            Undo::Pair([count, entry]) => {
+                self.undo(Undo::State {
+                    key: entry.0,
+                    old: entry.1,
+                });
+                self.undo(Undo::State {
+                    key: count.0,
+                    old: count.1,
+                });
+            }
             Undo::State { key, old } => {
                 if let Ok(index) = self.table.probe(key) {
                     if old == 0 {

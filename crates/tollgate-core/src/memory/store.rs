@@ -133,9 +133,10 @@ impl MemoryStore {
         }
         if fault.is_none() && outcomes.iter().all(|outcome| outcome.allowed()) {
             let journaled = self.journaled
-                && undo.iter().zip(requests).any(|((_, step), request)| {
-                    matches!(step, Undo::State { .. }) && request.algorithm.is_long_lived()
-                });
+                && undo
+                    .iter()
+                    .zip(requests)
+                    .any(|((_, step), request)| step.wrote() && request.algorithm.is_long_lived());
             let leases = undo
                 .into_iter()
                 .filter_map(|(_, step)| match step {
@@ -216,9 +217,7 @@ impl Store for MemoryStore {
             [] => Ok(Decision::new(now, SmallVec::new(), Vec::new())),
             [request] => {
                 let (outcome, step) = self.lock(request.key).apply(request, now)?;
-                let journaled = self.journaled
-                    && matches!(step, Undo::State { .. })
-                    && request.algorithm.is_long_lived();
+                let journaled = self.journaled && step.wrote() && request.algorithm.is_long_lived();
                 let leases = match step {
                     Undo::Lease(lease) => vec![lease],
                     _ => Vec::new(),
@@ -261,7 +260,7 @@ mod tests {
 
     use super::*;
     use crate::memory::fixtures::{key, window};
-    use crate::{Algorithm, Concurrency, Rate, TokenBucket};
+    use crate::{Algorithm, Concurrency, Distinct, Key, Rate, TokenBucket};
 
     #[test]
     fn a_refusal_charges_no_other_limit() {
@@ -394,5 +393,59 @@ mod tests {
             store.acquire(3, &request[..1]).unwrap().allowed(),
             "no slot left taken"
         );
+    }
+
+    #[test]
+    fn a_distinct_limit_remembers_only_the_values_of_admitted_requests() {
+        let store = MemoryStore::builder().shards(16).build();
+        let machines: Algorithm = Distinct::new(2, None).unwrap().into();
+        let tight = window(2, 60);
+        let using = |machine: u64, cost| {
+            [
+                LimitRequest::new(key(1), &machines, cost)
+                    .with_value(Some(Key::from_hash(machine))),
+                LimitRequest::new(key(2), &tight, cost),
+            ]
+        };
+        assert_eq!(
+            store.acquire(0, &using(10, 1)).unwrap().outcomes()[0].remaining(),
+            1
+        );
+        assert!(
+            store.acquire(0, &using(10, 1)).unwrap().allowed(),
+            "seen: counts nothing"
+        );
+        // The window refuses: machine 11 is not remembered, the count is untouched.
+        let refused = store.acquire(0, &using(11, 1)).unwrap();
+        assert!(!refused.allowed());
+        assert_eq!(refused.outcomes()[0].remaining(), 1);
+        assert_eq!(
+            store.stats().partitions,
+            3,
+            "a count, machine 10 and a window"
+        );
+        // In the next minute, machine 11 then 12: the bound refuses 12, 10 and 11 go on.
+        assert!(
+            store
+                .acquire(60 * 1_000_000_000, &using(11, 1))
+                .unwrap()
+                .allowed()
+        );
+        let full = store.acquire(60 * 1_000_000_000, &using(12, 1)).unwrap();
+        assert!(!full.outcomes()[0].allowed());
+        assert_eq!(full.outcomes()[0].retry_at(), None, "kept for good");
+        assert!(
+            store
+                .acquire(61 * 1_000_000_000, &using(10, 1))
+                .unwrap()
+                .allowed()
+        );
+        // Without a value: admitted, nothing counted.
+        let none = [LimitRequest::new(key(1), &machines, 1)];
+        assert_eq!(
+            store.acquire(62 * 1_000_000_000, &none).unwrap().outcomes()[0].remaining(),
+            0
+        );
+        assert_eq!(store.stats().partitions, 4);
     }
 }

@@ -5,8 +5,8 @@ use std::thread;
 use std::time::Duration;
 
 use tollgate_core::{
-    Algorithm, Key, LimitRequest, Limiter, ManualClock, MemoryStore, Rate, Schedule, TokenBucket,
-    Window,
+    Algorithm, Distinct, Key, LimitRequest, Limiter, ManualClock, MemoryStore, Rate, Schedule,
+    TokenBucket, Window,
 };
 
 const THREADS: u64 = 8;
@@ -41,6 +41,41 @@ fn eight_threads_on_one_window_admit_exactly_its_max() {
         }
     });
     assert_eq!(admitted.into_inner(), 1_000);
+}
+
+#[test]
+fn eight_threads_on_one_distinct_limit_admit_exactly_its_max_values() {
+    let limiter = Limiter::new(
+        MemoryStore::builder().shards(4).build(),
+        ManualClock::new(START),
+    );
+    let limit: Algorithm = Distinct::new(25, None).unwrap().into();
+    let admitted: Vec<Vec<u64>> = thread::scope(|scope| {
+        let threads: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let (limiter, limit) = (&limiter, &limit);
+                scope.spawn(move || {
+                    // Each thread asks for 100 values, most also asked by other threads.
+                    (0..100u64)
+                        .map(|n| (n * 13 + thread * 29) % 100)
+                        .filter(|value| {
+                            let request = LimitRequest::new(key(0), limit, 1)
+                                .with_value(Some(key(1_000 + value)));
+                            limiter.acquire(&[request]).unwrap().allowed()
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let values: std::collections::BTreeSet<u64> = admitted.iter().flatten().copied().collect();
+    assert_eq!(values.len(), 25, "exactly the bound");
+    // Every value admitted to one thread is admitted to all that ask for it later.
+    for value in &values {
+        let request = LimitRequest::new(key(0), &limit, 1).with_value(Some(key(1_000 + value)));
+        assert!(limiter.acquire(&[request]).unwrap().allowed());
+    }
 }
 
 #[test]

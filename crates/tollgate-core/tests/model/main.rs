@@ -1,8 +1,10 @@
 //! Model tests: random request sequences through each algorithm and through the limiter with
-//! the memory store, checked against the naive reference models of `reference.rs`.
+//! the memory store, checked against the naive reference models of `reference.rs` (and, for
+//! distinct values, sets in `distinct.rs`).
 
 mod algorithms;
 mod any;
+mod distinct;
 mod eviction;
 mod reference;
 mod store;

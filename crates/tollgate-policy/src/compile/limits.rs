@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jiff::tz::TimeZone;
 use tollgate_core::{
-    Algorithm, CalendarUnit, Concurrency, Delay, KeySpace, Rate, Schedule, SlidingWindow,
+    Algorithm, CalendarUnit, Concurrency, Delay, Distinct, KeySpace, Rate, Schedule, SlidingWindow,
     TokenBucket, Window,
 };
 use toml::Spanned;
@@ -81,6 +81,7 @@ impl Compiler<'_> {
                 self.fail(method.span(), "HEAD requests are GET requests to routes and limits (RFC 9110 §9.3.2): name GET");
             }
         }
+        let (counted, noun) = self.counted(config, file);
         let per = config
             .per
             .iter()
@@ -133,6 +134,8 @@ impl Compiler<'_> {
             algorithms,
             special,
             per,
+            counted,
+            noun,
             plans: plans_of,
             apis: apis_of,
             when: When {
@@ -156,7 +159,15 @@ impl Compiler<'_> {
             },
             shadow: config.shadow,
             status,
-            code: config.code.as_deref().unwrap_or("rate_limited").into(),
+            code: config
+                .code
+                .as_deref()
+                .unwrap_or(if config.distinct.is_some() {
+                    DISTINCT_CODE
+                } else {
+                    "rate_limited"
+                })
+                .into(),
             refund: config
                 .refund
                 .iter()
@@ -175,6 +186,47 @@ impl Compiler<'_> {
                 })
                 .collect(),
         }
+    }
+
+    /// What a distinct-value limit counts (its `of`) and calls it (its `noun`); refunds, which
+    /// it cannot give, are refused.
+    fn counted(
+        &mut self,
+        config: &LimitConfig,
+        file: &PolicyFile,
+    ) -> (Option<Dimension>, Option<std::sync::Arc<str>>) {
+        let Some(distinct) = &config.distinct else {
+            return (None, None);
+        };
+        for status in &config.refund {
+            self.fail(
+                status.span(),
+                format!(
+                    "limit `{}` counts distinct values, which stay counted once admitted: it refunds nothing",
+                    config.name.get_ref()
+                ),
+            );
+        }
+        let distinct = distinct.get_ref();
+        let noun = match &distinct.noun {
+            None => "values",
+            Some(noun) => {
+                let text = noun.get_ref().as_str();
+                if text.trim().is_empty() || text.chars().any(char::is_control) {
+                    self.fail(
+                        noun.span(),
+                        format!(
+                            "limit `{}`: a noun is a word such as \"machines\", not `{}`",
+                            config.name.get_ref(),
+                            text.escape_debug()
+                        ),
+                    );
+                }
+                text
+            }
+        };
+        let counted = self.dimension(&distinct.of, config, file);
+        (counted, Some(noun.into()))
     }
 
     pub(super) fn dimension(
@@ -331,6 +383,7 @@ impl Compiler<'_> {
             (config.window.is_some(), "a window"),
             (config.sliding.is_some(), "a sliding window"),
             (config.concurrency.is_some(), "a concurrency limit"),
+            (config.distinct.is_some(), "a distinct-value limit"),
         ];
         if let Some((_, algorithm)) = other.iter().find(|(given, _)| *given) {
             self.fail(
@@ -367,10 +420,11 @@ impl Compiler<'_> {
             config.window.is_some(),
             config.sliding.is_some(),
             config.concurrency.is_some(),
+            config.distinct.is_some(),
         ];
         if given.iter().filter(|&&g| g).count() != 1 {
             if numbers.is_none() {
-                self.fail(spanned.span(), format!("limit `{}` needs exactly one of token_bucket, window, sliding or concurrency", config.name.get_ref()));
+                self.fail(spanned.span(), format!("limit `{}` needs exactly one of token_bucket, window, sliding, concurrency or distinct", config.name.get_ref()));
             }
             return None;
         }
@@ -414,39 +468,21 @@ impl Compiler<'_> {
                 .map(Algorithm::from)
         } else if let Some(window) = &config.window {
             let w = window.get_ref();
-            let schedule = match w.align {
-                Align::Clock => Schedule::clock(self.parse(&w.every, parse_duration)?),
-                Align::Calendar => {
-                    let unit = match calendar_unit(w.every.get_ref()) {
-                        Some(unit) => unit,
-                        None => {
-                            let other = w.every.get_ref();
-                            self.fail(
-                                w.every.span(),
-                                format!(
-                                    "a calendar window is a `day`, `week` or `month`, not `{other}`"
-                                ),
-                            );
-                            return None;
-                        }
-                    };
-                    let tz = match &w.tz {
-                        None => TimeZone::UTC,
-                        Some(name) => match TimeZone::get(name.get_ref()) {
-                            Ok(tz) => tz,
-                            Err(_) => {
-                                self.fail(name.span(), format!("`{}` is not an IANA time zone (e.g. Europe/Berlin, Asia/Shanghai)", name.get_ref()));
-                                return None;
-                            }
-                        },
-                    };
-                    Ok(Schedule::calendar(unit, tz))
-                }
-            };
-            schedule
+            self.schedule(&w.every, w.align, w.tz.as_ref())?
                 .and_then(|schedule| Window::new(max.unwrap_or(w.max), schedule))
                 .map(Algorithm::from)
                 .map_err(|e| (window.span(), e.to_string()))
+        } else if let Some(distinct) = &config.distinct {
+            let d = distinct.get_ref();
+            let period = match &d.every {
+                Some(every) => Some(self.schedule(every, d.align, d.tz.as_ref())?),
+                None => None,
+            };
+            period
+                .transpose()
+                .and_then(|period| Distinct::new(max.unwrap_or(d.max), period))
+                .map(Algorithm::from)
+                .map_err(|e| (distinct.span(), e.to_string()))
         } else if let Some(sliding) = &config.sliding {
             let every = self.parse(&sliding.get_ref().every, parse_duration)?;
             SlidingWindow::new(max.unwrap_or(sliding.get_ref().max), every)
@@ -477,6 +513,43 @@ impl Compiler<'_> {
     }
 }
 
+impl Compiler<'_> {
+    /// The windows of a window's (or a distinct-value limit's) `every`, `align` and `tz`;
+    /// `None` once a failure is reported.
+    fn schedule(
+        &mut self,
+        every: &Spanned<String>,
+        align: Align,
+        tz: Option<&Spanned<String>>,
+    ) -> Option<Result<Schedule, tollgate_core::LimitError>> {
+        let schedule = match align {
+            Align::Clock => Schedule::clock(self.parse(every, parse_duration)?),
+            Align::Calendar => {
+                let Some(unit) = calendar_unit(every.get_ref()) else {
+                    let other = every.get_ref();
+                    self.fail(
+                        every.span(),
+                        format!("a calendar window is a `day`, `week` or `month`, not `{other}`"),
+                    );
+                    return None;
+                };
+                let tz = match tz {
+                    None => TimeZone::UTC,
+                    Some(name) => match TimeZone::get(name.get_ref()) {
+                        Ok(tz) => tz,
+                        Err(_) => {
+                            self.fail(name.span(), format!("`{}` is not an IANA time zone (e.g. Europe/Berlin, Asia/Shanghai)", name.get_ref()));
+                            return None;
+                        }
+                    },
+                };
+                Ok(Schedule::calendar(unit, tz))
+            }
+        };
+        Some(schedule)
+    }
+}
+
 /// The calendar unit a window's `every` names, if any: one day, week or month, in any spelling
 /// of the unit (`day`, `1d`, `1 day`; `wk`; `months`).
 fn calendar_unit(every: &str) -> Option<CalendarUnit> {
@@ -487,6 +560,9 @@ fn calendar_unit(every: &str) -> Option<CalendarUnit> {
         _ => None,
     }
 }
+
+/// The error code of a distinct-value limit's refusal unless the limit names one.
+const DISTINCT_CODE: &str = "distinct_limit_exceeded";
 
 /// Stands in for an algorithm whose numbers were wrong; the policy is never used then.
 fn placeholder() -> Algorithm {

@@ -301,18 +301,21 @@ fn known(names: &[String]) -> String {
     }
 }
 
-/// The zone of the first calendar-aligned window of `limits` (any plan's numbers), else UTC:
-/// where accounts that name no zone see their times and count their days.
+/// The zone of the first calendar-aligned window (or distinct-value period) of `limits` (any
+/// plan's numbers), else UTC: where accounts that name no zone see their times and count their
+/// days.
 fn default_zone(limits: &[crate::Limit]) -> jiff::tz::TimeZone {
     limits
         .iter()
         .flat_map(|limit| limit.algorithms.iter())
-        .find_map(|algorithm| match algorithm {
-            tollgate_core::Algorithm::Window(window) => match window.schedule() {
-                tollgate_core::Schedule::Calendar(calendar) => Some(calendar.time_zone().clone()),
-                tollgate_core::Schedule::Clock(_) => None,
-            },
+        .filter_map(|algorithm| match algorithm {
+            tollgate_core::Algorithm::Window(window) => Some(window.schedule()),
+            tollgate_core::Algorithm::Distinct(distinct) => distinct.period(),
             _ => None,
+        })
+        .find_map(|schedule| match schedule {
+            tollgate_core::Schedule::Calendar(calendar) => Some(calendar.time_zone().clone()),
+            tollgate_core::Schedule::Clock(_) => None,
         })
         .unwrap_or(jiff::tz::TimeZone::UTC)
 }

@@ -356,7 +356,7 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "p.toml:6:1: unknown field `pre`, expected one of `name`, `token_bucket`, `window`, `sliding`, `concurrency`, `per`, `plans`, `apis`, `when`, `shadow`, `status`, `code`, `refund`, `delay`",
+                "p.toml:6:1: unknown field `pre`, expected one of `name`, `token_bucket`, `window`, `sliding`, `concurrency`, `distinct`, `per`, `plans`, `apis`, `when`, `shadow`, `status`, `code`, `refund`, `delay`",
                 "p.toml:7:10: invalid type: string \"yes\", expected a boolean",
                 "p.toml:8:18: invalid type: string \"x\", expected u64",
                 "p.toml:10:8: invalid type: integer `3`, expected a string",

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use tollgate_core::{Algorithm, KeyBuilder, LimitRequest};
+use tollgate_core::{Algorithm, Key, KeyBuilder, LimitRequest};
 
 use super::facts::{Headers, RequestFacts};
 use super::resolved::Context;
@@ -62,9 +62,32 @@ impl Policy {
         let anonymous = context.account.is_none()
             && context.app.is_none()
             && context.key != crate::model::KeyState::Unknown;
+        let value = limit
+            .counted
+            .as_ref()
+            .and_then(|counted| self.value_key(context, facts, counted));
         LimitRequest::new(key, algorithm, cost)
             .with_root(root)
             .anonymous(anonymous)
+            .with_value(value)
+    }
+
+    /// The keyed hash of a request's value of `dimension`, which a distinct-value limit counts
+    /// (an address as its partition is: an IPv6 client by its /64); `None` without one.
+    fn value_key<H: Headers + ?Sized>(
+        &self,
+        context: &Context<'_>,
+        facts: &RequestFacts<'_, H>,
+        dimension: &Dimension,
+    ) -> Option<Key> {
+        let mut key = self.key_space.builder();
+        match dimension {
+            Dimension::Ip => push_address(&mut key, context.ip?),
+            other => {
+                key.push(self.value(context, facts, other)?.as_bytes());
+            }
+        }
+        Some(key.finish())
     }
 
     /// The value of one dimension for a request, as text; an address is keyed as bytes (see

@@ -670,3 +670,60 @@ fn typed_values_are_counted_and_forwarded_in_their_canonical_form() {
         "/things/g/parts/7"
     );
 }
+
+#[test]
+fn a_distinct_limit_keys_its_partition_and_hands_the_value_apart() {
+    let text = r#"
+        [identity]
+        api_key = { header = "X-Api-Key" }
+
+        [[accounts]]
+        id = "acme"
+        keys = ["acme-key"]
+
+        [[routes]]
+        api = "machines"
+        match = "GET /machines/{machineId:token}"
+
+        [[routes]]
+        api = "list"
+        match = "GET /machines"
+
+        [[limits]]
+        name = "machine-quota"
+        distinct = { max = 2, of = "param:machineId", noun = "machines" }
+        per = ["account"]
+    "#;
+    let policy = Policy::compile(&Source::new("d.toml", text)).unwrap();
+    let limit = &policy.limits()[0];
+    assert_eq!(limit.code(), "distinct_limit_exceeded");
+    assert_eq!(limit.noun().map(|noun| &**noun), Some("machines"));
+    let key = [("X-Api-Key", "acme-key")];
+    let request = |uri: &str| {
+        limited(resolve(&policy, "GET", uri, &key))
+            .enforced
+            .requests[0]
+    };
+    let (m1, m1_again, m2, none) = (
+        request("/machines/m1"),
+        request("/machines/M1"),
+        request("/machines/m2"),
+        request("/machines"),
+    );
+    // One partition per account, whichever machine; the machine is the value.
+    assert!(m1.key == m2.key && m1.key == none.key);
+    assert_eq!(
+        m1.value, m1_again.value,
+        "a token is compared in lower case"
+    );
+    assert_ne!(m1.value, m2.value);
+    assert!(m1.value.is_some() && none.value.is_none());
+
+    let limiter = Limiter::new(MemoryStore::new(), ManualClock::new(0));
+    for uri in ["/machines/m1", "/machines/m2", "/machines/m1", "/machines"] {
+        assert!(limiter.acquire(&[request(uri)]).unwrap().allowed(), "{uri}");
+    }
+    let third = limiter.acquire(&[request("/machines/m3")]).unwrap();
+    assert!(!third.allowed());
+    assert_eq!(third.outcomes()[0].limit(), 2);
+}

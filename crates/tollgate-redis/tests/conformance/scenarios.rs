@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use tollgate_core::{
-    Algorithm, CalendarUnit, Concurrency, Key, LimitRequest, NANOS_PER_SEC as SEC, Nanos, Rate,
-    Schedule, SlidingWindow, TokenBucket, Window,
+    Algorithm, CalendarUnit, Concurrency, Distinct, Key, LimitRequest, NANOS_PER_SEC as SEC, Nanos,
+    Rate, Schedule, SlidingWindow, TokenBucket, Window,
 };
 
 use crate::Pair;
@@ -225,6 +225,43 @@ async fn random_walk_agrees_step_by_step() {
         (300..1_200).contains(&admitted),
         "{admitted} of 1,500 admitted"
     );
+}
+
+/// Distinct values, kept for good and per quarter hour, beside a window that refuses now and
+/// then: random values (or none), costs (0 peeks) and gaps, checked step by step.
+#[tokio::test]
+async fn distinct_values_agree_step_by_step() {
+    let mut pair = Pair::start().await;
+    let for_good: Algorithm = Distinct::new(3, None).unwrap().into();
+    let quarterly: Algorithm =
+        Distinct::new(2, Some(Schedule::clock(Duration::from_secs(900)).unwrap()))
+            .unwrap()
+            .into();
+    let window = quarter_hours(9);
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |bound: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % bound
+    };
+    let (mut now, mut admitted, mut refused_new) = (T0, 0, 0);
+    for _ in 0..600 {
+        now += [0, 1_000, 90 * SEC, 901 * SEC][next(4) as usize];
+        let value = (next(8) > 0).then(|| Key::from_hash(1 + next(6)));
+        let cost = [0, 1, 1, 2][next(4) as usize];
+        let distinct = [&for_good, &quarterly][next(2) as usize];
+        let mut requests =
+            vec![LimitRequest::new(Key::from_hash(300), distinct, cost).with_value(value)];
+        if next(2) == 0 {
+            requests.push(LimitRequest::new(Key::from_hash(301), &window, cost));
+        }
+        let seen = pair.acquire(now, &requests).await;
+        admitted += usize::from(seen.allowed);
+        refused_new += usize::from(!seen.outcomes[0].0);
+    }
+    assert!((200..550).contains(&admitted), "{admitted} of 600 admitted");
+    assert!(refused_new > 20, "{refused_new} new values refused");
 }
 
 #[tokio::test]

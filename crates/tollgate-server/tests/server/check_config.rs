@@ -101,7 +101,7 @@ fn every_mistake_of_a_policy_file_is_reported_in_one_run() {
         format!(
             "{file}:3:8: unclosed table, expected `]`\n\
              {file}:17:32: unknown unit `fortnight` in `1 fortnight`: use ms, s, m, h, d or w, or a word such as sec, minutes, hr, day or weeks\n\
-             {file}:22:1: unknown field `pre`, expected one of `name`, `token_bucket`, `window`, `sliding`, `concurrency`, `per`, `plans`, `apis`, `when`, `shadow`, `status`, `code`, `refund`, `delay`\n\
+             {file}:22:1: unknown field `pre`, expected one of `name`, `token_bucket`, `window`, `sliding`, `concurrency`, `distinct`, `per`, `plans`, `apis`, `when`, `shadow`, `status`, `code`, `refund`, `delay`\n\
              {file}: 3 error(s)\n"
         )
     );

@@ -8,6 +8,7 @@ mod check_config;
 #[path = "../support/chromium.rs"]
 mod chromium;
 mod cli;
+mod distinct;
 mod drop_in;
 mod durable;
 mod envoy;

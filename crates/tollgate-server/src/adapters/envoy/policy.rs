@@ -201,14 +201,15 @@ fn answer(
 
 /// What a limit allows as Envoy's `requests_per_unit` and unit; `UNKNOWN` with the count where
 /// the period is not one unit (`15 minutes`, `2 seconds`: 3 per 15 minutes is not 12 per hour),
-/// or for requests at once: `duration_until_reset` still says when it frees up.
+/// or for requests at once or distinct values kept for good: `duration_until_reset` still says
+/// when it frees up.
 fn per_unit(allowance: Shown) -> (u32, Unit) {
     let count = |count: u64| u32::try_from(count).unwrap_or(u32::MAX);
     match allowance.per {
         Per::Calendar(CalendarUnit::Day) => (count(allowance.count), Unit::Day),
         Per::Calendar(CalendarUnit::Week) => (count(allowance.count), Unit::Week),
         Per::Calendar(CalendarUnit::Month) => (count(allowance.count), Unit::Month),
-        Per::AtOnce => (count(allowance.count), Unit::Unknown),
+        Per::AtOnce | Per::Ever => (count(allowance.count), Unit::Unknown),
         Per::Span(span) => {
             let unit = match span.as_secs() {
                 _ if span.subsec_nanos() != 0 => Unit::Unknown,

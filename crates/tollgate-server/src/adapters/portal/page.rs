@@ -216,17 +216,26 @@ fn limit_row(body: &mut String, limit: &LimitUsage, seen: &Seen<'_>, zone: &str)
         80.. => ("limit warn", " · near the limit"),
         _ => ("limit", ""),
     };
-    let used_words = if limit.kind == LimitKind::Concurrency {
-        format!("{} of {} in flight", words::count(used), words::count(of))
-    } else {
-        format!("{} of {} used", words::count(used), words::count(of))
+    let used_words = match (limit.kind, &limit.noun) {
+        (LimitKind::Concurrency, _) => {
+            format!("{} of {} in flight", words::count(used), words::count(of))
+        }
+        // `7 of 10 machines`.
+        (LimitKind::Distinct, Some(noun)) => {
+            format!(
+                "{} of {}",
+                words::count(used),
+                words::distinct(noun, of, "")
+            )
+        }
+        _ => format!("{} of {} used", words::count(used), words::count(of)),
     };
-    let allows = escape(&words::allowance(
-        limit.kind,
-        limit.per_period,
-        &limit.period,
-        of,
-    ));
+    let allows = escape(&match &limit.noun {
+        Some(noun) => words::distinct(noun, of, &limit.period),
+        None => words::allowance(limit.kind, limit.per_period, &limit.period, of),
+    });
+    let used_words = escape(&used_words);
+    let for_good = limit.kind == LimitKind::Distinct && limit.period.is_empty();
     let reset = limit.reset;
     let at = limit.reset_local.as_str();
     // Within a day the time says it; further off, the date too.
@@ -251,6 +260,8 @@ fn limit_row(body: &mut String, limit: &LimitUsage, seen: &Seen<'_>, zone: &str)
          <p class=\"detail\">{allows} · {reset}</p></div>",
         reset = if used == 0 {
             "nothing used".to_owned()
+        } else if for_good {
+            "kept for good".to_owned()
         } else {
             format!(
                 "resets {when} ({}), {}",
@@ -327,6 +338,7 @@ mod tests {
                 LimitUsage {
                     name: name.to_owned(),
                     kind,
+                    noun: None,
                     per_period,
                     period: period.to_owned(),
                     limit,
@@ -454,5 +466,39 @@ mod tests {
         assert!(form.contains("id=\"key\" name=\"key\" type=\"password\""));
         assert!(form.contains("role=\"alert\">unknown API key &lt;b&gt;</p>"));
         assert!(form.contains("action=\"/_tollgate/quota/sign-in\""));
+    }
+
+    #[test]
+    fn distinct_values_read_as_so_many_of_so_many_machines() {
+        let machines = LimitUsage {
+            name: "machine-quota".to_owned(),
+            kind: LimitKind::Distinct,
+            noun: Some("machines".to_owned()),
+            per_period: 10,
+            period: String::new(),
+            limit: 10,
+            used: 7,
+            remaining: 3,
+            reset: u64::MAX / 2_000_000_000,
+            reset_local: "2255-06-05T23:47:34+08:00".to_owned(),
+        };
+        let seen = Seen {
+            usage: &Usage {
+                account: "acme".to_owned(),
+                time_zone: "UTC".to_owned(),
+                plan: None,
+                pack: None,
+                apis: Vec::new(),
+            },
+            history: &[],
+            now: 1_000,
+            today: 0,
+            replaced: &[],
+            alerts: None,
+        };
+        let mut body = String::new();
+        limit_row(&mut body, &machines, &seen, "UTC");
+        assert!(body.contains(">7 of 10 machines<"), "{body}");
+        assert!(body.contains("10 machines · kept for good"), "{body}");
     }
 }

@@ -26,7 +26,8 @@ pub(super) fn wait(seconds: u64) -> String {
 }
 
 /// What a limit allows in words: `1 per second, bursts of 3` (a bucket), `300 per 15 minutes`
-/// (a window), `10 at once` (concurrency).
+/// (a window), `10 at once` (concurrency), `10 values` (distinct values for good; see
+/// [`distinct`] for their noun).
 pub(super) fn allowance(kind: LimitKind, per_period: u64, period: &str, limit: u64) -> String {
     let (per_period, capacity) = (count(per_period), count(limit));
     match kind {
@@ -35,6 +36,16 @@ pub(super) fn allowance(kind: LimitKind, per_period: u64, period: &str, limit: u
             format!("{per_period} per {period}, bursts of {capacity}")
         }
         LimitKind::Rate | LimitKind::Quota => format!("{per_period} per {period}"),
+        LimitKind::Distinct => distinct("values", limit, period),
+    }
+}
+
+/// What a distinct-value limit allows in words: `10 machines` (for good), `5 devices per day`.
+pub(super) fn distinct(noun: &str, most: u64, period: &str) -> String {
+    if period.is_empty() {
+        format!("{} {noun}", count(most))
+    } else {
+        format!("{} {noun} per {period}", count(most))
     }
 }
 
@@ -127,6 +138,9 @@ mod tests {
             allowance(LimitKind::Quota, 100_000, "month", 100_000),
             "100,000 per month"
         );
+        assert_eq!(distinct("machines", 10, ""), "10 machines");
+        assert_eq!(distinct("devices", 1_000, "day"), "1,000 devices per day");
+        assert_eq!(allowance(LimitKind::Distinct, 3, "", 3), "3 values");
     }
 
     #[test]
