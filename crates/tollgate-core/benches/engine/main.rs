@@ -2,7 +2,6 @@
 //! governor and limitador, in one run. Results and how to read them: `docs/benchmarks.md`.
 
 mod alloc;
-mod distinct;
 mod paired;
 mod subjects;
 
@@ -120,7 +119,7 @@ fn measure_subject<S: Subject>(keys: &Keys, make: impl FnOnce() -> S) -> isize {
 fn main() {
     // The memory figures and paired ratios take a while (limitador holds ~1 GB): skipped when a
     // filter that does not name them is given, as in `cargo bench -p tollgate-core -- decide/1-keys`;
-    // `-- bytes-per-key`, `-- paired-ratios` or `-- distinct-memory` runs one of them alone.
+    // `-- bytes-per-key` or `-- paired-ratios` runs one of them alone.
     let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
     if filter
         .as_ref()
@@ -134,18 +133,11 @@ fn main() {
     {
         paired::report();
     }
-    if filter
-        .as_ref()
-        .is_none_or(|filter| "distinct-memory".contains(filter.as_str()))
-    {
-        distinct::report();
-    }
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(20)
         .configure_from_args();
     decisions(&mut criterion);
-    distinct::decisions(&mut criterion);
     criterion.final_summary();
 }
