@@ -273,7 +273,7 @@ fn in_seconds(seconds: u64) -> String {
 }
 
 /// What a limit allows, in words: `5 per second`, `1000 per day`, `4 in flight`; `10` for a
-/// count kept for good (see [`allowance_of`] for what is counted).
+/// count kept for good (a distinct-value limit's refusal also names what it counts).
 pub fn allowance(allowance: Shown) -> String {
     match allowance.per {
         Per::AtOnce => format!("{} in flight", allowance.count),
