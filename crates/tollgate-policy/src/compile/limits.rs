@@ -85,7 +85,7 @@ impl Compiler<'_> {
         let per = config
             .per
             .iter()
-            .filter_map(|dimension| self.dimension(dimension, config, file))
+            .filter_map(|dimension| self.dimension(dimension, config, file, Role::Partition))
             .collect();
         let mut resolve = |names: &[Spanned<String>],
                            known_names: &[String],
@@ -225,7 +225,7 @@ impl Compiler<'_> {
                 text
             }
         };
-        let counted = self.dimension(&distinct.of, config, file);
+        let counted = self.dimension(&distinct.of, config, file, Role::Counted);
         (counted, Some(noun.into()))
     }
 
@@ -234,9 +234,10 @@ impl Compiler<'_> {
         dimension: &Spanned<String>,
         limit: &LimitConfig,
         file: &PolicyFile,
+        role: Role,
     ) -> Option<Dimension> {
         let text = dimension.get_ref();
-        self.warn_of_spellings(dimension, limit, file);
+        self.warn_of_spellings(dimension, limit, file, role);
         let parsed = match text.as_str() {
             "account" => Dimension::Account,
             "app" => Dimension::App,
@@ -287,6 +288,7 @@ impl Compiler<'_> {
         dimension: &Spanned<String>,
         limit: &LimitConfig,
         file: &PolicyFile,
+        role: Role,
     ) {
         let text = dimension.get_ref().as_str();
         let wanted = |route: &RouteConfig| {
@@ -311,11 +313,15 @@ impl Compiler<'_> {
             .collect();
         let message = match text.split_once(':') {
             None if text == "path" && !untyped.is_empty() => format!(
-                "partitioned by `path`, where a route has untyped parameters ({}): every spelling of a value is a bucket of its own; type them (`{{id:int}}`, `uuid`, `token`, or a pattern in `params`)",
-                untyped.join(", ")
+                "{} `path`, where a route has untyped parameters ({}): every spelling of a value is {}; type them (`{{id:int}}`, `uuid`, `token`, or a pattern in `params`)",
+                role.verb(),
+                untyped.join(", "),
+                role.apart(),
             ),
             Some(("param", name)) if untyped.iter().any(|param| param == name) => format!(
-                "partitioned by the untyped parameter `{name}`: every spelling of a value is a bucket of its own; type it (`{{{name}:int}}`, `uuid`, `token`, or a pattern in `params`)"
+                "{} the untyped parameter `{name}`: every spelling of a value is {}; type it (`{{{name}:int}}`, `uuid`, `token`, or a pattern in `params`)",
+                role.verb(),
+                role.apart(),
             ),
             _ => return,
         };
@@ -596,4 +602,28 @@ fn route_params(route: &RouteConfig) -> impl Iterator<Item = (&str, bool)> {
                 .map_or((inner, false), |(name, _)| (name, true));
             (name.trim_start_matches('*'), typed)
         })
+}
+
+/// What a limit does with a dimension: partitions by it (`per`), or counts its distinct values
+/// (`distinct`'s `of`); the warnings say which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    Partition,
+    Counted,
+}
+
+impl Role {
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Partition => "partitioned by",
+            Self::Counted => "counting the distinct values of",
+        }
+    }
+
+    fn apart(self) -> &'static str {
+        match self {
+            Self::Partition => "a bucket of its own",
+            Self::Counted => "a value of its own (`M1` and `m1` two of them)",
+        }
+    }
 }

@@ -213,6 +213,31 @@ fn check_config_warns_of_a_limit_by_what_a_client_spells() {
     );
 }
 
+#[test]
+fn check_config_warns_of_distinct_values_counted_as_a_client_spells_them() {
+    let text = r#"
+        [identity]
+        api_key = { header = "X-Api-Key" }
+
+        [[routes]]
+        api = "machines"
+        match = "GET /machines/{machineId}"
+
+        [[limits]]
+        name = "machine-quota"
+        distinct = { max = 10, of = "param:machineId", noun = "machines" }
+        per = ["account"]
+    "#;
+    let warnings = warnings_of(text);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with(
+            "policy.toml:11:37: counting the distinct values of the untyped parameter `machineId`: every spelling of a value is a value of its own (`M1` and `m1` two of them)"
+        ),
+        "{warnings:?}"
+    );
+}
+
 /// The heating partner's policy, the company read from `X-Company` where a proxy at
 /// 10.0.0.1 sets it.
 fn with_company_header() -> String {
