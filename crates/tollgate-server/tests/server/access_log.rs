@@ -141,24 +141,16 @@ async fn every_decision_is_a_line_with_the_account_and_never_a_key() {
     );
 
     // The same answers in /metrics, by api and class, and the upstream's two answers timed.
-    let token = format!("Bearer {}", tollgate.admin_token());
-    let metrics = send(
-        tollgate.admin,
-        "GET",
-        "/metrics",
-        &[("authorization", &token)],
-        "",
-    )
-    .await;
+    let metrics = tollgate.metrics().await;
     let answers = |api: &str, class: &str| {
         let name = format!("tollgate_answers_total{{api=\"{api}\",class=\"{class}\"}}");
-        counter(&metrics.body, &name)
+        counter(&metrics, &name)
     };
     assert_eq!(answers("machines", "2xx"), 2);
     assert_eq!(answers("machines", "4xx"), 2);
     // An unknown key's refusal names no api: it would tell what the key may call.
     assert_eq!(answers("-", "4xx"), 1);
-    assert_eq!(counter(&metrics.body, "tollgate_upstream_seconds_count"), 2);
+    assert_eq!(counter(&metrics, "tollgate_upstream_seconds_count"), 2);
 
     // Replayed as it is, through the same policy: the same decisions, accounts and refusals.
     let (summary, report) = replayed(&tollgate, &log);

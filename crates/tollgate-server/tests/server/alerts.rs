@@ -213,16 +213,7 @@ async fn each_share_of_a_daily_quota_is_delivered_once_signed() {
         })
         .collect();
     assert_eq!(rows, [("100%", "delivered", 1), ("80%", "delivered", 1)]);
-    let token = format!("Bearer {}", tollgate.admin_token().trim());
-    let metrics = send(
-        tollgate.admin,
-        "GET",
-        "/metrics",
-        &[("authorization", &token)],
-        "",
-    )
-    .await
-    .body;
+    let metrics = tollgate.metrics().await;
     let alerts = |result: &str| {
         let series = format!("tollgate_alerts_total{{result=\"{result}\"}}");
         crate::support::counter(&metrics, &series)

@@ -104,17 +104,7 @@ const COMPACTING: &str = r#"
 
 /// The value of a counter or gauge on the admin port's `/metrics`.
 async fn metric(tollgate: &Tollgate, name: &str) -> u64 {
-    let token = format!("Bearer {}", tollgate.admin_token().trim());
-    let text = send(
-        tollgate.admin,
-        "GET",
-        "/metrics",
-        &[("authorization", &token)],
-        "",
-    )
-    .await
-    .body;
-    crate::support::counter(&text, name)
+    crate::support::counter(&tollgate.metrics().await, name)
 }
 
 /// Sixteen clients asking at once until `stop` answers have come back (or the process is gone);

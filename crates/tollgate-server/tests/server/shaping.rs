@@ -524,19 +524,9 @@ async fn caddy_passes_the_wait_on() {
 
 /// Scrapes `tollgate`'s `/metrics` until it shows `series` at `value`; panics after 10 s.
 async fn until_metric(tollgate: &Tollgate, series: &str, value: u64) {
-    let token = format!("Bearer {}", tollgate.admin_token());
     let line = format!("\n{series} {value}\n");
     for _ in 0..500 {
-        let metrics = send(
-            tollgate.admin,
-            "GET",
-            "/metrics",
-            &[("authorization", &token)],
-            "",
-        )
-        .await
-        .body;
-        if metrics.contains(&line) {
+        if tollgate.metrics().await.contains(&line) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -424,16 +424,7 @@ async fn outage(on_store_error: &str) -> Outage {
     }
     let unknown = check(tollgate.address, "guessed-key").await;
     tollgate.wait_for_logged("limit store unreachable");
-    let bearer = format!("Bearer {}", tollgate.admin_token());
-    let metrics = send(
-        tollgate.admin,
-        "GET",
-        "/metrics",
-        &[("authorization", &bearer)],
-        "",
-    )
-    .await
-    .body;
+    let metrics = tollgate.metrics().await;
     assert!(metrics.contains("tollgate_shared_store_up 0"), "{metrics}");
     assert!(
         metrics.contains("tollgate_shared_store_redirections_total{kind=\"moved\"} 0"),

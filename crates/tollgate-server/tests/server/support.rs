@@ -111,6 +111,20 @@ impl Tollgate {
         std::fs::read_to_string(self.data_dir.join("admin-token")).unwrap()
     }
 
+    /// `/metrics` on the admin port, read with the admin token.
+    pub(crate) async fn metrics(&self) -> String {
+        let token = format!("Bearer {}", self.admin_token().trim());
+        send(
+            self.admin,
+            "GET",
+            "/metrics",
+            &[("authorization", &token)],
+            "",
+        )
+        .await
+        .body
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         self.process.stop_with("TERM")
