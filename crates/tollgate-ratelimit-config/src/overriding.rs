@@ -38,10 +38,10 @@ impl RateLimitConfig {
         let mut key = self.key_space.builder();
         key.push(b"descriptor limit").push(domain.as_bytes());
         for (entry_key, entry_value) in entries {
+            // The statistics' name holds the keys only: a value a client sends (an address, a
+            // user) would make a series of its own.
             path.push('.');
             path.push_str(entry_key);
-            path.push('_');
-            path.push_str(entry_value);
             key.push(entry_key.as_bytes()).push(entry_value.as_bytes());
         }
         key.push_u64(u64::from(requests_per_unit))

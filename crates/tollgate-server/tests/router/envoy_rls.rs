@@ -357,6 +357,19 @@ async fn a_descriptor_s_own_limit_replaces_the_rule_and_counts_on_its_own() {
     );
     let zero = with_limit(&mut rls, stray, 0, RateLimitUnit::Hour).await;
     assert_eq!(zero.overall_code(), Code::OverLimit);
+    // Overrides are counted in statistics named by their keys, not by the values sent.
+    let mut page = tollgate_gate::Exposition::default();
+    rls.app.gate.rule_stats().write(&mut page);
+    let text = page.into_text();
+    assert!(
+        text.contains(
+            "ratelimit_service_rate_limit_total_hits{domain=\"edge\",key1=\"nowhere\"} 2\n"
+        )
+    );
+    assert!(
+        !text.contains("erin") && !text.contains("key1=\"x\""),
+        "{text}"
+    );
     // An unknown unit leaves the files' rule in force.
     let unknown = with_limit(&mut rls, user, 1, RateLimitUnit::Unknown).await;
     assert_eq!(statuses(&unknown), [(Code::Ok, MINUTE, 1, Some(60))]);
